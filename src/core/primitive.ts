@@ -1,0 +1,85 @@
+/**
+ * The closed set of primitives and the mapped interface of their parameters.
+ * Every transform is an interpreter with one rule per primitive; the rule
+ * tables are exhaustive mapped types over `Primitive`, so adding a primitive
+ * without its rules does not compile.
+ */
+import type { DType } from '../dtype.ts'
+import type { Aval, ConcreteTensor, Tensor } from '../tensor.ts'
+
+export type CompareOp = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne'
+
+type None = Record<string, never>
+
+export interface PrimitiveParams {
+  // elementwise unary
+  neg: None
+  exp: None
+  log: None
+  tanh: None
+  logistic: None
+  sin: None
+  cos: None
+  sqrt: None
+  abs: None
+  sign: None
+  convert: { readonly dtype: DType }
+  stopGradient: None
+  // elementwise binary (operands of equal shape; broadcasting is explicit)
+  add: None
+  sub: None
+  mul: None
+  div: None
+  pow: None
+  max: None
+  compare: { readonly op: CompareOp }
+  select: None
+  // reductions
+  sum: { readonly axes: readonly number[] }
+  reduceMax: { readonly axes: readonly number[] }
+  // structure
+  broadcast: { readonly shape: readonly number[] }
+  reshape: { readonly shape: readonly number[] }
+  transpose: { readonly perm: readonly number[] }
+  slice: { readonly starts: readonly number[]; readonly limits: readonly number[] }
+  pad: { readonly lo: readonly number[]; readonly hi: readonly number[] }
+  concat: { readonly axis: number }
+  // linear algebra and indexing
+  matmul: None
+  gather: { readonly axis: number }
+  scatterAdd: { readonly axis: number }
+}
+
+export type Primitive = keyof PrimitiveParams
+export type Params<P extends Primitive> = PrimitiveParams[P]
+
+/** Marks an input of a linear equation whose primal value is not known: the variable being transposed. */
+export class UndefinedPrimal {
+  constructor(readonly aval: Aval) {}
+}
+export const isUndefined = (x: unknown): x is UndefinedPrimal => x instanceof UndefinedPrimal
+
+/** A batch dimension: the axis that `vmap` maps over, or null where an input is not batched. */
+export type BatchDim = number | null
+
+export interface PrimitiveRule<P extends Primitive> {
+  /** Output shapes and dtypes; throws a clear error for inputs of the wrong shape. */
+  abstractEval(inputs: readonly Aval[], params: Params<P>): Aval[]
+  /** Reference kernel on concrete tensors (the CPU interpreter). */
+  cpu(inputs: readonly ConcreteTensor[], params: Params<P>, outs: readonly Aval[]): ConcreteTensor[]
+  /** Forward mode: output primals and tangents from input primals and tangents. */
+  jvp(primals: readonly Tensor[], tangents: readonly Tensor[], params: Params<P>): [Tensor[], Tensor[]]
+  /**
+   * Linear primitives only: cotangents of the undefined (linear) inputs from
+   * the output cotangents; null where an input is not linear or gets zero.
+   */
+  transpose?(
+    cts: readonly Tensor[],
+    inputs: readonly (Tensor | UndefinedPrimal)[],
+    params: Params<P>,
+  ): (Tensor | null)[]
+  /** Vectorisation: outputs and their batch dimensions from batched inputs. */
+  batch(inputs: readonly Tensor[], dims: readonly BatchDim[], params: Params<P>): [Tensor[], BatchDim[]]
+}
+
+export type RuleTable = { readonly [P in Primitive]: PrimitiveRule<P> }

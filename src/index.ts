@@ -1,0 +1,18 @@
+/**
+ * adjoint: neural networks as pure functions over immutable, shape-typed
+ * tensors; derivatives as program transforms.
+ */
+export { Tensor, ConcreteTensor, type Aval } from './tensor.ts'
+export type { DType, FloatDType } from './dtype.ts'
+export type { Dim, Shape, RuntimeShape } from './shape/types.ts'
+export * as ops from './ops.ts'
+export { tensor, scalar, zeros, ones, full, arange, eye } from './ops.ts'
+export * as random from './random.ts'
+export * as tree from './tree.ts'
+export { jvp, linearize, vjp, grad, valueAndGrad, jacfwd, jacrev, hessian, hvp, vmap, makeProgram } from './transforms.ts'
+export { untie } from './ad/tie.ts'
+export { Program, Var, Literal, evalProgram, typecheck, type Eqn, type Atom } from './ir/program.ts'
+export { transposeProgram } from './ad/transpose.ts'
+export { runProgram, type RunOptions } from './cpu/interpreter.ts'
+export type { Primitive, PrimitiveParams, PrimitiveRule, RuleTable } from './core/primitive.ts'
+export { rules } from './primitives/index.ts'

@@ -1,0 +1,119 @@
+/**
+ * The IR: a Program is a list of equations over primitives, in SSA form.
+ * It is pure data: nothing mutates a Program after it is built. Transforms
+ * turn functions into functions whose traced Programs can be printed
+ * (`toString`), checked (`typecheck`), interpreted (`evalProgram`) or compiled.
+ */
+import type { Params, Primitive } from '../core/primitive.ts'
+import { abstractEval, bind } from '../core/trace.ts'
+import { formatAval, sameShape, type Aval, type Tensor } from '../tensor.ts'
+import { printProgram } from './pprint.ts'
+
+export class Var {
+  constructor(readonly aval: Aval) {}
+}
+
+/** A constant operand small enough to print inline (a scalar). */
+export class Literal {
+  constructor(readonly value: Tensor) {}
+  get aval(): Aval {
+    return this.value.aval
+  }
+}
+
+export type Atom = Var | Literal
+
+export interface Eqn<P extends Primitive = Primitive> {
+  readonly prim: P
+  readonly inputs: readonly Atom[]
+  readonly params: Params<P>
+  readonly outputs: readonly Var[]
+}
+
+export class Program {
+  constructor(
+    /** Arguments, in order. */
+    readonly inputs: readonly Var[],
+    /** Values captured from outside (weights, primal residuals), with the variables that name them. */
+    readonly constVars: readonly Var[],
+    readonly constValues: readonly Tensor[],
+    readonly eqns: readonly Eqn[],
+    readonly outputs: readonly Atom[],
+  ) {
+    Object.freeze(this)
+  }
+  toString(): string {
+    return printProgram(this)
+  }
+  /** Number of equations per primitive, e.g. to see what a transform produced. */
+  counts(): Partial<Record<Primitive, number>> {
+    const out: Partial<Record<Primitive, number>> = {}
+    for (const e of this.eqns) out[e.prim] = (out[e.prim] ?? 0) + 1
+    return out
+  }
+}
+
+/** Runs a Program by binding each equation: under a transform it is transformed, at top level it runs on the CPU. */
+export function evalProgram(program: Program, args: readonly Tensor[]): Tensor[] {
+  if (args.length !== program.inputs.length)
+    throw new Error(`program expects ${program.inputs.length} inputs, got ${args.length}`)
+  const env = new Map<Var, Tensor>()
+  const read = (a: Atom): Tensor => {
+    if (a instanceof Literal) return a.value
+    const v = env.get(a)
+    if (v === undefined) throw new Error('program reads a variable before it is defined')
+    return v
+  }
+  program.constVars.forEach((v, i) => env.set(v, program.constValues[i]))
+  program.inputs.forEach((v, i) => {
+    const x = args[i]
+    if (!sameShape(x.aval.shape, v.aval.shape) || x.aval.dtype !== v.aval.dtype)
+      throw new Error(`program input ${i}: expected ${formatAval(v.aval)}, got ${formatAval(x.aval)}`)
+    env.set(v, x)
+  })
+  for (const eqn of program.eqns) {
+    const outs = bind(eqn.prim, eqn.inputs.map(read), eqn.params)
+    eqn.outputs.forEach((v, i) => env.set(v, outs[i]))
+  }
+  return program.outputs.map(read)
+}
+
+/** Checks that every equation's declared outputs are what abstract evaluation of its inputs gives. */
+export function typecheck(program: Program): void {
+  const defined = new Set<Var>([...program.inputs, ...program.constVars])
+  const check = (a: Atom) => {
+    if (a instanceof Var && !defined.has(a)) throw new Error('typecheck: a variable is used before it is defined')
+  }
+  program.eqns.forEach((eqn, n) => {
+    eqn.inputs.forEach(check)
+    const avals = abstractEval(eqn.prim, eqn.inputs.map((a) => a.aval), eqn.params)
+    eqn.outputs.forEach((v, i) => {
+      const a = avals[i]
+      if (!sameShape(a.shape, v.aval.shape) || a.dtype !== v.aval.dtype)
+        throw new Error(`typecheck: equation ${n} (${eqn.prim}) declares ${formatAval(v.aval)} but computes ${formatAval(a)}`)
+      defined.add(v)
+    })
+  })
+  program.outputs.forEach(check)
+}
+
+/** Drops equations whose outputs are not used (all primitives are pure). */
+export function deadCodeElimination(program: Program): Program {
+  const live = new Set<Var>(program.outputs.filter((a): a is Var => a instanceof Var))
+  const kept: Eqn[] = []
+  for (let i = program.eqns.length - 1; i >= 0; i--) {
+    const eqn = program.eqns[i]
+    if (!eqn.outputs.some((v) => live.has(v))) continue
+    kept.push(eqn)
+    for (const a of eqn.inputs) if (a instanceof Var) live.add(a)
+  }
+  kept.reverse()
+  const keep = program.constVars.map((v) => live.has(v))
+  return new Program(
+    program.inputs,
+    program.constVars.filter((_, i) => keep[i]),
+    program.constValues.filter((_, i) => keep[i]),
+    kept,
+    program.outputs,
+  )
+}

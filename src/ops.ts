@@ -1,0 +1,339 @@
+/**
+ * The user-facing operations: NumPy-style broadcasting, JavaScript numbers
+ * as scalars, axes that may be negative, and shapes checked by the compiler
+ * (see `shape/types.ts`). Each one lowers to the strict primitives in
+ * `core/lax.ts`, so every transform sees only primitives.
+ */
+import * as lax from './core/lax.ts'
+import type { CompareOp } from './core/primitive.ts'
+import { fromNumbers, isFloat, type DType } from './dtype.ts'
+import type { Broadcast, MatMul, Shape } from './shape/types.ts'
+import { ConcreteTensor, Tensor, concrete, filled, formatAval, formatShape, scalarOf, sizeOf } from './tensor.ts'
+
+type T<S extends Shape = Shape, D extends DType = DType> = Tensor<S, D>
+type Operand<S extends Shape, D extends DType> = Tensor<S, D> | number
+
+// ---------------------------------------------------------------- construction
+
+type NestedNumbers = number | boolean | readonly NestedNumbers[]
+
+function inferShape(data: NestedNumbers): number[] {
+  const shape: number[] = []
+  let node: NestedNumbers = data
+  while (Array.isArray(node)) {
+    shape.push(node.length)
+    node = node[0] as NestedNumbers
+  }
+  return shape
+}
+
+function flattenNested(data: NestedNumbers, shape: readonly number[], out: number[], depth = 0): void {
+  if (depth === shape.length) {
+    if (Array.isArray(data)) throw new Error(`tensor: ragged data: expected a number at depth ${depth}, got an array`)
+    out.push(Number(data))
+    return
+  }
+  if (!Array.isArray(data) || data.length !== shape[depth])
+    throw new Error(`tensor: ragged data: expected ${shape[depth]} entries at depth ${depth}, got ${Array.isArray(data) ? data.length : 'a number'}`)
+  for (const x of data) flattenNested(x, shape, out, depth + 1)
+}
+
+/** A tensor from nested arrays (shape inferred) or from flat values and a shape. */
+export function tensor<S extends Shape = Shape, D extends DType = 'f32'>(
+  data: NestedNumbers | ArrayLike<number>,
+  options: { shape?: readonly number[]; dtype?: D } = {},
+): T<S, D> {
+  const dtype = (options.dtype ?? 'f32') as D
+  let values: ArrayLike<number>
+  let shape: readonly number[]
+  if (options.shape !== undefined) {
+    shape = options.shape
+    values = typeof data === 'number' || typeof data === 'boolean' ? [Number(data)] : ArrayBuffer.isView(data) ? (data as ArrayLike<number>) : (() => {
+      const flat: number[] = []
+      flattenNested(data as NestedNumbers, inferShape(data as NestedNumbers), flat)
+      return flat
+    })()
+    if (values.length !== sizeOf(shape))
+      throw new Error(`tensor: ${values.length} values do not fill shape ${formatShape(shape)} (${sizeOf(shape)} elements)`)
+  } else if (ArrayBuffer.isView(data)) {
+    shape = [(data as ArrayLike<number>).length]
+    values = data as ArrayLike<number>
+  } else {
+    shape = inferShape(data as NestedNumbers)
+    const flat: number[] = []
+    flattenNested(data as NestedNumbers, shape, flat)
+    values = flat
+  }
+  for (let i = 0; i < values.length; i++)
+    if (typeof values[i] !== 'number' && typeof values[i] !== 'boolean')
+      throw new Error(`tensor: expected numbers, got ${typeof values[i]} at position ${i}`)
+  return concrete(shape, dtype, fromNumbers(dtype, values)) as unknown as T<S, D>
+}
+
+export const scalar = <D extends DType = 'f32'>(value: number, dtype?: D): T<[], D> =>
+  scalarOf(value, dtype ?? 'f32') as unknown as T<[], D>
+
+export const full = <const S extends readonly number[], D extends DType = 'f32'>(shape: S, value: number, dtype?: D): T<S, D> => {
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`full: shape must be non-negative integers, got ${formatShape(shape)}`)
+  return filled(shape, dtype ?? 'f32', value) as unknown as T<S, D>
+}
+export const zeros = <const S extends readonly number[], D extends DType = 'f32'>(shape: S, dtype?: D): T<S, D> => full(shape, 0, dtype)
+export const ones = <const S extends readonly number[], D extends DType = 'f32'>(shape: S, dtype?: D): T<S, D> => full(shape, 1, dtype)
+export const zerosLike = <S extends Shape, D extends DType>(x: T<S, D>): T<S, D> => lax.fullLike(x, 0) as Tensor<any, any>
+export const onesLike = <S extends Shape, D extends DType>(x: T<S, D>): T<S, D> => lax.fullLike(x, 1) as Tensor<any, any>
+
+/** [start, start + step, …) below stop, like NumPy's arange; `arange(n)` is 0..n−1. */
+export function arange<D extends DType = 'f32'>(startOrStop: number, stop?: number, step = 1, dtype?: D): T<[number], D> {
+  const [start, end] = stop === undefined ? [0, startOrStop] : [startOrStop, stop]
+  if (step === 0) throw new Error('arange: step must not be 0')
+  const n = Math.max(0, Math.ceil((end - start) / step))
+  return tensor(Array.from({ length: n }, (_, i) => start + i * step), { shape: [n], dtype: dtype ?? ('f32' as D) })
+}
+
+/** The n×n identity. */
+export function eye<const N extends number, D extends DType = 'f32'>(n: N, dtype?: D): T<[N, N], D> {
+  const values = new Array<number>(n * n).fill(0)
+  for (let i = 0; i < n; i++) values[i * n + i] = 1
+  return tensor(values, { shape: [n, n], dtype: dtype ?? ('f32' as D) })
+}
+
+// ---------------------------------------------------------------- broadcasting
+
+const asTensor = (x: Operand<Shape, DType>, like: Operand<Shape, DType>): Tensor => {
+  if (x instanceof Tensor) return x
+  if (typeof x !== 'number') throw new TypeError(`expected a Tensor or a number, got ${typeof x}`)
+  return scalarOf(x, like instanceof Tensor ? like.aval.dtype : 'f32')
+}
+
+/** The NumPy broadcast of two run-time shapes, or an error naming them. */
+export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
+  const n = Math.max(a.length, b.length)
+  const out: number[] = []
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1
+    const y = b[b.length - n + i] ?? 1
+    if (x !== y && x !== 1 && y !== 1)
+      throw new Error(`${op}: shapes ${formatShape(a)} and ${formatShape(b)} do not broadcast: axis ${i} of the result would need ${x} = ${y}`)
+    out.push(x === 1 ? y : x)
+  }
+  return out
+}
+
+function binaryOp(op: string, f: (a: Tensor, b: Tensor) => Tensor, x: Operand<Shape, DType>, y: Operand<Shape, DType>): Tensor {
+  const a = asTensor(x, y)
+  const b = asTensor(y, x)
+  if (a.aval.dtype !== b.aval.dtype)
+    throw new Error(`${op}: dtypes differ: ${formatAval(a.aval)} and ${formatAval(b.aval)}; convert one with astype`)
+  const shape = broadcastShapes(op, a.aval.shape, b.aval.shape)
+  return f(lax.broadcast(a, shape), lax.broadcast(b, shape))
+}
+
+type Binary = <A extends Shape, B extends Shape, D extends DType>(a: Operand<A, D>, b: Operand<B, D>) => T<Broadcast<A, B>, D>
+const binary = (op: string, f: (a: Tensor, b: Tensor) => Tensor): Binary =>
+  ((a: Operand<Shape, DType>, b: Operand<Shape, DType>) => binaryOp(op, f, a, b)) as Binary
+
+export const add = binary('add', lax.add)
+export const sub = binary('sub', lax.sub)
+export const mul = binary('mul', lax.mul)
+export const div = binary('div', lax.div)
+export const pow = binary('pow', lax.pow)
+/** Elementwise maximum; at a tie each operand gets half the tangent. */
+export const maximum = binary('maximum', lax.max)
+export const minimum = binary('minimum', (a, b) => lax.neg(lax.max(lax.neg(a), lax.neg(b))))
+
+type Compare = <A extends Shape, B extends Shape, D extends DType>(a: Operand<A, D>, b: Operand<B, D>) => T<Broadcast<A, B>, 'bool'>
+const comparison = (op: CompareOp): Compare =>
+  ((a: Operand<Shape, DType>, b: Operand<Shape, DType>) => binaryOp(op, (x, y) => lax.compare(x, y, op), a, b)) as Compare
+export const less = comparison('lt')
+export const lessEqual = comparison('le')
+export const greater = comparison('gt')
+export const greaterEqual = comparison('ge')
+export const equal = comparison('eq')
+export const notEqual = comparison('ne')
+
+/** `onTrue` where `cond` holds, else `onFalse`; all three broadcast together. */
+export function where<C extends Shape, A extends Shape, B extends Shape, D extends DType>(
+  cond: T<C, 'bool'>,
+  onTrue: Operand<A, D>,
+  onFalse: Operand<B, D>,
+): T<Broadcast<C, Broadcast<A, B>>, D> {
+  const a = asTensor(onTrue, onFalse)
+  const b = asTensor(onFalse, onTrue)
+  if (cond.aval.dtype !== 'bool') throw new Error(`where: the condition must be bool, got ${formatAval(cond.aval)}`)
+  const shape = broadcastShapes('where', cond.aval.shape, broadcastShapes('where', a.aval.shape, b.aval.shape))
+  return lax.select(lax.broadcast(cond, shape), lax.broadcast(a, shape), lax.broadcast(b, shape)) as T<Broadcast<C, Broadcast<A, B>>, D>
+}
+
+// ---------------------------------------------------------------- elementwise unary
+
+type Unary = <S extends Shape, D extends DType>(x: T<S, D>) => T<S, D>
+const unary = (f: (x: Tensor) => Tensor): Unary => ((x: Tensor) => f(x)) as Unary
+
+export const neg = unary(lax.neg)
+export const exp = unary(lax.exp)
+export const log = unary(lax.log)
+export const tanh = unary(lax.tanh)
+/** The logistic sigmoid σ(x) = 1/(1 + e^{−x}). */
+export const sigmoid = unary(lax.logistic)
+export const sin = unary(lax.sin)
+export const cos = unary(lax.cos)
+export const sqrt = unary(lax.sqrt)
+export const abs = unary(lax.abs)
+export const sign = unary(lax.sign)
+export const square = unary(lax.square)
+/** max(x, 0), with the subgradient 0 at x = 0 (the convention of most libraries). */
+export const relu = unary((x) => lax.select(lax.compare(x, lax.fullLike(x, 0), 'gt'), x, lax.fullLike(x, 0)))
+export const astype = <S extends Shape, D extends DType>(x: T<S>, dtype: D): T<S, D> => lax.convert(x, dtype) as T<S, D>
+
+// ---------------------------------------------------------------- reductions
+
+const normAxis = (op: string, axis: number, ndim: number): number => {
+  const a = axis < 0 ? axis + ndim : axis
+  if (!Number.isInteger(a) || a < 0 || a >= ndim) throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${ndim}`)
+  return a
+}
+const normAxes = (op: string, axis: number | readonly number[] | undefined, ndim: number): number[] =>
+  axis === undefined ? Array.from({ length: ndim }, (_, i) => i) : (typeof axis === 'number' ? [axis] : axis).map((a) => normAxis(op, a, ndim))
+
+const keep = (x: Tensor, y: Tensor, axes: readonly number[], keepDims: boolean): Tensor =>
+  keepDims ? lax.reshape(y, x.aval.shape.map((d, i) => (axes.includes(i) ? 1 : d))) : y
+
+export interface ReduceOptions {
+  readonly keepDims?: boolean
+}
+
+/** Sum over `axis` (an axis, a list, or all axes when omitted). */
+export function sum<S extends Shape, D extends DType>(x: T<S, D>, axis?: number | readonly number[], opts: ReduceOptions = {}): T<Shape, D> {
+  const axes = normAxes('sum', axis, x.ndim)
+  return keep(x, lax.sum(x, axes), axes, opts.keepDims ?? false) as T<Shape, D>
+}
+export function mean<S extends Shape, D extends DType>(x: T<S, D>, axis?: number | readonly number[], opts: ReduceOptions = {}): T<Shape, D> {
+  const axes = normAxes('mean', axis, x.ndim)
+  const count = axes.reduce((n, a) => n * x.aval.shape[a], 1)
+  const s = keep(x, lax.sum(x, axes), axes, opts.keepDims ?? false)
+  return lax.div(s, lax.fullLike(s, count)) as T<Shape, D>
+}
+/** Maximum over `axis`; ties share the tangent equally. */
+export function max<S extends Shape, D extends DType>(x: T<S, D>, axis?: number | readonly number[], opts: ReduceOptions = {}): T<Shape, D> {
+  const axes = normAxes('max', axis, x.ndim)
+  return keep(x, lax.reduceMax(x, axes), axes, opts.keepDims ?? false) as T<Shape, D>
+}
+export function min<S extends Shape, D extends DType>(x: T<S, D>, axis?: number | readonly number[], opts: ReduceOptions = {}): T<Shape, D> {
+  return neg(max(neg(x), axis, opts)) as T<Shape, D>
+}
+/** log Σ exp(x) over `axis`, computed as m + log Σ exp(x − m) with m the (gradient-stopped) maximum. */
+export function logsumexp<S extends Shape, D extends DType>(x: T<S, D>, axis?: number | readonly number[], opts: ReduceOptions = {}): T<Shape, D> {
+  const axes = normAxes('logsumexp', axis, x.ndim)
+  const m = stopGradient(keep(x, lax.reduceMax(x, axes), axes, true))
+  const shifted = lax.sub(x, lax.broadcast(m, x.aval.shape))
+  const s = lax.add(lax.log(lax.sum(lax.exp(shifted), axes)), lax.reshape(m, m.aval.shape.filter((_, i) => !axes.includes(i))))
+  return keep(x, s, axes, opts.keepDims ?? false) as T<Shape, D>
+}
+
+/** The value of x with a zero derivative (the identity, treated as a constant by every derivative transform). */
+export function stopGradient<S extends Shape, D extends DType>(x: T<S, D>): T<S, D> {
+  return lax.stopGradient(x)
+}
+
+// ---------------------------------------------------------------- structure
+
+export function reshape<S extends Shape, D extends DType, const R extends readonly number[]>(x: T<S, D>, shape: R): T<R, D> {
+  const known = shape.filter((d) => d !== -1)
+  const inferred = shape.length - known.length
+  if (inferred > 1) throw new Error(`reshape: at most one axis may be -1, got ${formatShape(shape)}`)
+  const full = inferred ? shape.map((d) => (d === -1 ? x.size / sizeOf(known) : d)) : shape
+  if (full.some((d) => !Number.isInteger(d) || d < 0) || sizeOf(full) !== x.size)
+    throw new Error(`reshape: cannot reshape ${formatAval(x.aval)} (${x.size} elements) to ${formatShape(shape)}`)
+  return lax.reshape(x, full) as T<R, D>
+}
+
+/** Permutes axes (reverses them when `perm` is omitted). */
+export function transpose<S extends Shape, D extends DType>(x: T<S, D>, perm?: readonly number[]): T<Shape, D> {
+  const p = perm ?? x.aval.shape.map((_, i) => x.ndim - 1 - i)
+  return lax.transpose(x, p.map((a) => normAxis('transpose', a, x.ndim))) as T<Shape, D>
+}
+
+export function broadcastTo<S extends Shape, D extends DType, const R extends readonly number[]>(x: T<S, D>, shape: R): T<R, D> {
+  broadcastShapes('broadcastTo', x.aval.shape, shape)
+  return lax.broadcast(x, shape) as T<R, D>
+}
+
+export function expandDims<S extends Shape, D extends DType>(x: T<S, D>, axis: number): T<Shape, D> {
+  const a = normAxis('expandDims', axis, x.ndim + 1)
+  const shape = [...x.aval.shape]
+  shape.splice(a, 0, 1)
+  return lax.reshape(x, shape) as T<Shape, D>
+}
+
+export function squeeze<S extends Shape, D extends DType>(x: T<S, D>, axis?: number | readonly number[]): T<Shape, D> {
+  const axes = axis === undefined ? x.aval.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normAxes('squeeze', axis, x.ndim)
+  for (const a of axes) if (x.aval.shape[a] !== 1) throw new Error(`squeeze: axis ${a} of ${formatAval(x.aval)} has size ${x.aval.shape[a]}, not 1`)
+  return lax.reshape(x, x.aval.shape.filter((_, i) => !axes.includes(i))) as T<Shape, D>
+}
+
+export function concat<D extends DType>(xs: readonly T<Shape, D>[], axis = 0): T<Shape, D> {
+  if (xs.length === 0) throw new Error('concat: needs at least one tensor')
+  return lax.concat(xs, normAxis('concat', axis, xs[0].ndim)) as T<Shape, D>
+}
+
+export function stack<D extends DType>(xs: readonly T<Shape, D>[], axis = 0): T<Shape, D> {
+  if (xs.length === 0) throw new Error('stack: needs at least one tensor')
+  return concat(xs.map((x) => expandDims(x, axis)), axis)
+}
+
+/** The block starting at `starts` with extent `sizes` (−1: to the end). */
+export function slice<S extends Shape, D extends DType>(x: T<S, D>, starts: readonly number[], sizes?: readonly number[]): T<Shape, D> {
+  if (starts.length !== x.ndim) throw new Error(`slice: expected ${x.ndim} starts for ${formatAval(x.aval)}, got ${starts.length}`)
+  const limits = x.aval.shape.map((d, i) => {
+    const size = sizes?.[i] ?? -1
+    return size === -1 ? d : starts[i] + size
+  })
+  return lax.slice(x, starts, limits) as T<Shape, D>
+}
+
+/** Zero padding: `[before, after]` for each axis. */
+export function pad<S extends Shape, D extends DType>(x: T<S, D>, widths: readonly (readonly [number, number])[]): T<Shape, D> {
+  if (widths.length !== x.ndim) throw new Error(`pad: expected ${x.ndim} [before, after] pairs for ${formatAval(x.aval)}, got ${widths.length}`)
+  return lax.pad(x, widths.map((w) => w[0]), widths.map((w) => w[1])) as T<Shape, D>
+}
+
+// ---------------------------------------------------------------- linear algebra and indexing
+
+/**
+ * Matrix product with NumPy's rules: 1-D operands are promoted (and the
+ * added axis removed), leading batch axes broadcast.
+ */
+export function matmul<A extends Shape, B extends Shape, D extends DType>(a: T<A, D>, b: T<B, D>): T<MatMul<A, B>, D> {
+  if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: operands must have rank ≥ 1, got ${formatAval(a.aval)} and ${formatAval(b.aval)}`)
+  const x = a.ndim === 1 ? lax.reshape(a, [1, a.aval.shape[0]]) : (a as Tensor)
+  const y = b.ndim === 1 ? lax.reshape(b, [b.aval.shape[0], 1]) : (b as Tensor)
+  const [m, k] = x.aval.shape.slice(-2)
+  const [k2, n] = y.aval.shape.slice(-2)
+  if (k !== k2)
+    throw new Error(`matmul: ${formatAval(a.aval)} × ${formatAval(b.aval)}: the inner dimensions ${k} and ${k2} differ`)
+  if (a.aval.dtype !== b.aval.dtype) throw new Error(`matmul: dtypes differ: ${formatAval(a.aval)} and ${formatAval(b.aval)}`)
+  const batch = broadcastShapes('matmul', x.aval.shape.slice(0, -2), y.aval.shape.slice(0, -2))
+  const out = lax.matmul(lax.broadcast(x, [...batch, m, k]), lax.broadcast(y, [...batch, k, n]))
+  const shape = [...batch, ...(a.ndim === 1 ? [] : [m]), ...(b.ndim === 1 ? [] : [n])]
+  return lax.reshape(out, shape) as T<MatMul<A, B>, D>
+}
+
+/** Inner product of two vectors, or matmul otherwise. */
+export const dot = <A extends Shape, B extends Shape, D extends DType>(a: T<A, D>, b: T<B, D>): T<MatMul<A, B>, D> => matmul(a, b)
+
+/** Rows (or slices along `axis`) picked by integer `indices`: an embedding lookup. */
+export function take<S extends Shape, D extends DType>(x: T<S, D>, indices: T<Shape, 'i32'>, axis = 0): T<Shape, D> {
+  if (indices.aval.dtype !== 'i32') throw new Error(`take: indices must be i32, got ${formatAval(indices.aval)}`)
+  return lax.gather(x, indices, normAxis('take', axis, x.ndim)) as T<Shape, D>
+}
+
+/** x with updates added at `indices` along `axis` (repeated indices accumulate). */
+export function scatterAdd<S extends Shape, D extends DType>(x: T<S, D>, indices: T<Shape, 'i32'>, updates: T<Shape, D>, axis = 0): T<S, D> {
+  return lax.scatterAdd(x, indices, updates, normAxis('scatterAdd', axis, x.ndim)) as T<S, D>
+}
+
+/** Σᵢ xᵢ yᵢ over all elements: the inner product used by the adjoint laws. */
+export const vdot = (x: Tensor, y: Tensor): T<[], DType> => lax.sum(lax.mul(x, y), x.aval.shape.map((_, i) => i)) as T<[], DType>
+
+export const isFloating = (x: Tensor): boolean => isFloat(x.aval.dtype)
+export type { ConcreteTensor }
