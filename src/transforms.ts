@@ -107,12 +107,16 @@ export function vjp<F extends Fn>(f: F, ...primals: Parameters<F>): [ReturnType<
   ]
 }
 
-export interface GradOptions<A extends number | readonly number[]> {
+export interface GradOptions<A extends number | readonly number[], H extends boolean = false> {
   /** Which arguments to differentiate: an index (default 0) or a list of indices. */
   readonly argnums?: A
   /** The function returns `[loss, aux]`; aux is passed through undifferentiated. */
-  readonly hasAux?: boolean
+  readonly hasAux?: H
 }
+
+type AuxOf<F extends Fn> = ReturnType<F> extends readonly [unknown, infer X] ? X : unknown
+type WithAux<F extends Fn, H extends boolean, G> = H extends true ? [G, AuxOf<F>] : G
+type ValueOf<F extends Fn, H extends boolean> = H extends true ? ReturnType<F>[0] : ReturnType<F>
 
 type GradOf<F extends Fn, A> = A extends readonly number[] ? { [K in keyof A]: Parameters<F>[A[K] & number] } : A extends number ? Parameters<F>[A] : Parameters<F>[0]
 
@@ -125,15 +129,17 @@ function valueAndGradImpl(f: Fn, argnums: number | readonly number[], hasAux: bo
     const diffArgs = nums.map((n) => args[n])
     const [leaves, def] = flatten(diffArgs, 'args')
     checkDifferentiable(name, leaves, def)
-    let aux: unknown = undefined
+    // Aux values leave the transform as extra primal outputs with zero cotangents.
+    let auxDef: TreeDef | null = null
     const call = (ls: Tensor[]): Tensor[] => {
       const full = [...args]
       const picked = unflatten(def, ls) as unknown[]
       nums.forEach((n, i) => (full[n] = picked[i]))
       let out = f(...full)
+      let auxLeaves: Tensor[] = []
       if (hasAux) {
         if (!Array.isArray(out) || out.length !== 2) throw new Error(`${name}: with hasAux the function must return [loss, aux]`)
-        aux = out[1]
+        ;[auxLeaves, auxDef] = flatten(out[1], 'aux')
         out = out[0]
       }
       const [outs, outDef] = flatten(out, 'output')
@@ -143,35 +149,36 @@ function valueAndGradImpl(f: Fn, argnums: number | readonly number[], hasAux: bo
             (outDef.kind === 'leaf' ? formatAval(outs[0].aval) : describe(outDef)) +
             '; use vjp or jacrev for other outputs',
         )
-      return outs
+      return [outs[0], ...auxLeaves]
     }
-    const [[value], pullback] = vjpFlat(call, leaves)
-    const grads = unflatten(def, pullback([fullLike(value, 1)])) as unknown[]
+    const [[value, ...auxOut], pullback] = vjpFlat(call, leaves)
+    const grads = unflatten(def, pullback([fullLike(value, 1), ...auxOut.map((a) => fullLike(a, 0))])) as unknown[]
+    const aux = auxDef === null ? undefined : unflatten(auxDef, auxOut)
     return [value, typeof argnums === 'number' ? grads[0] : grads, aux]
   }
 }
 
 /** The gradient of a scalar function with respect to argument `argnums` (default 0), with that argument's structure. */
-export function grad<F extends Fn, const A extends number | readonly number[] = 0>(
+export function grad<F extends Fn, const A extends number | readonly number[] = 0, H extends boolean = false>(
   f: F,
-  options: GradOptions<A> = {},
-): (...args: Parameters<F>) => GradOf<F, A> {
+  options: GradOptions<A, H> = {},
+): (...args: Parameters<F>) => WithAux<F, H, GradOf<F, A>> {
   const run = valueAndGradImpl(f, options.argnums ?? 0, options.hasAux ?? false, 'grad')
   return (...args) => {
     const [, g, aux] = run(...args)
-    return (options.hasAux ? [g, aux] : g) as GradOf<F, A>
+    return (options.hasAux ? [g, aux] : g) as WithAux<F, H, GradOf<F, A>>
   }
 }
 
 /** `[f(...args), grad(f)(...args)]` in one pass. */
-export function valueAndGrad<F extends Fn, const A extends number | readonly number[] = 0>(
+export function valueAndGrad<F extends Fn, const A extends number | readonly number[] = 0, H extends boolean = false>(
   f: F,
-  options: GradOptions<A> = {},
-): (...args: Parameters<F>) => [ReturnType<F>, GradOf<F, A>] {
+  options: GradOptions<A, H> = {},
+): (...args: Parameters<F>) => [WithAux<F, H, ValueOf<F, H>>, GradOf<F, A>] {
   const run = valueAndGradImpl(f, options.argnums ?? 0, options.hasAux ?? false, 'valueAndGrad')
   return (...args) => {
     const [value, g, aux] = run(...args)
-    return [(options.hasAux ? [value, aux] : value) as ReturnType<F>, g as GradOf<F, A>]
+    return [(options.hasAux ? [value, aux] : value) as WithAux<F, H, ValueOf<F, H>>, g as GradOf<F, A>]
   }
 }
 

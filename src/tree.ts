@@ -99,3 +99,11 @@ export const treeMap = <T extends Tree>(tree: T, f: (x: Tensor) => Tensor): T =>
   const [leaves, def] = flatten(tree)
   return unflatten(def, leaves.map(f))
 }
+
+/** Combines two trees of the same structure leaf by leaf. */
+export const treeMap2 = <T extends Tree>(a: T, b: T, f: (x: Tensor, y: Tensor) => Tensor): T => {
+  const [la, da] = flatten(a)
+  const [lb, db] = flatten(b)
+  if (!sameStructure(da, db)) throw new Error(`treeMap2: structures differ: ${describe(da)} vs ${describe(db)}`)
+  return unflatten(da, la.map((x, i) => f(x, lb[i])))
+}
