@@ -1,4 +1,4 @@
-import { abs as a, mul, sign } from '../core/lax.ts'
+import { mul, sign } from '../core/lax.ts'
 import { unary } from './elementwise.ts'
 
 /** d|x| = sign(x) dx, with the subgradient 0 at x = 0. */

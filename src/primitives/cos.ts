@@ -1,4 +1,4 @@
-import { cos as c, mul, neg, sin } from '../core/lax.ts'
+import { mul, neg, sin } from '../core/lax.ts'
 import { unary } from './elementwise.ts'
 
 /** d cos(x) = −sin(x) dx */

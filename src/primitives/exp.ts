@@ -1,4 +1,4 @@
-import { exp as e, mul } from '../core/lax.ts'
+import { mul } from '../core/lax.ts'
 import { unary } from './elementwise.ts'
 
 /** d exp(x) = exp(x) dx */

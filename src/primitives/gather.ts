@@ -1,7 +1,7 @@
 import { add, broadcast, fullLike, gather as take, moveAxis, reshape, scatterAdd, transpose } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
 import { generate, stridesOf } from '../cpu/ndarray.ts'
-import { concrete, formatAval, type Tensor } from '../tensor.ts'
+import { concrete, type Tensor } from '../tensor.ts'
 import { atFront, batchSize } from './elementwise.ts'
 
 export function checkIndexing(prim: string, x: { shape: readonly number[]; dtype: string }, indices: { dtype: string }, axis: number): void {

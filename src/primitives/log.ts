@@ -1,4 +1,4 @@
-import { div, log as ln } from '../core/lax.ts'
+import { div } from '../core/lax.ts'
 import { unary } from './elementwise.ts'
 
 /** d log(x) = dx / x */

@@ -1,4 +1,4 @@
-import { fullLike, logistic as sigma, mul, sub } from '../core/lax.ts'
+import { fullLike, mul, sub } from '../core/lax.ts'
 import { unary } from './elementwise.ts'
 
 /** σ(x) = 1 / (1 + e^{−x}), computed without overflow; dσ = σ(1 − σ) dx (seed 002, sigmoid row). */

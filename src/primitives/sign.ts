@@ -1,4 +1,4 @@
-import { fullLike, sign as sg } from '../core/lax.ts'
+import { fullLike } from '../core/lax.ts'
 import { unary } from './elementwise.ts'
 
 /** sign(x) ∈ {−1, 0, 1}; its derivative is zero wherever it exists. */

@@ -1,4 +1,4 @@
-import { cos, mul, sin as s } from '../core/lax.ts'
+import { cos, mul } from '../core/lax.ts'
 import { unary } from './elementwise.ts'
 
 /** d sin(x) = cos(x) dx */

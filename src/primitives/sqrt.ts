@@ -1,4 +1,4 @@
-import { div, scale, sqrt as root } from '../core/lax.ts'
+import { div, scale } from '../core/lax.ts'
 import { unary } from './elementwise.ts'
 
 /** d √x = dx / (2√x) */

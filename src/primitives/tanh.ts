@@ -1,4 +1,4 @@
-import { fullLike, mul, sub, tanh as th } from '../core/lax.ts'
+import { fullLike, mul, sub } from '../core/lax.ts'
 import { unary } from './elementwise.ts'
 
 /** d tanh(x) = (1 − tanh²(x)) dx */
