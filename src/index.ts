@@ -18,3 +18,5 @@ export type { Primitive, PrimitiveParams, PrimitiveRule, RuleTable } from './cor
 export { rules } from './primitives/index.ts'
 export { cpuBackend } from './cpu/backend.ts'
 export type { Backend, Executable, ExecutableStats } from './core/backend.ts'
+export * as shape from './shape/index.ts'
+export { tensorCodec, tensorRecord, decodeTensor, formatDecodeError } from './shape/codec.ts'

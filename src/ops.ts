@@ -7,7 +7,11 @@
 import * as lax from './core/lax.ts'
 import type { CompareOp } from './core/primitive.ts'
 import { fromNumbers, isFloat, type DType } from './dtype.ts'
-import type { Broadcast, MatMul, Shape } from './shape/types.ts'
+import type {
+  Broadcast, CheckAxes, CheckAxis, CheckBinary, CheckBroadcastTo, CheckDeclared, CheckConcat, CheckDTypes, CheckExpandDims, CheckMatMul, CheckPad,
+  CheckPerm, CheckReshape, CheckSlice, CheckSqueeze, CheckStack, CheckWhere, Concat, DTypeOf, ExpandDims, JoinDType, MatMul, OnNumber, Pad,
+  Reduce, Reshape, Shape, ShapesOf, Slice, Squeeze, Stack, Take, Transpose, Tuple,
+} from './shape/types.ts'
 import { ConcreteTensor, Tensor, concrete, filled, formatAval, formatShape, scalarOf, sizeOf } from './tensor.ts'
 
 type T<S extends Shape = Shape, D extends DType = DType> = Tensor<S, D>
@@ -16,6 +20,19 @@ type Operand<S extends Shape, D extends DType> = Tensor<S, D> | number
 // ---------------------------------------------------------------- construction
 
 type NestedNumbers = number | boolean | readonly NestedNumbers[]
+/**
+ * The shape of nested arrays: `[[1, 2, 3], [4, 5, 6]]` has shape `[2, 3]`
+ * (the first entry of each level decides; arrays of unknown length give `number`).
+ */
+type ShapeOfData<X, Depth extends 0[] = []> =
+  Depth['length'] extends 16 ? Shape
+  : [X] extends [number | boolean] ? []
+  : [X] extends [readonly unknown[]]
+    ? X extends readonly [infer First, ...unknown[]] ? [X['length'], ...ShapeOfData<First, [...Depth, 0]>]
+    : X extends readonly [] ? [0]
+    : X extends readonly (infer E)[] ? [number, ...ShapeOfData<E, [...Depth, 0]>]
+    : Shape
+  : Shape
 
 function inferShape(data: NestedNumbers): number[] {
   const shape: number[] = []
@@ -39,10 +56,20 @@ function flattenNested(data: NestedNumbers, shape: readonly number[], out: numbe
 }
 
 /** A tensor from nested arrays (shape inferred) or from flat values and a shape. */
-export function tensor<S extends Shape = Shape, D extends DType = 'f32'>(
+export function tensor<const X extends NestedNumbers, D extends DType = 'f32'>(data: X, options?: { shape?: undefined; dtype?: D }): T<ShapeOfData<X>, NoInfer<D>>
+export function tensor<D extends DType = 'f32'>(data: ArrayBufferView & ArrayLike<number>, options?: { shape?: undefined; dtype?: D }): T<[number], NoInfer<D>>
+export function tensor<D extends DType = 'f32'>(data: NestedNumbers | ArrayLike<number>, options?: { shape?: undefined; dtype?: D }): T<Shape, NoInfer<D>>
+// With an explicit shape the result may be declared with named dims for the
+// run-time sizes (`const x: Tensor<['N', 2]> = tensor(xs, { shape: [n, 2] })`);
+// the declared shape `R` must agree with the given one.
+export function tensor<const S extends readonly number[], D extends DType = 'f32', R extends Shape = Tuple<S>>(
+  data: NestedNumbers | ArrayLike<number>,
+  options: { shape: S & NoInfer<CheckDeclared<'tensor', R, Tuple<S>>>; dtype?: D },
+): T<R, NoInfer<D>>
+export function tensor<D extends DType = 'f32'>(
   data: NestedNumbers | ArrayLike<number>,
   options: { shape?: readonly number[]; dtype?: D } = {},
-): T<S, D> {
+): T<Shape, D> {
   const dtype = (options.dtype ?? 'f32') as D
   let values: ArrayLike<number>
   let shape: readonly number[]
@@ -67,22 +94,24 @@ export function tensor<S extends Shape = Shape, D extends DType = 'f32'>(
   for (let i = 0; i < values.length; i++)
     if (typeof values[i] !== 'number' && typeof values[i] !== 'boolean')
       throw new Error(`tensor: expected numbers, got ${typeof values[i]} at position ${i}`)
-  return concrete(shape, dtype, fromNumbers(dtype, values)) as unknown as T<S, D>
+  return concrete(shape, dtype, fromNumbers(dtype, values)) as unknown as T<Shape, D>
 }
 
-export const scalar = <D extends DType = 'f32'>(value: number, dtype?: D): T<[], D> =>
+export const scalar = <D extends DType = 'f32'>(value: number, dtype?: D): T<[], NoInfer<D>> =>
   scalarOf(value, dtype ?? 'f32') as unknown as T<[], D>
 
-export const full = <const S extends readonly number[], D extends DType = 'f32'>(shape: S, value: number, dtype?: D): T<S, D> => {
+export const full = <const S extends readonly number[], D extends DType = 'f32'>(shape: S, value: number, dtype?: D): T<Tuple<S>, NoInfer<D>> => {
   if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`full: shape must be non-negative integers, got ${formatShape(shape)}`)
-  return filled(shape, dtype ?? 'f32', value) as unknown as T<S, D>
+  return filled(shape, dtype ?? 'f32', value) as unknown as T<Tuple<S>, D>
 }
-export const zeros = <const S extends readonly number[], D extends DType = 'f32'>(shape: S, dtype?: D): T<S, D> => full(shape, 0, dtype)
-export const ones = <const S extends readonly number[], D extends DType = 'f32'>(shape: S, dtype?: D): T<S, D> => full(shape, 1, dtype)
+export const zeros = <const S extends readonly number[], D extends DType = 'f32'>(shape: S, dtype?: D): T<Tuple<S>, NoInfer<D>> => full(shape, 0, dtype)
+export const ones = <const S extends readonly number[], D extends DType = 'f32'>(shape: S, dtype?: D): T<Tuple<S>, NoInfer<D>> => full(shape, 1, dtype)
 export const zerosLike = <S extends Shape, D extends DType>(x: T<S, D>): T<S, D> => lax.fullLike(x, 0) as Tensor<any, any>
 export const onesLike = <S extends Shape, D extends DType>(x: T<S, D>): T<S, D> => lax.fullLike(x, 1) as Tensor<any, any>
 
 /** [start, start + step, …) below stop, like NumPy's arange; `arange(n)` is 0..n−1. */
+export function arange<const N extends number>(stop: N): T<[N], 'f32'>
+export function arange<D extends DType = 'f32'>(startOrStop: number, stop?: number, step?: number, dtype?: D): T<[number], NoInfer<D>>
 export function arange<D extends DType = 'f32'>(startOrStop: number, stop?: number, step = 1, dtype?: D): T<[number], D> {
   const [start, end] = stop === undefined ? [0, startOrStop] : [startOrStop, stop]
   if (step === 0) throw new Error('arange: step must not be 0')
@@ -91,10 +120,10 @@ export function arange<D extends DType = 'f32'>(startOrStop: number, stop?: numb
 }
 
 /** The n×n identity. */
-export function eye<const N extends number, D extends DType = 'f32'>(n: N, dtype?: D): T<[N, N], D> {
+export function eye<const N extends number, D extends DType = 'f32'>(n: N, dtype?: D): T<[N, N], NoInfer<D>> {
   const values = new Array<number>(n * n).fill(0)
   for (let i = 0; i < n; i++) values[i * n + i] = 1
-  return tensor(values, { shape: [n, n], dtype: dtype ?? ('f32' as D) })
+  return tensor(values, { shape: [n, n], dtype: dtype ?? ('f32' as D) }) as T<Shape, D> as T<[N, N], D>
 }
 
 // ---------------------------------------------------------------- broadcasting
@@ -128,9 +157,26 @@ function binaryOp(op: string, f: (a: Tensor, b: Tensor) => Tensor, x: Operand<Sh
   return f(lax.broadcast(a, shape), lax.broadcast(b, shape))
 }
 
-type Binary = <A extends Shape, B extends Shape, D extends DType>(a: Operand<A, D>, b: Operand<B, D>) => T<Broadcast<A, B>, D>
-const binary = (op: string, f: (a: Tensor, b: Tensor) => Tensor): Binary =>
-  ((a: Operand<Shape, DType>, b: Operand<Shape, DType>) => binaryOp(op, f, a, b)) as Binary
+/**
+ * A binary elementwise op with result dtype `R` (`never`: the operands').
+ * The first four signatures keep the shape where it cannot change (equal
+ * shapes, a number operand), which is also what makes them hold for shapes
+ * that are type parameters; the last one broadcasts and checks.
+ */
+export interface Binary<Op extends string, R extends DType = never> {
+  <S extends Shape, D extends DType>(a: T<S, D>, b: T<NoInfer<S>, NoInfer<D>>): T<S, Result<R, D>>
+  <S extends Shape, D extends DType>(a: T<S, D>, b: number): T<S, Result<R, D>>
+  <S extends Shape, D extends DType>(a: number, b: T<S, D>): T<S, Result<R, D>>
+  (a: number, b: number): T<[], Result<R, 'f32'>>
+  <A extends Shape, B extends Shape, DA extends DType, DB extends DType>(
+    a: T<A, DA>,
+    b: T<B, DB> & NoInfer<CheckBinary<Op, A, B, DA, DB>>,
+  ): T<Broadcast<A, B>, Result<R, JoinDType<DA, DB>>>
+}
+type Result<R extends DType, D extends DType> = [R] extends [never] ? D : R
+
+const binary = <Op extends string>(op: Op, f: (a: Tensor, b: Tensor) => Tensor): Binary<Op> =>
+  ((a: Operand<Shape, DType>, b: Operand<Shape, DType>) => binaryOp(op, f, a, b)) as Binary<Op>
 
 export const add = binary('add', lax.add)
 export const sub = binary('sub', lax.sub)
@@ -141,9 +187,8 @@ export const pow = binary('pow', lax.pow)
 export const maximum = binary('maximum', lax.max)
 export const minimum = binary('minimum', (a, b) => lax.neg(lax.max(lax.neg(a), lax.neg(b))))
 
-type Compare = <A extends Shape, B extends Shape, D extends DType>(a: Operand<A, D>, b: Operand<B, D>) => T<Broadcast<A, B>, 'bool'>
-const comparison = (op: CompareOp): Compare =>
-  ((a: Operand<Shape, DType>, b: Operand<Shape, DType>) => binaryOp(op, (x, y) => lax.compare(x, y, op), a, b)) as Compare
+const comparison = <Op extends CompareOp>(op: Op): Binary<Op, 'bool'> =>
+  ((a: Operand<Shape, DType>, b: Operand<Shape, DType>) => binaryOp(op, (x, y) => lax.compare(x, y, op), a, b)) as Binary<Op, 'bool'>
 export const less = comparison('lt')
 export const lessEqual = comparison('le')
 export const greater = comparison('gt')
@@ -152,16 +197,20 @@ export const equal = comparison('eq')
 export const notEqual = comparison('ne')
 
 /** `onTrue` where `cond` holds, else `onFalse`; all three broadcast together. */
-export function where<C extends Shape, A extends Shape, B extends Shape, D extends DType>(
+export function where<S extends Shape, D extends DType>(cond: T<S, 'bool'>, onTrue: T<NoInfer<S>, D>, onFalse: T<NoInfer<S>, NoInfer<D>> | number): T<S, D>
+export function where<S extends Shape, D extends DType>(cond: T<S, 'bool'>, onTrue: number, onFalse: T<NoInfer<S>, D>): T<S, D>
+export function where<C extends Shape>(cond: T<C, 'bool'>, onTrue: number, onFalse: number): T<C, 'f32'>
+export function where<C extends Shape, A extends Shape = [], B extends Shape = [], DA extends DType = never, DB extends DType = never>(
   cond: T<C, 'bool'>,
-  onTrue: Operand<A, D>,
-  onFalse: Operand<B, D>,
-): T<Broadcast<C, Broadcast<A, B>>, D> {
+  onTrue: Operand<A, DA>,
+  onFalse: Operand<B, DB> & NoInfer<CheckWhere<C, A, B, DA, DB>>,
+): T<Broadcast<C, Broadcast<A, B>>, JoinDType<DA, DB>>
+export function where(cond: T<Shape, 'bool'>, onTrue: Operand<Shape, DType>, onFalse: Operand<Shape, DType>): Tensor {
   const a = asTensor(onTrue, onFalse)
   const b = asTensor(onFalse, onTrue)
   if (cond.aval.dtype !== 'bool') throw new Error(`where: the condition must be bool, got ${formatAval(cond.aval)}`)
   const shape = broadcastShapes('where', cond.aval.shape, broadcastShapes('where', a.aval.shape, b.aval.shape))
-  return lax.select(lax.broadcast(cond, shape), lax.broadcast(a, shape), lax.broadcast(b, shape)) as T<Broadcast<C, Broadcast<A, B>>, D>
+  return lax.select(lax.broadcast(cond, shape), lax.broadcast(a, shape), lax.broadcast(b, shape))
 }
 
 // ---------------------------------------------------------------- elementwise unary
@@ -198,36 +247,62 @@ const normAxes = (op: string, axis: number | readonly number[] | undefined, ndim
 const keep = (x: Tensor, y: Tensor, axes: readonly number[], keepDims: boolean): Tensor =>
   keepDims ? lax.reshape(y, x.aval.shape.map((d, i) => (axes.includes(i) ? 1 : d))) : y
 
-export interface ReduceOptions {
-  readonly keepDims?: boolean
+export interface ReduceOptions<K extends boolean = boolean> {
+  readonly keepDims?: K
 }
+type AxisArg = number | readonly number[] | undefined
 
 /** Sum over `axis` (an axis, a list, or all axes when omitted). */
-export function sum<S extends Shape, D extends DType>(x: T<S, D>, axis?: number | readonly number[], opts: ReduceOptions = {}): T<Shape, D> {
+export function sum<S extends Shape, D extends DType, const Ax extends AxisArg = undefined, K extends boolean = false>(
+  x: T<S, D>,
+  axis?: Ax & OnNumber<CheckAxes<'sum', S, Ax>>,
+  opts?: ReduceOptions<K>,
+): T<Reduce<S, Ax, K>, D>
+export function sum(x: Tensor, axis?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
   const axes = normAxes('sum', axis, x.ndim)
-  return keep(x, lax.sum(x, axes), axes, opts.keepDims ?? false) as T<Shape, D>
+  return keep(x, lax.sum(x, axes), axes, opts.keepDims ?? false)
 }
-export function mean<S extends Shape, D extends DType>(x: T<S, D>, axis?: number | readonly number[], opts: ReduceOptions = {}): T<Shape, D> {
+export function mean<S extends Shape, D extends DType, const Ax extends AxisArg = undefined, K extends boolean = false>(
+  x: T<S, D>,
+  axis?: Ax & OnNumber<CheckAxes<'mean', S, Ax>>,
+  opts?: ReduceOptions<K>,
+): T<Reduce<S, Ax, K>, D>
+export function mean(x: Tensor, axis?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
   const axes = normAxes('mean', axis, x.ndim)
   const count = axes.reduce((n, a) => n * x.aval.shape[a], 1)
   const s = keep(x, lax.sum(x, axes), axes, opts.keepDims ?? false)
-  return lax.div(s, lax.fullLike(s, count)) as T<Shape, D>
+  return lax.div(s, lax.fullLike(s, count))
 }
 /** Maximum over `axis`; ties share the tangent equally. */
-export function max<S extends Shape, D extends DType>(x: T<S, D>, axis?: number | readonly number[], opts: ReduceOptions = {}): T<Shape, D> {
+export function max<S extends Shape, D extends DType, const Ax extends AxisArg = undefined, K extends boolean = false>(
+  x: T<S, D>,
+  axis?: Ax & OnNumber<CheckAxes<'max', S, Ax>>,
+  opts?: ReduceOptions<K>,
+): T<Reduce<S, Ax, K>, D>
+export function max(x: Tensor, axis?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
   const axes = normAxes('max', axis, x.ndim)
-  return keep(x, lax.reduceMax(x, axes), axes, opts.keepDims ?? false) as T<Shape, D>
+  return keep(x, lax.reduceMax(x, axes), axes, opts.keepDims ?? false)
 }
-export function min<S extends Shape, D extends DType>(x: T<S, D>, axis?: number | readonly number[], opts: ReduceOptions = {}): T<Shape, D> {
-  return neg(max(neg(x), axis, opts)) as T<Shape, D>
+export function min<S extends Shape, D extends DType, const Ax extends AxisArg = undefined, K extends boolean = false>(
+  x: T<S, D>,
+  axis?: Ax & OnNumber<CheckAxes<'min', S, Ax>>,
+  opts?: ReduceOptions<K>,
+): T<Reduce<S, Ax, K>, D>
+export function min(x: Tensor, axis?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
+  return neg(max(neg(x), axis, opts))
 }
 /** log Σ exp(x) over `axis`, computed as m + log Σ exp(x − m) with m the (gradient-stopped) maximum. */
-export function logsumexp<S extends Shape, D extends DType>(x: T<S, D>, axis?: number | readonly number[], opts: ReduceOptions = {}): T<Shape, D> {
+export function logsumexp<S extends Shape, D extends DType, const Ax extends AxisArg = undefined, K extends boolean = false>(
+  x: T<S, D>,
+  axis?: Ax & OnNumber<CheckAxes<'logsumexp', S, Ax>>,
+  opts?: ReduceOptions<K>,
+): T<Reduce<S, Ax, K>, D>
+export function logsumexp(x: Tensor, axis?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
   const axes = normAxes('logsumexp', axis, x.ndim)
   const m = stopGradient(keep(x, lax.reduceMax(x, axes), axes, true))
   const shifted = lax.sub(x, lax.broadcast(m, x.aval.shape))
   const s = lax.add(lax.log(lax.sum(lax.exp(shifted), axes)), lax.reshape(m, m.aval.shape.filter((_, i) => !axes.includes(i))))
-  return keep(x, s, axes, opts.keepDims ?? false) as T<Shape, D>
+  return keep(x, s, axes, opts.keepDims ?? false)
 }
 
 /** The value of x with a zero derivative (the identity, treated as a constant by every derivative transform). */
@@ -237,64 +312,92 @@ export function stopGradient<S extends Shape, D extends DType>(x: T<S, D>): T<S,
 
 // ---------------------------------------------------------------- structure
 
-export function reshape<S extends Shape, D extends DType, const R extends readonly number[]>(x: T<S, D>, shape: R): T<R, D> {
+/** The same elements in a new shape; one axis may be -1 (the remaining size). */
+export function reshape<S extends Shape, D extends DType, const R extends readonly number[]>(x: T<S, D>, shape: R & NoInfer<CheckReshape<S, R>>): T<Reshape<S, R>, D>
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const known = shape.filter((d) => d !== -1)
   const inferred = shape.length - known.length
   if (inferred > 1) throw new Error(`reshape: at most one axis may be -1, got ${formatShape(shape)}`)
   const full = inferred ? shape.map((d) => (d === -1 ? x.size / sizeOf(known) : d)) : shape
   if (full.some((d) => !Number.isInteger(d) || d < 0) || sizeOf(full) !== x.size)
     throw new Error(`reshape: cannot reshape ${formatAval(x.aval)} (${x.size} elements) to ${formatShape(shape)}`)
-  return lax.reshape(x, full) as T<R, D>
+  return lax.reshape(x, full)
 }
 
 /** Permutes axes (reverses them when `perm` is omitted). */
-export function transpose<S extends Shape, D extends DType>(x: T<S, D>, perm?: readonly number[]): T<Shape, D> {
+export function transpose<S extends Shape, D extends DType, const P extends readonly number[] | undefined = undefined>(
+  x: T<S, D>,
+  perm?: P & NoInfer<CheckPerm<S, P>>,
+): T<Transpose<S, P>, D>
+export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const p = perm ?? x.aval.shape.map((_, i) => x.ndim - 1 - i)
-  return lax.transpose(x, p.map((a) => normAxis('transpose', a, x.ndim))) as T<Shape, D>
+  return lax.transpose(x, p.map((a) => normAxis('transpose', a, x.ndim)))
 }
 
-export function broadcastTo<S extends Shape, D extends DType, const R extends readonly number[]>(x: T<S, D>, shape: R): T<R, D> {
+export function broadcastTo<S extends Shape, D extends DType, const R extends readonly number[]>(x: T<S, D>, shape: R & NoInfer<CheckBroadcastTo<S, R>>): T<Tuple<R>, D>
+export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   broadcastShapes('broadcastTo', x.aval.shape, shape)
-  return lax.broadcast(x, shape) as T<R, D>
+  return lax.broadcast(x, shape)
 }
 
-export function expandDims<S extends Shape, D extends DType>(x: T<S, D>, axis: number): T<Shape, D> {
+export function expandDims<S extends Shape, D extends DType, const A extends number>(x: T<S, D>, axis: A & OnNumber<CheckExpandDims<S, A>>): T<ExpandDims<S, A>, D>
+export function expandDims(x: Tensor, axis: number): Tensor {
   const a = normAxis('expandDims', axis, x.ndim + 1)
   const shape = [...x.aval.shape]
   shape.splice(a, 0, 1)
-  return lax.reshape(x, shape) as T<Shape, D>
+  return lax.reshape(x, shape)
 }
 
-export function squeeze<S extends Shape, D extends DType>(x: T<S, D>, axis?: number | readonly number[]): T<Shape, D> {
+export function squeeze<S extends Shape, D extends DType, const Ax extends AxisArg = undefined>(x: T<S, D>, axis?: Ax & OnNumber<CheckSqueeze<S, Ax>>): T<Squeeze<S, Ax>, D>
+export function squeeze(x: Tensor, axis?: number | readonly number[]): Tensor {
   const axes = axis === undefined ? x.aval.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normAxes('squeeze', axis, x.ndim)
   for (const a of axes) if (x.aval.shape[a] !== 1) throw new Error(`squeeze: axis ${a} of ${formatAval(x.aval)} has size ${x.aval.shape[a]}, not 1`)
-  return lax.reshape(x, x.aval.shape.filter((_, i) => !axes.includes(i))) as T<Shape, D>
+  return lax.reshape(x, x.aval.shape.filter((_, i) => !axes.includes(i)))
 }
 
-export function concat<D extends DType>(xs: readonly T<Shape, D>[], axis = 0): T<Shape, D> {
+/** Joins tensors along an existing axis; the other axes must agree. */
+export function concat<const Xs extends readonly Tensor[], const A extends number = 0>(
+  xs: Xs & NoInfer<CheckConcat<ShapesOf<Xs>, A>>,
+  axis?: A,
+): T<Concat<ShapesOf<Xs>, A>, DTypeOf<Xs[number]>>
+export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new Error('concat: needs at least one tensor')
-  return lax.concat(xs, normAxis('concat', axis, xs[0].ndim)) as T<Shape, D>
+  return lax.concat(xs, normAxis('concat', axis, xs[0].ndim))
 }
 
-export function stack<D extends DType>(xs: readonly T<Shape, D>[], axis = 0): T<Shape, D> {
+/** Joins tensors of one shape along a new axis. */
+export function stack<const Xs extends readonly Tensor[], const A extends number = 0>(
+  xs: Xs & NoInfer<CheckStack<ShapesOf<Xs>, A>>,
+  axis?: A,
+): T<Stack<ShapesOf<Xs>, A>, DTypeOf<Xs[number]>>
+export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new Error('stack: needs at least one tensor')
   return concat(xs.map((x) => expandDims(x, axis)), axis)
 }
 
 /** The block starting at `starts` with extent `sizes` (−1: to the end). */
-export function slice<S extends Shape, D extends DType>(x: T<S, D>, starts: readonly number[], sizes?: readonly number[]): T<Shape, D> {
+export function slice<S extends Shape, D extends DType, const St extends readonly number[], const Sz extends readonly number[] | undefined = undefined>(
+  x: T<S, D>,
+  starts: St & NoInfer<CheckSlice<S, St, Sz>>,
+  sizes?: Sz,
+): T<Slice<S, St, Sz>, D>
+export function slice(x: Tensor, starts: readonly number[], sizes?: readonly number[]): Tensor {
   if (starts.length !== x.ndim) throw new Error(`slice: expected ${x.ndim} starts for ${formatAval(x.aval)}, got ${starts.length}`)
   const limits = x.aval.shape.map((d, i) => {
     const size = sizes?.[i] ?? -1
     return size === -1 ? d : starts[i] + size
   })
-  return lax.slice(x, starts, limits) as T<Shape, D>
+  return lax.slice(x, starts, limits)
 }
 
 /** Zero padding: `[before, after]` for each axis. */
-export function pad<S extends Shape, D extends DType>(x: T<S, D>, widths: readonly (readonly [number, number])[]): T<Shape, D> {
+export function pad<S extends Shape, D extends DType, const W extends readonly (readonly [number, number])[]>(
+  x: T<S, D>,
+  widths: W & NoInfer<CheckPad<S, W>>,
+): T<Pad<S, W>, D>
+export function pad(x: Tensor, widths: readonly (readonly [number, number])[]): Tensor {
   if (widths.length !== x.ndim) throw new Error(`pad: expected ${x.ndim} [before, after] pairs for ${formatAval(x.aval)}, got ${widths.length}`)
-  return lax.pad(x, widths.map((w) => w[0]), widths.map((w) => w[1])) as T<Shape, D>
+  return lax.pad(x, widths.map((w) => w[0]), widths.map((w) => w[1]))
 }
 
 // ---------------------------------------------------------------- linear algebra and indexing
@@ -303,7 +406,11 @@ export function pad<S extends Shape, D extends DType>(x: T<S, D>, widths: readon
  * Matrix product with NumPy's rules: 1-D operands are promoted (and the
  * added axis removed), leading batch axes broadcast.
  */
-export function matmul<A extends Shape, B extends Shape, D extends DType>(a: T<A, D>, b: T<B, D>): T<MatMul<A, B>, D> {
+export function matmul<A extends Shape, B extends Shape, DA extends DType, DB extends DType>(
+  a: T<A, DA>,
+  b: T<B, DB> & NoInfer<CheckDTypes<'matmul', DA, DB, CheckMatMul<A, B>>>,
+): T<MatMul<A, B>, JoinDType<DA, DB>>
+export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: operands must have rank ≥ 1, got ${formatAval(a.aval)} and ${formatAval(b.aval)}`)
   const x = a.ndim === 1 ? lax.reshape(a, [1, a.aval.shape[0]]) : (a as Tensor)
   const y = b.ndim === 1 ? lax.reshape(b, [b.aval.shape[0], 1]) : (b as Tensor)
@@ -315,16 +422,21 @@ export function matmul<A extends Shape, B extends Shape, D extends DType>(a: T<A
   const batch = broadcastShapes('matmul', x.aval.shape.slice(0, -2), y.aval.shape.slice(0, -2))
   const out = lax.matmul(lax.broadcast(x, [...batch, m, k]), lax.broadcast(y, [...batch, k, n]))
   const shape = [...batch, ...(a.ndim === 1 ? [] : [m]), ...(b.ndim === 1 ? [] : [n])]
-  return lax.reshape(out, shape) as T<MatMul<A, B>, D>
+  return lax.reshape(out, shape)
 }
 
 /** Inner product of two vectors, or matmul otherwise. */
-export const dot = <A extends Shape, B extends Shape, D extends DType>(a: T<A, D>, b: T<B, D>): T<MatMul<A, B>, D> => matmul(a, b)
+export const dot = ((a: Tensor, b: Tensor) => matmul(a, b)) as typeof matmul
 
 /** Rows (or slices along `axis`) picked by integer `indices`: an embedding lookup. */
-export function take<S extends Shape, D extends DType>(x: T<S, D>, indices: T<Shape, 'i32'>, axis = 0): T<Shape, D> {
+export function take<S extends Shape, D extends DType, I extends Shape, const A extends number = 0>(
+  x: T<S, D>,
+  indices: T<I, 'i32'>,
+  axis?: A & OnNumber<CheckAxis<'take', S, A>>,
+): T<Take<S, I, A>, D>
+export function take(x: Tensor, indices: T<Shape, 'i32'>, axis = 0): Tensor {
   if (indices.aval.dtype !== 'i32') throw new Error(`take: indices must be i32, got ${formatAval(indices.aval)}`)
-  return lax.gather(x, indices, normAxis('take', axis, x.ndim)) as T<Shape, D>
+  return lax.gather(x, indices, normAxis('take', axis, x.ndim))
 }
 
 /** x with updates added at `indices` along `axis` (repeated indices accumulate). */

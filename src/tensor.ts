@@ -20,9 +20,25 @@ export const formatAval = (a: Aval): string => `${a.dtype}[${a.shape.join(',')}]
 export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((d, i) => d === b[i])
 
+/**
+ * How a dimension behaves under assignment: a size literal is an instance of
+ * a named dimension (a Tensor<[32, 3]> is a Tensor<['B', 3]>), two different
+ * names are not interchangeable, and a plain `number` accepts any dimension.
+ */
+type AssignableDim<X> = X extends number
+  ? number extends X
+    ? number | string
+    : X
+  : X extends string
+    ? string extends X
+      ? string | number
+      : X | number
+    : never
+type AssignableShape<S extends Shape> = { readonly [K in keyof S]: AssignableDim<S[K]> }
+
 export abstract class Tensor<S extends Shape = Shape, D extends DType = DType> {
   /** Phantom field: the compile-time shape and dtype. Never read at run time. */
-  declare readonly __type?: { shape: S; dtype: D }
+  declare readonly __type?: { shape: AssignableShape<S>; dtype: D }
   abstract readonly aval: Aval
 
   get shape(): RuntimeShape<S> {

@@ -46,9 +46,10 @@ describe('errors say what was expected and where', () => {
   it('reading values inside a transform', () => {
     expect(() => grad((v: Tensor) => ops.sum(ops.mul(v, v.dataSync()[0])))(x)).toThrow(/cannot read the values of a tensor f64\[3\] that is being traced by jvp/)
   })
-  it('shapes that do not broadcast, and matmul inner dimensions', () => {
-    expect(() => ops.add(x, tensor([1, 2], { dtype: 'f64' }))).toThrow(/add: shapes \[3\] and \[2\] do not broadcast/)
-    const a = tensor([[1, 2, 3]], { dtype: 'f64' })
+  it('shapes that do not broadcast, and matmul inner dimensions (untyped data; typed code would not compile)', () => {
+    const untyped = (t: Tensor): Tensor => t
+    expect(() => ops.add(untyped(x), untyped(tensor([1, 2], { dtype: 'f64' })))).toThrow(/add: shapes \[3\] and \[2\] do not broadcast/)
+    const a = untyped(tensor([[1, 2, 3]], { dtype: 'f64' }))
     expect(() => ops.matmul(a, a)).toThrow(/matmul: f64\[1,3\] × f64\[1,3\]: the inner dimensions 3 and 1 differ/)
   })
   it('non-tensor leaves are named by path', () => {

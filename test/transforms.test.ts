@@ -147,6 +147,12 @@ describe('values', () => {
       return r === r2 && c >= 0
     }))
   })
+  it('pow at a zero base: d(a⁰)/da = 0 and d²(a¹)/da² = 0, not NaN', () => {
+    const z = f64([0, 1])
+    close(grad((b: Tensor) => ops.sum(ops.pow(b, 0)))(z), [0, 0])
+    close(hessian((b: Tensor) => ops.sum(ops.pow(b, 1)))(z) as Tensor, [0, 0, 0, 0])
+    close(grad((b: Tensor) => ops.sum(ops.pow(b, 2)))(z), [0, 2])
+  })
   it('third derivative by nesting grad', () => {
     const g3 = grad(grad(grad((s: Tensor) => ops.mul(ops.sin(s), s))))(scalar(1, 'f64'))
     // d³/ds³ s sin s = −3 sin s − s cos s

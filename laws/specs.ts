@@ -1,0 +1,364 @@
+/**
+ * One row per primitive, as in JAX's `lax_autodiff_test.py` (GradTestSpec:
+ * op, arity, input domain, order, tolerance). A row draws an instance of the
+ * primitive (shapes and parameters such as axes, permutations or slice
+ * bounds), says where its inputs live, how far to differentiate and in which
+ * arguments it is linear. The table is exhaustive in its type: a primitive
+ * without a row does not compile.
+ *
+ * Domains keep every point away from where the derivative does not exist:
+ * log, sqrt and the base of pow on positives; a denominator, abs and sign
+ * away from 0; max, reduceMax without ties; gather and scatterAdd indices in
+ * range.
+ */
+import * as fc from 'fast-check'
+import * as lax from '../src/core/lax.ts'
+import type { CompareOp } from '../src/core/primitive.ts'
+import type { DType, Primitive, Tensor } from '../src/index.ts'
+import { arb, domain, type Domain } from './arbitraries.ts'
+import type { Tolerance } from './numeric.ts'
+
+export interface InputSpec {
+  readonly shape: readonly number[]
+  readonly domain: Domain
+  /** Default: f64 for real domains, i32 for indices, bool for bool. */
+  readonly dtype?: DType
+}
+
+/** One drawn use of a primitive: the function, its label, and its inputs. */
+export interface Instance {
+  readonly label: string
+  readonly fn: (...args: Tensor[]) => Tensor
+  readonly inputs: readonly InputSpec[]
+  /** A joint draw of the point where the inputs' domains are coupled (no ties across operands); default: independent draws. */
+  readonly point?: fc.Arbitrary<Tensor[]>
+}
+
+export interface Spec {
+  /** Number of inputs (for concat, the least number). */
+  readonly arity: number
+  readonly instance: fc.Arbitrary<Instance>
+  /**
+   * 0: not differentiable (piecewise constant, or stopGradient): only the
+   * shape and vmap laws, and a zero derivative. 1: first-order laws. 2: also
+   * the second-order laws.
+   */
+  readonly order: 0 | 1 | 2
+  /**
+   * Groups of inputs in which the function is jointly linear with the other
+   * inputs fixed ('all': every float input); each group's transpose is
+   * checked directly.
+   */
+  readonly linearIn: 'all' | readonly (readonly number[])[]
+  /** Tolerance of the exact identities (default: exactTolerance('f64')). */
+  readonly tol?: Tolerance
+  /** Tolerance of finite differences (default: finiteDifferenceTolerance). */
+  readonly fdTol?: Tolerance
+}
+
+export type SpecTable = { readonly [P in Primitive]: Spec }
+
+const text = (shape: readonly number[]) => `[${shape.join(',')}]`
+const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+/** Elementwise shapes: rank 0..3, axes of 1..3 (at most 27 elements, so that Hessians stay small). */
+const elementwiseShape = arb.shape({ maxRank: 3 })
+const structureShape = (minRank = 1) => arb.shape({ minRank, maxRank: 3 })
+
+function unaryRow(name: string, f: (x: Tensor) => Tensor, d: Domain, order: Spec['order'], linearIn: Spec['linearIn'] = []): Spec {
+  return {
+    arity: 1,
+    order,
+    linearIn,
+    instance: elementwiseShape.map((shape) => ({ label: `${name} of f64${text(shape)}`, fn: f, inputs: [{ shape, domain: d }] })),
+  }
+}
+
+function binaryRow(
+  name: string,
+  f: (a: Tensor, b: Tensor) => Tensor,
+  domains: readonly [Domain, Domain],
+  order: Spec['order'],
+  linearIn: Spec['linearIn'],
+): Spec {
+  return {
+    arity: 2,
+    order,
+    linearIn,
+    instance: elementwiseShape.map((shape) => ({
+      label: `${name} of f64${text(shape)}`,
+      fn: f,
+      inputs: domains.map((d) => ({ shape, domain: d })),
+    })),
+  }
+}
+
+/** A non-empty set of axes of a rank-r tensor, in any order (the rules must not assume sorted axes). */
+const someAxes = (rank: number) => fc.shuffledSubarray(range(rank), { minLength: 1, maxLength: rank })
+
+const compareOps: readonly CompareOp[] = ['lt', 'le', 'gt', 'ge', 'eq', 'ne']
+
+export const specs: SpecTable = {
+  neg: unaryRow('neg', lax.neg, domain.real(), 1, [[0]]),
+  exp: unaryRow('exp', lax.exp, domain.real(2), 2),
+  log: unaryRow('log', lax.log, domain.positive(), 2),
+  tanh: unaryRow('tanh', lax.tanh, domain.real(), 2),
+  logistic: unaryRow('logistic', lax.logistic, domain.real(4), 2),
+  sin: unaryRow('sin', lax.sin, domain.real(), 2),
+  cos: unaryRow('cos', lax.cos, domain.real(), 2),
+  sqrt: unaryRow('sqrt', lax.sqrt, domain.positive(), 2),
+  abs: unaryRow('abs', lax.abs, domain.nonzero(), 2),
+  sign: unaryRow('sign', lax.sign, domain.nonzero(), 0),
+  stopGradient: unaryRow('stopGradient', lax.stopGradient, domain.real(), 0),
+  convert: {
+    arity: 1,
+    order: 0,
+    linearIn: [],
+    instance: fc.tuple(elementwiseShape, fc.constantFrom<DType>('i32', 'bool')).map(([shape, dtype]) => ({
+      label: `convert f64${text(shape)} to ${dtype}`,
+      fn: (x: Tensor) => lax.convert(x, dtype),
+      inputs: [{ shape, domain: domain.real() }],
+    })),
+  },
+
+  add: binaryRow('add', lax.add, [domain.real(), domain.real()], 1, [[0, 1]]),
+  sub: binaryRow('sub', lax.sub, [domain.real(), domain.real()], 1, [[0, 1]]),
+  mul: binaryRow('mul', lax.mul, [domain.real(), domain.real()], 2, [[0], [1]]),
+  div: binaryRow('div', lax.div, [domain.real(), domain.nonzero(0.5)], 2, [[0]]),
+  pow: binaryRow('pow', lax.pow, [domain.positive(0.5, 2), domain.real(2)], 2, []),
+  max: {
+    arity: 2,
+    order: 2,
+    linearIn: [],
+    instance: elementwiseShape.map((shape) => ({
+      label: `max of f64${text(shape)} without ties`,
+      fn: lax.max,
+      inputs: [
+        { shape, domain: domain.distinct() },
+        { shape, domain: domain.distinct() },
+      ],
+      point: arb.distinctTensors([shape, shape]),
+    })),
+  },
+  compare: {
+    arity: 2,
+    order: 0,
+    linearIn: [],
+    // Values on a grid of three, so that ties (where eq, le and ge matter) are common.
+    instance: fc.tuple(elementwiseShape, fc.constantFrom(...compareOps)).map(([shape, op]) => ({
+      label: `compare ${op} of f64${text(shape)}`,
+      fn: (a: Tensor, b: Tensor) => lax.compare(a, b, op),
+      inputs: [
+        { shape, domain: domain.index(3), dtype: 'f64' as const },
+        { shape, domain: domain.index(3), dtype: 'f64' as const },
+      ],
+    })),
+  },
+  select: {
+    arity: 3,
+    order: 1,
+    linearIn: [[1, 2]],
+    instance: elementwiseShape.map((shape) => ({
+      label: `select of f64${text(shape)}`,
+      fn: lax.select,
+      inputs: [
+        { shape, domain: domain.bool() },
+        { shape, domain: domain.real() },
+        { shape, domain: domain.real() },
+      ],
+    })),
+  },
+
+  sum: {
+    arity: 1,
+    order: 1,
+    linearIn: [[0]],
+    instance: structureShape()
+      .chain((shape) => someAxes(shape.length).map((axes) => ({ shape, axes })))
+      .map(({ shape, axes }) => ({
+        label: `sum axes=${text(axes)} of f64${text(shape)}`,
+        fn: (x: Tensor) => lax.sum(x, axes),
+        inputs: [{ shape, domain: domain.real() }],
+      })),
+  },
+  reduceMax: {
+    arity: 1,
+    order: 2,
+    linearIn: [],
+    instance: arb
+      .shape({ minRank: 1, maxRank: 2 })
+      .chain((shape) => someAxes(shape.length).map((axes) => ({ shape, axes })))
+      .map(({ shape, axes }) => ({
+        label: `reduceMax axes=${text(axes)} of f64${text(shape)} without ties`,
+        fn: (x: Tensor) => lax.reduceMax(x, axes),
+        inputs: [{ shape, domain: domain.distinct() }],
+      })),
+  },
+
+  broadcast: {
+    arity: 1,
+    order: 1,
+    linearIn: [[0]],
+    // The target, then the input: the target's trailing axes with some set to 1, after dropping `lead` axes.
+    instance: fc
+      .record({
+        target: structureShape(),
+        lead: fc.integer({ min: 0, max: 3 }),
+        ones: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+      })
+      .map(({ target, lead, ones }) => {
+        const from = (k: number) => target.slice(k).map((d, i) => (ones[i] ? 1 : d))
+        const k = Math.min(lead, target.length)
+        const input = from(k).some((d, i) => d !== target[k + i]) || k > 0 ? from(k) : from(1)
+        return {
+          label: `broadcast f64${text(input)} to ${text(target)}`,
+          fn: (x: Tensor) => lax.broadcast(x, target),
+          inputs: [{ shape: input, domain: domain.real() }],
+        }
+      }),
+  },
+  reshape: {
+    arity: 1,
+    order: 1,
+    linearIn: [[0]],
+    // Both shapes group the same factors (in different orders) into axes.
+    instance: fc
+      .record({
+        factors: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }),
+        mergeIn: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+        mergeOut: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+        order: fc.shuffledSubarray(range(4), { minLength: 4, maxLength: 4 }),
+      })
+      .map(({ factors, mergeIn, mergeOut, order }) => {
+        const group = (fs: number[], merge: boolean[]) =>
+          fs.reduce<number[]>((acc, f, i) => (i > 0 && merge[i] ? [...acc.slice(0, -1), acc[acc.length - 1] * f] : [...acc, f]), [])
+        const input = group(factors, mergeIn)
+        const shuffled = order.filter((i) => i < factors.length).map((i) => factors[i])
+        const grouped = group(shuffled, mergeOut)
+        const target = text(grouped) === text(input) ? [...grouped, 1] : grouped
+        return {
+          label: `reshape f64${text(input)} to ${text(target)}`,
+          fn: (x: Tensor) => lax.reshape(x, target),
+          inputs: [{ shape: input, domain: domain.real() }],
+        }
+      }),
+  },
+  transpose: {
+    arity: 1,
+    order: 1,
+    linearIn: [[0]],
+    instance: structureShape(2)
+      .chain((shape) => fc.shuffledSubarray(range(shape.length), { minLength: shape.length, maxLength: shape.length }).map((perm) => ({ shape, perm })))
+      .map(({ shape, perm }) => {
+        const p = perm.every((q, i) => q === i) ? [...perm].reverse() : perm
+        return {
+          label: `transpose perm=${text(p)} of f64${text(shape)}`,
+          fn: (x: Tensor) => lax.transpose(x, p),
+          inputs: [{ shape, domain: domain.real() }],
+        }
+      }),
+  },
+  slice: {
+    arity: 1,
+    order: 1,
+    linearIn: [[0]],
+    instance: structureShape()
+      .chain((shape) =>
+        fc
+          .tuple(...shape.map((d) => fc.integer({ min: 0, max: d - 1 }).chain((s) => fc.integer({ min: s + 1, max: d }).map((l) => [s, l] as const))))
+          .map((bounds) => ({ shape, starts: bounds.map((b) => b[0]), limits: bounds.map((b) => b[1]) })),
+      )
+      .map(({ shape, starts, limits }) => ({
+        label: `slice ${text(starts)}..${text(limits)} of f64${text(shape)}`,
+        fn: (x: Tensor) => lax.slice(x, starts, limits),
+        inputs: [{ shape, domain: domain.real() }],
+      })),
+  },
+  pad: {
+    arity: 1,
+    order: 1,
+    linearIn: [[0]],
+    instance: structureShape()
+      .chain((shape) => {
+        const widths = fc.array(fc.integer({ min: 0, max: 2 }), { minLength: shape.length, maxLength: shape.length })
+        return fc.tuple(widths, widths).map(([lo, hi]) => ({ shape, lo: lo.every((w) => w === 0) && hi.every((w) => w === 0) ? [1, ...lo.slice(1)] : lo, hi }))
+      })
+      .map(({ shape, lo, hi }) => ({
+        label: `pad lo=${text(lo)} hi=${text(hi)} of f64${text(shape)}`,
+        fn: (x: Tensor) => lax.pad(x, lo, hi),
+        inputs: [{ shape, domain: domain.real() }],
+      })),
+  },
+  concat: {
+    arity: 2,
+    order: 1,
+    linearIn: 'all',
+    instance: structureShape()
+      .chain((shape) =>
+        fc.record({
+          axis: fc.integer({ min: 0, max: shape.length - 1 }),
+          sizes: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 2, maxLength: 3 }),
+        }).map(({ axis, sizes }) => ({ shapes: sizes.map((n) => shape.map((d, i) => (i === axis ? n : d))), axis })),
+      )
+      .map(({ shapes, axis }) => ({
+        label: `concat axis=${axis} of ${shapes.map((s) => `f64${text(s)}`).join(', ')}`,
+        fn: (...xs: Tensor[]) => lax.concat(xs, axis),
+        inputs: shapes.map((shape) => ({ shape, domain: domain.real() })),
+      })),
+  },
+
+  matmul: {
+    arity: 2,
+    order: 2,
+    linearIn: [[0], [1]],
+    instance: fc
+      .record({
+        batch: fc.array(fc.integer({ min: 1, max: 2 }), { maxLength: 1 }),
+        m: fc.integer({ min: 1, max: 3 }),
+        k: fc.integer({ min: 1, max: 3 }),
+        n: fc.integer({ min: 1, max: 3 }),
+      })
+      .map(({ batch, m, k, n }) => ({
+        label: `matmul f64${text([...batch, m, k])} × f64${text([...batch, k, n])}`,
+        fn: lax.matmul,
+        inputs: [
+          { shape: [...batch, m, k], domain: domain.real(2) },
+          { shape: [...batch, k, n], domain: domain.real(2) },
+        ],
+      })),
+  },
+  gather: {
+    arity: 2,
+    order: 1,
+    linearIn: [[0]],
+    instance: structureShape()
+      .chain((shape) => fc.record({ axis: fc.integer({ min: 0, max: shape.length - 1 }), indexShape: arb.shape({ maxRank: 2 }) }).map((r) => ({ shape, ...r })))
+      .map(({ shape, axis, indexShape }) => ({
+        label: `gather axis=${axis} of f64${text(shape)} at i32${text(indexShape)}`,
+        fn: (x: Tensor, indices: Tensor) => lax.gather(x, indices, axis),
+        inputs: [
+          { shape, domain: domain.real() },
+          { shape: indexShape, domain: domain.index(shape[axis]) },
+        ],
+      })),
+  },
+  scatterAdd: {
+    arity: 3,
+    order: 1,
+    linearIn: [[0, 2]],
+    instance: structureShape()
+      .chain((shape) => fc.record({ axis: fc.integer({ min: 0, max: shape.length - 1 }), indexShape: arb.shape({ maxRank: 2 }) }).map((r) => ({ shape, ...r })))
+      .map(({ shape, axis, indexShape }) => {
+        const updates = [...shape.slice(0, axis), ...indexShape, ...shape.slice(axis + 1)]
+        return {
+          label: `scatterAdd axis=${axis} into f64${text(shape)} at i32${text(indexShape)}`,
+          fn: (x: Tensor, indices: Tensor, u: Tensor) => lax.scatterAdd(x, indices, u, axis),
+          inputs: [
+            { shape, domain: domain.real() },
+            { shape: indexShape, domain: domain.index(shape[axis]) },
+            { shape: updates, domain: domain.real() },
+          ],
+        }
+      }),
+  },
+}
