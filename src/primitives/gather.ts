@@ -1,7 +1,7 @@
 import { add, broadcast, fullLike, gather as take, moveAxis, reshape, scatterAdd, transpose } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
 import { generate, stridesOf } from '../cpu/ndarray.ts'
-import { concrete, type Tensor } from '../tensor.ts'
+import { concrete, type ConcreteTensor, type Tensor } from '../tensor.ts'
 import { atFront, batchSize } from './elementwise.ts'
 
 export function checkIndexing(prim: string, x: { shape: readonly number[]; dtype: string }, indices: { dtype: string }, axis: number): void {
@@ -13,6 +13,25 @@ export function checkIndexing(prim: string, x: { shape: readonly number[]; dtype
 export function checkIndex(prim: string, i: number, size: number, axis: number): number {
   if (!(i >= 0 && i < size)) throw new Error(`${prim}: index ${i} is out of range for axis ${axis} of size ${size}`)
   return i
+}
+
+/**
+ * For gather and scatter-add: maps an index (pre, j, post) of the gathered
+ * shape to the flat offset of x[pre, indices[j], post], checking the index.
+ */
+export function indexedOffset(prim: string, x: ConcreteTensor, indices: ConcreteTensor, axis: number): (index: readonly number[]) => number {
+  const strides = stridesOf(x.aval.shape)
+  const ni = indices.aval.shape.length
+  const iStrides = stridesOf(indices.aval.shape)
+  const size = x.aval.shape[axis]
+  return (index) => {
+    let j = 0
+    for (let t = 0; t < ni; t++) j += iStrides[t] * index[axis + t]
+    let o = checkIndex(prim, indices.values[j], size, axis) * strides[axis]
+    for (let d = 0; d < axis; d++) o += strides[d] * index[d]
+    for (let d = axis + 1; d < strides.length; d++) o += strides[d] * index[d - 1 + ni]
+    return o
+  }
 }
 
 /** Offsets b·n added to batched indices [B, ...] so that they address a flattened [B·n, ...] operand. */
@@ -33,21 +52,8 @@ export const gather: PrimitiveRule<'gather'> = {
     return [{ shape: [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)], dtype: x.dtype }]
   },
   cpu([x, indices], { axis }, [out]) {
-    const strides = stridesOf(x.aval.shape)
-    const ni = indices.aval.shape.length
-    const iStrides = stridesOf(indices.aval.shape)
-    const size = x.aval.shape[axis]
-    return [
-      generate(out.shape, out.dtype, (index) => {
-        let j = 0
-        for (let t = 0; t < ni; t++) j += iStrides[t] * index[axis + t]
-        const i = checkIndex('gather', indices.values[j], size, axis)
-        let o = i * strides[axis]
-        for (let d = 0; d < axis; d++) o += strides[d] * index[d]
-        for (let d = axis + 1; d < strides.length; d++) o += strides[d] * index[d - 1 + ni]
-        return x.values[o]
-      }),
-    ]
+    const offset = indexedOffset('gather', x, indices, axis)
+    return [generate(out.shape, out.dtype, (index) => x.values[offset(index)])]
   },
   jvp: ([x, indices], [t], { axis }) => [[take(x, indices, axis)], [take(t, indices, axis)]],
   transpose: ([ct], [x, indices], { axis }) => [scatterAdd(fullLike(x, 0), indices as Tensor, ct, axis), null],

@@ -1,9 +1,9 @@
 import { gather, moveAxis, reshape, scatterAdd as scatter, transpose } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
-import { forEachIndex, stridesOf } from '../cpu/ndarray.ts'
+import { forEachIndex } from '../cpu/ndarray.ts'
 import { concrete, formatAval, formatShape, sameShape, type Tensor } from '../tensor.ts'
 import { atFront, batchSize } from './elementwise.ts'
-import { checkIndex, checkIndexing, flatBatchIndices } from './gather.ts'
+import { checkIndexing, flatBatchIndices, indexedOffset } from './gather.ts'
 
 /**
  * out = x, then out[pre, indices[j], post] += updates[pre, j, post] for every
@@ -20,18 +20,9 @@ export const scatterAdd: PrimitiveRule<'scatterAdd'> = {
   },
   cpu([x, indices, updates], { axis }, [out]) {
     const values = x.values.slice()
-    const strides = stridesOf(x.aval.shape)
-    const ni = indices.aval.shape.length
-    const iStrides = stridesOf(indices.aval.shape)
-    const size = x.aval.shape[axis]
+    const offset = indexedOffset('scatterAdd', x, indices, axis)
     forEachIndex(updates.aval.shape, (flat, index) => {
-      let j = 0
-      for (let t = 0; t < ni; t++) j += iStrides[t] * index[axis + t]
-      const i = checkIndex('scatterAdd', indices.values[j], size, axis)
-      let o = i * strides[axis]
-      for (let d = 0; d < axis; d++) o += strides[d] * index[d]
-      for (let d = axis + 1; d < strides.length; d++) o += strides[d] * index[d - 1 + ni]
-      values[o] += updates.values[flat]
+      values[offset(index)] += updates.values[flat]
     })
     return [concrete(out.shape, out.dtype, values)]
   },
