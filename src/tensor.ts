@@ -60,6 +60,14 @@ export abstract class Tensor<S extends Shape = Shape, D extends DType = DType> {
   }
   abstract dataSync(): TypedArray
 
+  /**
+   * The tensor as a host tensor, for the CPU kernels. A tensor that lives on
+   * a device and has not been read back says so.
+   */
+  toConcrete(): ConcreteTensor {
+    throw new Error(`a ${formatAval(this.aval)} tensor of kind ${this.constructor.name} has no host values`)
+  }
+
   /** Values as nested JavaScript arrays (numbers; booleans as 0/1). */
   toArray(): unknown {
     const data = this.dataSync()
@@ -93,6 +101,9 @@ export class ConcreteTensor<S extends Shape = Shape, D extends DType = DType> ex
   }
   dataSync(): TypedArray {
     return this.values.slice()
+  }
+  override toConcrete(): ConcreteTensor {
+    return this
   }
   override toString(): string {
     return `Tensor(${formatAval(this.aval)}) ${JSON.stringify(this.toArray())}`

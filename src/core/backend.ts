@@ -1,10 +1,11 @@
 /**
  * The interface a backend implements: compile a Program once, then run it
- * many times. The CPU interpreter implements it here; the WebGPU compiler in
- * `gpu/` implements it there (src/ never imports gpu/).
+ * many times. The CPU interpreter implements it in src/cpu; the WebGPU
+ * compiler in gpu/ implements it there and registers itself from the package
+ * entry (src/ never imports gpu/).
  */
 import type { Program } from '../ir/program.ts'
-import type { ConcreteTensor, Tensor } from '../tensor.ts'
+import type { Tensor } from '../tensor.ts'
 
 export interface ExecutableStats {
   /** Kernel launches in the last call. */
@@ -13,15 +14,75 @@ export interface ExecutableStats {
   readonly submissions: number
   /** Bytes copied back to the host in the last call. */
   readonly bytesRead: number
+  /** Bytes copied from the host in the last call. */
+  readonly bytesWritten: number
+}
+
+export interface RunOptions {
+  /** Inputs whose storage the call may reuse for its outputs; the caller must not use them afterwards. */
+  readonly donate?: readonly boolean[]
 }
 
 export interface Executable {
   readonly program: Program
-  run(inputs: readonly Tensor[]): Promise<ConcreteTensor[]>
+  /** Number of kernels (GPU) or equations (CPU) one call runs. */
+  readonly kernels: number
+  run(inputs: readonly Tensor[], options?: RunOptions): Promise<Tensor[]>
   stats(): ExecutableStats
 }
 
 export interface Backend {
   readonly name: string
   compile(program: Program): Executable
+}
+
+type Factory = () => Promise<Backend>
+
+const registry = new Map<string, { factory: Factory; priority: number }>()
+let chosen: Promise<Backend> | null = null
+let forced: string | Backend | null = null
+
+/** Makes a backend available to `jit` under `name`; the highest priority that starts is the default. */
+export function registerBackend(name: string, factory: Factory, priority: number): void {
+  registry.set(name, { factory, priority })
+  chosen = null
+}
+
+/** Forces the backend `jit` uses by default (a registered name, or a Backend). */
+export function setBackend(backend: string | Backend | null): void {
+  if (typeof backend === 'string' && !registry.has(backend))
+    throw new Error(`setBackend: no backend named '${backend}'; registered: ${[...registry.keys()].join(', ')}`)
+  forced = backend
+  chosen = null
+}
+
+/**
+ * The default backend: the forced one, else ADJOINT_BACKEND from the
+ * environment, else the registered backend of highest priority that starts.
+ * Falling back prints one line that says why.
+ */
+export function defaultBackend(): Promise<Backend> {
+  chosen ??= (async () => {
+    if (forced !== null && typeof forced !== 'string') return forced
+    const env = typeof process === 'undefined' ? undefined : process.env.ADJOINT_BACKEND
+    const want = forced ?? env
+    if (want !== undefined && want !== '') {
+      const entry = registry.get(want)
+      if (entry === undefined) throw new Error(`ADJOINT_BACKEND=${want}: no such backend; registered: ${[...registry.keys()].join(', ')}`)
+      return entry.factory()
+    }
+    const ordered = [...registry.entries()].sort((a, b) => b[1].priority - a[1].priority)
+    const failures: string[] = []
+    for (const [name, { factory }] of ordered) {
+      try {
+        const backend = await factory()
+        if (failures.length > 0) console.warn(`adjoint: ${failures.join('; ')}; using ${name}`)
+        return backend
+      } catch (e) {
+        failures.push(`${name} unavailable (${(e as Error).message})`)
+      }
+    }
+    throw new Error(`no backend could start: ${failures.join('; ')}`)
+  })()
+  return chosen
 }

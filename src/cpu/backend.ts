@@ -1,7 +1,6 @@
 /** The CPU interpreter as a backend: the reference every other backend is compared with. */
-import type { Backend, Executable } from '../core/backend.ts'
+import { registerBackend, type Backend, type Executable } from '../core/backend.ts'
 import type { Program } from '../ir/program.ts'
-import { ConcreteTensor } from '../tensor.ts'
 import { runProgram, type RunOptions } from './interpreter.ts'
 
 export function cpuBackend(options: RunOptions = {}): Backend {
@@ -10,15 +9,14 @@ export function cpuBackend(options: RunOptions = {}): Backend {
     compile(program: Program): Executable {
       return {
         program,
+        kernels: program.eqns.length,
         async run(inputs) {
-          const concrete = inputs.map((x, i) => {
-            if (!(x instanceof ConcreteTensor)) throw new Error(`cpu backend: input ${i} must be a concrete tensor`)
-            return x
-          })
-          return runProgram(program, concrete, options)
+          return runProgram(program, inputs.map((x) => x.toConcrete()), options)
         },
-        stats: () => ({ dispatches: 0, submissions: 0, bytesRead: 0 }),
+        stats: () => ({ dispatches: 0, submissions: 0, bytesRead: 0, bytesWritten: 0 }),
       }
     },
   }
 }
+
+registerBackend('cpu', async () => cpuBackend(), 0)

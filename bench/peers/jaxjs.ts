@@ -1,0 +1,141 @@
+/**
+ * jax-js (@jax-js/jax, Eric Zhang's JAX port to JavaScript) implementations of
+ * the benchmark workloads. Written the way a jax-js user would: a pure loss
+ * function, valueAndGrad, a tree-mapped SGD update, the whole step under
+ * `jit` (which fuses kernels and records an execution graph), parameters kept
+ * on the device between steps.
+ *
+ * Backends: 'webgpu' and 'wasm' (jit), 'cpu' (jit; interpreted JS, meant for
+ * debugging), 'webgpu-eager' and 'wasm-eager' (the same code without jit),
+ * 'webgl' (needs WebGL2, absent in Node: reported unavailable).
+ * jax-js's wasm backend uses a worker pool only when `Worker` and
+ * `SharedArrayBuffer` exist; Node has no global `Worker`, so it runs on one
+ * thread here.
+ *
+ * jax-js uses reference-counted ownership: every function consumes its
+ * arguments, `.ref` adds a reference (see its README).
+ */
+import type * as JAX from '@jax-js/jax'
+import { MLP, RNN, mlpData, randomF32, rnnData, type Workloads } from './measure.ts'
+import { installNavigatorShim, readGpuCounters } from './navigator.ts'
+
+export type JaxjsBackend = 'webgpu' | 'wasm' | 'cpu' | 'webgpu-eager' | 'wasm-eager' | 'webgl'
+export const JAXJS_BACKENDS: readonly JaxjsBackend[] = ['webgpu', 'wasm', 'cpu', 'webgpu-eager', 'wasm-eager', 'webgl']
+
+type Arr = JAX.Array
+
+export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads & { describe(): string }> {
+  const device = backend.replace(/-eager$/, '') as JAX.Device
+  const useJit = !backend.endsWith('-eager')
+  if (device === 'webgpu') installNavigatorShim()
+  const jax: typeof JAX = await import('@jax-js/jax')
+  const { numpy: np, nn, tree, valueAndGrad } = jax
+  const available = await jax.init(device)
+  if (!available.includes(device)) {
+    const why = device === 'webgl' ? 'no WebGL2RenderingContext in Node' : 'init() did not initialise it'
+    throw new Error(`jax-js device '${device}' not available (${why}); available: ${available.join(', ') || 'none'}`)
+  }
+  jax.defaultDevice(device)
+
+  const jit = <F extends (...args: any[]) => any>(f: F): F => (useJit ? (jax.jit(f) as unknown as F) : f)
+  const owned: Arr[] = []
+  const toDispose: Array<{ dispose(): void }> = []
+  let lastLoss: number | undefined
+  const arr = (data: Float32Array, shape: number[]): Arr => np.array(data).reshape(shape)
+
+  return {
+    describe() {
+      return `@jax-js/jax, device ${jax.defaultDevice()}, ${useJit ? 'jit' : 'eager (no jit)'}`
+    },
+
+    matmul(n: number) {
+      const a = arr(randomF32(n * n, 21), [n, n])
+      const b = arr(randomF32(n * n, 22), [n, n])
+      owned.push(a, b)
+      const mm = jit((x: Arr, y: Arr) => np.matmul(x, y))
+      if (useJit) toDispose.push(mm as unknown as { dispose(): void })
+      return async () => {
+        const c = mm(a.ref, b.ref)
+        // Realise the whole product before slicing, so no fusion can shrink the work.
+        await c.blockUntilReady()
+        const one = c.slice(0, 0)
+        await one.data()
+      }
+    },
+
+    mlpStep(batch: number) {
+      const d = mlpData(batch)
+      const { input, hidden, output, lr } = MLP
+      type Params = { w1: Arr; b1: Arr; w2: Arr; b2: Arr; w3: Arr; b3: Arr }
+      let params: Params = {
+        w1: arr(d.w1, [input, hidden]),
+        b1: arr(d.b1, [hidden]),
+        w2: arr(d.w2, [hidden, hidden]),
+        b2: arr(d.b2, [hidden]),
+        w3: arr(d.w3, [hidden, output]),
+        b3: arr(d.b3, [output]),
+      }
+      const x = arr(d.x, [batch, input])
+      const y = arr(d.y, [batch, output])
+      owned.push(x, y)
+      const loss = (p: Params, x: Arr, y: Arr): Arr => {
+        const h1 = nn.relu(np.matmul(x, p.w1).add(p.b1))
+        const h2 = nn.relu(np.matmul(h1, p.w2).add(p.b2))
+        const logits = np.matmul(h2, p.w3).add(p.b3)
+        // softmax cross-entropy, mean over the batch
+        return nn.logSoftmax(logits, -1).mul(y).sum().mul(-1 / batch)
+      }
+      const step = jit((p: Params, x: Arr, y: Arr): [Arr, Params] => {
+        const [l, g] = valueAndGrad(loss)(tree.ref(p), x, y)
+        const next = tree.map((w: Arr, gw: Arr) => w.sub(gw.mul(lr)), p, g as Params) as Params
+        return [l, next]
+      })
+      if (useJit) toDispose.push(step as unknown as { dispose(): void })
+      toDispose.push({ dispose: () => tree.dispose(params) })
+      return async () => {
+        const [l, next] = step(params, x.ref, y.ref)
+        params = next
+        lastLoss = (await l.data())[0]
+      }
+    },
+
+    rnnStep() {
+      const d = rnnData()
+      const { input, hidden, steps, batch, lr } = RNN
+      type Params = { wx: Arr; wh: Arr; b: Arr }
+      let params: Params = { wx: arr(d.wx, [input, hidden]), wh: arr(d.wh, [hidden, hidden]), b: arr(d.b, [hidden]) }
+      const xs = arr(d.x, [steps, batch, input])
+      owned.push(xs)
+      const loss = (p: Params, xs: Arr): Arr => {
+        let h = np.zeros([batch, hidden])
+        for (let t = 0; t < steps; t++) {
+          const xt = xs.ref.slice(t) // [batch, input]
+          h = np.tanh(np.matmul(xt, p.wx.ref).add(np.matmul(h, p.wh.ref)).add(p.b.ref))
+        }
+        tree.dispose([p, xs])
+        return np.square(h).mean()
+      }
+      const step = jit((p: Params, xs: Arr): [Arr, Params] => {
+        const [l, g] = valueAndGrad(loss)(tree.ref(p), xs)
+        const next = tree.map((w: Arr, gw: Arr) => w.sub(gw.mul(lr)), p, g as Params) as Params
+        return [l, next]
+      })
+      if (useJit) toDispose.push(step as unknown as { dispose(): void })
+      toDispose.push({ dispose: () => tree.dispose(params) })
+      return async () => {
+        const [l, next] = step(params, xs.ref)
+        params = next
+        lastLoss = (await l.data())[0]
+      }
+    },
+
+    lastLoss: () => lastLoss,
+
+    ...(device === 'webgpu' ? { counters: readGpuCounters } : {}),
+
+    dispose() {
+      for (const f of toDispose.splice(0)) f.dispose()
+      for (const a of owned.splice(0)) a.dispose()
+    },
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Measuring helpers and the shared description of the benchmark workloads.
+ * adjoint's own benchmark can import these so that its figures are taken the
+ * same way as the peers' (see bench/peers/run.ts and bench/README.md).
+ */
+
+/** The three workloads, as thunks that do one unit of work and resolve when it has finished. */
+export interface Workloads {
+  /** f32 n×n by n×n matrix product; reads back one element of the result. */
+  matmul(n: number): Promise<() => Promise<void>> | (() => Promise<void>)
+  /** One SGD training step of the MLP below on a batch of `batch` samples. */
+  mlpStep(batch: number): Promise<() => Promise<void>> | (() => Promise<void>)
+  /** One BPTT SGD training step of the tanh RNN below. */
+  rnnStep(): Promise<() => Promise<void>> | (() => Promise<void>)
+  /** Cumulative GPU counters (webgpu peers only); the runner takes differences. */
+  counters?(): { dispatches?: number; submissions?: number }
+  /** The loss computed by the latest mlpStep/rnnStep call (to check that training happens). */
+  lastLoss?(): number | undefined
+  /** Frees what the peer holds (optional). */
+  dispose?(): Promise<void> | void
+}
+
+/** Sizes shared by every implementation. */
+export const MATMUL_N = 1024
+export const MLP = { input: 784, hidden: 256, output: 10, batch: 128, lr: 0.01 } as const
+/**
+ * tanh RNN: h_0 = 0, h_t = tanh(x_t Wx + h_{t-1} Wh + b), t = 1..T;
+ * loss = mean(h_T²) over batch and hidden units; BPTT gradient of
+ * {Wx, Wh, b}; SGD with lr.
+ */
+export const RNN = { input: 32, hidden: 128, steps: 50, batch: 32, lr: 0.01 } as const
+
+export type Unit = 'GFLOP/s' | 'samples/s' | 'steps/s' | 'dispatches/step' | 'submissions/step' | 'ms/step'
+
+/** One line of output: `{"workload","system","backend","value","unit"}`. */
+export interface Row {
+  workload: 'matmul' | 'mlp' | 'rnn'
+  system: string
+  backend: string
+  value: number | null
+  unit: Unit
+  /** Set when there is no figure (backend unavailable, failed, timed out) or the figure is partial. */
+  note?: string
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+export interface TimeItOptions {
+  /** Calls made before measuring (compilation, caches); default 2. */
+  warmup?: number
+  /** Wall-clock budget for warm-up and measurement together, in ms; default 20,000. */
+  budgetMs?: number
+  /** Measured calls wanted at least, as long as the budget allows; default 3. */
+  minReps?: number
+  /** Measured calls at most; default 200. */
+  maxReps?: number
+  /** Called after each measured call with its duration in ms. */
+  onSample?(ms: number): void
+  /** Called after each warm-up call with its duration in ms. */
+  onWarmup?(ms: number): void
+}
+
+export interface Timing {
+  /** Duration of each measured call, in ms. */
+  samplesMs: number[]
+  medianMs: number
+  /** Duration of each warm-up call, in ms (the first one includes compilation). */
+  warmupMs: number[]
+}
+
+/**
+ * Times `fn`: warm-up calls, then measured calls until the budget is spent
+ * (at least one measured call, and `minReps` if the budget allows).
+ * Each call is awaited; `fn` must only resolve once its work has finished
+ * (read something back).
+ */
+export async function timeIt(fn: () => Promise<void>, opts: TimeItOptions = {}): Promise<Timing> {
+  const warmup = opts.warmup ?? 2
+  const budget = opts.budgetMs ?? 20_000
+  const minReps = opts.minReps ?? 3
+  const maxReps = opts.maxReps ?? 200
+  const start = performance.now()
+  const warmupMs: number[] = []
+  for (let i = 0; i < warmup; i++) {
+    const t0 = performance.now()
+    await fn()
+    const ms = performance.now() - t0
+    warmupMs.push(ms)
+    opts.onWarmup?.(ms)
+    // A slow workload: one warm-up call is enough if more would eat half the budget.
+    if (performance.now() - start > budget / 2) break
+  }
+  const samplesMs: number[] = []
+  while (samplesMs.length < maxReps) {
+    const t0 = performance.now()
+    await fn()
+    const ms = performance.now() - t0
+    samplesMs.push(ms)
+    opts.onSample?.(ms)
+    const elapsed = performance.now() - start
+    if (elapsed >= budget) break
+    // Stop early once we have minReps and the next call would overrun the budget.
+    if (samplesMs.length >= minReps && elapsed + median(samplesMs) > budget) break
+  }
+  return { samplesMs, medianMs: median(samplesMs), warmupMs }
+}
+
+/** FLOPs of an n×n by n×n matmul (2n³). */
+export const matmulFlops = (n: number): number => 2 * n ** 3
+
+/** The reported figure of a workload from the median time of one call. */
+export function rate(workload: Row['workload'], medianMs: number, n = MATMUL_N, batch: number = MLP.batch): { value: number; unit: Unit } {
+  switch (workload) {
+    case 'matmul':
+      return { value: matmulFlops(n) / (medianMs / 1e3) / 1e9, unit: 'GFLOP/s' }
+    case 'mlp':
+      return { value: batch / (medianMs / 1e3), unit: 'samples/s' }
+    case 'rnn':
+      return { value: 1 / (medianMs / 1e3), unit: 'steps/s' }
+  }
+}
+
+/**
+ * Deterministic pseudo-random f32 data (mulberry32), so every system trains
+ * on the same numbers. `scale` multiplies a uniform draw in [-1, 1).
+ */
+export function randomF32(size: number, seed: number, scale = 1): Float32Array {
+  let a = seed >>> 0
+  const out = new Float32Array(size)
+  for (let i = 0; i < size; i++) {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    out[i] = (2 * u - 1) * scale
+  }
+  return out
+}
+
+/** One-hot labels for `batch` samples over `classes` classes (label i mod classes). */
+export function oneHotLabels(batch: number, classes: number): Float32Array {
+  const out = new Float32Array(batch * classes)
+  for (let i = 0; i < batch; i++) out[i * classes + ((i * 7 + 3) % classes)] = 1
+  return out
+}
+
+/** The initial parameters and data of the MLP workload (Glorot-uniform weights, zero biases). */
+export function mlpData(batch: number = MLP.batch) {
+  const { input, hidden, output } = MLP
+  const glorot = (fanIn: number, fanOut: number) => Math.sqrt(6 / (fanIn + fanOut))
+  return {
+    w1: randomF32(input * hidden, 1, glorot(input, hidden)),
+    b1: new Float32Array(hidden),
+    w2: randomF32(hidden * hidden, 2, glorot(hidden, hidden)),
+    b2: new Float32Array(hidden),
+    w3: randomF32(hidden * output, 3, glorot(hidden, output)),
+    b3: new Float32Array(output),
+    x: randomF32(batch * input, 4, 1),
+    y: oneHotLabels(batch, output),
+  }
+}
+
+/** The initial parameters and data of the RNN workload; x is [steps, batch, input]. */
+export function rnnData() {
+  const { input, hidden, steps, batch } = RNN
+  return {
+    wx: randomF32(input * hidden, 11, 1 / Math.sqrt(input)),
+    wh: randomF32(hidden * hidden, 12, 1 / Math.sqrt(hidden)),
+    b: new Float32Array(hidden),
+    x: randomF32(steps * batch * input, 13, 1),
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Adapter and device set-up. In a browser (or wherever `navigator.gpu`
+ * exists) that GPU is used; in Node the `webgpu` package (Dawn) is loaded and
+ * tried with its native backend first (Vulkan, Metal, D3D12: a real GPU, or
+ * SwiftShader), then with OpenGL ES in compatibility mode (Mesa llvmpipe on a
+ * machine without a GPU). The device is requested with the adapter's own
+ * limits: the defaults of compatibility mode are far lower than llvmpipe's.
+ */
+
+export interface GpuContext {
+  /**
+   * The GPU instance the adapter came from. It must stay reachable as long as
+   * the device is used: Dawn's Node binding processes the device's events on
+   * it, and collecting it crashes the process.
+   */
+  readonly instance: GPU
+  readonly device: GPUDevice
+  /** Which adapter: e.g. "webgpu (opengles, compatibility): llvmpipe". */
+  readonly description: string
+  readonly limits: GPUSupportedLimits
+  /** Set when the device is lost; every later call fails with this reason. */
+  lost: string | null
+}
+
+export interface DeviceOptions {
+  /** Dawn backend to try first in Node ('vulkan', 'opengles', …); ADJOINT_WEBGPU_BACKEND sets it too. */
+  readonly backend?: string
+}
+
+const LIMITS: readonly (keyof GPUSupportedLimits)[] = [
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupStorageSize',
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupsPerDimension',
+  'maxBindingsPerBindGroup',
+]
+
+async function nodeGpus(first: string | undefined): Promise<{ gpu: GPU; label: string; compat: boolean }[]> {
+  const proc = (globalThis as { process?: { env: Record<string, string | undefined> } }).process
+  if (proc === undefined) return []
+  proc.env.EGL_PLATFORM ??= 'surfaceless'
+  const name = 'webgpu'
+  const mod = (await import(name)) as { create: (flags: string[]) => GPU; globals: object }
+  Object.assign(globalThis, mod.globals)
+  const order = first !== undefined ? [first] : [undefined, 'opengles']
+  return order.map((backend) => ({
+    gpu: mod.create(backend === undefined ? [] : [`backend=${backend}`]),
+    label: backend ?? 'default',
+    compat: backend === 'opengles' || backend === 'opengl',
+  }))
+}
+
+export async function createContext(options: DeviceOptions = {}): Promise<GpuContext> {
+  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env
+  const first = options.backend ?? env?.ADJOINT_WEBGPU_BACKEND
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator
+  const candidates =
+    nav?.gpu !== undefined && first === undefined
+      ? [{ gpu: nav.gpu, label: 'navigator.gpu', compat: false }]
+      : await nodeGpus(first)
+  const tried: string[] = []
+  for (const { gpu, label, compat } of candidates) {
+    for (const featureLevel of compat ? ['compatibility'] : ['core', 'compatibility']) {
+      const adapter = await gpu.requestAdapter({ featureLevel } as GPURequestAdapterOptions)
+      if (adapter === null) {
+        tried.push(`${label}/${featureLevel}: no adapter`)
+        continue
+      }
+      const requiredLimits: Record<string, number> = {}
+      for (const k of LIMITS) {
+        const v = adapter.limits[k]
+        if (typeof v === 'number') requiredLimits[k] = v
+      }
+      const device = await adapter.requestDevice({ requiredLimits })
+      const info = adapter.info
+      const name = [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s).join(' ') || 'unknown'
+      const context: GpuContext = {
+        instance: gpu,
+        device,
+        description: `webgpu (${label}, ${featureLevel}): ${name}`,
+        limits: device.limits,
+        lost: null,
+      }
+      void device.lost.then((info) => {
+        context.lost = `the WebGPU device was lost (${info.reason}: ${info.message})`
+      })
+      return context
+    }
+  }
+  throw new Error(`no WebGPU adapter (${tried.join('; ') || 'no GPU API in this environment'})`)
+}

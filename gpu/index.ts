@@ -1,0 +1,43 @@
+/**
+ * The WebGPU backend: lower a Program to kernels (lower.ts), render each to
+ * WGSL (wgsl/render.ts), plan buffers (plan.ts) and run every call as one
+ * submission (executable.ts).
+ */
+import type { Backend } from '../src/core/backend.ts'
+import type { Program } from '../src/ir/program.ts'
+import { formatAval, sizeOf } from '../src/tensor.ts'
+import { createContext, type DeviceOptions, type GpuContext } from './device.ts'
+import { WebGpuExecutable } from './executable.ts'
+import { lower } from './lower.ts'
+import { BufferPool } from './pool.ts'
+import { renderKernel } from './wgsl/render.ts'
+
+export interface WebGpuBackend extends Backend {
+  readonly context: GpuContext
+  readonly pool: BufferPool
+  compile(program: Program): WebGpuExecutable
+}
+
+export async function webgpuBackend(options: DeviceOptions = {}): Promise<WebGpuBackend> {
+  const context = await createContext(options)
+  const pool = new BufferPool(context.device)
+  const limit = context.limits.maxStorageBufferBindingSize
+  return {
+    name: context.description,
+    context,
+    pool,
+    compile(program) {
+      for (const v of [...program.inputs, ...program.constVars, ...program.eqns.flatMap((e) => e.outputs)]) {
+        const bytes = sizeOf(v.aval.shape) * 4
+        if (bytes > limit)
+          throw new Error(`a ${formatAval(v.aval)} tensor needs ${bytes} bytes, more than this adapter's maxStorageBufferBindingSize of ${limit} bytes`)
+      }
+      const lowered = lower(program, { maxBuffers: context.limits.maxStorageBuffersPerShaderStage })
+      const compiled = lowered.kernels.map((k, i) => ({ ...renderKernel(k, lowered.buffers), label: `#${i} (${k.kind})` }))
+      return new WebGpuExecutable(program, lowered, compiled, context, pool)
+    },
+  }
+}
+
+export { DeviceTensor } from './tensor.ts'
+export { createContext, type GpuContext, type DeviceOptions } from './device.ts'

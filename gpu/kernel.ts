@@ -1,0 +1,144 @@
+/**
+ * Kernel IR: what the lowering produces and the WGSL renderer consumes.
+ *
+ * A kernel computes one output buffer. Scalar expressions are hash-consed
+ * (structurally equal expressions are the same object), so a subexpression
+ * used twice is computed once by the renderer. Index arithmetic is i32.
+ */
+import type { CompareOp } from '../src/core/primitive.ts'
+
+export type ScalarType = 'f32' | 'i32' | 'bool'
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'tanh' | 'logistic' | 'sin' | 'cos' | 'sqrt' | 'abs' | 'sign'
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min' | 'mod'
+
+interface Node {
+  readonly id: number
+  readonly t: ScalarType
+}
+export type Expr =
+  | (Node & { readonly k: 'idx'; readonly name: string })
+  | (Node & { readonly k: 'lit'; readonly value: number })
+  | (Node & { readonly k: 'load'; readonly slot: number; readonly offset: Expr })
+  | (Node & { readonly k: 'un'; readonly op: UnaryOp; readonly a: Expr })
+  | (Node & { readonly k: 'bin'; readonly op: BinaryOp; readonly a: Expr; readonly b: Expr })
+  | (Node & { readonly k: 'cmp'; readonly op: CompareOp; readonly a: Expr; readonly b: Expr })
+  | (Node & { readonly k: 'sel'; readonly c: Expr; readonly a: Expr; readonly b: Expr })
+  | (Node & { readonly k: 'cast'; readonly a: Expr })
+
+type Fields<K extends Expr['k']> = Omit<Extract<Expr, { k: K }>, 'id'>
+
+/** Builds hash-consed expressions, folding constant index arithmetic. */
+export class ExprBuilder {
+  private readonly table = new Map<string, Expr>()
+  private intern<K extends Expr['k']>(fields: Fields<K>): Expr {
+    const key = JSON.stringify(fields, (k, v) => (v !== null && typeof v === 'object' && 'id' in v && k !== '' ? `#${v.id}` : v))
+    let e = this.table.get(key)
+    if (e === undefined) {
+      e = { ...fields, id: this.table.size } as unknown as Expr
+      this.table.set(key, e)
+    }
+    return e
+  }
+  idx(name: string): Expr {
+    return this.intern<'idx'>({ k: 'idx', name, t: 'i32' })
+  }
+  lit(value: number, t: ScalarType): Expr {
+    return this.intern<'lit'>({ k: 'lit', value: t === 'bool' ? (value ? 1 : 0) : value, t })
+  }
+  load(slot: number, offset: Expr, t: ScalarType): Expr {
+    return this.intern<'load'>({ k: 'load', slot, offset, t })
+  }
+  un(op: UnaryOp, a: Expr): Expr {
+    return this.intern<'un'>({ k: 'un', op, a, t: a.t })
+  }
+  bin(op: BinaryOp, a: Expr, b: Expr): Expr {
+    if (a.t === 'i32' && a.k === 'lit' && b.k === 'lit') {
+      const [x, y] = [a.value, b.value]
+      const v = { add: x + y, sub: x - y, mul: x * y, div: Math.trunc(x / y), mod: x % y, max: Math.max(x, y), min: Math.min(x, y), pow: x ** y }[op]
+      if (Number.isFinite(v)) return this.lit(v, 'i32')
+    }
+    if (a.t === 'i32') {
+      if (op === 'add' && a.k === 'lit' && a.value === 0) return b
+      if ((op === 'add' || op === 'sub') && b.k === 'lit' && b.value === 0) return a
+      if (op === 'mul' && ((a.k === 'lit' && a.value === 0) || (b.k === 'lit' && b.value === 0))) return this.lit(0, 'i32')
+      if (op === 'mul' && a.k === 'lit' && a.value === 1) return b
+      if ((op === 'mul' || op === 'div') && b.k === 'lit' && b.value === 1) return a
+      if (op === 'mod' && b.k === 'lit' && b.value === 1) return this.lit(0, 'i32')
+    }
+    return this.intern<'bin'>({ k: 'bin', op, a, b, t: a.t })
+  }
+  cmp(op: CompareOp, a: Expr, b: Expr): Expr {
+    return this.intern<'cmp'>({ k: 'cmp', op, a, b, t: 'bool' })
+  }
+  sel(c: Expr, a: Expr, b: Expr): Expr {
+    if (c.k === 'lit') return c.value ? a : b
+    if (a === b) return a
+    return this.intern<'sel'>({ k: 'sel', c, a, b, t: a.t })
+  }
+  cast(a: Expr, t: ScalarType): Expr {
+    if (a.t === t) return a
+    if (a.k === 'lit') return this.lit(t === 'i32' ? Math.trunc(a.value) : a.value, t)
+    return this.intern<'cast'>({ k: 'cast', a, t })
+  }
+  /** a₀·s₀ + a₁·s₁ + … for index expressions a and integer strides s. */
+  affine(terms: readonly (readonly [Expr, number])[]): Expr {
+    return terms.reduce<Expr>((acc, [e, s]) => this.bin('add', acc, this.bin('mul', e, this.lit(s, 'i32'))), this.lit(0, 'i32'))
+  }
+}
+
+/** A buffer of the lowered program: an argument, a captured constant, an intermediate, or an output. */
+export interface LogicalBuffer {
+  readonly id: number
+  readonly size: number
+  readonly type: ScalarType
+  readonly role: 'input' | 'const' | 'temp' | 'output'
+  /** For inputs: the argument position; for outputs: the result position. */
+  readonly index?: number
+}
+
+interface KernelBase {
+  /** Logical buffers read; `load` slots index this list. */
+  readonly inputs: readonly number[]
+  readonly output: number
+}
+
+/** out[o] = value(o) for every index o of `shape`. */
+export interface MapKernel extends KernelBase {
+  readonly kind: 'map'
+  readonly shape: readonly number[]
+  readonly value: Expr
+}
+
+/** out[o] = init(o) ⊕ Σ_r body(o, r) with ⊕ = + or max, r ranging over `reduced`. */
+export interface ReduceKernel extends KernelBase {
+  readonly kind: 'reduce'
+  readonly op: 'sum' | 'max'
+  readonly shape: readonly number[]
+  readonly reduced: readonly number[]
+  readonly init: Expr
+  readonly body: Expr
+}
+
+/** C = op(A)·op(B), batched; inputs [A, B]. */
+export interface MatmulKernel extends KernelBase {
+  readonly kind: 'matmul'
+  readonly batch: number
+  readonly m: number
+  readonly n: number
+  readonly k: number
+  readonly transA: boolean
+  readonly transB: boolean
+  readonly batchStrideA: number
+  readonly batchStrideB: number
+}
+
+export type Kernel = MapKernel | ReduceKernel | MatmulKernel
+
+export interface LoweredProgram {
+  readonly buffers: readonly LogicalBuffer[]
+  readonly kernels: readonly Kernel[]
+  /** For each program output, the logical buffer that holds it. */
+  readonly outputs: readonly number[]
+  /** Shapes of the outputs. */
+  readonly outputShapes: readonly (readonly number[])[]
+}

@@ -1,0 +1,298 @@
+/**
+ * Lowering: Program → kernels.
+ *
+ * Only a few equations need a kernel of their own (roots): matmul, the
+ * reductions, scatter-add, and the outputs. Everything else (elementwise
+ * maths, broadcast, reshape, transpose, slice, pad, concat, gather) is an
+ * index remapping or a scalar function, and is inlined into the kernels that
+ * read it: a chain of elementwise and structural ops becomes one loop over
+ * the consumer's indices, reading the roots' buffers directly. A value
+ * consumed by several kernels is recomputed in each (cheap elementwise work
+ * in exchange for a dispatch and a buffer); within a kernel, hash-consing
+ * computes it once. Matmul operands must be buffers; a transpose of the last
+ * two axes or a broadcast over batch axes of a buffer is absorbed into the
+ * matmul's strides instead of being materialised.
+ */
+import type { DType } from '../src/dtype.ts'
+import { Literal, Var, type Atom, type Eqn, type Program } from '../src/ir/program.ts'
+import { formatAval, sizeOf } from '../src/tensor.ts'
+import { stridesOf } from '../src/cpu/ndarray.ts'
+import { ExprBuilder, type Expr, type Kernel, type LogicalBuffer, type LoweredProgram, type ScalarType, type UnaryOp } from './kernel.ts'
+
+const ROOTS = new Set(['matmul', 'sum', 'reduceMax', 'scatterAdd'])
+const UNARY = new Set<string>(['neg', 'exp', 'log', 'tanh', 'logistic', 'sin', 'cos', 'sqrt', 'abs', 'sign'])
+
+export function scalarType(dtype: DType, where: string): ScalarType {
+  if (dtype === 'f64')
+    throw new Error(`WebGPU has no f64: ${where} is f64. Trace with f32 tensors, or run f64 programs on the CPU backend`)
+  return dtype
+}
+
+interface MatmulOperand {
+  readonly source: Var
+  readonly trans: boolean
+  readonly broadcastBatch: boolean
+}
+
+export interface LowerOptions {
+  /** Storage buffers one kernel may bind (the output included). */
+  readonly maxBuffers: number
+}
+
+export function lower(program: Program, options: LowerOptions): LoweredProgram {
+  const producer = new Map<Var, Eqn>()
+  for (const e of program.eqns) for (const v of e.outputs) producer.set(v, e)
+  const roots = new Set<Var>()
+  for (const e of program.eqns) if (ROOTS.has(e.prim)) roots.add(e.outputs[0])
+  for (const a of program.outputs) if (a instanceof Var && producer.has(a)) roots.add(a)
+  const materialized = (v: Var) => roots.has(v) || !producer.has(v)
+
+  const matmulOperand = (a: Atom): MatmulOperand | null => {
+    if (!(a instanceof Var)) return null
+    if (materialized(a)) return { source: a, trans: false, broadcastBatch: false }
+    const e = producer.get(a) as Eqn
+    const x = e.inputs[0]
+    if (e.prim === 'transpose' && x instanceof Var && materialized(x)) {
+      const perm = (e.params as { perm: readonly number[] }).perm
+      const n = perm.length
+      if (perm.every((p, i) => (i < n - 2 ? p === i : p === (i === n - 2 ? n - 1 : n - 2)))) return { source: x, trans: true, broadcastBatch: false }
+    }
+    if (e.prim === 'broadcast' && x instanceof Var) {
+      const inner = matmulOperand(x)
+      const from = x.aval.shape
+      const to = a.aval.shape
+      // Only new leading (batch) axes: the matrix itself is unchanged.
+      if (inner !== null && !inner.broadcastBatch && from.length === 2 && to.length > 2 && to[to.length - 2] === from[0] && to[to.length - 1] === from[1])
+        return { ...inner, broadcastBatch: true }
+    }
+    return null
+  }
+  for (const e of program.eqns)
+    if (e.prim === 'matmul') for (const a of e.inputs) if (a instanceof Var && matmulOperand(a) === null) roots.add(a)
+
+  // Split kernels that would bind more buffers than the adapter allows.
+  for (let attempt = 0; ; attempt++) {
+    const result = build(program, producer, roots, matmulOperand)
+    const over = result.kernels.findIndex((k) => k.inputs.length + 1 > options.maxBuffers)
+    if (over < 0) return result.lowered
+    const candidate = result.inlineVars[over]
+    if (candidate === undefined || attempt > program.eqns.length)
+      throw new Error(`lowering: a kernel needs ${result.kernels[over].inputs.length + 1} storage buffers, more than the adapter's ${options.maxBuffers}`)
+    roots.add(candidate)
+  }
+}
+
+function build(
+  program: Program,
+  producer: Map<Var, Eqn>,
+  roots: Set<Var>,
+  matmulOperand: (a: Atom) => MatmulOperand | null,
+): { lowered: LoweredProgram; kernels: Kernel[]; inlineVars: (Var | undefined)[] } {
+  const buffers: LogicalBuffer[] = []
+  const bufferOf = new Map<Var, number>()
+  const addBuffer = (v: Var, role: LogicalBuffer['role'], where: string, index?: number) => {
+    const id = buffers.length
+    buffers.push({ id, size: sizeOf(v.aval.shape), type: scalarType(v.aval.dtype, where), role, index })
+    bufferOf.set(v, id)
+    return id
+  }
+  program.inputs.forEach((v, i) => addBuffer(v, 'input', `input ${i}`, i))
+  program.constVars.forEach((v, i) => addBuffer(v, 'const', `captured constant ${i} (${formatAval(v.aval)})`, i))
+
+  const kernels: Kernel[] = []
+  const inlineVars: (Var | undefined)[] = []
+  const b = new ExprBuilder()
+
+  const emit = (root: Var, role: 'temp' | 'output', outIndex?: number) => {
+    const inputs: number[] = []
+    const slot = (buf: number) => {
+      let s = inputs.indexOf(buf)
+      if (s < 0) s = inputs.push(buf) - 1
+      return s
+    }
+    // The heaviest inline variable of this kernel, a candidate to materialise if it binds too many buffers.
+    let heaviest: Var | undefined
+    let heaviestLoads = -1
+    const memo = new Map<string, Expr>()
+    const exprOf = (a: Atom, index: readonly Expr[]): Expr => {
+      if (a instanceof Literal) {
+        const t = scalarType(a.aval.dtype, 'a literal')
+        return b.lit(a.value.toConcrete().values[0], t)
+      }
+      const t = scalarType(a.aval.dtype, formatAval(a.aval))
+      const shape = a.aval.shape
+      if (a !== root && (roots.has(a) || !producer.has(a))) {
+        const strides = stridesOf(shape)
+        const offset = b.affine(index.map((e, i) => [shape[i] === 1 ? b.lit(0, 'i32') : e, strides[i]] as const))
+        return b.load(slot(bufferOf.get(a) as number), offset, t)
+      }
+      const key = `${program.eqns.indexOf(producer.get(a) as Eqn)}:${index.map((e) => e.id).join(',')}`
+      const known = memo.get(key)
+      if (known !== undefined) return known
+      const before = inputs.length
+      const e = inline(producer.get(a) as Eqn, index)
+      if (a !== root && inputs.length - before > heaviestLoads) {
+        heaviestLoads = inputs.length - before
+        heaviest = a
+      }
+      memo.set(key, e)
+      return e
+    }
+
+    const inline = (eqn: Eqn, index: readonly Expr[]): Expr => {
+      const [x, y, z] = eqn.inputs
+      const p = eqn.params as Record<string, unknown>
+      const out = eqn.outputs[0]
+      const t = scalarType(out.aval.dtype, formatAval(out.aval))
+      if (UNARY.has(eqn.prim)) return b.un(eqn.prim as UnaryOp, exprOf(x, index))
+      switch (eqn.prim) {
+        case 'add': case 'sub': case 'mul': case 'div': case 'pow': case 'max':
+          return b.bin(eqn.prim, exprOf(x, index), exprOf(y, index))
+        case 'compare':
+          return b.cmp(p.op as never, exprOf(x, index), exprOf(y, index))
+        case 'select':
+          return b.sel(exprOf(x, index), exprOf(y, index), exprOf(z, index))
+        case 'convert':
+          return b.cast(exprOf(x, index), t)
+        case 'stopGradient':
+          return exprOf(x, index)
+        case 'broadcast': {
+          const from = x.aval.shape
+          const lead = index.length - from.length
+          return exprOf(x, from.map((d, i) => (d === 1 ? b.lit(0, 'i32') : index[lead + i])))
+        }
+        case 'reshape':
+          return exprOf(x, reshapeIndex(b, index, out.aval.shape, x.aval.shape))
+        case 'transpose': {
+          const perm = p.perm as readonly number[]
+          const from: Expr[] = new Array(perm.length)
+          perm.forEach((q, i) => (from[q] = index[i]))
+          return exprOf(x, from)
+        }
+        case 'slice': {
+          const starts = p.starts as readonly number[]
+          return exprOf(x, index.map((e, i) => b.bin('add', e, b.lit(starts[i], 'i32'))))
+        }
+        case 'pad': {
+          const lo = p.lo as readonly number[]
+          const from = index.map((e, i) => b.bin('sub', e, b.lit(lo[i], 'i32')))
+          let inside: Expr = b.lit(1, 'bool')
+          x.aval.shape.forEach((d, i) => {
+            if (d === out.aval.shape[i]) return
+            const ok = b.sel(b.cmp('ge', from[i], b.lit(0, 'i32')), b.cmp('lt', from[i], b.lit(d, 'i32')), b.lit(0, 'bool'))
+            inside = inside.k === 'lit' ? ok : b.sel(inside, ok, b.lit(0, 'bool'))
+          })
+          return b.sel(inside, exprOf(x, from), b.lit(0, t))
+        }
+        case 'concat': {
+          const axis = p.axis as number
+          let offset = 0
+          const parts = eqn.inputs.map((part) => {
+            const start = offset
+            offset += part.aval.shape[axis]
+            return { part, start, end: offset }
+          })
+          let result: Expr | null = null
+          for (const { part, start, end } of parts.reverse()) {
+            const from = index.map((e, i) => (i === axis ? b.bin('sub', e, b.lit(start, 'i32')) : e))
+            const value = exprOf(part, from)
+            result = result === null ? value : b.sel(b.cmp('lt', index[axis], b.lit(end, 'i32')), value, result)
+          }
+          return result as Expr
+        }
+        case 'gather': {
+          const axis = p.axis as number
+          const ni = y.aval.shape.length
+          const which = b.cast(exprOf(y, index.slice(axis, axis + ni)), 'i32')
+          return exprOf(x, [...index.slice(0, axis), which, ...index.slice(axis + ni)])
+        }
+        default:
+          throw new Error(`lowering: '${eqn.prim}' cannot be inlined`)
+      }
+    }
+
+    const eqn = producer.get(root) as Eqn
+    const outType = scalarType(root.aval.dtype, formatAval(root.aval))
+    const output = buffers.length
+    buffers.push({ id: output, size: sizeOf(root.aval.shape), type: outType, role, index: outIndex })
+    const shape = root.aval.shape
+    const o = shape.map((_, i) => b.idx(`o${i}`))
+    let kernel: Kernel
+    if (eqn.prim === 'matmul') {
+      const [A, B] = eqn.inputs.map((a) => matmulOperand(a) as MatmulOperand)
+      const r = shape.length
+      const [m, n] = shape.slice(r - 2)
+      const k = eqn.inputs[0].aval.shape[r - 1]
+      const batch = sizeOf(shape.slice(0, r - 2))
+      kernel = {
+        kind: 'matmul', inputs: [bufferOf.get(A.source) as number, bufferOf.get(B.source) as number],
+        output, batch, m, n, k, transA: A.trans, transB: B.trans,
+        batchStrideA: A.broadcastBatch ? 0 : m * k, batchStrideB: B.broadcastBatch ? 0 : k * n,
+      }
+    } else if (eqn.prim === 'sum' || eqn.prim === 'reduceMax') {
+      const axes = (eqn.params as { axes: readonly number[] }).axes
+      const x = eqn.inputs[0]
+      const reduced = axes.map((a) => x.aval.shape[a])
+      const from: Expr[] = []
+      let oi = 0
+      x.aval.shape.forEach((_, i) => from.push(axes.includes(i) ? b.idx(`r${axes.indexOf(i)}`) : o[oi++]))
+      const body = exprOf(x, from)
+      const init = b.lit(eqn.prim === 'sum' ? 0 : -Infinity, outType)
+      kernel = { kind: 'reduce', op: eqn.prim === 'sum' ? 'sum' : 'max', inputs, output, shape, reduced, init, body }
+    } else if (eqn.prim === 'scatterAdd') {
+      const axis = (eqn.params as { axis: number }).axis
+      const [x, idx, upd] = eqn.inputs
+      const ni = idx.aval.shape.length
+      const r = idx.aval.shape.map((_, i) => b.idx(`r${i}`))
+      const init = exprOf(x, o)
+      const hit = b.cmp('eq', b.cast(exprOf(idx, r), 'i32'), o[axis])
+      const body = b.sel(hit, exprOf(upd, [...o.slice(0, axis), ...r, ...o.slice(axis + 1)]), b.lit(0, outType))
+      kernel = { kind: 'reduce', op: 'sum', inputs, output, shape, reduced: idx.aval.shape.slice(0, ni), init, body }
+    } else {
+      kernel = { kind: 'map', inputs, output, shape, value: exprOf(root, o) }
+    }
+    kernels.push(kernel)
+    inlineVars.push(heaviest)
+    bufferOf.set(root, output)
+  }
+
+  for (const e of program.eqns) {
+    const v = e.outputs[0]
+    if (roots.has(v)) emit(v, 'temp')
+  }
+  // Outputs: every output gets a buffer of its own (a root computed above is relabelled; an input, constant or literal is copied).
+  const outputs = program.outputs.map((a, i) => {
+    if (a instanceof Var && roots.has(a) && producer.has(a)) {
+      const id = bufferOf.get(a) as number
+      const prev = buffers[id]
+      if (prev.role === 'temp') {
+        buffers[id] = { ...prev, role: 'output', index: i }
+        return id
+      }
+    }
+    const copy = new Var(a.aval)
+    const eqn: Eqn = { prim: 'stopGradient', inputs: [a], params: {}, outputs: [copy] }
+    producer.set(copy, eqn)
+    emit(copy, 'output', i)
+    return bufferOf.get(copy) as number
+  })
+  return {
+    lowered: { buffers, kernels, outputs, outputShapes: program.outputs.map((a) => a.aval.shape) },
+    kernels,
+    inlineVars,
+  }
+}
+
+/** The source index of a reshape: through the flat offset, or axis by axis when only size-1 axes change. */
+function reshapeIndex(b: ExprBuilder, index: readonly Expr[], outShape: readonly number[], inShape: readonly number[]): Expr[] {
+  const outBig = outShape.flatMap((d, i) => (d === 1 ? [] : [i]))
+  const inBig = inShape.flatMap((d, i) => (d === 1 ? [] : [i]))
+  if (outBig.length === inBig.length && outBig.every((i, j) => outShape[i] === inShape[inBig[j]])) {
+    const from = inShape.map(() => b.lit(0, 'i32'))
+    inBig.forEach((i, j) => (from[i] = index[outBig[j]]))
+    return from
+  }
+  const flat = b.affine(index.map((e, i) => [e, stridesOf(outShape)[i]] as const))
+  const inStrides = stridesOf(inShape)
+  return inShape.map((d, i) => (d === 1 ? b.lit(0, 'i32') : b.bin('mod', b.bin('div', flat, b.lit(inStrides[i], 'i32')), b.lit(d, 'i32'))))
+}

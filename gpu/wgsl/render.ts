@@ -1,0 +1,228 @@
+/**
+ * WGSL rendering: a pure function from a kernel to shader source. Shapes are
+ * baked in as constants, so a shader is specialised to its shapes (and cached
+ * by its source). Expressions used more than once become `let` bindings.
+ */
+import type { Expr, Kernel, LogicalBuffer, MapKernel, ReduceKernel, ScalarType, UnaryOp } from '../kernel.ts'
+import { stridesOf } from '../../src/cpu/ndarray.ts'
+import { renderMatmul } from '../kernels/matmul.ts'
+
+export const WORKGROUP = 64
+
+export interface RenderedKernel {
+  readonly code: string
+  readonly entryPoint: string
+  readonly workgroups: readonly [number, number, number]
+}
+
+const storageType = (t: ScalarType) => (t === 'f32' ? 'f32' : 'i32')
+const wgslType = (t: ScalarType) => (t === 'bool' ? 'bool' : t)
+
+function literal(value: number, t: ScalarType): string {
+  if (t === 'bool') return value ? 'true' : 'false'
+  if (t === 'i32') return value < 0 ? `(${value}i)` : `${value}i`
+  if (Number.isNaN(value)) return 'f32_bits(0x7fc00000u)'
+  if (value === Infinity) return 'f32_bits(0x7f800000u)'
+  if (value === -Infinity) return 'f32_bits(0xff800000u)'
+  const f = Math.fround(value)
+  if (f !== 0 && Math.abs(f) < 1.1754943508222875e-38) {
+    const bits = new Uint32Array(new Float32Array([f]).buffer)[0]
+    return `f32_bits(0x${bits.toString(16)}u)`
+  }
+  return f < 0 ? `(${f}f)` : `${f}f`
+}
+
+/** Helpers whose WGSL builtins differ from the reference kernels at the edges. */
+const PRELUDE = `
+// Non-finite and subnormal constants are not const-expressions in WGSL: build them at run time.
+fn f32_bits(b: u32) -> f32 { var v = b; return bitcast<f32>(v); }
+// tanh saturates to ±1 in f32 beyond |x| = 15; clamping avoids inf/inf in exp-based builtins.
+fn tanh_(x: f32) -> f32 { return tanh(clamp(x, -15.0f, 15.0f)); }
+// sin and cos are accurate (2⁻¹¹) only on [−π, π] in WGSL: reduce the argument first.
+fn reduce_angle(x: f32) -> f32 { return x - 6.2831855f * round(x * 0.15915494f); }
+fn logistic_(x: f32) -> f32 { return 1.0f / (1.0f + exp(-x)); }
+// pow with JavaScript's conventions: x⁰ = 1, negative bases with integer exponents.
+fn pow_(a: f32, b: f32) -> f32 {
+  if (b == 0.0f) { return 1.0f; }
+  let m = pow(abs(a), b);
+  if (a >= 0.0f) { return m; }
+  if (floor(b) != b) { return f32_bits(0x7fc00000u); }
+  return select(m, -m, (abs(b) % 2.0f) == 1.0f);
+}
+`
+
+/**
+ * WGSL for each unary primitive. Exported as a table so that the law
+ * suites can plant a wrong entry and check that they catch it.
+ */
+export const UNARY_WGSL: Record<UnaryOp, (a: string) => string> = {
+  neg: (a) => `(-${a})`,
+  exp: (a) => `exp(${a})`,
+  log: (a) => `log(${a})`,
+  tanh: (a) => `tanh_(${a})`,
+  logistic: (a) => `logistic_(${a})`,
+  sin: (a) => `sin(reduce_angle(${a}))`,
+  cos: (a) => `cos(reduce_angle(${a}))`,
+  sqrt: (a) => `sqrt(${a})`,
+  abs: (a) => `abs(${a})`,
+  sign: (a) => `sign(${a})`,
+}
+
+const CMP: Record<string, string> = { lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=' }
+const BIN: Record<string, string> = { add: '+', sub: '-', mul: '*', div: '/', mod: '%' }
+
+/** Renders expressions to WGSL, naming every node used more than once. */
+class Emitter {
+  readonly lines: string[] = []
+  private readonly names = new Map<number, string>()
+  constructor(
+    private readonly uses: Map<number, number>,
+    private readonly inputTypes: readonly ScalarType[],
+    private readonly indent: string,
+  ) {}
+  expr(e: Expr): string {
+    const named = this.names.get(e.id)
+    if (named !== undefined) return named
+    const code = this.build(e)
+    if ((this.uses.get(e.id) ?? 0) > 1 && e.k !== 'lit' && e.k !== 'idx') {
+      const name = `v${e.id}`
+      this.lines.push(`${this.indent}let ${name} = ${code};`)
+      this.names.set(e.id, name)
+      return name
+    }
+    return code
+  }
+  private build(e: Expr): string {
+    switch (e.k) {
+      case 'idx': return e.name
+      case 'lit': return literal(e.value, e.t)
+      case 'load': {
+        const raw = `in${e.slot}[${this.expr(e.offset)}]`
+        return this.inputTypes[e.slot] === 'bool' ? `(${raw} != 0i)` : raw
+      }
+      case 'un': return UNARY_WGSL[e.op](this.expr(e.a))
+      case 'bin': {
+        const [a, b] = [this.expr(e.a), this.expr(e.b)]
+        if (e.op === 'pow') return `pow_(${a}, ${b})`
+        if (e.op === 'max' || e.op === 'min') return `${e.op}(${a}, ${b})`
+        return `(${a} ${BIN[e.op]} ${b})`
+      }
+      case 'cmp': return `(${this.expr(e.a)} ${CMP[e.op]} ${this.expr(e.b)})`
+      case 'sel': return `select(${this.expr(e.b)}, ${this.expr(e.a)}, ${this.expr(e.c)})`
+      case 'cast': {
+        const a = this.expr(e.a)
+        if (e.t === 'bool') return `(${a} != ${literal(0, e.a.t)})`
+        return `${wgslType(e.t)}(${a})`
+      }
+      default: return e satisfies never
+    }
+  }
+}
+
+function countUses(roots: readonly Expr[]): Map<number, number> {
+  const uses = new Map<number, number>()
+  const visit = (e: Expr) => {
+    const n = (uses.get(e.id) ?? 0) + 1
+    uses.set(e.id, n)
+    if (n > 1) return
+    switch (e.k) {
+      case 'load': visit(e.offset); break
+      case 'un': case 'cast': visit(e.a); break
+      case 'bin': case 'cmp': visit(e.a); visit(e.b); break
+      case 'sel': visit(e.c); visit(e.a); visit(e.b); break
+      default: break
+    }
+  }
+  roots.forEach(visit)
+  return uses
+}
+
+function bindings(kernel: Kernel, buffers: readonly LogicalBuffer[]): string {
+  const lines = kernel.inputs.map((id, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(buffers[id].type)}>;`)
+  lines.push(`@group(0) @binding(${kernel.inputs.length}) var<storage, read_write> out: array<${storageType(buffers[kernel.output].type)}>;`)
+  return lines.join('\n')
+}
+
+export function workgroupsFor(threads: number, maxPerDimension = 65535): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(threads / WORKGROUP))
+  const x = Math.min(groups, maxPerDimension)
+  return [x, Math.ceil(groups / x), 1]
+}
+
+/** Decomposes a flat index into named axis indices. */
+function unflatten(prefix: string, flat: string, shape: readonly number[], indent: string): string[] {
+  const strides = stridesOf(shape)
+  return shape.map((d, i) => {
+    if (d === 1) return `${indent}let ${prefix}${i} = 0i;`
+    const q = strides[i] === 1 ? flat : `(${flat} / ${strides[i]}i)`
+    return `${indent}let ${prefix}${i} = ${i === 0 ? q : `${q} % ${d}i`};`
+  })
+}
+
+const store = (t: ScalarType, v: string) => (t === 'bool' ? `select(0i, 1i, ${v})` : v)
+
+function renderMap(kernel: MapKernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
+  const total = buffers[kernel.output].size
+  const types = kernel.inputs.map((id) => buffers[id].type)
+  const emitter = new Emitter(countUses([kernel.value]), types, '  ')
+  const value = emitter.expr(kernel.value)
+  const code = `${bindings(kernel, buffers)}
+${PRELUDE}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let flat = gid.x + gid.y * groups.x * ${WORKGROUP}u;
+  if (flat >= ${total}u) { return; }
+  let f = i32(flat);
+${unflatten('o', 'f', kernel.shape, '  ').join('\n')}
+${emitter.lines.join('\n')}
+  out[flat] = ${store(buffers[kernel.output].type, value)};
+}
+`
+  return { code, entryPoint: 'main', workgroups: workgroupsFor(total) }
+}
+
+function renderReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
+  const total = buffers[kernel.output].size
+  const types = kernel.inputs.map((id) => buffers[id].type)
+  const outType = buffers[kernel.output].type
+  const init = new Emitter(countUses([kernel.init]), types, '  ')
+  const initValue = init.expr(kernel.init)
+  const body = new Emitter(countUses([kernel.body]), types, '    ')
+  const bodyValue = body.expr(kernel.body)
+  const count = kernel.reduced.reduce((a, d) => a * d, 1)
+  const combine = kernel.op === 'sum' ? `acc + ${bodyValue}` : `max(acc, ${bodyValue})`
+  const code = `${bindings(kernel, buffers)}
+${PRELUDE}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let flat = gid.x + gid.y * groups.x * ${WORKGROUP}u;
+  if (flat >= ${total}u) { return; }
+  let f = i32(flat);
+${unflatten('o', 'f', kernel.shape, '  ').join('\n')}
+${init.lines.join('\n')}
+  var acc: ${wgslType(outType)} = ${initValue};
+  for (var r = 0i; r < ${count}i; r++) {
+${unflatten('r', 'r', kernel.reduced, '    ').join('\n')}
+${body.lines.join('\n')}
+    acc = ${combine};
+  }
+  out[flat] = ${store(outType, 'acc')};
+}
+`
+  return { code, entryPoint: 'main', workgroups: workgroupsFor(total) }
+}
+
+export function renderKernel(kernel: Kernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
+  switch (kernel.kind) {
+    case 'map': return renderMap(kernel, buffers)
+    case 'reduce': return renderReduce(kernel, buffers)
+    case 'matmul': {
+      return renderMatmul({
+        batch: kernel.batch, m: kernel.m, n: kernel.n, k: kernel.k,
+        transA: kernel.transA, transB: kernel.transB,
+        batchStrideA: kernel.batchStrideA, batchStrideB: kernel.batchStrideB,
+      })
+    }
+    default: return kernel satisfies never
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * The package entry: the library (src/) with the WebGPU backend (gpu/)
+ * registered, so `jit` runs on WebGPU wherever an adapter exists and on the
+ * CPU interpreter otherwise.
+ */
+import { registerBackend } from './src/core/backend.ts'
+import { webgpuBackend } from './gpu/index.ts'
+
+export * from './src/index.ts'
+export { webgpuBackend, DeviceTensor, type WebGpuBackend } from './gpu/index.ts'
+
+registerBackend('webgpu', () => webgpuBackend(), 10)

@@ -1,0 +1,89 @@
+/**
+ * jit(f): trace f once per input signature (structure, shapes, dtypes) into a
+ * Program, compile it with a backend, and run the compiled program on each
+ * call. On WebGPU a call is one command submission whatever the number of
+ * kernels, and outputs stay on the device until read with `await t.data()`.
+ */
+import { defaultBackend, type Backend, type Executable } from './core/backend.ts'
+import { Tracer } from './core/trace.ts'
+import { stage } from './ir/partial-eval.ts'
+import type { Program } from './ir/program.ts'
+import { describe, flatten, unflatten, type TreeDef } from './tree.ts'
+import { formatAval, type Tensor } from './tensor.ts'
+
+type Fn = (...args: any[]) => any
+
+export interface JitOptions {
+  /** The backend to compile for (default: the default backend: WebGPU where an adapter exists, else the CPU). */
+  readonly backend?: Backend
+  /**
+   * Arguments whose storage the compiled call may reuse for its outputs (e.g.
+   * parameters and optimiser state replaced by a training step). A donated
+   * argument must not be used after the call.
+   */
+  readonly donateArgnums?: readonly number[]
+}
+
+interface Compiled {
+  readonly executable: Executable
+  readonly outDef: TreeDef
+}
+
+export interface Jitted<F extends Fn> {
+  (...args: Parameters<F>): Promise<ReturnType<F>>
+  /** The traced Program for these arguments (not compiled). */
+  lower(...args: Parameters<F>): Program
+  /** The compiled executable for these arguments: `kernels`, `stats()` after a call. */
+  compiled(...args: Parameters<F>): Promise<Executable>
+}
+
+export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
+  const cache = new Map<string, Promise<Compiled>>()
+  const trace = (leaves: readonly Tensor[], def: TreeDef) => {
+    let outDef: TreeDef | null = null
+    const { program } = stage('jit', leaves.map((x) => x.aval), (inputs) => {
+      const [outs, d] = flatten(f(...(unflatten(def, inputs) as unknown[])), 'output')
+      outDef = d
+      return { outputs: outs, result: null }
+    })
+    return { program, outDef: outDef as unknown as TreeDef }
+  }
+  const signature = (args: unknown[]) => {
+    const [leaves, def] = flatten(args, 'args')
+    if (leaves.some((x) => x instanceof Tracer))
+      throw new Error('jit: a jitted function was called inside a transform; call the function itself there, or jit the transformed function')
+    return { leaves, def, key: `${describe(def)}|${leaves.map((x) => formatAval(x.aval)).join(' ')}` }
+  }
+  const compile = (args: unknown[]) => {
+    const { leaves, def, key } = signature(args)
+    let entry = cache.get(key)
+    if (entry === undefined) {
+      entry = (async () => {
+        const { program, outDef } = trace(leaves, def)
+        const backend = options.backend ?? (await defaultBackend())
+        return { executable: backend.compile(program), outDef }
+      })()
+      cache.set(key, entry)
+      entry.catch(() => cache.delete(key))
+    }
+    return { entry, leaves }
+  }
+  const donated = (args: unknown[]): boolean[] => {
+    const marks: boolean[] = []
+    args.forEach((a, i) => flatten(a)[0].forEach(() => marks.push(options.donateArgnums?.includes(i) ?? false)))
+    return marks
+  }
+  const call = async (...args: Parameters<F>) => {
+    const { entry, leaves } = compile(args)
+    const { executable, outDef } = await entry
+    const outs = await executable.run(leaves, { donate: donated(args) })
+    return unflatten(outDef, outs) as ReturnType<F>
+  }
+  return Object.assign(call, {
+    lower: (...args: Parameters<F>) => {
+      const { leaves, def } = signature(args)
+      return trace(leaves, def).program
+    },
+    compiled: async (...args: Parameters<F>) => (await compile(args).entry).executable,
+  })
+}

@@ -1,0 +1,111 @@
+/**
+ * Law: compiled (WebGPU) = interpreted (CPU), in f32, for every primitive of
+ * the spec table (values, and cotangents where differentiable) and for the
+ * gradient programs of a few networks.
+ */
+import * as fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { grad, jit, ops, random, tensor, vjp, type Primitive, type Tensor } from '../../src/index.ts'
+import { arb, specs } from '../../laws/index.ts'
+import { gpu } from './setup.ts'
+
+const runs = Number(process.env.ADJOINT_GPU_RUNS ?? 6)
+const backend = gpu.backend
+
+/**
+ * f32 tolerance per primitive, relative to the largest magnitude of the
+ * expected values (at least 1). WGSL allows sin and cos an absolute error of
+ * 2⁻¹¹ on [−π, π] (the renderer reduces arguments to that range), and some
+ * adapters (SwiftShader) use all of it; exp, log and pow are allowed a few ULP.
+ */
+const TOLERANCE: Partial<Record<Primitive, number>> = {
+  exp: 1e-5, log: 1e-5, tanh: 1e-5, logistic: 1e-5, sin: 2 ** -11, cos: 2 ** -11, pow: 1e-4, sqrt: 1e-5, div: 1e-5,
+  matmul: 1e-5, sum: 1e-5,
+}
+const DEFAULT_TOLERANCE = 1e-6
+
+function close(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, what: string): void {
+  expect(actual.length, what).toBe(expected.length)
+  let scale = 1
+  for (let i = 0; i < expected.length; i++) if (Number.isFinite(expected[i])) scale = Math.max(scale, Math.abs(expected[i]))
+  for (let i = 0; i < expected.length; i++) {
+    const [a, e] = [actual[i], expected[i]]
+    if (Number.isNaN(e)) expect(Number.isNaN(a), `${what}[${i}]: expected NaN, got ${a}`).toBe(true)
+    else if (!Number.isFinite(e)) expect(a, `${what}[${i}]`).toBe(e)
+    else expect(Math.abs(a - e), `${what}[${i}]: ${a} vs ${e} (tolerance ${rtol} × ${scale})`).toBeLessThanOrEqual(rtol * scale)
+  }
+}
+
+const asF32 = (x: Tensor) => (x.dtype === 'f64' ? ops.astype(x, 'f32') : x)
+
+describe.skipIf(backend === null)(`compiled = interpreted on ${backend?.name ?? 'no adapter'}`, () => {
+  for (const prim of Object.keys(specs) as Primitive[]) {
+    it(prim, async () => {
+      const spec = specs[prim]
+      const rtol = TOLERANCE[prim] ?? DEFAULT_TOLERANCE
+      const instances = fc.sample(spec.instance, { numRuns: runs, seed: 7 })
+      for (const [n, instance] of instances.entries()) {
+        const drawn = instance.point
+          ? fc.sample(instance.point, { numRuns: 1, seed: n })[0]
+          : instance.inputs.map((s, j) => fc.sample(arb.tensor(s.shape, { domain: s.domain, dtype: s.dtype }), { numRuns: 1, seed: 31 * n + j })[0])
+        const inputs = drawn.map(asF32)
+        const label = `${instance.label} (instance ${n})`
+        const expected = instance.fn(...inputs)
+        const actual = await jit(instance.fn, { backend: backend! })(...inputs)
+        expect(actual.shape, label).toEqual(expected.shape)
+        expect(actual.dtype, label).toBe(expected.dtype)
+        close(await actual.data(), expected.dataSync(), rtol, label)
+        if (spec.order === 0) continue
+        // Cotangents: the transposed linear program, compiled.
+        const floats = inputs.map((x) => x.dtype === 'f32')
+        const pullback = (xs: Tensor[], ct: Tensor) => {
+          const [, back] = vjp((...ys: Tensor[]) => instance.fn(...xs.map((x, i) => (floats[i] ? ys[i] : x))), ...xs)
+          return (back(ct) as Tensor[]).filter((_, i) => floats[i])
+        }
+        const ct = random.normal(random.key(n), expected.shape as number[])
+        const want = pullback(inputs, ct)
+        const got = await jit(pullback, { backend: backend! })(inputs, ct)
+        for (const [i, g] of got.entries()) close(await g.data(), want[i].dataSync(), rtol * 10, `${label}, cotangent ${i}`)
+      }
+    })
+  }
+})
+
+describe.skipIf(backend === null)('gradient programs of networks, compiled', () => {
+  const key = random.split(random.key(42), 8)
+  it('an MLP with tanh and softmax cross-entropy', async () => {
+    const p = { w1: random.normal(key[0], [6, 8]), b1: random.normal(key[1], [8]), w2: random.normal(key[2], [8, 3]), b2: random.normal(key[3], [3]) }
+    const x = random.normal(key[4], [5, 6])
+    const y = ops.astype(ops.equal(ops.reshape(tensor([0, 2, 1, 1, 0], { dtype: 'i32' }), [5, 1]), ops.arange(3, undefined, 1, 'i32')), 'f32')
+    const loss = (q: typeof p, v: Tensor, t: Tensor) => {
+      const h = ops.tanh(ops.add(ops.matmul(v, q.w1), q.b1))
+      const z = ops.add(ops.matmul(h, q.w2), q.b2)
+      return ops.mean(ops.sub(ops.logsumexp(z, 1), ops.sum(ops.mul(z, t), 1)))
+    }
+    const want = grad(loss)(p, x, y)
+    const got = await jit(grad(loss), { backend: backend! })(p, x, y)
+    for (const k of ['w1', 'b1', 'w2', 'b2'] as const) close(await got[k].data(), want[k].dataSync(), 1e-5, k)
+  })
+  it('an embedding lookup with repeated indices (gather; scatter-add in the gradient)', async () => {
+    const table = random.normal(key[5], [7, 4])
+    const ids = tensor([[1, 4, 1], [6, 1, 0]], { dtype: 'i32' })
+    const loss = (t: Tensor, i: Tensor) => ops.sum(ops.square(ops.take(t, i as Tensor<[number, number], 'i32'>)))
+    const got = await jit(grad(loss), { backend: backend! })(table, ids)
+    close(await got.data(), grad(loss)(table, ids).dataSync(), 1e-6, 'embedding gradient')
+  })
+  it('structure: concat, pad, slice, transpose, batched matmul', async () => {
+    const a = random.normal(key[6], [2, 3, 4])
+    const b = random.normal(key[7], [2, 4, 3])
+    const f = (u: Tensor, v: Tensor) => {
+      const m = ops.matmul(u, v)
+      const c = ops.concat([m, ops.transpose(m, [0, 2, 1])], 2)
+      const padded = ops.pad(c, [[0, 0], [1, 0], [0, 2]])
+      return ops.sum(ops.mul(ops.slice(padded, [0, 1, 1], [2, 3, 6]), ops.sin(ops.slice(padded, [0, 0, 0], [2, 3, 6]))))
+    }
+    const [gu, gv] = await jit(grad(f, { argnums: [0, 1] }), { backend: backend! })(a, b)
+    const [wu, wv] = grad(f, { argnums: [0, 1] })(a, b)
+    // sin's allowance (2⁻¹¹) scaled by the sums it enters.
+    close(await gu.data(), wu.dataSync(), 1e-4, 'd/du')
+    close(await gv.data(), wv.dataSync(), 1e-4, 'd/dv')
+  })
+})

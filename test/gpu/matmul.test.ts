@@ -1,0 +1,229 @@
+/**
+ * The GEMM kernel generator against a plain f64 reference: every size
+ * (including ones the tile does not divide, and 1), batches, all four
+ * transpose combinations, broadcast batch strides, both load paths (f32 and
+ * vec4), the linear workgroup numbering past the dispatch limit, and a fused
+ * epilogue. Tolerance per element: 1e-5 relative plus k·1e-6 absolute.
+ *
+ * Without a WebGPU adapter the suite is skipped with the reason in its name,
+ * except under CI, where it fails. ADJOINT_WEBGPU_BACKEND picks the Dawn
+ * backend (e.g. `vulkan` with SwiftShader's ICD).
+ */
+import { afterAll, describe, expect, it } from 'vitest'
+import { create, globals } from 'webgpu'
+import { chooseMatmulTile, renderMatmul, type MatmulSpec, type MatmulTile } from '../../gpu/kernels/matmul.ts'
+
+interface Context {
+  device: GPUDevice
+  description: string
+}
+
+// The GPU object from `create` must stay reachable while its devices live:
+// once it is garbage-collected, Dawn's event processing uses a freed instance
+// (a crash), hence a global rather than a local.
+const holder = globalThis as { adjointMatmulTestGpu?: GPU }
+
+/**
+ * Dawn's OpenGL ES backend (Mesa llvmpipe, compatibility mode) unless
+ * ADJOINT_WEBGPU_BACKEND names another (e.g. `vulkan` for SwiftShader). The
+ * device gets the adapter's limits, not the low compatibility defaults.
+ */
+async function createDevice(): Promise<Context> {
+  const backend = process.env.ADJOINT_WEBGPU_BACKEND ?? 'opengles'
+  process.env.EGL_PLATFORM ??= 'surfaceless'
+  Object.assign(globalThis, globals)
+  const instance = create([`backend=${backend}`])
+  holder.adjointMatmulTestGpu = instance
+  const compat = backend === 'opengles' || backend === 'opengl'
+  const adapter = await instance.requestAdapter((compat ? { featureLevel: 'compatibility' } : {}) as GPURequestAdapterOptions)
+  if (adapter === null) throw new Error(`no WebGPU adapter on Dawn's ${backend} backend`)
+  const limits = adapter.limits
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: limits.maxComputeWorkgroupSizeY,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+    },
+  })
+  const info = adapter.info
+  const name = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') || 'unknown adapter'
+  return { device, description: `${backend}: ${name}` }
+}
+
+let context: Context | null = null
+let reason = ''
+try {
+  context = await createDevice()
+} catch (e) {
+  reason = (e as Error).message
+  if (process.env.CI) throw new Error(`CI needs a WebGPU adapter for the GEMM kernel tests and found none: ${reason}`)
+  console.warn(`GEMM kernel tests skipped: ${reason}`)
+}
+
+/** Deterministic values in [-1, 1) (a 32-bit LCG), exactly representable in f32. */
+function values(count: number, seed: number): Float32Array {
+  const out = new Float32Array(count)
+  let s = seed >>> 0
+  for (let i = 0; i < count; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    out[i] = (s >>> 8) / 2 ** 23 - 1
+  }
+  return out
+}
+
+interface Case {
+  name: string
+  spec: MatmulSpec
+}
+
+function reference(spec: MatmulSpec, a: Float32Array, b: Float32Array, bias: Float32Array | null): Float64Array {
+  const { batch, m, n, k, transA, transB } = spec
+  const sA = spec.batchStrideA ?? m * k
+  const sB = spec.batchStrideB ?? k * n
+  const c = new Float64Array(batch * m * n)
+  for (let t = 0; t < batch; t++)
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let acc = 0
+        for (let l = 0; l < k; l++) {
+          const x = a[t * sA + (transA ? l * m + i : i * k + l)]
+          const y = b[t * sB + (transB ? j * k + l : l * n + j)]
+          acc += x * y
+        }
+        c[(t * m + i) * n + j] = bias ? Math.max(acc + bias[j], 0) : acc
+      }
+  return c
+}
+
+const RELU_BIAS = {
+  bindings: '@group(0) @binding(3) var<storage, read> bias: array<f32>;',
+  body: 'return max(acc + bias[col], 0.0);',
+}
+
+async function run(ctx: Context, spec: MatmulSpec): Promise<{ actual: Float32Array; expected: Float64Array }> {
+  const { device } = ctx
+  const { batch, m, n, k } = spec
+  const lenA = (batch - 1) * (spec.batchStrideA ?? m * k) + m * k
+  const lenB = (batch - 1) * (spec.batchStrideB ?? k * n) + k * n
+  const a = values(lenA, 1 + m * 31 + k)
+  const b = values(lenB, 7 + n * 17 + k)
+  const bias = spec.epilogue ? values(n, 99) : null
+  const input = (data: Float32Array) => {
+    const buffer = device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true })
+    new Float32Array(buffer.getMappedRange()).set(data)
+    buffer.unmap()
+    return buffer
+  }
+  const bufA = input(a)
+  const bufB = input(b)
+  const bufBias = bias ? input(bias) : null
+  const bytesC = batch * m * n * 4
+  const bufC = device.createBuffer({ size: bytesC, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC })
+  const readback = device.createBuffer({ size: bytesC, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
+
+  const kernel = renderMatmul(spec)
+  device.pushErrorScope('validation')
+  const module = device.createShaderModule({ code: kernel.code })
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: kernel.entryPoint } })
+  const entries = [bufA, bufB, bufC, ...(bufBias ? [bufBias] : [])].map((buffer, binding) => ({ binding, resource: { buffer } }))
+  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries })
+  const encoder = device.createCommandEncoder()
+  const pass = encoder.beginComputePass()
+  pass.setPipeline(pipeline)
+  pass.setBindGroup(0, bindGroup)
+  pass.dispatchWorkgroups(...kernel.workgroups)
+  pass.end()
+  encoder.copyBufferToBuffer(bufC, 0, readback, 0, bytesC)
+  device.queue.submit([encoder.finish()])
+  const error = await device.popErrorScope()
+  if (error) {
+    const info = await module.getCompilationInfo()
+    throw new Error(`${error.message}\n${info.messages.map((msg) => `${msg.lineNum}:${msg.linePos} ${msg.message}`).join('\n')}\n${kernel.code}`)
+  }
+  await readback.mapAsync(GPUMapMode.READ)
+  const actual = new Float32Array(readback.getMappedRange().slice(0))
+  readback.unmap()
+  for (const buffer of [bufA, bufB, bufC, readback, ...(bufBias ? [bufBias] : [])]) buffer.destroy()
+  return { actual, expected: reference(spec, a, b, bias) }
+}
+
+function expectClose(spec: MatmulSpec, actual: Float32Array, expected: Float64Array): void {
+  expect(actual.length).toBe(expected.length)
+  const { m, n, k } = spec
+  let worst = -Infinity
+  let where = -1
+  for (let i = 0; i < expected.length; i++) {
+    const excess = Math.abs(actual[i] - expected[i]) - (1e-5 * Math.abs(expected[i]) + k * 1e-6)
+    if (!(excess <= worst)) [worst, where] = [excess, i]
+  }
+  if (worst > 0 || Number.isNaN(worst)) {
+    const [b, row, col] = [Math.floor(where / (m * n)), Math.floor(where / n) % m, where % n]
+    expect.fail(`C[${b}, ${row}, ${col}] = ${actual[where]}, expected ${expected[where]} (spec ${JSON.stringify(spec)})`)
+  }
+}
+
+const shape = (batch: number, m: number, n: number, k: number, transA = false, transB = false) =>
+  ({ batch, m, n, k, transA, transB }) satisfies MatmulSpec
+const label = (s: MatmulSpec) =>
+  `${s.batch > 1 ? `${s.batch}×` : ''}${s.m}×${s.n}×${s.k}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`
+const transposes = [[false, false], [true, false], [false, true], [true, true]] as const
+const small: MatmulTile = { rows: 2, cols: 2, workgroup: [4, 2] }
+const wide: MatmulTile = { rows: 4, cols: 8, workgroup: [4, 2] }
+
+const cases: Case[] = [
+  ...[shape(1, 1, 1, 1), shape(1, 7, 5, 3), shape(1, 65, 33, 17), shape(1, 1, 9, 5), shape(1, 9, 1, 5), shape(1, 3, 4, 1)].map((spec) => ({ name: label(spec), spec })),
+  ...transposes.flatMap(([ta, tb]) => [
+    // odd sizes: every load one f32 at a time, partial tiles everywhere
+    { name: label(shape(3, 13, 11, 9, ta, tb)), spec: shape(3, 13, 11, 9, ta, tb) },
+    // multiples of 4: the vec4 loads along k, rows or columns, with a partial last tile
+    { name: `${label(shape(2, 36, 44, 20, ta, tb))} vec4`, spec: { ...shape(2, 36, 44, 20, ta, tb), tile: wide } },
+    // vec4 along rows/columns with k not a multiple of 4 (the k tail loop)
+    { name: `${label(shape(1, 12, 16, 7, ta, tb))} vec4, k tail`, spec: { ...shape(1, 12, 16, 7, ta, tb), tile: wide } },
+    { name: `${label(shape(2, 24, 20, 12, ta, tb))} f32 only`, spec: { ...shape(2, 24, 20, 12, ta, tb), tile: { ...wide, vectorize: false } } },
+  ]),
+  { name: 'default tile, 2×130×70×50', spec: shape(2, 130, 70, 50) },
+  { name: 'default tile, 96×200×64', spec: shape(1, 96, 200, 64) },
+  { name: 'broadcast A (batch stride 0)', spec: { ...shape(3, 10, 12, 8), batchStrideA: 0 } },
+  { name: 'broadcast B (batch stride 0), Bᵀ', spec: { ...shape(3, 10, 12, 8, false, true), batchStrideB: 0 } },
+  { name: 'broadcast B, odd sizes', spec: { ...shape(4, 5, 7, 3), batchStrideB: 0, tile: small } },
+  { name: 'strided batches (stride > m·k)', spec: { ...shape(2, 4, 8, 4), batchStrideA: 20, batchStrideB: 36 } },
+  { name: 'epilogue: bias + relu', spec: { ...shape(2, 33, 17, 9), epilogue: RELU_BIAS } },
+  { name: 'epilogue: bias + relu, vec4, Bᵀ', spec: { ...shape(1, 16, 24, 8, false, true), epilogue: RELU_BIAS, tile: wide } },
+  { name: 'batch 70000 (linear workgroup numbering)', spec: shape(70000, 1, 1, 2) },
+  { name: 'n = 66000 with 1×1 tiles (linear workgroup numbering)', spec: { ...shape(1, 2, 66000, 1), tile: { rows: 1, cols: 1, workgroup: [1, 1] } } },
+]
+
+describe.skipIf(context === null)(`renderMatmul on ${context?.description ?? `no adapter (skipped: ${reason})`}`, () => {
+  afterAll(() => context?.device.destroy())
+  for (const { name, spec } of cases) {
+    it(name, async () => {
+      const { actual, expected } = await run(context as Context, spec)
+      expectClose(spec, actual, expected)
+    })
+  }
+})
+
+describe('renderMatmul without a device', () => {
+  it('keeps every dispatch dimension within the limit', () => {
+    for (const spec of [shape(70000, 1, 1, 1), { ...shape(1, 1, 3_000_000, 1), tile: { rows: 1, cols: 1, workgroup: [1, 1] as [number, number] } }, shape(5, 4096, 4096, 8)])
+      for (const d of renderMatmul(spec).workgroups) expect(d).toBeLessThanOrEqual(65535)
+  })
+  it('rejects sizes that are not positive integers', () => {
+    expect(() => renderMatmul(shape(1, 0, 1, 1))).toThrow(/m must be/)
+    expect(() => renderMatmul(shape(1, 2.5, 1, 1))).toThrow(/m must be/)
+  })
+  it('chooses 16×16 blocks in 8×4 workgroups for large problems, smaller ones for small problems', () => {
+    expect(chooseMatmulTile(shape(1, 1024, 1024, 1024))).toEqual({ rows: 16, cols: 16, workgroup: [8, 4] })
+    const t = chooseMatmulTile(shape(1, 1, 1, 1))
+    expect(t.rows * t.workgroup[1] * t.cols * t.workgroup[0]).toBe(1)
+    for (const [m, n] of [[1, 1000], [1000, 1], [65, 33], [128, 128], [7, 300], [3000, 5]]) {
+      const { rows, cols, workgroup: [wx, wy] } = chooseMatmulTile(shape(1, m, n, 64))
+      expect(wx * wy, `${m}×${n}`).toBeLessThanOrEqual(32)
+      expect(Math.ceil(m / rows) * rows, `${m}×${n}`).toBeLessThanOrEqual(1.25 * m)
+      expect(Math.ceil(n / cols) * cols, `${m}×${n}`).toBeLessThanOrEqual(1.25 * n)
+    }
+  })
+})
