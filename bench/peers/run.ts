@@ -35,6 +35,13 @@ interface PeerSpec {
 }
 
 const PEERS: readonly PeerSpec[] = [
+  ...(['webgpu', 'cpu'] as const).map((b) => ({
+    id: `adjoint-${b}`,
+    system: 'adjoint',
+    backend: b === 'webgpu' ? 'webgpu-jit' : 'cpu-jit',
+    gpu: b === 'webgpu',
+    load: async () => (await import('./adjoint.ts')).createAdjointPeer(b),
+  })),
   ...(['cpu', 'wasm', 'webgpu'] as const).map((b) => ({
     id: `tfjs-${b}`,
     system: 'tfjs',

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { grad, jit, makeProgram, ops, random, tensor, tree, type Tensor } from '../../src/index.ts'
 import { lower } from '../../gpu/lower.ts'
+import { webgpuBackend } from '../../gpu/index.ts'
 import { WebGpuExecutable } from '../../gpu/executable.ts'
 import { renderKernel, UNARY_WGSL } from '../../gpu/wgsl/render.ts'
 import { gpu } from './setup.ts'
@@ -108,6 +109,16 @@ describe.skipIf(backend === null)('WebGPU errors', () => {
     const broken = lowered.kernels.map((k, i) => ({ ...renderKernel(k, lowered.buffers), code: 'fn main() { let x: f32 = ; }', label: `#${i} (${k.kind})` }))
     const exe = new WebGpuExecutable(program, lowered, broken, backend!.context, backend!.pool)
     await expect(exe.run([ops.ones([4])])).rejects.toThrow(/WebGPU could not compile kernel #0 \(map\)/)
+  })
+  it('a lost device fails the next call with the reason, instead of hanging', async () => {
+    const own = await webgpuBackend()
+    const f = jit((v: Tensor) => ops.exp(v), { backend: own })
+    const x = tensor([1, 2])
+    const before = await (await f(x)).data()
+    expect(Math.abs(before[1] - Math.exp(2))).toBeLessThan(1e-5)
+    own.context.device.destroy()
+    await own.context.device.lost
+    await expect(f(x)).rejects.toThrow(/cannot run: the WebGPU device was lost \(destroyed/)
   })
   it('f64 programs are refused with the reason', () => {
     const program = makeProgram((v: Tensor) => ops.exp(v))(tensor([1], { dtype: 'f64' }))

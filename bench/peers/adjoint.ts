@@ -1,0 +1,85 @@
+/**
+ * adjoint's side of the benchmarks: the same three workloads as the peers,
+ * each step one jitted call (forward, gradient and SGD update in one
+ * program), parameters donated so they stay on the device.
+ */
+import { cpuBackend, grad, jit, ops, tensor, tree, type Backend, type Tensor } from '../../src/index.ts'
+import { webgpuBackend } from '../../gpu/index.ts'
+import { MLP, RNN, mlpData, randomF32, rnnData, type Workloads } from './measure.ts'
+import { installNavigatorShim, readGpuCounters } from './navigator.ts'
+
+export async function createAdjointPeer(kind: 'webgpu' | 'cpu'): Promise<Workloads & { describe(): string }> {
+  // On WebGPU, the same adapter as the peers (the shim's), with the same dispatch counters.
+  if (kind === 'webgpu') installNavigatorShim()
+  const backend: Backend = kind === 'webgpu' ? await webgpuBackend() : cpuBackend()
+  let lastLoss: number | undefined
+  const sgd = <P extends Record<string, Tensor>>(p: P, g: P, lr: number): P => tree.treeMap2(p, g, (a, d) => ops.sub(a, ops.mul(d, lr)))
+
+  return {
+    describe: () => `adjoint jit on ${backend.name}`,
+
+    async matmul(n: number) {
+      const a = tensor(randomF32(n * n, 21), { shape: [n, n] })
+      const b = tensor(randomF32(n * n, 22), { shape: [n, n] })
+      const mm = jit((x: Tensor, y: Tensor) => ops.slice(ops.matmul(x, y), [0, 0], [1, 1]), { backend })
+      // Keep the operands on the device, as the peers do.
+      const upload = jit((x: Tensor, y: Tensor) => [ops.add(x, 0), ops.add(y, 0)], { backend })
+      const [da, db] = await upload(a, b)
+      return async () => {
+        await (await mm(da, db)).data()
+      }
+    },
+
+    async mlpStep(batch: number) {
+      const d = mlpData(batch)
+      const { input, hidden, output, lr } = MLP
+      type P = { w1: Tensor; b1: Tensor; w2: Tensor; b2: Tensor; w3: Tensor; b3: Tensor }
+      let p: P = {
+        w1: tensor(d.w1, { shape: [input, hidden] }), b1: tensor(d.b1, { shape: [hidden] }),
+        w2: tensor(d.w2, { shape: [hidden, hidden] }), b2: tensor(d.b2, { shape: [hidden] }),
+        w3: tensor(d.w3, { shape: [hidden, output] }), b3: tensor(d.b3, { shape: [output] }),
+      }
+      const x = tensor(d.x, { shape: [batch, input] })
+      const y = tensor(d.y, { shape: [batch, output] })
+      const loss = (q: P, v: Tensor, t: Tensor) => {
+        const h1 = ops.relu(ops.add(ops.matmul(v, q.w1), q.b1))
+        const h2 = ops.relu(ops.add(ops.matmul(h1, q.w2), q.b2))
+        const z = ops.add(ops.matmul(h2, q.w3), q.b3)
+        return ops.mean(ops.sub(ops.logsumexp(z, 1), ops.sum(ops.mul(z, t), 1)))
+      }
+      const step = jit((q: P, v: Tensor, t: Tensor) => [sgd(q, grad(loss)(q, v, t), lr), loss(q, v, t)] as const, { backend, donateArgnums: [0] })
+      const [dx, dy] = await jit((v: Tensor, t: Tensor) => [ops.add(v, 0), ops.add(t, 0)], { backend })(x, y)
+      return async () => {
+        const [next, l] = await step(p, dx, dy)
+        p = next
+        lastLoss = (await l.data())[0]
+      }
+    },
+
+    async rnnStep() {
+      const d = rnnData()
+      const { input, hidden, steps, batch, lr } = RNN
+      type P = { wx: Tensor; wh: Tensor; b: Tensor }
+      let p: P = { wx: tensor(d.wx, { shape: [input, hidden] }), wh: tensor(d.wh, { shape: [hidden, hidden] }), b: tensor(d.b, { shape: [hidden] }) }
+      const xs = tensor(d.x, { shape: [steps, batch, input] })
+      // Unrolled over time: the loop is traced once into one program.
+      const loss = (q: P, x: Tensor) => {
+        let h: Tensor = ops.zeros([batch, hidden])
+        for (let t = 0; t < steps; t++) {
+          const xt = ops.reshape(ops.slice(x, [t, 0, 0], [1, batch, input]), [batch, input])
+          h = ops.tanh(ops.add(ops.add(ops.matmul(xt, q.wx), ops.matmul(h, q.wh)), q.b))
+        }
+        return ops.mean(ops.square(h))
+      }
+      const step = jit((q: P, x: Tensor) => [sgd(q, grad(loss)(q, x), lr), loss(q, x)] as const, { backend, donateArgnums: [0] })
+      return async () => {
+        const [next, l] = await step(p, xs)
+        p = next
+        lastLoss = (await l.data())[0]
+      }
+    },
+
+    lastLoss: () => lastLoss,
+    ...(kind === 'webgpu' ? { counters: readGpuCounters } : {}),
+  }
+}
