@@ -7,7 +7,7 @@
 import { defaultBackend, type Backend, type Executable } from './core/backend.ts'
 import { Tracer } from './core/trace.ts'
 import { stage } from './ir/partial-eval.ts'
-import type { Program } from './ir/program.ts'
+import { commonSubexpressions, type Program } from './ir/program.ts'
 import { describe, flatten, unflatten, type TreeDef } from './tree.ts'
 import { formatAval, type Tensor } from './tensor.ts'
 
@@ -46,7 +46,7 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
       outDef = d
       return { outputs: outs, result: null }
     })
-    return { program, outDef: outDef as unknown as TreeDef }
+    return { program: commonSubexpressions(program), outDef: outDef as unknown as TreeDef }
   }
   const signature = (args: unknown[]) => {
     const [leaves, def] = flatten(args, 'args')

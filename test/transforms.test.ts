@@ -54,12 +54,13 @@ describe('printed programs', () => {
   })
   it('grad(f): the transposed linear program', () => {
     expect(makeProgram(grad(f))(x).toString()).toMatchInlineSnapshot(`
-      "{ lambda a:f64[3] ; b:f64[3] .
-        let c:f64[3] = sin b
-            d:f64[3] = cos b
-            e:f64[3] = mul c a
-            f:f64[3] = mul a b
-            g:f64[3] = mul f d
+      "{ lambda a:f64[3] .
+        let b:f64[3] = sin a
+            c:f64[3] = cos a
+            d:f64[3] = broadcast[shape=[3]] 1:f64
+            e:f64[3] = mul b d
+            f:f64[3] = mul d a
+            g:f64[3] = mul f c
             h:f64[3] = add e g
         in ( h ) }"
     `)
@@ -67,13 +68,15 @@ describe('printed programs', () => {
   it('grad of a dense layer: the transpose of a matmul is a matmul', () => {
     const loss = (w: Tensor, v: Tensor) => ops.sum(ops.tanh(ops.matmul(v, w)))
     expect(makeProgram(grad(loss))(f64([[1, 2], [3, 4], [5, 6]]), f64([[1, 0, 1]])).toString()).toMatchInlineSnapshot(`
-      "{ lambda a:f64[1,2] b:f64[1,2] ; c:f64[3,2] d:f64[1,3] .
-        let e:f64[1,2] = matmul d c
-            f:f64[1,2] = tanh e
-            g:f64[1,2] = mul f f
-            h:f64[1,2] = sub a g
-            i:f64[1,2] = mul b h
-            j:f64[3,1] = transpose[perm=[1,0]] d
+      "{ lambda a:f64[3,2] b:f64[1,3] .
+        let c:f64[1,2] = matmul b a
+            d:f64[1,2] = tanh c
+            e:f64[1,2] = mul d d
+            f:f64[1,2] = broadcast[shape=[1,2]] 1:f64
+            g:f64[1,2] = sub f e
+            h:f64[1,2] = broadcast[shape=[1,2]] 1:f64
+            i:f64[1,2] = mul h g
+            j:f64[3,1] = transpose[perm=[1,0]] b
             k:f64[3,2] = matmul j i
         in ( k ) }"
     `)

@@ -9,14 +9,27 @@
  */
 import type { Params, Primitive } from '../core/primitive.ts'
 import { Trace, Tracer, abstractEval, bind, fullRaise, withMain } from '../core/trace.ts'
-import { ConcreteTensor, type Aval, type Tensor } from '../tensor.ts'
+import { ConcreteTensor, scalarOf, type Aval, type Tensor } from '../tensor.ts'
 import { Literal, Program, Var, deadCodeElimination, type Atom, type Eqn } from './program.ts'
 
 class Builder {
   readonly eqns: Eqn[] = []
   readonly consts = new Map<Tensor, Var>()
+  private readonly uniform = new Map<Tensor, Var>()
   constAtom(x: Tensor): Atom {
     if (x instanceof ConcreteTensor && x.aval.shape.length === 0) return new Literal(x)
+    // A constant with one value everywhere (the zeros and ones the rules make)
+    // is staged as a broadcast scalar: readable, and no buffer to hold it.
+    if (x instanceof ConcreteTensor && x.values.length > 0 && x.values.every((v) => Object.is(v, x.values[0]))) {
+      let v = this.uniform.get(x)
+      if (v === undefined) {
+        v = new Var(x.aval)
+        const scalar = new Literal(scalarOf(x.values[0], x.aval.dtype))
+        this.eqns.push({ prim: 'broadcast', inputs: [scalar], params: { shape: x.aval.shape }, outputs: [v] })
+        this.uniform.set(x, v)
+      }
+      return v
+    }
     let v = this.consts.get(x)
     if (v === undefined) {
       v = new Var(x.aval)

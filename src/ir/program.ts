@@ -6,7 +6,7 @@
  */
 import type { Params, Primitive } from '../core/primitive.ts'
 import { abstractEval, bind } from '../core/trace.ts'
-import { formatAval, sameShape, type Aval, type Tensor } from '../tensor.ts'
+import { ConcreteTensor, formatAval, sameShape, type Aval, type Tensor } from '../tensor.ts'
 import { printProgram } from './pprint.ts'
 
 export class Var {
@@ -116,4 +116,47 @@ export function deadCodeElimination(program: Program): Program {
     kept,
     program.outputs,
   )
+}
+
+/**
+ * Merges equations that apply the same primitive with the same parameters to
+ * the same inputs (all primitives are pure), so that a value computed twice
+ * by the traced code (a loss evaluated beside its gradient, say) is computed
+ * once.
+ */
+export function commonSubexpressions(program: Program): Program {
+  const replace = new Map<Var, Var>()
+  const ids = new Map<Var, number>()
+  const id = (v: Var) => {
+    let n = ids.get(v)
+    if (n === undefined) ids.set(v, (n = ids.size))
+    return n
+  }
+  // Small captured constants (the zeros and ones that rules create) are compared by value.
+  const constKey = new Map<Var, string>()
+  program.constVars.forEach((v, i) => {
+    const x = program.constValues[i]
+    if (x.size <= 64 && x instanceof ConcreteTensor) constKey.set(v, `c${formatAval(x.aval)}:${Array.from(x.values).join(',')}`)
+  })
+  const atom = (a: Atom): Atom => (a instanceof Var ? (replace.get(a) ?? a) : a)
+  const key = (a: Atom) => {
+    if (a instanceof Var) return constKey.get(a) ?? `v${id(a)}`
+    const x = a.value.toConcrete()
+    return `l${x.aval.dtype}:${x.values[0]}`
+  }
+  const seen = new Map<string, Eqn>()
+  const eqns: Eqn[] = []
+  for (const e of program.eqns) {
+    const inputs = e.inputs.map(atom)
+    const k = `${e.prim}|${JSON.stringify(e.params)}|${inputs.map(key).join(',')}`
+    const same = seen.get(k)
+    if (same !== undefined) {
+      e.outputs.forEach((v, i) => replace.set(v, same.outputs[i]))
+      continue
+    }
+    const kept = { ...e, inputs }
+    seen.set(k, kept)
+    eqns.push(kept)
+  }
+  return new Program(program.inputs, program.constVars, program.constValues, eqns, program.outputs.map(atom))
 }
