@@ -11,7 +11,7 @@
  * line. ADJOINT_WEBGPU_BACKEND picks the Dawn backend (default opengles, i.e.
  * Mesa llvmpipe; `vulkan` with SwiftShader's ICD).
  */
-import { create, globals } from 'webgpu'
+import { createContext } from '../gpu/device.ts'
 import { chooseMatmulTile, renderMatmul, type MatmulSpec, type MatmulTile } from '../gpu/kernels/matmul.ts'
 
 const args = process.argv.slice(2)
@@ -30,28 +30,7 @@ const only = (() => {
 })()
 
 const backend = process.env.ADJOINT_WEBGPU_BACKEND ?? 'opengles'
-process.env.EGL_PLATFORM ??= 'surfaceless'
-Object.assign(globalThis, globals)
-// Dawn's event processing uses the instance after its GPU object is collected
-// (a crash), so keep the GPU object reachable for the life of the process.
-const instance: GPU = create([`backend=${backend}`])
-;(globalThis as { adjointGemmBenchGpu?: GPU }).adjointGemmBenchGpu = instance
-const compat = backend === 'opengles' || backend === 'opengl'
-const adapter = await instance.requestAdapter((compat ? { featureLevel: 'compatibility' } : {}) as GPURequestAdapterOptions)
-if (adapter === null) {
-  console.error(`no WebGPU adapter on Dawn's ${backend} backend`)
-  process.exit(1)
-}
-const limits = adapter.limits
-const device = await adapter.requestDevice({
-  requiredLimits: {
-    maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
-    maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
-    maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
-    maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
-    maxBufferSize: limits.maxBufferSize,
-  },
-})
+const { device } = await createContext({ backend })
 const system = backend === 'opengles' ? 'webgpu-llvmpipe' : backend === 'vulkan' ? 'webgpu-vulkan' : `webgpu-${backend}`
 
 /** The baseline: one invocation per element of C, reading A and B one f32 at a time. */

@@ -8,12 +8,48 @@ import { webgpuBackend } from '../../gpu/index.ts'
 import { MLP, RNN, mlpData, randomF32, rnnData, type Workloads } from './measure.ts'
 import { installNavigatorShim, readGpuCounters } from './navigator.ts'
 
+const sgd = <P extends Record<string, Tensor>>(p: P, g: P, lr: number): P => tree.treeMap2(p, g, (a, d) => ops.sub(a, ops.mul(d, lr)))
+
+/**
+ * The MLP workload as adjoint code: one jitted call per step (forward,
+ * gradient, SGD update), parameters donated; `run()` resolves to the loss.
+ */
+export async function mlpTraining(backend: Backend, batch: number = MLP.batch) {
+  const d = mlpData(batch)
+  const { input, hidden, output, lr } = MLP
+  type P = { w1: Tensor; b1: Tensor; w2: Tensor; b2: Tensor; w3: Tensor; b3: Tensor }
+  let p: P = {
+    w1: tensor(d.w1, { shape: [input, hidden] }), b1: tensor(d.b1, { shape: [hidden] }),
+    w2: tensor(d.w2, { shape: [hidden, hidden] }), b2: tensor(d.b2, { shape: [hidden] }),
+    w3: tensor(d.w3, { shape: [hidden, output] }), b3: tensor(d.b3, { shape: [output] }),
+  }
+  const loss = (q: P, v: Tensor, t: Tensor) => {
+    const h1 = ops.relu(ops.add(ops.matmul(v, q.w1), q.b1))
+    const h2 = ops.relu(ops.add(ops.matmul(h1, q.w2), q.b2))
+    const z = ops.add(ops.matmul(h2, q.w3), q.b3)
+    return ops.mean(ops.sub(ops.logsumexp(z, 1), ops.sum(ops.mul(z, t), 1)))
+  }
+  const step = jit((q: P, v: Tensor, t: Tensor) => [sgd(q, grad(loss)(q, v, t), lr), loss(q, v, t)] as const, { backend, donateArgnums: [0] })
+  // The data stays on the device, as the peers' does.
+  const [x, y] = await jit((v: Tensor, t: Tensor) => [ops.add(v, 0), ops.add(t, 0)], { backend })(
+    tensor(d.x, { shape: [batch, input] }),
+    tensor(d.y, { shape: [batch, output] }),
+  )
+  return {
+    async run(): Promise<number> {
+      const [next, l] = await step(p, x, y)
+      p = next
+      return (await l.data())[0]
+    },
+    kernels: async () => (await step.compiled(p, x, y)).kernels,
+  }
+}
+
 export async function createAdjointPeer(kind: 'webgpu' | 'cpu'): Promise<Workloads & { describe(): string }> {
   // On WebGPU, the same adapter as the peers (the shim's), with the same dispatch counters.
   if (kind === 'webgpu') installNavigatorShim()
   const backend: Backend = kind === 'webgpu' ? await webgpuBackend() : cpuBackend()
   let lastLoss: number | undefined
-  const sgd = <P extends Record<string, Tensor>>(p: P, g: P, lr: number): P => tree.treeMap2(p, g, (a, d) => ops.sub(a, ops.mul(d, lr)))
 
   return {
     describe: () => `adjoint jit on ${backend.name}`,
@@ -31,28 +67,9 @@ export async function createAdjointPeer(kind: 'webgpu' | 'cpu'): Promise<Workloa
     },
 
     async mlpStep(batch: number) {
-      const d = mlpData(batch)
-      const { input, hidden, output, lr } = MLP
-      type P = { w1: Tensor; b1: Tensor; w2: Tensor; b2: Tensor; w3: Tensor; b3: Tensor }
-      let p: P = {
-        w1: tensor(d.w1, { shape: [input, hidden] }), b1: tensor(d.b1, { shape: [hidden] }),
-        w2: tensor(d.w2, { shape: [hidden, hidden] }), b2: tensor(d.b2, { shape: [hidden] }),
-        w3: tensor(d.w3, { shape: [hidden, output] }), b3: tensor(d.b3, { shape: [output] }),
-      }
-      const x = tensor(d.x, { shape: [batch, input] })
-      const y = tensor(d.y, { shape: [batch, output] })
-      const loss = (q: P, v: Tensor, t: Tensor) => {
-        const h1 = ops.relu(ops.add(ops.matmul(v, q.w1), q.b1))
-        const h2 = ops.relu(ops.add(ops.matmul(h1, q.w2), q.b2))
-        const z = ops.add(ops.matmul(h2, q.w3), q.b3)
-        return ops.mean(ops.sub(ops.logsumexp(z, 1), ops.sum(ops.mul(z, t), 1)))
-      }
-      const step = jit((q: P, v: Tensor, t: Tensor) => [sgd(q, grad(loss)(q, v, t), lr), loss(q, v, t)] as const, { backend, donateArgnums: [0] })
-      const [dx, dy] = await jit((v: Tensor, t: Tensor) => [ops.add(v, 0), ops.add(t, 0)], { backend })(x, y)
+      const step = await mlpTraining(backend, batch)
       return async () => {
-        const [next, l] = await step(p, dx, dy)
-        p = next
-        lastLoss = (await l.data())[0]
+        lastLoss = await step.run()
       }
     },
 

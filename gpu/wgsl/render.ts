@@ -159,6 +159,16 @@ function unflatten(prefix: string, flat: string, shape: readonly number[], inden
   })
 }
 
+/** Bindings, helpers, and the entry point up to the output index o0, o1, … of this invocation. */
+const opening = (kernel: MapKernel | ReduceKernel, buffers: readonly LogicalBuffer[], total: number) => `${bindings(kernel, buffers)}
+${PRELUDE}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let flat = gid.x + gid.y * groups.x * ${WORKGROUP}u;
+  if (flat >= ${total}u) { return; }
+  let f = i32(flat);
+${unflatten('o', 'f', kernel.shape, '  ').join('\n')}`
+
 const store = (t: ScalarType, v: string) => (t === 'bool' ? `select(0i, 1i, ${v})` : v)
 
 function renderMap(kernel: MapKernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
@@ -166,14 +176,7 @@ function renderMap(kernel: MapKernel, buffers: readonly LogicalBuffer[]): Render
   const types = kernel.inputs.map((id) => buffers[id].type)
   const emitter = new Emitter(countUses([kernel.value]), types, '  ')
   const value = emitter.expr(kernel.value)
-  const code = `${bindings(kernel, buffers)}
-${PRELUDE}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let flat = gid.x + gid.y * groups.x * ${WORKGROUP}u;
-  if (flat >= ${total}u) { return; }
-  let f = i32(flat);
-${unflatten('o', 'f', kernel.shape, '  ').join('\n')}
+  const code = `${opening(kernel, buffers, total)}
 ${emitter.lines.join('\n')}
   out[flat] = ${store(buffers[kernel.output].type, value)};
 }
@@ -191,14 +194,7 @@ function renderReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[]): 
   const bodyValue = body.expr(kernel.body)
   const count = kernel.reduced.reduce((a, d) => a * d, 1)
   const combine = kernel.op === 'sum' ? `acc + ${bodyValue}` : `max(acc, ${bodyValue})`
-  const code = `${bindings(kernel, buffers)}
-${PRELUDE}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let flat = gid.x + gid.y * groups.x * ${WORKGROUP}u;
-  if (flat >= ${total}u) { return; }
-  let f = i32(flat);
-${unflatten('o', 'f', kernel.shape, '  ').join('\n')}
+  const code = `${opening(kernel, buffers, total)}
 ${init.lines.join('\n')}
   var acc: ${wgslType(outType)} = ${initValue};
   for (var r = 0i; r < ${count}i; r++) {

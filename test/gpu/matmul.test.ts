@@ -10,7 +10,7 @@
  * backend (e.g. `vulkan` with SwiftShader's ICD).
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { create, globals } from 'webgpu'
+import { createContext } from '../../gpu/device.ts'
 import { chooseMatmulTile, renderMatmul, type MatmulSpec, type MatmulTile } from '../../gpu/kernels/matmul.ts'
 
 interface Context {
@@ -21,36 +21,11 @@ interface Context {
 // The GPU object from `create` must stay reachable while its devices live:
 // once it is garbage-collected, Dawn's event processing uses a freed instance
 // (a crash), hence a global rather than a local.
-const holder = globalThis as { adjointMatmulTestGpu?: GPU }
 
-/**
- * Dawn's OpenGL ES backend (Mesa llvmpipe, compatibility mode) unless
- * ADJOINT_WEBGPU_BACKEND names another (e.g. `vulkan` for SwiftShader). The
- * device gets the adapter's limits, not the low compatibility defaults.
- */
+/** The same device set-up as the library's (adapter limits; ADJOINT_WEBGPU_BACKEND picks Dawn's backend). */
 async function createDevice(): Promise<Context> {
-  const backend = process.env.ADJOINT_WEBGPU_BACKEND ?? 'opengles'
-  process.env.EGL_PLATFORM ??= 'surfaceless'
-  Object.assign(globalThis, globals)
-  const instance = create([`backend=${backend}`])
-  holder.adjointMatmulTestGpu = instance
-  const compat = backend === 'opengles' || backend === 'opengl'
-  const adapter = await instance.requestAdapter((compat ? { featureLevel: 'compatibility' } : {}) as GPURequestAdapterOptions)
-  if (adapter === null) throw new Error(`no WebGPU adapter on Dawn's ${backend} backend`)
-  const limits = adapter.limits
-  const device = await adapter.requestDevice({
-    requiredLimits: {
-      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
-      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
-      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
-      maxComputeWorkgroupSizeY: limits.maxComputeWorkgroupSizeY,
-      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
-      maxBufferSize: limits.maxBufferSize,
-    },
-  })
-  const info = adapter.info
-  const name = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') || 'unknown adapter'
-  return { device, description: `${backend}: ${name}` }
+  const { device, description } = await createContext({ backend: process.env.ADJOINT_WEBGPU_BACKEND ?? 'opengles' })
+  return { device, description }
 }
 
 let context: Context | null = null
