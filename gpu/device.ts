@@ -40,14 +40,24 @@ const LIMITS: readonly (keyof GPUSupportedLimits)[] = [
   'maxBindingsPerBindGroup',
 ]
 
+/** Whether a Vulkan loader is installed (Linux): without one Dawn's default backend only prints a warning and fails. */
+function hasVulkanLoader(proc: { platform?: string; env: Record<string, string | undefined> }): boolean {
+  if (proc.platform !== 'linux' || proc.env.LD_LIBRARY_PATH) return true
+  const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib']
+  const fs = (globalThis as { process?: { getBuiltinModule?: (name: string) => unknown } }).process?.getBuiltinModule?.('node:fs') as
+    | { existsSync(path: string): boolean }
+    | undefined
+  return fs === undefined || dirs.some((d) => fs.existsSync(`${d}/libvulkan.so.1`))
+}
+
 async function nodeGpus(first: string | undefined): Promise<{ gpu: GPU; label: string; compat: boolean }[]> {
-  const proc = (globalThis as { process?: { env: Record<string, string | undefined> } }).process
+  const proc = (globalThis as { process?: { platform?: string; env: Record<string, string | undefined> } }).process
   if (proc === undefined) return []
   proc.env.EGL_PLATFORM ??= 'surfaceless'
   const name = 'webgpu'
   const mod = (await import(name)) as { create: (flags: string[]) => GPU; globals: object }
   Object.assign(globalThis, mod.globals)
-  const order = first !== undefined ? [first] : [undefined, 'opengles']
+  const order = first !== undefined ? [first] : hasVulkanLoader(proc) ? [undefined, 'opengles'] : ['opengles']
   return order.map((backend) => ({
     gpu: mod.create(backend === undefined ? [] : [`backend=${backend}`]),
     label: backend ?? 'default',
