@@ -119,7 +119,9 @@ export class WebGpuExecutable implements Executable {
     const pass = encoder.beginComputePass()
     lowered.kernels.forEach((kernel, i) => {
       const pipeline = pipelines[i]
-      const entries = [...kernel.inputs, kernel.output].map((id, binding) => ({ binding, resource: { buffer: bound.get(id) as GPUBuffer } }))
+      // A matmul binds A, B, C, then its epilogue's inputs; other kernels their inputs, then the output.
+      const order = kernel.kind === 'matmul' ? [kernel.inputs[0], kernel.inputs[1], kernel.output, ...kernel.inputs.slice(2)] : [...kernel.inputs, kernel.output]
+      const entries = order.map((id, binding) => ({ binding, resource: { buffer: bound.get(id) as GPUBuffer } }))
       pass.setPipeline(pipeline)
       pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }))
       const [x, y, z] = this.compiled[i].workgroups

@@ -130,6 +130,18 @@ export interface MatmulKernel extends KernelBase {
   readonly transB: boolean
   readonly batchStrideA: number
   readonly batchStrideB: number
+  /**
+   * A fused elementwise epilogue: the value of a map kernel over the product's
+   * shape in which the product itself is read as `acc` (its loads at
+   * `accSlot`); the other slots are inputs[2…] in order of `slots`.
+   */
+  readonly epilogue?: {
+    readonly value: Expr
+    readonly shape: readonly number[]
+    readonly accSlot: number
+    readonly slots: readonly number[]
+    readonly slotTypes: readonly ScalarType[]
+  }
 }
 
 export type Kernel = MapKernel | ReduceKernel | MatmulKernel

@@ -276,10 +276,58 @@ function build(
     emit(copy, 'output', i)
     return bufferOf.get(copy) as number
   })
+  fuseEpilogues(b, kernels, inlineVars, buffers)
   return {
     lowered: { buffers, kernels, outputs, outputShapes: program.outputs.map((a) => a.aval.shape) },
     kernels,
     inlineVars,
+  }
+}
+
+/**
+ * Matmul epilogues: an elementwise kernel that reads a product only at its
+ * own index, where no other kernel reads the product, is computed by the
+ * matmul kernel as it stores each element (bias, activation, an SGD update),
+ * saving a dispatch and the product's buffer.
+ */
+function fuseEpilogues(b: ExprBuilder, kernels: Kernel[], inlineVars: (Var | undefined)[], buffers: readonly LogicalBuffer[]): void {
+  for (let i = 0; i < kernels.length; i++) {
+    const k = kernels[i]
+    if (k.kind !== 'map' || buffers[k.output].type !== 'f32') continue
+    const strides = stridesOf(k.shape)
+    const identity = b.affine(k.shape.map((d, j) => [d === 1 ? b.lit(0, 'i32') : b.idx(`o${j}`), strides[j]] as const))
+    for (const [slot, buf] of k.inputs.entries()) {
+      const at = kernels.findIndex((q) => q.kind === 'matmul' && q.output === buf && q.epilogue === undefined)
+      if (at < 0 || buffers[buf].role !== 'temp') continue
+      const m = kernels[at] as Extract<Kernel, { kind: 'matmul' }>
+      const r = k.shape.length
+      const fits = r >= 2 && k.shape[r - 2] === m.m && k.shape[r - 1] === m.n && sizeOf(k.shape.slice(0, r - 2)) === m.batch
+      if (!fits || kernels.some((q, j) => j !== i && q.inputs.includes(buf)) || !readsOnlyAt(k.value, slot, identity)) continue
+      const slots = k.inputs.flatMap((_, s) => (s === slot ? [] : [s]))
+      kernels[i] = {
+        ...m,
+        inputs: [m.inputs[0], m.inputs[1], ...slots.map((s) => k.inputs[s])],
+        output: k.output,
+        epilogue: { value: k.value, shape: k.shape, accSlot: slot, slots, slotTypes: k.inputs.map((id) => buffers[id].type) },
+      }
+      kernels.splice(at, 1)
+      inlineVars.splice(at, 1)
+      if (at < i) i--
+      break
+    }
+  }
+}
+
+/** Whether every load from `slot` in `e` is at `offset`. */
+function readsOnlyAt(e: Expr, slot: number, offset: Expr, seen = new Set<number>()): boolean {
+  if (seen.has(e.id)) return true
+  seen.add(e.id)
+  switch (e.k) {
+    case 'load': return e.slot === slot ? e.offset === offset : readsOnlyAt(e.offset, slot, offset, seen)
+    case 'un': case 'cast': return readsOnlyAt(e.a, slot, offset, seen)
+    case 'bin': case 'cmp': return readsOnlyAt(e.a, slot, offset, seen) && readsOnlyAt(e.b, slot, offset, seen)
+    case 'sel': return readsOnlyAt(e.c, slot, offset, seen) && readsOnlyAt(e.a, slot, offset, seen) && readsOnlyAt(e.b, slot, offset, seen)
+    default: return true
   }
 }
 

@@ -79,6 +79,8 @@ class Emitter {
     private readonly uses: Map<number, number>,
     private readonly inputTypes: readonly ScalarType[],
     private readonly indent: string,
+    /** In a matmul epilogue, loads from this slot are the accumulator. */
+    private readonly accSlot = -1,
   ) {}
   expr(e: Expr): string {
     const named = this.names.get(e.id)
@@ -97,6 +99,7 @@ class Emitter {
       case 'idx': return e.name
       case 'lit': return literal(e.value, e.t)
       case 'load': {
+        if (e.slot === this.accSlot) return 'acc'
         const raw = `in${e.slot}[${this.expr(e.offset)}]`
         return this.inputTypes[e.slot] === 'bool' ? `(${raw} != 0i)` : raw
       }
@@ -208,6 +211,18 @@ ${body.lines.join('\n')}
   return { code, entryPoint: 'main', workgroups: workgroupsFor(total) }
 }
 
+/** The epilogue of a matmul: the fused map's value at (batch b, row, col), with extra inputs bound from 3 on. */
+function renderEpilogue(epilogue: NonNullable<Extract<Kernel, { kind: 'matmul' }>['epilogue']>): { bindings: string; body: string } {
+  const { value, shape, accSlot, slots, slotTypes } = epilogue
+  const bindings = slots.map((s, j) => `@group(0) @binding(${3 + j}) var<storage, read> in${s}: array<${storageType(slotTypes[s])}>;`)
+  const emitter = new Emitter(countUses([value]), slotTypes, '  ', accSlot)
+  const result = emitter.expr(value)
+  const r = shape.length
+  const batchIndex = unflatten('o', 'i32(b)', shape.slice(0, r - 2), '  ')
+  const body = [...batchIndex, `  let o${r - 2} = i32(row);`, `  let o${r - 1} = i32(col);`, ...emitter.lines, `  return ${result};`]
+  return { bindings: `${bindings.join('\n')}\n${PRELUDE}`, body: body.join('\n').trim() }
+}
+
 export function renderKernel(kernel: Kernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
   switch (kernel.kind) {
     case 'map': return renderMap(kernel, buffers)
@@ -217,6 +232,7 @@ export function renderKernel(kernel: Kernel, buffers: readonly LogicalBuffer[]):
         batch: kernel.batch, m: kernel.m, n: kernel.n, k: kernel.k,
         transA: kernel.transA, transB: kernel.transB,
         batchStrideA: kernel.batchStrideA, batchStrideB: kernel.batchStrideB,
+        epilogue: kernel.epilogue && renderEpilogue(kernel.epilogue),
       })
     }
     default: return kernel satisfies never

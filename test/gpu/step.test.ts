@@ -55,7 +55,7 @@ describe.skipIf(backend === null)('a training step on WebGPU', () => {
     const stats = exe.stats()
     expect(stats.submissions).toBe(1)
     expect(stats.dispatches).toBe(exe.kernels)
-    expect(exe.kernels).toMatchInlineSnapshot(`27`)
+    expect(exe.kernels).toMatchInlineSnapshot(`22`)
     expect(stats.bytesRead).toBe(0)
     const [q1, m1] = sgdStep(p, x, y)
     expect(Math.abs((await l1.data())[0] - m1.item())).toBeLessThan(1e-5)
