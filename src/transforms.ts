@@ -197,7 +197,7 @@ function jacobianBlocks(name: string, f: Fn, argnum: number, args: unknown[], mo
   const [leaves, def] = flatten(args[argnum], 'arg')
   checkDifferentiable(name, leaves, def)
   const g = flatFunction((x: unknown) => f(...args.map((a, i) => (i === argnum ? x : a))), { kind: 'array', children: [def] }, name)
-  const call = (ls: Tensor[]) => g.call([ls].flat())
+  const call = g.call
   const blocks: Tensor[][] = [] // blocks[j][i]: output leaf j by input leaf i
   if (mode === 'fwd') {
     leaves.forEach((x, i) => {
