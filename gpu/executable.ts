@@ -5,14 +5,15 @@
  * executable, outputs are new device tensors, and only what the caller reads
  * with `await t.data()` comes back to the host.
  */
-import type { Executable, ExecutableStats, RunOptions } from '../src/core/backend.ts'
+import { DeviceLostError, type Executable, type ExecutableStats, type RunOptions } from '../src/core/backend.ts'
 import type { Program } from '../src/ir/program.ts'
-import { formatAval, sameShape, type Tensor } from '../src/tensor.ts'
+import { concrete, formatAval, sameShape, sizeOf, type Tensor } from '../src/tensor.ts'
 import type { GpuContext } from './device.ts'
 import type { LoweredProgram } from './kernel.ts'
+import { CHECKPOINT_EVERY, CallRecord, RecentCalls } from './lineage.ts'
 import { planBuffers, type BufferPlan } from './plan.ts'
 import type { BufferPool } from './pool.ts'
-import { DeviceTensor, toDevice, type DeviceStats } from './tensor.ts'
+import { DeviceTensor, fromDevice, toDevice, type DeviceStats } from './tensor.ts'
 import type { RenderedKernel } from './wgsl/render.ts'
 
 export interface CompiledKernel extends RenderedKernel {
@@ -52,14 +53,27 @@ async function pipelineFor(context: GpuContext, kernel: CompiledKernel): Promise
   return pipeline
 }
 
+const bufferIds = new WeakMap<GPUBuffer, number>()
+let nextBufferId = 0
+const bufferId = (buffer: GPUBuffer): number => {
+  let id = bufferIds.get(buffer)
+  if (id === undefined) bufferIds.set(buffer, (id = nextBufferId++))
+  return id
+}
+
+const checkpointBytes = (results: readonly DeviceTensor[]): number => results.reduce((n, t) => n + sizeOf(t.aval.shape) * 4, 0)
+
 export class WebGpuExecutable implements Executable {
   readonly kernels: number
   readonly plan: BufferPlan
   private readonly ready: Promise<GPUComputePipeline[]>
   private readonly consts = new Map<number, GPUBuffer>()
   private readonly temps: GPUBuffer[]
-  private last: ExecutableStats = { dispatches: 0, submissions: 0, bytesRead: 0, bytesWritten: 0 }
+  private last: ExecutableStats = { dispatches: 0, submissions: 0, bytesRead: 0, bytesWritten: 0, bytesCheckpointed: 0 }
   private readonly readback: DeviceStats = { bytesRead: 0, submissions: 0 }
+  private readonly recent = new RecentCalls()
+  /** Bind groups by kernel and buffers: the pool hands the same buffers back, so a training loop reuses them. */
+  private readonly bindGroups = new Map<string, GPUBindGroup>()
 
   constructor(
     readonly program: Program,
@@ -85,7 +99,8 @@ export class WebGpuExecutable implements Executable {
   async run(inputs: readonly Tensor[], options: RunOptions = {}): Promise<Tensor[]> {
     const pipelines = await this.ready
     const { device } = this.context
-    if (this.context.lost !== null) throw new Error(`cannot run: ${this.context.lost}`)
+    if (this.context.lost !== null)
+      throw new DeviceLostError(`cannot run: ${this.context.lost}; the tensors it computed can still be read (\`await t.data()\` recomputes them on the CPU)`)
     const { program, lowered } = this
     if (inputs.length !== program.inputs.length)
       throw new Error(`the compiled program takes ${program.inputs.length} inputs, got ${inputs.length}`)
@@ -117,26 +132,82 @@ export class WebGpuExecutable implements Executable {
 
     const encoder = device.createCommandEncoder()
     const pass = encoder.beginComputePass()
+    if (this.bindGroups.size > 8 * lowered.kernels.length) this.bindGroups.clear()
     lowered.kernels.forEach((kernel, i) => {
       const pipeline = pipelines[i]
       // A matmul binds A, B, C, then its epilogue's inputs; other kernels their inputs, then the output.
       const order = kernel.kind === 'matmul' ? [kernel.inputs[0], kernel.inputs[1], kernel.output, ...kernel.inputs.slice(2)] : [...kernel.inputs, kernel.output]
-      const entries = order.map((id, binding) => ({ binding, resource: { buffer: bound.get(id) as GPUBuffer } }))
+      const buffers = order.map((id) => bound.get(id) as GPUBuffer)
+      const key = `${i}:${buffers.map(bufferId).join(',')}`
+      let group = this.bindGroups.get(key)
+      if (group === undefined) {
+        const entries = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }))
+        group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries })
+        this.bindGroups.set(key, group)
+      }
       pass.setPipeline(pipeline)
-      pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }))
+      pass.setBindGroup(0, group)
       const [x, y, z] = this.compiled[i].workgroups
       pass.dispatchWorkgroups(x, y, z)
     })
     pass.end()
+
+    // Lineage: the outputs remember this call; once its chain is long enough they are copied back in this submission.
+    const every = options.checkpointEvery ?? CHECKPOINT_EVERY
+    const depth = 1 + Math.max(0, ...inputs.map((x) => (x instanceof DeviceTensor && x.context === this.context ? x.chainDepth : 0)))
+    const call = every > 0 ? new CallRecord(program, inputs.slice(), depth) : null
+    if (call !== null) this.recent.remember(call, 4 * every)
+    const results = outputs.map((buffer, i) => new DeviceTensor(program.outputs[i].aval, buffer, this.context, this.pool, this.readback, call && { call, index: i }))
+    const checkpoint = call !== null && depth >= every ? this.checkpoint(encoder, call, results, outputs) : null
+
     device.queue.submit([encoder.finish()])
+    checkpoint?.()
     for (const buffer of uploads) this.pool.release(buffer)
     inputs.forEach((x, i) => {
       if (options.donate?.[i] && x instanceof DeviceTensor) x.release('was donated to a jitted call')
     })
     this.readback.bytesRead = 0
     this.readback.submissions = 0
-    this.last = { dispatches: lowered.kernels.length, submissions: 1, bytesRead: 0, bytesWritten }
-    return outputs.map((buffer, i) => new DeviceTensor(program.outputs[i].aval, buffer, this.context, this.pool, this.readback))
+    this.last = { dispatches: lowered.kernels.length, submissions: 1, bytesRead: 0, bytesWritten, bytesCheckpointed: checkpoint === null ? 0 : checkpointBytes(results) }
+    return results
+  }
+
+  /**
+   * Encodes copies of the outputs into one mappable buffer; the returned
+   * function, called after the submission, maps it and hands each output
+   * its host copy (or, if the device fails first, leaves the lineage).
+   */
+  private checkpoint(encoder: GPUCommandEncoder, call: CallRecord, results: readonly DeviceTensor[], buffers: readonly GPUBuffer[]): () => void {
+    const offsets: number[] = []
+    let total = 0
+    for (const t of results) {
+      offsets.push(total)
+      total += Math.ceil((sizeOf(t.aval.shape) * 4) / 16) * 16
+    }
+    const staging = this.context.device.createBuffer({ size: Math.max(16, total), usage: 0x01 | 0x08 }) // MAP_READ | COPY_DST
+    results.forEach((t, i) => {
+      const bytes = sizeOf(t.aval.shape) * 4
+      if (bytes > 0) encoder.copyBufferToBuffer(buffers[i], 0, staging, offsets[i], bytes)
+    })
+    const marks = results.map((t) => t.checkpointing())
+    return () => {
+      staging.mapAsync(0x0001).then(
+        () => {
+          const raw = staging.getMappedRange()
+          results.forEach((t, i) => {
+            const bytes = sizeOf(t.aval.shape) * 4
+            marks[i].landed(concrete(t.aval.shape, t.aval.dtype, fromDevice(t.aval.dtype, raw.slice(offsets[i], offsets[i] + bytes))))
+          })
+          staging.unmap()
+          staging.destroy()
+          call.expire()
+        },
+        () => {
+          for (const mark of marks) mark.failed()
+          staging.destroy()
+        },
+      )
+    }
   }
 
   stats(): ExecutableStats {

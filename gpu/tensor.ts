@@ -2,11 +2,13 @@
  * A tensor whose values live in a GPU buffer: what a jitted call on WebGPU
  * returns. It can be passed to the next call without a copy; `await t.data()`
  * reads it back (once: the host copy is kept). Eager CPU operations need the
- * host copy and say so when it is missing.
+ * host copy and say so when it is missing. If the device is lost, the values
+ * are recomputed on the CPU from the tensor's lineage (lineage.ts) when read.
  */
 import { allocate, type DType, type TypedArray } from '../src/dtype.ts'
 import { ConcreteTensor, Tensor, concrete, formatAval, sizeOf, type Aval } from '../src/tensor.ts'
 import type { GpuContext } from './device.ts'
+import type { CallRecord } from './lineage.ts'
 import type { BufferPool } from './pool.ts'
 
 export interface DeviceStats {
@@ -18,16 +20,61 @@ export class DeviceTensor extends Tensor {
   readonly aval: Aval
   private host: ConcreteTensor | null = null
   private gone: string | null = null
+  /** A copy back to the host is on its way (a checkpoint). */
+  private pending = false
   constructor(
     aval: Aval,
     private buf: GPUBuffer,
     readonly context: GpuContext,
     private readonly pool: BufferPool,
     private readonly stats: DeviceStats,
+    /** The call that computed this tensor and which of its outputs it is; null where no lineage is kept. */
+    private origin: { readonly call: CallRecord; readonly index: number } | null = null,
   ) {
     super()
     this.aval = aval
     registry.register(this, { pool, buffer: buf }, this)
+  }
+
+  /** Calls between this tensor and host values (0 once a host copy exists or is on its way). */
+  get chainDepth(): number {
+    return this.host !== null || this.pending || this.origin === null ? 0 : this.origin.call.depth
+  }
+
+  /** Marks a copy back to the host as on its way; `landed` then keeps it in place of the lineage. */
+  checkpointing(): { landed(values: ConcreteTensor): void; failed(): void } {
+    this.pending = true
+    return {
+      landed: (values) => {
+        this.pending = false
+        this.keep(values)
+      },
+      failed: () => {
+        this.pending = false
+      },
+    }
+  }
+
+  private keep(values: ConcreteTensor): ConcreteTensor {
+    this.host = values
+    this.origin = null
+    return values
+  }
+
+  /** The values without the device: the host copy, or recomputed on the CPU from the lineage (donated tensors too). */
+  static hostValues(x: Tensor): ConcreteTensor {
+    if (!(x instanceof DeviceTensor)) return x.toConcrete()
+    if (x.host !== null) return x.host
+    if (x.origin === null) throw new Error('no lineage was kept for it (checkpointEvery: 0)')
+    return x.keep(x.origin.call.recompute(x.origin.index, DeviceTensor.hostValues))
+  }
+
+  private recover(): ConcreteTensor {
+    try {
+      return DeviceTensor.hostValues(this)
+    } catch (e) {
+      throw new Error(`cannot recover a ${formatAval(this.aval)} tensor after ${this.context.lost ?? 'a device failure'}: ${(e as Error).message}`)
+    }
   }
 
   /** The buffer, for the compiler; fails if the tensor was donated or disposed. */
@@ -45,14 +92,24 @@ export class DeviceTensor extends Tensor {
   override toConcrete(): ConcreteTensor {
     if (this.host !== null) return this.host
     if (this.gone !== null) throw new Error(`this ${formatAval(this.aval)} tensor ${this.gone}; read it before that`)
+    if (this.context.lost !== null) return this.recover()
     throw new Error(`this ${formatAval(this.aval)} tensor lives on the GPU: read it first with \`await t.data()\`, or use it inside jit`)
   }
 
-  /** Copies the values to the host (one submission), once. */
+  /** Copies the values to the host (one submission), once; after a device loss, recomputes them on the CPU. */
   async read(): Promise<ConcreteTensor> {
     if (this.host !== null) return this.host
-    if (this.context.lost !== null) throw new Error(`cannot read a ${formatAval(this.aval)} tensor: ${this.context.lost}`)
     const buffer = this.buffer()
+    if (this.context.lost !== null) return this.recover()
+    try {
+      return this.keep(await this.copyToHost(buffer))
+    } catch (e) {
+      if (await lostSoon(this.context)) return this.recover()
+      throw e
+    }
+  }
+
+  private async copyToHost(buffer: GPUBuffer): Promise<ConcreteTensor> {
     const bytes = sizeOf(this.aval.shape) * 4
     const { device } = this.context
     const staging = device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: 0x01 | 0x08 }) // MAP_READ | COPY_DST
@@ -65,8 +122,7 @@ export class DeviceTensor extends Tensor {
     const raw = staging.getMappedRange(0, bytes).slice(0)
     staging.unmap()
     staging.destroy()
-    this.host = concrete(this.aval.shape, this.aval.dtype, fromDevice(this.aval.dtype, raw))
-    return this.host
+    return concrete(this.aval.shape, this.aval.dtype, fromDevice(this.aval.dtype, raw))
   }
 
   /** Gives the buffer back to the pool now instead of at garbage collection. */
@@ -85,6 +141,13 @@ export class DeviceTensor extends Tensor {
   }
 }
 
+/** Whether the device is lost, or is reported lost within a moment (a failed copy may precede the report). */
+async function lostSoon(context: GpuContext): Promise<boolean> {
+  if (context.lost !== null) return true
+  const wait = new Promise<false>((resolve) => setTimeout(() => resolve(false), 250))
+  return Promise.race([context.device.lost.then(() => true), wait])
+}
+
 /** Buffers of tensors that were garbage-collected go back to their pool. */
 const registry = new FinalizationRegistry<{ pool: BufferPool; buffer: GPUBuffer }>(({ pool, buffer }) => pool.release(buffer))
 
@@ -100,7 +163,7 @@ export function toDevice(x: ConcreteTensor): Float32Array | Int32Array {
   }
 }
 
-function fromDevice(dtype: DType, raw: ArrayBuffer): TypedArray {
+export function fromDevice(dtype: DType, raw: ArrayBuffer): TypedArray {
   if (dtype === 'f32') return new Float32Array(raw)
   const ints = new Int32Array(raw)
   if (dtype === 'i32') return ints

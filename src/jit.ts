@@ -4,7 +4,7 @@
  * call. On WebGPU a call is one command submission whatever the number of
  * kernels, and outputs stay on the device until read with `await t.data()`.
  */
-import { defaultBackend, type Backend, type Executable } from './core/backend.ts'
+import { DeviceLostError, defaultBackend, forgetDefaultBackend, type Backend, type Executable } from './core/backend.ts'
 import { Tracer } from './core/trace.ts'
 import { stage } from './ir/partial-eval.ts'
 import { commonSubexpressions, type Program } from './ir/program.ts'
@@ -22,9 +22,17 @@ export interface JitOptions {
    * argument must not be used after the call.
    */
   readonly donateArgnums?: readonly number[]
+  /**
+   * On a device backend, copy the outputs back once this many calls have fed
+   * one another (default 16), so that a lost device loses nothing: between
+   * copies, values are recomputed on the CPU from the calls' inputs. 0 turns
+   * this off.
+   */
+  readonly checkpointEvery?: number
 }
 
 interface Compiled {
+  readonly backend: Backend
   readonly executable: Executable
   readonly outDef: TreeDef
 }
@@ -61,7 +69,7 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
       entry = (async () => {
         const { program, outDef } = trace(leaves, def)
         const backend = options.backend ?? (await defaultBackend())
-        return { executable: backend.compile(program), outDef }
+        return { backend, executable: backend.compile(program), outDef }
       })()
       cache.set(key, entry)
       entry.catch(() => cache.delete(key))
@@ -74,10 +82,20 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
     return marks
   }
   const call = async (...args: Parameters<F>) => {
-    const { entry, leaves } = compile(args)
-    const { executable, outDef } = await entry
-    const outs = await executable.run(leaves, { donate: donated(args) })
-    return unflatten(outDef, outs) as ReturnType<F>
+    for (let attempt = 0; ; attempt++) {
+      const { entry, leaves } = compile(args)
+      const { backend, executable, outDef } = await entry
+      try {
+        const outs = await executable.run(leaves, { donate: donated(args), checkpointEvery: options.checkpointEvery })
+        return unflatten(outDef, outs) as ReturnType<F>
+      } catch (e) {
+        // The default backend's device was lost: choose the default again (a new device, or the CPU) and run there.
+        if (!(e instanceof DeviceLostError) || options.backend !== undefined || attempt > 0) throw e
+        await forgetDefaultBackend(backend)
+        cache.clear()
+        console.warn(`adjoint: ${e.message.split(';')[0]}; compiling again for the default backend`)
+      }
+    }
   }
   return Object.assign(call, {
     lower: (...args: Parameters<F>) => {

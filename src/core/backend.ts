@@ -16,11 +16,25 @@ export interface ExecutableStats {
   readonly bytesRead: number
   /** Bytes copied from the host in the last call. */
   readonly bytesWritten: number
+  /** Bytes copied back by the last call to keep its outputs recoverable should the device be lost. */
+  readonly bytesCheckpointed: number
 }
 
 export interface RunOptions {
   /** Inputs whose storage the call may reuse for its outputs; the caller must not use them afterwards. */
   readonly donate?: readonly boolean[]
+  /**
+   * Device backends: outputs are copied back to the host once this many
+   * calls have fed one another (e.g. every 16 training steps), so that a lost
+   * device loses nothing; between copies the values are recomputed on the
+   * CPU from the calls' inputs. 0 keeps no lineage: a lost device loses them.
+   */
+  readonly checkpointEvery?: number
+}
+
+/** The device a backend runs on was lost; tensors it computed can still be read (they are recomputed on the CPU). */
+export class DeviceLostError extends Error {
+  override readonly name = 'DeviceLostError'
 }
 
 export interface Executable {
@@ -62,7 +76,17 @@ export function setBackend(backend: string | Backend | null): void {
  * Falling back prints one line that says why.
  */
 export function defaultBackend(): Promise<Backend> {
-  chosen ??= (async () => {
+  return (chosen ??= chooseBackend())
+}
+
+/** Chooses the default backend anew on the next `defaultBackend()` if it is `lost` (its device was lost). */
+export async function forgetDefaultBackend(lost: Backend): Promise<void> {
+  const current = chosen
+  if (current !== null && (await current.catch(() => null)) === lost && chosen === current) chosen = null
+}
+
+function chooseBackend(): Promise<Backend> {
+  return (async () => {
     if (forced !== null && typeof forced !== 'string') return forced
     const env = typeof process === 'undefined' ? undefined : process.env.ADJOINT_BACKEND
     const want = forced ?? env
@@ -84,5 +108,4 @@ export function defaultBackend(): Promise<Backend> {
     }
     throw new Error(`no backend could start: ${failures.join('; ')}`)
   })()
-  return chosen
 }

@@ -13,7 +13,7 @@ export function cpuBackend(options: RunOptions = {}): Backend {
         async run(inputs) {
           return runProgram(program, inputs.map((x) => x.toConcrete()), options)
         },
-        stats: () => ({ dispatches: 0, submissions: 0, bytesRead: 0, bytesWritten: 0 }),
+        stats: () => ({ dispatches: 0, submissions: 0, bytesRead: 0, bytesWritten: 0, bytesCheckpointed: 0 }),
       }
     },
   }
