@@ -21,3 +21,4 @@ export { registerBackend, setBackend, defaultBackend, DeviceLostError, type Back
 export { jit, type JitOptions, type Jitted } from './jit.ts'
 export * as shape from './shape/index.ts'
 export { tensorCodec, tensorRecord, decodeTensor, formatDecodeError } from './shape/codec.ts'
+export * as optim from './optim/index.ts'
