@@ -10,11 +10,15 @@
  * log, sqrt and the base of pow on positives; a denominator, abs and sign
  * away from 0; max, reduceMax without ties; gather and scatterAdd indices in
  * range.
+ *
+ * scan's row draws a tanh RNN cell run over a short sequence, forwards or
+ * reversed, so that every law runs through the loop's rules.
  */
 import * as fc from 'fast-check'
 import * as lax from '../src/core/lax.ts'
 import type { CompareOp } from '../src/core/primitive.ts'
 import type { DType, Primitive, Tensor } from '../src/index.ts'
+import { scan } from '../src/recurrent/scan.ts'
 import { arb, domain, type Domain } from './arbitraries.ts'
 import type { Tolerance } from './numeric.ts'
 
@@ -360,5 +364,33 @@ export const specs: SpecTable = {
           ],
         }
       }),
+  },
+  scan: {
+    arity: 3,
+    order: 2,
+    linearIn: [],
+    // h′ = tanh(h W + x), y = h′ ⊙ x, over T steps; the output is the final carry on top of the ys.
+    instance: fc
+      .record({ h: fc.integer({ min: 1, max: 3 }), t: fc.integer({ min: 1, max: 3 }), reverse: fc.boolean() })
+      .map(({ h, t, reverse }) => ({
+        label: `scan${reverse ? ' (reverse)' : ''} of h′ = tanh(h W + x), y = h′ ⊙ x: W f64[${h},${h}], h₀ f64[1,${h}], xs f64[${t},1,${h}]`,
+        fn: (w: Tensor, h0: Tensor, xs: Tensor) => {
+          const [last, ys] = scan(
+            (c: Tensor, x: Tensor) => {
+              const next = lax.tanh(lax.add(lax.matmul(c, w), x))
+              return [next, lax.mul(next, x)] as const
+            },
+            h0,
+            xs,
+            { reverse },
+          )
+          return lax.concat([lax.reshape(last, [1, 1, h]), ys], 0)
+        },
+        inputs: [
+          { shape: [h, h], domain: domain.real(1) },
+          { shape: [1, h], domain: domain.real(1) },
+          { shape: [t, 1, h], domain: domain.real(1.5) },
+        ],
+      })),
   },
 }

@@ -4,7 +4,8 @@
  * outside the transform enter with a zero tangent.
  */
 import type { Params, Primitive } from '../core/primitive.ts'
-import { Trace, Tracer, fullRaise, withMain } from '../core/trace.ts'
+import { fullRaise, withMain } from '../core/trace.ts'
+import { Trace, Tracer } from '../core/tracer.ts'
 import { rules } from '../primitives/index.ts'
 import { zerosLike, type Aval, type Tensor } from '../tensor.ts'
 

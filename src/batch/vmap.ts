@@ -5,7 +5,8 @@
  */
 import type { BatchDim, Params, Primitive } from '../core/primitive.ts'
 import { broadcast, moveAxis, reshape } from '../core/lax.ts'
-import { Trace, Tracer, bind, fullRaise, withMain } from '../core/trace.ts'
+import { bind, fullRaise, withMain } from '../core/trace.ts'
+import { Trace, Tracer } from '../core/tracer.ts'
 import { rules } from '../primitives/index.ts'
 import { formatAval, type Aval, type Tensor } from '../tensor.ts'
 

@@ -6,6 +6,7 @@
  */
 import type { DType } from '../dtype.ts'
 import type { Aval, ConcreteTensor, Tensor } from '../tensor.ts'
+import type { Program } from '../ir/program.ts'
 
 export type CompareOp = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne'
 
@@ -48,6 +49,21 @@ export interface PrimitiveParams {
   matmul: None
   gather: { readonly axis: number }
   scatterAdd: { readonly axis: number }
+  // control flow
+  /**
+   * A loop over the leading axis of the xs. `body` is closed (no captured
+   * values): its inputs are [...consts, ...carry, ...x] (x: one slice of each
+   * xs), its outputs [...carry, ...y]; the scan's inputs are
+   * [...consts, ...init, ...xs] and its outputs [...final carry, ...ys], each
+   * y stacked on a new leading axis of size `length`.
+   */
+  scan: {
+    readonly length: number
+    readonly reverse: boolean
+    readonly numConsts: number
+    readonly numCarry: number
+    readonly body: Program
+  }
 }
 
 export type Primitive = keyof PrimitiveParams
@@ -80,6 +96,29 @@ export interface PrimitiveRule<P extends Primitive> {
   ): (Tensor | null)[]
   /** Vectorisation: outputs and their batch dimensions from batched inputs. */
   batch(inputs: readonly Tensor[], dims: readonly BatchDim[], params: Params<P>): [Tensor[], BatchDim[]]
+  /**
+   * Partial evaluation where the default (any unknown input makes the whole
+   * equation unknown) would stage work that could run now: given inputs of
+   * which some are known, compute what is known now and `emit` the rest.
+   * Only primitives with a Program inside need it.
+   */
+  partialEval?(inputs: readonly PartialValue[], params: Params<P>, emit: Emit): PartialValue[]
+  /**
+   * Dead-code elimination inside the equation: given which outputs are used,
+   * the parameters of a smaller equation and the inputs and outputs it keeps;
+   * null to keep the equation as it is.
+   */
+  dce?(params: Params<P>, usedOutputs: readonly boolean[]): { params: Params<P>; keepInputs: boolean[]; keepOutputs: boolean[] } | null
 }
+
+/** A value while a Program is staged: known (computed now) or unknown (a variable of the Program being built). */
+export interface PartialValue {
+  readonly aval: Aval
+  /** The value, or null where it is unknown. */
+  readonly known: Tensor | null
+}
+
+/** Records an equation as it is (its known inputs becoming constants) and returns its outputs, all unknown. */
+export type Emit = <Q extends Primitive>(prim: Q, inputs: readonly PartialValue[], params: Params<Q>) => PartialValue[]
 
 export type RuleTable = { readonly [P in Primitive]: PrimitiveRule<P> }

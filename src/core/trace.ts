@@ -7,38 +7,13 @@
  */
 import { Tensor, formatAval, type Aval } from '../tensor.ts'
 import type { Params, Primitive } from './primitive.ts'
+// Before the rules: a rule module may load a transform (scan's rules use jvp,
+// vmap and staging), whose tracer classes extend these while this module is
+// still loading.
+import { Trace, Tracer, type MainTrace } from './tracer.ts'
 import { rules } from '../primitives/index.ts'
 
-export interface MainTrace {
-  readonly level: number
-  readonly name: string
-  readonly make: (main: MainTrace) => Trace
-  active: boolean
-}
-
-export abstract class Trace {
-  constructor(readonly main: MainTrace) {}
-  /** Wraps a value from outside every trace. */
-  abstract pure(x: Tensor): Tracer
-  /** Wraps a tracer of a lower trace. */
-  lift(x: Tensor): Tracer {
-    return this.pure(x)
-  }
-  abstract process<P extends Primitive>(prim: P, inputs: readonly Tracer[], params: Params<P>): Tensor[]
-}
-
-export abstract class Tracer extends Tensor {
-  abstract readonly trace: Trace
-  dataSync(): never {
-    throw new Error(
-      `cannot read the values of a tensor ${formatAval(this.aval)} that is being traced by ${this.trace.main.name}; ` +
-        `return it from the transformed function instead`,
-    )
-  }
-  override toString(): string {
-    return `Tracer<${this.trace.main.name}>(${formatAval(this.aval)})`
-  }
-}
+export { Trace, Tracer, type MainTrace }
 
 class EvalTrace extends Trace {
   pure(): Tracer {

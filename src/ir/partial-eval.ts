@@ -5,10 +5,14 @@
  * an unknown input becomes an equation, its known inputs becoming constants.
  * With every input unknown this traces a whole function (`makeProgram`);
  * under `jvp` with known primals and unknown tangents it yields the linear
- * tangent program (`linearize`).
+ * tangent program (`linearize`). A primitive that holds a Program (scan)
+ * may split itself: its `partialEval` rule runs the known part now and
+ * stages the rest.
  */
-import type { Params, Primitive } from '../core/primitive.ts'
-import { Trace, Tracer, abstractEval, bind, fullRaise, withMain } from '../core/trace.ts'
+import type { Params, PartialValue, Primitive } from '../core/primitive.ts'
+import { abstractEval, bind, fullRaise, withMain } from '../core/trace.ts'
+import { Trace, Tracer } from '../core/tracer.ts'
+import { rules } from '../primitives/index.ts'
 import { ConcreteTensor, scalarOf, type Aval, type Tensor } from '../tensor.ts'
 import { Literal, Program, Var, deadCodeElimination, type Atom, type Eqn } from './program.ts'
 
@@ -67,8 +71,29 @@ export class StagingTrace extends Trace {
   }
   process<P extends Primitive>(prim: P, inputs: readonly StagingTracer[], params: Params<P>): Tensor[] {
     if (inputs.every((x) => x.known !== null)) return bind(prim, inputs.map((x) => x.known as Tensor), params).map((y) => this.pure(y))
+    const split = rules[prim].partialEval as
+      | ((inputs: readonly PartialValue[], params: Params<P>, emit: (q: Primitive, ins: readonly PartialValue[], p: unknown) => PartialValue[]) => PartialValue[])
+      | undefined
+    if (split === undefined || inputs.every((x) => x.known === null)) return this.emit(prim, inputs, params)
+    // Known outputs are returned as the values they are: they depend on no unknown input.
+    return split(inputs, params, (q, ins, p) => this.emit(q, ins, p as Params<typeof q>)).map((v) => {
+      if (this.owns(v)) return v
+      if (v.known === null) throw new Error(`partial evaluation of '${prim}' returned an unknown value that it did not stage`)
+      return v.known
+    })
+  }
+  private owns(v: PartialValue): v is StagingTracer {
+    return v instanceof StagingTracer && v.trace.main === this.main
+  }
+  /** Records the equation whatever its inputs; known inputs become constants. */
+  private emit<P extends Primitive>(prim: P, inputs: readonly PartialValue[], params: Params<P>): StagingTracer[] {
+    const atoms = inputs.map((x) => {
+      if (this.owns(x)) return this.builder.atom(x)
+      if (x.known === null) throw new Error(`staging '${prim}': an unknown input belongs to another trace`)
+      return this.builder.constAtom(x.known)
+    })
     const outs = abstractEval(prim, inputs.map((x) => x.aval), params).map((a) => new Var(a))
-    this.builder.eqns.push({ prim, inputs: inputs.map((x) => this.builder.atom(x)), params, outputs: outs })
+    this.builder.eqns.push({ prim, inputs: atoms, params, outputs: outs })
     return outs.map((v) => new StagingTracer(this, null, v))
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { Params, Primitive } from '../core/primitive.ts'
 import { abstractEval, bind } from '../core/trace.ts'
+import { rules } from '../primitives/index.ts'
 import { ConcreteTensor, formatAval, sameShape, type Aval, type Tensor } from '../tensor.ts'
 import { printProgram } from './pprint.ts'
 
@@ -86,6 +87,7 @@ export function typecheck(program: Program): void {
   }
   program.eqns.forEach((eqn, n) => {
     eqn.inputs.forEach(check)
+    for (const inner of innerPrograms(eqn)) typecheck(inner)
     const avals = abstractEval(eqn.prim, eqn.inputs.map((a) => a.aval), eqn.params)
     eqn.outputs.forEach((v, i) => {
       const a = avals[i]
@@ -97,13 +99,34 @@ export function typecheck(program: Program): void {
   program.outputs.forEach(check)
 }
 
-/** Drops equations whose outputs are not used (all primitives are pure). */
+/** The Programs an equation holds in its parameters (the body of a scan). */
+export const innerPrograms = (eqn: Eqn): Program[] =>
+  Object.values(eqn.params as Record<string, unknown>).filter((v): v is Program => v instanceof Program)
+
+/**
+ * Drops equations whose outputs are not used (all primitives are pure). An
+ * equation that holds a Program is pruned inside by its primitive's `dce`
+ * rule, given which of its outputs are used.
+ */
 export function deadCodeElimination(program: Program): Program {
   const live = new Set<Var>(program.outputs.filter((a): a is Var => a instanceof Var))
   const kept: Eqn[] = []
   for (let i = program.eqns.length - 1; i >= 0; i--) {
-    const eqn = program.eqns[i]
-    if (!eqn.outputs.some((v) => live.has(v))) continue
+    let eqn = program.eqns[i]
+    const used = eqn.outputs.map((v) => live.has(v))
+    if (!used.some(Boolean)) continue
+    const prune = rules[eqn.prim].dce as
+      | ((params: unknown, used: readonly boolean[]) => { params: unknown; keepInputs: boolean[]; keepOutputs: boolean[] } | null)
+      | undefined
+    const smaller = prune?.(eqn.params, used)
+    if (smaller) {
+      eqn = {
+        prim: eqn.prim,
+        params: smaller.params as Params<Primitive>,
+        inputs: eqn.inputs.filter((_, k) => smaller.keepInputs[k]),
+        outputs: eqn.outputs.filter((_, k) => smaller.keepOutputs[k]),
+      }
+    }
     kept.push(eqn)
     for (const a of eqn.inputs) if (a instanceof Var) live.add(a)
   }
@@ -117,6 +140,39 @@ export function deadCodeElimination(program: Program): Program {
     program.outputs,
   )
 }
+
+/**
+ * Which outputs depend on the marked inputs, following the data flow (an
+ * equation's outputs depend on all of its inputs). Marked constants count as
+ * marked inputs too when `constsMarked` is given.
+ */
+export function dependsOn(program: Program, marked: readonly boolean[], constsMarked: readonly boolean[] = []): boolean[] {
+  const reach = new Set<Var>()
+  program.inputs.forEach((v, i) => marked[i] && reach.add(v))
+  program.constVars.forEach((v, i) => constsMarked[i] && reach.add(v))
+  for (const e of program.eqns) if (e.inputs.some((a) => a instanceof Var && reach.has(a))) for (const v of e.outputs) reach.add(v)
+  return program.outputs.map((a) => a instanceof Var && reach.has(a))
+}
+
+/** The Program with its captured constants made leading inputs, and their values: a closed Program. */
+export function closeProgram(program: Program): { program: Program; consts: Tensor[] } {
+  if (program.constVars.length === 0) return { program, consts: [] }
+  return {
+    program: new Program([...program.constVars, ...program.inputs], [], [], program.eqns, program.outputs),
+    consts: [...program.constValues],
+  }
+}
+
+// A Program in the parameters is compared by identity: two bodies that print alike may wire their variables differently.
+const programIds = new WeakMap<Program, number>()
+let programCount = 0
+const paramsKey = (params: unknown): string =>
+  JSON.stringify(params, (_k, v) => {
+    if (!(v instanceof Program)) return v
+    let id = programIds.get(v)
+    if (id === undefined) programIds.set(v, (id = ++programCount))
+    return `program#${id}`
+  })
 
 /**
  * Merges equations that apply the same primitive with the same parameters to
@@ -148,7 +204,7 @@ export function commonSubexpressions(program: Program): Program {
   const eqns: Eqn[] = []
   for (const e of program.eqns) {
     const inputs = e.inputs.map(atom)
-    const k = `${e.prim}|${JSON.stringify(e.params)}|${inputs.map(key).join(',')}`
+    const k = `${e.prim}|${paramsKey(e.params)}|${inputs.map(key).join(',')}`
     const same = seen.get(k)
     if (same !== undefined) {
       e.outputs.forEach((v, i) => replace.set(v, same.outputs[i]))

@@ -20,6 +20,7 @@ import { pad } from './pad.ts'
 import { pow } from './pow.ts'
 import { reduceMax } from './reduce-max.ts'
 import { reshape } from './reshape.ts'
+import { scan } from './scan.ts'
 import { scatterAdd } from './scatter-add.ts'
 import { select } from './select.ts'
 import { sign } from './sign.ts'
@@ -38,4 +39,5 @@ export const rules: RuleTable = {
   sum, reduceMax,
   broadcast, reshape, transpose, slice, pad, concat,
   matmul, gather, scatterAdd,
+  scan,
 }
