@@ -9,3 +9,4 @@ export {
   type MnistEntry, type MnistDataset, type MnistSplits, type LoadMnistOptions,
 } from './mnist.ts'
 export { writeFileAtomic, readFileBytes } from './files.ts'
+export { randomShift, type ShiftOptions } from './augment.ts'
