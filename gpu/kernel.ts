@@ -84,6 +84,41 @@ export class ExprBuilder {
   affine(terms: readonly (readonly [Expr, number])[]): Expr {
     return terms.reduce<Expr>((acc, [e, s]) => this.bin('add', acc, this.bin('mul', e, this.lit(s, 'i32'))), this.lit(0, 'i32'))
   }
+  /**
+   * `e` rebuilt bottom-up with its index variables and loads replaced:
+   * `idx(name)` gives the new expression for an index (undefined keeps it),
+   * `load(slot, offset, t)` the new load for a rebuilt offset.
+   */
+  rewrite(
+    e: Expr,
+    replace: {
+      readonly idx?: (name: string) => Expr | undefined
+      readonly load?: (slot: number, offset: Expr, t: ScalarType) => Expr
+    },
+    memo = new Map<number, Expr>(),
+  ): Expr {
+    const known = memo.get(e.id)
+    if (known !== undefined) return known
+    const go = (x: Expr) => this.rewrite(x, replace, memo)
+    let out: Expr
+    switch (e.k) {
+      case 'idx': out = replace.idx?.(e.name) ?? e; break
+      case 'lit': out = e; break
+      case 'load': {
+        const offset = go(e.offset)
+        out = replace.load ? replace.load(e.slot, offset, e.t) : this.load(e.slot, offset, e.t)
+        break
+      }
+      case 'un': out = this.un(e.op, go(e.a)); break
+      case 'bin': out = this.bin(e.op, go(e.a), go(e.b)); break
+      case 'cmp': out = this.cmp(e.op, go(e.a), go(e.b)); break
+      case 'sel': out = this.sel(go(e.c), go(e.a), go(e.b)); break
+      case 'cast': out = this.cast(go(e.a), e.t); break
+      default: return e satisfies never
+    }
+    memo.set(e.id, out)
+    return out
+  }
 }
 
 /** A buffer of the lowered program: an argument, a captured constant, an intermediate, or an output. */
@@ -109,7 +144,24 @@ export interface MapKernel extends KernelBase {
   readonly value: Expr
 }
 
-/** out[o] = init(o) ⊕ Σ_r body(o, r) with ⊕ = + or max, r ranging over `reduced`. */
+/**
+ * A fused elementwise epilogue: the value of a map kernel over `shape` (the
+ * producer's elements in the same order), in which a load from `ACC_SLOT` is
+ * the producer's own result at this element; its other loads use the fused
+ * kernel's input slots.
+ */
+export interface Epilogue {
+  readonly value: Expr
+  readonly shape: readonly number[]
+}
+
+/** The slot of a load that reads the result of the kernel an epilogue is fused into. */
+export const ACC_SLOT = -1
+
+/**
+ * out[o] = epilogue(init(o) ⊕ ⊕_r body(o, r)) with ⊕ = + or max, r ranging
+ * over `reduced`; the accumulator has the type of `init`.
+ */
 export interface ReduceKernel extends KernelBase {
   readonly kind: 'reduce'
   readonly op: 'sum' | 'max'
@@ -117,6 +169,15 @@ export interface ReduceKernel extends KernelBase {
   readonly reduced: readonly number[]
   readonly init: Expr
   readonly body: Expr
+  /**
+   * Invocations per output element (a power of two, at most 256): one
+   * workgroup of this size reduces each output element and combines its
+   * invocations' partial results through workgroup memory. Absent: one
+   * invocation reduces one output element serially.
+   */
+  readonly workgroup?: number
+  /** Over the kernel's own `shape` (its indices are the kernel's o0, o1, …). */
+  readonly epilogue?: Epilogue
 }
 
 /** C = op(A)·op(B), batched; inputs [A, B]. */
@@ -130,18 +191,8 @@ export interface MatmulKernel extends KernelBase {
   readonly transB: boolean
   readonly batchStrideA: number
   readonly batchStrideB: number
-  /**
-   * A fused elementwise epilogue: the value of a map kernel over the product's
-   * shape in which the product itself is read as `acc` (its loads at
-   * `accSlot`); the other slots are inputs[2…] in order of `slots`.
-   */
-  readonly epilogue?: {
-    readonly value: Expr
-    readonly shape: readonly number[]
-    readonly accSlot: number
-    readonly slots: readonly number[]
-    readonly slotTypes: readonly ScalarType[]
-  }
+  /** Over the product's shape [..., m, n] with batch entries flattened into `batch`; its extra inputs are inputs[2…]. */
+  readonly epilogue?: Epilogue
 }
 
 export type Kernel = MapKernel | ReduceKernel | MatmulKernel

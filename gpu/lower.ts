@@ -17,7 +17,8 @@ import type { DType } from '../src/dtype.ts'
 import { Literal, Var, type Atom, type Eqn, type Program } from '../src/ir/program.ts'
 import { formatAval, sizeOf } from '../src/tensor.ts'
 import { stridesOf } from '../src/cpu/ndarray.ts'
-import { ExprBuilder, type Expr, type Kernel, type LogicalBuffer, type LoweredProgram, type ScalarType, type UnaryOp } from './kernel.ts'
+import { ACC_SLOT, ExprBuilder, type Expr, type Kernel, type LogicalBuffer, type LoweredProgram, type ReduceKernel, type ScalarType, type UnaryOp } from './kernel.ts'
+import { chooseReduction, type ReductionStrategy } from './kernels/reduce.ts'
 
 const ROOTS = new Set(['matmul', 'sum', 'reduceMax', 'scatterAdd'])
 const UNARY = new Set<string>(['neg', 'exp', 'log', 'tanh', 'logistic', 'sin', 'cos', 'sqrt', 'abs', 'sign'])
@@ -37,6 +38,8 @@ interface MatmulOperand {
 export interface LowerOptions {
   /** Storage buffers one kernel may bind (the output included). */
   readonly maxBuffers: number
+  /** How to run a reduction of `count` elements into each of `outputs`; default `chooseReduction`. */
+  readonly reduction?: (outputs: number, count: number) => ReductionStrategy
 }
 
 export function lower(program: Program, options: LowerOptions): LoweredProgram {
@@ -72,7 +75,7 @@ export function lower(program: Program, options: LowerOptions): LoweredProgram {
 
   // Split kernels that would bind more buffers than the adapter allows.
   for (let attempt = 0; ; attempt++) {
-    const result = build(program, producer, roots, matmulOperand)
+    const result = build(program, producer, roots, matmulOperand, options)
     const over = result.kernels.findIndex((k) => k.inputs.length + 1 > options.maxBuffers)
     if (over < 0) return result.lowered
     const candidate = result.inlineVars[over]
@@ -87,6 +90,7 @@ function build(
   producer: Map<Var, Eqn>,
   roots: Set<Var>,
   matmulOperand: (a: Atom) => MatmulOperand | null,
+  options: LowerOptions,
 ): { lowered: LoweredProgram; kernels: Kernel[]; inlineVars: (Var | undefined)[] } {
   const buffers: LogicalBuffer[] = []
   const bufferOf = new Map<Var, number>()
@@ -102,6 +106,42 @@ function build(
   const kernels: Kernel[] = []
   const inlineVars: (Var | undefined)[] = []
   const b = new ExprBuilder()
+  const choose = options.reduction ?? chooseReduction
+
+  /**
+   * A reduction as its strategy runs it. Split into parts: the first kernel
+   * reduces chunk g of output o's elements (flat reduced index g·chunk + j)
+   * into part[o, g], from the identity; the second reduces the parts from
+   * init. Each kernel binds only the inputs its expressions load from.
+   */
+  const reduction = (kernel: ReduceKernel): readonly ReduceKernel[] => {
+    const count = sizeOf(kernel.reduced)
+    const type = kernel.init.t
+    const strategy = type === 'bool' ? {} : choose(sizeOf(kernel.shape), count)
+    const workgroup = strategy.workgroup === undefined ? {} : { workgroup: strategy.workgroup }
+    const parts = Math.min(strategy.parts ?? 1, Math.ceil(count / 2))
+    if (parts <= 1) return [{ ...kernel, ...workgroup }]
+    const chunk = Math.ceil(count / parts)
+    const rank = kernel.shape.length
+    const flat = b.bin('add', b.bin('mul', b.idx(`o${rank}`), b.lit(chunk, 'i32')), b.idx('r0'))
+    const padded = chunk * parts > count
+    const at = padded ? b.bin('min', flat, b.lit(count - 1, 'i32')) : flat
+    const strides = stridesOf(kernel.reduced)
+    const from = kernel.reduced.map((d, i) => (d === 1 ? b.lit(0, 'i32') : b.bin('mod', b.bin('div', at, b.lit(strides[i], 'i32')), b.lit(d, 'i32'))))
+    const element = b.rewrite(kernel.body, { idx: (name) => (name.startsWith('r') ? from[Number(name.slice(1))] : undefined) })
+    const unit = b.lit(kernel.op === 'sum' ? 0 : type === 'i32' ? -(2 ** 31) : -Infinity, type)
+    const [partInputs, [partBody]] = compactSlots(b, kernel.inputs, [padded ? b.sel(b.cmp('lt', flat, b.lit(count, 'i32')), element, unit) : element])
+    const partShape = [...kernel.shape, parts]
+    const part = buffers.length
+    buffers.push({ id: part, size: sizeOf(partShape), type, role: 'temp' })
+    const partStrides = stridesOf(partShape)
+    const ofPart = b.load(kernel.inputs.length, b.affine([...kernel.shape.map((_, i) => b.idx(`o${i}`)), b.idx('r0')].map((e, i) => [partShape[i] === 1 ? b.lit(0, 'i32') : e, partStrides[i]] as const)), type)
+    const [finalInputs, [init, body]] = compactSlots(b, [...kernel.inputs, part], [kernel.init, ofPart])
+    return [
+      { ...kernel, inputs: partInputs, output: part, shape: partShape, reduced: [chunk], init: unit, body: partBody, ...workgroup },
+      ...reduction({ kind: 'reduce', op: kernel.op, inputs: finalInputs, output: kernel.output, shape: kernel.shape, reduced: [parts], init, body }),
+    ]
+  }
 
   const emit = (root: Var, role: 'temp' | 'output', outIndex?: number) => {
     const inputs: number[] = []
@@ -217,7 +257,7 @@ function build(
     buffers.push({ id: output, size: sizeOf(root.aval.shape), type: outType, role, index: outIndex })
     const shape = root.aval.shape
     const o = shape.map((_, i) => b.idx(`o${i}`))
-    let kernel: Kernel
+    let kernel: Kernel | readonly Kernel[]
     if (eqn.prim === 'matmul') {
       const [A, B] = eqn.inputs.map((a) => matmulOperand(a) as MatmulOperand)
       const r = shape.length
@@ -237,8 +277,8 @@ function build(
       let oi = 0
       x.aval.shape.forEach((_, i) => from.push(axes.includes(i) ? b.idx(`r${axes.indexOf(i)}`) : o[oi++]))
       const body = exprOf(x, from)
-      const init = b.lit(eqn.prim === 'sum' ? 0 : -Infinity, outType)
-      kernel = { kind: 'reduce', op: eqn.prim === 'sum' ? 'sum' : 'max', inputs, output, shape, reduced, init, body }
+      const init = b.lit(eqn.prim === 'sum' ? 0 : outType === 'i32' ? -(2 ** 31) : -Infinity, outType)
+      kernel = reduction({ kind: 'reduce', op: eqn.prim === 'sum' ? 'sum' : 'max', inputs, output, shape, reduced, init, body })
     } else if (eqn.prim === 'scatterAdd') {
       const axis = (eqn.params as { axis: number }).axis
       const [x, idx, upd] = eqn.inputs
@@ -247,12 +287,15 @@ function build(
       const init = exprOf(x, o)
       const hit = b.cmp('eq', b.cast(exprOf(idx, r), 'i32'), o[axis])
       const body = b.sel(hit, exprOf(upd, [...o.slice(0, axis), ...r, ...o.slice(axis + 1)]), b.lit(0, outType))
-      kernel = { kind: 'reduce', op: 'sum', inputs, output, shape, reduced: idx.aval.shape.slice(0, ni), init, body }
+      const reduced = idx.aval.shape.slice(0, ni)
+      kernel = reduction({ kind: 'reduce', op: 'sum', inputs, output, shape, reduced, init, body })
     } else {
       kernel = { kind: 'map', inputs, output, shape, value: exprOf(root, o) }
     }
-    kernels.push(kernel)
-    inlineVars.push(heaviest)
+    for (const k of Array.isArray(kernel) ? kernel : [kernel]) {
+      kernels.push(k)
+      inlineVars.push(heaviest)
+    }
     bufferOf.set(root, output)
   }
 
@@ -276,7 +319,7 @@ function build(
     emit(copy, 'output', i)
     return bufferOf.get(copy) as number
   })
-  fuseEpilogues(b, kernels, inlineVars, buffers)
+  fuseEpilogues(b, kernels, inlineVars, buffers, options.maxBuffers)
   return {
     lowered: { buffers, kernels, outputs, outputShapes: program.outputs.map((a) => a.aval.shape) },
     kernels,
@@ -285,31 +328,46 @@ function build(
 }
 
 /**
- * Matmul epilogues: an elementwise kernel that reads a product only at its
- * own index, where no other kernel reads the product, is computed by the
- * matmul kernel as it stores each element (bias, activation, an SGD update),
- * saving a dispatch and the product's buffer.
+ * Epilogues: an elementwise (map) kernel that reads the result of a matmul or
+ * reduce kernel only at its own index, where no other kernel reads that
+ * result, is computed by the producer as it stores each element (bias,
+ * activation, an SGD update; mean = sum·(1/n), the log of logsumexp, a
+ * normaliser), saving a dispatch and the result's buffer. The fused kernel
+ * runs where the map kernel ran (after every kernel the map reads), with the
+ * map's output and its other inputs.
  */
-function fuseEpilogues(b: ExprBuilder, kernels: Kernel[], inlineVars: (Var | undefined)[], buffers: readonly LogicalBuffer[]): void {
+function fuseEpilogues(b: ExprBuilder, kernels: Kernel[], inlineVars: (Var | undefined)[], buffers: readonly LogicalBuffer[], maxBuffers: number): void {
   for (let i = 0; i < kernels.length; i++) {
     const k = kernels[i]
-    if (k.kind !== 'map' || buffers[k.output].type !== 'f32') continue
+    if (k.kind !== 'map') continue
     const strides = stridesOf(k.shape)
     const identity = b.affine(k.shape.map((d, j) => [d === 1 ? b.lit(0, 'i32') : b.idx(`o${j}`), strides[j]] as const))
     for (const [slot, buf] of k.inputs.entries()) {
-      const at = kernels.findIndex((q) => q.kind === 'matmul' && q.output === buf && q.epilogue === undefined)
+      const at = kernels.findIndex((q) => q.kind !== 'map' && q.output === buf && q.epilogue === undefined)
       if (at < 0 || buffers[buf].role !== 'temp') continue
-      const m = kernels[at] as Extract<Kernel, { kind: 'matmul' }>
-      const r = k.shape.length
-      const fits = r >= 2 && k.shape[r - 2] === m.m && k.shape[r - 1] === m.n && sizeOf(k.shape.slice(0, r - 2)) === m.batch
-      if (!fits || kernels.some((q, j) => j !== i && q.inputs.includes(buf)) || !readsOnlyAt(k.value, slot, identity)) continue
-      const slots = k.inputs.flatMap((_, s) => (s === slot ? [] : [s]))
-      kernels[i] = {
-        ...m,
-        inputs: [m.inputs[0], m.inputs[1], ...slots.map((s) => k.inputs[s])],
-        output: k.output,
-        epilogue: { value: k.value, shape: k.shape, accSlot: slot, slots, slotTypes: k.inputs.map((id) => buffers[id].type) },
+      const producer = kernels[at] as Exclude<Kernel, { kind: 'map' }>
+      if (!epilogueFits(producer, k.shape, buffers[k.output].type)) continue
+      if (kernels.some((q, j) => j !== i && q.inputs.includes(buf)) || !readsOnlyAt(k.value, slot, identity)) continue
+      // The fused kernel's inputs: the producer's, then the map's others. A
+      // matmul names its own operands A and B, so its extra inputs start at 2.
+      const inputs = [...producer.inputs]
+      const firstExtra = producer.kind === 'matmul' ? 2 : 0
+      const slotOf = (s: number) => {
+        const at = inputs.indexOf(k.inputs[s], firstExtra)
+        return at >= 0 ? at : inputs.push(k.inputs[s]) - 1
       }
+      // A reduce kernel's epilogue is written over the reduce kernel's own
+      // indices (the map's shape may differ from it in axes of size 1).
+      const index = producer.kind === 'reduce' && !sameDims(producer.shape, k.shape)
+        ? reshapeIndex(b, producer.shape.map((_, j) => b.idx(`o${j}`)), producer.shape, k.shape)
+        : undefined
+      const value = b.rewrite(k.value, {
+        idx: index && ((name) => index[Number(name.slice(1))]),
+        load: (s, offset, t) => (s === slot ? b.load(ACC_SLOT, b.lit(0, 'i32'), t) : b.load(slotOf(s), offset, t)),
+      })
+      if (inputs.length + 1 > maxBuffers) continue
+      const shape = producer.kind === 'reduce' ? producer.shape : k.shape
+      kernels[i] = { ...producer, inputs, output: k.output, epilogue: { value, shape } }
       kernels.splice(at, 1)
       inlineVars.splice(at, 1)
       if (at < i) i--
@@ -317,6 +375,16 @@ function fuseEpilogues(b: ExprBuilder, kernels: Kernel[], inlineVars: (Var | und
     }
   }
 }
+
+/** Whether a map kernel over `shape`, storing `type`, can be the epilogue of `producer`. */
+function epilogueFits(producer: Exclude<Kernel, { kind: 'map' }>, shape: readonly number[], type: ScalarType): boolean {
+  if (producer.kind === 'reduce') return sizeOf(shape) === sizeOf(producer.shape)
+  const r = shape.length
+  // A matmul stores f32 (C is array<f32>), over [..., m, n] with the batch axes flattened.
+  return type === 'f32' && r >= 2 && shape[r - 2] === producer.m && shape[r - 1] === producer.n && sizeOf(shape.slice(0, r - 2)) === producer.batch
+}
+
+const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i])
 
 /** Whether every load from `slot` in `e` is at `offset`. */
 function readsOnlyAt(e: Expr, slot: number, offset: Expr, seen = new Set<number>()): boolean {
@@ -329,6 +397,22 @@ function readsOnlyAt(e: Expr, slot: number, offset: Expr, seen = new Set<number>
     case 'sel': return readsOnlyAt(e.c, slot, offset, seen) && readsOnlyAt(e.a, slot, offset, seen) && readsOnlyAt(e.b, slot, offset, seen)
     default: return true
   }
+}
+
+/** The inputs that `exprs` load from, in order of first use, and the expressions with their slots renumbered to match. */
+function compactSlots(b: ExprBuilder, inputs: readonly number[], exprs: readonly Expr[]): [number[], Expr[]] {
+  const kept: number[] = []
+  const memo = new Map<number, Expr>()
+  const renumbered = exprs.map((e) =>
+    b.rewrite(e, {
+      load: (slot, offset, t) => {
+        let s = kept.indexOf(inputs[slot])
+        if (s < 0) s = kept.push(inputs[slot]) - 1
+        return b.load(s, offset, t)
+      },
+    }, memo),
+  )
+  return [kept, renumbered]
 }
 
 /** The source index of a reshape: through the flat offset, or axis by axis when only size-1 axes change. */

@@ -3,9 +3,11 @@
  * baked in as constants, so a shader is specialised to its shapes (and cached
  * by its source). Expressions used more than once become `let` bindings.
  */
-import type { Expr, Kernel, LogicalBuffer, MapKernel, ReduceKernel, ScalarType, UnaryOp } from '../kernel.ts'
+import { ACC_SLOT, type Expr, type Kernel, type LogicalBuffer, type MapKernel, type MatmulKernel, type ReduceKernel, type ScalarType, type UnaryOp } from '../kernel.ts'
 import { stridesOf } from '../../src/cpu/ndarray.ts'
 import { renderMatmul } from '../kernels/matmul.ts'
+import { REDUCE_WGSL } from '../kernels/sources.ts'
+import { fillTemplate } from '../kernels/template.ts'
 
 export const WORKGROUP = 64
 
@@ -20,7 +22,8 @@ const wgslType = (t: ScalarType) => (t === 'bool' ? 'bool' : t)
 
 function literal(value: number, t: ScalarType): string {
   if (t === 'bool') return value ? 'true' : 'false'
-  if (t === 'i32') return value < 0 ? `(${value}i)` : `${value}i`
+  // −2³¹ is no literal in WGSL: 2147483648i overflows before the negation.
+  if (t === 'i32') return value === -(2 ** 31) ? '(-2147483647i - 1i)' : value < 0 ? `(${value}i)` : `${value}i`
   if (Number.isNaN(value)) return 'f32_bits(0x7fc00000u)'
   if (value === Infinity) return 'f32_bits(0x7f800000u)'
   if (value === -Infinity) return 'f32_bits(0xff800000u)'
@@ -71,7 +74,11 @@ export const UNARY_WGSL: Record<UnaryOp, (a: string) => string> = {
 const CMP: Record<string, string> = { lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=' }
 const BIN: Record<string, string> = { add: '+', sub: '-', mul: '*', div: '/', mod: '%' }
 
-/** Renders expressions to WGSL, naming every node used more than once. */
+/**
+ * Renders expressions to WGSL, naming every node used more than once. Loads
+ * read `in<slot>`; in an epilogue, a load from ACC_SLOT is the producer's
+ * result, `acc`.
+ */
 class Emitter {
   readonly lines: string[] = []
   private readonly names = new Map<number, string>()
@@ -79,8 +86,6 @@ class Emitter {
     private readonly uses: Map<number, number>,
     private readonly inputTypes: readonly ScalarType[],
     private readonly indent: string,
-    /** In a matmul epilogue, loads from this slot are the accumulator. */
-    private readonly accSlot = -1,
   ) {}
   expr(e: Expr): string {
     const named = this.names.get(e.id)
@@ -99,7 +104,7 @@ class Emitter {
       case 'idx': return e.name
       case 'lit': return literal(e.value, e.t)
       case 'load': {
-        if (e.slot === this.accSlot) return 'acc'
+        if (e.slot === ACC_SLOT) return 'acc'
         const raw = `in${e.slot}[${this.expr(e.offset)}]`
         return this.inputTypes[e.slot] === 'bool' ? `(${raw} != 0i)` : raw
       }
@@ -146,10 +151,15 @@ function bindings(kernel: Kernel, buffers: readonly LogicalBuffer[]): string {
   return lines.join('\n')
 }
 
+/** A dispatch grid of `groups` workgroups, numbered x + y·(grid x) within the per-dimension limit. */
+function grid(groups: number, maxPerDimension = 65535): [number, number, number] {
+  const x = Math.min(Math.max(1, groups), maxPerDimension)
+  return [x, Math.max(1, Math.ceil(groups / x)), 1]
+}
+
+/** The grid for one invocation per thread in workgroups of WORKGROUP. */
 export function workgroupsFor(threads: number, maxPerDimension = 65535): [number, number, number] {
-  const groups = Math.max(1, Math.ceil(threads / WORKGROUP))
-  const x = Math.min(groups, maxPerDimension)
-  return [x, Math.ceil(groups / x), 1]
+  return grid(Math.ceil(threads / WORKGROUP), maxPerDimension)
 }
 
 /** Decomposes a flat index into named axis indices. */
@@ -187,35 +197,102 @@ ${emitter.lines.join('\n')}
   return { code, entryPoint: 'main', workgroups: workgroupsFor(total) }
 }
 
-function renderReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
+/** The identity of ⊕ in the accumulator's type. */
+function identity(op: ReduceKernel['op'], t: ScalarType): string {
+  if (op === 'sum') return literal(0, t)
+  return t === 'i32' ? literal(-(2 ** 31), t) : literal(-Infinity, t)
+}
+
+const combine = (op: ReduceKernel['op'], a: string, b: string) => (op === 'sum' ? `${a} + ${b}` : `max(${a}, ${b})`)
+
+/**
+ * What a reduce kernel stores at o, once its result is in `acc`: `init`, then
+ * `result` (the fused epilogue of acc, or acc), as statements that declare
+ * them; `indent` for each.
+ */
+function initAndResult(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], indent: string): { init: string; result: string } {
+  const types = kernel.inputs.map((id) => buffers[id].type)
+  const value = kernel.epilogue?.value
+  const emitter = new Emitter(countUses(value === undefined ? [kernel.init] : [kernel.init, value]), types, indent)
+  const init = emitter.expr(kernel.init)
+  const initLines = [...emitter.lines, `${indent}let init = ${init};`]
+  emitter.lines.length = 0
+  const result = value === undefined ? 'acc' : emitter.expr(value)
+  const resultLines = [...emitter.lines, `${indent}let result = ${store(buffers[kernel.output].type, result)};`]
+  return { init: initLines.join('\n'), result: resultLines.join('\n') }
+}
+
+/** One invocation per output element, a serial loop over the reduced elements. */
+function renderSerialReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
   const total = buffers[kernel.output].size
   const types = kernel.inputs.map((id) => buffers[id].type)
-  const outType = buffers[kernel.output].type
-  const init = new Emitter(countUses([kernel.init]), types, '  ')
-  const initValue = init.expr(kernel.init)
+  const { init, result } = initAndResult(kernel, buffers, '  ')
   const body = new Emitter(countUses([kernel.body]), types, '    ')
   const bodyValue = body.expr(kernel.body)
-  const count = kernel.reduced.reduce((a, d) => a * d, 1)
-  const combine = kernel.op === 'sum' ? `acc + ${bodyValue}` : `max(acc, ${bodyValue})`
+  const count = sizeOfShape(kernel.reduced)
   const code = `${opening(kernel, buffers, total)}
-${init.lines.join('\n')}
-  var acc: ${wgslType(outType)} = ${initValue};
+${init}
+  var acc: ${wgslType(kernel.init.t)} = init;
   for (var r = 0i; r < ${count}i; r++) {
 ${unflatten('r', 'r', kernel.reduced, '    ').join('\n')}
 ${body.lines.join('\n')}
-    acc = ${combine};
+    acc = ${combine(kernel.op, 'acc', bodyValue)};
   }
-  out[flat] = ${store(outType, 'acc')};
+${result}
+  out[flat] = result;
 }
 `
   return { code, entryPoint: 'main', workgroups: workgroupsFor(total) }
 }
 
-/** The epilogue of a matmul: the fused map's value at (batch b, row, col), with extra inputs bound from 3 on. */
-function renderEpilogue(epilogue: NonNullable<Extract<Kernel, { kind: 'matmul' }>['epilogue']>): { bindings: string; body: string } {
-  const { value, shape, accSlot, slots, slotTypes } = epilogue
-  const bindings = slots.map((s, j) => `@group(0) @binding(${3 + j}) var<storage, read> in${s}: array<${storageType(slotTypes[s])}>;`)
-  const emitter = new Emitter(countUses([value]), slotTypes, '  ', accSlot)
+/** One workgroup per output element: the template gpu/kernels/reduce.wgsl. */
+function renderWorkgroupReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], workgroup: number): RenderedKernel {
+  const outputs = sizeOfShape(kernel.shape)
+  const acc = kernel.init.t
+  if (acc === 'bool') throw new Error('renderKernel: a workgroup reduction accumulates in f32 or i32, not bool')
+  // The tree halves the workgroup, and a group of LANES = 8 invocations shares each span.
+  if (!Number.isInteger(Math.log2(workgroup)) || workgroup < 8 || workgroup > 256)
+    throw new RangeError(`renderKernel: a workgroup reduction needs a power of two from 8 to 256 invocations, got ${workgroup}`)
+  const types = kernel.inputs.map((id) => buffers[id].type)
+  const term = new Emitter(countUses([kernel.body]), types, '  ')
+  const termValue = term.expr(kernel.body)
+  const { init, result } = initAndResult(kernel, buffers, '    ')
+  const workgroups = grid(outputs)
+  const code = fillTemplate('gpu/kernels/reduce.wgsl', REDUCE_WGSL, {
+    BINDINGS: bindings(kernel, buffers),
+    HELPERS: PRELUDE.trim(),
+    ACC: acc,
+    IDENTITY: identity(kernel.op, acc),
+    COMBINE: combine(kernel.op, 'a', 'b'),
+    OUTPUTS: outputs,
+    COUNT: sizeOfShape(kernel.reduced),
+    WORKGROUP: workgroup,
+    GROUPS_X: workgroups[0],
+    OUTPUT_INDEX: unflatten('o', 'f', kernel.shape, '  ').join('\n'),
+    REDUCED_INDEX: unflatten('r', 'r', kernel.reduced, '  ').join('\n'),
+    TERM: [...term.lines, `  let term = ${termValue};`].join('\n'),
+    INIT: init,
+    RESULT: result,
+  })
+  return { code, entryPoint: 'main', workgroups }
+}
+
+function renderReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
+  return kernel.workgroup === undefined ? renderSerialReduce(kernel, buffers) : renderWorkgroupReduce(kernel, buffers, kernel.workgroup)
+}
+
+const sizeOfShape = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 1)
+
+/**
+ * The epilogue of a matmul: the fused map's value at (batch b, row, col). Its
+ * extra inputs are the kernel's inputs[2…], bound from 3 on (after A, B, C).
+ */
+function renderEpilogue(kernel: MatmulKernel, buffers: readonly LogicalBuffer[]): { bindings: string; body: string } | undefined {
+  if (kernel.epilogue === undefined) return undefined
+  const { value, shape } = kernel.epilogue
+  const types = kernel.inputs.map((id) => buffers[id].type)
+  const bindings = kernel.inputs.slice(2).map((id, j) => `@group(0) @binding(${3 + j}) var<storage, read> in${2 + j}: array<${storageType(buffers[id].type)}>;`)
+  const emitter = new Emitter(countUses([value]), types, '  ')
   const result = emitter.expr(value)
   const r = shape.length
   const batchIndex = unflatten('o', 'i32(b)', shape.slice(0, r - 2), '  ')
@@ -232,7 +309,7 @@ export function renderKernel(kernel: Kernel, buffers: readonly LogicalBuffer[]):
         batch: kernel.batch, m: kernel.m, n: kernel.n, k: kernel.k,
         transA: kernel.transA, transB: kernel.transB,
         batchStrideA: kernel.batchStrideA, batchStrideB: kernel.batchStrideB,
-        epilogue: kernel.epilogue && renderEpilogue(kernel.epilogue),
+        epilogue: renderEpilogue(kernel, buffers),
       })
     }
     default: return kernel satisfies never

@@ -167,6 +167,10 @@ const cases: Case[] = [
   { name: 'strided batches (stride > m·k)', spec: { ...shape(2, 4, 8, 4), batchStrideA: 20, batchStrideB: 36 } },
   { name: 'epilogue: bias + relu', spec: { ...shape(2, 33, 17, 9), epilogue: RELU_BIAS } },
   { name: 'epilogue: bias + relu, vec4, Bᵀ', spec: { ...shape(1, 16, 24, 8, false, true), epilogue: RELU_BIAS, tile: wide } },
+  // llvmpipe stops an invocation after 65535 loop iterations in all: a 16×16 block over k = 1024
+  // is right only if the shader compiler unrolls the block's loops, as the template expects.
+  { name: 'long k with a 16×16 block: 64×64×1024', spec: { ...shape(1, 64, 64, 1024), tile: { rows: 16, cols: 16, workgroup: [4, 4] } } },
+  { name: 'long k, f32 loads, Aᵀ: 32×48×1000', spec: { ...shape(1, 32, 48, 1000, true, false), tile: { rows: 16, cols: 16, workgroup: [2, 2], vectorize: false } } },
   { name: 'batch 70000 (linear workgroup numbering)', spec: shape(70000, 1, 1, 2) },
   { name: 'n = 66000 with 1×1 tiles (linear workgroup numbering)', spec: { ...shape(1, 2, 66000, 1), tile: { rows: 1, cols: 1, workgroup: [1, 1] } } },
 ]

@@ -1,0 +1,216 @@
+// GEMM: C[b] = op(A[b]) · op(B[b]) in f32, one shader per shape.
+//
+// Placeholders, filled by gpu/kernels/matmul.ts (renderMatmul):
+//   {{M}} {{N}} {{K}}            sizes: op(A) is M×K, op(B) is K×N, C is [batch, M, N]
+//   {{BATCH}}                    matrices in the batch
+//   {{STRIDE_A}} {{STRIDE_B}}    elements between batch entries of A and B (0 broadcasts)
+//   {{TRANS_A}} {{TRANS_B}}      true: A stored [batch, K, M], B stored [batch, N, K]
+//   {{ROWS}} {{COLS}}            the register block of C that one invocation computes
+//   {{WX}} {{WY}}                invocations per workgroup along columns and rows
+//   {{TILES_X}} {{TILES_Y}}      workgroup tiles of C along columns and rows
+//   {{GROUPS_X}} {{GROUPS_Y}}    the dispatch grid's x and y extents
+//   {{A_READ}} {{B_READ}}        SCALAR, ALONG_K or ALONG_MN (see below)
+//   {{A_ELEMENT}} {{B_ELEMENT}}  f32, or vec4<f32> when the operand is not read SCALAR
+//   {{EPILOGUE_DECLARATIONS}}    bindings (from 3 on) and helpers used by the epilogue
+//   {{EPILOGUE_BODY}}            the body of `epilogue`, or `return acc;`
+//
+// Tiling. Each invocation computes a ROWS × COLS block of C with one
+// accumulator per element in registers, reading A and B straight from storage
+// (no workgroup memory, no barriers). Per step of k it takes ROWS values of
+// op(A) and COLS values of op(B) and does ROWS · COLS multiply-adds, so a
+// block does 2·ROWS·COLS / (ROWS + COLS) flops per value loaded. The main loop
+// takes k four at a time. An operand whose contiguous dimension is a multiple
+// of 4 is declared array<vec4<f32>> and read four elements per load: along k
+// (ALONG_K: A, or B stored transposed) or along the rows of C (ALONG_MN, A
+// stored transposed) or its columns (ALONG_MN, B); the others are read one f32
+// at a time (SCALAR). With B read ALONG_MN, the columns of one invocation are
+// groups of 4 adjacent columns, and neighbouring invocations take the
+// neighbouring groups, so the invocations that run together read one
+// contiguous run of B. Loads use clamped rows and columns (always in bounds,
+// so the inner loop has no branches); only the stores are guarded. The loops
+// have constant trip counts and the read modes are constants: the shader
+// compiler unrolls and folds them into straight-line code (measured: the same
+// speed as the hand-unrolled form). Reads go through vec4<f32>(…), the
+// identity on a vec4 and a splat of an f32, so that every read mode's code
+// type-checks whichever element type an operand has. The unrolling matters
+// beyond speed: llvmpipe stops an invocation after 65535 loop iterations in
+// all, and only the loop over k (K / 4 iterations) remains.
+//
+// Workgroups are numbered x + GROUPS_X · (y + GROUPS_Y · z) over column
+// tiles, row tiles and the batch; the grid is [TILES_X, TILES_Y, BATCH]
+// unless one of these is over 65535 per dimension, in which case the same
+// numbering wraps.
+//
+// Why no shared-memory tiles: on llvmpipe (Mesa through Dawn's GL ES backend)
+// a workgroup runs on one CPU thread, eight invocations at a time in the
+// lanes of a SIMD register, and every storage load that is not provably
+// uniform becomes a loop over the lanes with a bounds check per lane. Loads,
+// not arithmetic, set the speed, so the kernel maximises multiply-adds per
+// load: large register blocks, and vec4 loads, which fetch four elements in
+// one trip through that loop. Workgroup memory is read through the same
+// per-lane loop and adds barriers (coroutine switches): shared-memory tiles
+// measured 0.4–6 GFLOP/s there against 23 for this kernel on 1024³.
+
+const M = {{M}}u;
+const N = {{N}}u;
+const K = {{K}}u;
+const BATCH = {{BATCH}}u;
+const STRIDE_A = {{STRIDE_A}}u;
+const STRIDE_B = {{STRIDE_B}}u;
+const TRANS_A = {{TRANS_A}};
+const TRANS_B = {{TRANS_B}};
+const ROWS = {{ROWS}}u;
+const COLS = {{COLS}}u;
+const WX = {{WX}}u;
+const WY = {{WY}}u;
+const TILES_X = {{TILES_X}}u;
+const TILES_Y = {{TILES_Y}}u;
+const GROUPS_X = {{GROUPS_X}}u;
+const GROUPS_Y = {{GROUPS_Y}}u;
+
+// How an operand is read: one f32 per load, or a vec4 of four consecutive
+// elements along k, or along the rows (A) or columns (B) of C.
+const SCALAR = 0u;
+const ALONG_K = 1u;
+const ALONG_MN = 2u;
+const A_READ = {{A_READ}};
+const B_READ = {{B_READ}};
+
+alias AElement = {{A_ELEMENT}};
+alias BElement = {{B_ELEMENT}};
+@group(0) @binding(0) var<storage, read> A: array<AElement>;
+@group(0) @binding(1) var<storage, read> B: array<BElement>;
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+
+// Columns of one invocation come in groups of COL_GROUP adjacent columns.
+const COL_GROUP = select(1u, 4u, B_READ == ALONG_MN);
+// Steps of k taken four at a time; the rest (only when no operand is read along k) one at a time.
+const K_MAIN = K / 4u * 4u;
+// Elements between consecutive k of one row of op(A) and one column of op(B), in storage.
+const A_K_STEP = select(1u, M, TRANS_A);
+const B_K_STEP = select(N, 1u, TRANS_B);
+// The first of the last four rows and columns (read as one vec4 ALONG_MN; M, N ≥ 4 there).
+const LAST_ROW_QUAD = max(M, 4u) - 4u;
+const LAST_COL_QUAD = max(N, 4u) - 4u;
+
+{{EPILOGUE_DECLARATIONS}}
+
+// The value stored at C[b, row, col] for the product acc.
+fn epilogue(acc: f32, b: u32, row: u32, col: u32) -> f32 {
+  {{EPILOGUE_BODY}}
+}
+
+// Operands read ALONG_K: op(A)[row0 + r, k + j] = quad[r][j] for j < 4 (and
+// likewise for B), one vec4 load per row or column for four steps of k.
+fn quadsOfA(base: array<u32, ROWS>, k: u32) -> array<vec4<f32>, ROWS> {
+  var quad: array<vec4<f32>, ROWS>;
+  if (A_READ == ALONG_K) {
+    for (var r = 0u; r < ROWS; r++) { quad[r] = vec4<f32>(A[base[r] + k / 4u]); }
+  }
+  return quad;
+}
+fn quadsOfB(base: array<u32, COLS>, k: u32) -> array<vec4<f32>, COLS> {
+  var quad: array<vec4<f32>, COLS>;
+  if (B_READ == ALONG_K) {
+    for (var c = 0u; c < COLS; c++) { quad[c] = vec4<f32>(B[base[c] + k / 4u]); }
+  }
+  return quad;
+}
+
+// op(A)[row0 + r, k] for r < ROWS: component j of the quads (ALONG_K), or
+// loaded: a vec4 of four rows at a time (ALONG_MN), or one f32 at a time.
+fn columnOfA(base: array<u32, ROWS>, k: u32, quad: array<vec4<f32>, ROWS>, j: u32) -> array<f32, ROWS> {
+  var a: array<f32, ROWS>;
+  if (A_READ == ALONG_K) {
+    for (var r = 0u; r < ROWS; r++) { a[r] = quad[r][j]; }
+  } else if (A_READ == ALONG_MN) {
+    for (var s = 0u; s < ROWS / 4u; s++) {
+      let x = vec4<f32>(A[base[s] + k * (M / 4u)]);
+      for (var i = 0u; i < 4u; i++) { a[4u * s + i] = x[i]; }
+    }
+  } else {
+    for (var r = 0u; r < ROWS; r++) { a[r] = vec4<f32>(A[base[r] + k * A_K_STEP]).x; }
+  }
+  return a;
+}
+
+// op(B)[k, col(c)] for c < COLS, read as for A (ALONG_MN: four adjacent columns).
+fn rowOfB(base: array<u32, COLS>, k: u32, quad: array<vec4<f32>, COLS>, j: u32) -> array<f32, COLS> {
+  var b: array<f32, COLS>;
+  if (B_READ == ALONG_K) {
+    for (var c = 0u; c < COLS; c++) { b[c] = quad[c][j]; }
+  } else if (B_READ == ALONG_MN) {
+    for (var s = 0u; s < COLS / 4u; s++) {
+      let y = vec4<f32>(B[base[s] + k * (N / 4u)]);
+      for (var i = 0u; i < 4u; i++) { b[4u * s + i] = y[i]; }
+    }
+  } else {
+    for (var c = 0u; c < COLS; c++) { b[c] = vec4<f32>(B[base[c] + k * B_K_STEP]).x; }
+  }
+  return b;
+}
+
+@compute @workgroup_size(WX, WY, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let flat = wid.x + GROUPS_X * (wid.y + GROUPS_Y * wid.z);
+  if (flat >= TILES_X * TILES_Y * BATCH) { return; }
+  let tileCol = flat % TILES_X;
+  let tileRow = (flat / TILES_X) % TILES_Y;
+  let b = flat / (TILES_X * TILES_Y);
+  // Rows row0 + r; columns col(c) = col0 + (c / COL_GROUP) · WX · COL_GROUP + c % COL_GROUP.
+  let row0 = (tileRow * WY + lid.y) * ROWS;
+  let col0 = tileCol * WX * COLS + lid.x * COL_GROUP;
+
+  // Load bases (element indices of the arrays as declared) from clamped rows and
+  // columns; ALONG_MN reads one base per group of four rows or columns.
+  let batchA = b * STRIDE_A;
+  let batchB = b * STRIDE_B;
+  var baseA: array<u32, ROWS>;
+  for (var r = 0u; r < ROWS; r++) {
+    let row = min(row0 + r, M - 1u);
+    if (A_READ == ALONG_K) { baseA[r] = (batchA + row * K) / 4u; }
+    else if (A_READ == ALONG_MN) { baseA[r] = (batchA + min(row0 + 4u * r, LAST_ROW_QUAD)) / 4u; }
+    else { baseA[r] = batchA + row * select(K, 1u, TRANS_A); }
+  }
+  var baseB: array<u32, COLS>;
+  for (var c = 0u; c < COLS; c++) {
+    let col = min(col0 + (c / COL_GROUP) * WX * COL_GROUP + c % COL_GROUP, N - 1u);
+    if (B_READ == ALONG_K) { baseB[c] = (batchB + col * K) / 4u; }
+    else if (B_READ == ALONG_MN) { baseB[c] = (batchB + min(col0 + c * WX * 4u, LAST_COL_QUAD)) / 4u; }
+    else { baseB[c] = batchB + col * select(1u, K, TRANS_B); }
+  }
+
+  var acc: array<array<f32, COLS>, ROWS>;
+  for (var k = 0u; k < K_MAIN; k += 4u) {
+    let quadA = quadsOfA(baseA, k);
+    let quadB = quadsOfB(baseB, k);
+    for (var j = 0u; j < 4u; j++) {
+      var a = columnOfA(baseA, k + j, quadA, j);
+      var bk = rowOfB(baseB, k + j, quadB, j);
+      for (var r = 0u; r < ROWS; r++) {
+        for (var c = 0u; c < COLS; c++) { acc[r][c] += a[r] * bk[c]; }
+      }
+    }
+  }
+  // The last K % 4 steps (only when no operand is read along k).
+  for (var k = K_MAIN; k < K; k++) {
+    let quadA = array<vec4<f32>, ROWS>();
+    let quadB = array<vec4<f32>, COLS>();
+    var a = columnOfA(baseA, k, quadA, 0u);
+    var bk = rowOfB(baseB, k, quadB, 0u);
+    for (var r = 0u; r < ROWS; r++) {
+      for (var c = 0u; c < COLS; c++) { acc[r][c] += a[r] * bk[c]; }
+    }
+  }
+
+  let c0 = b * M * N;
+  for (var r = 0u; r < ROWS; r++) {
+    let row = row0 + r;
+    if (row < M) {
+      for (var c = 0u; c < COLS; c++) {
+        let col = col0 + (c / COL_GROUP) * WX * COL_GROUP + c % COL_GROUP;
+        if (col < N) { C[c0 + row * N + col] = epilogue(acc[r][c], b, row, col); }
+      }
+    }
+  }
+}
