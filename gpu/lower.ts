@@ -50,15 +50,24 @@ export function lower(program: Program, options: LowerOptions): LoweredProgram {
   for (const a of program.outputs) if (a instanceof Var && producer.has(a)) roots.add(a)
   const materialized = (v: Var) => roots.has(v) || !producer.has(v)
 
+  // A buffer holding a's elements in row-major order: a itself, or the source of a reshape (which keeps that order).
+  const stored = (a: Atom): Var | null => {
+    if (!(a instanceof Var)) return null
+    if (materialized(a)) return a
+    const e = producer.get(a) as Eqn
+    return e.prim === 'reshape' && e.inputs[0] instanceof Var && materialized(e.inputs[0]) ? e.inputs[0] : null
+  }
   const matmulOperand = (a: Atom): MatmulOperand | null => {
     if (!(a instanceof Var)) return null
-    if (materialized(a)) return { source: a, trans: false, broadcastBatch: false }
+    const direct = stored(a)
+    if (direct !== null) return { source: direct, trans: false, broadcastBatch: false }
     const e = producer.get(a) as Eqn
     const x = e.inputs[0]
-    if (e.prim === 'transpose' && x instanceof Var && materialized(x)) {
+    const source = stored(x)
+    if (e.prim === 'transpose' && source !== null) {
       const perm = (e.params as { perm: readonly number[] }).perm
       const n = perm.length
-      if (perm.every((p, i) => (i < n - 2 ? p === i : p === (i === n - 2 ? n - 1 : n - 2)))) return { source: x, trans: true, broadcastBatch: false }
+      if (perm.every((p, i) => (i < n - 2 ? p === i : p === (i === n - 2 ? n - 1 : n - 2)))) return { source, trans: true, broadcastBatch: false }
     }
     if (e.prim === 'broadcast' && x instanceof Var) {
       const inner = matmulOperand(x)
@@ -70,8 +79,16 @@ export function lower(program: Program, options: LowerOptions): LoweredProgram {
     }
     return null
   }
+  // An operand that is none of those becomes a buffer; for a reshape, its source does, so that other readers of
+  // the source (e.g. the bias gradient beside a weight gradient) read that buffer instead of recomputing it.
   for (const e of program.eqns)
-    if (e.prim === 'matmul') for (const a of e.inputs) if (a instanceof Var && matmulOperand(a) === null) roots.add(a)
+    if (e.prim === 'matmul')
+      for (const a of e.inputs) {
+        if (!(a instanceof Var) || matmulOperand(a) !== null) continue
+        const from = producer.get(a)
+        const source = from?.prim === 'reshape' ? from.inputs[0] : null
+        roots.add(source instanceof Var && producer.has(source) ? source : a)
+      }
 
   // Split kernels that would bind more buffers than the adapter allows.
   for (let attempt = 0; ; attempt++) {

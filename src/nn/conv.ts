@@ -1,11 +1,12 @@
 /**
  * 2-D convolution, its transpose and pooling on NHWC tensors, built from the
- * primitives pad, gather, matmul and scatter-add ("im2col"): the windows are
- * gathered with index tensors idx[o, a] = o·S + a·r (output position o, tap
- * a, stride S, dilation r) into the padded input, then contracted with the
- * kernel by one matmul. Gradients then follow from the rules of those
- * primitives (gather's transpose is a scatter-add), and the WebGPU compiler
- * needs no convolution kernel of its own.
+ * primitives pad, slice, reshape, concat and matmul ("im2col"): tap a of
+ * output o reads the padded input at o·S + a·r (stride S, dilation r); the
+ * windows are those strided slices stacked, then contracted with the kernel
+ * by one matmul. Gradients then follow from the rules of those primitives
+ * (the transpose of a slice is a pad), and the WebGPU compiler needs no
+ * convolution kernel of its own: the structural ops fuse into the kernels
+ * that read them.
  *
  * Sizes (seed 002): a window of R taps with dilation r spans R′ = R + (R − 1)(r − 1)
  * positions, and N positions padded by p give M = floor((N + 2p − R′)/S) + 1
@@ -17,8 +18,8 @@
  * The transpose (deconvolution, seed 002: "swap direction of convolution;
  * increases resolution; used in backprop") is the adjoint of conv2d in its
  * input: ⟨conv2dTranspose(y, w), x⟩ = ⟨y, conv2d(x, w)⟩. It is computed as
- * that adjoint is: per-position products y·wᵀ scattered back (added) into the
- * padded input positions they came from, then the padding cut off.
+ * that adjoint is: per-position products y·wᵀ added back into the padded
+ * input positions they came from, then the padding cut off.
  */
 import type { DType } from '../dtype.ts'
 import * as ops from '../ops.ts'
@@ -119,13 +120,6 @@ export function windowGeometry(
   return [windowAxis(op, 'height', height, kernel[0], stride[0], dilation[0], ph), windowAxis(op, 'width', width, kernel[1], stride[1], dilation[1], pw)]
 }
 
-/** idx[o, a] = o·S + a·r: the padded input position of tap a of output o. */
-function windowIndices(a: WindowAxis): T<[number, number], 'i32'> {
-  const values = new Int32Array(a.out * a.taps)
-  for (let o = 0; o < a.out; o++) for (let t = 0; t < a.taps; t++) values[o * a.taps + t] = o * a.stride + t * a.dilation
-  return concrete([a.out, a.taps], 'i32', values) as unknown as T<[number, number], 'i32'>
-}
-
 /** Whether tap t of output o falls inside the input rather than its padding, as [out, taps] flags. */
 function insideInput(a: WindowAxis): boolean[] {
   const flags: boolean[] = []
@@ -143,11 +137,70 @@ function expectNhwc(op: string, x: Tensor): [number, number, number, number] {
   return [b, h, w, c]
 }
 
+/**
+ * The taps of one axis: for tap a, the positions o·S + a·r (o < out) of axis
+ * `axis` of the padded x, stacked on a new axis after it. A strided slice is
+ * a slice of S·out positions from a·r, reshaped to [out, S] and cut to its
+ * first column, so only slice, reshape, pad and concat appear: their
+ * transposes are pads and slices, which the WebGPU compiler fuses into the
+ * kernels that read them (a gather's transpose would be a scatter-add).
+ */
+function taps(x: Tensor, axis: number, a: WindowAxis): Tensor {
+  const shape = x.aval.shape
+  // The last slice ends at (taps − 1)·r + S·out: pad zeros beyond the padded size where needed (never read as taps).
+  const need = (a.taps - 1) * a.dilation + a.stride * a.out
+  const extra = Math.max(0, need - shape[axis])
+  const src = extra === 0 ? untyped(x) : ops.pad(untyped(x), shape.map((_, i) => [0, i === axis ? extra : 0] as [number, number]))
+  const parts = Array.from({ length: a.taps }, (_, t) => {
+    const starts = shape.map((_, i) => (i === axis ? t * a.dilation : 0))
+    const sizes = shape.map((d, i) => (i === axis ? a.stride * a.out : d))
+    let part = ops.slice(src, starts, sizes)
+    if (a.stride > 1) {
+      const split = [...shape.slice(0, axis), a.out, a.stride, ...shape.slice(axis + 1)]
+      part = ops.slice(ops.reshape(part, split), split.map(() => 0), split.map((d, i) => (i === axis + 1 ? 1 : d)))
+    }
+    return ops.reshape(part, [...shape.slice(0, axis), a.out, 1, ...shape.slice(axis + 1)])
+  })
+  return parts.length === 1 ? parts[0] : ops.concat(parts, axis + 1)
+}
+
 /** The windows of x: [B, Ho, Kh, Wo, Kw, C], padded positions holding zeros. */
 export function windows(x: Tensor, [ah, aw]: readonly [WindowAxis, WindowAxis]): Tensor {
+  // Windows that tile the input exactly (stride = size, no padding, no dilation, e.g. 2×2 pooling) are a reshape.
+  const tiles = (a: WindowAxis) => a.stride === a.taps && a.dilation === 1 && a.lo === 0 && a.hi === 0 && a.out * a.taps === a.size
+  if (tiles(ah) && tiles(aw)) {
+    const [b, , , c] = x.aval.shape
+    return ops.reshape(untyped(x), [b, ah.out, ah.taps, aw.out, aw.taps, c])
+  }
   const padded = ops.pad(untyped(x), [[0, 0], [ah.lo, ah.hi], [aw.lo, aw.hi], [0, 0]])
-  const rows = ops.take(padded, windowIndices(ah), 1) // [B, Ho, Kh, Wp, C]
-  return ops.take(rows, windowIndices(aw), 3) // [B, Ho, Kh, Wo, Kw, C]
+  return taps(taps(padded, 1, ah), 3, aw) // [B, Ho, Kh, Wp, C] → [B, Ho, Kh, Wo, Kw, C]
+}
+
+/** The adjoint of `taps`: each tap's values added back at the positions o·S + a·r of an axis of `size` positions. */
+function untaps(y: Tensor, axis: number, a: WindowAxis, size: number): Tensor {
+  const shape = y.aval.shape // [..., out, taps, ...]
+  const rest = shape.slice(axis + 2)
+  const lead = shape.slice(0, axis)
+  let total: Tensor | null = null
+  for (let t = 0; t < a.taps; t++) {
+    const starts = shape.map((_, i) => (i === axis + 1 ? t : 0))
+    const sizes = shape.map((d, i) => (i === axis + 1 ? 1 : d))
+    let part = ops.reshape(ops.slice(untyped(y), starts, sizes), [...lead, a.out, 1, ...rest])
+    // Spread by the stride: [out, 1] → [out, S] with zeros after each value → out·S positions.
+    if (a.stride > 1) part = ops.pad(part, part.aval.shape.map((_, i) => [0, i === axis + 1 ? a.stride - 1 : 0] as [number, number]))
+    const spread = ops.reshape(part, [...lead, a.out * a.stride, ...rest])
+    const start = t * a.dilation
+    const end = start + a.out * a.stride
+    const placed =
+      end <= size
+        ? ops.pad(spread, spread.aval.shape.map((_, i) => [i === axis ? start : 0, i === axis ? size - end : 0] as [number, number]))
+        : ops.pad(
+            ops.slice(spread, spread.aval.shape.map(() => 0), spread.aval.shape.map((d, i) => (i === axis ? size - start : d))),
+            spread.aval.shape.map((_, i) => [i === axis ? start : 0, 0] as [number, number]),
+          )
+    total = total === null ? placed : ops.add(total, placed)
+  }
+  return total as Tensor
 }
 
 // ---------------------------------------------------------------- convolution
@@ -169,8 +222,10 @@ export function conv2d(x: Tensor, w: Tensor, options: WindowOptions = {}): Tenso
   const geometry = windowGeometry('conv2d', h, wd, [kh, kw], options)
   const [ah, aw] = geometry
   const cols = ops.transpose(untyped(windows(x, geometry)), [0, 1, 3, 2, 4, 5]) // [B, Ho, Wo, Kh, Kw, C]
-  const flat = ops.reshape(cols, [b, ah.out, aw.out, kh * kw * c])
-  return ops.matmul(flat, ops.reshape(untyped(w), [kh * kw * c, cout]))
+  // One 2-D product [B·Ho·Wo, Kh·Kw·C] × [Kh·Kw·C, Cout]: its transposes (the gradients) are 2-D products too,
+  // where a batched [B, Ho, Wo, K] × [K, Cout] would give the kernel's gradient as B·Ho products to be summed.
+  const flat = ops.reshape(cols, [b * ah.out * aw.out, kh * kw * c])
+  return ops.reshape(ops.matmul(flat, ops.reshape(untyped(w), [kh * kw * c, cout])), [b, ah.out, aw.out, cout])
 }
 
 export interface TransposeOptions extends WindowOptions {
@@ -226,13 +281,11 @@ export function conv2dTranspose(y: Tensor, w: Tensor, options: TransposeOptions 
     throw new Error(`${op}: an output of ${outH}×${outW} convolves to ${ah.out}×${aw.out} positions with these options, not the input's ${h}×${wd}`)
   // Per input position: the contribution y[b, i, j, :] · w[a, c, :, :]ᵀ to output tap (a, c).
   const wt = ops.reshape(ops.transpose(untyped(w), [3, 0, 1, 2]), [cin, kh * kw * cout])
-  const products = ops.reshape(ops.matmul(untyped(y), wt), [b, h, wd, kh, kw, cout])
+  const products = ops.reshape(ops.matmul(ops.reshape(untyped(y), [b * h * wd, cin]), wt), [b, h, wd, kh, kw, cout])
   const byRow = ops.transpose(products, [0, 1, 3, 2, 4, 5]) // [B, H, Kh, W, Kw, Cout]
   const hp = outH + ah.lo + ah.hi
   const wp = outW + aw.lo + aw.hi
-  const dtype = y.aval.dtype
-  const cols = ops.scatterAdd(ops.zeros([b, h, kh, wp, cout], dtype), windowIndices(aw), byRow, 3) // [B, H, Kh, Wp, Cout]
-  const full = ops.scatterAdd(ops.zeros([b, hp, wp, cout], dtype), windowIndices(ah), cols, 1) // [B, Hp, Wp, Cout]
+  const full = untaps(untaps(byRow, 3, aw, wp), 1, ah, hp) // [B, H, Kh, Wp, Cout] → [B, Hp, Wp, Cout]
   return ops.slice(untyped(full), [0, ah.lo, aw.lo, 0], [b, outH, outW, cout])
 }
 
