@@ -14,6 +14,7 @@
  * matmul's strides instead of being materialised.
  */
 import type { DType } from '../src/dtype.ts'
+import { UnsupportedProgramError } from '../src/core/backend.ts'
 import { Literal, Var, type Atom, type Eqn, type Program } from '../src/ir/program.ts'
 import { formatAval, sizeOf } from '../src/tensor.ts'
 import { stridesOf } from '../src/cpu/ndarray.ts'
@@ -42,7 +43,15 @@ export interface LowerOptions {
   readonly reduction?: (outputs: number, count: number) => ReductionStrategy
 }
 
+/** Primitives with a lowering: the roots, the unary functions and those inlined below. */
+const LOWERED = new Set<string>([
+  ...ROOTS, ...UNARY, 'add', 'sub', 'mul', 'div', 'pow', 'max', 'compare', 'select', 'convert', 'stopGradient',
+  'broadcast', 'reshape', 'transpose', 'slice', 'pad', 'concat', 'gather',
+])
+
 export function lower(program: Program, options: LowerOptions): LoweredProgram {
+  const missing = program.eqns.find((e) => !LOWERED.has(e.prim))
+  if (missing !== undefined) throw new UnsupportedProgramError(`lowering: WebGPU does not compile '${missing.prim}' yet`)
   const producer = new Map<Var, Eqn>()
   for (const e of program.eqns) for (const v of e.outputs) producer.set(v, e)
   const roots = new Set<Var>()
@@ -264,7 +273,7 @@ function build(
           return exprOf(x, [...index.slice(0, axis), which, ...index.slice(axis + ni)])
         }
         default:
-          throw new Error(`lowering: '${eqn.prim}' cannot be inlined`)
+          throw new UnsupportedProgramError(`lowering: WebGPU does not compile '${eqn.prim}' yet`)
       }
     }
 

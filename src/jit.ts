@@ -4,7 +4,8 @@
  * call. On WebGPU a call is one command submission whatever the number of
  * kernels, and outputs stay on the device until read with `await t.data()`.
  */
-import { DeviceLostError, defaultBackend, forgetDefaultBackend, type Backend, type Executable } from './core/backend.ts'
+import { DeviceLostError, UnsupportedProgramError, defaultBackend, forgetDefaultBackend, type Backend, type Executable } from './core/backend.ts'
+import { cpuBackend } from './cpu/backend.ts'
 import { Tracer } from './core/trace.ts'
 import { stage } from './ir/partial-eval.ts'
 import { commonSubexpressions, type Program } from './ir/program.ts'
@@ -69,7 +70,15 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
       entry = (async () => {
         const { program, outDef } = trace(leaves, def)
         const backend = options.backend ?? (await defaultBackend())
-        return { backend, executable: backend.compile(program), outDef }
+        try {
+          return { backend, executable: backend.compile(program), outDef }
+        } catch (e) {
+          // The default backend cannot compile this program: the CPU interpreter can run any program.
+          if (!(e instanceof UnsupportedProgramError) || options.backend !== undefined) throw e
+          console.warn(`adjoint: ${e.message}; running this function on the CPU`)
+          const cpu = cpuBackend()
+          return { backend: cpu, executable: cpu.compile(program), outDef }
+        }
       })()
       cache.set(key, entry)
       entry.catch(() => cache.delete(key))

@@ -32,6 +32,11 @@ export interface RunOptions {
   readonly checkpointEvery?: number
 }
 
+/** A backend cannot compile a program (e.g. a primitive it does not lower yet); jit on the default backend then runs it on the CPU. */
+export class UnsupportedProgramError extends Error {
+  override readonly name = 'UnsupportedProgramError'
+}
+
 /** The device a backend runs on was lost; tensors it computed can still be read (they are recomputed on the CPU). */
 export class DeviceLostError extends Error {
   override readonly name = 'DeviceLostError'
