@@ -91,3 +91,4 @@ export {
 export type { ConvIo, PoolIo, PoolOptions, WindowOptions } from './conv.ts'
 export * as init from './init.ts'
 export * as functional from './functional.ts'
+export { additiveAttention, attend, dotProductAttention, sparsemaxAttention, type AdditiveAttention, type AdditiveAttentionOptions, type AdditiveAttentionParams, type Attended, type AttentionOptions, type Normaliser } from './attention.ts'
