@@ -23,6 +23,8 @@ export interface ClassifierRun<P extends tree.Tree> {
   readonly epochs: number
   readonly lr: number
   readonly batchSize?: number
+  /** Keep the parameters of the best validation epoch (default) or the last ones. */
+  readonly keep?: 'best' | 'last'
   /** Where the plot and the parameters go (default out/<name>). */
   readonly outDir?: string
 }
@@ -72,14 +74,14 @@ export async function trainClassifier<P extends tree.Tree>(run: ClassifierRun<P>
     validation: data.validation,
     evaluate: accuracy,
     metricName: 'val acc',
-    earlyStopping: { patience: run.epochs, mode: 'max' },
+    earlyStopping: { patience: run.epochs, mode: 'max', restoreBest: (run.keep ?? 'best') === 'best' },
     epochs: run.epochs,
     batchSize,
     key: random.key(2),
     progress: train.progressReporter(),
   })
   const testAccuracy = await accuracy(result.params, data.test)
-  console.log(`test accuracy ${(100 * testAccuracy).toFixed(2)}% (best validation epoch ${result.history.bestEpoch})`)
+  console.log(`test accuracy ${(100 * testAccuracy).toFixed(2)}% (parameters of ${(run.keep ?? 'best') === 'best' ? `the best validation epoch, ${result.history.bestEpoch}` : 'the last epoch'})`)
 
   const outDir = run.outDir ?? join('out', run.name)
   await mkdir(outDir, { recursive: true })
