@@ -21,8 +21,8 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cpuBackend, grad, jit, optim, plot, random, train, type Tensor } from '../index.ts'
-import { decoded, reversalBatch, reversalExamples, seq2seq, type Batch, type Seq2SeqParams } from './lib/seq2seq.ts'
+import { cpuBackend, jit, plot, random, train, type Tensor } from '../index.ts'
+import { decoded, reversalBatch, reversalData, seq2seq, symbolText, trainingStep, type Seq2SeqParams } from './lib/seq2seq.ts'
 
 const SYMBOLS = 8
 const MIN_LENGTH = 6
@@ -42,30 +42,11 @@ const backend = cpuBackend()
 const keys = random.split(random.key(2015), 3)
 const [initKey, trainKey, testKey] = keys
 
-const text = (seq: readonly number[]) => seq.map((s) => String.fromCharCode(97 + s - 3)).join('')
-
-// Training batches, and the set of every training sequence so that the test set can leave them out.
-const seen = new Set<string>()
-const trainSources = (step: number) => {
-  const sources = reversalExamples(random.foldIn(trainKey, step), BATCH, SYMBOLS, MIN_LENGTH, MAX_LENGTH)
-  sources.forEach((s) => seen.add(text(s)))
-  return sources
-}
-for (let step = 0; step < STEPS; step++) trainSources(step)
-const testSources = reversalExamples(testKey, TEST_SIZE + 200, SYMBOLS, MIN_LENGTH, MAX_LENGTH)
-  .filter((s) => !seen.has(text(s)))
-  .slice(0, TEST_SIZE)
-
-// The rate falls tenfold over the run, so that the last steps polish rather than jump.
-const opt = optim.chain(optim.clipByGlobalNorm(1), optim.adam({ lr: optim.exponentialDecay({ init: 1e-2, rate: 0.1, steps: STEPS }) }))
-type State = ReturnType<typeof opt.init>
-const step = jit(
-  (p: Seq2SeqParams, s: State, b: Batch) => {
-    const [next, state] = opt.update(grad(model.loss)(p, b), s, p)
-    return [next, state, model.loss(p, b)] as const
-  },
-  { backend, donateArgnums: [0, 1] },
-)
+const text = symbolText
+const { train: trainSources, test: testSources } = reversalData({
+  trainKey, testKey, steps: STEPS, batch: BATCH, testSize: TEST_SIZE, symbols: SYMBOLS, minLength: MIN_LENGTH, maxLength: MAX_LENGTH,
+})
+const { opt, step } = trainingStep(model, backend, STEPS)
 const decode = jit((p: Seq2SeqParams, source: Tensor) => model.greedy(p, source, MAX_LENGTH + 1), { backend })
 
 /** Greedy decoding of the test set: whole-sequence and per-symbol accuracy. */

@@ -25,9 +25,9 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cpuBackend, grad, jacrev, jit, ops, optim, plot, random, type Tensor } from '../index.ts'
+import { cpuBackend, jacrev, jit, ops, plot, random, type Tensor } from '../index.ts'
 import { elman, orthogonal, scan, type ElmanParams } from '../src/recurrent/index.ts'
-import { decoded, PAD, reversalBatch, reversalExamples, seq2seq, type Batch, type Seq2SeqParams } from './lib/seq2seq.ts'
+import { decoded, PAD, reversalBatch, reversalData, seq2seq, symbolText, trainingStep, type Seq2SeqParams } from './lib/seq2seq.ts'
 
 const SYMBOLS = 8
 const MIN_LENGTH = 6
@@ -44,26 +44,14 @@ const started = performance.now()
 const model = seq2seq({ symbols: SYMBOLS, maxLength: MAX_LENGTH, embed: 8, encoder: 16, decoder: 32, attention: 16 })
 const backend = cpuBackend()
 const [initKey, trainKey, testKey] = random.split(random.key(2015), 3)
-const text = (seq: readonly number[]) => seq.map((s) => String.fromCharCode(97 + s - 3)).join('')
+const text = symbolText
 
 // ------------------------------------------------------------------ training
 
-const trainSources = (step: number) => reversalExamples(random.foldIn(trainKey, step), BATCH, SYMBOLS, MIN_LENGTH, MAX_LENGTH)
-const seen = new Set<string>()
-for (let i = 0; i < STEPS; i++) trainSources(i).forEach((s) => seen.add(text(s)))
-const testSources = reversalExamples(testKey, TEST_SIZE + 100, SYMBOLS, MIN_LENGTH, MAX_LENGTH)
-  .filter((s) => !seen.has(text(s)))
-  .slice(0, TEST_SIZE)
-
-const opt = optim.chain(optim.clipByGlobalNorm(1), optim.adam({ lr: optim.exponentialDecay({ init: 1e-2, rate: 0.1, steps: STEPS }) }))
-type State = ReturnType<typeof opt.init>
-const step = jit(
-  (p: Seq2SeqParams, s: State, b: Batch) => {
-    const [next, state] = opt.update(grad(model.loss)(p, b), s, p)
-    return [next, state, model.loss(p, b)] as const
-  },
-  { backend, donateArgnums: [0, 1] },
-)
+const { train: trainSources, test: testSources } = reversalData({
+  trainKey, testKey, steps: STEPS, batch: BATCH, testSize: TEST_SIZE, symbols: SYMBOLS, minLength: MIN_LENGTH, maxLength: MAX_LENGTH,
+})
+const { opt, step } = trainingStep(model, backend, STEPS)
 
 console.log(`seq2seq with attention on ${backend.name}: reverse ${MIN_LENGTH}–${MAX_LENGTH} symbols out of ${SYMBOLS}; ${STEPS} steps of ${BATCH}`)
 let params = model.init(initKey)

@@ -21,7 +21,7 @@
  *
  * Tokens: 0 padding, 1 begin, 2 end, 3.. the symbols.
  */
-import { nn, ops, random, recurrent, type Tensor } from '../../index.ts'
+import { grad, jit, nn, ops, optim, random, recurrent, type Backend, type Tensor } from '../../index.ts'
 
 type AnyT = Tensor<any, any>
 const untyped = (x: Tensor): AnyT => x as AnyT
@@ -195,6 +195,54 @@ export function reversalExamples(key: random.Key, count: number, symbols: number
     out.push(Array.from({ length }, (_, j) => FIRST_SYMBOL + (words[base + 1 + j] % symbols)))
   }
   return out
+}
+
+/** A sequence of symbols as letters, the first symbol as 'a'. */
+export const symbolText = (seq: readonly number[]): string => seq.map((s) => String.fromCharCode(97 + s - FIRST_SYMBOL)).join('')
+
+export interface ReversalTask {
+  readonly trainKey: random.Key
+  readonly testKey: random.Key
+  readonly steps: number
+  readonly batch: number
+  readonly testSize: number
+  readonly symbols: number
+  readonly minLength: number
+  readonly maxLength: number
+}
+
+/**
+ * The reversal task's data: the sources of training batch `step` (foldIn of
+ * the training key and the step), and a held-out test set from its own key
+ * with every sequence of the `steps` training batches removed.
+ */
+export function reversalData(task: ReversalTask): { train(step: number): number[][]; test: number[][] } {
+  const { symbols, minLength, maxLength } = task
+  const train = (step: number) => reversalExamples(random.foldIn(task.trainKey, step), task.batch, symbols, minLength, maxLength)
+  const seen = new Set<string>()
+  for (let step = 0; step < task.steps; step++) for (const s of train(step)) seen.add(symbolText(s))
+  const test = reversalExamples(task.testKey, task.testSize + 200, symbols, minLength, maxLength)
+    .filter((s) => !seen.has(symbolText(s)))
+    .slice(0, task.testSize)
+  return { train, test }
+}
+
+/**
+ * The training step: teacher-forced loss, gradients clipped to norm 1, Adam
+ * whose rate falls tenfold over `steps` (the last steps polish rather than
+ * jump), one jitted call per step with parameters and state donated.
+ */
+export function trainingStep(model: Seq2Seq, backend: Backend, steps: number) {
+  const opt = optim.chain(optim.clipByGlobalNorm(1), optim.adam({ lr: optim.exponentialDecay({ init: 1e-2, rate: 0.1, steps }) }))
+  type State = ReturnType<typeof opt.init>
+  const step = jit(
+    (p: Seq2SeqParams, s: State, b: Batch) => {
+      const [next, state] = opt.update(grad(model.loss)(p, b), s, p)
+      return [next, state, model.loss(p, b)] as const
+    },
+    { backend, donateArgnums: [0, 1] },
+  )
+  return { opt, step }
 }
 
 /** The padded tensors of a batch of sources whose targets are their reversals followed by the end token. */
