@@ -1,9 +1,10 @@
 /**
  * A compiled Program on WebGPU. One call = one command encoder, one compute
- * pass with every kernel's dispatch, one `queue.submit`. Constants are
- * uploaded once, intermediates live in planned buffers owned by the
- * executable, outputs are new device tensors, and only what the caller reads
- * with `await t.data()` comes back to the host.
+ * pass with every kernel's dispatch (a loop's body once per step), one
+ * `queue.submit`. Constants and each loop's step indices are uploaded once,
+ * intermediates live in planned buffers owned by the executable, outputs are
+ * new device tensors, and only what the caller reads with `await t.data()`
+ * comes back to the host.
  */
 import { DeviceLostError, type Executable, type ExecutableStats, type RunOptions } from '../src/core/backend.ts'
 import type { Program } from '../src/ir/program.ts'
@@ -11,7 +12,7 @@ import { concrete, formatAval, sameShape, sizeOf, type Tensor } from '../src/ten
 import type { GpuContext } from './device.ts'
 import type { LoweredProgram } from './kernel.ts'
 import { CHECKPOINT_EVERY, CallRecord, RecentCalls } from './lineage.ts'
-import { planBuffers, type BufferPlan } from './plan.ts'
+import { dispatchesOf, planBuffers, type BufferPlan, type Dispatch } from './plan.ts'
 import type { BufferPool } from './pool.ts'
 import { DeviceTensor, fromDevice, toDevice, type DeviceStats } from './tensor.ts'
 import type { RenderedKernel } from './wgsl/render.ts'
@@ -63,9 +64,16 @@ const bufferId = (buffer: GPUBuffer): number => {
 
 const checkpointBytes = (results: readonly DeviceTensor[]): number => results.reduce((n, t) => n + sizeOf(t.aval.shape) * 4, 0)
 
+/** Bytes between the step indices of a loop's uniform buffer (WebGPU's largest minUniformBufferOffsetAlignment). */
+const STEP_STRIDE = 256
+
 export class WebGpuExecutable implements Executable {
   readonly kernels: number
   readonly plan: BufferPlan
+  /** What one call dispatches, in order. */
+  readonly dispatches: readonly Dispatch[]
+  /** Per loop: a uniform buffer holding each step's index t at s·STEP_STRIDE. */
+  private readonly steps: GPUBuffer[]
   private readonly ready: Promise<GPUComputePipeline[]>
   private readonly consts = new Map<number, GPUBuffer>()
   private readonly temps: GPUBuffer[]
@@ -83,7 +91,8 @@ export class WebGpuExecutable implements Executable {
     private readonly pool: BufferPool,
   ) {
     this.kernels = compiled.length
-    this.plan = planBuffers(lowered)
+    this.dispatches = dispatchesOf(lowered)
+    this.plan = planBuffers(lowered, this.dispatches)
     this.ready = Promise.all(compiled.map((k) => pipelineFor(context, k)))
     this.ready.catch(() => undefined)
     for (const b of lowered.buffers) {
@@ -94,6 +103,13 @@ export class WebGpuExecutable implements Executable {
       this.consts.set(b.id, buffer)
     }
     this.temps = this.plan.slotBytes.map((bytes) => pool.acquire(bytes))
+    this.steps = lowered.loops.map((loop) => {
+      const indices = new Uint32Array((loop.length * STEP_STRIDE) / 4)
+      for (let s = 0; s < loop.length; s++) indices[(s * STEP_STRIDE) / 4] = loop.reverse ? loop.length - 1 - s : s
+      const buffer = context.device.createBuffer({ size: indices.byteLength, usage: 0x40 | 0x08 }) // UNIFORM | COPY_DST
+      context.device.queue.writeBuffer(buffer, 0, indices)
+      return buffer
+    })
   }
 
   async run(inputs: readonly Tensor[], options: RunOptions = {}): Promise<Tensor[]> {
@@ -132,22 +148,27 @@ export class WebGpuExecutable implements Executable {
 
     const encoder = device.createCommandEncoder()
     const pass = encoder.beginComputePass()
-    if (this.bindGroups.size > 8 * lowered.kernels.length) this.bindGroups.clear()
-    lowered.kernels.forEach((kernel, i) => {
-      const pipeline = pipelines[i]
-      // A matmul binds A, B, C, then its epilogue's inputs; other kernels their inputs, then the output.
-      const order = kernel.kind === 'matmul' ? [kernel.inputs[0], kernel.inputs[1], kernel.output, ...kernel.inputs.slice(2)] : [...kernel.inputs, kernel.output]
+    if (this.bindGroups.size > 8 * this.dispatches.length) this.bindGroups.clear()
+    this.dispatches.forEach((d, i) => {
+      const kernel = lowered.kernels[d.kernel]
+      const pipeline = pipelines[d.kernel]
+      // A matmul binds A, B, C, then its epilogue's inputs; other kernels their inputs, then the output; in a loop, then the step.
+      const order = kernel.kind === 'matmul' ? [d.inputs[0], d.inputs[1], d.output, ...d.inputs.slice(2)] : [...d.inputs, d.output]
       const buffers = order.map((id) => bound.get(id) as GPUBuffer)
       const key = `${i}:${buffers.map(bufferId).join(',')}`
       let group = this.bindGroups.get(key)
       if (group === undefined) {
-        const entries = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }))
+        const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }))
+        if (this.compiled[d.kernel].usesStep) {
+          if (d.step === undefined) throw new Error(`kernel ${this.compiled[d.kernel].label} reads a loop's step outside a loop`)
+          entries.push({ binding: buffers.length, resource: { buffer: this.steps[d.step.loop], offset: d.step.index * STEP_STRIDE, size: 16 } })
+        }
         group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries })
         this.bindGroups.set(key, group)
       }
       pass.setPipeline(pipeline)
       pass.setBindGroup(0, group)
-      const [x, y, z] = this.compiled[i].workgroups
+      const [x, y, z] = this.compiled[d.kernel].workgroups
       pass.dispatchWorkgroups(x, y, z)
     })
     pass.end()
@@ -168,7 +189,7 @@ export class WebGpuExecutable implements Executable {
     })
     this.readback.bytesRead = 0
     this.readback.submissions = 0
-    this.last = { dispatches: lowered.kernels.length, submissions: 1, bytesRead: 0, bytesWritten, bytesCheckpointed: checkpoint === null ? 0 : checkpointBytes(results) }
+    this.last = { dispatches: this.dispatches.length, submissions: 1, bytesRead: 0, bytesWritten, bytesCheckpointed: checkpoint === null ? 0 : checkpointBytes(results) }
     return results
   }
 

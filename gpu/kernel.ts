@@ -121,14 +121,22 @@ export class ExprBuilder {
   }
 }
 
-/** A buffer of the lowered program: an argument, a captured constant, an intermediate, or an output. */
+/**
+ * A buffer of the lowered program: an argument, a captured constant, an
+ * intermediate, or an output; inside a loop body also a view (one step's
+ * slice of a stacked buffer: an xs read, a ys written) or a carry (the state
+ * read or written by one step, bound to a different buffer at each step).
+ */
 export interface LogicalBuffer {
   readonly id: number
+  /** Elements (for a view: of one step's slice). */
   readonly size: number
   readonly type: ScalarType
-  readonly role: 'input' | 'const' | 'temp' | 'output'
+  readonly role: 'input' | 'const' | 'temp' | 'output' | 'view' | 'carry'
   /** For inputs: the argument position; for outputs: the result position. */
   readonly index?: number
+  /** For a view: the stacked buffer [T, ...] whose slice t it is (at element t·size), t the step's index. */
+  readonly of?: number
 }
 
 interface KernelBase {
@@ -197,9 +205,33 @@ export interface MatmulKernel extends KernelBase {
 
 export type Kernel = MapKernel | ReduceKernel | MatmulKernel
 
+/**
+ * A scan on the device: the body's kernels, compiled once, dispatched once
+ * per step inside the call's one submission. Each carry alternates between
+ * its result buffer and a spare (step s writes the result when T − 1 − s is
+ * even, so the last step does), and step s reads what step s − 1 wrote (step
+ * 0 the init). A kernel that reads or writes a view learns the step's index t
+ * (T − 1 − s when reversed) from a uniform.
+ */
+export interface Loop {
+  readonly length: number
+  readonly reverse: boolean
+  /** What one step runs, in order. */
+  readonly body: readonly ScheduleItem[]
+  /** Per carry: the body's carry buffers (role 'carry'), and what they are bound to. */
+  readonly carries: readonly { readonly read: number; readonly write: number; readonly init: number; readonly result: number; readonly spare: number }[]
+}
+
+/** One entry of what a call runs: a kernel (an index into `kernels`), or a loop (into `loops`). */
+export type ScheduleItem = { readonly kernel: number } | { readonly loop: number }
+
 export interface LoweredProgram {
   readonly buffers: readonly LogicalBuffer[]
+  /** Every kernel, each compiled once (a loop body's among them). */
   readonly kernels: readonly Kernel[]
+  /** What one call runs, in order. */
+  readonly schedule: readonly ScheduleItem[]
+  readonly loops: readonly Loop[]
   /** For each program output, the logical buffer that holds it. */
   readonly outputs: readonly number[]
   /** Shapes of the outputs. */

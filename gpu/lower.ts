@@ -15,10 +15,13 @@
  */
 import type { DType } from '../src/dtype.ts'
 import { UnsupportedProgramError } from '../src/core/backend.ts'
-import { Literal, Var, type Atom, type Eqn, type Program } from '../src/ir/program.ts'
+import { Literal, Var, innerPrograms, type Atom, type Eqn, type Program } from '../src/ir/program.ts'
 import { formatAval, sizeOf } from '../src/tensor.ts'
 import { stridesOf } from '../src/cpu/ndarray.ts'
-import { ACC_SLOT, ExprBuilder, type Expr, type Kernel, type LogicalBuffer, type LoweredProgram, type ReduceKernel, type ScalarType, type UnaryOp } from './kernel.ts'
+import {
+  ACC_SLOT, ExprBuilder, type Expr, type Kernel, type LogicalBuffer, type Loop, type LoweredProgram, type MatmulKernel, type ReduceKernel,
+  type ScalarType, type ScheduleItem, type UnaryOp,
+} from './kernel.ts'
 import { chooseReduction, type ReductionStrategy } from './kernels/reduce.ts'
 
 const ROOTS = new Set(['matmul', 'sum', 'reduceMax', 'scatterAdd'])
@@ -46,16 +49,28 @@ export interface LowerOptions {
 /** Primitives with a lowering: the roots, the unary functions and those inlined below. */
 const LOWERED = new Set<string>([
   ...ROOTS, ...UNARY, 'add', 'sub', 'mul', 'div', 'pow', 'max', 'compare', 'select', 'convert', 'stopGradient',
-  'broadcast', 'reshape', 'transpose', 'slice', 'pad', 'concat', 'gather',
+  'broadcast', 'reshape', 'transpose', 'slice', 'pad', 'concat', 'gather', 'scan',
 ])
 
-export function lower(program: Program, options: LowerOptions): LoweredProgram {
+/** What the lowering knows of one Program (the top level, or a loop body): kept across attempts, roots may grow. */
+interface Analysis {
+  readonly program: Program
+  readonly producer: Map<Var, Eqn>
+  readonly roots: Set<Var>
+  readonly matmulOperand: (a: Atom) => MatmulOperand | null
+  readonly stored: (a: Atom) => Var | null
+}
+
+function analyse(program: Program): Analysis {
   const missing = program.eqns.find((e) => !LOWERED.has(e.prim))
   if (missing !== undefined) throw new UnsupportedProgramError(`lowering: WebGPU does not compile '${missing.prim}' yet`)
   const producer = new Map<Var, Eqn>()
   for (const e of program.eqns) for (const v of e.outputs) producer.set(v, e)
   const roots = new Set<Var>()
-  for (const e of program.eqns) if (ROOTS.has(e.prim)) roots.add(e.outputs[0])
+  for (const e of program.eqns) {
+    if (ROOTS.has(e.prim)) roots.add(e.outputs[0])
+    if (e.prim === 'scan') for (const v of e.outputs) roots.add(v)
+  }
   for (const a of program.outputs) if (a instanceof Var && producer.has(a)) roots.add(a)
   const materialized = (v: Var) => roots.has(v) || !producer.has(v)
 
@@ -98,40 +113,74 @@ export function lower(program: Program, options: LowerOptions): LoweredProgram {
         const source = from?.prim === 'reshape' ? from.inputs[0] : null
         roots.add(source instanceof Var && producer.has(source) ? source : a)
       }
+  // A loop binds its operands' buffers (a reshape's source keeps the row-major order).
+  for (const e of program.eqns)
+    if (e.prim === 'scan') for (const a of e.inputs) if (a instanceof Var && stored(a) === null) roots.add(a)
+  return { program, producer, roots, matmulOperand, stored }
+}
 
+/** How a loop body's inputs and outputs are bound: buffers for its inputs, and what its outputs become. */
+interface BodyBinding {
+  readonly inputs: readonly number[]
+  readonly output: (i: number) => Pick<LogicalBuffer, 'role' | 'of'>
+}
+
+/** The state of one attempt at lowering: every Program's buffers and kernels go into one table. */
+interface Lowering {
+  readonly options: LowerOptions
+  readonly analyses: Map<Program, Analysis>
+  readonly buffers: LogicalBuffer[]
+  readonly kernels: Kernel[]
+  readonly loops: Loop[]
+  readonly b: ExprBuilder
+  /** The first kernel found binding too many buffers, with the inline variable to materialise instead. */
+  over: { readonly analysis: Analysis; readonly kernel: Kernel; readonly candidate: Var | undefined } | null
+}
+
+export function lower(program: Program, options: LowerOptions): LoweredProgram {
+  const analyses = new Map<Program, Analysis>()
+  const eqnCount = (p: Program): number => p.eqns.reduce((n, e) => n + 1 + innerPrograms(e).reduce((m, q) => m + eqnCount(q), 0), 0)
   // Split kernels that would bind more buffers than the adapter allows.
   for (let attempt = 0; ; attempt++) {
-    const result = build(program, producer, roots, matmulOperand, options)
-    const over = result.kernels.findIndex((k) => k.inputs.length + 1 > options.maxBuffers)
-    if (over < 0) return result.lowered
-    const candidate = result.inlineVars[over]
-    if (candidate === undefined || attempt > program.eqns.length)
-      throw new Error(`lowering: a kernel needs ${result.kernels[over].inputs.length + 1} storage buffers, more than the adapter's ${options.maxBuffers}`)
-    roots.add(candidate)
+    const state: Lowering = { options, analyses, buffers: [], kernels: [], loops: [], b: new ExprBuilder(), over: null }
+    const top = build(state, program, null)
+    if (state.over === null)
+      return { buffers: state.buffers, kernels: state.kernels, schedule: top.schedule, loops: state.loops, outputs: top.outputs, outputShapes: program.outputs.map((a) => a.aval.shape) }
+    const { analysis, kernel, candidate } = state.over
+    if (candidate === undefined || attempt > eqnCount(program))
+      throw new Error(`lowering: a kernel needs ${kernel.inputs.length + 1} storage buffers, more than the adapter's ${options.maxBuffers}`)
+    analysis.roots.add(candidate)
   }
 }
 
-function build(
-  program: Program,
-  producer: Map<Var, Eqn>,
-  roots: Set<Var>,
-  matmulOperand: (a: Atom) => MatmulOperand | null,
-  options: LowerOptions,
-): { lowered: LoweredProgram; kernels: Kernel[]; inlineVars: (Var | undefined)[] } {
-  const buffers: LogicalBuffer[] = []
+/** A loop among a Program's kernels while they are fused: it reads `inputs` and writes no kernel's output. */
+interface LoopEntry {
+  readonly kind: 'loop'
+  readonly loop: number
+  readonly inputs: readonly number[]
+  readonly output: -1
+}
+type Entry = Kernel | LoopEntry
+
+/** Lowers one Program (the top level, or a loop body under `binding`) into the shared tables; its schedule and output buffers. */
+function build(state: Lowering, program: Program, binding: BodyBinding | null): { schedule: ScheduleItem[]; outputs: number[] } {
+  let analysis = state.analyses.get(program)
+  if (analysis === undefined) state.analyses.set(program, (analysis = analyse(program)))
+  const { producer, roots, matmulOperand, stored } = analysis
+  const { options, buffers, b } = state
   const bufferOf = new Map<Var, number>()
+  const addRecord = (record: Omit<LogicalBuffer, 'id'>) => buffers.push({ id: buffers.length, ...record }) - 1
   const addBuffer = (v: Var, role: LogicalBuffer['role'], where: string, index?: number) => {
-    const id = buffers.length
-    buffers.push({ id, size: sizeOf(v.aval.shape), type: scalarType(v.aval.dtype, where), role, index })
+    const id = addRecord({ size: sizeOf(v.aval.shape), type: scalarType(v.aval.dtype, where), role, index })
     bufferOf.set(v, id)
     return id
   }
-  program.inputs.forEach((v, i) => addBuffer(v, 'input', `input ${i}`, i))
+  if (binding === null) program.inputs.forEach((v, i) => addBuffer(v, 'input', `input ${i}`, i))
+  else program.inputs.forEach((v, i) => bufferOf.set(v, binding.inputs[i]))
   program.constVars.forEach((v, i) => addBuffer(v, 'const', `captured constant ${i} (${formatAval(v.aval)})`, i))
 
-  const kernels: Kernel[] = []
+  const kernels: Entry[] = []
   const inlineVars: (Var | undefined)[] = []
-  const b = new ExprBuilder()
   const choose = options.reduction ?? chooseReduction
 
   /**
@@ -169,7 +218,7 @@ function build(
     ]
   }
 
-  const emit = (root: Var, role: 'temp' | 'output', outIndex?: number) => {
+  const emit = (root: Var, record: Pick<LogicalBuffer, 'role' | 'index' | 'of'>) => {
     const inputs: number[] = []
     const slot = (buf: number) => {
       let s = inputs.indexOf(buf)
@@ -279,8 +328,7 @@ function build(
 
     const eqn = producer.get(root) as Eqn
     const outType = scalarType(root.aval.dtype, formatAval(root.aval))
-    const output = buffers.length
-    buffers.push({ id: output, size: sizeOf(root.aval.shape), type: outType, role, index: outIndex })
+    const output = addRecord({ size: sizeOf(root.aval.shape), type: outType, ...record })
     const shape = root.aval.shape
     const o = shape.map((_, i) => b.idx(`o${i}`))
     let kernel: Kernel | readonly Kernel[]
@@ -325,32 +373,70 @@ function build(
     bufferOf.set(root, output)
   }
 
+  /** A copy of `a` into a new buffer (an input, constant or literal that must be a buffer of its own). */
+  const copyOf = (a: Atom, record: Pick<LogicalBuffer, 'role' | 'index' | 'of'>) => {
+    const copy = new Var(a.aval)
+    producer.set(copy, { prim: 'stopGradient', inputs: [a], params: {}, outputs: [copy] })
+    emit(copy, record)
+    return bufferOf.get(copy) as number
+  }
+
+  /**
+   * A scan: its body lowered once into kernels that run at every step, its
+   * xs read and its ys written through views of the stacked buffers, each
+   * carry alternating between its result buffer and a spare.
+   */
+  const emitLoop = (eqn: Eqn<'scan'>) => {
+    const { body, length, reverse, numConsts: nC, numCarry: nK } = eqn.params
+    if (binding !== null) throw new UnsupportedProgramError('lowering: WebGPU does not compile a scan inside a scan body yet')
+    if (length === 0) throw new UnsupportedProgramError('lowering: WebGPU does not compile a scan of length 0')
+    const operands = eqn.inputs.map((a) => {
+      const source = stored(a)
+      return source === null ? copyOf(a, { role: 'temp' }) : (bufferOf.get(source) as number)
+    })
+    const bodyInputs = body.inputs.map((v, i) => {
+      const record = { size: sizeOf(v.aval.shape), type: scalarType(v.aval.dtype, `scan operand ${i}`) }
+      if (i < nC) return operands[i]
+      if (i < nC + nK) return addRecord({ ...record, role: 'carry' })
+      return addRecord({ ...record, role: 'view', of: operands[i] })
+    })
+    const results = eqn.outputs.map((v, i) => addBuffer(v, 'temp', `scan output ${i}`))
+    const inner = build(state, body, { inputs: bodyInputs, output: (i) => (i < nK ? { role: 'carry' } : { role: 'view', of: results[i] }) })
+    const carries = results.slice(0, nK).map((result, k) => ({
+      read: bodyInputs[nC + k], write: inner.outputs[k], init: operands[nC + k], result,
+      spare: addRecord({ size: buffers[result].size, type: buffers[result].type, role: 'temp' }),
+    }))
+    const loop = state.loops.push({ length, reverse, body: inner.schedule, carries }) - 1
+    kernels.push({ kind: 'loop', loop, inputs: operands, output: -1 })
+    inlineVars.push(undefined)
+  }
+
   for (const e of program.eqns) {
     const v = e.outputs[0]
-    if (roots.has(v)) emit(v, 'temp')
+    if (e.prim === 'scan') emitLoop(e as Eqn<'scan'>)
+    else if (roots.has(v)) emit(v, { role: 'temp' })
   }
-  // Outputs: every output gets a buffer of its own (a root computed above is relabelled; an input, constant or literal is copied).
+  // Outputs: every output gets a buffer of its own (a root computed above is relabelled; an input, constant or literal
+  // is copied). A loop body's outputs are its carries and views of its ys.
   const outputs = program.outputs.map((a, i) => {
+    const record = binding === null ? { role: 'output' as const, index: i } : binding.output(i)
     if (a instanceof Var && roots.has(a) && producer.has(a)) {
       const id = bufferOf.get(a) as number
       const prev = buffers[id]
       if (prev.role === 'temp') {
-        buffers[id] = { ...prev, role: 'output', index: i }
+        buffers[id] = { ...prev, ...record }
         return id
       }
     }
-    const copy = new Var(a.aval)
-    const eqn: Eqn = { prim: 'stopGradient', inputs: [a], params: {}, outputs: [copy] }
-    producer.set(copy, eqn)
-    emit(copy, 'output', i)
-    return bufferOf.get(copy) as number
+    return copyOf(a, record)
   })
   fuseEpilogues(b, kernels, inlineVars, buffers, options.maxBuffers)
-  return {
-    lowered: { buffers, kernels, outputs, outputShapes: program.outputs.map((a) => a.aval.shape) },
-    kernels,
-    inlineVars,
-  }
+  const schedule = kernels.map((k, i): ScheduleItem => {
+    if (k.kind === 'loop') return { loop: k.loop }
+    if (k.inputs.length + 1 > options.maxBuffers && state.over === null) state.over = { analysis, kernel: k, candidate: inlineVars[i] }
+    return { kernel: state.kernels.push(k) - 1 }
+  })
+  return { schedule, outputs }
 }
 
 /**
@@ -362,16 +448,16 @@ function build(
  * runs where the map kernel ran (after every kernel the map reads), with the
  * map's output and its other inputs.
  */
-function fuseEpilogues(b: ExprBuilder, kernels: Kernel[], inlineVars: (Var | undefined)[], buffers: readonly LogicalBuffer[], maxBuffers: number): void {
+function fuseEpilogues(b: ExprBuilder, kernels: Entry[], inlineVars: (Var | undefined)[], buffers: readonly LogicalBuffer[], maxBuffers: number): void {
   for (let i = 0; i < kernels.length; i++) {
     const k = kernels[i]
     if (k.kind !== 'map') continue
     const strides = stridesOf(k.shape)
     const identity = b.affine(k.shape.map((d, j) => [d === 1 ? b.lit(0, 'i32') : b.idx(`o${j}`), strides[j]] as const))
     for (const [slot, buf] of k.inputs.entries()) {
-      const at = kernels.findIndex((q) => q.kind !== 'map' && q.output === buf && q.epilogue === undefined)
+      const at = kernels.findIndex((q) => (q.kind === 'matmul' || q.kind === 'reduce') && q.output === buf && q.epilogue === undefined)
       if (at < 0 || buffers[buf].role !== 'temp') continue
-      const producer = kernels[at] as Exclude<Kernel, { kind: 'map' }>
+      const producer = kernels[at] as MatmulKernel | ReduceKernel
       if (!epilogueFits(producer, k.shape, buffers[k.output].type)) continue
       if (kernels.some((q, j) => j !== i && q.inputs.includes(buf)) || !readsOnlyAt(k.value, slot, identity)) continue
       // The fused kernel's inputs: the producer's, then the map's others. A
@@ -403,7 +489,7 @@ function fuseEpilogues(b: ExprBuilder, kernels: Kernel[], inlineVars: (Var | und
 }
 
 /** Whether a map kernel over `shape`, storing `type`, can be the epilogue of `producer`. */
-function epilogueFits(producer: Exclude<Kernel, { kind: 'map' }>, shape: readonly number[], type: ScalarType): boolean {
+function epilogueFits(producer: MatmulKernel | ReduceKernel, shape: readonly number[], type: ScalarType): boolean {
   if (producer.kind === 'reduce') return sizeOf(shape) === sizeOf(producer.shape)
   const r = shape.length
   // A matmul stores f32 (C is array<f32>), over [..., m, n] with the batch axes flattened.

@@ -65,6 +65,13 @@ export interface MatmulSpec {
    * body of `fn epilogue(acc: f32, b: u32, row: u32, col: u32) -> f32`.
    */
   epilogue?: { bindings: string; body: string }
+  /**
+   * Inside a loop: the binding of the uniform whose first component is the
+   * step's index t, and for each of A, B and C the elements per step of an
+   * operand that is one step's slice of a stacked buffer (it starts at
+   * element t times that; 0: not a slice).
+   */
+  step?: { binding: number; a: number; b: number; c: number }
 }
 
 export interface RenderedMatmul {
@@ -110,12 +117,14 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   if (R * Cn > 1024) throw new RangeError(`renderMatmul: a ${R}×${Cn} block is more accumulators than any register file holds`)
 
   // vec4 loads need the vec4 to lie within one row (or column) of one batch entry.
+  // A slice's start (t times its elements per step) must keep that alignment too.
   const vectorize = tile.vectorize ?? true
-  const readA: Read = !vectorize || strideA % 4 !== 0 ? 'SCALAR'
+  const step = spec.step
+  const readA: Read = !vectorize || strideA % 4 !== 0 || (step?.a ?? 0) % 4 !== 0 ? 'SCALAR'
     : !transA && k % 4 === 0 ? 'ALONG_K'
     : transA && m % 4 === 0 && R % 4 === 0 ? 'ALONG_MN'
     : 'SCALAR'
-  const readB: Read = !vectorize || strideB % 4 !== 0 ? 'SCALAR'
+  const readB: Read = !vectorize || strideB % 4 !== 0 || (step?.b ?? 0) % 4 !== 0 ? 'SCALAR'
     : transB && k % 4 === 0 ? 'ALONG_K'
     : !transB && n % 4 === 0 && Cn % 4 === 0 ? 'ALONG_MN'
     : 'SCALAR'
@@ -146,10 +155,15 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
     A_READ: readA, B_READ: readB, A_ELEMENT: element(readA), B_ELEMENT: element(readB),
     EPILOGUE_DECLARATIONS: spec.epilogue?.bindings.trim() ?? '',
     EPILOGUE_BODY: spec.epilogue?.body.trim() ?? 'return acc;',
+    STEP_DECLARATION: step === undefined ? '' : `@group(0) @binding(${step.binding}) var<uniform> step: vec4<u32>;`,
+    OFFSET_A: offset(step?.a), OFFSET_B: offset(step?.b), OFFSET_C: offset(step?.c),
   })
   const summary = `// C[b] = ${transA ? 'Aᵀ' : 'A'}[b] · ${transB ? 'Bᵀ' : 'B'}[b]; ${R}×${Cn} block of C per invocation, workgroup ${wx}×${wy}; A ${readA}, B ${readB}.`
   return { code: `${summary}\n${code}`, workgroups, entryPoint: 'main' }
 }
+
+/** Where a slice with `perStep` elements per step starts, in the template's u32 element indices. */
+const offset = (perStep: number | undefined) => (perStep === undefined || perStep === 0 ? '0u' : `step.x * ${perStep}u`)
 
 /** Invocations per workgroup the default tiles aim for: four SIMD batches of 8 on llvmpipe. */
 const WORKGROUP_INVOCATIONS = 32

@@ -13,6 +13,9 @@
 //   {{A_ELEMENT}} {{B_ELEMENT}}  f32, or vec4<f32> when the operand is not read SCALAR
 //   {{EPILOGUE_DECLARATIONS}}    bindings (from 3 on) and helpers used by the epilogue
 //   {{EPILOGUE_BODY}}            the body of `epilogue`, or `return acc;`
+//   {{STEP_DECLARATION}}         inside a loop: the uniform that holds the step's index t
+//   {{OFFSET_A}} {{OFFSET_B}}    where A, B and C start (u32 expressions: 0u, or t times the
+//   {{OFFSET_C}}                 elements per step for an operand that is one step's slice)
 //
 // Tiling. Each invocation computes a ROWS × COLS block of C with one
 // accumulator per element in registers, reading A and B straight from storage
@@ -94,6 +97,7 @@ const LAST_ROW_QUAD = max(M, 4u) - 4u;
 const LAST_COL_QUAD = max(N, 4u) - 4u;
 
 {{EPILOGUE_DECLARATIONS}}
+{{STEP_DECLARATION}}
 
 // The value stored at C[b, row, col] for the product acc.
 fn epilogue(acc: f32, b: u32, row: u32, col: u32) -> f32 {
@@ -163,8 +167,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
   // Load bases (element indices of the arrays as declared) from clamped rows and
   // columns; ALONG_MN reads one base per group of four rows or columns.
-  let batchA = b * STRIDE_A;
-  let batchB = b * STRIDE_B;
+  let batchA = {{OFFSET_A}} + b * STRIDE_A;
+  let batchB = {{OFFSET_B}} + b * STRIDE_B;
   var baseA: array<u32, ROWS>;
   for (var r = 0u; r < ROWS; r++) {
     let row = min(row0 + r, M - 1u);
@@ -203,7 +207,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
   }
 
-  let c0 = b * M * N;
+  let c0 = {{OFFSET_C}} + b * M * N;
   for (var r = 0u; r < ROWS; r++) {
     let row = row0 + r;
     if (row < M) {

@@ -2,6 +2,10 @@
  * WGSL rendering: a pure function from a kernel to shader source. Shapes are
  * baked in as constants, so a shader is specialised to its shapes (and cached
  * by its source). Expressions used more than once become `let` bindings.
+ *
+ * Inside a loop, a kernel that reads or writes a view (one step's slice of a
+ * stacked buffer) binds, after its storage buffers, a uniform whose first
+ * component is the step's index t, and addresses the view from t·size on.
  */
 import { ACC_SLOT, type Expr, type Kernel, type LogicalBuffer, type MapKernel, type MatmulKernel, type ReduceKernel, type ScalarType, type UnaryOp } from '../kernel.ts'
 import { stridesOf } from '../../src/cpu/ndarray.ts'
@@ -15,6 +19,24 @@ export interface RenderedKernel {
   readonly code: string
   readonly entryPoint: string
   readonly workgroups: readonly [number, number, number]
+  /** It binds the step uniform after its storage buffers. */
+  readonly usesStep?: boolean
+}
+
+/** A kernel's input slot as the renderer sees it: its element type, and its elements per step if it is a view (else 0). */
+interface Slot {
+  readonly type: ScalarType
+  readonly step: number
+}
+
+const perStep = (buffer: LogicalBuffer) => (buffer.role === 'view' ? buffer.size : 0)
+const slotsOf = (kernel: Kernel, buffers: readonly LogicalBuffer[]): Slot[] => kernel.inputs.map((id) => ({ type: buffers[id].type, step: perStep(buffers[id]) }))
+const usesStep = (kernel: Kernel, buffers: readonly LogicalBuffer[]) => [...kernel.inputs, kernel.output].some((id) => buffers[id].role === 'view')
+const stepDeclaration = (binding: number) => `@group(0) @binding(${binding}) var<uniform> step: vec4<u32>;`
+/** The index of out at which element `flat` (u32) is stored. */
+const storeIndex = (kernel: Kernel, buffers: readonly LogicalBuffer[], flat: string) => {
+  const n = perStep(buffers[kernel.output])
+  return n === 0 ? flat : `step.x * ${n}u + ${flat}`
 }
 
 const storageType = (t: ScalarType) => (t === 'f32' ? 'f32' : 'i32')
@@ -84,7 +106,7 @@ class Emitter {
   private readonly names = new Map<number, string>()
   constructor(
     private readonly uses: Map<number, number>,
-    private readonly inputTypes: readonly ScalarType[],
+    private readonly slots: readonly Slot[],
     private readonly indent: string,
   ) {}
   expr(e: Expr): string {
@@ -105,8 +127,9 @@ class Emitter {
       case 'lit': return literal(e.value, e.t)
       case 'load': {
         if (e.slot === ACC_SLOT) return 'acc'
-        const raw = `in${e.slot}[${this.expr(e.offset)}]`
-        return this.inputTypes[e.slot] === 'bool' ? `(${raw} != 0i)` : raw
+        const { type, step } = this.slots[e.slot]
+        const raw = `in${e.slot}[${step === 0 ? '' : `i32(step.x) * ${step}i + `}${this.expr(e.offset)}]`
+        return type === 'bool' ? `(${raw} != 0i)` : raw
       }
       case 'un': return UNARY_WGSL[e.op](this.expr(e.a))
       case 'bin': {
@@ -148,6 +171,7 @@ function countUses(roots: readonly Expr[]): Map<number, number> {
 function bindings(kernel: Kernel, buffers: readonly LogicalBuffer[]): string {
   const lines = kernel.inputs.map((id, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(buffers[id].type)}>;`)
   lines.push(`@group(0) @binding(${kernel.inputs.length}) var<storage, read_write> out: array<${storageType(buffers[kernel.output].type)}>;`)
+  if (usesStep(kernel, buffers)) lines.push(stepDeclaration(kernel.inputs.length + 1))
   return lines.join('\n')
 }
 
@@ -186,15 +210,14 @@ const store = (t: ScalarType, v: string) => (t === 'bool' ? `select(0i, 1i, ${v}
 
 function renderMap(kernel: MapKernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
   const total = buffers[kernel.output].size
-  const types = kernel.inputs.map((id) => buffers[id].type)
-  const emitter = new Emitter(countUses([kernel.value]), types, '  ')
+  const emitter = new Emitter(countUses([kernel.value]), slotsOf(kernel, buffers), '  ')
   const value = emitter.expr(kernel.value)
   const code = `${opening(kernel, buffers, total)}
 ${emitter.lines.join('\n')}
-  out[flat] = ${store(buffers[kernel.output].type, value)};
+  out[${storeIndex(kernel, buffers, 'flat')}] = ${store(buffers[kernel.output].type, value)};
 }
 `
-  return { code, entryPoint: 'main', workgroups: workgroupsFor(total) }
+  return { code, entryPoint: 'main', workgroups: workgroupsFor(total), usesStep: usesStep(kernel, buffers) }
 }
 
 /** The identity of ⊕ in the accumulator's type. */
@@ -211,9 +234,8 @@ const combine = (op: ReduceKernel['op'], a: string, b: string) => (op === 'sum' 
  * them; `indent` for each.
  */
 function initAndResult(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], indent: string): { init: string; result: string } {
-  const types = kernel.inputs.map((id) => buffers[id].type)
   const value = kernel.epilogue?.value
-  const emitter = new Emitter(countUses(value === undefined ? [kernel.init] : [kernel.init, value]), types, indent)
+  const emitter = new Emitter(countUses(value === undefined ? [kernel.init] : [kernel.init, value]), slotsOf(kernel, buffers), indent)
   const init = emitter.expr(kernel.init)
   const initLines = [...emitter.lines, `${indent}let init = ${init};`]
   emitter.lines.length = 0
@@ -225,9 +247,8 @@ function initAndResult(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], 
 /** One invocation per output element, a serial loop over the reduced elements. */
 function renderSerialReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
   const total = buffers[kernel.output].size
-  const types = kernel.inputs.map((id) => buffers[id].type)
   const { init, result } = initAndResult(kernel, buffers, '  ')
-  const body = new Emitter(countUses([kernel.body]), types, '    ')
+  const body = new Emitter(countUses([kernel.body]), slotsOf(kernel, buffers), '    ')
   const bodyValue = body.expr(kernel.body)
   const count = sizeOfShape(kernel.reduced)
   const code = `${opening(kernel, buffers, total)}
@@ -239,10 +260,10 @@ ${body.lines.join('\n')}
     acc = ${combine(kernel.op, 'acc', bodyValue)};
   }
 ${result}
-  out[flat] = result;
+  out[${storeIndex(kernel, buffers, 'flat')}] = result;
 }
 `
-  return { code, entryPoint: 'main', workgroups: workgroupsFor(total) }
+  return { code, entryPoint: 'main', workgroups: workgroupsFor(total), usesStep: usesStep(kernel, buffers) }
 }
 
 /** One workgroup per output element: the template gpu/kernels/reduce.wgsl. */
@@ -253,8 +274,7 @@ function renderWorkgroupReduce(kernel: ReduceKernel, buffers: readonly LogicalBu
   // The tree halves the workgroup, and a group of LANES = 8 invocations shares each span.
   if (!Number.isInteger(Math.log2(workgroup)) || workgroup < 8 || workgroup > 256)
     throw new RangeError(`renderKernel: a workgroup reduction needs a power of two from 8 to 256 invocations, got ${workgroup}`)
-  const types = kernel.inputs.map((id) => buffers[id].type)
-  const term = new Emitter(countUses([kernel.body]), types, '  ')
+  const term = new Emitter(countUses([kernel.body]), slotsOf(kernel, buffers), '  ')
   const termValue = term.expr(kernel.body)
   const { init, result } = initAndResult(kernel, buffers, '    ')
   const workgroups = grid(outputs)
@@ -273,8 +293,9 @@ function renderWorkgroupReduce(kernel: ReduceKernel, buffers: readonly LogicalBu
     TERM: [...term.lines, `  let term = ${termValue};`].join('\n'),
     INIT: init,
     RESULT: result,
+    STORE: storeIndex(kernel, buffers, 'flat'),
   })
-  return { code, entryPoint: 'main', workgroups }
+  return { code, entryPoint: 'main', workgroups, usesStep: usesStep(kernel, buffers) }
 }
 
 function renderReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
@@ -290,9 +311,8 @@ const sizeOfShape = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 
 function renderEpilogue(kernel: MatmulKernel, buffers: readonly LogicalBuffer[]): { bindings: string; body: string } | undefined {
   if (kernel.epilogue === undefined) return undefined
   const { value, shape } = kernel.epilogue
-  const types = kernel.inputs.map((id) => buffers[id].type)
   const bindings = kernel.inputs.slice(2).map((id, j) => `@group(0) @binding(${3 + j}) var<storage, read> in${2 + j}: array<${storageType(buffers[id].type)}>;`)
-  const emitter = new Emitter(countUses([value]), types, '  ')
+  const emitter = new Emitter(countUses([value]), slotsOf(kernel, buffers), '  ')
   const result = emitter.expr(value)
   const r = shape.length
   const batchIndex = unflatten('o', 'i32(b)', shape.slice(0, r - 2), '  ')
@@ -305,12 +325,17 @@ export function renderKernel(kernel: Kernel, buffers: readonly LogicalBuffer[]):
     case 'map': return renderMap(kernel, buffers)
     case 'reduce': return renderReduce(kernel, buffers)
     case 'matmul': {
-      return renderMatmul({
+      const stepped = usesStep(kernel, buffers)
+      const [a, b] = kernel.inputs.map((id) => perStep(buffers[id]))
+      const rendered = renderMatmul({
         batch: kernel.batch, m: kernel.m, n: kernel.n, k: kernel.k,
         transA: kernel.transA, transB: kernel.transB,
         batchStrideA: kernel.batchStrideA, batchStrideB: kernel.batchStrideB,
         epilogue: renderEpilogue(kernel, buffers),
+        // A, B, C, then the epilogue's inputs: the uniform comes after them.
+        step: stepped ? { binding: 1 + kernel.inputs.length, a, b, c: perStep(buffers[kernel.output]) } : undefined,
       })
+      return { ...rendered, usesStep: stepped }
     }
     default: return kernel satisfies never
   }

@@ -40,11 +40,6 @@ const asF32 = (x: Tensor) => (x.dtype === 'f64' ? ops.astype(x, 'f32') : x)
 
 describe.skipIf(backend === null)(`compiled = interpreted on ${backend?.name ?? 'no adapter'}`, () => {
   for (const prim of Object.keys(specs) as Primitive[]) {
-    // gpu/lower.ts does not lower loops yet: it rejects a scan with an error that names it (test/scan.test.ts checks that).
-    if (prim === 'scan') {
-      it.todo('scan: the WebGPU lowering of loops')
-      continue
-    }
     it(prim, async () => {
       const spec = specs[prim]
       const rtol = TOLERANCE[prim] ?? DEFAULT_TOLERANCE

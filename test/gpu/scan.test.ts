@@ -1,0 +1,173 @@
+/**
+ * scan on WebGPU: a whole sequence in one submission, the body compiled once.
+ *
+ *  - compiled = interpreted (f32) for loops of every shape the rules make:
+ *    forwards and reversed, odd and even lengths (a carry alternates between
+ *    two buffers), carries that pass through, swap or are also ys, consts
+ *    read as xs too, integer carries, and the programs of grad (BPTT), vmap
+ *    and rtrl on Elman, LSTM and GRU cells;
+ *  - one submission per call, and the kernels do not grow with T;
+ *  - the comparison catches a planted bug in the loop's lowering (steps run
+ *    in the wrong order, a carry's buffers swapped);
+ *  - what the lowering does not compile yet (a scan inside a scan body, a
+ *    scan of length 0) is refused with UnsupportedProgramError.
+ */
+import { describe, expect, it } from 'vitest'
+import { UnsupportedProgramError, cpuBackend, grad, jit, makeProgram, ops, random, scan, tensor, tree, vmap, type Tensor } from '../../src/index.ts'
+import { bptt, elman, gru, lstm, rtrl, type AnyCell } from '../../src/recurrent/index.ts'
+import { lower } from '../../gpu/lower.ts'
+import { WebGpuExecutable } from '../../gpu/executable.ts'
+import { renderKernel } from '../../gpu/wgsl/render.ts'
+import type { LoweredProgram } from '../../gpu/kernel.ts'
+import { gpu } from './setup.ts'
+
+const backend = gpu.backend
+
+/** Every leaf of `got` within rtol (relative to the largest expected magnitude, at least 1) of `want`. */
+async function expectClose(got: unknown, want: unknown, rtol: number, what: string): Promise<void> {
+  const [gs] = tree.flatten(got)
+  const [ws] = tree.flatten(want)
+  expect(gs.length, what).toBe(ws.length)
+  for (const [i, w] of ws.entries()) {
+    const expected = await w.data()
+    const actual = await gs[i].data()
+    expect(gs[i].shape, `${what}, leaf ${i}`).toEqual(w.shape)
+    let scale = 1
+    for (const e of expected) scale = Math.max(scale, Math.abs(e))
+    for (let j = 0; j < expected.length; j++)
+      expect(Math.abs(actual[j] - expected[j]), `${what}, leaf ${i}[${j}]: ${actual[j]} vs ${expected[j]}`).toBeLessThanOrEqual(rtol * scale)
+  }
+}
+
+/** f jitted on WebGPU against f on the CPU interpreter, on the same f32 arguments. */
+async function agree(f: (...args: any[]) => unknown, args: unknown[], rtol = 1e-5, what = 'outputs'): Promise<void> {
+  const want = await jit(f, { backend: cpuBackend() })(...args)
+  const got = await jit(f, { backend: backend! })(...args)
+  await expectClose(got, want, rtol, what)
+}
+
+const keys = random.split(random.key(3), 16)
+const normal = (k: number, shape: number[], scale = 1) => ops.mul(random.normal(keys[k], shape), scale) as Tensor
+
+/** h′ = tanh(h·W + x), y = h′ ⊙ x: the spec table's cell. */
+const tanhCell = (w: Tensor) => (h: Tensor, x: Tensor) => {
+  const next = ops.tanh(ops.add(ops.matmul(h, w), x))
+  return [next, ops.mul(next, x)] as const
+}
+
+describe.skipIf(backend === null)(`scan compiled = interpreted on ${backend?.name ?? 'no adapter'}`, () => {
+  for (const reverse of [false, true])
+    for (const T of [1, 2, 5]) {
+      it(`a tanh cell, T = ${T}${reverse ? ', reversed' : ''}: values and the gradient`, async () => {
+        const f = (w: Tensor, h: Tensor, xs: Tensor) => scan(tanhCell(w), h, xs, { reverse })
+        const loss = (w: Tensor, h: Tensor, xs: Tensor) => {
+          const [last, ys] = f(w, h, xs)
+          return ops.add(ops.sum(ops.square(last)), ops.sum(ys))
+        }
+        const args = [normal(0, [4, 4], 0.4), normal(1, [3, 4]), normal(2, [T, 3, 4])]
+        await agree(f, args)
+        await agree(grad(loss, { argnums: [0, 1, 2] }), args, 1e-5, 'gradient')
+      })
+    }
+
+  it('carries that pass through unchanged, swap places, or are also ys; a const read as xs too', async () => {
+    const f = (a: Tensor, b: Tensor, xs: Tensor) =>
+      scan(
+        (c: { a: Tensor; b: Tensor; keep: Tensor }, x: Tensor) =>
+          [{ a: c.b, b: ops.add(c.a, ops.mul(x, c.keep)), keep: c.keep }, { a: c.a, sum: ops.add(c.b, ops.sum(xs)) }] as const,
+        { a, b, keep: ops.add(a, 1) },
+        xs,
+      )
+    for (const T of [3, 4]) await agree(f, [normal(3, [5]), normal(4, [5]), normal(5, [T, 5])], 1e-5, `T = ${T}`)
+  })
+
+  it('an integer carry (a step counter) beside a float one', async () => {
+    const f = (xs: Tensor) =>
+      scan((c: { n: Tensor; s: Tensor }, x: Tensor) => [{ n: ops.add(c.n, tensor(1, { dtype: 'i32' })), s: ops.add(c.s, ops.mul(x, ops.astype(c.n, 'f32'))) }, c.n] as const,
+        { n: tensor(0, { dtype: 'i32' }) as Tensor, s: ops.zeros([2]) as Tensor }, xs)
+    await agree(f, [normal(6, [6, 2])])
+  })
+
+  const cells: readonly [string, AnyCell][] = [['elman', elman(3, 5)], ['lstm', lstm(3, 5)], ['gru', gru(3, 5)]]
+  for (const [name, cell] of cells) {
+    it(`bptt of ${name} (a sequence loss), and vmap of the cell over a batch axis`, async () => {
+      const params = tree.treeMap(cell.init(random.key(7)) as tree.Tree, (p) => ops.add(p, normal(8, p.shape as number[], 0.1)))
+      const h0 = cell.initialState(4)
+      const xs = normal(9, [6, 4, 3])
+      const targets = normal(10, [6, 4, 5])
+      const loss = (y: Tensor, t: Tensor) => ops.mean(ops.square(ops.sub(y, t))) as Tensor<[]>
+      await agree((p: unknown, h: unknown, x: Tensor, t: Tensor) => bptt(cell, loss)(p as never, h as never, x as never, t), [params, h0, xs, targets], 1e-4, 'bptt')
+      const run = (p: unknown, h: unknown, x: Tensor) => scan((s: any, xt: Tensor) => cell.step(p as never, s, xt as never), h, x)
+      const one = cell.initialState()
+      await agree(vmap((x: Tensor) => run(params, one, x), 1, 1), [xs], 1e-5, 'vmap')
+    })
+  }
+
+  it('rtrl of an Elman cell (forward sensitivities as one scan) on WebGPU', async () => {
+    const cell = elman(2, 3)
+    const params = cell.init(random.key(11))
+    const loss = (y: Tensor, t: Tensor) => ops.sum(ops.square(ops.sub(y, t))) as Tensor<[]>
+    const xs = normal(12, [5, 2])
+    const targets = normal(13, [5, 3])
+    const f = (p: typeof params, x: Tensor, t: Tensor) => rtrl(cell, loss)(p, cell.initialState(), x as never, t)
+    await agree(f, [params, xs, targets], 1e-4, 'rtrl')
+  })
+})
+
+describe.skipIf(backend === null)('a scan runs as one loop in one submission', () => {
+  const rnnLoss = (w: Tensor, h: Tensor, xs: Tensor) => ops.sum(ops.square(scan(tanhCell(w), h, xs)[0]))
+
+  it('the kernels do not grow with T; dispatches grow by the body per step', async () => {
+    const w = normal(0, [4, 4], 0.4)
+    const h = normal(1, [3, 4])
+    const sizes = []
+    for (const T of [4, 8]) {
+      const step = jit(grad(rnnLoss, { argnums: [0, 1, 2] }), { backend: backend! })
+      const xs = normal(2, [T, 3, 4])
+      await step(w, h, xs)
+      const exe = await step.compiled(w, h, xs)
+      sizes.push({ kernels: exe.kernels, ...exe.stats() })
+    }
+    expect(sizes[0].kernels).toBe(sizes[1].kernels)
+    expect(sizes[0].submissions).toBe(1)
+    expect(sizes[1].submissions).toBe(1)
+    const perStep = (sizes[1].dispatches - sizes[0].dispatches) / 4
+    expect(Number.isInteger(perStep) && perStep >= 1).toBe(true)
+    expect(sizes[0].dispatches).toBeGreaterThanOrEqual(4 * perStep)
+  })
+
+  /** f compiled from a lowered program that `plant` edits, against the CPU. */
+  async function plantedDiffers(plant: (l: LoweredProgram) => LoweredProgram): Promise<boolean> {
+    const args: [Tensor, Tensor, Tensor] = [normal(0, [4, 4], 0.4), normal(1, [3, 4]), normal(2, [5, 3, 4])]
+    const f = (w: Tensor, h: Tensor, xs: Tensor) => scan(tanhCell(w), h, xs)
+    const program = makeProgram(f)(...args)
+    const lowered = plant(lower(program, { maxBuffers: backend!.context.limits.maxStorageBuffersPerShaderStage }))
+    const compiled = lowered.kernels.map((k, i) => ({ ...renderKernel(k, lowered.buffers), label: `#${i} (${k.kind})` }))
+    const outs = await new WebGpuExecutable(program, lowered, compiled, backend!.context, backend!.pool).run(args)
+    const want = f(...args)
+    const wants = [want[0], want[1]]
+    for (const [i, o] of outs.entries()) {
+      const [a, e] = [await o.data(), await wants[i].data()]
+      if (a.some((v, j) => Math.abs(v - e[j]) > 1e-4)) return true
+    }
+    return false
+  }
+
+  it('the comparison catches a planted bug in the loop: steps in the wrong order, a carry\'s two buffers swapped', async () => {
+    expect(await plantedDiffers((l) => l)).toBe(false)
+    expect(await plantedDiffers((l) => ({ ...l, loops: l.loops.map((loop) => ({ ...loop, reverse: !loop.reverse })) }))).toBe(true)
+    // The last step then writes the spare: the result holds the state one step early.
+    const swapped = (l: LoweredProgram) => ({ ...l, loops: l.loops.map((loop) => ({ ...loop, carries: loop.carries.map((c) => ({ ...c, result: c.spare, spare: c.result })) })) })
+    expect(await plantedDiffers(swapped)).toBe(true)
+  })
+
+  it('a scan inside a scan body and a scan of length 0 are refused by name (the default backend runs them on the CPU)', () => {
+    const nested = (xs: Tensor) =>
+      scan((c: Tensor, row: Tensor) => [ops.add(c, scan((d: Tensor, x: Tensor) => [ops.add(d, x), null] as const, tensor(0) as Tensor, row)[0]), null] as const, tensor(0) as Tensor, xs)[0]
+    const limits = { maxBuffers: 8 }
+    expect(() => lower(makeProgram(nested)(ops.ones([3, 2])), limits)).toThrow(UnsupportedProgramError)
+    expect(() => lower(makeProgram(nested)(ops.ones([3, 2])), limits)).toThrow(/a scan inside a scan body/)
+    const empty = (xs: Tensor) => scan((c: Tensor, x: Tensor) => [ops.add(c, x), null] as const, tensor(1) as Tensor, xs)[0]
+    expect(() => lower(makeProgram(empty)(ops.ones([0])), limits)).toThrow(/a scan of length 0/)
+  })
+})
