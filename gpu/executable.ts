@@ -82,6 +82,7 @@ export class WebGpuExecutable implements Executable {
   private readonly recent = new RecentCalls()
   /** Bind groups by kernel and buffers: the pool hands the same buffers back, so a training loop reuses them. */
   private readonly bindGroups = new Map<string, GPUBindGroup>()
+  private validated = false
 
   constructor(
     readonly program: Program,
@@ -146,14 +147,20 @@ export class WebGpuExecutable implements Executable {
       return buffer
     })
 
+    // The first call's commands are validated (a binding the compiler got wrong would otherwise drop the whole
+    // submission silently); later calls bind the same layout.
+    const validate = !this.validated
+    if (validate) device.pushErrorScope('validation')
     const encoder = device.createCommandEncoder()
     const pass = encoder.beginComputePass()
     if (this.bindGroups.size > 8 * this.dispatches.length) this.bindGroups.clear()
     this.dispatches.forEach((d, i) => {
       const kernel = lowered.kernels[d.kernel]
       const pipeline = pipelines[d.kernel]
-      // A matmul binds A, B, C, then its epilogue's inputs; other kernels their inputs, then the output; in a loop, then the step.
+      // A matmul binds A, B, C, then its epilogue's inputs; other kernels their inputs, then the output; then a second
+      // output if there is one; in a loop, then the step.
       const order = kernel.kind === 'matmul' ? [d.inputs[0], d.inputs[1], d.output, ...d.inputs.slice(2)] : [...d.inputs, d.output]
+      if (d.also !== undefined) order.push(d.also)
       const buffers = order.map((id) => bound.get(id) as GPUBuffer)
       const key = `${i}:${buffers.map(bufferId).join(',')}`
       let group = this.bindGroups.get(key)
@@ -182,6 +189,11 @@ export class WebGpuExecutable implements Executable {
     const checkpoint = call !== null && depth >= every ? this.checkpoint(encoder, call, results, outputs) : null
 
     device.queue.submit([encoder.finish()])
+    if (validate) {
+      const error = await device.popErrorScope()
+      if (error !== null) throw new Error(`WebGPU rejected the commands of a call (${this.dispatches.length} dispatches): ${error.message}`)
+      this.validated = true
+    }
     checkpoint?.()
     for (const buffer of uploads) this.pool.release(buffer)
     inputs.forEach((x, i) => {

@@ -9,6 +9,7 @@ import { formatAval, sizeOf } from '../src/tensor.ts'
 import { createContext, type DeviceOptions, type GpuContext } from './device.ts'
 import { WebGpuExecutable } from './executable.ts'
 import { lower } from './lower.ts'
+import { moveLoopInvariants } from '../src/recurrent/loop-motion.ts'
 import { BufferPool } from './pool.ts'
 import { renderKernel } from './wgsl/render.ts'
 
@@ -27,14 +28,16 @@ export async function webgpuBackend(options: DeviceOptions = {}): Promise<WebGpu
     context,
     pool,
     compile(program) {
-      for (const v of [...program.inputs, ...program.constVars, ...program.eqns.flatMap((e) => e.outputs)]) {
+      // Each step of a loop costs dispatches: what need not run step by step leaves the loop first.
+      const moved = moveLoopInvariants(program)
+      for (const v of [...moved.inputs, ...moved.constVars, ...moved.eqns.flatMap((e) => e.outputs)]) {
         const bytes = sizeOf(v.aval.shape) * 4
         if (bytes > limit)
           throw new Error(`a ${formatAval(v.aval)} tensor needs ${bytes} bytes, more than this adapter's maxStorageBufferBindingSize of ${limit} bytes`)
       }
-      const lowered = lower(program, { maxBuffers: context.limits.maxStorageBuffersPerShaderStage })
+      const lowered = lower(moved, { maxBuffers: context.limits.maxStorageBuffersPerShaderStage })
       const compiled = lowered.kernels.map((k, i) => ({ ...renderKernel(k, lowered.buffers), label: `#${i} (${k.kind})` }))
-      return new WebGpuExecutable(program, lowered, compiled, context, pool)
+      return new WebGpuExecutable(moved, lowered, compiled, context, pool)
     },
   }
 }

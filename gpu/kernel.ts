@@ -143,7 +143,15 @@ interface KernelBase {
   /** Logical buffers read; `load` slots index this list. */
   readonly inputs: readonly number[]
   readonly output: number
+  /**
+   * A second buffer that receives the same values (a loop body's carry that
+   * the body also returns as a y: the state and its slice of the stacked ys).
+   */
+  readonly also?: number
 }
+
+/** Storage buffers a kernel binds: its inputs, its output, and the second output if any. */
+export const bindingCount = (k: KernelBase): number => k.inputs.length + 1 + (k.also === undefined ? 0 : 1)
 
 /** out[o] = value(o) for every index o of `shape`. */
 export interface MapKernel extends KernelBase {
@@ -211,7 +219,8 @@ export type Kernel = MapKernel | ReduceKernel | MatmulKernel
  * its result buffer and a spare (step s writes the result when T − 1 − s is
  * even, so the last step does), and step s reads what step s − 1 wrote (step
  * 0 the init). A kernel that reads or writes a view learns the step's index t
- * (T − 1 − s when reversed) from a uniform.
+ * (T − 1 − s when reversed) from a uniform. A carry that is also a y is
+ * stored twice by the kernel that computes it (`also`), so no step copies it.
  */
 export interface Loop {
   readonly length: number

@@ -19,7 +19,7 @@ import { Literal, Var, innerPrograms, type Atom, type Eqn, type Program } from '
 import { formatAval, sizeOf } from '../src/tensor.ts'
 import { stridesOf } from '../src/cpu/ndarray.ts'
 import {
-  ACC_SLOT, ExprBuilder, type Expr, type Kernel, type LogicalBuffer, type Loop, type LoweredProgram, type MatmulKernel, type ReduceKernel,
+  ACC_SLOT, ExprBuilder, bindingCount, type Expr, type Kernel, type LogicalBuffer, type Loop, type LoweredProgram, type MatmulKernel, type ReduceKernel,
   type ScalarType, type ScheduleItem, type UnaryOp,
 } from './kernel.ts'
 import { chooseReduction, type ReductionStrategy } from './kernels/reduce.ts'
@@ -119,10 +119,15 @@ function analyse(program: Program): Analysis {
   return { program, producer, roots, matmulOperand, stored }
 }
 
-/** How a loop body's inputs and outputs are bound: buffers for its inputs, and what its outputs become. */
+/**
+ * How a loop body's inputs and outputs are bound: buffers for its inputs, and
+ * what its outputs become; `sameAs`: the output is the same variable as that
+ * earlier one (a y that is a carry), so the kernel that computes the earlier
+ * one stores it too.
+ */
 interface BodyBinding {
   readonly inputs: readonly number[]
-  readonly output: (i: number) => Pick<LogicalBuffer, 'role' | 'of'>
+  readonly output: (i: number) => Pick<LogicalBuffer, 'role' | 'of'> & { readonly sameAs?: number }
 }
 
 /** The state of one attempt at lowering: every Program's buffers and kernels go into one table. */
@@ -148,7 +153,7 @@ export function lower(program: Program, options: LowerOptions): LoweredProgram {
       return { buffers: state.buffers, kernels: state.kernels, schedule: top.schedule, loops: state.loops, outputs: top.outputs, outputShapes: program.outputs.map((a) => a.aval.shape) }
     const { analysis, kernel, candidate } = state.over
     if (candidate === undefined || attempt > eqnCount(program))
-      throw new Error(`lowering: a kernel needs ${kernel.inputs.length + 1} storage buffers, more than the adapter's ${options.maxBuffers}`)
+      throw new Error(`lowering: a kernel needs ${bindingCount(kernel)} storage buffers, more than the adapter's ${options.maxBuffers}`)
     analysis.roots.add(candidate)
   }
 }
@@ -401,7 +406,11 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
       return addRecord({ ...record, role: 'view', of: operands[i] })
     })
     const results = eqn.outputs.map((v, i) => addBuffer(v, 'temp', `scan output ${i}`))
-    const inner = build(state, body, { inputs: bodyInputs, output: (i) => (i < nK ? { role: 'carry' } : { role: 'view', of: results[i] }) })
+    const sameAs = (i: number) => {
+      const k = body.outputs.indexOf(body.outputs[i])
+      return k < nK && k < i ? k : undefined
+    }
+    const inner = build(state, body, { inputs: bodyInputs, output: (i) => (i < nK ? { role: 'carry' } : { role: 'view', of: results[i], sameAs: sameAs(i) }) })
     const carries = results.slice(0, nK).map((result, k) => ({
       read: bodyInputs[nC + k], write: inner.outputs[k], init: operands[nC + k], result,
       spare: addRecord({ size: buffers[result].size, type: buffers[result].type, role: 'temp' }),
@@ -418,8 +427,17 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
   }
   // Outputs: every output gets a buffer of its own (a root computed above is relabelled; an input, constant or literal
   // is copied). A loop body's outputs are its carries and views of its ys.
-  const outputs = program.outputs.map((a, i) => {
-    const record = binding === null ? { role: 'output' as const, index: i } : binding.output(i)
+  const outputs: number[] = []
+  program.outputs.forEach((a, i) => outputs.push(outputBuffer(a, i)))
+  function outputBuffer(a: Atom, i: number): number {
+    const { sameAs, ...record } = binding === null ? { role: 'output' as const, index: i } : binding.output(i)
+    // The kernel that writes the earlier output stores this one too (where it has no second output yet).
+    const writer = sameAs === undefined ? -1 : kernels.findIndex((k) => k.output === outputs[sameAs] && k.kind !== 'loop' && k.also === undefined)
+    if (writer >= 0) {
+      const also = addRecord({ size: sizeOf(a.aval.shape), type: scalarType(a.aval.dtype, formatAval(a.aval)), ...record })
+      kernels[writer] = { ...(kernels[writer] as Kernel), also }
+      return also
+    }
     if (a instanceof Var && roots.has(a) && producer.has(a)) {
       const id = bufferOf.get(a) as number
       const prev = buffers[id]
@@ -429,11 +447,11 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
       }
     }
     return copyOf(a, record)
-  })
+  }
   fuseEpilogues(b, kernels, inlineVars, buffers, options.maxBuffers)
   const schedule = kernels.map((k, i): ScheduleItem => {
     if (k.kind === 'loop') return { loop: k.loop }
-    if (k.inputs.length + 1 > options.maxBuffers && state.over === null) state.over = { analysis, kernel: k, candidate: inlineVars[i] }
+    if (bindingCount(k) > options.maxBuffers && state.over === null) state.over = { analysis, kernel: k, candidate: inlineVars[i] }
     return { kernel: state.kernels.push(k) - 1 }
   })
   return { schedule, outputs }
@@ -477,9 +495,9 @@ function fuseEpilogues(b: ExprBuilder, kernels: Entry[], inlineVars: (Var | unde
         idx: index && ((name) => index[Number(name.slice(1))]),
         load: (s, offset, t) => (s === slot ? b.load(ACC_SLOT, b.lit(0, 'i32'), t) : b.load(slotOf(s), offset, t)),
       })
-      if (inputs.length + 1 > maxBuffers) continue
+      if (bindingCount({ inputs, output: k.output, also: k.also }) > maxBuffers) continue
       const shape = producer.kind === 'reduce' ? producer.shape : k.shape
-      kernels[i] = { ...producer, inputs, output: k.output, epilogue: { value, shape } }
+      kernels[i] = { ...producer, inputs, output: k.output, also: k.also, epilogue: { value, shape } }
       kernels.splice(at, 1)
       inlineVars.splice(at, 1)
       if (at < i) i--

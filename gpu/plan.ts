@@ -18,6 +18,8 @@ export interface Dispatch {
   /** The kernel's inputs and output, views and carries replaced by the buffers they are bound to. */
   readonly inputs: readonly number[]
   readonly output: number
+  /** The kernel's second output, resolved likewise. */
+  readonly also?: number
   /** Inside a loop: which loop, and the step (0 … length − 1, in the order they run). */
   readonly step?: { readonly loop: number; readonly index: number }
 }
@@ -32,7 +34,7 @@ export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
     for (const item of items) {
       if ('kernel' in item) {
         const k = lowered.kernels[item.kernel]
-        out.push({ kernel: item.kernel, inputs: k.inputs.map(resolve), output: resolve(k.output), step })
+        out.push({ kernel: item.kernel, inputs: k.inputs.map(resolve), output: resolve(k.output), also: k.also === undefined ? undefined : resolve(k.also), step })
         continue
       }
       if (step !== undefined) throw new UnsupportedProgramError('lowering: WebGPU does not compile a scan inside a scan body yet')
@@ -63,18 +65,23 @@ export interface BufferPlan {
 
 export function planBuffers(lowered: LoweredProgram, dispatches: readonly Dispatch[] = dispatchesOf(lowered)): BufferPlan {
   const lastUse = new Map<number, number>()
+  const written = (d: Dispatch) => (d.also === undefined ? [d.output] : [d.output, d.also])
   dispatches.forEach((d, i) => {
-    for (const id of d.inputs) lastUse.set(id, i)
-    lastUse.set(d.output, i)
+    for (const id of [...d.inputs, ...written(d)]) lastUse.set(id, i)
   })
   const slotOf = new Map<number, number>()
   const slotBytes: number[] = []
   const freeAfter: number[] = [] // dispatch index after which a slot is free
   let unsharedBytes = 0
   dispatches.forEach((d, i) => {
-    const buffer = lowered.buffers[d.output]
-    if (buffer.role !== 'temp' || slotOf.has(d.output)) return
-    const bytes = Math.max(16, buffer.size * 4)
+    for (const id of written(d)) {
+      const buffer = lowered.buffers[id]
+      if (buffer.role !== 'temp' || slotOf.has(id)) continue
+      assign(id, buffer.size, i)
+    }
+  })
+  function assign(id: number, size: number, i: number) {
+    const bytes = Math.max(16, size * 4)
     unsharedBytes += bytes
     let best = -1
     slotBytes.forEach((size, s) => {
@@ -84,8 +91,8 @@ export function planBuffers(lowered: LoweredProgram, dispatches: readonly Dispat
       best = slotBytes.push(bytes) - 1
       freeAfter.push(0)
     }
-    slotOf.set(d.output, best)
-    freeAfter[best] = lastUse.get(d.output) as number
-  })
+    slotOf.set(id, best)
+    freeAfter[best] = lastUse.get(id) as number
+  }
   return { slotOf, slotBytes, unsharedBytes }
 }

@@ -3,7 +3,7 @@
  * each step one jitted call (forward, gradient and SGD update in one
  * program), parameters donated so they stay on the device.
  */
-import { cpuBackend, grad, jit, ops, tensor, tree, type Backend, type Tensor } from '../../src/index.ts'
+import { cpuBackend, grad, jit, ops, scan, tensor, tree, valueAndGrad, type Backend, type Tensor } from '../../src/index.ts'
 import { webgpuBackend } from '../../gpu/index.ts'
 import { MLP, RNN, mlpData, randomF32, rnnData, type Workloads } from './measure.ts'
 import { installNavigatorShim, readGpuCounters } from './navigator.ts'
@@ -45,6 +45,40 @@ export async function mlpTraining(backend: Backend, batch: number = MLP.batch) {
   }
 }
 
+/**
+ * The RNN workload as adjoint code: the loop as a `scan` (grad gives a
+ * forward scan stacking the states and a reversed scan: BPTT), or unrolled
+ * in the traced program; one jitted call per step (forward, gradient, SGD
+ * update), parameters donated; `run()` resolves to the loss.
+ */
+export async function rnnTraining(backend: Backend, loop: 'scan' | 'unrolled' = 'scan') {
+  const d = rnnData()
+  const { input, hidden, steps, batch, lr } = RNN
+  type P = { wx: Tensor; wh: Tensor; b: Tensor }
+  let p: P = { wx: tensor(d.wx, { shape: [input, hidden] }), wh: tensor(d.wh, { shape: [hidden, hidden] }), b: tensor(d.b, { shape: [hidden] }) }
+  const cell = (q: P, h: Tensor, xt: Tensor) => ops.tanh(ops.add(ops.add(ops.matmul(xt, q.wx), ops.matmul(h, q.wh)), q.b))
+  const loss = (q: P, x: Tensor) => {
+    let h: Tensor = ops.zeros([batch, hidden])
+    if (loop === 'scan') h = scan((c: Tensor, xt: Tensor) => [cell(q, c, xt), null] as const, h, x)[0]
+    else for (let t = 0; t < steps; t++) h = cell(q, h, ops.reshape(ops.slice(x, [t, 0, 0], [1, batch, input]), [batch, input]))
+    return ops.mean(ops.square(h))
+  }
+  const step = jit((q: P, x: Tensor) => {
+    const [value, g] = valueAndGrad(loss)(q, x)
+    return [sgd(q, g, lr), value] as const
+  }, { backend, donateArgnums: [0] })
+  // The data stays on the device, as the peers' does.
+  const xs = await jit((x: Tensor) => ops.add(x, 0), { backend })(tensor(d.x, { shape: [steps, batch, input] }))
+  return {
+    async run(): Promise<number> {
+      const [next, l] = await step(p, xs)
+      p = next
+      return (await l.data())[0]
+    },
+    compiled: () => step.compiled(p, xs),
+  }
+}
+
 export async function createAdjointPeer(kind: 'webgpu' | 'cpu'): Promise<Workloads & { describe(): string }> {
   // On WebGPU, the same adapter as the peers (the shim's), with the same dispatch counters.
   if (kind === 'webgpu') installNavigatorShim()
@@ -74,25 +108,9 @@ export async function createAdjointPeer(kind: 'webgpu' | 'cpu'): Promise<Workloa
     },
 
     async rnnStep() {
-      const d = rnnData()
-      const { input, hidden, steps, batch, lr } = RNN
-      type P = { wx: Tensor; wh: Tensor; b: Tensor }
-      let p: P = { wx: tensor(d.wx, { shape: [input, hidden] }), wh: tensor(d.wh, { shape: [hidden, hidden] }), b: tensor(d.b, { shape: [hidden] }) }
-      const xs = tensor(d.x, { shape: [steps, batch, input] })
-      // Unrolled over time: the loop is traced once into one program.
-      const loss = (q: P, x: Tensor) => {
-        let h: Tensor = ops.zeros([batch, hidden])
-        for (let t = 0; t < steps; t++) {
-          const xt = ops.reshape(ops.slice(x, [t, 0, 0], [1, batch, input]), [batch, input])
-          h = ops.tanh(ops.add(ops.add(ops.matmul(xt, q.wx), ops.matmul(h, q.wh)), q.b))
-        }
-        return ops.mean(ops.square(h))
-      }
-      const step = jit((q: P, x: Tensor) => [sgd(q, grad(loss)(q, x), lr), loss(q, x)] as const, { backend, donateArgnums: [0] })
+      const step = await rnnTraining(backend, 'scan')
       return async () => {
-        const [next, l] = await step(p, xs)
-        p = next
-        lastLoss = (await l.data())[0]
+        lastLoss = await step.run()
       }
     },
 

@@ -72,6 +72,8 @@ export interface MatmulSpec {
    * element t times that; 0: not a slice).
    */
   step?: { binding: number; a: number; b: number; c: number }
+  /** A second output laid out as C, at this binding (`step`: its elements per step if it is one step's slice, else 0). */
+  also?: { binding: number; step: number }
 }
 
 export interface RenderedMatmul {
@@ -157,6 +159,8 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
     EPILOGUE_BODY: spec.epilogue?.body.trim() ?? 'return acc;',
     STEP_DECLARATION: step === undefined ? '' : `@group(0) @binding(${step.binding}) var<uniform> step: vec4<u32>;`,
     OFFSET_A: offset(step?.a), OFFSET_B: offset(step?.b), OFFSET_C: offset(step?.c),
+    ALSO_DECLARATION: spec.also === undefined ? '' : `@group(0) @binding(${spec.also.binding}) var<storage, read_write> ALSO: array<f32>;`,
+    ALSO_STORE: spec.also === undefined ? '' : `ALSO[${offset(spec.also.step)} + i] = v;`,
   })
   const summary = `// C[b] = ${transA ? 'Aᵀ' : 'A'}[b] · ${transB ? 'Bᵀ' : 'B'}[b]; ${R}×${Cn} block of C per invocation, workgroup ${wx}×${wy}; A ${readA}, B ${readB}.`
   return { code: `${summary}\n${code}`, workgroups, entryPoint: 'main' }

@@ -13,6 +13,8 @@
 //   {{A_ELEMENT}} {{B_ELEMENT}}  f32, or vec4<f32> when the operand is not read SCALAR
 //   {{EPILOGUE_DECLARATIONS}}    bindings (from 3 on) and helpers used by the epilogue
 //   {{EPILOGUE_BODY}}            the body of `epilogue`, or `return acc;`
+//   {{ALSO_DECLARATION}}         a second output ALSO, laid out as C (or nothing)
+//   {{ALSO_STORE}}               the statement storing v at element i of ALSO (or nothing)
 //   {{STEP_DECLARATION}}         inside a loop: the uniform that holds the step's index t
 //   {{OFFSET_A}} {{OFFSET_B}}    where A, B and C start (u32 expressions: 0u, or t times the
 //   {{OFFSET_C}}                 elements per step for an operand that is one step's slice)
@@ -97,6 +99,7 @@ const LAST_ROW_QUAD = max(M, 4u) - 4u;
 const LAST_COL_QUAD = max(N, 4u) - 4u;
 
 {{EPILOGUE_DECLARATIONS}}
+{{ALSO_DECLARATION}}
 {{STEP_DECLARATION}}
 
 // The value stored at C[b, row, col] for the product acc.
@@ -207,13 +210,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
   }
 
-  let c0 = {{OFFSET_C}} + b * M * N;
+  let c0 = b * M * N;
   for (var r = 0u; r < ROWS; r++) {
     let row = row0 + r;
     if (row < M) {
       for (var c = 0u; c < COLS; c++) {
         let col = col0 + (c / COL_GROUP) * WX * COL_GROUP + c % COL_GROUP;
-        if (col < N) { C[c0 + row * N + col] = epilogue(acc[r][c], b, row, col); }
+        if (col < N) {
+          let i = c0 + row * N + col;
+          let v = epilogue(acc[r][c], b, row, col);
+          C[{{OFFSET_C}} + i] = v;
+          {{ALSO_STORE}}
+        }
       }
     }
   }

@@ -2,8 +2,8 @@
 // max, one workgroup per output element.
 //
 // Placeholders, filled by renderKernel (gpu/wgsl/render.ts) from a reduce kernel:
-//   {{BINDINGS}}       the inputs in0, in1, … then the output `out` (and, inside a
-//                      loop, the uniform that holds the step's index)
+//   {{BINDINGS}}       the inputs in0, in1, … then the output `out` (then a second
+//                      output `also` and, inside a loop, the step's uniform)
 //   {{HELPERS}}        helper functions used by the expressions
 //   {{ACC}}            f32 or i32: the type the reduction accumulates in
 //   {{IDENTITY}}       the identity of ⊕: 0, or the lowest value of ACC
@@ -18,8 +18,8 @@
 //   {{INIT}}           statements ending in `let init = …;`, the start value at o
 //   {{RESULT}}         statements ending in `let result = …;`, the value stored
 //                      (acc, or the fused epilogue of acc)
-//   {{STORE}}          where out[flat] is stored: flat, or flat after the start of
-//                      this step's slice of out
+//   {{STORE}}          statements storing result as element flat of out (and of also;
+//                      of a view, after the start of this step's slice)
 //
 // Tiling. One workgroup reduces one output element. Its invocations form
 // groups of LANES consecutive invocations; group g takes a contiguous span of
@@ -110,6 +110,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 {{INIT}}
     let acc = combine(init, partial[0]);
 {{RESULT}}
-    out[{{STORE}}] = result;
+{{STORE}}
   }
 }

@@ -17,6 +17,8 @@ export const MATMUL_WGSL = `// GEMM: C[b] = op(A[b]) · op(B[b]) in f32, one sha
 //   {{A_ELEMENT}} {{B_ELEMENT}}  f32, or vec4<f32> when the operand is not read SCALAR
 //   {{EPILOGUE_DECLARATIONS}}    bindings (from 3 on) and helpers used by the epilogue
 //   {{EPILOGUE_BODY}}            the body of \`epilogue\`, or \`return acc;\`
+//   {{ALSO_DECLARATION}}         a second output ALSO, laid out as C (or nothing)
+//   {{ALSO_STORE}}               the statement storing v at element i of ALSO (or nothing)
 //   {{STEP_DECLARATION}}         inside a loop: the uniform that holds the step's index t
 //   {{OFFSET_A}} {{OFFSET_B}}    where A, B and C start (u32 expressions: 0u, or t times the
 //   {{OFFSET_C}}                 elements per step for an operand that is one step's slice)
@@ -101,6 +103,7 @@ const LAST_ROW_QUAD = max(M, 4u) - 4u;
 const LAST_COL_QUAD = max(N, 4u) - 4u;
 
 {{EPILOGUE_DECLARATIONS}}
+{{ALSO_DECLARATION}}
 {{STEP_DECLARATION}}
 
 // The value stored at C[b, row, col] for the product acc.
@@ -211,13 +214,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
   }
 
-  let c0 = {{OFFSET_C}} + b * M * N;
+  let c0 = b * M * N;
   for (var r = 0u; r < ROWS; r++) {
     let row = row0 + r;
     if (row < M) {
       for (var c = 0u; c < COLS; c++) {
         let col = col0 + (c / COL_GROUP) * WX * COL_GROUP + c % COL_GROUP;
-        if (col < N) { C[c0 + row * N + col] = epilogue(acc[r][c], b, row, col); }
+        if (col < N) {
+          let i = c0 + row * N + col;
+          let v = epilogue(acc[r][c], b, row, col);
+          C[{{OFFSET_C}} + i] = v;
+          {{ALSO_STORE}}
+        }
       }
     }
   }
@@ -229,8 +237,8 @@ export const REDUCE_WGSL = `// Parallel reduction: out[o] = epilogue(init(o) ⊕
 // max, one workgroup per output element.
 //
 // Placeholders, filled by renderKernel (gpu/wgsl/render.ts) from a reduce kernel:
-//   {{BINDINGS}}       the inputs in0, in1, … then the output \`out\` (and, inside a
-//                      loop, the uniform that holds the step's index)
+//   {{BINDINGS}}       the inputs in0, in1, … then the output \`out\` (then a second
+//                      output \`also\` and, inside a loop, the step's uniform)
 //   {{HELPERS}}        helper functions used by the expressions
 //   {{ACC}}            f32 or i32: the type the reduction accumulates in
 //   {{IDENTITY}}       the identity of ⊕: 0, or the lowest value of ACC
@@ -245,8 +253,8 @@ export const REDUCE_WGSL = `// Parallel reduction: out[o] = epilogue(init(o) ⊕
 //   {{INIT}}           statements ending in \`let init = …;\`, the start value at o
 //   {{RESULT}}         statements ending in \`let result = …;\`, the value stored
 //                      (acc, or the fused epilogue of acc)
-//   {{STORE}}          where out[flat] is stored: flat, or flat after the start of
-//                      this step's slice of out
+//   {{STORE}}          statements storing result as element flat of out (and of also;
+//                      of a view, after the start of this step's slice)
 //
 // Tiling. One workgroup reduces one output element. Its invocations form
 // groups of LANES consecutive invocations; group g takes a contiguous span of
@@ -337,7 +345,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 {{INIT}}
     let acc = combine(init, partial[0]);
 {{RESULT}}
-    out[{{STORE}}] = result;
+{{STORE}}
   }
 }
 `

@@ -31,12 +31,19 @@ interface Slot {
 
 const perStep = (buffer: LogicalBuffer) => (buffer.role === 'view' ? buffer.size : 0)
 const slotsOf = (kernel: Kernel, buffers: readonly LogicalBuffer[]): Slot[] => kernel.inputs.map((id) => ({ type: buffers[id].type, step: perStep(buffers[id]) }))
-const usesStep = (kernel: Kernel, buffers: readonly LogicalBuffer[]) => [...kernel.inputs, kernel.output].some((id) => buffers[id].role === 'view')
+const outputsOf = (kernel: Kernel) => (kernel.also === undefined ? [kernel.output] : [kernel.output, kernel.also])
+const usesStep = (kernel: Kernel, buffers: readonly LogicalBuffer[]) => [...kernel.inputs, ...outputsOf(kernel)].some((id) => buffers[id].role === 'view')
 const stepDeclaration = (binding: number) => `@group(0) @binding(${binding}) var<uniform> step: vec4<u32>;`
 /** The index of out at which element `flat` (u32) is stored. */
-const storeIndex = (kernel: Kernel, buffers: readonly LogicalBuffer[], flat: string) => {
-  const n = perStep(buffers[kernel.output])
+const storeIndex = (buffer: LogicalBuffer, flat: string) => {
+  const n = perStep(buffer)
   return n === 0 ? flat : `step.x * ${n}u + ${flat}`
+}
+/** Statements storing `value` as element `flat` (u32) of out, and of the second output `also` if the kernel has one. */
+function stores(kernel: Kernel, buffers: readonly LogicalBuffer[], flat: string, value: string, indent: string): string {
+  const lines = [`${indent}out[${storeIndex(buffers[kernel.output], flat)}] = ${value};`]
+  if (kernel.also !== undefined) lines.push(`${indent}also[${storeIndex(buffers[kernel.also], flat)}] = ${value};`)
+  return lines.join('\n')
 }
 
 const storageType = (t: ScalarType) => (t === 'f32' ? 'f32' : 'i32')
@@ -171,7 +178,9 @@ function countUses(roots: readonly Expr[]): Map<number, number> {
 function bindings(kernel: Kernel, buffers: readonly LogicalBuffer[]): string {
   const lines = kernel.inputs.map((id, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(buffers[id].type)}>;`)
   lines.push(`@group(0) @binding(${kernel.inputs.length}) var<storage, read_write> out: array<${storageType(buffers[kernel.output].type)}>;`)
-  if (usesStep(kernel, buffers)) lines.push(stepDeclaration(kernel.inputs.length + 1))
+  if (kernel.also !== undefined)
+    lines.push(`@group(0) @binding(${kernel.inputs.length + 1}) var<storage, read_write> also: array<${storageType(buffers[kernel.also].type)}>;`)
+  if (usesStep(kernel, buffers)) lines.push(stepDeclaration(outputsOf(kernel).length + kernel.inputs.length))
   return lines.join('\n')
 }
 
@@ -214,7 +223,8 @@ function renderMap(kernel: MapKernel, buffers: readonly LogicalBuffer[]): Render
   const value = emitter.expr(kernel.value)
   const code = `${opening(kernel, buffers, total)}
 ${emitter.lines.join('\n')}
-  out[${storeIndex(kernel, buffers, 'flat')}] = ${store(buffers[kernel.output].type, value)};
+  let stored = ${store(buffers[kernel.output].type, value)};
+${stores(kernel, buffers, 'flat', 'stored', '  ')}
 }
 `
   return { code, entryPoint: 'main', workgroups: workgroupsFor(total), usesStep: usesStep(kernel, buffers) }
@@ -260,7 +270,7 @@ ${body.lines.join('\n')}
     acc = ${combine(kernel.op, 'acc', bodyValue)};
   }
 ${result}
-  out[${storeIndex(kernel, buffers, 'flat')}] = result;
+${stores(kernel, buffers, 'flat', 'result', '  ')}
 }
 `
   return { code, entryPoint: 'main', workgroups: workgroupsFor(total), usesStep: usesStep(kernel, buffers) }
@@ -293,7 +303,7 @@ function renderWorkgroupReduce(kernel: ReduceKernel, buffers: readonly LogicalBu
     TERM: [...term.lines, `  let term = ${termValue};`].join('\n'),
     INIT: init,
     RESULT: result,
-    STORE: storeIndex(kernel, buffers, 'flat'),
+    STORE: stores(kernel, buffers, 'flat', 'result', '    '),
   })
   return { code, entryPoint: 'main', workgroups, usesStep: usesStep(kernel, buffers) }
 }
@@ -332,8 +342,9 @@ export function renderKernel(kernel: Kernel, buffers: readonly LogicalBuffer[]):
         transA: kernel.transA, transB: kernel.transB,
         batchStrideA: kernel.batchStrideA, batchStrideB: kernel.batchStrideB,
         epilogue: renderEpilogue(kernel, buffers),
-        // A, B, C, then the epilogue's inputs: the uniform comes after them.
-        step: stepped ? { binding: 1 + kernel.inputs.length, a, b, c: perStep(buffers[kernel.output]) } : undefined,
+        // A, B, C, then the epilogue's inputs, then ALSO: the uniform comes after them.
+        also: kernel.also === undefined ? undefined : { binding: 1 + kernel.inputs.length, step: perStep(buffers[kernel.also]) },
+        step: stepped ? { binding: 1 + kernel.inputs.length + (kernel.also === undefined ? 0 : 1), a, b, c: perStep(buffers[kernel.output]) } : undefined,
       })
       return { ...rendered, usesStep: stepped }
     }

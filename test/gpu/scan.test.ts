@@ -81,6 +81,24 @@ describe.skipIf(backend === null)(`scan compiled = interpreted on ${backend?.nam
     for (const T of [3, 4]) await agree(f, [normal(3, [5]), normal(4, [5]), normal(5, [T, 5])], 1e-5, `T = ${T}`)
   })
 
+  it('a carry that is also a y is stacked (written to its slice, read from the previous one)', async () => {
+    for (const reverse of [false, true])
+      for (const T of [1, 2, 3]) {
+        const both = (w: Tensor, h: Tensor, xs: Tensor) => scan((c: Tensor, x: Tensor) => {
+          const next = ops.tanh(ops.add(ops.matmul(c, w), x))
+          return [next, next] as const
+        }, h, xs, { reverse })
+        const args: [Tensor, Tensor, Tensor] = [normal(0, [4, 4], 0.4), normal(1, [3, 4]), normal(2, [T, 3, 4])]
+        await agree(both, args, 1e-5, `T = ${T}${reverse ? ', reversed' : ''}`)
+        await agree((w: Tensor, h: Tensor, xs: Tensor) => both(w, h, xs)[1], args, 1e-5, `ys only, T = ${T}${reverse ? ', reversed' : ''}`)
+        // One kernel per step, which stores the state and its slice of the ys.
+        const lowered = lower(makeProgram(both)(...args), { maxBuffers: 8 })
+        const body = lowered.loops[0].body.map((item) => lowered.kernels[(item as { kernel: number }).kernel])
+        expect(body.map((k) => k.kind)).toEqual(['matmul'])
+        expect(lowered.buffers[body[0].also as number].role).toBe('view')
+      }
+  })
+
   it('an integer carry (a step counter) beside a float one', async () => {
     const f = (xs: Tensor) =>
       scan((c: { n: Tensor; s: Tensor }, x: Tensor) => [{ n: ops.add(c.n, tensor(1, { dtype: 'i32' })), s: ops.add(c.s, ops.mul(x, ops.astype(c.n, 'f32'))) }, c.n] as const,
@@ -159,6 +177,11 @@ describe.skipIf(backend === null)('a scan runs as one loop in one submission', (
     // The last step then writes the spare: the result holds the state one step early.
     const swapped = (l: LoweredProgram) => ({ ...l, loops: l.loops.map((loop) => ({ ...loop, carries: loop.carries.map((c) => ({ ...c, result: c.spare, spare: c.result })) })) })
     expect(await plantedDiffers(swapped)).toBe(true)
+  })
+
+  it('a binding WebGPU rejects (a carry read and written through one buffer) fails the call by name instead of returning zeros', async () => {
+    const aliased = (l: LoweredProgram) => ({ ...l, loops: l.loops.map((loop) => ({ ...loop, carries: loop.carries.map((c) => ({ ...c, spare: c.result })) })) })
+    await expect(plantedDiffers(aliased)).rejects.toThrow(/WebGPU rejected the commands of a call/)
   })
 
   it('a scan inside a scan body and a scan of length 0 are refused by name (the default backend runs them on the CPU)', () => {
