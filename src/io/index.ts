@@ -10,3 +10,4 @@ export {
 } from './mnist.ts'
 export { writeFileAtomic, readFileBytes } from './files.ts'
 export { randomShift, type ShiftOptions } from './augment.ts'
+export { loadMobyDick, decodeSections, splitSections, CharVocabulary, windows, SectionCodec, type Section, type TextSplits } from './text.ts'

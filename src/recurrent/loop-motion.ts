@@ -75,13 +75,14 @@ interface Plan {
   readonly invariant: Program | null
   /** Hoisted, per step: consts, xs → varying boundary values. */
   readonly varying: Program | null
-  /** Sunk, per step: consts, incoming kept carries, outgoing kept carries (computed ones), xs → ys, then the terms (or their factors). */
+  /** Sunk, per step: consts, incoming kept carries, `sunkInputs`, xs → ys, then the terms (or their factors). */
   readonly sunk: Program | null
-  /** Per kept carry: whether the sunk part reads its incoming / outgoing values. */
+  /** Per kept carry: whether the sunk part reads its incoming value. */
   readonly needsIn: boolean[]
-  readonly needsOut: boolean[]
-  /** Which kept carries' outgoing values are variables the body computes (cut out of the sunk part). */
-  readonly computedOut: boolean[]
+  /** What the sunk part reads that is computed already: a value the loop stacks as a y, or a hoisted one. */
+  readonly sunkInputs: readonly Source[]
+  /** The loop's ys: values of its body stacked over the steps (outgoing carries, products the sunk part reads). */
+  readonly loopYs: readonly Var[]
   /** Per sum: the sunk outputs that give its term: one, or the two factors of a product. */
   readonly termOutputs: (readonly [number] | readonly [number, number, boolean])[]
 }
@@ -122,9 +123,18 @@ function plan(eqn: Eqn<'scan'>): Plan | null {
   const varyingVars = boundary.filter((v) => fromXs.has(v))
   const loop = deadCodeElimination(new Program([...consts, ...invariantVars, ...kept.map((k) => carryIn[k]), ...xs, ...varyingVars], [], [], stays, kept.map((k) => outs[k])))
 
-  // The sunk part: the ys and the sums' terms (a product's factors), from the stacked carries.
-  const computedOut = kept.map((k) => outs[k] instanceof Var && producer.has(outs[k] as Var) && !carryIn.includes(outs[k] as Var))
-  const cut = new Set(kept.filter((_, j) => computedOut[j]).map((k) => producer.get(outs[k] as Var) as Eqn))
+  // The sunk part: the ys and the sums' terms (a product's factors), from the stacked carries. What is computed
+  // already is not computed again: the outgoing carries and the products of the loop (stacked by it as ys), and
+  // the hoisted values; the rest of a step is, batched.
+  const candidates = new Map<Var, Source>()
+  kept.forEach((k) => {
+    const o = outs[k]
+    if (o instanceof Var && producer.has(o)) candidates.set(o, { kind: 'loop', v: o })
+  })
+  for (const e of loop.eqns) if (HEAVY.has(e.prim)) for (const v of e.outputs) if (!candidates.has(v)) candidates.set(v, { kind: 'loop', v })
+  invariantVars.forEach((v, i) => candidates.set(v, { kind: 'invariant', i }))
+  varyingVars.forEach((v, i) => candidates.set(v, { kind: 'varying', i }))
+  const cut = new Set([...candidates.keys()].map((v) => producer.get(v) as Eqn))
   const termOutputs: Plan['termOutputs'] = []
   const sunkOutputs: Atom[] = [...outs.slice(nK)]
   for (const s of sums) {
@@ -136,19 +146,30 @@ function plan(eqn: Eqn<'scan'>): Plan | null {
       termOutputs.push([sunkOutputs.push(ta ? (producer.get(a as Var) as Eqn).inputs[0] : a) - 1, sunkOutputs.push(b) - 1, ta])
     } else termOutputs.push([sunkOutputs.push(s.term) - 1])
   }
-  const outVars = kept.filter((_, j) => computedOut[j]).map((k) => outs[k] as Var)
-  const sunk = sunkOutputs.length === 0 ? null : deadCodeElimination(new Program(
-    [...consts, ...kept.map((k) => carryIn[k]), ...outVars, ...xs], [], [], body.eqns.filter((e) => !cut.has(e) && !sums.some((s) => s.add === e)), sunkOutputs))
-  const sunkReads = sunk === null ? new Set<Atom>() : new Set<Atom>([...sunk.eqns.flatMap((e) => e.inputs), ...sunk.outputs])
+  const given = [...candidates.keys()]
+  const pruned = sunkOutputs.length === 0 ? null : deadCodeElimination(new Program(
+    [...consts, ...kept.map((k) => carryIn[k]), ...given, ...xs], [], [], body.eqns.filter((e) => !cut.has(e) && !sums.some((s) => s.add === e)), sunkOutputs))
+  const sunkReads = pruned === null ? new Set<Atom>() : new Set<Atom>([...pruned.eqns.flatMap((e) => e.inputs), ...pruned.outputs])
+  const read = given.filter((v) => sunkReads.has(v))
+  const sunk = pruned === null ? null : new Program([...consts, ...kept.map((k) => carryIn[k]), ...read, ...xs], [], [], pruned.eqns, pruned.outputs)
   const needsIn = kept.map((k) => sunkReads.has(carryIn[k]))
-  const needsOut = kept.map((k, j) => computedOut[j] && sunkReads.has(outs[k]))
+  // The loop stacks what the sunk part reads of it, and the outgoing carries whose incoming values it reads.
+  const loopYs = unique([
+    ...read.flatMap((v) => (candidates.get(v)?.kind === 'loop' ? [v] : [])),
+    ...kept.flatMap((k, j) => (needsIn[j] && outs[k] instanceof Var ? [outs[k] as Var] : [])),
+  ])
+  if (kept.some((k, j) => needsIn[j] && !(outs[k] instanceof Var))) return null
 
   // Worth it only if something leaves the loop.
   if (sums.length === 0 && hoisted.size === 0 && nK === outs.length) return null
   const invariant = invariantVars.length === 0 ? null : deadCodeElimination(new Program(consts, [], [], body.eqns, invariantVars))
   const varying = varyingVars.length === 0 ? null : deadCodeElimination(new Program([...consts, ...xs], [], [], body.eqns, varyingVars))
-  return { p, kept, sums: sums.map(({ k, term }) => ({ k, term })), loop, invariant, varying, sunk, needsIn, needsOut, computedOut, termOutputs }
+  const sunkInputs = read.map((v) => candidates.get(v) as Source)
+  return { p, kept, sums: sums.map(({ k, term }) => ({ k, term })), loop, invariant, varying, sunk, needsIn, sunkInputs, loopYs, termOutputs }
 }
+
+/** Where a value the sunk part reads comes from: the loop's stacked ys, or the hoisted values (once, or per step). */
+type Source = { readonly kind: 'loop'; readonly v: Var } | { readonly kind: 'invariant' | 'varying'; readonly i: number }
 
 /** The variables that depend on `from` through `eqns` (those included). */
 function flowsFrom(eqns: readonly Eqn[], from: readonly Var[]): Set<Var> {
@@ -175,32 +196,28 @@ function rewrite(plan: Plan, operands: readonly Tensor[]): Tensor[] {
 
   const invariants = invariant === null ? [] : evalProgram(invariant, consts)
   const varyings = varying === null ? [] : everyStep(varying, [...consts, ...xs], [...consts.map(() => false), ...xs.map(() => true)], T)
-  // The loop returns its carries stacked as ys where the sunk part reads them (incoming or outgoing).
-  const stacked = kept.map((_, j) => plan.needsIn[j] || plan.needsOut[j])
-  const loopBody = stacked.some(Boolean)
-    ? new Program(loop.inputs, [], [], loop.eqns, [...loop.outputs, ...loop.outputs.filter((_, j) => stacked[j])])
-    : loop
+  // The loop stacks, as ys, the values of its body that the sunk part reads.
+  const { loopYs } = plan
+  const loopBody = loopYs.length === 0 ? loop : new Program(loop.inputs, [], [], loop.eqns, [...loop.outputs, ...loopYs])
   const loopOuts = bind('scan', [...consts, ...invariants, ...kept.map((k) => init[k]), ...xs, ...varyings], {
     length: T, reverse, numConsts: nC + invariants.length, numCarry: kept.length, body: loopBody,
   })
   const finals = loopOuts.slice(0, kept.length)
-  const stackedOuts: (Tensor | null)[] = []
-  let s = kept.length
-  for (const st of stacked) stackedOuts.push(st ? loopOuts[s++] : null)
+  const stackedOf = new Map(loopYs.map((v, i) => [v, loopOuts[kept.length + i]]))
 
   const carryOut: Tensor[] = new Array(nK)
   kept.forEach((k, j) => (carryOut[k] = finals[j]))
   let ys: Tensor[] = []
   if (sunk !== null) {
-    // A carry the sunk part does not read enters as its init (or final value), the same at every step.
-    const computed = kept.flatMap((_, j) => (plan.computedOut[j] ? [j] : []))
+    // A carry the sunk part does not read enters as its init, the same at every step.
+    const given = plan.sunkInputs.map((s) => (s.kind === 'loop' ? (stackedOf.get(s.v) as Tensor) : s.kind === 'invariant' ? invariants[s.i] : varyings[s.i]))
     const args = [
       ...consts,
-      ...kept.map((k, j) => (plan.needsIn[j] ? motion.incoming(stackedOuts[j] as Tensor, init[k], reverse) : init[k])),
-      ...computed.map((j) => (plan.needsOut[j] ? (stackedOuts[j] as Tensor) : finals[j])),
+      ...kept.map((k, j) => (plan.needsIn[j] ? motion.incoming(stackedOf.get(p.body.outputs[k] as Var) as Tensor, init[k], reverse) : init[k])),
+      ...given,
       ...xs,
     ]
-    const steppedArgs = [...consts.map(() => false), ...plan.needsIn, ...computed.map((j) => plan.needsOut[j]), ...xs.map(() => true)]
+    const steppedArgs = [...consts.map(() => false), ...plan.needsIn, ...plan.sunkInputs.map((s) => s.kind !== 'invariant'), ...xs.map(() => true)]
     const sunkOuts = everyStep(sunk, args, steppedArgs, T)
     ys = sunkOuts.slice(0, p.body.outputs.length - nK)
     sums.forEach(({ k }, i) => {
