@@ -9,9 +9,9 @@
  *  - carries that are integers, pass through, or are sums of a literal;
  *
  * and the loops that remain are the recurrence alone: an RNN's forward loop
- * does one product per step (x·Wx left it), its backward loop one (the
- * weight gradients are one product over all T·B rows each). The comparison
- * catches a planted bug in either identity the rewrite rests on.
+ * does one product per step (x·Wx left it), its backward loop one, rotated
+ * to carry δ (the weight gradients are one product over all T·B rows each).
+ * The comparison catches a planted bug in each identity the rewrite rests on.
  */
 import * as fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -153,6 +153,9 @@ describe('what stays in the loop', () => {
     const loops = scans(moved)
     expect(loops).toHaveLength(2)
     for (const e of loops) expect(bodyOf(e).eqns.filter((q) => q.prim === 'matmul')).toHaveLength(1)
+    // The backward loop is rotated: it carries δ = c ⊙ (1 − h²) over T − 1 steps, so its body is the product and its epilogue.
+    expect(loops.map((e) => (e.params as { length: number }).length)).toEqual([T, T - 1])
+    expect(bodyOf(loops[1]).eqns.every((q) => q.prim === 'matmul' || ['mul', 'sub', 'add', 'broadcast', 'transpose'].includes(q.prim))).toBe(true)
     const outside = moved.eqns.filter((e) => e.prim === 'matmul').map((e) => e.inputs[0].aval.shape)
     expect(outside).toContainEqual([T * B, I])
     expect(outside).toContainEqual([I, T * B])
@@ -185,6 +188,13 @@ describe('the comparison catches a planted bug', () => {
   })
   it('incoming carries shifted the wrong way for a reversed loop', () => {
     motion.incoming = (outgoing, init, reverse) => original.incoming(outgoing, init, !reverse)
+    expect(worst()).toBeGreaterThan(1e-3)
+  })
+  it('a rotated loop whose two halves read the same step', () => {
+    motion.rotatedInputs = (perStep, reverse) => {
+      const { q } = original.rotatedInputs(perStep, reverse)
+      return { q, p: q }
+    }
     expect(worst()).toBeGreaterThan(1e-3)
   })
   it('a product over the steps with a factor read untransposed', () => {

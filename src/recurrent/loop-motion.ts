@@ -17,7 +17,12 @@
  *    loop, batched over t, from the stacked carries: each step's incoming
  *    carry (the init, then the previous step's result) and the carries it
  *    computes, which the loop returns as ys. What they need from inside the
- *    step is computed again there, batched.
+ *    step is computed again there, batched;
+ *  - rotation: where the carry enters a step only through elementwise work
+ *    P that feeds a product Q (the backward step of an RNN: δ = c ⊙ v,
+ *    c′ = δ·Whᵀ), the loop carries D = P(c, xₜ) instead: D′ = P(Q(D, xₜ),
+ *    xₜ₊₁) over T − 1 steps, one product whose epilogue is P, with P once
+ *    before the loop and Q once after it (reversed loops alike, t − 1).
  *
  * The rewritten Program computes the same values (up to the order of a
  * float sum); a scan with a scan in its body, or one this cannot shrink, is
@@ -29,7 +34,7 @@ import * as lax from '../core/lax.ts'
 import type { Params } from '../core/primitive.ts'
 import { bind } from '../core/trace.ts'
 import { stage } from '../ir/partial-eval.ts'
-import { Literal, Program, Var, deadCodeElimination, evalProgram, type Atom, type Eqn } from '../ir/program.ts'
+import { Literal, Program, Var, closeProgram, deadCodeElimination, evalProgram, type Atom, type Eqn } from '../ir/program.ts'
 import { vmap } from '../transforms.ts'
 import type { Tensor } from '../tensor.ts'
 
@@ -83,6 +88,8 @@ interface Plan {
   readonly sunkInputs: readonly Source[]
   /** The loop's ys: values of its body stacked over the steps (outgoing carries, products the sunk part reads). */
   readonly loopYs: readonly Var[]
+  /** The loop rotated (see the header): P and Q, each with the loop's inputs but the carries (P) or D (Q) in their place. */
+  readonly rotation: Rotation | null
   /** Per sum: the sunk outputs that give its term: one, or the two factors of a product. */
   readonly termOutputs: (readonly [number] | readonly [number, number, boolean])[]
 }
@@ -122,6 +129,7 @@ function plan(eqn: Eqn<'scan'>): Plan | null {
   const invariantVars = boundary.filter((v) => !fromXs.has(v))
   const varyingVars = boundary.filter((v) => fromXs.has(v))
   const loop = deadCodeElimination(new Program([...consts, ...invariantVars, ...kept.map((k) => carryIn[k]), ...xs, ...varyingVars], [], [], stays, kept.map((k) => outs[k])))
+  const rotation = rotate(loop, nC + invariantVars.length, kept.length)
 
   // The sunk part: the ys and the sums' terms (a product's factors), from the stacked carries. What is computed
   // already is not computed again: the outgoing carries and the products of the loop (stacked by it as ys), and
@@ -132,6 +140,8 @@ function plan(eqn: Eqn<'scan'>): Plan | null {
     if (o instanceof Var && producer.has(o)) candidates.set(o, { kind: 'loop', v: o })
   })
   for (const e of loop.eqns) if (HEAVY.has(e.prim)) for (const v of e.outputs) if (!candidates.has(v)) candidates.set(v, { kind: 'loop', v })
+  // A rotated loop carries D: stacking it costs nothing.
+  for (const v of rotation?.D ?? []) if (producer.has(v)) candidates.set(v, { kind: 'loop', v })
   invariantVars.forEach((v, i) => candidates.set(v, { kind: 'invariant', i }))
   varyingVars.forEach((v, i) => candidates.set(v, { kind: 'varying', i }))
   const cut = new Set([...candidates.keys()].map((v) => producer.get(v) as Eqn))
@@ -165,7 +175,51 @@ function plan(eqn: Eqn<'scan'>): Plan | null {
   const invariant = invariantVars.length === 0 ? null : deadCodeElimination(new Program(consts, [], [], body.eqns, invariantVars))
   const varying = varyingVars.length === 0 ? null : deadCodeElimination(new Program([...consts, ...xs], [], [], body.eqns, varyingVars))
   const sunkInputs = read.map((v) => candidates.get(v) as Source)
-  return { p, kept, sums: sums.map(({ k, term }) => ({ k, term })), loop, invariant, varying, sunk, needsIn, sunkInputs, loopYs, termOutputs }
+  return { p, kept, sums: sums.map(({ k, term }) => ({ k, term })), loop, invariant, varying, sunk, needsIn, sunkInputs, loopYs, termOutputs, rotation }
+}
+
+interface Rotation {
+  /** What P computes from the carries, and the rotated loop carries. */
+  readonly D: readonly Var[]
+  /** The loop's inputs → D. */
+  readonly P: Program
+  /** The loop's inputs with D in the carries' place → the carries' next values. */
+  readonly Q: Program
+}
+
+/**
+ * The rotation of a loop (inputs: `fixed` consts, then `nCarry` carries,
+ * then per-step inputs), where it pays: every equation that reads a carry is
+ * elementwise or structural (P is what is reachable from the carries that
+ * way), and a product reads what P computes. Else null.
+ */
+function rotate(loop: Program, fixed: number, nCarry: number): Rotation | null {
+  const carries = loop.inputs.slice(fixed, fixed + nCarry)
+  const fromCarries = flowsFrom(loop.eqns, carries)
+  // P: elementwise and structural work on the carries and on P's own values; Q (the rest) must not read a carry.
+  const inP = new Set<Var>(carries)
+  const P: Eqn[] = []
+  for (const e of loop.eqns) {
+    const dependent = e.inputs.filter((a): a is Var => a instanceof Var && fromCarries.has(a))
+    if (dependent.length === 0) continue
+    if (!HEAVY.has(e.prim) && dependent.every((a) => inP.has(a))) {
+      P.push(e)
+      for (const v of e.outputs) inP.add(v)
+    } else if (dependent.some((a) => carries.includes(a))) return null
+  }
+  if (loop.outputs.some((a) => a instanceof Var && carries.includes(a))) return null
+  const rest = loop.eqns.filter((e) => !P.includes(e))
+  const readOutside = new Set<Atom>([...rest.flatMap((e) => e.inputs), ...loop.outputs])
+  const D = unique(P.flatMap((e) => e.outputs).filter((v) => readOutside.has(v)))
+  if (!rest.some((e) => HEAVY.has(e.prim) && e.inputs.some((a) => a instanceof Var && D.includes(a)))) return null
+  const others = [...loop.inputs.slice(0, fixed), ...loop.inputs.slice(fixed + nCarry)]
+  if (others.some((v) => D.includes(v))) return null
+  return {
+    D,
+    // What reads no carry may be needed on either side: each keeps what it needs of it.
+    P: deadCodeElimination(new Program(loop.inputs, [], [], loop.eqns.filter((e) => P.includes(e) || !e.outputs.some((v) => fromCarries.has(v))), D)),
+    Q: deadCodeElimination(new Program([...loop.inputs.slice(0, fixed), ...D, ...loop.inputs.slice(fixed + nCarry)], [], [], rest, loop.outputs)),
+  }
 }
 
 /** Where a value the sunk part reads comes from: the loop's stacked ys, or the hoisted values (once, or per step). */
@@ -198,12 +252,18 @@ function rewrite(plan: Plan, operands: readonly Tensor[]): Tensor[] {
   const varyings = varying === null ? [] : everyStep(varying, [...consts, ...xs], [...consts.map(() => false), ...xs.map(() => true)], T)
   // The loop stacks, as ys, the values of its body that the sunk part reads.
   const { loopYs } = plan
-  const loopBody = loopYs.length === 0 ? loop : new Program(loop.inputs, [], [], loop.eqns, [...loop.outputs, ...loopYs])
-  const loopOuts = bind('scan', [...consts, ...invariants, ...kept.map((k) => init[k]), ...xs, ...varyings], {
-    length: T, reverse, numConsts: nC + invariants.length, numCarry: kept.length, body: loopBody,
-  })
-  const finals = loopOuts.slice(0, kept.length)
-  const stackedOf = new Map(loopYs.map((v, i) => [v, loopOuts[kept.length + i]]))
+  const fixed = [...consts, ...invariants]
+  const perStep = [...xs, ...varyings]
+  let finals: Tensor[]
+  let stackedOf: Map<Var, Tensor>
+  if (plan.rotation === null) {
+    const loopBody = loopYs.length === 0 ? loop : new Program(loop.inputs, [], [], loop.eqns, [...loop.outputs, ...loopYs])
+    const loopOuts = bind('scan', [...fixed, ...kept.map((k) => init[k]), ...perStep], {
+      length: T, reverse, numConsts: fixed.length, numCarry: kept.length, body: loopBody,
+    })
+    finals = loopOuts.slice(0, kept.length)
+    stackedOf = new Map(loopYs.map((v, i) => [v, loopOuts[kept.length + i]]))
+  } else [finals, stackedOf] = rotated(plan.rotation, loopYs, fixed, kept.map((k) => init[k]), perStep, T, reverse)
 
   const carryOut: Tensor[] = new Array(nK)
   kept.forEach((k, j) => (carryOut[k] = finals[j]))
@@ -229,10 +289,76 @@ function rewrite(plan: Plan, operands: readonly Tensor[]): Tensor[] {
 }
 
 /**
- * The two identities the rewrite rests on, as a table so that the law suite
- * can plant a wrong one and see the comparison with the original fail.
+ * A rotated loop (see the header): P on the first step's inputs, T − 1 steps
+ * of D′ = P(Q(D, xₜ), xₜ₊₁) (t − 1 reversed), Q on the last step's. The
+ * carries' final values, and each of `ys` (a variable of P or of Q) stacked
+ * over all T steps in time order.
+ */
+function rotated(
+  r: Rotation, ys: readonly Var[], fixed: readonly Tensor[], init: readonly Tensor[], perStep: readonly Tensor[], T: number, reverse: boolean,
+): [Tensor[], Map<Var, Tensor>] {
+  const steps = (x: Tensor, from: number, to: number) => lax.slice(x, x.aval.shape.map((_, i) => (i === 0 ? from : 0)), x.aval.shape.map((d, i) => (i === 0 ? to : d)))
+  const at = (t: number) => perStep.map((x) => lax.reshape(steps(x, t, t + 1), x.aval.shape.slice(1)))
+  const [first, last] = reverse ? [T - 1, 0] : [0, T - 1]
+  const qYs = ys.filter((v) => !r.D.includes(v))
+  const dYs = ys.filter((v) => r.D.includes(v))
+  const Q = new Program(r.Q.inputs, [], [], r.Q.eqns, [...r.Q.outputs, ...qYs])
+  const d0 = evalProgram(r.P, [...fixed, ...init, ...at(first)])
+  let dLast = d0
+  let qStacks: Tensor[] = []
+  let dStacks: Tensor[] = []
+  if (T > 1) {
+    const nF = fixed.length
+    const nX = perStep.length
+    const nD = r.D.length
+    const { program } = stage('rotated loop body', [...fixed, ...d0, ...perStep, ...perStep].map((x, i) => (i < nF + nD ? x.aval : { ...x.aval, shape: x.aval.shape.slice(1) })), (ins) => {
+      const f = ins.slice(0, nF)
+      const d = ins.slice(nF, nF + nD)
+      const xq = ins.slice(nF + nD, nF + nD + nX)
+      const xp = ins.slice(nF + nD + nX)
+      const q = evalProgram(Q, [...f, ...d, ...xq])
+      const next = evalProgram(r.P, [...f, ...q.slice(0, Q.outputs.length - qYs.length), ...xp])
+      return { outputs: [...next, ...q.slice(Q.outputs.length - qYs.length), ...dYs.map((v) => next[r.D.indexOf(v)])], result: null }
+    })
+    const closed = closeProgram(program)
+    const { q: xq, p: xp } = motion.rotatedInputs(perStep, reverse)
+    const outs = bind('scan', [...closed.consts, ...fixed, ...d0, ...xq, ...xp], {
+      length: T - 1, reverse, numConsts: closed.consts.length + nF, numCarry: nD, body: closed.program,
+    })
+    dLast = outs.slice(0, nD)
+    qStacks = outs.slice(nD, nD + qYs.length)
+    dStacks = outs.slice(nD + qYs.length)
+  }
+  const q = evalProgram(Q, [...fixed, ...dLast, ...at(last)])
+  const nOut = Q.outputs.length - qYs.length
+  const one = (x: Tensor) => lax.reshape(x, [1, ...x.aval.shape])
+  const stacked = new Map<Var, Tensor>()
+  // Q's values run over steps 0 … T − 2 in the loop (1 … T − 1 reversed), the last one after it; D's over 1 … T − 1 (0 … T − 2), the first before it.
+  qYs.forEach((v, i) => stacked.set(v, T === 1 ? one(q[nOut + i]) : lax.concat(reverse ? [one(q[nOut + i]), qStacks[i]] : [qStacks[i], one(q[nOut + i])], 0)))
+  dYs.forEach((v, i) => {
+    const d = one(d0[r.D.indexOf(v)])
+    stacked.set(v, T === 1 ? d : lax.concat(reverse ? [dStacks[i], d] : [d, dStacks[i]], 0))
+  })
+  return [q.slice(0, nOut), stacked]
+}
+
+/**
+ * The identities the rewrite rests on, as a table so that the law suite can
+ * plant a wrong one and see the comparison with the original fail.
  */
 export const motion = {
+  /**
+   * A rotated loop's per-step inputs [T, ...] for its T − 1 steps: Q reads
+   * step t and P step t + 1; reversed (t = T − 2 … 0), Q step t + 1 and P t.
+   */
+  rotatedInputs(perStep: readonly Tensor[], reverse: boolean): { q: Tensor[]; p: Tensor[] } {
+    const steps = (x: Tensor, from: number) => {
+      const shape = x.aval.shape
+      return lax.slice(x, shape.map((_, i) => (i === 0 ? from : 0)), shape.map((d, i) => (i === 0 ? from + d - 1 : d)))
+    }
+    const [q, p] = reverse ? [1, 0] : [0, 1]
+    return { q: perStep.map((x) => steps(x, q)), p: perStep.map((x) => steps(x, p)) }
+  },
   /**
    * Each step's incoming carry [T, ...] from the stacked outgoing ones: the
    * init at the first step to run (t = 0, or t = T − 1 reversed), else what
