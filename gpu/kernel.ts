@@ -135,8 +135,10 @@ export interface LogicalBuffer {
   readonly role: 'input' | 'const' | 'temp' | 'output' | 'view' | 'carry'
   /** For inputs: the argument position; for outputs: the result position. */
   readonly index?: number
-  /** For a view: the stacked buffer [T, ...] whose slice t it is (at element t·size), t the step's index. */
+  /** For a view: the stacked buffer [T, ...] whose slice t it is (at element offset + t·size), t the step's index. */
   readonly of?: number
+  /** For a view: where its slice 0 starts in `of`, in elements (default 0; a scan over a slice of a stacked buffer). */
+  readonly offset?: number
 }
 
 interface KernelBase {

@@ -15,6 +15,7 @@
  */
 import type { DType } from '../src/dtype.ts'
 import { UnsupportedProgramError } from '../src/core/backend.ts'
+import type { Params } from '../src/core/primitive.ts'
 import { Literal, Var, innerPrograms, type Atom, type Eqn, type Program } from '../src/ir/program.ts'
 import { formatAval, sizeOf } from '../src/tensor.ts'
 import { stridesOf } from '../src/cpu/ndarray.ts'
@@ -59,6 +60,7 @@ interface Analysis {
   readonly roots: Set<Var>
   readonly matmulOperand: (a: Atom) => MatmulOperand | null
   readonly stored: (a: Atom) => Var | null
+  readonly leadingSlice: (a: Atom) => { readonly source: Var; readonly from: number } | null
 }
 
 function analyse(program: Program): Analysis {
@@ -104,19 +106,41 @@ function analyse(program: Program): Analysis {
     return null
   }
   // An operand that is none of those becomes a buffer; for a reshape, its source does, so that other readers of
-  // the source (e.g. the bias gradient beside a weight gradient) read that buffer instead of recomputing it.
+  // the source (e.g. the bias gradient beside a weight gradient) read that buffer instead of recomputing it; for a
+  // transpose of the last two axes, what it transposes does (written in its own order, read transposed).
+  const sourceOf = (a: Atom): Atom => {
+    const from = a instanceof Var ? producer.get(a) : undefined
+    return from?.prim === 'reshape' && from.inputs[0] instanceof Var && producer.has(from.inputs[0]) ? from.inputs[0] : a
+  }
   for (const e of program.eqns)
     if (e.prim === 'matmul')
       for (const a of e.inputs) {
         if (!(a instanceof Var) || matmulOperand(a) !== null) continue
         const from = producer.get(a)
-        const source = from?.prim === 'reshape' ? from.inputs[0] : null
-        roots.add(source instanceof Var && producer.has(source) ? source : a)
+        const perm = from?.prim === 'transpose' ? (from.params as { perm: readonly number[] }).perm : undefined
+        const swapsLastTwo = perm !== undefined && perm.every((p, i) => (i < perm.length - 2 ? p === i : p === (i === perm.length - 2 ? perm.length - 1 : perm.length - 2)))
+        const inner = swapsLastTwo ? sourceOf((from as Eqn).inputs[0]) : null
+        roots.add((inner instanceof Var && producer.has(inner) ? inner : sourceOf(a)) as Var)
       }
-  // A loop binds its operands' buffers (a reshape's source keeps the row-major order).
+  // A loop binds its operands' buffers (a reshape's source keeps the row-major order); an xs that is a run of
+  // the leading axis of a value is a view of that value's buffer.
+  const leadingSlice = (a: Atom): { readonly source: Var; readonly from: number } | null => {
+    const e = a instanceof Var ? producer.get(a) : undefined
+    if (e?.prim !== 'slice' || !(e.inputs[0] instanceof Var)) return null
+    const { starts, limits } = e.params as { starts: readonly number[]; limits: readonly number[] }
+    const shape = e.inputs[0].aval.shape
+    return starts.every((s, i) => i === 0 || s === 0) && limits.every((l, i) => i === 0 || l === shape[i]) ? { source: e.inputs[0], from: starts[0] } : null
+  }
   for (const e of program.eqns)
-    if (e.prim === 'scan') for (const a of e.inputs) if (a instanceof Var && stored(a) === null) roots.add(a)
-  return { program, producer, roots, matmulOperand, stored }
+    if (e.prim === 'scan') {
+      const { numConsts, numCarry } = e.params as Params<'scan'>
+      e.inputs.forEach((a, i) => {
+        if (!(a instanceof Var) || stored(a) !== null) return
+        const run = i >= numConsts + numCarry ? leadingSlice(a) : null
+        roots.add(run === null ? a : (stored(run.source) ?? run.source))
+      })
+    }
+  return { program, producer, roots, matmulOperand, stored, leadingSlice }
 }
 
 /**
@@ -171,7 +195,7 @@ type Entry = Kernel | LoopEntry
 function build(state: Lowering, program: Program, binding: BodyBinding | null): { schedule: ScheduleItem[]; outputs: number[] } {
   let analysis = state.analyses.get(program)
   if (analysis === undefined) state.analyses.set(program, (analysis = analyse(program)))
-  const { producer, roots, matmulOperand, stored } = analysis
+  const { producer, roots, matmulOperand, stored, leadingSlice } = analysis
   const { options, buffers, b } = state
   const bufferOf = new Map<Var, number>()
   const addRecord = (record: Omit<LogicalBuffer, 'id'>) => buffers.push({ id: buffers.length, ...record }) - 1
@@ -395,15 +419,22 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
     const { body, length, reverse, numConsts: nC, numCarry: nK } = eqn.params
     if (binding !== null) throw new UnsupportedProgramError('lowering: WebGPU does not compile a scan inside a scan body yet')
     if (length === 0) throw new UnsupportedProgramError('lowering: WebGPU does not compile a scan of length 0')
-    const operands = eqn.inputs.map((a) => {
+    // An xs that is a run of another value's leading axis: that value's buffer, from the run's first slice on.
+    const offsets = eqn.inputs.map(() => 0)
+    const operands = eqn.inputs.map((a, i) => {
       const source = stored(a)
-      return source === null ? copyOf(a, { role: 'temp' }) : (bufferOf.get(source) as number)
+      if (source !== null) return bufferOf.get(source) as number
+      const run = i >= nC + nK ? leadingSlice(a) : null
+      const whole = run === null ? null : stored(run.source)
+      if (run === null || whole === null) return copyOf(a, { role: 'temp' })
+      offsets[i] = run.from * sizeOf(a.aval.shape.slice(1))
+      return bufferOf.get(whole) as number
     })
     const bodyInputs = body.inputs.map((v, i) => {
       const record = { size: sizeOf(v.aval.shape), type: scalarType(v.aval.dtype, `scan operand ${i}`) }
       if (i < nC) return operands[i]
       if (i < nC + nK) return addRecord({ ...record, role: 'carry' })
-      return addRecord({ ...record, role: 'view', of: operands[i] })
+      return addRecord({ ...record, role: 'view', of: operands[i], offset: offsets[i] })
     })
     const results = eqn.outputs.map((v, i) => addBuffer(v, 'temp', `scan output ${i}`))
     const sameAs = (i: number) => {

@@ -67,13 +67,18 @@ export interface MatmulSpec {
   epilogue?: { bindings: string; body: string }
   /**
    * Inside a loop: the binding of the uniform whose first component is the
-   * step's index t, and for each of A, B and C the elements per step of an
-   * operand that is one step's slice of a stacked buffer (it starts at
-   * element t times that; 0: not a slice).
+   * step's index t, and for each of A, B and C that is one step's slice of a
+   * stacked buffer, its elements per slice and where slice 0 starts.
    */
-  step?: { binding: number; a: number; b: number; c: number }
-  /** A second output laid out as C, at this binding (`step`: its elements per step if it is one step's slice, else 0). */
-  also?: { binding: number; step: number }
+  step?: { binding: number; a?: StepSlice; b?: StepSlice; c?: StepSlice }
+  /** A second output laid out as C, at this binding (and where it starts, if it is one step's slice). */
+  also?: { binding: number; slice?: StepSlice }
+}
+
+/** One step's slice of a stacked operand: `size` elements, slice 0 at element `start`; slice t starts at start + t·size. */
+export interface StepSlice {
+  size: number
+  start: number
 }
 
 export interface RenderedMatmul {
@@ -122,11 +127,12 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   // A slice's start (t times its elements per step) must keep that alignment too.
   const vectorize = tile.vectorize ?? true
   const step = spec.step
-  const readA: Read = !vectorize || strideA % 4 !== 0 || (step?.a ?? 0) % 4 !== 0 ? 'SCALAR'
+  const aligned = (s: StepSlice | undefined) => s === undefined || (s.size % 4 === 0 && s.start % 4 === 0)
+  const readA: Read = !vectorize || strideA % 4 !== 0 || !aligned(step?.a) ? 'SCALAR'
     : !transA && k % 4 === 0 ? 'ALONG_K'
     : transA && m % 4 === 0 && R % 4 === 0 ? 'ALONG_MN'
     : 'SCALAR'
-  const readB: Read = !vectorize || strideB % 4 !== 0 || (step?.b ?? 0) % 4 !== 0 ? 'SCALAR'
+  const readB: Read = !vectorize || strideB % 4 !== 0 || !aligned(step?.b) ? 'SCALAR'
     : transB && k % 4 === 0 ? 'ALONG_K'
     : !transB && n % 4 === 0 && Cn % 4 === 0 ? 'ALONG_MN'
     : 'SCALAR'
@@ -160,14 +166,14 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
     STEP_DECLARATION: step === undefined ? '' : `@group(0) @binding(${step.binding}) var<uniform> step: vec4<u32>;`,
     OFFSET_A: offset(step?.a), OFFSET_B: offset(step?.b), OFFSET_C: offset(step?.c),
     ALSO_DECLARATION: spec.also === undefined ? '' : `@group(0) @binding(${spec.also.binding}) var<storage, read_write> ALSO: array<f32>;`,
-    ALSO_STORE: spec.also === undefined ? '' : `ALSO[${offset(spec.also.step)} + i] = v;`,
+    ALSO_STORE: spec.also === undefined ? '' : `ALSO[${offset(spec.also.slice)} + i] = v;`,
   })
   const summary = `// C[b] = ${transA ? 'Aᵀ' : 'A'}[b] · ${transB ? 'Bᵀ' : 'B'}[b]; ${R}×${Cn} block of C per invocation, workgroup ${wx}×${wy}; A ${readA}, B ${readB}.`
   return { code: `${summary}\n${code}`, workgroups, entryPoint: 'main' }
 }
 
-/** Where a slice with `perStep` elements per step starts, in the template's u32 element indices. */
-const offset = (perStep: number | undefined) => (perStep === undefined || perStep === 0 ? '0u' : `step.x * ${perStep}u`)
+/** Where an operand starts, in the template's u32 element indices. */
+const offset = (slice: StepSlice | undefined) => (slice === undefined ? '0u' : `step.x * ${slice.size}u + ${slice.start}u`)
 
 /** Invocations per workgroup the default tiles aim for: four SIMD batches of 8 on llvmpipe. */
 const WORKGROUP_INVOCATIONS = 32

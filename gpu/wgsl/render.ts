@@ -27,17 +27,23 @@ export interface RenderedKernel {
 interface Slot {
   readonly type: ScalarType
   readonly step: number
+  readonly start: number
 }
 
 const perStep = (buffer: LogicalBuffer) => (buffer.role === 'view' ? buffer.size : 0)
-const slotsOf = (kernel: Kernel, buffers: readonly LogicalBuffer[]): Slot[] => kernel.inputs.map((id) => ({ type: buffers[id].type, step: perStep(buffers[id]) }))
+/** Where a view's slice 0 starts in its stacked buffer, in elements. */
+const startOf = (buffer: LogicalBuffer) => (buffer.role === 'view' ? (buffer.offset ?? 0) : 0)
+const slotsOf = (kernel: Kernel, buffers: readonly LogicalBuffer[]): Slot[] =>
+  kernel.inputs.map((id) => ({ type: buffers[id].type, step: perStep(buffers[id]), start: startOf(buffers[id]) }))
 const outputsOf = (kernel: Kernel) => (kernel.also === undefined ? [kernel.output] : [kernel.output, kernel.also])
 const usesStep = (kernel: Kernel, buffers: readonly LogicalBuffer[]) => [...kernel.inputs, ...outputsOf(kernel)].some((id) => buffers[id].role === 'view')
+const viewSlice = (buffer: LogicalBuffer) => (buffer.role === 'view' ? { size: buffer.size, start: startOf(buffer) } : undefined)
 const stepDeclaration = (binding: number) => `@group(0) @binding(${binding}) var<uniform> step: vec4<u32>;`
 /** The index of out at which element `flat` (u32) is stored. */
 const storeIndex = (buffer: LogicalBuffer, flat: string) => {
   const n = perStep(buffer)
-  return n === 0 ? flat : `step.x * ${n}u + ${flat}`
+  const start = startOf(buffer)
+  return n === 0 ? flat : `step.x * ${n}u + ${start === 0 ? '' : `${start}u + `}${flat}`
 }
 /** Statements storing `value` as element `flat` (u32) of out, and of the second output `also` if the kernel has one. */
 function stores(kernel: Kernel, buffers: readonly LogicalBuffer[], flat: string, value: string, indent: string): string {
@@ -134,8 +140,8 @@ class Emitter {
       case 'lit': return literal(e.value, e.t)
       case 'load': {
         if (e.slot === ACC_SLOT) return 'acc'
-        const { type, step } = this.slots[e.slot]
-        const raw = `in${e.slot}[${step === 0 ? '' : `i32(step.x) * ${step}i + `}${this.expr(e.offset)}]`
+        const { type, step, start } = this.slots[e.slot]
+        const raw = `in${e.slot}[${step === 0 ? '' : `i32(step.x) * ${step}i + ${start === 0 ? '' : `${start}i + `}`}${this.expr(e.offset)}]`
         return type === 'bool' ? `(${raw} != 0i)` : raw
       }
       case 'un': return UNARY_WGSL[e.op](this.expr(e.a))
@@ -336,15 +342,15 @@ export function renderKernel(kernel: Kernel, buffers: readonly LogicalBuffer[]):
     case 'reduce': return renderReduce(kernel, buffers)
     case 'matmul': {
       const stepped = usesStep(kernel, buffers)
-      const [a, b] = kernel.inputs.map((id) => perStep(buffers[id]))
+      const [a, b] = kernel.inputs.map((id) => viewSlice(buffers[id]))
       const rendered = renderMatmul({
         batch: kernel.batch, m: kernel.m, n: kernel.n, k: kernel.k,
         transA: kernel.transA, transB: kernel.transB,
         batchStrideA: kernel.batchStrideA, batchStrideB: kernel.batchStrideB,
         epilogue: renderEpilogue(kernel, buffers),
         // A, B, C, then the epilogue's inputs, then ALSO: the uniform comes after them.
-        also: kernel.also === undefined ? undefined : { binding: 1 + kernel.inputs.length, step: perStep(buffers[kernel.also]) },
-        step: stepped ? { binding: 1 + kernel.inputs.length + (kernel.also === undefined ? 0 : 1), a, b, c: perStep(buffers[kernel.output]) } : undefined,
+        also: kernel.also === undefined ? undefined : { binding: 1 + kernel.inputs.length, slice: viewSlice(buffers[kernel.also]) },
+        step: stepped ? { binding: 1 + kernel.inputs.length + (kernel.also === undefined ? 0 : 1), a, b, c: viewSlice(buffers[kernel.output]) } : undefined,
       })
       return { ...rendered, usesStep: stepped }
     }

@@ -36,7 +36,7 @@ import { bind } from '../core/trace.ts'
 import { stage } from '../ir/partial-eval.ts'
 import { Literal, Program, Var, closeProgram, deadCodeElimination, evalProgram, type Atom, type Eqn } from '../ir/program.ts'
 import { vmap } from '../transforms.ts'
-import type { Tensor } from '../tensor.ts'
+import { ConcreteTensor, type Tensor } from '../tensor.ts'
 
 type ScanParams = Params<'scan'>
 
@@ -233,6 +233,7 @@ function flowsFrom(eqns: readonly Eqn[], from: readonly Var[]): Set<Var> {
 }
 
 const unique = <T>(xs: readonly T[]): T[] => [...new Set(xs)]
+const isZero = (x: Tensor): boolean => x instanceof ConcreteTensor && x.values.every((v) => v === 0)
 
 /** Runs `program` at every step t: the `stepped` arguments [T, ...] are sliced along their leading axis, the others are the same at every step. */
 function everyStep(program: Program, args: readonly Tensor[], stepped: readonly boolean[], length: number): Tensor[] {
@@ -282,7 +283,9 @@ function rewrite(plan: Plan, operands: readonly Tensor[]): Tensor[] {
     ys = sunkOuts.slice(0, p.body.outputs.length - nK)
     sums.forEach(({ k }, i) => {
       const at = plan.termOutputs[i]
-      carryOut[k] = lax.add(init[k], at.length === 1 ? lax.sum(sunkOuts[at[0]], [0]) : motion.productOverSteps(sunkOuts[at[0]], sunkOuts[at[1]], at[2]))
+      const total = at.length === 1 ? lax.sum(sunkOuts[at[0]], [0]) : motion.productOverSteps(sunkOuts[at[0]], sunkOuts[at[1]], at[2])
+      // A sum that starts from zero (as a transposed loop's cotangent sums do) needs no addition.
+      carryOut[k] = isZero(init[k]) ? total : lax.add(init[k], total)
     })
   }
   return [...carryOut, ...ys]

@@ -99,6 +99,20 @@ describe.skipIf(backend === null)(`scan compiled = interpreted on ${backend?.nam
       }
   })
 
+  it('xs that are a run of a computed value\'s leading axis are read in place (a view from the run\'s start)', async () => {
+    const f = (h: Tensor, seq: Tensor) => {
+      const v = ops.tanh(seq)
+      const run = ops.slice(v, [2, 0, 0], [3, 3, 4])
+      return scan((c: Tensor, x: Tensor) => [ops.add(ops.mul(c, 0.5), x), ops.mul(c, x)] as const, h, run, { reverse: true })
+    }
+    const args: [Tensor, Tensor] = [normal(1, [3, 4]), normal(2, [6, 3, 4])]
+    await agree(f, args)
+    const lowered = lower(makeProgram(f)(...args), { maxBuffers: 8 })
+    const views = lowered.buffers.filter((b) => b.role === 'view' && (b.offset ?? 0) > 0)
+    expect(views.map((b) => b.offset)).toEqual([2 * 12])
+    expect(lowered.schedule.filter((item) => 'kernel' in item)).toHaveLength(1) // tanh(seq) only: no copy of the run
+  })
+
   it('an integer carry (a step counter) beside a float one', async () => {
     const f = (xs: Tensor) =>
       scan((c: { n: Tensor; s: Tensor }, x: Tensor) => [{ n: ops.add(c.n, tensor(1, { dtype: 'i32' })), s: ops.add(c.s, ops.mul(x, ops.astype(c.n, 'f32'))) }, c.n] as const,
