@@ -55,7 +55,6 @@ const LOWERED = new Set<string>([
 
 /** What the lowering knows of one Program (the top level, or a loop body): kept across attempts, roots may grow. */
 interface Analysis {
-  readonly program: Program
   readonly producer: Map<Var, Eqn>
   readonly roots: Set<Var>
   readonly matmulOperand: (a: Atom) => MatmulOperand | null
@@ -140,7 +139,7 @@ function analyse(program: Program): Analysis {
         roots.add(run === null ? a : (stored(run.source) ?? run.source))
       })
     }
-  return { program, producer, roots, matmulOperand, stored, leadingSlice }
+  return { producer, roots, matmulOperand, stored, leadingSlice }
 }
 
 /**

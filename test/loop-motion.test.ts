@@ -16,10 +16,11 @@
 import * as fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { grad, makeProgram, ops, random, scan, tensor, tree, vjp, vmap, type Tensor } from '../src/index.ts'
-import { bptt, elman, gru, lstm, rtrl, stacked, type AnyCell } from '../src/recurrent/index.ts'
+import { bptt, elman, rtrl } from '../src/recurrent/index.ts'
 import { motion, moveLoopInvariants } from '../src/recurrent/loop-motion.ts'
 import { evalProgram, type Program } from '../src/ir/program.ts'
 import { arb, lawRuns, specs } from '../laws/index.ts'
+import { kinds, makeCell } from './lib/cells.ts'
 
 /** Standard normal draws in f64. */
 const normal64 = (key: random.Key, shape: number[]) => ops.astype(random.normal(key, shape), 'f64') as Tensor
@@ -41,20 +42,8 @@ const programOf = (f: (...args: any[]) => unknown, args: unknown[]) => ({ progra
 const scans = (p: Program) => p.eqns.filter((e) => e.prim === 'scan')
 const bodyOf = (e: Program['eqns'][number]) => (e.params as { body: Program }).body
 
-type Kind = 'elman' | 'lstm' | 'gru' | 'stacked'
-function makeCell(kind: Kind, I: number, H: number): AnyCell {
-  const o = { dtype: 'f64' } as const
-  switch (kind) {
-    case 'elman': return elman(I, H, o)
-    case 'lstm': return lstm(I, H, o)
-    case 'gru': return gru(I, H, o)
-    case 'stacked': return stacked(gru(I, H, o), elman(H, H, o)) as unknown as AnyCell
-    default: return kind satisfies never
-  }
-}
-
 const problem = fc.record({
-  kind: fc.constantFrom<Kind>('elman', 'lstm', 'gru', 'stacked'),
+  kind: fc.constantFrom(...kinds),
   I: fc.integer({ min: 1, max: 3 }),
   H: fc.integer({ min: 1, max: 4 }),
   B: fc.integer({ min: 1, max: 3 }),
@@ -139,6 +128,13 @@ describe('loop motion computes what the program computes', () => {
 })
 
 describe('what stays in the loop', () => {
+  it('nothing, where every carry is a sum over the steps', () => {
+    const f = (w: Tensor, xs: Tensor) => scan((c: Tensor, x: Tensor) => [ops.add(c, ops.matmul(x, w)), null] as const, ops.zeros([2], 'f64') as Tensor, xs)[0]
+    const { program, leaves } = programOf(f, [normal64(random.key(1), [3, 2]), normal64(random.key(2), [5, 3])])
+    expect(discrepancy(program, leaves)).toBeLessThan(1e-12)
+    expect(scans(moveLoopInvariants(program))).toHaveLength(0)
+  })
+
   it("an RNN's gradient: one product per step forwards, one backwards; the weight gradients are products over all T·B rows", () => {
     const [T, B, I, H] = [7, 3, 2, 5]
     const cell = elman(I, H, { dtype: 'f64' })

@@ -25,8 +25,9 @@
 import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { cpuBackend, grad, jit, makeProgram, ops, random, tree, untie, vmap, type Tensor } from '../src/index.ts'
-import { bptt, elman, gru, lstm, rtrl, rtrlOnline, scanFootprints, sequenceLoss, stacked, type AnyCell, type SensitivityUpdate } from '../src/recurrent/index.ts'
+import { bptt, rtrl, rtrlOnline, scanFootprints, sequenceLoss, type AnyCell, type SensitivityUpdate } from '../src/recurrent/index.ts'
 import { lawRuns } from '../laws/index.ts'
+import { kinds, makeCell, type Kind } from './lib/cells.ts'
 import { axpby, compareTrees, inner, leavesOf, previewTree, randomLike, stackTrees, type Tolerance } from '../laws/numeric.ts'
 
 const exact: Tolerance = { rtol: 1e-9, atol: 1e-12 }
@@ -34,19 +35,6 @@ const runs = (cost: number) => ({ numRuns: Math.max(3, Math.ceil(lawRuns() / cos
 
 // ---------------------------------------------------------------- random cases
 
-type Kind = 'elman' | 'lstm' | 'gru' | 'stacked'
-const kinds: readonly Kind[] = ['elman', 'lstm', 'gru', 'stacked']
-
-function makeCell(kind: Kind, I: number, H: number): AnyCell {
-  const o = { dtype: 'f64' } as const
-  switch (kind) {
-    case 'elman': return elman(I, H, o)
-    case 'lstm': return lstm(I, H, o)
-    case 'gru': return gru(I, H, o)
-    case 'stacked': return stacked(lstm(I, H, o), elman(H, H, o)) as unknown as AnyCell
-    default: return kind satisfies never
-  }
-}
 
 /** ½‖y − target‖², one step's loss. */
 const squared = (y: Tensor, target: Tensor) => ops.mul(ops.sum(ops.square(ops.sub(y, target))), 0.5) as Tensor<[]>

@@ -64,7 +64,7 @@ export function moveLoopInvariants(program: Program): Program {
     }
     return { outputs: program.outputs.map(read), result: null }
   })
-  return moved
+  return deadCodeElimination(moved)
 }
 
 /** How one scan is split: which carries are sums, which work is hoisted, what the sunk part computes. */
@@ -170,8 +170,8 @@ function plan(eqn: Eqn<'scan'>): Plan | null {
   ])
   if (kept.some((k, j) => needsIn[j] && !(outs[k] instanceof Var))) return null
 
-  // Worth it only if something leaves the loop.
-  if (sums.length === 0 && hoisted.size === 0 && nK === outs.length) return null
+  // Worth it only if something leaves the loop, or the loop rotates.
+  if (sums.length === 0 && hoisted.size === 0 && nK === outs.length && rotation === null) return null
   const invariant = invariantVars.length === 0 ? null : deadCodeElimination(new Program(consts, [], [], body.eqns, invariantVars))
   const varying = varyingVars.length === 0 ? null : deadCodeElimination(new Program([...consts, ...xs], [], [], body.eqns, varyingVars))
   const sunkInputs = read.map((v) => candidates.get(v) as Source)
@@ -257,7 +257,11 @@ function rewrite(plan: Plan, operands: readonly Tensor[]): Tensor[] {
   const perStep = [...xs, ...varyings]
   let finals: Tensor[]
   let stackedOf: Map<Var, Tensor>
-  if (plan.rotation === null) {
+  if (kept.length === 0 && loopYs.length === 0) {
+    // Every carry was a sum: nothing runs step by step.
+    finals = []
+    stackedOf = new Map()
+  } else if (plan.rotation === null) {
     const loopBody = loopYs.length === 0 ? loop : new Program(loop.inputs, [], [], loop.eqns, [...loop.outputs, ...loopYs])
     const loopOuts = bind('scan', [...fixed, ...kept.map((k) => init[k]), ...perStep], {
       length: T, reverse, numConsts: fixed.length, numCarry: kept.length, body: loopBody,
