@@ -181,15 +181,25 @@ const WORKGROUP_INVOCATIONS = 32
 const MIN_WORKGROUPS = 4
 const BLOCKS = [16, 8, 4, 2, 1]
 
+/** From this many steps of k, an invocation's work outweighs the parallelism that smaller blocks would buy. */
+const LONG_K = 512
+
 /**
  * The default tile for a shape, tuned on llvmpipe (see the measurements at
  * the top of this file): 16×16 blocks in 8×4 workgroups for large problems;
  * smaller blocks where a dimension is small (at most a quarter of the rows or
  * columns computed are padding) or where the big tile would leave fewer than
- * four workgroups.
+ * four workgroups. A product of few outputs over a long k (a weight gradient
+ * summed over all the rows of a batch or of a sequence) keeps its big blocks
+ * and takes workgroups of one row of 8 invocations instead: measured with
+ * the loop of bench/gemm.ts's kind, 50 dispatches a submission (µs per
+ * dispatch), 128×128×1600 with Aᵀ 2,750 → 2,100 and 32×128×1600 with Aᵀ
+ * 840 → 580 (8×8 blocks in 8×1 workgroups 710, 8×16 1,020); with k = 128
+ * (32×128×128) the small blocks stay best (4×8 in 8×4: 140, 16×16 in 8×1:
+ * 173).
  */
 export function chooseMatmulTile(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'>): MatmulTile {
-  const { batch, m, n } = spec
+  const { batch, m, n, k } = spec
   const fits = (size: number, block: number) => Math.ceil(size / block) * block <= 1.25 * size
   let cols = BLOCKS.find((b) => b <= n && fits(n, b)) ?? 1
   let rows = BLOCKS.find((b) => b <= m && fits(m, b)) ?? 1
@@ -200,6 +210,7 @@ export function chooseMatmulTile(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k
   }
   const count = (t: MatmulTile) => Math.ceil(n / (t.cols * t.workgroup[0])) * Math.ceil(m / (t.rows * t.workgroup[1])) * batch
   let tile = shape()
+  if (count(tile) < MIN_WORKGROUPS && k >= LONG_K) return { rows, cols, workgroup: [tile.workgroup[0], 1] }
   while (count(tile) < MIN_WORKGROUPS && Math.max(rows, cols) > 4) {
     if (rows >= cols) rows /= 2
     else cols /= 2

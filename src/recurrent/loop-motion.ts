@@ -96,8 +96,9 @@ interface Plan {
 
 function plan(eqn: Eqn<'scan'>): Plan | null {
   const p = eqn.params
-  const { body, numConsts: nC, numCarry: nK } = p
-  if (body.eqns.some((e) => e.prim === 'scan') || p.length === 0) return null
+  const { numConsts: nC, numCarry: nK } = p
+  if (p.body.eqns.some((e) => e.prim === 'scan') || p.length === 0) return null
+  const body = reassociate(p.body, p.body.inputs.slice(nC, nC + nK))
   const consts = body.inputs.slice(0, nC)
   const carryIn = body.inputs.slice(nC, nC + nK)
   const xs = body.inputs.slice(nC + nK)
@@ -224,6 +225,40 @@ function rotate(loop: Program, fixed: number, nCarry: number): Rotation | null {
 
 /** Where a value the sunk part reads comes from: the loop's stacked ys, or the hoisted values (once, or per step). */
 type Source = { readonly kind: 'loop'; readonly v: Var } | { readonly kind: 'invariant' | 'varying'; readonly i: number }
+
+/**
+ * The body with sums regrouped so that the terms no carry feeds are added
+ * first: (a + b) + c with a and c carry-independent and b not becomes
+ * (a + c) + b, so that a + c (x·W + bias) can leave the loop. The outputs
+ * are the same variables.
+ */
+function reassociate(body: Program, carries: readonly Var[]): Program {
+  let eqns = [...body.eqns]
+  for (let changed = true; changed; ) {
+    changed = false
+    const dependent = flowsFrom(eqns, carries)
+    const free = (a: Atom) => !(a instanceof Var && dependent.has(a))
+    const uses = new Map<Atom, number>()
+    for (const a of [...eqns.flatMap((e) => e.inputs), ...body.outputs]) uses.set(a, (uses.get(a) ?? 0) + 1)
+    for (const [at, e] of eqns.entries()) {
+      if (e.prim !== 'add' || free(e.outputs[0])) continue
+      const inner = e.inputs.find((y) => !free(y) && uses.get(y) === 1 && eqns.some((f) => f.prim === 'add' && f.outputs[0] === y))
+      const c = e.inputs.find((x) => x !== inner && free(x))
+      if (inner === undefined || c === undefined) continue
+      const f = eqns.find((q) => q.outputs[0] === inner) as Eqn
+      const a = f.inputs.find(free)
+      const b = f.inputs.find((x) => !free(x))
+      if (a === undefined || b === undefined) continue
+      const t = new Var(a.aval)
+      const grouped: Eqn = { prim: 'add', inputs: [a, c], params: {}, outputs: [t] }
+      const rest: Eqn = { prim: 'add', inputs: [t, b], params: {}, outputs: e.outputs }
+      eqns = [...eqns.slice(0, at).filter((q) => q !== f), grouped, rest, ...eqns.slice(at + 1)]
+      changed = true
+      break
+    }
+  }
+  return eqns.length === body.eqns.length && eqns.every((e, i) => e === body.eqns[i]) ? body : new Program(body.inputs, [], [], eqns, body.outputs)
+}
 
 /** The variables that depend on `from` through `eqns` (those included). */
 function flowsFrom(eqns: readonly Eqn[], from: readonly Var[]): Set<Var> {

@@ -196,6 +196,9 @@ describe('renderMatmul without a device', () => {
   })
   it('chooses 16×16 blocks in 8×4 workgroups for large problems, smaller ones for small problems', () => {
     expect(chooseMatmulTile(shape(1, 1024, 1024, 1024))).toEqual({ rows: 16, cols: 16, workgroup: [8, 4] })
+    // Few outputs: smaller blocks over a short k, big blocks in one row of invocations over a long one.
+    expect(chooseMatmulTile(shape(1, 32, 128, 128))).toEqual({ rows: 4, cols: 8, workgroup: [8, 4] })
+    expect(chooseMatmulTile(shape(1, 128, 128, 1600))).toEqual({ rows: 16, cols: 16, workgroup: [8, 1] })
     const t = chooseMatmulTile(shape(1, 1, 1, 1))
     expect(t.rows * t.workgroup[1] * t.cols * t.workgroup[0]).toBe(1)
     for (const [m, n] of [[1, 1000], [1000, 1], [65, 33], [128, 128], [7, 300], [3000, 5]]) {
