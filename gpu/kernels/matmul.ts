@@ -196,7 +196,9 @@ const LONG_K = 512
  * dispatch), 128×128×1600 with Aᵀ 2,750 → 2,100 and 32×128×1600 with Aᵀ
  * 840 → 580 (8×8 blocks in 8×1 workgroups 710, 8×16 1,020); with k = 128
  * (32×128×128) the small blocks stay best (4×8 in 8×4: 140, 16×16 in 8×1:
- * 173).
+ * 173), and so they do where the columns do not fill a row of 8 (a
+ * convolution's weight gradient, 144×32×25,088 with Aᵀ: 26 ms in 4×8 blocks,
+ * 49 in 16×16 ones).
  */
 export function chooseMatmulTile(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'>): MatmulTile {
   const { batch, m, n, k } = spec
@@ -210,7 +212,7 @@ export function chooseMatmulTile(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k
   }
   const count = (t: MatmulTile) => Math.ceil(n / (t.cols * t.workgroup[0])) * Math.ceil(m / (t.rows * t.workgroup[1])) * batch
   let tile = shape()
-  if (count(tile) < MIN_WORKGROUPS && k >= LONG_K) return { rows, cols, workgroup: [tile.workgroup[0], 1] }
+  if (count(tile) < MIN_WORKGROUPS && k >= LONG_K && tile.workgroup[0] === 8) return { rows, cols, workgroup: [8, 1] }
   while (count(tile) < MIN_WORKGROUPS && Math.max(rows, cols) > 4) {
     if (rows >= cols) rows /= 2
     else cols /= 2
