@@ -58,6 +58,9 @@ export class ExprBuilder {
       if (Number.isFinite(v)) return this.lit(v, 'i32')
     }
     if (a.t === 'i32') {
+      // (x / d)·d + x % d = x for an index x ≥ 0.
+      if (op === 'add' && a.k === 'bin' && a.op === 'mul' && a.a.k === 'bin' && a.a.op === 'div' && b.k === 'bin' && b.op === 'mod' &&
+        a.a.a === b.a && a.a.b === b.b && a.b === b.b) return b.a
       if (op === 'add' && a.k === 'lit' && a.value === 0) return b
       if ((op === 'add' || op === 'sub') && b.k === 'lit' && b.value === 0) return a
       if (op === 'mul' && ((a.k === 'lit' && a.value === 0) || (b.k === 'lit' && b.value === 0))) return this.lit(0, 'i32')

@@ -539,9 +539,8 @@ function fuseEpilogues(b: ExprBuilder, kernels: Entry[], inlineVars: (Var | unde
 /** Whether a map kernel over `shape`, storing `type`, can be the epilogue of `producer`. */
 function epilogueFits(producer: MatmulKernel | ReduceKernel, shape: readonly number[], type: ScalarType): boolean {
   if (producer.kind === 'reduce') return sizeOf(shape) === sizeOf(producer.shape)
-  const r = shape.length
-  // A matmul stores f32 (C is array<f32>), over [..., m, n] with the batch axes flattened.
-  return type === 'f32' && r >= 2 && shape[r - 2] === producer.m && shape[r - 1] === producer.n && sizeOf(shape.slice(0, r - 2)) === producer.batch
+  // A matmul stores f32 (C is array<f32>); the map runs over its elements in their order, in any shape of that size.
+  return type === 'f32' && sizeOf(shape) === producer.batch * producer.m * producer.n
 }
 
 const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i])
@@ -586,5 +585,10 @@ function reshapeIndex(b: ExprBuilder, index: readonly Expr[], outShape: readonly
   }
   const flat = b.affine(index.map((e, i) => [e, stridesOf(outShape)[i]] as const))
   const inStrides = stridesOf(inShape)
-  return inShape.map((d, i) => (d === 1 ? b.lit(0, 'i32') : b.bin('mod', b.bin('div', flat, b.lit(inStrides[i], 'i32')), b.lit(d, 'i32'))))
+  // The first axis needs no remainder: flat / its stride is below its size.
+  return inShape.map((d, i) => {
+    if (d === 1) return b.lit(0, 'i32')
+    const q = b.bin('div', flat, b.lit(inStrides[i], 'i32'))
+    return i === inBig[0] ? q : b.bin('mod', q, b.lit(d, 'i32'))
+  })
 }

@@ -331,8 +331,13 @@ function renderEpilogue(kernel: MatmulKernel, buffers: readonly LogicalBuffer[])
   const emitter = new Emitter(countUses([value]), slotsOf(kernel, buffers), '  ')
   const result = emitter.expr(value)
   const r = shape.length
-  const batchIndex = unflatten('o', 'i32(b)', shape.slice(0, r - 2), '  ')
-  const body = [...batchIndex, `  let o${r - 2} = i32(row);`, `  let o${r - 1} = i32(col);`, ...emitter.lines, `  return ${result};`]
+  // Over [..., m, n] the indices are the batch entry's, the row and the column; over any other shape of the
+  // product's size, those of its flat index.
+  const natural = r >= 2 && shape[r - 2] === kernel.m && shape[r - 1] === kernel.n
+  const index = natural
+    ? [...unflatten('o', 'i32(b)', shape.slice(0, r - 2), '  '), `  let o${r - 2} = i32(row);`, `  let o${r - 1} = i32(col);`]
+    : [`  let f = i32((b * ${kernel.m}u + row) * ${kernel.n}u + col);`, ...unflatten('o', 'f', shape, '  ')]
+  const body = [...index, ...emitter.lines, `  return ${result};`]
   return { bindings: `${bindings.join('\n')}\n${PRELUDE}`, body: body.join('\n').trim() }
 }
 
