@@ -23,7 +23,7 @@ export interface RenderedKernel {
   readonly usesStep?: boolean
 }
 
-/** A kernel's input slot as the renderer sees it: its element type, and its elements per step if it is a view (else 0). */
+/** A kernel's input slot as the renderer sees it: its element type and, for a view, its elements per step (else 0) and where slice 0 starts. */
 interface Slot {
   readonly type: ScalarType
   readonly step: number
@@ -40,10 +40,12 @@ const usesStep = (kernel: Kernel, buffers: readonly LogicalBuffer[]) => [...kern
 const viewSlice = (buffer: LogicalBuffer) => (buffer.role === 'view' ? { size: buffer.size, start: startOf(buffer) } : undefined)
 const stepDeclaration = (binding: number) => `@group(0) @binding(${binding}) var<uniform> step: vec4<u32>;`
 /** The index of out at which element `flat` (u32) is stored. */
-const storeIndex = (buffer: LogicalBuffer, flat: string) => {
-  const n = perStep(buffer)
-  const start = startOf(buffer)
-  return n === 0 ? flat : `step.x * ${n}u + ${start === 0 ? '' : `${start}u + `}${flat}`
+const storeIndex = (buffer: LogicalBuffer, flat: string) => `${sliceStart(perStep(buffer), startOf(buffer), 'u')}${flat}`
+/** The index terms that put an element in this step's slice of a view (none for a buffer that is not one). */
+const sliceStart = (step: number, start: number, suffix: 'i' | 'u') => {
+  if (step === 0) return ''
+  const t = suffix === 'i' ? 'i32(step.x)' : 'step.x'
+  return `${t} * ${step}${suffix} + ${start === 0 ? '' : `${start}${suffix} + `}`
 }
 /** Statements storing `value` as element `flat` (u32) of out, and of the second output `also` if the kernel has one. */
 function stores(kernel: Kernel, buffers: readonly LogicalBuffer[], flat: string, value: string, indent: string): string {
@@ -141,7 +143,7 @@ class Emitter {
       case 'load': {
         if (e.slot === ACC_SLOT) return 'acc'
         const { type, step, start } = this.slots[e.slot]
-        const raw = `in${e.slot}[${step === 0 ? '' : `i32(step.x) * ${step}i + ${start === 0 ? '' : `${start}i + `}`}${this.expr(e.offset)}]`
+        const raw = `in${e.slot}[${sliceStart(step, start, 'i')}${this.expr(e.offset)}]`
         return type === 'bool' ? `(${raw} != 0i)` : raw
       }
       case 'un': return UNARY_WGSL[e.op](this.expr(e.a))

@@ -126,7 +126,8 @@ function plan(eqn: Eqn<'scan'>): Plan | null {
   const fromXs = flowsFrom(loopFull.eqns, xs)
   const hoisted = new Set(loopFull.eqns.filter((e) => !e.outputs.some((v) => fromCarry.has(v)) && (e.outputs.some((v) => fromXs.has(v)) || HEAVY.has(e.prim))))
   const stays = loopFull.eqns.filter((e) => !hoisted.has(e))
-  const boundary = unique([...stays.flatMap((e) => e.inputs), ...kept.map((k) => outs[k])].filter((a): a is Var => a instanceof Var && [...hoisted].some((e) => e.outputs.includes(a))))
+  const hoistedOut = new Set([...hoisted].flatMap((e) => e.outputs))
+  const boundary = unique([...stays.flatMap((e) => e.inputs), ...kept.map((k) => outs[k])].filter((a): a is Var => a instanceof Var && hoistedOut.has(a)))
   const invariantVars = boundary.filter((v) => !fromXs.has(v))
   const varyingVars = boundary.filter((v) => fromXs.has(v))
   const loop = deadCodeElimination(new Program([...consts, ...invariantVars, ...kept.map((k) => carryIn[k]), ...xs, ...varyingVars], [], [], stays, kept.map((k) => outs[k])))
@@ -268,6 +269,8 @@ function flowsFrom(eqns: readonly Eqn[], from: readonly Var[]): Set<Var> {
 }
 
 const unique = <T>(xs: readonly T[]): T[] => [...new Set(xs)]
+/** Steps from … to − 1 of a stacked [T, ...] value. */
+const steps = (x: Tensor, from: number, to: number) => lax.slice(x, x.aval.shape.map((_, i) => (i === 0 ? from : 0)), x.aval.shape.map((d, i) => (i === 0 ? to : d)))
 const isZero = (x: Tensor): boolean => x instanceof ConcreteTensor && x.values.every((v) => v === 0)
 
 /** Runs `program` at every step t: the `stepped` arguments [T, ...] are sliced along their leading axis, the others are the same at every step. */
@@ -339,7 +342,6 @@ function rewrite(plan: Plan, operands: readonly Tensor[]): Tensor[] {
 function rotated(
   r: Rotation, ys: readonly Var[], fixed: readonly Tensor[], init: readonly Tensor[], perStep: readonly Tensor[], T: number, reverse: boolean,
 ): [Tensor[], Map<Var, Tensor>] {
-  const steps = (x: Tensor, from: number, to: number) => lax.slice(x, x.aval.shape.map((_, i) => (i === 0 ? from : 0)), x.aval.shape.map((d, i) => (i === 0 ? to : d)))
   const at = (t: number) => perStep.map((x) => lax.reshape(steps(x, t, t + 1), x.aval.shape.slice(1)))
   const [first, last] = reverse ? [T - 1, 0] : [0, T - 1]
   const qYs = ys.filter((v) => !r.D.includes(v))
@@ -394,12 +396,9 @@ export const motion = {
    * step t and P step t + 1; reversed (t = T − 2 … 0), Q step t + 1 and P t.
    */
   rotatedInputs(perStep: readonly Tensor[], reverse: boolean): { q: Tensor[]; p: Tensor[] } {
-    const steps = (x: Tensor, from: number) => {
-      const shape = x.aval.shape
-      return lax.slice(x, shape.map((_, i) => (i === 0 ? from : 0)), shape.map((d, i) => (i === 0 ? from + d - 1 : d)))
-    }
     const [q, p] = reverse ? [1, 0] : [0, 1]
-    return { q: perStep.map((x) => steps(x, q)), p: perStep.map((x) => steps(x, p)) }
+    const from = (x: Tensor, start: number) => steps(x, start, start + x.aval.shape[0] - 1)
+    return { q: perStep.map((x) => from(x, q)), p: perStep.map((x) => from(x, p)) }
   },
   /**
    * Each step's incoming carry [T, ...] from the stacked outgoing ones: the
@@ -411,8 +410,7 @@ export const motion = {
     const T = shape[0]
     const first = lax.reshape(init, [1, ...init.aval.shape])
     if (T === 1) return first
-    const steps = (from: number, to: number) => lax.slice(outgoing, shape.map((_, i) => (i === 0 ? from : 0)), shape.map((d, i) => (i === 0 ? to : d)))
-    return reverse ? lax.concat([steps(1, T), first], 0) : lax.concat([first, steps(0, T - 1)], 0)
+    return reverse ? lax.concat([steps(outgoing, 1, T), first], 0) : lax.concat([first, steps(outgoing, 0, T - 1)], 0)
   },
   /**
    * Σₜ aₜ·bₜ for stacked factors a [T, M, K] (or, `transposed`, aᵀ stacked
