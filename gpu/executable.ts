@@ -80,8 +80,14 @@ export class WebGpuExecutable implements Executable {
   private last: ExecutableStats = { dispatches: 0, submissions: 0, bytesRead: 0, bytesWritten: 0, bytesCheckpointed: 0 }
   private readonly readback: DeviceStats = { bytesRead: 0, submissions: 0 }
   private readonly recent = new RecentCalls()
-  /** Bind groups by kernel and buffers: the pool hands the same buffers back, so a training loop reuses them. */
-  private readonly bindGroups = new Map<string, GPUBindGroup>()
+  /**
+   * Per dispatch: its bind groups by the buffers of the call's inputs and outputs that it binds (constants,
+   * temporaries and step indices are the executable's own): the pool hands the same buffers back, so a training loop
+   * reuses a few.
+   */
+  private readonly bindGroups: Map<string, GPUBindGroup>[]
+  /** Per dispatch: the logical buffers it binds that are the call's inputs or outputs. */
+  private readonly perCall: number[][]
   private validated = false
 
   constructor(
@@ -94,6 +100,9 @@ export class WebGpuExecutable implements Executable {
     this.kernels = compiled.length
     this.dispatches = dispatchesOf(lowered)
     this.plan = planBuffers(lowered, this.dispatches)
+    const external = new Set([...lowered.buffers.filter((b) => b.role === 'input').map((b) => b.id), ...lowered.outputs])
+    this.perCall = this.dispatches.map((d) => [...d.inputs, d.output, ...(d.also === undefined ? [] : [d.also])].filter((id) => external.has(id)))
+    this.bindGroups = this.dispatches.map(() => new Map())
     this.ready = Promise.all(compiled.map((k) => pipelineFor(context, k)))
     this.ready.catch(() => undefined)
     for (const b of lowered.buffers) {
@@ -111,6 +120,21 @@ export class WebGpuExecutable implements Executable {
       context.device.queue.writeBuffer(buffer, 0, indices)
       return buffer
     })
+  }
+
+  /** The bind group of one dispatch, from the buffers bound to the call's logical buffers. */
+  private bindGroup(d: Dispatch, bound: ReadonlyMap<number, GPUBuffer>, pipeline: GPUComputePipeline): GPUBindGroup {
+    const kernel = this.lowered.kernels[d.kernel]
+    // A matmul binds A, B, C, then its epilogue's inputs; other kernels their inputs, then the output; then a second
+    // output if there is one; in a loop, then the step.
+    const order = kernel.kind === 'matmul' ? [d.inputs[0], d.inputs[1], d.output, ...d.inputs.slice(2)] : [...d.inputs, d.output]
+    if (d.also !== undefined) order.push(d.also)
+    const entries: GPUBindGroupEntry[] = order.map((id, binding) => ({ binding, resource: { buffer: bound.get(id) as GPUBuffer } }))
+    if (this.compiled[d.kernel].usesStep) {
+      if (d.step === undefined) throw new Error(`kernel ${this.compiled[d.kernel].label} reads a loop's step outside a loop`)
+      entries.push({ binding: order.length, resource: { buffer: this.steps[d.step.loop], offset: d.step.index * STEP_STRIDE, size: 16 } })
+    }
+    return this.context.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries })
   }
 
   async run(inputs: readonly Tensor[], options: RunOptions = {}): Promise<Tensor[]> {
@@ -153,28 +177,22 @@ export class WebGpuExecutable implements Executable {
     if (validate) device.pushErrorScope('validation')
     const encoder = device.createCommandEncoder()
     const pass = encoder.beginComputePass()
-    if (this.bindGroups.size > 8 * this.dispatches.length) this.bindGroups.clear()
-    this.dispatches.forEach((d, i) => {
-      const kernel = lowered.kernels[d.kernel]
-      const pipeline = pipelines[d.kernel]
-      // A matmul binds A, B, C, then its epilogue's inputs; other kernels their inputs, then the output; then a second
-      // output if there is one; in a loop, then the step.
-      const order = kernel.kind === 'matmul' ? [d.inputs[0], d.inputs[1], d.output, ...d.inputs.slice(2)] : [...d.inputs, d.output]
-      if (d.also !== undefined) order.push(d.also)
-      const buffers = order.map((id) => bound.get(id) as GPUBuffer)
-      const key = `${i}:${buffers.map(bufferId).join(',')}`
-      let group = this.bindGroups.get(key)
+    const groups = this.dispatches.map((d, i) => {
+      const key = this.perCall[i].map((id) => bufferId(bound.get(id) as GPUBuffer)).join(',')
+      const cache = this.bindGroups[i]
+      let group = cache.get(key)
       if (group === undefined) {
-        const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }))
-        if (this.compiled[d.kernel].usesStep) {
-          if (d.step === undefined) throw new Error(`kernel ${this.compiled[d.kernel].label} reads a loop's step outside a loop`)
-          entries.push({ binding: buffers.length, resource: { buffer: this.steps[d.step.loop], offset: d.step.index * STEP_STRIDE, size: 16 } })
-        }
-        group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries })
-        this.bindGroups.set(key, group)
+        if (cache.size >= 8) cache.clear()
+        group = this.bindGroup(d, bound, pipelines[d.kernel])
+        cache.set(key, group)
       }
-      pass.setPipeline(pipeline)
-      pass.setBindGroup(0, group)
+      return group
+    })
+    let current: GPUComputePipeline | undefined
+    this.dispatches.forEach((d, i) => {
+      const pipeline = pipelines[d.kernel]
+      if (pipeline !== current) pass.setPipeline((current = pipeline))
+      pass.setBindGroup(0, groups[i])
       const [x, y, z] = this.compiled[d.kernel].workgroups
       pass.dispatchWorkgroups(x, y, z)
     })

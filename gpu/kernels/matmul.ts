@@ -194,28 +194,35 @@ const LONG_K = 512
  * and takes workgroups of one row of 8 invocations instead: measured with
  * the loop of bench/gemm.ts's kind, 50 dispatches a submission (µs per
  * dispatch), 128×128×1600 with Aᵀ 2,750 → 2,100 and 32×128×1600 with Aᵀ
- * 840 → 580 (8×8 blocks in 8×1 workgroups 710, 8×16 1,020); with k = 128
- * (32×128×128) the small blocks stay best (4×8 in 8×4: 140, 16×16 in 8×1:
- * 173), and so they do where the columns do not fill a row of 8 (a
- * convolution's weight gradient, 144×32×25,088 with Aᵀ: 26 ms in 4×8 blocks,
- * 49 in 16×16 ones).
+ * 840 → 580 (8×8 blocks in 8×1 workgroups 710, 8×16 1,020); so do they
+ * where the columns do not fill a row of 8 (a convolution's weight gradient,
+ * 144×32×25,088 with Aᵀ: 26 ms in 4×8 blocks, 49 in 16×16 ones). Below 8×8,
+ * fewer invocations per workgroup beat smaller blocks (same loop, µs per
+ * dispatch): 32×128×128 145 in 4×8 blocks and 8×4 workgroups → 124 in 8×8 and
+ * 8×2 (with Bᵀ 153 → 124), 16×128×128 168 → 108, 64×64×64 112 → 104,
+ * 128×10×256 403 → 254, 32×32×32 95 → 86.
  */
 export function chooseMatmulTile(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'>): MatmulTile {
   const { batch, m, n, k } = spec
   const fits = (size: number, block: number) => Math.ceil(size / block) * block <= 1.25 * size
   let cols = BLOCKS.find((b) => b <= n && fits(n, b)) ?? 1
   let rows = BLOCKS.find((b) => b <= m && fits(m, b)) ?? 1
+  let maxWy = WORKGROUP_INVOCATIONS
   const shape = (): MatmulTile => {
     const wx = Math.min(8, Math.ceil(n / cols))
-    const wy = Math.max(1, Math.min(Math.floor(WORKGROUP_INVOCATIONS / wx), Math.ceil(m / rows)))
+    const wy = Math.max(1, Math.min(Math.floor(WORKGROUP_INVOCATIONS / wx), Math.ceil(m / rows), maxWy))
     return { rows, cols, workgroup: [wx, wy] }
   }
   const count = (t: MatmulTile) => Math.ceil(n / (t.cols * t.workgroup[0])) * Math.ceil(m / (t.rows * t.workgroup[1])) * batch
+  const halveBlock = () => (rows >= cols ? (rows /= 2) : (cols /= 2))
   let tile = shape()
   if (count(tile) < MIN_WORKGROUPS && k >= LONG_K && tile.workgroup[0] === 8) return { rows, cols, workgroup: [8, 1] }
-  while (count(tile) < MIN_WORKGROUPS && Math.max(rows, cols) > 4) {
-    if (rows >= cols) rows /= 2
-    else cols /= 2
+  // Blocks shrink to 8×8 first, then the workgroups lose rows of invocations, then the blocks shrink to 4.
+  while (count(tile) < MIN_WORKGROUPS) {
+    if (Math.max(rows, cols) > 8) halveBlock()
+    else if (tile.workgroup[1] > 1) maxWy = Math.floor(tile.workgroup[1] / 2)
+    else if (Math.max(rows, cols) > 4) halveBlock()
+    else break
     tile = shape()
   }
   return tile

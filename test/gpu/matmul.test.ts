@@ -196,13 +196,15 @@ describe('renderMatmul without a device', () => {
   })
   it('chooses 16×16 blocks in 8×4 workgroups for large problems, smaller ones for small problems', () => {
     expect(chooseMatmulTile(shape(1, 1024, 1024, 1024))).toEqual({ rows: 16, cols: 16, workgroup: [8, 4] })
-    // Few outputs: smaller blocks over a short k, big blocks in one row of invocations over a long one.
-    expect(chooseMatmulTile(shape(1, 32, 128, 128))).toEqual({ rows: 4, cols: 8, workgroup: [8, 4] })
+    // Few outputs: 8×8 blocks in fewer rows of invocations over a short k, big blocks in one row over a long one.
+    expect(chooseMatmulTile(shape(1, 32, 128, 128))).toEqual({ rows: 8, cols: 8, workgroup: [8, 2] })
+    expect(chooseMatmulTile(shape(1, 16, 128, 128))).toEqual({ rows: 8, cols: 8, workgroup: [8, 1] })
     expect(chooseMatmulTile(shape(1, 128, 128, 1600))).toEqual({ rows: 16, cols: 16, workgroup: [8, 1] })
     const t = chooseMatmulTile(shape(1, 1, 1, 1))
     expect(t.rows * t.workgroup[1] * t.cols * t.workgroup[0]).toBe(1)
-    for (const [m, n] of [[1, 1000], [1000, 1], [65, 33], [128, 128], [7, 300], [3000, 5]]) {
+    for (const [m, n] of [[1, 1000], [1000, 1], [65, 33], [9, 1], [128, 128], [7, 300], [3000, 5]]) {
       const { rows, cols, workgroup: [wx, wy] } = chooseMatmulTile(shape(1, m, n, 64))
+      for (const size of [rows, cols, wx, wy]) expect(Number.isInteger(size) && size >= 1, `${m}×${n}: ${size}`).toBe(true)
       expect(wx * wy, `${m}×${n}`).toBeLessThanOrEqual(32)
       expect(Math.ceil(m / rows) * rows, `${m}×${n}`).toBeLessThanOrEqual(1.25 * m)
       expect(Math.ceil(n / cols) * cols, `${m}×${n}`).toBeLessThanOrEqual(1.25 * n)
