@@ -158,6 +158,11 @@ describe('what stays in the loop', () => {
     expect(outside).toContainEqual([H, T * B])
     // Before: three products in the backward body (the state's cotangent and two weight gradients).
     expect(bodyOf(scans(program)[1]).eqns.filter((q) => q.prim === 'matmul')).toHaveLength(3)
+    // The backward loop reads the forward loop's states and computes 1 − h² itself: no pass over all steps does.
+    expect(loops[1].inputs).toContainEqual(expect.objectContaining({ aval: expect.objectContaining({ shape: [T - 1, B, H] }) }))
+    expect(bodyOf(loops[1]).eqns.filter((q) => q.prim === 'mul')).toHaveLength(2)
+    const [states] = loops[1].inputs.flatMap((a) => moved.eqns.filter((e) => e.outputs.includes(a as never) && e.prim === 'slice'))
+    expect(loops[0].outputs).toContain(states.inputs[0])
   })
 
   it('a scan that has nothing to move is left as it is', () => {
@@ -192,6 +197,16 @@ describe('the comparison catches a planted bug', () => {
       return { q, p: q }
     }
     expect(worst()).toBeGreaterThan(1e-3)
+  })
+  it('a fused input that reads the step where its slice starts', () => {
+    // xs = exp(x)[1:]: the loop reads x from step 1 and takes exp itself.
+    const f = (h: Tensor, x: Tensor) => scan((c: Tensor, xt: Tensor) => [ops.add(c, ops.mul(c, xt)), c] as const, h, ops.slice(ops.exp(x), [1, 0]))
+    const args = [normal64(random.key(0), [2]), normal64(random.key(1), [5, 2])] as const
+    const program = makeProgram(f)(...args)
+    expect(bodyOf(scans(moveLoopInvariants(program))[0]).eqns.map((q) => q.prim)).toContain('exp')
+    expect(discrepancy(program, args)).toBeLessThan(1e-12)
+    motion.throughSlice = (t) => t
+    expect(discrepancy(program, args)).toBeGreaterThan(1e-3)
   })
   it('a product over the steps with a factor read untransposed', () => {
     motion.productOverSteps = (a, b, transposed) => (a.aval.shape[1] === a.aval.shape[2] ? original.productOverSteps(a, b, !transposed) : original.productOverSteps(a, b, transposed))
