@@ -212,6 +212,9 @@ export interface MatmulKernel extends KernelBase {
   readonly transB: boolean
   readonly batchStrideA: number
   readonly batchStrideB: number
+  /** Where A and B start in their buffers, in elements (an operand that is a run of a stored value's leading axis). */
+  readonly startA: number
+  readonly startB: number
   /** Over the product's shape [..., m, n] with batch entries flattened into `batch`; its extra inputs are inputs[2…]. */
   readonly epilogue?: Epilogue
 }

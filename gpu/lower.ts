@@ -36,6 +36,8 @@ export function scalarType(dtype: DType, where: string): ScalarType {
 
 interface MatmulOperand {
   readonly source: Var
+  /** Where the operand starts in the source's buffer, in elements (a run of the source's leading axis). */
+  readonly from: number
   readonly trans: boolean
   readonly broadcastBatch: boolean
 }
@@ -82,17 +84,36 @@ function analyse(program: Program): Analysis {
     const e = producer.get(a) as Eqn
     return e.prim === 'reshape' && e.inputs[0] instanceof Var && materialized(e.inputs[0]) ? e.inputs[0] : null
   }
+  // A run of a value's leading axis (every other axis whole): the value and the run's first index.
+  const leadingSlice = (a: Atom): { readonly source: Var; readonly from: number } | null => {
+    const e = a instanceof Var ? producer.get(a) : undefined
+    if (e?.prim !== 'slice' || !(e.inputs[0] instanceof Var)) return null
+    const { starts, limits } = e.params as { starts: readonly number[]; limits: readonly number[] }
+    const shape = e.inputs[0].aval.shape
+    return starts.every((s, i) => i === 0 || s === 0) && limits.every((l, i) => i === 0 || l === shape[i]) ? { source: e.inputs[0], from: starts[0] } : null
+  }
+  // A contiguous run of a buffer holding a's elements in row-major order: a stored value, a reshape of a run, or a
+  // run of a run's leading axis.
+  const run = (a: Atom): { readonly source: Var; readonly from: number } | null => {
+    if (!(a instanceof Var)) return null
+    if (materialized(a)) return { source: a, from: 0 }
+    const e = producer.get(a) as Eqn
+    if (e.prim === 'reshape') return run(e.inputs[0])
+    const slice = leadingSlice(a)
+    const inner = slice === null ? null : run(slice.source)
+    return inner === null || slice === null ? null : { source: inner.source, from: inner.from + slice.from * sizeOf(slice.source.aval.shape.slice(1)) }
+  }
   const matmulOperand = (a: Atom): MatmulOperand | null => {
     if (!(a instanceof Var)) return null
-    const direct = stored(a)
-    if (direct !== null) return { source: direct, trans: false, broadcastBatch: false }
+    const direct = run(a)
+    if (direct !== null) return { ...direct, trans: false, broadcastBatch: false }
     const e = producer.get(a) as Eqn
     const x = e.inputs[0]
-    const source = stored(x)
+    const source = run(x)
     if (e.prim === 'transpose' && source !== null) {
       const perm = (e.params as { perm: readonly number[] }).perm
       const n = perm.length
-      if (perm.every((p, i) => (i < n - 2 ? p === i : p === (i === n - 2 ? n - 1 : n - 2)))) return { source, trans: true, broadcastBatch: false }
+      if (perm.every((p, i) => (i < n - 2 ? p === i : p === (i === n - 2 ? n - 1 : n - 2)))) return { ...source, trans: true, broadcastBatch: false }
     }
     if (e.prim === 'broadcast' && x instanceof Var) {
       const inner = matmulOperand(x)
@@ -105,11 +126,15 @@ function analyse(program: Program): Analysis {
     return null
   }
   // An operand that is none of those becomes a buffer; for a reshape, its source does, so that other readers of
-  // the source (e.g. the bias gradient beside a weight gradient) read that buffer instead of recomputing it; for a
-  // transpose of the last two axes, what it transposes does (written in its own order, read transposed).
+  // the source (e.g. the bias gradient beside a weight gradient) read that buffer instead of recomputing it, and so
+  // does the source of a run of the leading axis that is at least half of it (read in place from the run's start);
+  // for a transpose of the last two axes, what it transposes does (written in its own order, read transposed).
   const sourceOf = (a: Atom): Atom => {
-    const from = a instanceof Var ? producer.get(a) : undefined
-    return from?.prim === 'reshape' && from.inputs[0] instanceof Var && producer.has(from.inputs[0]) ? from.inputs[0] : a
+    if (!(a instanceof Var) || materialized(a)) return a
+    const from = producer.get(a)
+    const slice = leadingSlice(a)
+    const inner = from?.prim === 'reshape' ? from.inputs[0] : slice !== null && 2 * sizeOf(a.aval.shape) >= sizeOf(slice.source.aval.shape) ? slice.source : a
+    return inner === a ? a : sourceOf(inner)
   }
   for (const e of program.eqns)
     if (e.prim === 'matmul')
@@ -123,13 +148,6 @@ function analyse(program: Program): Analysis {
       }
   // A loop binds its operands' buffers (a reshape's source keeps the row-major order); an xs that is a run of
   // the leading axis of a value is a view of that value's buffer.
-  const leadingSlice = (a: Atom): { readonly source: Var; readonly from: number } | null => {
-    const e = a instanceof Var ? producer.get(a) : undefined
-    if (e?.prim !== 'slice' || !(e.inputs[0] instanceof Var)) return null
-    const { starts, limits } = e.params as { starts: readonly number[]; limits: readonly number[] }
-    const shape = e.inputs[0].aval.shape
-    return starts.every((s, i) => i === 0 || s === 0) && limits.every((l, i) => i === 0 || l === shape[i]) ? { source: e.inputs[0], from: starts[0] } : null
-  }
   for (const e of program.eqns)
     if (e.prim === 'scan') {
       const { numConsts, numCarry } = e.params as Params<'scan'>
@@ -368,7 +386,7 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
       const batch = sizeOf(shape.slice(0, r - 2))
       kernel = {
         kind: 'matmul', inputs: [bufferOf.get(A.source) as number, bufferOf.get(B.source) as number],
-        output, batch, m, n, k, transA: A.trans, transB: B.trans,
+        output, batch, m, n, k, transA: A.trans, transB: B.trans, startA: A.from, startB: B.from,
         batchStrideA: A.broadcastBatch ? 0 : m * k, batchStrideB: B.broadcastBatch ? 0 : k * n,
       }
     } else if (eqn.prim === 'sum' || eqn.prim === 'reduceMax') {

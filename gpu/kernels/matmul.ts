@@ -71,6 +71,8 @@ export interface MatmulSpec {
    * stacked buffer, its elements per slice and where slice 0 starts.
    */
   step?: { binding: number; a?: StepSlice; b?: StepSlice; c?: StepSlice }
+  /** Where A and B start in their buffers, in elements (default 0): an operand that is part of a larger buffer. */
+  start?: { a?: number; b?: number }
   /** A second output laid out as C, at this binding (and where it starts, if it is one step's slice). */
   also?: { binding: number; slice?: StepSlice }
 }
@@ -111,7 +113,11 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   const strideB = spec.batchStrideB ?? k * n
   checkSize('batchStrideA', strideA, 0)
   checkSize('batchStrideB', strideB, 0)
-  if ((batch - 1) * strideA + m * k > 2 ** 32 || (batch - 1) * strideB + k * n > 2 ** 32 || batch * m * n > 2 ** 32)
+  const startA = spec.start?.a ?? 0
+  const startB = spec.start?.b ?? 0
+  checkSize('start.a', startA, 0)
+  checkSize('start.b', startB, 0)
+  if (startA + (batch - 1) * strideA + m * k > 2 ** 32 || startB + (batch - 1) * strideB + k * n > 2 ** 32 || batch * m * n > 2 ** 32)
     throw new RangeError('renderMatmul: operands too large for u32 indexing')
   const tile = spec.tile ?? chooseMatmulTile(spec)
   const R = tile.rows
@@ -127,12 +133,12 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   // A slice's start (t times its elements per step) must keep that alignment too.
   const vectorize = tile.vectorize ?? true
   const step = spec.step
-  const aligned = (s: StepSlice | undefined) => s === undefined || (s.size % 4 === 0 && s.start % 4 === 0)
-  const readA: Read = !vectorize || strideA % 4 !== 0 || !aligned(step?.a) ? 'SCALAR'
+  const aligned = (s: StepSlice | undefined, start: number) => start % 4 === 0 && (s === undefined || (s.size % 4 === 0 && s.start % 4 === 0))
+  const readA: Read = !vectorize || strideA % 4 !== 0 || !aligned(step?.a, startA) ? 'SCALAR'
     : !transA && k % 4 === 0 ? 'ALONG_K'
     : transA && m % 4 === 0 && R % 4 === 0 ? 'ALONG_MN'
     : 'SCALAR'
-  const readB: Read = !vectorize || strideB % 4 !== 0 || !aligned(step?.b) ? 'SCALAR'
+  const readB: Read = !vectorize || strideB % 4 !== 0 || !aligned(step?.b, startB) ? 'SCALAR'
     : transB && k % 4 === 0 ? 'ALONG_K'
     : !transB && n % 4 === 0 && Cn % 4 === 0 ? 'ALONG_MN'
     : 'SCALAR'
@@ -164,7 +170,7 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
     EPILOGUE_DECLARATIONS: spec.epilogue?.bindings.trim() ?? '',
     EPILOGUE_BODY: spec.epilogue?.body.trim() ?? 'return acc;',
     STEP_DECLARATION: step === undefined ? '' : `@group(0) @binding(${step.binding}) var<uniform> step: vec4<u32>;`,
-    OFFSET_A: offset(step?.a), OFFSET_B: offset(step?.b), OFFSET_C: offset(step?.c),
+    OFFSET_A: offset(step?.a, startA), OFFSET_B: offset(step?.b, startB), OFFSET_C: offset(step?.c),
     ALSO_DECLARATION: spec.also === undefined ? '' : `@group(0) @binding(${spec.also.binding}) var<storage, read_write> ALSO: array<f32>;`,
     ALSO_STORE: spec.also === undefined ? '' : `ALSO[${offset(spec.also.slice)} + i] = v;`,
   })
@@ -173,7 +179,7 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
 }
 
 /** Where an operand starts, in the template's u32 element indices. */
-const offset = (slice: StepSlice | undefined) => (slice === undefined ? '0u' : `step.x * ${slice.size}u + ${slice.start}u`)
+const offset = (slice: StepSlice | undefined, start = 0) => (slice === undefined ? `${start}u` : `step.x * ${slice.size}u + ${slice.start + start}u`)
 
 /** Invocations per workgroup the default tiles aim for: four SIMD batches of 8 on llvmpipe. */
 const WORKGROUP_INVOCATIONS = 32

@@ -354,6 +354,7 @@ export function renderKernel(kernel: Kernel, buffers: readonly LogicalBuffer[]):
         batch: kernel.batch, m: kernel.m, n: kernel.n, k: kernel.k,
         transA: kernel.transA, transB: kernel.transB,
         batchStrideA: kernel.batchStrideA, batchStrideB: kernel.batchStrideB,
+        start: { a: kernel.startA, b: kernel.startB },
         epilogue: renderEpilogue(kernel, buffers),
         // A, B, C, then the epilogue's inputs, then ALSO: the uniform comes after them.
         also: kernel.also === undefined ? undefined : { binding: 1 + kernel.inputs.length, slice: viewSlice(buffers[kernel.also]) },

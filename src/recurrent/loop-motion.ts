@@ -26,7 +26,12 @@
  *  - fused inputs: an xs that is elementwise work on stacked values (the
  *    residual 1 − h² that a backward loop reads, computed after the forward
  *    loop from its states) is computed in the loop instead, from each
- *    step's slices of those values, as part of that step's kernels.
+ *    step's slices of those values, as part of that step's kernels;
+ *  - split products: a product over the steps whose factors are
+ *    concatenations along them (the incoming states, the init in front; δ,
+ *    its first step computed before the loop) is a sum of products over the
+ *    runs of steps where each factor is one value, read in place; a run
+ *    where a factor is zero (a zero init) is left out.
  *
  * The rewritten Program computes the same values (up to the order of a
  * float sum); a scan with a scan in its body, or one this cannot shrink, is
@@ -40,7 +45,7 @@ import { bind } from '../core/trace.ts'
 import { stage } from '../ir/partial-eval.ts'
 import { Literal, Program, Var, closeProgram, deadCodeElimination, evalProgram, type Atom, type Eqn } from '../ir/program.ts'
 import { vmap } from '../transforms.ts'
-import { ConcreteTensor, type Tensor } from '../tensor.ts'
+import { ConcreteTensor, sizeOf, zerosLike, type Tensor } from '../tensor.ts'
 
 type ScanParams = Params<'scan'>
 
@@ -54,7 +59,7 @@ export function moveLoopInvariants(program: Program): Program {
     const p = e.prim === 'scan' ? plan(e as Eqn<'scan'>) : null
     if (p !== null) plans.set(e, p)
   }
-  if (plans.size === 0) return fuseStepwiseInputs(program)
+  if (plans.size === 0) return splitProducts(fuseStepwiseInputs(program))
   const { program: moved } = stage('loop motion', program.inputs.map((v) => v.aval), (inputs) => {
     const env = new Map<Var, Tensor>()
     program.constVars.forEach((v, i) => env.set(v, program.constValues[i]))
@@ -68,7 +73,102 @@ export function moveLoopInvariants(program: Program): Program {
     }
     return { outputs: program.outputs.map(read), result: null }
   })
-  return fuseStepwiseInputs(deadCodeElimination(moved))
+  return splitProducts(fuseStepwiseInputs(deadCodeElimination(moved)))
+}
+
+/** Rows of a product's operand along the contraction: blocks of a concatenation, null for a block of zeros. */
+type Block = { readonly v: Atom | null; readonly rows: number }
+
+/**
+ * The rows of `a` ([R, N], or the [..., N] value a reshape to [R, N] reads) as the blocks of concatenations along
+ * its leading axis; one block where it is none.
+ */
+function blocksOf(producer: ReadonlyMap<Var, Eqn>, a: Atom): Block[] {
+  const rows = sizeOf(a.aval.shape.slice(0, -1))
+  const e = a instanceof Var ? producer.get(a) : undefined
+  if (e?.prim === 'reshape' && e.inputs[0].aval.shape.length >= 2 && e.inputs[0].aval.shape.at(-1) === a.aval.shape.at(-1)) return blocksOf(producer, e.inputs[0])
+  if (e?.prim === 'concat' && (e.params as Params<'concat'>).axis === 0) return e.inputs.flatMap((x) => blocksOf(producer, x))
+  if (e?.prim === 'broadcast' && e.inputs[0] instanceof Literal && e.inputs[0].value.toConcrete().values.every((x) => x === 0)) return [{ v: null, rows }]
+  return [{ v: a, rows }]
+}
+
+/**
+ * Products over the steps whose factors are concatenations along the steps (the stacked states with the init in
+ * front, δ with its first step behind), each a sum of products over the runs where both factors are one value,
+ * without the runs where either is zero: Σ_r aᵣᵀbᵣ split where the blocks of a or of b begin. The runs are read in
+ * place, and the concatenations are not written out.
+ */
+function splitProducts(program: Program): Program {
+  const producer = new Map<Var, Eqn>()
+  for (const e of program.eqns) for (const v of e.outputs) producer.set(v, e)
+  const splits = new Map<Eqn, { a: Block[]; b: Block[]; runs: [number, number][] }>()
+  for (const e of program.eqns) {
+    if (e.prim !== 'matmul' || e.inputs.some((x) => x.aval.shape.length !== 2)) continue
+    const [x, y] = e.inputs
+    const t = x instanceof Var ? producer.get(x) : undefined
+    if (t?.prim !== 'transpose') continue
+    const a = blocksOf(producer, t.inputs[0])
+    const b = blocksOf(producer, y)
+    if (a.length === 1 && b.length === 1) continue
+    const runs = motion.runs(a.map((q) => q.rows), b.map((q) => q.rows))
+    // Every run must be whole steps of both blocks it lies in.
+    const ok = runs.every((r) => [a, b].every((blocks) => pieceOf(blocks, r) !== undefined))
+    if (ok) splits.set(e, { a, b, runs })
+  }
+  if (splits.size === 0) return program
+  const { program: out } = stage('split products', program.inputs.map((v) => v.aval), (inputs) => {
+    const env = new Map<Var, Tensor>()
+    program.constVars.forEach((v, i) => env.set(v, program.constValues[i]))
+    program.inputs.forEach((v, i) => env.set(v, inputs[i]))
+    const read = (a: Atom) => (a instanceof Literal ? a.value : (env.get(a) as Tensor))
+    for (const eqn of program.eqns) {
+      const split = splits.get(eqn)
+      let outs: Tensor[]
+      if (split === undefined) outs = bind(eqn.prim, eqn.inputs.map(read), eqn.params)
+      else {
+        const [M, N] = eqn.outputs[0].aval.shape
+        let total: Tensor | null = null
+        for (const r of split.runs) {
+          const pa = pieceOf(split.a, r) as Piece
+          const pb = pieceOf(split.b, r) as Piece
+          if (pa === null || pb === null) continue
+          const part = lax.matmul(lax.transpose(piece(read(pa.v), pa, r, M), [1, 0]), piece(read(pb.v), pb, r, N))
+          total = total === null ? part : lax.add(total, part)
+        }
+        outs = [total ?? zerosLike(eqn.outputs[0])]
+      }
+      eqn.outputs.forEach((v, i) => env.set(v, outs[i]))
+    }
+    return { outputs: program.outputs.map(read), result: null }
+  })
+  return deadCodeElimination(out)
+}
+
+/** Where run [from, to) of the rows lies: in a block of zeros (null), or in block v from row `start` of it. */
+type Piece = { readonly v: Atom; readonly start: number } | null
+
+/** The piece of `blocks` that holds rows [from, to), if one block holds them all in whole steps; else undefined. */
+function pieceOf(blocks: readonly Block[], [from, to]: readonly [number, number]): Piece | undefined {
+  let at = 0
+  for (const q of blocks) {
+    if (from >= at && to <= at + q.rows) {
+      if (q.v === null) return null
+      const shape = q.v.aval.shape
+      const step = sizeOf(shape.slice(1, -1))
+      return (from - at) % step === 0 && (to - at) % step === 0 ? { v: q.v, start: from - at } : undefined
+    }
+    at += q.rows
+  }
+  return undefined
+}
+
+/** Rows [from, to) of a run, from the block's value x: a slice of its leading axis, as a [rows, n] matrix. */
+function piece(x: Tensor, p: NonNullable<Piece>, [from, to]: readonly [number, number], n: number): Tensor {
+  const shape = x.aval.shape
+  const step = sizeOf(shape.slice(1, -1))
+  const [first, last] = [p.start / step, (p.start + to - from) / step]
+  const run = first === 0 && last === shape[0] ? x : steps(x, first, last)
+  return lax.reshape(run, [to - from, n])
 }
 
 const ELEMENTWISE = new Set([
@@ -543,6 +643,15 @@ function rotated(
  * plant a wrong one and see the comparison with the original fail.
  */
 export const motion = {
+  /**
+   * The runs [from, to) of the contraction's rows that two factors' blocks (their row counts, in order) cut it
+   * into: split wherever a block of either begins.
+   */
+  runs(a: readonly number[], b: readonly number[]): [number, number][] {
+    const ends = (rows: readonly number[]) => rows.map((_, i) => rows.slice(0, i + 1).reduce((n, r) => n + r, 0))
+    const cuts = unique([0, ...ends(a), ...ends(b)]).sort((p, q) => p - q)
+    return cuts.slice(1).map((to, i) => [cuts[i], to])
+  },
   /** The step of a value that step t of its slice from step `start` reads: t + start. */
   throughSlice(t: number, start: number): number {
     return t + start

@@ -108,4 +108,27 @@ describe.skipIf(backend === null)('gradient programs of networks, compiled', () 
     close(await gu.data(), wu.dataSync(), 1e-4, 'd/du')
     close(await gv.data(), wv.dataSync(), 1e-4, 'd/dv')
   })
+  it('a product of runs of stored values: read in place from where each starts, vec4 and f32 loads', async () => {
+    // Runs of the leading axis, through reshapes, transposed or not; starts that are and are not multiples of 4.
+    const x = random.normal(key[0], [7, 3, 4])
+    const w = random.normal(key[1], [6, 4, 5])
+    const f = (u: Tensor, v: Tensor) => {
+      const e = ops.exp(u)
+      // (slice takes starts and sizes)
+      const rows = ops.reshape(ops.slice(e, [2, 0, 0], [4, 3, 4]), [12, 4])
+      const left = ops.matmul(rows, ops.reshape(ops.slice(v, [1, 0, 0], [1, 4, 5]), [4, 5]))
+      const across = ops.matmul(ops.transpose(ops.reshape(ops.slice(e, [1, 0, 0], [4, 3, 4]), [12, 4])), ops.reshape(ops.slice(e, [3, 0, 0], [4, 3, 4]), [12, 4]))
+      return [left, across, ops.matmul(ops.slice(ops.reshape(e, [21, 4]), [5, 0], [11, 4]), ops.slice(ops.reshape(v, [24, 5]), [3, 0], [4, 5]))] as const
+    }
+    const compiled = jit(f, { backend: backend! })
+    const got = await compiled(x, w)
+    const want = f(x, w)
+    for (const [i, g] of got.entries()) close(await g.data(), want[i].dataSync(), 1e-5, `product ${i}`)
+    // exp(u) once, then the three products: no copies of the runs (each at least half of what it is a run of).
+    expect((await compiled.compiled(x, w)).stats().dispatches).toBe(4)
+    // A short run of a computed value is copied rather than computing all of the value for it.
+    const short = jit((u: Tensor, v: Tensor) => ops.matmul(ops.reshape(ops.slice(ops.exp(u), [2, 0, 0], [2, 3, 4]), [6, 4]), ops.reshape(ops.slice(v, [1, 0, 0], [1, 4, 5]), [4, 5])), { backend: backend! })
+    close(await (await short(x, w)).data(), want[0].dataSync().slice(0, 6 * 5), 1e-5, 'short run')
+    expect((await short.compiled(x, w)).stats().dispatches).toBe(2)
+  })
 })
