@@ -64,6 +64,9 @@ const bufferId = (buffer: GPUBuffer): number => {
 
 const checkpointBytes = (results: readonly DeviceTensor[]): number => results.reduce((n, t) => n + sizeOf(t.aval.shape) * 4, 0)
 
+/** Outputs of at most this many elements (a loss, a metric) are copied back in the submission that computes them. */
+const SMALL_OUTPUT = 1
+
 /** Bytes between the step indices of a loop's uniform buffer (WebGPU's largest minUniformBufferOffsetAlignment). */
 const STEP_STRIDE = 256
 
@@ -204,31 +207,36 @@ export class WebGpuExecutable implements Executable {
     const call = every > 0 ? new CallRecord(program, inputs.slice(), depth) : null
     if (call !== null) this.recent.remember(call, 4 * every)
     const results = outputs.map((buffer, i) => new DeviceTensor(program.outputs[i].aval, buffer, this.context, this.pool, this.readback, call && { call, index: i }))
-    const checkpoint = call !== null && depth >= every ? this.checkpoint(encoder, call, results, outputs) : null
+    // A checkpoint copies every output back; otherwise the scalars (a loss, a metric) come back with the call, so
+    // that reading them costs no submission of its own.
+    const full = call !== null && depth >= every
+    const back = full ? results.map((_, i) => i) : results.flatMap((t, i) => (sizeOf(t.aval.shape) <= SMALL_OUTPUT ? [i] : []))
+    const copyBack = back.length === 0 ? null : this.copyBack(encoder, back.map((i) => results[i]), back.map((i) => outputs[i]), full ? call : null)
 
     device.queue.submit([encoder.finish()])
+    copyBack?.()
     if (validate) {
       const error = await device.popErrorScope()
       if (error !== null) throw new Error(`WebGPU rejected the commands of a call (${this.dispatches.length} dispatches): ${error.message}`)
       this.validated = true
     }
-    checkpoint?.()
     for (const buffer of uploads) this.pool.release(buffer)
     inputs.forEach((x, i) => {
       if (options.donate?.[i] && x instanceof DeviceTensor) x.release('was donated to a jitted call')
     })
-    this.readback.bytesRead = 0
+    this.readback.bytesRead = full ? 0 : checkpointBytes(back.map((i) => results[i]))
     this.readback.submissions = 0
-    this.last = { dispatches: this.dispatches.length, submissions: 1, bytesRead: 0, bytesWritten, bytesCheckpointed: checkpoint === null ? 0 : checkpointBytes(results) }
+    this.last = { dispatches: this.dispatches.length, submissions: 1, bytesRead: 0, bytesWritten, bytesCheckpointed: full ? checkpointBytes(results) : 0 }
     return results
   }
 
   /**
-   * Encodes copies of the outputs into one mappable buffer; the returned
+   * Encodes copies of outputs into one mappable buffer; the returned
    * function, called after the submission, maps it and hands each output
-   * its host copy (or, if the device fails first, leaves the lineage).
+   * its host copy (or, if the device fails first, leaves the lineage). With
+   * `call` (a checkpoint: every output), the call's record then expires.
    */
-  private checkpoint(encoder: GPUCommandEncoder, call: CallRecord, results: readonly DeviceTensor[], buffers: readonly GPUBuffer[]): () => void {
+  private copyBack(encoder: GPUCommandEncoder, results: readonly DeviceTensor[], buffers: readonly GPUBuffer[], call: CallRecord | null): () => void {
     const offsets: number[] = []
     let total = 0
     for (const t of results) {
@@ -251,7 +259,7 @@ export class WebGpuExecutable implements Executable {
           })
           staging.unmap()
           staging.destroy()
-          call.expire()
+          call?.expire()
         },
         () => {
           for (const mark of marks) mark.failed()

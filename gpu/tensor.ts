@@ -20,8 +20,8 @@ export class DeviceTensor extends Tensor {
   readonly aval: Aval
   private host: ConcreteTensor | null = null
   private gone: string | null = null
-  /** A copy back to the host is on its way (a checkpoint). */
-  private pending = false
+  /** A copy back to the host is on its way (a checkpoint, or a small output copied back with its call): settles when it lands or fails. */
+  private arriving: Promise<void> | null = null
   constructor(
     aval: Aval,
     private buf: GPUBuffer,
@@ -38,20 +38,24 @@ export class DeviceTensor extends Tensor {
 
   /** Calls between this tensor and host values (0 once a host copy exists or is on its way). */
   get chainDepth(): number {
-    return this.host !== null || this.pending || this.origin === null ? 0 : this.origin.call.depth
+    return this.host !== null || this.arriving !== null || this.origin === null ? 0 : this.origin.call.depth
   }
 
   /** Marks a copy back to the host as on its way; `landed` then keeps it in place of the lineage. */
   checkpointing(): { landed(values: ConcreteTensor): void; failed(): void } {
-    this.pending = true
+    let settle = () => {}
+    const arriving = new Promise<void>((resolve) => (settle = resolve))
+    this.arriving = arriving
+    const done = () => {
+      if (this.arriving === arriving) this.arriving = null
+      settle()
+    }
     return {
       landed: (values) => {
-        this.pending = false
         this.keep(values)
+        done()
       },
-      failed: () => {
-        this.pending = false
-      },
+      failed: done,
     }
   }
 
@@ -96,8 +100,12 @@ export class DeviceTensor extends Tensor {
     throw new Error(`this ${formatAval(this.aval)} tensor lives on the GPU: read it first with \`await t.data()\`, or use it inside jit`)
   }
 
-  /** Copies the values to the host (one submission), once; after a device loss, recomputes them on the CPU. */
+  /**
+   * Copies the values to the host (one submission), once, or waits for the copy already on its way; after a device
+   * loss, recomputes them on the CPU.
+   */
   async read(): Promise<ConcreteTensor> {
+    if (this.arriving !== null) await this.arriving
     if (this.host !== null) return this.host
     const buffer = this.buffer()
     if (this.context.lost !== null) return this.recover()
