@@ -42,6 +42,7 @@ const outDir = join('out', 'sequential-jacobian')
 const started = performance.now()
 
 const model = seq2seq({ symbols: SYMBOLS, maxLength: MAX_LENGTH, embed: 8, encoder: 16, decoder: 32, attention: 16 })
+// The CPU interpreter, for the reason examples/seq2seq-attention.ts gives (WebGPU's compile time, at this size).
 const backend = cpuBackend()
 const [initKey, trainKey, testKey] = random.split(random.key(2015), 3)
 const text = symbolText

@@ -141,6 +141,38 @@ export class WebGpuExecutable implements Executable {
   }
 
   async run(inputs: readonly Tensor[], options: RunOptions = {}): Promise<Tensor[]> {
+    return this.call(inputs, options, -1)
+  }
+
+  /**
+   * What each kernel costs in a call, for adapters without timestamp queries (llvmpipe): calls that leave that
+   * kernel's dispatches out, interleaved with whole calls, `rounds` of each; a kernel's cost is the difference of
+   * their 25th percentiles, in ms. Those calls' outputs are wrong and are discarded; nothing is donated.
+   */
+  async kernelCosts(inputs: readonly Tensor[], rounds = 12): Promise<{ kernel: number; dispatches: number; ms: number }[]> {
+    const time = async (omit: number) => {
+      const t0 = performance.now()
+      const outs = await this.call(inputs, { checkpointEvery: 0 }, omit)
+      await this.context.device.queue.onSubmittedWorkDone()
+      const ms = performance.now() - t0
+      for (const t of outs) (t as DeviceTensor).dispose()
+      return ms
+    }
+    const kernels = this.lowered.kernels.map((_, k) => k)
+    const whole: number[] = []
+    const without = kernels.map(() => [] as number[])
+    await time(-1)
+    for (let r = 0; r < rounds; r++)
+      for (const k of kernels) {
+        whole.push(await time(-1))
+        without[k].push(await time(k))
+      }
+    const p25 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 4)]
+    return kernels.map((k) => ({ kernel: k, dispatches: this.dispatches.filter((d) => d.kernel === k).length, ms: p25(whole) - p25(without[k]) }))
+  }
+
+  /** One call; the dispatches of kernel `omit` (if ≥ 0) are left out (kernelCosts). */
+  private async call(inputs: readonly Tensor[], options: RunOptions, omit: number): Promise<Tensor[]> {
     const pipelines = await this.ready
     const { device } = this.context
     if (this.context.lost !== null)
@@ -193,6 +225,7 @@ export class WebGpuExecutable implements Executable {
     })
     let current: GPUComputePipeline | undefined
     this.dispatches.forEach((d, i) => {
+      if (d.kernel === omit) return
       const pipeline = pipelines[d.kernel]
       if (pipeline !== current) pass.setPipeline((current = pipeline))
       pass.setBindGroup(0, groups[i])

@@ -43,4 +43,5 @@ export async function webgpuBackend(options: DeviceOptions = {}): Promise<WebGpu
 }
 
 export { DeviceTensor } from './tensor.ts'
+export type { WebGpuExecutable } from './executable.ts'
 export { createContext, type GpuContext, type DeviceOptions } from './device.ts'

@@ -76,6 +76,8 @@ export async function rnnTraining(backend: Backend, loop: 'scan' | 'unrolled' = 
       return (await l.data())[0]
     },
     compiled: () => step.compiled(p, xs),
+    /** The step's arguments as the compiled program takes them (its leaves). */
+    inputs: () => tree.flatten([p, xs])[0] as Tensor[],
   }
 }
 

@@ -71,6 +71,23 @@ describe.skipIf(backend === null)('a training step on WebGPU', () => {
     expect(err).toBeLessThan(1e-5)
   })
 
+  it('kernelCosts: a cost per kernel from calls that leave it out, and the calls after it are right', async () => {
+    const p = mlp([12, 16, 16, 3], 4)
+    const [x, y] = batch(8, 12, 3, 5)
+    const step = jit(sgdStep, { backend: backend! })
+    const exe = (await step.compiled(p, x, y)) as WebGpuExecutable
+    const costs = await exe.kernelCosts(tree.flatten([p, x, y])[0] as Tensor[], 2)
+    expect(costs.map((c) => c.kernel)).toEqual(exe.lowered.kernels.map((_, k) => k))
+    expect(costs.reduce((n, c) => n + c.dispatches, 0)).toBe(exe.dispatches.length)
+    for (const c of costs) expect(Number.isFinite(c.ms)).toBe(true)
+    // Nothing of the profiling calls stays behind: the next call computes the step.
+    const [got, loss] = await step(p, x, y)
+    const [want, wantLoss] = sgdStep(p, x, y)
+    expect(Math.abs((await loss.data())[0] - wantLoss.item())).toBeLessThan(1e-5)
+    const [a, b] = [await got.w2.data(), want.w2.dataSync()]
+    a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThan(1e-5))
+  })
+
   it('device memory after 1,000 steps equals that after 10 (parameters donated)', async () => {
     let p = mlp([12, 16, 16, 3], 3)
     const [x, y] = batch(8, 12, 3, 4)
