@@ -59,21 +59,38 @@ export function moveLoopInvariants(program: Program): Program {
     const p = e.prim === 'scan' ? plan(e as Eqn<'scan'>) : null
     if (p !== null) plans.set(e, p)
   }
-  if (plans.size === 0) return splitProducts(fuseStepwiseInputs(program))
-  const { program: moved } = stage('loop motion', program.inputs.map((v) => v.aval), (inputs) => {
+  const moved = plans.size === 0 ? program : restage('loop motion', program, (eqn, args) => {
+    const p = plans.get(eqn)
+    return p === undefined ? null : rewrite(p, args)
+  })
+  return splitProducts(fuseStepwiseInputs(moved))
+}
+
+/**
+ * `program` staged again, each equation bound as it is unless `replace` computes its outputs (from its arguments;
+ * `read` gives any variable computed before it); dead code removed.
+ */
+function restage(name: string, program: Program, replace: (eqn: Eqn, args: Tensor[], read: (a: Atom) => Tensor) => Tensor[] | null): Program {
+  const { program: out } = stage(name, program.inputs.map((v) => v.aval), (inputs) => {
     const env = new Map<Var, Tensor>()
     program.constVars.forEach((v, i) => env.set(v, program.constValues[i]))
     program.inputs.forEach((v, i) => env.set(v, inputs[i]))
     const read = (a: Atom) => (a instanceof Literal ? a.value : (env.get(a) as Tensor))
     for (const eqn of program.eqns) {
       const args = eqn.inputs.map(read)
-      const p = plans.get(eqn)
-      const outs = p === undefined ? bind(eqn.prim, args, eqn.params) : rewrite(p, args)
+      const outs = replace(eqn, args, read) ?? bind(eqn.prim, args, eqn.params)
       eqn.outputs.forEach((v, i) => env.set(v, outs[i]))
     }
     return { outputs: program.outputs.map(read), result: null }
   })
-  return splitProducts(fuseStepwiseInputs(deadCodeElimination(moved)))
+  return deadCodeElimination(out)
+}
+
+/** The equation that computes each variable of `program`. */
+function producersOf(program: Program): Map<Var, Eqn> {
+  const producer = new Map<Var, Eqn>()
+  for (const e of program.eqns) for (const v of e.outputs) producer.set(v, e)
+  return producer
 }
 
 /** Rows of a product's operand along the contraction: blocks of a concatenation, null for a block of zeros. */
@@ -99,14 +116,13 @@ function blocksOf(producer: ReadonlyMap<Var, Eqn>, a: Atom): Block[] {
  * place, and the concatenations are not written out.
  */
 function splitProducts(program: Program): Program {
-  const producer = new Map<Var, Eqn>()
-  for (const e of program.eqns) for (const v of e.outputs) producer.set(v, e)
+  const producer = producersOf(program)
   const splits = new Map<Eqn, { a: Block[]; b: Block[]; runs: [number, number][] }>()
   for (const e of program.eqns) {
     if (e.prim !== 'matmul' || e.inputs.some((x) => x.aval.shape.length !== 2)) continue
     const [x, y] = e.inputs
     const t = x instanceof Var ? producer.get(x) : undefined
-    if (t?.prim !== 'transpose') continue
+    if (t?.prim !== 'transpose' || (t.params as Params<'transpose'>).perm[0] !== 1) continue
     const a = blocksOf(producer, t.inputs[0])
     const b = blocksOf(producer, y)
     if (a.length === 1 && b.length === 1) continue
@@ -116,32 +132,20 @@ function splitProducts(program: Program): Program {
     if (ok) splits.set(e, { a, b, runs })
   }
   if (splits.size === 0) return program
-  const { program: out } = stage('split products', program.inputs.map((v) => v.aval), (inputs) => {
-    const env = new Map<Var, Tensor>()
-    program.constVars.forEach((v, i) => env.set(v, program.constValues[i]))
-    program.inputs.forEach((v, i) => env.set(v, inputs[i]))
-    const read = (a: Atom) => (a instanceof Literal ? a.value : (env.get(a) as Tensor))
-    for (const eqn of program.eqns) {
-      const split = splits.get(eqn)
-      let outs: Tensor[]
-      if (split === undefined) outs = bind(eqn.prim, eqn.inputs.map(read), eqn.params)
-      else {
-        const [M, N] = eqn.outputs[0].aval.shape
-        let total: Tensor | null = null
-        for (const r of split.runs) {
-          const pa = pieceOf(split.a, r) as Piece
-          const pb = pieceOf(split.b, r) as Piece
-          if (pa === null || pb === null) continue
-          const part = lax.matmul(lax.transpose(piece(read(pa.v), pa, r, M), [1, 0]), piece(read(pb.v), pb, r, N))
-          total = total === null ? part : lax.add(total, part)
-        }
-        outs = [total ?? zerosLike(eqn.outputs[0])]
-      }
-      eqn.outputs.forEach((v, i) => env.set(v, outs[i]))
+  return restage('split products', program, (eqn, _, read) => {
+    const split = splits.get(eqn)
+    if (split === undefined) return null
+    const [M, N] = eqn.outputs[0].aval.shape
+    let total: Tensor | null = null
+    for (const r of split.runs) {
+      const pa = pieceOf(split.a, r) as Piece
+      const pb = pieceOf(split.b, r) as Piece
+      if (pa === null || pb === null) continue
+      const part = lax.matmul(lax.transpose(piece(read(pa.v), pa, r, M), [1, 0]), piece(read(pb.v), pb, r, N))
+      total = total === null ? part : lax.add(total, part)
     }
-    return { outputs: program.outputs.map(read), result: null }
+    return [total ?? zerosLike(eqn.outputs[0])]
   })
-  return deadCodeElimination(out)
 }
 
 /** Where run [from, to) of the rows lies: in a block of zeros (null), or in block v from row `start` of it. */
@@ -242,8 +246,7 @@ function overSteps(e: Eqn): boolean {
  * their own over all the steps.
  */
 function fuseStepwiseInputs(program: Program): Program {
-  const producer = new Map<Var, Eqn>()
-  for (const e of program.eqns) for (const v of e.outputs) producer.set(v, e)
+  const producer = producersOf(program)
   const fusions = new Map<Eqn, (Stepwise | null)[]>()
   for (const e of program.eqns) {
     if (e.prim !== 'scan') continue
@@ -253,22 +256,16 @@ function fuseStepwiseInputs(program: Program): Program {
     if (fused.some((f) => f !== null)) fusions.set(e, fused)
   }
   if (fusions.size === 0) return program
-  const { program: out } = stage('fused scan inputs', program.inputs.map((v) => v.aval), (inputs) => {
-    const env = new Map<Var, Tensor>()
-    program.constVars.forEach((v, i) => env.set(v, program.constValues[i]))
-    program.inputs.forEach((v, i) => env.set(v, inputs[i]))
-    const read = (a: Atom) => (a instanceof Literal ? a.value : (env.get(a) as Tensor))
-    for (const eqn of program.eqns) {
-      const args = eqn.inputs.map(read)
-      const fused = fusions.get(eqn)
-      const outs = fused === undefined ? bind(eqn.prim, args, eqn.params) : fusedScan(eqn as Eqn<'scan'>, fused, producer, args, read)
-      eqn.outputs.forEach((v, i) => env.set(v, outs[i]))
-    }
-    return { outputs: program.outputs.map(read), result: null }
+  return restage('fused scan inputs', program, (eqn, args, read) => {
+    const fused = fusions.get(eqn)
+    return fused === undefined ? null : fusedScan(eqn as Eqn<'scan'>, fused, producer, args, read)
   })
-  return deadCodeElimination(out)
 }
 
+/**
+ * The scan `eqn` with each fused xs computed in its body: the stacked values it reads become xs (their runs of T
+ * steps from their offsets), what it broadcasts over the steps becomes consts.
+ */
 function fusedScan(
   eqn: Eqn<'scan'>, fused: readonly (Stepwise | null)[], producer: ReadonlyMap<Var, Eqn>, args: readonly Tensor[], read: (a: Atom) => Tensor,
 ): Tensor[] {
@@ -355,8 +352,7 @@ function plan(eqn: Eqn<'scan'>): Plan | null {
   const carryIn = body.inputs.slice(nC, nC + nK)
   const xs = body.inputs.slice(nC + nK)
   const outs = body.outputs
-  const producer = new Map<Var, Eqn>()
-  for (const e of body.eqns) for (const v of e.outputs) producer.set(v, e)
+  const producer = producersOf(body)
   const reads = new Map<Atom, number>()
   for (const a of [...body.eqns.flatMap((e) => e.inputs), ...outs]) reads.set(a, (reads.get(a) ?? 0) + 1)
 
