@@ -15,7 +15,7 @@ import { CHECKPOINT_EVERY, CallRecord, RecentCalls } from './lineage.ts'
 import { dispatchesOf, planBuffers, type BufferPlan, type Dispatch } from './plan.ts'
 import type { BufferPool } from './pool.ts'
 import { DeviceTensor, fromDevice, toDevice, type DeviceStats } from './tensor.ts'
-import type { RenderedKernel } from './wgsl/render.ts'
+import { stepVectors, type RenderedKernel } from './wgsl/render.ts'
 
 export interface CompiledKernel extends RenderedKernel {
   /** A readable name for errors: index and kind. */
@@ -67,7 +67,7 @@ const checkpointBytes = (results: readonly DeviceTensor[]): number => results.re
 /** Outputs of at most this many elements (a loss, a metric) are copied back in the submission that computes them. */
 const SMALL_OUTPUT = 1
 
-/** Bytes between the step indices of a loop's uniform buffer (WebGPU's largest minUniformBufferOffsetAlignment). */
+/** Bytes between the dispatches' entries of the step uniform (WebGPU's largest minUniformBufferOffsetAlignment). */
 const STEP_STRIDE = 256
 
 export class WebGpuExecutable implements Executable {
@@ -75,8 +75,10 @@ export class WebGpuExecutable implements Executable {
   readonly plan: BufferPlan
   /** What one call dispatches, in order. */
   readonly dispatches: readonly Dispatch[]
-  /** Per loop: a uniform buffer holding each step's index t at s·STEP_STRIDE. */
-  private readonly steps: GPUBuffer[]
+  /** The step uniform: for each dispatch inside a loop, where each of its buffers starts (u32s at its entry). */
+  private readonly starts: GPUBuffer | null
+  /** Per dispatch: its entry in `starts` (× STEP_STRIDE bytes), or −1 outside loops. */
+  private readonly entry: number[]
   private readonly ready: Promise<GPUComputePipeline[]>
   private readonly consts = new Map<number, GPUBuffer>()
   private readonly temps: GPUBuffer[]
@@ -99,9 +101,11 @@ export class WebGpuExecutable implements Executable {
     private readonly compiled: readonly CompiledKernel[],
     private readonly context: GpuContext,
     private readonly pool: BufferPool,
+    /** What one call dispatches, if the compiler has it already. */
+    dispatches: readonly Dispatch[] = dispatchesOf(lowered),
   ) {
     this.kernels = compiled.length
-    this.dispatches = dispatchesOf(lowered)
+    this.dispatches = dispatches
     this.plan = planBuffers(lowered, this.dispatches)
     const external = new Set([...lowered.buffers.filter((b) => b.role === 'input').map((b) => b.id), ...lowered.outputs])
     this.perCall = this.dispatches.map((d) => [...d.inputs, d.output, ...(d.also === undefined ? [] : [d.also])].filter((id) => external.has(id)))
@@ -116,27 +120,30 @@ export class WebGpuExecutable implements Executable {
       this.consts.set(b.id, buffer)
     }
     this.temps = this.plan.slotBytes.map((bytes) => pool.acquire(bytes))
-    this.steps = lowered.loops.map((loop) => {
-      const indices = new Uint32Array((loop.length * STEP_STRIDE) / 4)
-      for (let s = 0; s < loop.length; s++) indices[(s * STEP_STRIDE) / 4] = loop.reverse ? loop.length - 1 - s : s
-      const buffer = context.device.createBuffer({ size: indices.byteLength, usage: 0x40 | 0x08 }) // UNIFORM | COPY_DST
-      context.device.queue.writeBuffer(buffer, 0, indices)
-      return buffer
-    })
+    let entries = 0
+    this.entry = this.dispatches.map((d) => (compiled[d.kernel].usesStep ? entries++ : -1))
+    if (entries === 0) this.starts = null
+    else {
+      const words = new Uint32Array((entries * STEP_STRIDE) / 4)
+      this.dispatches.forEach((d, i) => {
+        if (this.entry[i] < 0) return
+        if (d.offsets === undefined) throw new Error(`kernel ${compiled[d.kernel].label} reads a loop's step outside a loop`)
+        words.set(d.offsets, (this.entry[i] * STEP_STRIDE) / 4)
+      })
+      this.starts = context.device.createBuffer({ size: words.byteLength, usage: 0x40 | 0x08 }) // UNIFORM | COPY_DST
+      context.device.queue.writeBuffer(this.starts, 0, words)
+    }
   }
 
   /** The bind group of one dispatch, from the buffers bound to the call's logical buffers. */
-  private bindGroup(d: Dispatch, bound: ReadonlyMap<number, GPUBuffer>, pipeline: GPUComputePipeline): GPUBindGroup {
+  private bindGroup(d: Dispatch, entry: number, bound: ReadonlyMap<number, GPUBuffer>, pipeline: GPUComputePipeline): GPUBindGroup {
     const kernel = this.lowered.kernels[d.kernel]
     // A matmul binds A, B, C, then its epilogue's inputs; other kernels their inputs, then the output; then a second
     // output if there is one; in a loop, then the step.
     const order = kernel.kind === 'matmul' ? [d.inputs[0], d.inputs[1], d.output, ...d.inputs.slice(2)] : [...d.inputs, d.output]
     if (d.also !== undefined) order.push(d.also)
     const entries: GPUBindGroupEntry[] = order.map((id, binding) => ({ binding, resource: { buffer: bound.get(id) as GPUBuffer } }))
-    if (this.compiled[d.kernel].usesStep) {
-      if (d.step === undefined) throw new Error(`kernel ${this.compiled[d.kernel].label} reads a loop's step outside a loop`)
-      entries.push({ binding: order.length, resource: { buffer: this.steps[d.step.loop], offset: d.step.index * STEP_STRIDE, size: 16 } })
-    }
+    if (entry >= 0) entries.push({ binding: order.length, resource: { buffer: this.starts as GPUBuffer, offset: entry * STEP_STRIDE, size: 16 * stepVectors(kernel) } })
     return this.context.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries })
   }
 
@@ -218,7 +225,7 @@ export class WebGpuExecutable implements Executable {
       let group = cache.get(key)
       if (group === undefined) {
         if (cache.size >= 8) cache.clear()
-        group = this.bindGroup(d, bound, pipelines[d.kernel])
+        group = this.bindGroup(d, this.entry[i], bound, pipelines[d.kernel])
         cache.set(key, group)
       }
       return group

@@ -9,9 +9,10 @@ import { formatAval, sizeOf } from '../src/tensor.ts'
 import { createContext, type DeviceOptions, type GpuContext } from './device.ts'
 import { WebGpuExecutable } from './executable.ts'
 import { lower } from './lower.ts'
+import { dispatchesOf, type Dispatch } from './plan.ts'
 import { moveLoopInvariants } from '../src/recurrent/loop-motion.ts'
 import { BufferPool } from './pool.ts'
-import { renderKernel } from './wgsl/render.ts'
+import { renderKernel, type Starts } from './wgsl/render.ts'
 
 export interface WebGpuBackend extends Backend {
   readonly context: GpuContext
@@ -36,9 +37,25 @@ export async function webgpuBackend(options: DeviceOptions = {}): Promise<WebGpu
           throw new Error(`a ${formatAval(v.aval)} tensor needs ${bytes} bytes, more than this adapter's maxStorageBufferBindingSize of ${limit} bytes`)
       }
       const lowered = lower(moved, { maxBuffers: context.limits.maxStorageBuffersPerShaderStage })
-      const compiled = lowered.kernels.map((k, i) => ({ ...renderKernel(k, lowered.buffers), label: `#${i} (${k.kind})` }))
-      return new WebGpuExecutable(moved, lowered, compiled, context, pool)
+      const dispatches = dispatchesOf(lowered)
+      const compiled = lowered.kernels.map((k, i) => ({ ...renderKernel(k, lowered.buffers, startsFrom(dispatches, i)), label: `#${i} (${k.kind})` }))
+      return new WebGpuExecutable(moved, lowered, compiled, context, pool, dispatches)
     },
+  }
+}
+
+/**
+ * Where kernel k's buffers start, from its dispatches: at one element at all of them (a carry, which is bound to
+ * whole buffers in a loop that no loop encloses, at 0), or where each dispatch says (a view's slice of its step),
+ * aligned if at a multiple of 4 at every one.
+ */
+function startsFrom(dispatches: readonly Dispatch[], k: number): Starts {
+  const seen: Set<number>[] = []
+  for (const d of dispatches) if (d.kernel === k) d.offsets?.forEach((at, p) => (seen[p] ??= new Set()).add(at))
+  return (p) => {
+    const at = seen[p]
+    if (at === undefined) return { fixed: 0 }
+    return at.size === 1 ? { fixed: [...at][0] } : { aligned: [...at].every((x) => x % 4 === 0) }
   }
 }
 

@@ -142,6 +142,8 @@ export interface LogicalBuffer {
   readonly of?: number
   /** For a view: where its slice 0 starts in `of`, in elements (default 0; a scan over a slice of a stacked buffer). */
   readonly offset?: number
+  /** For a view: the loop whose step t it is (`of` may itself be a view, of an enclosing loop's step). */
+  readonly loop?: number
 }
 
 interface KernelBase {
@@ -226,9 +228,11 @@ export type Kernel = MapKernel | ReduceKernel | MatmulKernel
  * per step inside the call's one submission. Each carry alternates between
  * its result buffer and a spare (step s writes the result when T − 1 − s is
  * even, so the last step does), and step s reads what step s − 1 wrote (step
- * 0 the init). A kernel that reads or writes a view learns the step's index t
- * (T − 1 − s when reversed) from a uniform. A carry that is also a y is
- * stored twice by the kernel that computes it (`also`), so no step copies it.
+ * 0 the init). A kernel that reads or writes a view or a carry learns from
+ * a uniform where each of its buffers starts at this step: a view's slice t
+ * (T − 1 − s when reversed) of the buffer it views, itself a view where the
+ * loop is inside another loop's body. A carry that is also a y is stored
+ * twice by the kernel that computes it (`also`), so no step copies it.
  */
 export interface Loop {
   readonly length: number

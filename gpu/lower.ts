@@ -168,7 +168,7 @@ function analyse(program: Program): Analysis {
  */
 interface BodyBinding {
   readonly inputs: readonly number[]
-  readonly output: (i: number) => Pick<LogicalBuffer, 'role' | 'of'> & { readonly sameAs?: number }
+  readonly output: (i: number) => Pick<LogicalBuffer, 'role' | 'of' | 'loop'> & { readonly sameAs?: number }
 }
 
 /** The state of one attempt at lowering: every Program's buffers and kernels go into one table. */
@@ -264,7 +264,7 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
     ]
   }
 
-  const emit = (root: Var, record: Pick<LogicalBuffer, 'role' | 'index' | 'of'>) => {
+  const emit = (root: Var, record: Pick<LogicalBuffer, 'role' | 'index' | 'of' | 'loop'>) => {
     const inputs: number[] = []
     const slot = (buf: number) => {
       let s = inputs.indexOf(buf)
@@ -420,7 +420,7 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
   }
 
   /** A copy of `a` into a new buffer (an input, constant or literal that must be a buffer of its own). */
-  const copyOf = (a: Atom, record: Pick<LogicalBuffer, 'role' | 'index' | 'of'>) => {
+  const copyOf = (a: Atom, record: Pick<LogicalBuffer, 'role' | 'index' | 'of' | 'loop'>) => {
     const copy = new Var(a.aval)
     producer.set(copy, { prim: 'stopGradient', inputs: [a], params: {}, outputs: [copy] })
     emit(copy, record)
@@ -434,13 +434,17 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
    */
   const emitLoop = (eqn: Eqn<'scan'>) => {
     const { body, length, reverse, numConsts: nC, numCarry: nK } = eqn.params
-    if (binding !== null) throw new UnsupportedProgramError('lowering: WebGPU does not compile a scan inside a scan body yet')
     if (length === 0) throw new UnsupportedProgramError('lowering: WebGPU does not compile a scan of length 0')
-    // An xs that is a run of another value's leading axis: that value's buffer, from the run's first slice on.
+    // Its index, taken now: the loops in its body come first in the table.
+    const loop = state.loops.push(null as unknown as Loop) - 1
+    // An xs that is a run of another value's leading axis: that value's buffer, from the run's first slice on. In a
+    // loop body, a const or init that is one step's slice of an enclosing loop's value is copied (a carry or const
+    // is bound as a whole buffer).
     const offsets = eqn.inputs.map(() => 0)
     const operands = eqn.inputs.map((a, i) => {
       const source = stored(a)
-      if (source !== null) return bufferOf.get(source) as number
+      if (source !== null && (i >= nC + nK || buffers[bufferOf.get(source) as number].role !== 'view')) return bufferOf.get(source) as number
+      if (source !== null) return copyOf(a, { role: 'temp' })
       const run = i >= nC + nK ? leadingSlice(a) : null
       const whole = run === null ? null : stored(run.source)
       if (run === null || whole === null) return copyOf(a, { role: 'temp' })
@@ -451,19 +455,19 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
       const record = { size: sizeOf(v.aval.shape), type: scalarType(v.aval.dtype, `scan operand ${i}`) }
       if (i < nC) return operands[i]
       if (i < nC + nK) return addRecord({ ...record, role: 'carry' })
-      return addRecord({ ...record, role: 'view', of: operands[i], offset: offsets[i] })
+      return addRecord({ ...record, role: 'view', of: operands[i], offset: offsets[i], loop })
     })
     const results = eqn.outputs.map((v, i) => addBuffer(v, 'temp', `scan output ${i}`))
     const sameAs = (i: number) => {
       const k = body.outputs.indexOf(body.outputs[i])
       return k < nK && k < i ? k : undefined
     }
-    const inner = build(state, body, { inputs: bodyInputs, output: (i) => (i < nK ? { role: 'carry' } : { role: 'view', of: results[i], sameAs: sameAs(i) }) })
+    const inner = build(state, body, { inputs: bodyInputs, output: (i) => (i < nK ? { role: 'carry' } : { role: 'view', of: results[i], loop, sameAs: sameAs(i) }) })
     const carries = results.slice(0, nK).map((result, k) => ({
       read: bodyInputs[nC + k], write: inner.outputs[k], init: operands[nC + k], result,
       spare: addRecord({ size: buffers[result].size, type: buffers[result].type, role: 'temp' }),
     }))
-    const loop = state.loops.push({ length, reverse, body: inner.schedule, carries }) - 1
+    state.loops[loop] = { length, reverse, body: inner.schedule, carries }
     kernels.push({ kind: 'loop', loop, inputs: operands, output: -1 })
     inlineVars.push(undefined)
   }

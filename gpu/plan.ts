@@ -1,16 +1,17 @@
 /**
  * What a call dispatches, and buffer planning.
  *
- * The schedule unrolls into dispatches: a loop's body once per step, with
- * its views bound to the stacked buffers they slice and its carries to the
- * buffers of that step (loop.carries). Intermediates share memory: a
+ * The schedule unrolls into dispatches: a loop's body once per step (a loop
+ * in the body once per step of each), with its views bound to the stacked
+ * buffers they slice, where the slice starts through the steps of every
+ * enclosing loop, and its carries to the buffers of that step
+ * (loop.carries). Intermediates share memory: a
  * temporary lives from the first dispatch that writes it to the last that
  * reads or writes it (inside a loop a temporary is written at every step); a
  * later temporary takes over the smallest free slot that fits (never one
  * still read by the dispatch that writes it, since a dispatch may not read
  * and write one buffer).
  */
-import { UnsupportedProgramError } from '../src/core/backend.ts'
 import type { LoweredProgram, ScheduleItem } from './kernel.ts'
 
 export interface Dispatch {
@@ -20,39 +21,58 @@ export interface Dispatch {
   readonly output: number
   /** The kernel's second output, resolved likewise. */
   readonly also?: number
-  /** Inside a loop: which loop, and the step (0 … length − 1, in the order they run). */
-  readonly step?: { readonly loop: number; readonly index: number }
+  /**
+   * Inside a loop: where each of the kernel's [...inputs, output, also] starts in the buffer it is bound to, in
+   * elements (a view's slice at this step, through the steps of the loops around it).
+   */
+  readonly offsets?: readonly number[]
 }
 
 export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
   const out: Dispatch[] = []
-  const run = (items: readonly ScheduleItem[], bound: ReadonlyMap<number, number>, step?: Dispatch['step']) => {
-    const resolve = (id: number) => {
-      const b = lowered.buffers[id]
-      return b.role === 'view' ? (b.of as number) : (bound.get(id) ?? id)
+  // `bound`: the carries' buffers at this step; `steps`: each enclosing loop's step index t.
+  const run = (items: readonly ScheduleItem[], bound: ReadonlyMap<number, number>, steps: ReadonlyMap<number, number>) => {
+    const resolve = (id: number): { buffer: number; offset: number } => {
+      let offset = 0
+      for (;;) {
+        const b = lowered.buffers[id]
+        const carried = bound.get(id)
+        if (carried !== undefined) id = carried
+        else if (b.role === 'view') {
+          offset += (b.offset ?? 0) + (steps.get(b.loop as number) as number) * b.size
+          id = b.of as number
+        } else return { buffer: id, offset }
+      }
     }
     for (const item of items) {
       if ('kernel' in item) {
         const k = lowered.kernels[item.kernel]
-        out.push({ kernel: item.kernel, inputs: k.inputs.map(resolve), output: resolve(k.output), also: k.also === undefined ? undefined : resolve(k.also), step })
+        const [inputs, [output, also]] = [k.inputs.map(resolve), (k.also === undefined ? [k.output] : [k.output, k.also]).map(resolve)]
+        const inLoop = steps.size > 0
+        out.push({
+          kernel: item.kernel, inputs: inputs.map((r) => r.buffer), output: output.buffer, also: also?.buffer,
+          offsets: inLoop ? [...inputs, output, ...(also === undefined ? [] : [also])].map((r) => r.offset) : undefined,
+        })
         continue
       }
-      if (step !== undefined) throw new UnsupportedProgramError('lowering: WebGPU does not compile a scan inside a scan body yet')
       const loop = lowered.loops[item.loop]
       for (let s = 0; s < loop.length; s++) {
         const binding = new Map(bound)
         for (const c of loop.carries) {
           const written = (at: number) => ((loop.length - 1 - at) % 2 === 0 ? c.result : c.spare)
-          binding.set(c.read, s === 0 ? resolve(c.init) : written(s - 1))
+          binding.set(c.read, s === 0 ? resolveCarry(c.init, bound) : written(s - 1))
           binding.set(c.write, written(s))
         }
-        run(loop.body, binding, { loop: item.loop, index: s })
+        run(loop.body, binding, new Map(steps).set(item.loop, loop.reverse ? loop.length - 1 - s : s))
       }
     }
   }
-  run(lowered.schedule, new Map())
+  run(lowered.schedule, new Map(), new Map())
   return out
 }
+
+/** What a loop's init is bound to: through the enclosing loop's carries (an init that is a carry there). */
+const resolveCarry = (id: number, bound: ReadonlyMap<number, number>): number => bound.get(id) ?? id
 
 export interface BufferPlan {
   /** Logical temp buffer id → slot. */

@@ -66,21 +66,21 @@ export interface MatmulSpec {
    */
   epilogue?: { bindings: string; body: string }
   /**
-   * Inside a loop: the binding of the uniform whose first component is the
-   * step's index t, and for each of A, B and C that is one step's slice of a
-   * stacked buffer, its elements per slice and where slice 0 starts.
+   * Inside a loop: the binding of the step uniform (`step`, an array of
+   * `vectors` vec4<u32>), and for each of A, B and C that starts elsewhere
+   * at each step (one step's slice of a stacked buffer), where it starts.
    */
-  step?: { binding: number; a?: StepSlice; b?: StepSlice; c?: StepSlice }
-  /** Where A and B start in their buffers, in elements (default 0): an operand that is part of a larger buffer. */
-  start?: { a?: number; b?: number }
+  step?: { binding: number; vectors: number; a?: StepSlice; b?: StepSlice; c?: StepSlice }
+  /** Where A, B, C and ALSO start in their buffers, in elements (default 0): an operand that is part of a larger buffer. */
+  start?: { a?: number; b?: number; c?: number; also?: number }
   /** A second output laid out as C, at this binding (and where it starts, if it is one step's slice). */
   also?: { binding: number; slice?: StepSlice }
 }
 
-/** One step's slice of a stacked operand: `size` elements, slice 0 at element `start`; slice t starts at start + t·size. */
+/** Where an operand starts at this step: a u32 WGSL expression over the step uniform, and whether it is a multiple of 4 at every step. */
 export interface StepSlice {
-  size: number
-  start: number
+  at: string
+  aligned: boolean
 }
 
 export interface RenderedMatmul {
@@ -133,7 +133,7 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   // A slice's start (t times its elements per step) must keep that alignment too.
   const vectorize = tile.vectorize ?? true
   const step = spec.step
-  const aligned = (s: StepSlice | undefined, start: number) => start % 4 === 0 && (s === undefined || (s.size % 4 === 0 && s.start % 4 === 0))
+  const aligned = (s: StepSlice | undefined, start: number) => start % 4 === 0 && (s === undefined || s.aligned)
   const readA: Read = !vectorize || strideA % 4 !== 0 || !aligned(step?.a, startA) ? 'SCALAR'
     : !transA && k % 4 === 0 ? 'ALONG_K'
     : transA && m % 4 === 0 && R % 4 === 0 ? 'ALONG_MN'
@@ -169,17 +169,17 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
     A_READ: readA, B_READ: readB, A_ELEMENT: element(readA), B_ELEMENT: element(readB),
     EPILOGUE_DECLARATIONS: spec.epilogue?.bindings.trim() ?? '',
     EPILOGUE_BODY: spec.epilogue?.body.trim() ?? 'return acc;',
-    STEP_DECLARATION: step === undefined ? '' : `@group(0) @binding(${step.binding}) var<uniform> step: vec4<u32>;`,
-    OFFSET_A: offset(step?.a, startA), OFFSET_B: offset(step?.b, startB), OFFSET_C: offset(step?.c),
+    STEP_DECLARATION: step === undefined ? '' : `@group(0) @binding(${step.binding}) var<uniform> step: array<vec4<u32>, ${step.vectors}>;`,
+    OFFSET_A: offset(step?.a, startA), OFFSET_B: offset(step?.b, startB), OFFSET_C: offset(step?.c, spec.start?.c ?? 0),
     ALSO_DECLARATION: spec.also === undefined ? '' : `@group(0) @binding(${spec.also.binding}) var<storage, read_write> ALSO: array<f32>;`,
-    ALSO_STORE: spec.also === undefined ? '' : `ALSO[${offset(spec.also.slice)} + i] = v;`,
+    ALSO_STORE: spec.also === undefined ? '' : `ALSO[${offset(spec.also.slice, spec.start?.also ?? 0)} + i] = v;`,
   })
   const summary = `// C[b] = ${transA ? 'Aᵀ' : 'A'}[b] · ${transB ? 'Bᵀ' : 'B'}[b]; ${R}×${Cn} block of C per invocation, workgroup ${wx}×${wy}; A ${readA}, B ${readB}.`
   return { code: `${summary}\n${code}`, workgroups, entryPoint: 'main' }
 }
 
 /** Where an operand starts, in the template's u32 element indices. */
-const offset = (slice: StepSlice | undefined, start = 0) => (slice === undefined ? `${start}u` : `step.x * ${slice.size}u + ${slice.start + start}u`)
+const offset = (slice: StepSlice | undefined, start = 0) => (slice === undefined ? `${start}u` : `${slice.at} + ${start}u`)
 
 /** Invocations per workgroup the default tiles aim for: four SIMD batches of 8 on llvmpipe. */
 const WORKGROUP_INVOCATIONS = 32

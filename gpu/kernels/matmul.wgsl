@@ -15,10 +15,10 @@
 //   {{EPILOGUE_BODY}}            the body of `epilogue`, or `return acc;`
 //   {{ALSO_DECLARATION}}         a second output ALSO, laid out as C (or nothing)
 //   {{ALSO_STORE}}               the statement storing v at element i of ALSO (or nothing)
-//   {{STEP_DECLARATION}}         inside a loop: the uniform that holds the step's index t
+//   {{STEP_DECLARATION}}         inside a loop: the uniform that holds where buffers start
 //   {{OFFSET_A}} {{OFFSET_B}}    where A, B and C start (u32 expressions: a constant for an
-//   {{OFFSET_C}}                 operand that is part of a larger buffer, plus t times the
-//                                elements per step for one that is one step's slice)
+//   {{OFFSET_C}}                 operand that is part of a larger buffer, plus the step
+//                                uniform's entry for one that is one step's slice)
 //
 // Tiling. Each invocation computes a ROWS × COLS block of C with one
 // accumulator per element in registers, reading A and B straight from storage

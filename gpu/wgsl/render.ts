@@ -4,8 +4,10 @@
  * by its source). Expressions used more than once become `let` bindings.
  *
  * Inside a loop, a kernel that reads or writes a view (one step's slice of a
- * stacked buffer) binds, after its storage buffers, a uniform whose first
- * component is the step's index t, and addresses the view from t·size on.
+ * stacked buffer) or a carry binds, after its storage buffers, a uniform that
+ * holds where each of its buffers starts at this step (in elements: a view's
+ * slice t, through the steps of the loops around it; a carry bound to such a
+ * slice), and addresses them from there.
  */
 import { ACC_SLOT, type Expr, type Kernel, type LogicalBuffer, type MapKernel, type MatmulKernel, type ReduceKernel, type ScalarType, type UnaryOp } from '../kernel.ts'
 import { stridesOf } from '../../src/cpu/ndarray.ts'
@@ -23,34 +25,50 @@ export interface RenderedKernel {
   readonly usesStep?: boolean
 }
 
-/** A kernel's input slot as the renderer sees it: its element type and, for a view, its elements per step (else 0) and where slice 0 starts. */
+/** A kernel's input slot as the renderer sees it: its element type and where it starts at this step. */
 interface Slot {
   readonly type: ScalarType
-  readonly step: number
-  readonly start: number
+  readonly position: number
+  readonly start: Start
 }
 
-const perStep = (buffer: LogicalBuffer) => (buffer.role === 'view' ? buffer.size : 0)
-/** Where a view's slice 0 starts in its stacked buffer, in elements. */
-const startOf = (buffer: LogicalBuffer) => (buffer.role === 'view' ? (buffer.offset ?? 0) : 0)
-const slotsOf = (kernel: Kernel, buffers: readonly LogicalBuffer[]): Slot[] =>
-  kernel.inputs.map((id) => ({ type: buffers[id].type, step: perStep(buffers[id]), start: startOf(buffers[id]) }))
+/**
+ * Where a kernel's buffer starts, by its position in [...inputs, output, also] (the step uniform's, and
+ * Dispatch.offsets'): at the same element at every dispatch, or at each dispatch where the step uniform says
+ * (`aligned`: a multiple of 4 at every one).
+ */
+export type Start = { readonly fixed: number } | { readonly aligned: boolean }
+export type Starts = (position: number) => Start
+
+/** Positions of a kernel's buffers, in the step uniform (and in Dispatch.offsets): inputs, output, second output. */
+const positioned = (kernel: Kernel) => [...kernel.inputs, ...outputsOf(kernel)]
+/** Without knowing the dispatches: views and carries start where the step uniform says, other buffers at 0. */
+export const startsOf = (kernel: Kernel, buffers: readonly LogicalBuffer[]): Starts => {
+  const ids = positioned(kernel)
+  return (p) => {
+    const role = p < ids.length ? buffers[ids[p]].role : undefined
+    return role === 'view' || role === 'carry' ? { aligned: false } : { fixed: 0 }
+  }
+}
+const slotsOf = (kernel: Kernel, buffers: readonly LogicalBuffer[], starts: Starts): Slot[] =>
+  kernel.inputs.map((id, p) => ({ type: buffers[id].type, position: p, start: starts(p) }))
 const outputsOf = (kernel: Kernel) => (kernel.also === undefined ? [kernel.output] : [kernel.output, kernel.also])
-const usesStep = (kernel: Kernel, buffers: readonly LogicalBuffer[]) => [...kernel.inputs, ...outputsOf(kernel)].some((id) => buffers[id].role === 'view')
-const viewSlice = (buffer: LogicalBuffer) => (buffer.role === 'view' ? { size: buffer.size, start: startOf(buffer) } : undefined)
-const stepDeclaration = (binding: number) => `@group(0) @binding(${binding}) var<uniform> step: vec4<u32>;`
-/** The index of out at which element `flat` (u32) is stored. */
-const storeIndex = (buffer: LogicalBuffer, flat: string) => `${sliceStart(perStep(buffer), startOf(buffer), 'u')}${flat}`
-/** The index terms that put an element in this step's slice of a view (none for a buffer that is not one). */
-const sliceStart = (step: number, start: number, suffix: 'i' | 'u') => {
-  if (step === 0) return ''
-  const t = suffix === 'i' ? 'i32(step.x)' : 'step.x'
-  return `${t} * ${step}${suffix} + ${start === 0 ? '' : `${start}${suffix} + `}`
+const usesStep = (kernel: Kernel, starts: Starts) => positioned(kernel).some((_, p) => 'aligned' in starts(p))
+/** The vec4s of a kernel's step uniform: one u32 per position. */
+export const stepVectors = (kernel: Kernel) => Math.ceil(positioned(kernel).length / 4)
+const stepDeclaration = (binding: number, kernel: Kernel) => `@group(0) @binding(${binding}) var<uniform> step: array<vec4<u32>, ${stepVectors(kernel)}>;`
+/** Where the buffer at `position` starts at this step (u32), from the step uniform. */
+const startAt = (position: number) => `step[${position >> 2}][${position & 3}]`
+/** The index terms that put an element where the buffer at `position` starts (none where that is 0). */
+const sliceStart = (position: number, start: Start, suffix: 'i' | 'u') => {
+  if ('fixed' in start) return start.fixed === 0 ? '' : `${start.fixed}${suffix} + `
+  return suffix === 'i' ? `i32(${startAt(position)}) + ` : `${startAt(position)} + `
 }
 /** Statements storing `value` as element `flat` (u32) of out, and of the second output `also` if the kernel has one. */
-function stores(kernel: Kernel, buffers: readonly LogicalBuffer[], flat: string, value: string, indent: string): string {
-  const lines = [`${indent}out[${storeIndex(buffers[kernel.output], flat)}] = ${value};`]
-  if (kernel.also !== undefined) lines.push(`${indent}also[${storeIndex(buffers[kernel.also], flat)}] = ${value};`)
+function stores(kernel: Kernel, starts: Starts, flat: string, value: string, indent: string): string {
+  const at = (p: number) => `${sliceStart(p, starts(p), 'u')}${flat}`
+  const lines = [`${indent}out[${at(kernel.inputs.length)}] = ${value};`]
+  if (kernel.also !== undefined) lines.push(`${indent}also[${at(kernel.inputs.length + 1)}] = ${value};`)
   return lines.join('\n')
 }
 
@@ -142,8 +160,8 @@ class Emitter {
       case 'lit': return literal(e.value, e.t)
       case 'load': {
         if (e.slot === ACC_SLOT) return 'acc'
-        const { type, step, start } = this.slots[e.slot]
-        const raw = `in${e.slot}[${sliceStart(step, start, 'i')}${this.expr(e.offset)}]`
+        const { type, position, start } = this.slots[e.slot]
+        const raw = `in${e.slot}[${sliceStart(position, start, 'i')}${this.expr(e.offset)}]`
         return type === 'bool' ? `(${raw} != 0i)` : raw
       }
       case 'un': return UNARY_WGSL[e.op](this.expr(e.a))
@@ -183,12 +201,12 @@ function countUses(roots: readonly Expr[]): Map<number, number> {
   return uses
 }
 
-function bindings(kernel: Kernel, buffers: readonly LogicalBuffer[]): string {
+function bindings(kernel: Kernel, buffers: readonly LogicalBuffer[], starts: Starts): string {
   const lines = kernel.inputs.map((id, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(buffers[id].type)}>;`)
   lines.push(`@group(0) @binding(${kernel.inputs.length}) var<storage, read_write> out: array<${storageType(buffers[kernel.output].type)}>;`)
   if (kernel.also !== undefined)
     lines.push(`@group(0) @binding(${kernel.inputs.length + 1}) var<storage, read_write> also: array<${storageType(buffers[kernel.also].type)}>;`)
-  if (usesStep(kernel, buffers)) lines.push(stepDeclaration(outputsOf(kernel).length + kernel.inputs.length))
+  if (usesStep(kernel, starts)) lines.push(stepDeclaration(outputsOf(kernel).length + kernel.inputs.length, kernel))
   return lines.join('\n')
 }
 
@@ -214,7 +232,7 @@ function unflatten(prefix: string, flat: string, shape: readonly number[], inden
 }
 
 /** Bindings, helpers, and the entry point up to the output index o0, o1, … of this invocation. */
-const opening = (kernel: MapKernel | ReduceKernel, buffers: readonly LogicalBuffer[], total: number) => `${bindings(kernel, buffers)}
+const opening = (kernel: MapKernel | ReduceKernel, buffers: readonly LogicalBuffer[], starts: Starts, total: number) => `${bindings(kernel, buffers, starts)}
 ${PRELUDE}
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -225,17 +243,17 @@ ${unflatten('o', 'f', kernel.shape, '  ').join('\n')}`
 
 const store = (t: ScalarType, v: string) => (t === 'bool' ? `select(0i, 1i, ${v})` : v)
 
-function renderMap(kernel: MapKernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
+function renderMap(kernel: MapKernel, buffers: readonly LogicalBuffer[], starts: Starts): RenderedKernel {
   const total = buffers[kernel.output].size
-  const emitter = new Emitter(countUses([kernel.value]), slotsOf(kernel, buffers), '  ')
+  const emitter = new Emitter(countUses([kernel.value]), slotsOf(kernel, buffers, starts), '  ')
   const value = emitter.expr(kernel.value)
-  const code = `${opening(kernel, buffers, total)}
+  const code = `${opening(kernel, buffers, starts, total)}
 ${emitter.lines.join('\n')}
   let stored = ${store(buffers[kernel.output].type, value)};
-${stores(kernel, buffers, 'flat', 'stored', '  ')}
+${stores(kernel, starts, 'flat', 'stored', '  ')}
 }
 `
-  return { code, entryPoint: 'main', workgroups: workgroupsFor(total), usesStep: usesStep(kernel, buffers) }
+  return { code, entryPoint: 'main', workgroups: workgroupsFor(total), usesStep: usesStep(kernel, starts) }
 }
 
 /** The identity of ⊕ in the accumulator's type. */
@@ -251,9 +269,9 @@ const combine = (op: ReduceKernel['op'], a: string, b: string) => (op === 'sum' 
  * `result` (the fused epilogue of acc, or acc), as statements that declare
  * them; `indent` for each.
  */
-function initAndResult(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], indent: string): { init: string; result: string } {
+function initAndResult(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], starts: Starts, indent: string): { init: string; result: string } {
   const value = kernel.epilogue?.value
-  const emitter = new Emitter(countUses(value === undefined ? [kernel.init] : [kernel.init, value]), slotsOf(kernel, buffers), indent)
+  const emitter = new Emitter(countUses(value === undefined ? [kernel.init] : [kernel.init, value]), slotsOf(kernel, buffers, starts), indent)
   const init = emitter.expr(kernel.init)
   const initLines = [...emitter.lines, `${indent}let init = ${init};`]
   emitter.lines.length = 0
@@ -263,13 +281,13 @@ function initAndResult(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], 
 }
 
 /** One invocation per output element, a serial loop over the reduced elements. */
-function renderSerialReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
+function renderSerialReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], starts: Starts): RenderedKernel {
   const total = buffers[kernel.output].size
-  const { init, result } = initAndResult(kernel, buffers, '  ')
-  const body = new Emitter(countUses([kernel.body]), slotsOf(kernel, buffers), '    ')
+  const { init, result } = initAndResult(kernel, buffers, starts, '  ')
+  const body = new Emitter(countUses([kernel.body]), slotsOf(kernel, buffers, starts), '    ')
   const bodyValue = body.expr(kernel.body)
   const count = sizeOfShape(kernel.reduced)
-  const code = `${opening(kernel, buffers, total)}
+  const code = `${opening(kernel, buffers, starts, total)}
 ${init}
   var acc: ${wgslType(kernel.init.t)} = init;
   for (var r = 0i; r < ${count}i; r++) {
@@ -278,26 +296,26 @@ ${body.lines.join('\n')}
     acc = ${combine(kernel.op, 'acc', bodyValue)};
   }
 ${result}
-${stores(kernel, buffers, 'flat', 'result', '  ')}
+${stores(kernel, starts, 'flat', 'result', '  ')}
 }
 `
-  return { code, entryPoint: 'main', workgroups: workgroupsFor(total), usesStep: usesStep(kernel, buffers) }
+  return { code, entryPoint: 'main', workgroups: workgroupsFor(total), usesStep: usesStep(kernel, starts) }
 }
 
 /** One workgroup per output element: the template gpu/kernels/reduce.wgsl. */
-function renderWorkgroupReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], workgroup: number): RenderedKernel {
+function renderWorkgroupReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], starts: Starts, workgroup: number): RenderedKernel {
   const outputs = sizeOfShape(kernel.shape)
   const acc = kernel.init.t
   if (acc === 'bool') throw new Error('renderKernel: a workgroup reduction accumulates in f32 or i32, not bool')
   // The tree halves the workgroup, and a group of LANES = 8 invocations shares each span.
   if (!Number.isInteger(Math.log2(workgroup)) || workgroup < 8 || workgroup > 256)
     throw new RangeError(`renderKernel: a workgroup reduction needs a power of two from 8 to 256 invocations, got ${workgroup}`)
-  const term = new Emitter(countUses([kernel.body]), slotsOf(kernel, buffers), '  ')
+  const term = new Emitter(countUses([kernel.body]), slotsOf(kernel, buffers, starts), '  ')
   const termValue = term.expr(kernel.body)
-  const { init, result } = initAndResult(kernel, buffers, '    ')
+  const { init, result } = initAndResult(kernel, buffers, starts, '    ')
   const workgroups = grid(outputs)
   const code = fillTemplate('gpu/kernels/reduce.wgsl', REDUCE_WGSL, {
-    BINDINGS: bindings(kernel, buffers),
+    BINDINGS: bindings(kernel, buffers, starts),
     HELPERS: PRELUDE.trim(),
     ACC: acc,
     IDENTITY: identity(kernel.op, acc),
@@ -311,13 +329,13 @@ function renderWorkgroupReduce(kernel: ReduceKernel, buffers: readonly LogicalBu
     TERM: [...term.lines, `  let term = ${termValue};`].join('\n'),
     INIT: init,
     RESULT: result,
-    STORE: stores(kernel, buffers, 'flat', 'result', '    '),
+    STORE: stores(kernel, starts, 'flat', 'result', '    '),
   })
-  return { code, entryPoint: 'main', workgroups, usesStep: usesStep(kernel, buffers) }
+  return { code, entryPoint: 'main', workgroups, usesStep: usesStep(kernel, starts) }
 }
 
-function renderReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
-  return kernel.workgroup === undefined ? renderSerialReduce(kernel, buffers) : renderWorkgroupReduce(kernel, buffers, kernel.workgroup)
+function renderReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], starts: Starts): RenderedKernel {
+  return kernel.workgroup === undefined ? renderSerialReduce(kernel, buffers, starts) : renderWorkgroupReduce(kernel, buffers, starts, kernel.workgroup)
 }
 
 const sizeOfShape = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 1)
@@ -326,11 +344,11 @@ const sizeOfShape = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 
  * The epilogue of a matmul: the fused map's value at (batch b, row, col). Its
  * extra inputs are the kernel's inputs[2…], bound from 3 on (after A, B, C).
  */
-function renderEpilogue(kernel: MatmulKernel, buffers: readonly LogicalBuffer[]): { bindings: string; body: string } | undefined {
+function renderEpilogue(kernel: MatmulKernel, buffers: readonly LogicalBuffer[], starts: Starts): { bindings: string; body: string } | undefined {
   if (kernel.epilogue === undefined) return undefined
   const { value, shape } = kernel.epilogue
   const bindings = kernel.inputs.slice(2).map((id, j) => `@group(0) @binding(${3 + j}) var<storage, read> in${2 + j}: array<${storageType(buffers[id].type)}>;`)
-  const emitter = new Emitter(countUses([value]), slotsOf(kernel, buffers), '  ')
+  const emitter = new Emitter(countUses([value]), slotsOf(kernel, buffers, starts), '  ')
   const result = emitter.expr(value)
   const r = shape.length
   // Over [..., m, n] the indices are the batch entry's, the row and the column; over any other shape of the
@@ -343,22 +361,34 @@ function renderEpilogue(kernel: MatmulKernel, buffers: readonly LogicalBuffer[])
   return { bindings: `${bindings.join('\n')}\n${PRELUDE}`, body: body.join('\n').trim() }
 }
 
-export function renderKernel(kernel: Kernel, buffers: readonly LogicalBuffer[]): RenderedKernel {
+/**
+ * The kernel's WGSL. `starts`: where each of its buffers starts (from the dispatches, where the compiler has them;
+ * by default views and carries move with the steps and are not known to be aligned).
+ */
+export function renderKernel(kernel: Kernel, buffers: readonly LogicalBuffer[], starts: Starts = startsOf(kernel, buffers)): RenderedKernel {
   switch (kernel.kind) {
-    case 'map': return renderMap(kernel, buffers)
-    case 'reduce': return renderReduce(kernel, buffers)
+    case 'map': return renderMap(kernel, buffers, starts)
+    case 'reduce': return renderReduce(kernel, buffers, starts)
     case 'matmul': {
-      const stepped = usesStep(kernel, buffers)
-      const [a, b] = kernel.inputs.map((id) => viewSlice(buffers[id]))
+      const stepped = usesStep(kernel, starts)
+      // A, B and C: a fixed start is part of the operand's static start; a moving one is read from the step uniform.
+      const moving = (p: number) => {
+        const start = starts(p)
+        return 'aligned' in start ? { at: startAt(p), aligned: start.aligned } : undefined
+      }
+      const fixed = (p: number) => {
+        const start = starts(p)
+        return 'fixed' in start ? start.fixed : 0
+      }
       const rendered = renderMatmul({
         batch: kernel.batch, m: kernel.m, n: kernel.n, k: kernel.k,
         transA: kernel.transA, transB: kernel.transB,
         batchStrideA: kernel.batchStrideA, batchStrideB: kernel.batchStrideB,
-        start: { a: kernel.startA, b: kernel.startB },
-        epilogue: renderEpilogue(kernel, buffers),
+        start: { a: kernel.startA + fixed(0), b: kernel.startB + fixed(1), c: fixed(kernel.inputs.length), also: fixed(kernel.inputs.length + 1) },
+        epilogue: renderEpilogue(kernel, buffers, starts),
         // A, B, C, then the epilogue's inputs, then ALSO: the uniform comes after them.
-        also: kernel.also === undefined ? undefined : { binding: 1 + kernel.inputs.length, slice: viewSlice(buffers[kernel.also]) },
-        step: stepped ? { binding: 1 + kernel.inputs.length + (kernel.also === undefined ? 0 : 1), a, b, c: viewSlice(buffers[kernel.output]) } : undefined,
+        also: kernel.also === undefined ? undefined : { binding: 1 + kernel.inputs.length, slice: moving(kernel.inputs.length + 1) },
+        step: stepped ? { binding: 1 + kernel.inputs.length + (kernel.also === undefined ? 0 : 1), vectors: stepVectors(kernel), a: moving(0), b: moving(1), c: moving(kernel.inputs.length) } : undefined,
       })
       return { ...rendered, usesStep: stepped }
     }

@@ -9,8 +9,10 @@
  *  - one submission per call, and the kernels do not grow with T;
  *  - the comparison catches a planted bug in the loop's lowering (steps run
  *    in the wrong order, a carry's buffers swapped);
- *  - what the lowering does not compile yet (a scan inside a scan body, a
- *    scan of length 0) is refused with UnsupportedProgramError.
+ *  - scans inside scan bodies (truncated bptt: a scan over chunks) compile
+ *    too, their slices addressed through every enclosing loop's step;
+ *  - what the lowering does not compile (a scan of length 0) is refused
+ *    with UnsupportedProgramError.
  */
 import { describe, expect, it } from 'vitest'
 import { UnsupportedProgramError, cpuBackend, grad, jit, makeProgram, ops, random, scan, tensor, tree, vmap, type Tensor } from '../../src/index.ts'
@@ -135,6 +137,44 @@ describe.skipIf(backend === null)(`scan compiled = interpreted on ${backend?.nam
     })
   }
 
+  for (const [outer, inner] of [[false, false], [true, false], [false, true], [true, true]])
+    it(`a scan inside a scan body${outer ? ', the outer reversed' : ''}${inner ? ', the inner reversed' : ''}: values and the gradient`, async () => {
+      // Per row of xs [n, m, 3]: a tanh recurrence over the row's m vectors from the outer carry, whose ys the outer
+      // loop stacks ([n, m, 3]); the outer carry takes the inner one's end, scaled by a const.
+      const f = (w: Tensor, h: Tensor, xs: Tensor) =>
+        scan((c: Tensor, row: Tensor) => {
+          const [end, ys] = scan((d: Tensor, x: Tensor) => {
+            const next = ops.tanh(ops.add(ops.matmul(d, w), x))
+            return [next, ops.mul(next, x)] as const
+          }, c, row, { reverse: inner })
+          return [ops.mul(end, 0.9), ys] as const
+        }, h, xs, { reverse: outer })
+      const loss = (w: Tensor, h: Tensor, xs: Tensor) => {
+        const [last, ys] = f(w, h, xs)
+        return ops.add(ops.sum(ops.square(last)), ops.sum(ops.mul(ys, ys)))
+      }
+      const args = [normal(0, [3, 3], 0.5), normal(1, [2, 3]), normal(2, [4, 3, 2, 3])]
+      await agree(f, args)
+      await agree(grad(loss, { argnums: [0, 1, 2] }), args, 1e-4, 'gradient')
+    })
+
+  const truncated: readonly [string, AnyCell][] = [['elman', elman(3, 4)], ['lstm', lstm(3, 4)]]
+  for (const [name, cell] of truncated)
+    it(`truncated bptt of ${name} (a scan over chunks, each a forward and a backward scan), k dividing T and not`, async () => {
+      const params = tree.treeMap(cell.init(random.key(14)) as tree.Tree, (p) => ops.add(p, normal(8, p.shape as number[], 0.1)))
+      const h0 = cell.initialState(2)
+      const xs = normal(9, [7, 2, 3])
+      const targets = normal(10, [7, 2, 4])
+      const loss = (y: Tensor, t: Tensor) => ops.mean(ops.square(ops.sub(y, t))) as Tensor<[]>
+      for (const truncate of [7, 3, 1]) {
+        const f = (p: unknown, h: unknown, x: Tensor, t: Tensor) => bptt(cell, loss, { truncate })(p as never, h as never, x as never, t)
+        await agree(f, [params, h0, xs, targets], 1e-4, `truncate ${truncate}`)
+        const g = jit(f, { backend: backend! })
+        await g(params, h0, xs, targets)
+        expect((await g.compiled(params, h0, xs, targets)).stats().submissions).toBe(1)
+      }
+    })
+
   it('rtrl of an Elman cell (forward sensitivities as one scan) on WebGPU', async () => {
     const cell = elman(2, 3)
     const params = cell.init(random.key(11))
@@ -198,13 +238,30 @@ describe.skipIf(backend === null)('a scan runs as one loop in one submission', (
     await expect(plantedDiffers(aliased)).rejects.toThrow(/WebGPU rejected the commands of a call/)
   })
 
-  it('a scan inside a scan body and a scan of length 0 are refused by name (the default backend runs them on the CPU)', () => {
-    const nested = (xs: Tensor) =>
-      scan((c: Tensor, row: Tensor) => [ops.add(c, scan((d: Tensor, x: Tensor) => [ops.add(d, x), null] as const, tensor(0) as Tensor, row)[0]), null] as const, tensor(0) as Tensor, xs)[0]
-    const limits = { maxBuffers: 8 }
-    expect(() => lower(makeProgram(nested)(ops.ones([3, 2])), limits)).toThrow(UnsupportedProgramError)
-    expect(() => lower(makeProgram(nested)(ops.ones([3, 2])), limits)).toThrow(/a scan inside a scan body/)
+  it('a planted bug in a nested loop is caught: the outer loop\'s slices read at the inner loop\'s step', async () => {
+    const f = (xs: Tensor) =>
+      scan((c: Tensor, row: Tensor) => {
+        const [end, ys] = scan((d: Tensor, x: Tensor) => [ops.add(ops.mul(d, 0.5), x), d] as const, c, row)
+        return [end, ys] as const
+      }, ops.zeros([2]) as Tensor, xs)
+    const args: [Tensor] = [normal(3, [3, 4, 2])]
+    const program = makeProgram(f)(...args)
+    const run = async (plant: (l: LoweredProgram) => LoweredProgram) => {
+      const lowered = plant(lower(program, { maxBuffers: backend!.context.limits.maxStorageBuffersPerShaderStage }))
+      const compiled = lowered.kernels.map((k, i) => ({ ...renderKernel(k, lowered.buffers), label: `#${i} (${k.kind})` }))
+      return Promise.all((await new WebGpuExecutable(program, lowered, compiled, backend!.context, backend!.pool).run(args)).map((t) => t.data()))
+    }
+    const want = await Promise.all(f(...args).map((t) => t.data()))
+    const differs = (got: ArrayLike<number>[]) => got.some((g, i) => Array.from(g).some((v, j) => Math.abs(v - want[i][j]) > 1e-5))
+    expect(differs(await run((l) => l))).toBe(false)
+    // The loops are numbered inner first: loop 0 is the inner one.
+    const planted = (l: LoweredProgram) => ({ ...l, buffers: l.buffers.map((b) => (b.role === 'view' && b.loop === 1 ? { ...b, loop: 0 } : b)) })
+    expect(differs(await run(planted))).toBe(true)
+  })
+
+  it('a scan of length 0 is refused by name (the default backend runs it on the CPU)', () => {
     const empty = (xs: Tensor) => scan((c: Tensor, x: Tensor) => [ops.add(c, x), null] as const, tensor(1) as Tensor, xs)[0]
-    expect(() => lower(makeProgram(empty)(ops.ones([0])), limits)).toThrow(/a scan of length 0/)
+    expect(() => lower(makeProgram(empty)(ops.ones([0])), { maxBuffers: 8 })).toThrow(UnsupportedProgramError)
+    expect(() => lower(makeProgram(empty)(ops.ones([0])), { maxBuffers: 8 })).toThrow(/a scan of length 0/)
   })
 })
