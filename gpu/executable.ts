@@ -157,6 +157,7 @@ export class WebGpuExecutable implements Executable {
    * their 25th percentiles, in ms. Those calls' outputs are wrong and are discarded; nothing is donated.
    */
   async kernelCosts(inputs: readonly Tensor[], rounds = 12): Promise<{ kernel: number; dispatches: number; ms: number }[]> {
+    if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`kernelCosts: rounds must be a whole number of at least 1, got ${rounds}`)
     const time = async (omit: number) => {
       const t0 = performance.now()
       const outs = await this.call(inputs, { checkpointEvery: 0 }, omit)

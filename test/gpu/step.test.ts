@@ -80,6 +80,7 @@ describe.skipIf(backend === null)('a training step on WebGPU', () => {
     expect(costs.map((c) => c.kernel)).toEqual(exe.lowered.kernels.map((_, k) => k))
     expect(costs.reduce((n, c) => n + c.dispatches, 0)).toBe(exe.dispatches.length)
     for (const c of costs) expect(Number.isFinite(c.ms)).toBe(true)
+    await expect(exe.kernelCosts(tree.flatten([p, x, y])[0] as Tensor[], 0)).rejects.toThrow(/rounds must be a whole number of at least 1, got 0/)
     // Nothing of the profiling calls stays behind: the next call computes the step.
     const [got, loss] = await step(p, x, y)
     const [want, wantLoss] = sgdStep(p, x, y)
