@@ -80,6 +80,25 @@ describe('loop motion computes what the program computes', () => {
     )
   })
 
+  it('truncated bptt (scans inside a scan over chunks): the loops in the body are moved', () => {
+    fc.assert(
+      fc.property(problem, fc.integer({ min: 1, max: 4 }), (pr, truncate) => {
+        const { cell, params, h0, xs, targets } = draw(pr)
+        const f = (p: unknown, h: unknown, x: Tensor, t: Tensor) => bptt(cell, pr.final ? finalLoss : stepLoss, { truncate })(p as never, h as never, x as never, t)
+        const { program, leaves } = programOf(f, [params, h0, xs, targets])
+        expect(discrepancy(program, leaves)).toBeLessThan(1e-12)
+      }),
+      runs(10),
+    )
+    // An Elman cell over 6 steps in chunks of 3: each chunk's loops keep one product per step, as at the top level.
+    const { cell, params, h0, xs, targets } = draw({ kind: 'elman', I: 2, H: 3, B: 2, T: 6, final: false, seed: 3 })
+    const { program } = programOf((p: unknown, h: unknown, x: Tensor, t: Tensor) => bptt(cell, stepLoss, { truncate: 3 })(p as never, h as never, x as never, t), [params, h0, xs, targets])
+    const inner = (p: Program) => scans(p).flatMap((e) => scans(bodyOf(e)))
+    const products = (p: Program) => inner(p).map((e) => bodyOf(e).eqns.filter((q) => q.prim === 'matmul').length)
+    expect(products(program)).toEqual([2, 3])
+    expect(products(moveLoopInvariants(program))).toEqual([1, 1])
+  })
+
   it('vmap of bptt over sequences; rtrl', () => {
     fc.assert(
       fc.property(problem, (pr) => {

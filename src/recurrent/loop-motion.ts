@@ -34,8 +34,10 @@
  *    where a factor is zero (a zero init) is left out.
  *
  * The rewritten Program computes the same values (up to the order of a
- * float sum); a scan with a scan in its body, or one this cannot shrink, is
- * left as it is. It runs before a backend compiles: the rules that make
+ * float sum); a scan this cannot shrink is left as it is, and so is a scan
+ * with scans in its body, whose body is rewritten instead (truncated bptt's
+ * scan over chunks: each chunk's loops). It runs before a backend
+ * compiles: the rules that make
  * scans (jvp, transpose, vmap) stay simple, and a program printed before
  * compiling shows what the user wrote.
  */
@@ -59,9 +61,22 @@ export function moveLoopInvariants(program: Program): Program {
     const p = e.prim === 'scan' ? plan(e as Eqn<'scan'>) : null
     if (p !== null) plans.set(e, p)
   }
-  const moved = plans.size === 0 ? program : restage('loop motion', program, (eqn, args) => {
+  // A scan whose body holds scans (truncated bptt's scan over chunks) is left as it is, and its body is moved.
+  const bodies = new Map<Eqn, Program>()
+  for (const e of program.eqns) {
+    const body = e.prim === 'scan' ? (e.params as ScanParams).body : null
+    const moved = body !== null && body.eqns.some((q) => q.prim === 'scan') ? moveLoopInvariants(body) : body
+    if (moved !== body) bodies.set(e, moved as Program)
+  }
+  const moved = plans.size === 0 && bodies.size === 0 ? program : restage('loop motion', program, (eqn, args) => {
     const p = plans.get(eqn)
-    return p === undefined ? null : rewrite(p, args)
+    if (p !== undefined) return rewrite(p, args)
+    const body = bodies.get(eqn)
+    if (body === undefined) return null
+    // What the moved body captured becomes the scan's first consts: a body is closed.
+    const closed = closeProgram(body)
+    const q = eqn.params as ScanParams
+    return bind('scan', [...closed.consts, ...args], { ...q, numConsts: closed.consts.length + q.numConsts, body: closed.program })
   })
   return splitProducts(fuseStepwiseInputs(moved))
 }
