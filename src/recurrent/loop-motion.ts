@@ -37,9 +37,8 @@
  * float sum); a scan this cannot shrink is left as it is, and so is a scan
  * with scans in its body, whose body is rewritten instead (truncated bptt's
  * scan over chunks: each chunk's loops). It runs before a backend
- * compiles: the rules that make
- * scans (jvp, transpose, vmap) stay simple, and a program printed before
- * compiling shows what the user wrote.
+ * compiles: the rules that make scans (jvp, transpose, vmap) stay simple,
+ * and a program printed before compiling shows what the user wrote.
  */
 import * as lax from '../core/lax.ts'
 import type { Params } from '../core/primitive.ts'
