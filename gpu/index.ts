@@ -38,25 +38,26 @@ export async function webgpuBackend(options: DeviceOptions = {}): Promise<WebGpu
       }
       const lowered = lower(moved, { maxBuffers: context.limits.maxStorageBuffersPerShaderStage })
       const dispatches = dispatchesOf(lowered)
-      const compiled = lowered.kernels.map((k, i) => ({ ...renderKernel(k, lowered.buffers, startsFrom(dispatches, i)), label: `#${i} (${k.kind})` }))
+      const starts = startsFrom(dispatches, lowered.kernels.length)
+      const compiled = lowered.kernels.map((k, i) => ({ ...renderKernel(k, lowered.buffers, starts[i]), label: `#${i} (${k.kind})` }))
       return new WebGpuExecutable(moved, lowered, compiled, context, pool, dispatches)
     },
   }
 }
 
 /**
- * Where kernel k's buffers start, from its dispatches: at one element at all of them (a carry, which is bound to
- * whole buffers in a loop that no loop encloses, at 0), or where each dispatch says (a view's slice of its step),
- * aligned if at a multiple of 4 at every one.
+ * Where each kernel's buffers start, from its dispatches: at one element at all of them (a carry, which is bound
+ * to whole buffers in a loop that no loop encloses, at 0), or where each dispatch says (a view's slice of its
+ * step), aligned if at a multiple of 4 at every one.
  */
-function startsFrom(dispatches: readonly Dispatch[], k: number): Starts {
-  const seen: Set<number>[] = []
-  for (const d of dispatches) if (d.kernel === k) d.offsets?.forEach((at, p) => (seen[p] ??= new Set()).add(at))
-  return (p) => {
-    const at = seen[p]
+function startsFrom(dispatches: readonly Dispatch[], kernels: number): Starts[] {
+  const seen: Set<number>[][] = Array.from({ length: kernels }, () => [])
+  for (const d of dispatches) d.offsets?.forEach((at, p) => (seen[d.kernel][p] ??= new Set()).add(at))
+  return seen.map((positions) => (p) => {
+    const at = positions[p]
     if (at === undefined) return { fixed: 0 }
     return at.size === 1 ? { fixed: [...at][0] } : { aligned: [...at].every((x) => x % 4 === 0) }
-  }
+  })
 }
 
 export { DeviceTensor } from './tensor.ts'

@@ -60,7 +60,8 @@ export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
         const binding = new Map(bound)
         for (const c of loop.carries) {
           const written = (at: number) => ((loop.length - 1 - at) % 2 === 0 ? c.result : c.spare)
-          binding.set(c.read, s === 0 ? resolveCarry(c.init, bound) : written(s - 1))
+          // The init may be a carry of an enclosing loop: `resolve` follows `bound` to its buffer at this step.
+          binding.set(c.read, s === 0 ? c.init : written(s - 1))
           binding.set(c.write, written(s))
         }
         run(loop.body, binding, new Map(steps).set(item.loop, loop.reverse ? loop.length - 1 - s : s))
@@ -70,9 +71,6 @@ export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
   run(lowered.schedule, new Map(), new Map())
   return out
 }
-
-/** What a loop's init is bound to: through the enclosing loop's carries (an init that is a carry there). */
-const resolveCarry = (id: number, bound: ReadonlyMap<number, number>): number => bound.get(id) ?? id
 
 export interface BufferPlan {
   /** Logical temp buffer id → slot. */
