@@ -22,9 +22,22 @@ warm.sort((a, b) => a - b)
 const kernels = await training.kernels()
 const cold = process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'cold Mesa shader cache' : 'Mesa shader cache as found'
 if (process.argv.includes('--json')) {
-  console.log(JSON.stringify({ workload: 'mlp-first-call', system: 'adjoint', backend: 'webgpu-jit', value: first, unit: 'ms', note: cold }))
-  console.log(JSON.stringify({ workload: 'mlp-warm-call', system: 'adjoint', backend: 'webgpu-jit', value: warm[2], unit: 'ms' }))
+  console.log(
+    JSON.stringify({
+      workload: 'mlp-first-call',
+      system: 'adjoint',
+      backend: 'webgpu-jit',
+      value: first,
+      unit: 'ms',
+      note: cold,
+    }),
+  )
+  console.log(
+    JSON.stringify({ workload: 'mlp-warm-call', system: 'adjoint', backend: 'webgpu-jit', value: warm[2], unit: 'ms' }),
+  )
 } else {
-  console.log(`${backend.name}\nMLP step, ${kernels} kernels: first call ${first.toFixed(0)} ms (${cold}), warm call ${warm[2].toFixed(1)} ms (median of 5)`)
+  console.log(
+    `${backend.name}\nMLP step, ${kernels} kernels: first call ${first.toFixed(0)} ms (${cold}), warm call ${warm[2].toFixed(1)} ms (median of 5)`,
+  )
 }
 process.exit(0)

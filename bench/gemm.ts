@@ -58,7 +58,15 @@ interface Variant {
   render: () => { code: string; workgroups: [number, number, number]; entryPoint?: string }
 }
 
-const spec = (tile: MatmulTile, transA = false, transB = false): MatmulSpec => ({ batch: 1, m: S, n: S, k: S, transA, transB, tile })
+const spec = (tile: MatmulTile, transA = false, transB = false): MatmulSpec => ({
+  batch: 1,
+  m: S,
+  n: S,
+  k: S,
+  transA,
+  transB,
+  tile,
+})
 const tileName = (t: MatmulTile) =>
   `reg${t.rows}x${t.cols}-wg${t.workgroup[0]}x${t.workgroup[1]}-${t.vectorize === false ? 'f32' : 'vec4'}`
 const defaultTile = chooseMatmulTile({ batch: 1, m: S, n: S, k: S })
@@ -78,7 +86,13 @@ if (!tiles.some((t) => tileName(t) === tileName(defaultTile))) tiles.push(defaul
 const variants: Variant[] = [
   { name: 'naive', render: () => naiveKernel(S, S, S) },
   ...tiles.map((t) => ({ name: tileName(t), render: () => renderMatmul(spec(t)) })),
-  ...([[true, false], [false, true], [true, true]] as const).map(([ta, tb]) => ({
+  ...(
+    [
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const
+  ).map(([ta, tb]) => ({
     name: `${tileName(defaultTile)}${ta ? '-transA' : ''}${tb ? '-transB' : ''}`,
     render: () => renderMatmul(spec(defaultTile, ta, tb)),
   })),
@@ -104,7 +118,10 @@ async function prepare(variant: Variant): Promise<Prepared> {
   const t0 = performance.now()
   device.pushErrorScope('validation')
   const module = device.createShaderModule({ code: kernel.code })
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: kernel.entryPoint ?? 'main' } })
+  const pipeline = device.createComputePipeline({
+    layout: 'auto',
+    compute: { module, entryPoint: kernel.entryPoint ?? 'main' },
+  })
   const error = await device.popErrorScope()
   if (error) throw new Error(`${variant.name}: ${error.message}`)
   const bindGroup = device.createBindGroup({
@@ -126,7 +143,10 @@ async function prepare(variant: Variant): Promise<Prepared> {
 }
 
 const workload = `matmul-${S}`
-if (!json) console.log(`${workload} on ${system}: median of ${reps} submissions of ${perSubmission} dispatches, variants interleaved\n`)
+if (!json)
+  console.log(
+    `${workload} on ${system}: median of ${reps} submissions of ${perSubmission} dispatches, variants interleaved\n`,
+  )
 const prepared: Prepared[] = []
 for (const variant of variants) prepared.push(await prepare(variant))
 // Round-robin over the variants, so that load from other processes on the
@@ -142,10 +162,22 @@ for (const p of prepared) {
   const sorted = [...p.times].sort((a, b) => a - b)
   const gflops = (ms: number) => (2 * S * S * S) / (ms * 1e6)
   const median = gflops(sorted[sorted.length >> 1])
-  if (json) console.log(JSON.stringify({ workload, system: 'adjoint', backend: system, variant: p.variant.name, value: Number(median.toFixed(3)), unit: 'GFLOP/s' }))
+  if (json)
+    console.log(
+      JSON.stringify({
+        workload,
+        system: 'adjoint',
+        backend: system,
+        variant: p.variant.name,
+        value: Number(median.toFixed(3)),
+        unit: 'GFLOP/s',
+      }),
+    )
   else {
     const mark = p.variant.name === tileName(defaultTile) ? ' (default)' : ''
-    console.log(`${(p.variant.name + mark).padEnd(40)} ${median.toFixed(2).padStart(8)} ${gflops(sorted[0]).toFixed(2).padStart(8)}  ${p.compileMs.toFixed(0).padStart(6)}`)
+    console.log(
+      `${(p.variant.name + mark).padEnd(40)} ${median.toFixed(2).padStart(8)} ${gflops(sorted[0]).toFixed(2).padStart(8)}  ${p.compileMs.toFixed(0).padStart(6)}`,
+    )
   }
 }
 device.destroy()

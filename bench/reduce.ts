@@ -25,7 +25,7 @@
 import { jit, makeProgram, ops, random, type Tensor } from '../src/index.ts'
 import { WebGpuExecutable } from '../gpu/executable.ts'
 import { webgpuBackend } from '../gpu/index.ts'
-import { DeviceTensor } from '../gpu/tensor.ts'
+import type { DeviceTensor } from '../gpu/tensor.ts'
 import { chooseReduction, type ReductionStrategy } from '../gpu/kernels/reduce.ts'
 import { lower } from '../gpu/lower.ts'
 import { renderKernel } from '../gpu/wgsl/render.ts'
@@ -68,14 +68,23 @@ interface Prepared {
 }
 
 /** The workload compiled with the variant's strategy for its reduction, checked against the CPU. */
-async function prepare(w: Workload, x: DeviceTensor, host: Tensor, variant: Variant, expected: ArrayLike<number>): Promise<Prepared> {
+async function prepare(
+  w: Workload,
+  x: DeviceTensor,
+  host: Tensor,
+  variant: Variant,
+  expected: ArrayLike<number>,
+): Promise<Prepared> {
   const program = makeProgram(w.f)(host)
   const count = w.shape.reduce((a, d) => a * d, 1)
   const outputs = expected.length
   const choice = chooseReduction(outputs, count / outputs)
   const strategy = variant.strategy?.(outputs, count / outputs) ?? choice
   // The variant's strategy for the workload's reduction; the compiler's for the second kernel of a split.
-  const lowered = lower(program, { maxBuffers, reduction: (o, c) => (o === outputs && c === count / outputs ? strategy : chooseReduction(o, c)) })
+  const lowered = lower(program, {
+    maxBuffers,
+    reduction: (o, c) => (o === outputs && c === count / outputs ? strategy : chooseReduction(o, c)),
+  })
   const compiled = lowered.kernels.map((k, i) => ({ ...renderKernel(k, lowered.buffers), label: `#${i} (${k.kind})` }))
   const exe = new WebGpuExecutable(program, lowered, compiled, backend.context, backend.pool)
   const run = async () => {
@@ -86,7 +95,8 @@ async function prepare(w: Workload, x: DeviceTensor, host: Tensor, variant: Vari
   const [out] = await exe.run([x])
   const actual = await out.data()
   let error = 0
-  for (let i = 0; i < expected.length; i++) error = Math.max(error, Math.abs(actual[i] - expected[i]) / Math.max(1, Math.abs(expected[i])))
+  for (let i = 0; i < expected.length; i++)
+    error = Math.max(error, Math.abs(actual[i] - expected[i]) / Math.max(1, Math.abs(expected[i])))
   if (Number.isNaN(actual[0])) error = Infinity
   return { workload: w.name, variant, bytes: count * 4, kernels: lowered.kernels.length, run, times: [], error, choice }
 }
@@ -138,7 +148,9 @@ if (!sweep) {
   const prepared = await measure(workloads, variants)
   console.log(`reductions on ${backend.name}: GB/s of input read, median of ${reps} calls (one submission each)`)
   console.log(`✗ = wrong result (error > ${TOLERANCE}); chosen = the compiler's strategy\n`)
-  console.log(`${'workload'.padEnd(28)} ${variants.map((v) => v.name.padStart(9)).join(' ')}   chosen/serial   chosen strategy`)
+  console.log(
+    `${'workload'.padEnd(28)} ${variants.map((v) => v.name.padStart(9)).join(' ')}   chosen/serial   chosen strategy`,
+  )
   for (const w of workloads) {
     const row = prepared.filter((p) => p.workload === w.name)
     const cells = row.map((p) => `${gbps(p).toFixed(2)}${p.error > TOLERANCE ? '✗' : ' '}`.padStart(9))
@@ -159,10 +171,17 @@ chunks; wg128/16: workgroups of 128 over 16 chunks in all, then a second kernel;
   const counts = [1024, 4096, 16384, 32768, 60000]
   const workloads: Workload[] = []
   for (const o of outputs)
-    for (const c of counts) if (o * c >= 2 ** 14 && o * c <= 2 ** 23) workloads.push({ name: `${o}×${c}`, shape: [o, c], f: (x) => ops.sum(x, 1) })
-  const pair: Variant[] = [{ name: 'serial', strategy: () => ({}) }, { name: 'wg128', strategy: () => ({ workgroup: 128 }) }]
+    for (const c of counts)
+      if (o * c >= 2 ** 14 && o * c <= 2 ** 23)
+        workloads.push({ name: `${o}×${c}`, shape: [o, c], f: (x) => ops.sum(x, 1) })
+  const pair: Variant[] = [
+    { name: 'serial', strategy: () => ({}) },
+    { name: 'wg128', strategy: () => ({ workgroup: 128 }) },
+  ]
   const prepared = await measure(workloads, pair)
-  console.log(`sum over the rows of [outputs, count] on ${backend.name}: GB/s serial → workgroup (128); * = the compiler uses a workgroup\n`)
+  console.log(
+    `sum over the rows of [outputs, count] on ${backend.name}: GB/s serial → workgroup (128); * = the compiler uses a workgroup\n`,
+  )
   console.log(`${'outputs \\ count'.padEnd(16)} ${counts.map((c) => String(c).padStart(16)).join('')}`)
   for (const o of outputs) {
     const cells = counts.map((c) => {

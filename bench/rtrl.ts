@@ -46,23 +46,44 @@ const gflop = (method: 'rtrl' | 'bptt', B: number) =>
 
 async function measure(backend: Backend, method: 'rtrl' | 'bptt', B: number) {
   const d = rnnData()
-  let params: Params = { wx: tensor(d.wx, { shape: [I, H] }), wh: tensor(d.wh, { shape: [H, H] }), b: tensor(d.b, { shape: [H] }) }
+  let params: Params = {
+    wx: tensor(d.wx, { shape: [I, H] }),
+    wh: tensor(d.wh, { shape: [H, H] }),
+    b: tensor(d.b, { shape: [H] }),
+  }
   const xs = tensor(randomF32(T * B * I, 13, 1), { shape: [T, B, I] })
   // RTRL is per sequence (its sensitivities are): vmap over the batch, then the mean of the sequences' gradients.
-  const perSequence = (p: Params, x: Tensor) => (method === 'rtrl' ? rtrl(cell, loss)(p as never, cell.initialState(), x as never) : bptt(cell, loss)(p as never, cell.initialState(), x as never))
-  const step = jit((p: Params, x: Tensor) => {
-    const { loss: e, grad } = vmap((seq: Tensor) => perSequence(p, seq), 1)(x) as { loss: Tensor; grad: { params: Params } }
-    const next = tree.treeMap2(p, grad.params, (w, g) => ops.sub(w, ops.mul(ops.mean(g, 0), lr))) as Params
-    return [next, ops.mean(e)] as const
-  }, { backend, donateArgnums: [0] })
+  const perSequence = (p: Params, x: Tensor) =>
+    method === 'rtrl'
+      ? rtrl(cell, loss)(p as never, cell.initialState(), x as never)
+      : bptt(cell, loss)(p as never, cell.initialState(), x as never)
+  const step = jit(
+    (p: Params, x: Tensor) => {
+      const { loss: e, grad } = vmap((seq: Tensor) => perSequence(p, seq), 1)(x) as {
+        loss: Tensor
+        grad: { params: Params }
+      }
+      const next = tree.treeMap2(p, grad.params, (w, g) => ops.sub(w, ops.mul(ops.mean(g, 0), lr))) as Params
+      return [next, ops.mean(e)] as const
+    },
+    { backend, donateArgnums: [0] },
+  )
   let first: number | undefined
-  const timing = await timeIt(async () => {
-    const [next, e] = await step(params, xs)
-    params = next
-    first ??= (await e.data())[0]
-  }, { warmup: 1, budgetMs, minReps: 2 })
+  const timing = await timeIt(
+    async () => {
+      const [next, e] = await step(params, xs)
+      params = next
+      first ??= (await e.data())[0]
+    },
+    { warmup: 1, budgetMs, minReps: 2 },
+  )
   const stats = (await step.compiled(params, xs)).stats()
-  return { stepsPerSecond: 1000 / timing.medianMs, dispatches: stats.dispatches, loss: first as number, firstMs: timing.warmupMs[0] }
+  return {
+    stepsPerSecond: 1000 / timing.medianMs,
+    dispatches: stats.dispatches,
+    loss: first as number,
+    firstMs: timing.warmupMs[0],
+  }
 }
 
 const rows: string[] = []
@@ -71,9 +92,21 @@ for (const name of backends) {
   for (const B of batches)
     for (const method of ['bptt', 'rtrl'] as const) {
       const r = await measure(backend, method, B)
-      const line = { workload: method, system: 'adjoint', backend: `${name}-jit`, value: Number(r.stepsPerSecond.toPrecision(4)), unit: 'steps/s', batch: B, dispatches: r.dispatches, gflop: Number(gflop(method, B).toPrecision(3)), loss: r.loss }
+      const line = {
+        workload: method,
+        system: 'adjoint',
+        backend: `${name}-jit`,
+        value: Number(r.stepsPerSecond.toPrecision(4)),
+        unit: 'steps/s',
+        batch: B,
+        dispatches: r.dispatches,
+        gflop: Number(gflop(method, B).toPrecision(3)),
+        loss: r.loss,
+      }
       if (json) console.log(JSON.stringify(line))
-      rows.push(`${name.padEnd(7)} B=${String(B).padEnd(3)} ${method}  ${r.stepsPerSecond.toFixed(2).padStart(8)} steps/s  ${String(r.dispatches).padStart(5)} dispatches  ${gflop(method, B).toFixed(3).padStart(8)} GFLOP/step  ${(gflop(method, B) * r.stepsPerSecond).toFixed(2).padStart(7)} GFLOP/s  first call ${(r.firstMs / 1000).toFixed(1)} s  first loss ${r.loss.toFixed(6)}`)
+      rows.push(
+        `${name.padEnd(7)} B=${String(B).padEnd(3)} ${method}  ${r.stepsPerSecond.toFixed(2).padStart(8)} steps/s  ${String(r.dispatches).padStart(5)} dispatches  ${gflop(method, B).toFixed(3).padStart(8)} GFLOP/step  ${(gflop(method, B) * r.stepsPerSecond).toFixed(2).padStart(7)} GFLOP/s  first call ${(r.firstMs / 1000).toFixed(1)} s  first loss ${r.loss.toFixed(6)}`,
+      )
       ;(json ? console.error : console.log)(rows[rows.length - 1])
     }
 }

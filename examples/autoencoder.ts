@@ -13,7 +13,7 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { defaultBackend, grad, io, jit, nn, ops, optim, plot, random, train, tree, type Tensor } from '../index.ts'
+import { defaultBackend, grad, io, jit, nn, ops, optim, plot, random, train, type tree, type Tensor } from '../index.ts'
 
 const H = 30
 const PIXELS = 784
@@ -117,7 +117,11 @@ function jacobiEigen(a: Float64Array, k: number): { values: Float64Array; vector
  * The top h principal directions [d, h] by block subspace iteration
  * (Q ← orth(C Q)) with a wider block, then Rayleigh–Ritz on the block.
  */
-function principalDirections(c: Float64Array, d: number, h: number): { directions: Float64Array; values: Float64Array; residual: number } {
+function principalDirections(
+  c: Float64Array,
+  d: number,
+  h: number,
+): { directions: Float64Array; values: Float64Array; residual: number } {
   const k = h + 20
   const q = random.normal(random.key(11), [d, k]).dataSync()
   let block: Float64Array = Float64Array.from(q)
@@ -128,11 +132,16 @@ function principalDirections(c: Float64Array, d: number, h: number): { direction
   }
   const cq = times(c, block, d, k)
   const t = new Float64Array(k * k)
-  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) for (let r = 0; r < d; r++) t[i * k + j] += block[r * k + i] * cq[r * k + j]
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < k; j++) for (let r = 0; r < d; r++) t[i * k + j] += block[r * k + i] * cq[r * k + j]
   const { values, vectors } = jacobiEigen(t, k)
-  const order = Array.from(values.keys()).sort((x, y) => values[y] - values[x]).slice(0, h)
+  const order = Array.from(values.keys())
+    .sort((x, y) => values[y] - values[x])
+    .slice(0, h)
   const directions = new Float64Array(d * h)
-  for (let r = 0; r < d; r++) for (let j = 0; j < h; j++) for (let i = 0; i < k; i++) directions[r * h + j] += block[r * k + i] * vectors[i * k + order[j]]
+  for (let r = 0; r < d; r++)
+    for (let j = 0; j < h; j++)
+      for (let i = 0; i < k; i++) directions[r * h + j] += block[r * k + i] * vectors[i * k + order[j]]
   // ‖C u − λ u‖ for the weakest kept direction: how well the iteration converged.
   const cu = times(c, directions, d, h)
   const last = h - 1
@@ -142,7 +151,14 @@ function principalDirections(c: Float64Array, d: number, h: number): { direction
 }
 
 /** PCA reconstructions m + U Uᵀ (x − m) of rows [n, d]. */
-function pcaReconstruct(x: Float32Array, n: number, d: number, m: Float64Array, u: Float64Array, h: number): Float32Array {
+function pcaReconstruct(
+  x: Float32Array,
+  n: number,
+  d: number,
+  m: Float64Array,
+  u: Float64Array,
+  h: number,
+): Float32Array {
   const out = new Float32Array(n * d)
   const z = new Float64Array(h)
   for (let i = 0; i < n; i++) {
@@ -171,8 +187,17 @@ function reconstructionError(x: ArrayLike<number>, y: ArrayLike<number>, n: numb
 
 const linear = nn.sequential(nn.dense(PIXELS, H), nn.dense(H, PIXELS))
 const deep = nn.sequential(
-  nn.dense(PIXELS, 512), nn.relu, nn.dense(512, 128), nn.relu, nn.dense(128, H),
-  nn.dense(H, 128), nn.relu, nn.dense(128, 512), nn.relu, nn.dense(512, PIXELS), nn.sigmoid,
+  nn.dense(PIXELS, 512),
+  nn.relu,
+  nn.dense(512, 128),
+  nn.relu,
+  nn.dense(128, H),
+  nn.dense(H, 128),
+  nn.relu,
+  nn.dense(128, 512),
+  nn.relu,
+  nn.dense(512, PIXELS),
+  nn.sigmoid,
 )
 
 interface Autoencoder<P> {
@@ -182,7 +207,13 @@ interface Autoencoder<P> {
 
 type Images = { readonly images: Tensor }
 
-async function trainAutoencoder<P extends tree.Tree>(name: string, model: Autoencoder<P>, data: Images, validation: Images, lr: number) {
+async function trainAutoencoder<P extends tree.Tree>(
+  name: string,
+  model: Autoencoder<P>,
+  data: Images,
+  validation: Images,
+  lr: number,
+) {
   const backend = await defaultBackend()
   const params = model.init(random.key(3))
   const stepsPerEpoch = Math.floor(data.images.aval.shape[0] / 128)
@@ -197,13 +228,28 @@ async function trainAutoencoder<P extends tree.Tree>(name: string, model: Autoen
     { backend, donateArgnums: [0, 1] },
   )
   const reconstruct = jit((p: P, x: Tensor) => model.apply(p, x), { backend })
-  const evaluate = async (p: P, d: Images) => reconstructionError(await d.images.data(), await (await reconstruct(p, d.images)).data(), d.images.aval.shape[0])
+  const evaluate = async (p: P, d: Images) =>
+    reconstructionError(await d.images.data(), await (await reconstruct(p, d.images)).data(), d.images.aval.shape[0])
   console.log(`${name} autoencoder on ${backend.name}`)
   const result = await train.fit({
-    step, params, state: opt.init(params), train: data, validation, evaluate, metricName: 'val error',
-    earlyStopping: { patience: epochs }, epochs, batchSize: 128, key: random.key(4), progress: train.progressReporter(),
+    step,
+    params,
+    state: opt.init(params),
+    train: data,
+    validation,
+    evaluate,
+    metricName: 'val error',
+    earlyStopping: { patience: epochs },
+    epochs,
+    batchSize: 128,
+    key: random.key(4),
+    progress: train.progressReporter(),
   })
-  return { params: result.params, history: result.history, reconstruct: async (x: Tensor) => (await reconstruct(result.params, x)).data() }
+  return {
+    params: result.params,
+    history: result.history,
+    reconstruct: async (x: Tensor) => (await reconstruct(result.params, x)).data(),
+  }
 }
 
 // ---------------------------------------------------------------- the comparison
@@ -230,7 +276,13 @@ console.log(
 const trainSet = { images: data.train.images }
 const validationSet = { images: data.validation.images }
 const lin = await trainAutoencoder('linear 784-30-784', linear, trainSet, validationSet, 3e-3)
-const dp = await trainAutoencoder('deep 784-512-128-30-128-512-784 (ReLU, sigmoid output)', deep, trainSet, validationSet, 1e-3)
+const dp = await trainAutoencoder(
+  'deep 784-512-128-30-128-512-784 (ReLU, sigmoid output)',
+  deep,
+  trainSet,
+  validationSet,
+  1e-3,
+)
 const linTest = await lin.reconstruct(data.test.images)
 const deepTest = await dp.reconstruct(data.test.images)
 const linError = reconstructionError(testImages, linTest, nTest)
@@ -239,23 +291,46 @@ const deepError = reconstructionError(testImages, deepTest, nTest)
 console.log(`\nreconstruction error, mean over ${nTest} test digits of Σ_pixels (y − ỹ)², H = ${H}`)
 console.log('model                                   adjoint    seed 000')
 console.log(`PCA                                     ${pcaError.toFixed(2).padStart(7)}       14.46`)
-console.log(`linear autoencoder 784-30-784           ${linError.toFixed(2).padStart(7)}           —   (PCA is its optimum: ratio ${(linError / pcaError).toFixed(3)})`)
-console.log(`deep non-linear autoencoder             ${deepError.toFixed(2).padStart(7)}  2.42, 2.38   (${deepError < pcaError ? 'beats' : 'does not beat'} PCA by ${(100 * (1 - deepError / pcaError)).toFixed(1)} %)`)
-console.log('(the seed\'s networks trained on all 60,000 MNIST digits for far longer than these 40 epochs on 8,000; the order is the point: linear ≈ PCA > deep)')
+console.log(
+  `linear autoencoder 784-30-784           ${linError.toFixed(2).padStart(7)}           —   (PCA is its optimum: ratio ${(linError / pcaError).toFixed(3)})`,
+)
+console.log(
+  `deep non-linear autoencoder             ${deepError.toFixed(2).padStart(7)}  2.42, 2.38   (${deepError < pcaError ? 'beats' : 'does not beat'} PCA by ${(100 * (1 - deepError / pcaError)).toFixed(1)} %)`,
+)
+console.log(
+  "(the seed's networks trained on all 60,000 MNIST digits for far longer than these 40 epochs on 8,000; the order is the point: linear ≈ PCA > deep)",
+)
 
 await mkdir(outDir, { recursive: true })
 const show = 10
 const rows = (values: ArrayLike<number>) =>
-  Array.from({ length: 28 }, (_, r) => Array.from({ length: show * 28 }, (_, col) => values[Math.floor(col / 28) * PIXELS + r * 28 + (col % 28)]))
-const panel = (title: string, values: ArrayLike<number>) => plot.heatmap({ values: rows(values), title, colors: 'grey', domain: [0, 1], cellSize: 2, colorBar: false })
+  Array.from({ length: 28 }, (_, r) =>
+    Array.from({ length: show * 28 }, (_, col) => values[Math.floor(col / 28) * PIXELS + r * 28 + (col % 28)]),
+  )
+const panel = (title: string, values: ArrayLike<number>) =>
+  plot.heatmap({ values: rows(values), title, colors: 'grey', domain: [0, 1], cellSize: 2, colorBar: false })
 await plot.writeSvg(
   join(outDir, 'reconstructions.svg'),
   plot.sideBySide(
-    [panel('test digits', testImages), panel(`PCA (${pcaError.toFixed(2)})`, pcaTest), panel(`linear autoencoder (${linError.toFixed(2)})`, linTest), panel(`deep autoencoder (${deepError.toFixed(2)})`, deepTest)],
+    [
+      panel('test digits', testImages),
+      panel(`PCA (${pcaError.toFixed(2)})`, pcaTest),
+      panel(`linear autoencoder (${linError.toFixed(2)})`, linTest),
+      panel(`deep autoencoder (${deepError.toFixed(2)})`, deepTest),
+    ],
     { columns: 1, title: `reconstructions with H = ${H}` },
   ),
 )
-const curves = (name: string, history: train.FitHistory) => plot.lineChart({ series: train.historySeries(history).validation.map((s) => ({ ...s, name })), title: 'validation error', xLabel: 'step', yLabel: 'Σ (y − ỹ)²' })
-await plot.writeSvg(join(outDir, 'training.svg'), plot.sideBySide([curves('linear', lin.history), curves('deep', dp.history)]))
+const curves = (name: string, history: train.FitHistory) =>
+  plot.lineChart({
+    series: train.historySeries(history).validation.map((s) => ({ ...s, name })),
+    title: 'validation error',
+    xLabel: 'step',
+    yLabel: 'Σ (y − ỹ)²',
+  })
+await plot.writeSvg(
+  join(outDir, 'training.svg'),
+  plot.sideBySide([curves('linear', lin.history), curves('deep', dp.history)]),
+)
 console.log(`wrote ${join(outDir, 'reconstructions.svg')} and ${join(outDir, 'training.svg')}`)
 process.exitCode = Math.abs(linError / pcaError - 1) < 0.05 && deepError < pcaError ? 0 : 1

@@ -43,9 +43,15 @@ const outDir = join('out', 'char-lm')
 
 const text = await loadMobyDick()
 const vocab = new CharVocabulary(text.train, 20)
-const ids = { train: vocab.encode(text.train), validation: vocab.encode(text.validation), test: vocab.encode(text.test) }
+const ids = {
+  train: vocab.encode(text.train),
+  validation: vocab.encode(text.validation),
+  test: vocab.encode(text.test),
+}
 const backend = await defaultBackend()
-console.log(`Moby-Dick: ${ids.train.length} training, ${ids.validation.length} validation, ${ids.test.length} test characters; ${vocab.size} symbols`)
+console.log(
+  `Moby-Dick: ${ids.train.length} training, ${ids.validation.length} validation, ${ids.test.length} test characters; ${vocab.size} symbols`,
+)
 console.log(`char LSTM ${EMBED}-${HIDDEN}, windows of ${T}, ${B} a step, ${STEPS} steps, on ${backend.name}`)
 
 // The context-free baseline: the training text's character frequencies, scored on the validation text.
@@ -86,7 +92,9 @@ let state = opt.init(params as never)
 const progress = train.progressReporter({ everySteps: 50 })
 const losses: { x: number; y: number }[] = []
 const validation: { x: number; y: number }[] = []
-const starts = Int32Array.from(random.uniform(dataKey, [STEPS * B]).dataSync(), (u) => Math.floor(u * (ids.train.length - T - 1)))
+const starts = Int32Array.from(random.uniform(dataKey, [STEPS * B]).dataSync(), (u) =>
+  Math.floor(u * (ids.train.length - T - 1)),
+)
 const started = performance.now()
 let loss = NaN
 for (let i = 0; i < STEPS; i++) {
@@ -103,28 +111,46 @@ for (let i = 0; i < STEPS; i++) {
   if (progress.due(i + 1) || metrics['val ppl'] !== undefined) {
     loss = (await l.data())[0]
     losses.push({ x: i + 1, y: Math.exp(loss) })
-    progress.update({ epoch: 1, epochs: 1, step: i + 1, stepsPerEpoch: STEPS, samples: (i + 1) * B * T, totalSamples: STEPS * B * T, loss, metrics })
+    progress.update({
+      epoch: 1,
+      epochs: 1,
+      step: i + 1,
+      stepsPerEpoch: STEPS,
+      samples: (i + 1) * B * T,
+      totalSamples: STEPS * B * T,
+      loss,
+      metrics,
+    })
   }
 }
-progress.finish({ epoch: 1, epochs: 1, step: STEPS, stepsPerEpoch: STEPS, samples: STEPS * B * T, totalSamples: STEPS * B * T, loss }, STEPS)
+progress.finish(
+  { epoch: 1, epochs: 1, step: STEPS, stepsPerEpoch: STEPS, samples: STEPS * B * T, totalSamples: STEPS * B * T, loss },
+  STEPS,
+)
 const minutes = (performance.now() - started) / 60000
 
 const valPpl = validation[validation.length - 1].y
 const testPpl = await perplexity(params, ids.test)
-console.log(`perplexity per character: validation ${valPpl.toFixed(2)}, test ${testPpl.toFixed(2)}; character frequencies alone ${unigram.toFixed(2)} (${minutes.toFixed(1)} min of training)`)
+console.log(
+  `perplexity per character: validation ${valPpl.toFixed(2)}, test ${testPpl.toFixed(2)}; character frequencies alone ${unigram.toFixed(2)} (${minutes.toFixed(1)} min of training)`,
+)
 
 // ------------------------------------------------------------------ sampling
 
 /** One step of the model on one character: the next state and the logits. */
-const next = jit((p: CharLmParams, s: State, id: Tensor) => {
-  const [logits, last] = model.fromEmbedded(p, s, model.embedIds(p, id))
-  return [last, ops.reshape(logits, [vocab.size])] as const
-}, { backend })
+const next = jit(
+  (p: CharLmParams, s: State, id: Tensor) => {
+    const [logits, last] = model.fromEmbedded(p, s, model.embedIds(p, id))
+    return [last, ops.reshape(logits, [vocab.size])] as const
+  },
+  { backend },
+)
 
 async function sample(prompt: string, length: number, temperature: number): Promise<string> {
   let s: State = model.initialState(1)
   let logits: Tensor | undefined
-  for (const id of vocab.encode(prompt)) [s, logits] = await next(params, s, ops.tensor([[id]], { dtype: 'i32' }) as Tensor)
+  for (const id of vocab.encode(prompt))
+    [s, logits] = await next(params, s, ops.tensor([[id]], { dtype: 'i32' }) as Tensor)
   const uniforms = random.uniform(sampleKey, [length]).dataSync()
   const out: number[] = []
   for (let i = 0; i < length; i++) {
@@ -152,16 +178,30 @@ const line = (() => {
   return text.validation.slice(from, from + L + 1)
 })()
 const lineIds = vocab.encode(line)
-const inputIds = ops.tensor([...lineIds.subarray(0, L)].map((v) => [v]), { dtype: 'i32' }) as Tensor // [L, 1]
+const inputIds = ops.tensor(
+  [...lineIds.subarray(0, L)].map((v) => [v]),
+  { dtype: 'i32' },
+) as Tensor // [L, 1]
 const nextIds = lineIds.subarray(1, L + 1)
 /** log p(x_{t+1} | x_1 … x_t) for t < L, as a function of the embedded inputs e [L, 1, E]. */
 const logLikelihoods = (p: CharLmParams, e: Tensor) => {
   const [logits] = model.fromEmbedded(p, model.initialState(1), e)
   const logp = ops.sub(logits, ops.logsumexp(logits, 2, { keepDims: true }))
-  const picked = ops.mul(logp, nn.oneHot(ops.tensor([...nextIds].map((v) => [v]), { dtype: 'i32' }) as never, vocab.size) as Tensor)
+  const picked = ops.mul(
+    logp,
+    nn.oneHot(
+      ops.tensor(
+        [...nextIds].map((v) => [v]),
+        { dtype: 'i32' },
+      ) as never,
+      vocab.size,
+    ) as Tensor,
+  )
   return ops.reshape(ops.sum(picked, [1, 2]), [L])
 }
-const jacobian = jit((p: CharLmParams, e: Tensor) => jacrev(logLikelihoods, { argnums: 1 })(p, e) as Tensor, { backend })
+const jacobian = jit((p: CharLmParams, e: Tensor) => jacrev(logLikelihoods, { argnums: 1 })(p, e) as Tensor, {
+  backend,
+})
 const embedded = await jit((p: CharLmParams, x: Tensor) => model.embedIds(p, x), { backend })(params, inputIds)
 const J = await (await jacobian(params, embedded)).data() // [L (t), L (k), 1, E]
 const norms = Array.from({ length: L }, (_, t) =>
@@ -172,30 +212,53 @@ const norms = Array.from({ length: L }, (_, t) =>
   }),
 )
 // A prediction never depends on later characters: the upper triangle must be exactly zero.
-const leak = Math.max(...Array.from({ length: L }, (_, t) => Math.max(0, ...Array.from({ length: L - t - 1 }, (_, j) => {
-  let s = 0
-  for (let e = 0; e < EMBED; e++) s += J[(t * L + t + 1 + j) * EMBED + e] ** 2
-  return s
-}))))
+const leak = Math.max(
+  ...Array.from({ length: L }, (_, t) =>
+    Math.max(
+      0,
+      ...Array.from({ length: L - t - 1 }, (_, j) => {
+        let s = 0
+        for (let e = 0; e < EMBED; e++) s += J[(t * L + t + 1 + j) * EMBED + e] ** 2
+        return s
+      }),
+    ),
+  ),
+)
 const shown = [...line.slice(0, L)].map((c) => (c === ' ' ? '␣' : c === '\n' ? '↵' : c))
 const finite = norms.flat().filter(Number.isFinite)
 const recent = norms.map((row, t) => row[t]).reduce((a, b) => a + b, 0) / L
 const far = norms.flatMap((row, t) => row.filter((v, k) => t - k >= 16 && Number.isFinite(v)))
-console.log(`sequential Jacobian over "${line.slice(0, L)}": log₁₀‖∂ log p/∂e‖ ${Math.min(...finite).toFixed(1)} … ${Math.max(...finite).toFixed(1)}; ` +
-  `the current character ${recent.toFixed(2)} on average, 16 or more back ${(far.reduce((a, b) => a + b, 0) / far.length).toFixed(2)}; later characters ${leak === 0 ? 'exactly 0' : leak.toExponential(1)}`)
+console.log(
+  `sequential Jacobian over "${line.slice(0, L)}": log₁₀‖∂ log p/∂e‖ ${Math.min(...finite).toFixed(1)} … ${Math.max(...finite).toFixed(1)}; ` +
+    `the current character ${recent.toFixed(2)} on average, 16 or more back ${(far.reduce((a, b) => a + b, 0) / far.length).toFixed(2)}; later characters ${leak === 0 ? 'exactly 0' : leak.toExponential(1)}`,
+)
 
 await mkdir(outDir, { recursive: true })
-await plot.writeSvg(join(outDir, 'training.svg'), plot.lineChart({
-  title: `char LSTM on Moby-Dick: perplexity per character (frequencies alone ${unigram.toFixed(1)})`,
-  xLabel: 'step', yLabel: 'perplexity', logY: true,
-  series: [{ name: 'training batch', x: losses.map((p) => p.x), y: losses.map((p) => p.y) }, { name: 'validation', x: validation.map((p) => p.x), y: validation.map((p) => p.y) }],
-}))
-await plot.writeSvg(join(outDir, 'jacobian.svg'), plot.heatmap({
-  values: norms.map((row) => row.map((v) => (Number.isFinite(v) ? v : Math.min(...finite)))),
-  title: 'log₁₀ ‖∂ log p(next | prefix) / ∂ e_k‖ (row t: predicting character t + 1)',
-  rowLabels: shown.map((c, t) => `${c}→${line[t + 1] === ' ' ? '␣' : line[t + 1]}`), colLabels: shown,
-  xLabel: 'input character k', yLabel: 'prediction t', cellSize: 12,
-}))
+await plot.writeSvg(
+  join(outDir, 'training.svg'),
+  plot.lineChart({
+    title: `char LSTM on Moby-Dick: perplexity per character (frequencies alone ${unigram.toFixed(1)})`,
+    xLabel: 'step',
+    yLabel: 'perplexity',
+    logY: true,
+    series: [
+      { name: 'training batch', x: losses.map((p) => p.x), y: losses.map((p) => p.y) },
+      { name: 'validation', x: validation.map((p) => p.x), y: validation.map((p) => p.y) },
+    ],
+  }),
+)
+await plot.writeSvg(
+  join(outDir, 'jacobian.svg'),
+  plot.heatmap({
+    values: norms.map((row) => row.map((v) => (Number.isFinite(v) ? v : Math.min(...finite)))),
+    title: 'log₁₀ ‖∂ log p(next | prefix) / ∂ e_k‖ (row t: predicting character t + 1)',
+    rowLabels: shown.map((c, t) => `${c}→${line[t + 1] === ' ' ? '␣' : line[t + 1]}`),
+    colLabels: shown,
+    xLabel: 'input character k',
+    yLabel: 'prediction t',
+    cellSize: 12,
+  }),
+)
 await io.saveParams(join(outDir, 'params.safetensors'), params as never)
 console.log(`wrote ${join(outDir, 'training.svg')}, ${join(outDir, 'jacobian.svg')} and params.safetensors`)
 if (!(valPpl < unigram / 2) || leak !== 0) process.exit(1)

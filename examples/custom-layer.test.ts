@@ -7,14 +7,15 @@
  * that it vectorises over a batch of inputs, and that every transform's
  * declared shape is the one computed.
  */
-import * as fc from 'fast-check'
+import type * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ops, type Tensor } from '../src/index.ts'
 import { arb, checkLayer, domain, laws } from '../laws/index.ts'
 
 type Params = { W: Tensor; b: Tensor; V: Tensor }
 
-const gated = (p: Params, x: Tensor) => ops.mul(ops.tanh(ops.add(ops.matmul(x, p.W), p.b)), ops.sigmoid(ops.matmul(x, p.V)))
+const gated = (p: Params, x: Tensor) =>
+  ops.mul(ops.tanh(ops.add(ops.matmul(x, p.W), p.b)), ops.sigmoid(ops.matmul(x, p.V)))
 
 const params: fc.Arbitrary<Params> = arb.record({ W: [3, 4], b: [4], V: [3, 4] }, { domain: domain.real(1) })
 const input = arb.f64([2, 3])
@@ -50,12 +51,21 @@ describe('a user-defined gated unit', () => {
 
   it('with the shift detached as a whole, fails against finite differences', () => {
     const buggy = gatedWith(stableSigmoidDetachedTooMuch)
-    expect(() => laws.layer(buggy, { params, input }, { name: 'gated unit, over-detached' }, { endOnFailure: true })).toThrow(
-      /finiteDifferences law failed/,
-    )
+    expect(() =>
+      laws.layer(buggy, { params, input }, { name: 'gated unit, over-detached' }, { endOnFailure: true }),
+    ).toThrow(/finiteDifferences law failed/)
     // Forward and reverse mode are both computed from the same (wrong) rules, so they agree with each other:
     // only the comparison with the function's values exposes the bug.
-    const reports = checkLayer(buggy, { params, input }, { laws: ['adjoint', 'jacobians', 'finiteDifferences'] }, { endOnFailure: true })
-    expect(Object.fromEntries(reports.map((r) => [r.law, r.ok]))).toEqual({ adjoint: true, jacobians: true, finiteDifferences: false })
+    const reports = checkLayer(
+      buggy,
+      { params, input },
+      { laws: ['adjoint', 'jacobians', 'finiteDifferences'] },
+      { endOnFailure: true },
+    )
+    expect(Object.fromEntries(reports.map((r) => [r.law, r.ok]))).toEqual({
+      adjoint: true,
+      jacobians: true,
+      finiteDifferences: false,
+    })
   })
 })

@@ -12,10 +12,15 @@ import { trainClassifier } from './lib/classifier.ts'
 
 const cnn = nn.sequential(
   nn.input(['B', 28, 28, 1]),
-  nn.conv2d(1, 16, 3, { padding: 'SAME' }), nn.relu, nn.maxPool2d(2),
-  nn.conv2d(16, 32, 3, { padding: 'SAME' }), nn.relu, nn.maxPool2d(2),
+  nn.conv2d(1, 16, 3, { padding: 'SAME' }),
+  nn.relu,
+  nn.maxPool2d(2),
+  nn.conv2d(16, 32, 3, { padding: 'SAME' }),
+  nn.relu,
+  nn.maxPool2d(2),
   nn.flatten,
-  nn.dense(7 * 7 * 32, 128), nn.relu,
+  nn.dense(7 * 7 * 32, 128),
+  nn.relu,
   nn.dense(128, 10),
 )
 

@@ -13,5 +13,11 @@ import { trainClassifier } from './lib/classifier.ts'
 const mlp = nn.sequential(nn.dense(784, 512), nn.relu, nn.dense(512, 512), nn.relu, nn.dense(512, 10))
 
 const epochs = Number(process.argv[2] ?? 30)
-const { testAccuracy } = await trainClassifier({ name: 'mnist-mlp', model: mlp, input: (images: Tensor) => images, epochs, lr: 1e-3 })
+const { testAccuracy } = await trainClassifier({
+  name: 'mnist-mlp',
+  model: mlp,
+  input: (images: Tensor) => images,
+  epochs,
+  lr: 1e-3,
+})
 process.exitCode = testAccuracy >= 0.97 ? 0 : 1

@@ -60,18 +60,36 @@ const rosenbrockProblem: Problem = {
     { name: 'momentum', method: first(optim.momentum({ lr: 2e-4, momentum: 0.9 }), rosenbrock), maxIters: 5000 },
     { name: 'nesterov', method: first(optim.nesterov({ lr: 2e-4, momentum: 0.9 }), rosenbrock), maxIters: 5000 },
     { name: 'adagrad', method: first(optim.adagrad({ lr: 0.5 }), rosenbrock), maxIters: 5000 },
-    { name: 'rmsprop (exp. decay)', method: first(optim.rmsprop({ lr: optim.exponentialDecay({ init: 1e-2, rate: 0.5, steps: 1000 }) }), rosenbrock), maxIters: 5000 },
+    {
+      name: 'rmsprop (exp. decay)',
+      method: first(optim.rmsprop({ lr: optim.exponentialDecay({ init: 1e-2, rate: 0.5, steps: 1000 }) }), rosenbrock),
+      maxIters: 5000,
+    },
     { name: 'adam', method: first(optim.adam({ lr: 0.02 }), rosenbrock), maxIters: 5000 },
-    { name: 'clip(10) + adam', method: first(optim.chain(optim.clipByGlobalNorm(10), optim.adam({ lr: 0.02 })), rosenbrock), maxIters: 5000 },
+    {
+      name: 'clip(10) + adam',
+      method: first(optim.chain(optim.clipByGlobalNorm(10), optim.adam({ lr: 0.02 })), rosenbrock),
+      maxIters: 5000,
+    },
     { name: 'newton-cg', method: optim.newtonCG(rosenbrock, { damping: 1e-3 }), maxIters: 200, secondOrder: true },
-    { name: 'gauss-newton', method: withBatch(optim.gaussNewton({ model: (p: XY) => rosenResidual(p), loss: squareLoss }), [null, null]), maxIters: 200, secondOrder: true },
+    {
+      name: 'gauss-newton',
+      method: withBatch(optim.gaussNewton({ model: (p: XY) => rosenResidual(p), loss: squareLoss }), [null, null]),
+      maxIters: 200,
+      secondOrder: true,
+    },
     { name: 'l-bfgs (m = 10)', method: optim.lbfgs(rosenbrock), maxIters: 200, secondOrder: true },
   ],
 }
 
 /** A minimiser that supplies fixed batch arguments itself (Gauss-Newton's (x, y) here). */
 function withBatch<S>(m: optim.Minimiser<S>, batch: readonly unknown[]): optim.Minimiser<S> {
-  return { name: m.name, init: (p) => m.init(p), step: (p, s) => m.step(p, s, ...batch), evaluate: (p) => m.evaluate(p, ...batch) }
+  return {
+    name: m.name,
+    init: (p) => m.init(p),
+    step: (p, s) => m.step(p, s, ...batch),
+    evaluate: (p) => m.evaluate(p, ...batch),
+  }
 }
 
 // ---------------------------------------------------------------- logistic regression
@@ -110,15 +128,32 @@ const logisticProblem: Problem = {
   gradTol: 1e-6,
   methods: [
     { name: 'sgd', method: first(optim.sgd({ lr: 1 }), logistic), maxIters: 3000 },
-    { name: 'sgd (step decay)', method: first(optim.sgd({ lr: optim.stepDecay({ init: 2, factor: 0.7, every: 200 }) }), logistic), maxIters: 3000 },
+    {
+      name: 'sgd (step decay)',
+      method: first(optim.sgd({ lr: optim.stepDecay({ init: 2, factor: 0.7, every: 200 }) }), logistic),
+      maxIters: 3000,
+    },
     { name: 'momentum', method: first(optim.momentum({ lr: 0.5, momentum: 0.9 }), logistic), maxIters: 3000 },
     { name: 'nesterov', method: first(optim.nesterov({ lr: 0.5, momentum: 0.9 }), logistic), maxIters: 3000 },
     { name: 'adagrad', method: first(optim.adagrad({ lr: 1 }), logistic), maxIters: 3000 },
-    { name: 'rmsprop (exp. decay)', method: first(optim.rmsprop({ lr: optim.exponentialDecay({ init: 0.05, rate: 0.5, steps: 200 }) }), logistic), maxIters: 3000 },
+    {
+      name: 'rmsprop (exp. decay)',
+      method: first(optim.rmsprop({ lr: optim.exponentialDecay({ init: 0.05, rate: 0.5, steps: 200 }) }), logistic),
+      maxIters: 3000,
+    },
     { name: 'adam', method: first(optim.adam({ lr: 0.05 }), logistic), maxIters: 3000 },
-    { name: 'adam (cyclic lr)', method: first(optim.adam({ lr: optim.cyclic({ min: 0.005, max: 0.1, halfPeriod: 100 }) }), logistic), maxIters: 3000 },
+    {
+      name: 'adam (cyclic lr)',
+      method: first(optim.adam({ lr: optim.cyclic({ min: 0.005, max: 0.1, halfPeriod: 100 }) }), logistic),
+      maxIters: 3000,
+    },
     { name: 'newton-cg', method: optim.newtonCG(logistic), maxIters: 100, secondOrder: true },
-    { name: 'gauss-newton', method: optim.gaussNewton({ model: logits, loss: logisticLoss }), maxIters: 100, secondOrder: true },
+    {
+      name: 'gauss-newton',
+      method: optim.gaussNewton({ model: logits, loss: logisticLoss }),
+      maxIters: 100,
+      secondOrder: true,
+    },
     { name: 'l-bfgs (m = 10)', method: optim.lbfgs(logistic), maxIters: 200, secondOrder: true },
   ],
 }
@@ -131,7 +166,11 @@ const fmt = (v: number) => (Number.isFinite(v) ? v.toExponential(3) : String(v))
 async function run(problem: Problem): Promise<void> {
   const results: { name: string; r: optim.MinimizeResult<Record<string, Tensor>> }[] = []
   for (const entry of problem.methods) {
-    const r = await optim.minimize(entry.method, problem.params, { maxIters: entry.maxIters, gradTol: problem.gradTol, batch: problem.batch })
+    const r = await optim.minimize(entry.method, problem.params, {
+      maxIters: entry.maxIters,
+      gradTol: problem.gradTol,
+      batch: problem.batch,
+    })
     results.push({ name: entry.name, r })
   }
   const best = Math.min(...results.map(({ r }) => r.losses[r.losses.length - 1]).filter(Number.isFinite))
@@ -147,21 +186,46 @@ async function run(problem: Problem): Promise<void> {
     )
   }
   const rows = ['method,iteration,time_ms,loss,grad_norm']
-  for (const { name, r } of results) r.losses.forEach((l, k) => rows.push(`${name},${k},${r.times[k].toFixed(3)},${l},${r.gradNorms[k]}`))
+  for (const { name, r } of results)
+    r.losses.forEach((l, k) => rows.push(`${name},${k},${r.times[k].toFixed(3)},${l},${r.gradNorms[k]}`))
   const csv = join(outDir, `${problem.file}.csv`)
   writeFileSync(csv, rows.join('\n') + '\n')
   // Suboptimality on a log scale; the point that attains the best value (a gap of 0) drops out of the log axis.
   const series = (x: (r: optim.MinimizeResult<unknown>, k: number) => number): plot.Series[] =>
     results.map(({ name, r }, i) => {
       const keep = thin(r.losses.length, 400)
-      return { name, x: keep.map((k) => x(r, k)), y: keep.map((k) => r.losses[k] - best), dashed: problem.methods[i].secondOrder ?? false }
+      return {
+        name,
+        x: keep.map((k) => x(r, k)),
+        y: keep.map((k) => r.losses[k] - best),
+        dashed: problem.methods[i].secondOrder ?? false,
+      }
     })
   const charts = [
-    { file: `${problem.file}-loss-vs-iteration.svg`, xLabel: 'iteration', x: (_r: optim.MinimizeResult<unknown>, k: number) => k },
-    { file: `${problem.file}-loss-vs-time.svg`, xLabel: 'time (ms)', x: (r: optim.MinimizeResult<unknown>, k: number) => r.times[k] },
+    {
+      file: `${problem.file}-loss-vs-iteration.svg`,
+      xLabel: 'iteration',
+      x: (_r: optim.MinimizeResult<unknown>, k: number) => k,
+    },
+    {
+      file: `${problem.file}-loss-vs-time.svg`,
+      xLabel: 'time (ms)',
+      x: (r: optim.MinimizeResult<unknown>, k: number) => r.times[k],
+    },
   ]
   for (const c of charts)
-    await plot.writeSvg(join(outDir, c.file), plot.lineChart({ series: series(c.x), title: problem.title, xLabel: c.xLabel, yLabel: 'loss − best', logY: true, width: 760, height: 440 }))
+    await plot.writeSvg(
+      join(outDir, c.file),
+      plot.lineChart({
+        series: series(c.x),
+        title: problem.title,
+        xLabel: c.xLabel,
+        yLabel: 'loss − best',
+        logY: true,
+        width: 760,
+        height: 440,
+      }),
+    )
   console.log(`charts: ${charts.map((c) => join(outDir, c.file)).join(', ')}; numbers: ${csv}`)
 }
 

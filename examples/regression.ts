@@ -25,13 +25,17 @@ const lambda = 0.1
 
 type Linear = { w: Tensor<[3, 1]>; b: Tensor<[1]> }
 /** E(w, b) = ½ Σ (y − Xw − b)² + ½ λ ‖w‖² (the bias not penalised). */
-const linearLoss = (p: Linear) => ops.add(nn.squaredError(ops.add(ops.matmul(X, p.w), p.b), Y, { reduction: 'sum' }), ops.mul(nn.l2Penalty(p), lambda))
+const linearLoss = (p: Linear) =>
+  ops.add(nn.squaredError(ops.add(ops.matmul(X, p.w), p.b), Y, { reduction: 'sum' }), ops.mul(nn.l2Penalty(p), lambda))
 
 const sgd = optim.sgd({ lr: 2e-3 })
-const linearStep = jit((p: Linear, s: optim.FirstOrderState) => {
-  const [next, state] = sgd.update(grad(linearLoss)(p), s, p) as [Linear, optim.FirstOrderState]
-  return [next, state, linearLoss(p)] as const
-}, { backend })
+const linearStep = jit(
+  (p: Linear, s: optim.FirstOrderState) => {
+    const [next, state] = sgd.update(grad(linearLoss)(p), s, p) as [Linear, optim.FirstOrderState]
+    return [next, state, linearLoss(p)] as const
+  },
+  { backend },
+)
 let lin: Linear = { w: ops.zeros([3, 1]), b: ops.zeros([1]) }
 let linState = sgd.init(lin)
 for (let i = 0; i < 2000; i++) [lin, linState] = await linearStep(lin, linState)
@@ -39,15 +43,29 @@ for (let i = 0; i < 2000; i++) [lin, linState] = await linearStep(lin, linState)
 // Closed form on centred data (the unpenalised bias absorbs the means): w = (XcᵀXc + λI)⁻¹ Xcᵀ yc, b = ȳ − x̄ᵀw.
 const xMean = Array.from({ length: D }, (_, j) => xs.filter((_, k) => k % D === j).reduce((a, b) => a + b, 0) / N)
 const yMean = ys.reduce((a, b) => a + b, 0) / N
-const A = Array.from({ length: D }, (_, a) => Array.from({ length: D }, (_, b) => (a === b ? lambda : 0) + Array.from({ length: N }, (_, i) => (xs[i * D + a] - xMean[a]) * (xs[i * D + b] - xMean[b])).reduce((s, v) => s + v, 0)))
-const rhs = Array.from({ length: D }, (_, a) => Array.from({ length: N }, (_, i) => (xs[i * D + a] - xMean[a]) * (ys[i] - yMean)).reduce((s, v) => s + v, 0))
+const A = Array.from({ length: D }, (_, a) =>
+  Array.from(
+    { length: D },
+    (_, b) =>
+      (a === b ? lambda : 0) +
+      Array.from({ length: N }, (_, i) => (xs[i * D + a] - xMean[a]) * (xs[i * D + b] - xMean[b])).reduce(
+        (s, v) => s + v,
+        0,
+      ),
+  ),
+)
+const rhs = Array.from({ length: D }, (_, a) =>
+  Array.from({ length: N }, (_, i) => (xs[i * D + a] - xMean[a]) * (ys[i] - yMean)).reduce((s, v) => s + v, 0),
+)
 const exact = solve(A, rhs)
 const exactB = yMean - exact.reduce((s, w, j) => s + w * xMean[j], 0)
 const got = Array.from(await lin.w.data())
 const gotB = (await lin.b.data())[0]
 console.log('linear regression (ridge, λ = 0.1)      w                          b')
 console.log(`gradient descent, 2000 steps           [${got.map((v) => v.toFixed(4)).join(', ')}]   ${gotB.toFixed(4)}`)
-console.log(`closed form (XᵀX + λI)⁻¹Xᵀy            [${exact.map((v) => v.toFixed(4)).join(', ')}]   ${exactB.toFixed(4)}`)
+console.log(
+  `closed form (XᵀX + λI)⁻¹Xᵀy            [${exact.map((v) => v.toFixed(4)).join(', ')}]   ${exactB.toFixed(4)}`,
+)
 console.log(`true                                   [${trueW.map((v) => v.toFixed(4)).join(', ')}]   0.3000`)
 const linearAgrees = got.every((v, j) => Math.abs(v - exact[j]) < 1e-3) && Math.abs(gotB - exactB) < 1e-3
 
@@ -64,7 +82,8 @@ function solve(a: number[][], b: number[]): number[] {
     }
   }
   const x = new Array<number>(n).fill(0)
-  for (let r = n - 1; r >= 0; r--) x[r] = (m[r][n] - m[r].slice(r + 1, n).reduce((s, v, k) => s + v * x[r + 1 + k], 0)) / m[r][r]
+  for (let r = n - 1; r >= 0; r--)
+    x[r] = (m[r][n] - m[r].slice(r + 1, n).reduce((s, v, k) => s + v * x[r + 1 + k], 0)) / m[r][r]
   return x
 }
 
@@ -78,10 +97,13 @@ const L = tensor(labels, { shape: [N, 1] })
 type Logistic = { w: Tensor<[2, 1]>; b: Tensor<[1]> }
 const logisticLoss = (p: Logistic) => nn.sigmoidCrossEntropy(ops.add(ops.matmul(P, p.w), p.b), L)
 const adam = optim.adam({ lr: 0.05 })
-const logisticStep = jit((p: Logistic, s: optim.FirstOrderState) => {
-  const [next, state] = adam.update(grad(logisticLoss)(p), s, p) as [Logistic, optim.FirstOrderState]
-  return [next, state, logisticLoss(p)] as const
-}, { backend })
+const logisticStep = jit(
+  (p: Logistic, s: optim.FirstOrderState) => {
+    const [next, state] = adam.update(grad(logisticLoss)(p), s, p) as [Logistic, optim.FirstOrderState]
+    return [next, state, logisticLoss(p)] as const
+  },
+  { backend },
+)
 let lg: Logistic = { w: ops.zeros([2, 1]), b: ops.zeros([1]) }
 let lgState = adam.init(lg)
 let lgLoss: Tensor = ops.zeros([])
@@ -89,5 +111,7 @@ for (let i = 0; i < 500; i++) [lg, lgState, lgLoss] = await logisticStep(lg, lgS
 const z = await ops.add(ops.matmul(P, lg.w), lg.b).data()
 const accuracy = labels.filter((t, i) => (z[i] > 0 ? 1 : 0) === t).length / N
 const gradNorm = (await optim.globalNorm(grad(logisticLoss)(lg)).data())[0]
-console.log(`\nlogistic regression on two Gaussian clouds: loss ${(await lgLoss.data())[0].toFixed(4)}, accuracy ${(100 * accuracy).toFixed(1)}%, ‖∇‖ ${gradNorm.toExponential(2)}`)
+console.log(
+  `\nlogistic regression on two Gaussian clouds: loss ${(await lgLoss.data())[0].toFixed(4)}, accuracy ${(100 * accuracy).toFixed(1)}%, ‖∇‖ ${gradNorm.toExponential(2)}`,
+)
 process.exitCode = linearAgrees && accuracy > 0.9 ? 0 : 1

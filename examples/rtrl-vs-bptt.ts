@@ -80,9 +80,24 @@ async function measure(H: number, T: number): Promise<Row> {
   }
 }
 
-console.log(`Elman RNN, I = ${I}, f64, one sequence; RTRL memory = the carry of its scan (h, S = dh/d(θ, h₀), gradient, loss),`)
+console.log(
+  `Elman RNN, I = ${I}, f64, one sequence; RTRL memory = the carry of its scan (h, S = dh/d(θ, h₀), gradient, loss),`,
+)
 console.log('BPTT memory = the residuals its forward scan stacks for the backward one.\n')
-const header = ['H', 'T', '|θ|', 'RTRL KiB', 'H(|θ|+H)', 'BPTT KiB', 'per step', 'RTRL ms', 'BPTT ms', 'ratio', 'H²', '‖Δgrad‖∞/‖grad‖∞']
+const header = [
+  'H',
+  'T',
+  '|θ|',
+  'RTRL KiB',
+  'H(|θ|+H)',
+  'BPTT KiB',
+  'per step',
+  'RTRL ms',
+  'BPTT ms',
+  'ratio',
+  'H²',
+  '‖Δgrad‖∞/‖grad‖∞',
+]
 const widths = [4, 5, 6, 10, 10, 10, 10, 10, 10, 8, 6, 18]
 console.log(header.map((h, i) => h.padStart(widths[i])).join(''))
 const rows: Row[] = []
@@ -92,7 +107,20 @@ for (const H of [8, 16, 32])
   for (const T of [10, 20, 40, 80]) {
     const r = await measure(H, T)
     rows.push(r)
-    const cells = [r.H, r.T, r.theta, kib(r.rtrlBytes), r.H * (r.theta + r.H), kib(r.bpttBytes), r.bpttBytes / 8 / r.T, r.rtrlMs.toFixed(1), r.bpttMs.toFixed(1), (r.rtrlMs / r.bpttMs).toFixed(1), r.H * r.H, r.agree.toExponential(1)]
+    const cells = [
+      r.H,
+      r.T,
+      r.theta,
+      kib(r.rtrlBytes),
+      r.H * (r.theta + r.H),
+      kib(r.bpttBytes),
+      r.bpttBytes / 8 / r.T,
+      r.rtrlMs.toFixed(1),
+      r.bpttMs.toFixed(1),
+      (r.rtrlMs / r.bpttMs).toFixed(1),
+      r.H * r.H,
+      r.agree.toExponential(1),
+    ]
     console.log(cells.map((v, i) => String(v).padStart(widths[i])).join(''))
   }
 
@@ -100,9 +128,19 @@ const find = (H: number, T: number) => rows.find((r) => r.H === H && r.T === T) 
 console.log('\nGrowth, measured against the seed’s orders:')
 const times = (a: number, b: number) => `× ${(a / b).toFixed(a / b < 10 ? 2 : 1)}`
 const memH = (H: number) => H * (find(H, 40).theta + H)
-console.log(`  T × 8 (10 → 80), H = 16:  RTRL memory ${times(find(16, 80).rtrlBytes, find(16, 10).rtrlBytes)} (O(H·|θ|): × 1),  BPTT memory ${times(find(16, 80).bpttBytes, find(16, 10).bpttBytes)} (O(T·H): × 8)`)
-console.log(`  H × 4 (8 → 32), T = 40:   RTRL memory ${times(find(32, 40).rtrlBytes, find(8, 40).rtrlBytes)} (H·(|θ| + H) ${times(memH(32), memH(8))}),  BPTT memory ${times(find(32, 40).bpttBytes, find(8, 40).bpttBytes)} (T·(3H + I) ${times(3 * 32 + I, 3 * 8 + I)})`)
-console.log(`  T × 8, H = 32:            RTRL time ${times(find(32, 80).rtrlMs, find(32, 10).rtrlMs)},  BPTT time ${times(find(32, 80).bpttMs, find(32, 10).bpttMs)} (both O(T): × 8)`)
-console.log(`  H × 4, T = 80:            RTRL time ${times(find(32, 80).rtrlMs, find(8, 80).rtrlMs)} (O(H²·|θ|): ${times(32 * 32 * find(32, 80).theta, 8 * 8 * find(8, 80).theta)}),  BPTT time ${times(find(32, 80).bpttMs, find(8, 80).bpttMs)} (O(H²): × 16)`)
-console.log('\nBPTT stacks 3H + I values per step: h_{t−1}, tanh′(z_t) = 1 − h_t², h_t − y_t and x_t. The interpreter’s fixed')
+console.log(
+  `  T × 8 (10 → 80), H = 16:  RTRL memory ${times(find(16, 80).rtrlBytes, find(16, 10).rtrlBytes)} (O(H·|θ|): × 1),  BPTT memory ${times(find(16, 80).bpttBytes, find(16, 10).bpttBytes)} (O(T·H): × 8)`,
+)
+console.log(
+  `  H × 4 (8 → 32), T = 40:   RTRL memory ${times(find(32, 40).rtrlBytes, find(8, 40).rtrlBytes)} (H·(|θ| + H) ${times(memH(32), memH(8))}),  BPTT memory ${times(find(32, 40).bpttBytes, find(8, 40).bpttBytes)} (T·(3H + I) ${times(3 * 32 + I, 3 * 8 + I)})`,
+)
+console.log(
+  `  T × 8, H = 32:            RTRL time ${times(find(32, 80).rtrlMs, find(32, 10).rtrlMs)},  BPTT time ${times(find(32, 80).bpttMs, find(32, 10).bpttMs)} (both O(T): × 8)`,
+)
+console.log(
+  `  H × 4, T = 80:            RTRL time ${times(find(32, 80).rtrlMs, find(8, 80).rtrlMs)} (O(H²·|θ|): ${times(32 * 32 * find(32, 80).theta, 8 * 8 * find(8, 80).theta)}),  BPTT time ${times(find(32, 80).bpttMs, find(8, 80).bpttMs)} (O(H²): × 16)`,
+)
+console.log(
+  '\nBPTT stacks 3H + I values per step: h_{t−1}, tanh′(z_t) = 1 − h_t², h_t − y_t and x_t. The interpreter’s fixed',
+)
 console.log('cost per operation hides much of the arithmetic at small H; as H grows RTRL’s H²·|θ| takes over.')

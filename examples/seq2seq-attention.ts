@@ -22,7 +22,15 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cpuBackend, jit, plot, random, train, type Tensor } from '../index.ts'
-import { decoded, reversalBatch, reversalData, seq2seq, symbolText, trainingStep, type Seq2SeqParams } from './lib/seq2seq.ts'
+import {
+  decoded,
+  reversalBatch,
+  reversalData,
+  seq2seq,
+  symbolText,
+  trainingStep,
+  type Seq2SeqParams,
+} from './lib/seq2seq.ts'
 
 const SYMBOLS = 8
 const MIN_LENGTH = 6
@@ -45,7 +53,14 @@ const [initKey, trainKey, testKey] = keys
 
 const text = symbolText
 const { train: trainSources, test: testSources } = reversalData({
-  trainKey, testKey, steps: STEPS, batch: BATCH, testSize: TEST_SIZE, symbols: SYMBOLS, minLength: MIN_LENGTH, maxLength: MAX_LENGTH,
+  trainKey,
+  testKey,
+  steps: STEPS,
+  batch: BATCH,
+  testSize: TEST_SIZE,
+  symbols: SYMBOLS,
+  minLength: MIN_LENGTH,
+  maxLength: MAX_LENGTH,
 })
 const { opt, step } = trainingStep(model, backend, STEPS)
 const decode = jit((p: Seq2SeqParams, source: Tensor) => model.greedy(p, source, MAX_LENGTH + 1), { backend })
@@ -69,7 +84,9 @@ async function evaluate(p: Seq2SeqParams) {
   return { sequence: right / testSources.length, symbol: symbolsRight / symbolsAll }
 }
 
-console.log(`seq2seq with attention on ${backend.name}: reverse ${MIN_LENGTH}–${MAX_LENGTH} symbols out of ${SYMBOLS}; ${STEPS} steps of ${BATCH}, ${testSources.length} held-out test sequences`)
+console.log(
+  `seq2seq with attention on ${backend.name}: reverse ${MIN_LENGTH}–${MAX_LENGTH} symbols out of ${SYMBOLS}; ${STEPS} steps of ${BATCH}, ${testSources.length} held-out test sequences`,
+)
 let params = model.init(initKey)
 let state = opt.init(params)
 const losses: number[] = []
@@ -81,7 +98,15 @@ for (let i = 0; i < STEPS; i++) {
   state = s
   // Reading the loss waits for the step; on the CPU it is done by then anyway.
   losses.push((await loss.data())[0])
-  const status = { epoch: 1, epochs: 1, step: i + 1, stepsPerEpoch: STEPS, samples: (i + 1) * BATCH, totalSamples: STEPS * BATCH, loss: losses[i] }
+  const status = {
+    epoch: 1,
+    epochs: 1,
+    step: i + 1,
+    stepsPerEpoch: STEPS,
+    samples: (i + 1) * BATCH,
+    totalSamples: STEPS * BATCH,
+    loss: losses[i],
+  }
   if (i + 1 === STEPS) progress.finish(status, STEPS)
   else if (progress.due(i + 1)) progress.update(status)
 }
@@ -96,7 +121,9 @@ const w = await weights.data()
 const [, steps, T] = weights.aval.shape
 const panels = shown.map((src, b) => {
   const rows = outputs[b].length + 1 // the symbols and the end token
-  const values = Array.from({ length: rows }, (_, t) => Array.from({ length: src.length }, (_, k) => w[(b * steps + t) * T + k]))
+  const values = Array.from({ length: rows }, (_, t) =>
+    Array.from({ length: src.length }, (_, k) => w[(b * steps + t) * T + k]),
+  )
   return plot.heatmap({
     values,
     title: `${text(src)} → ${text(outputs[b])}`,
@@ -109,10 +136,19 @@ const panels = shown.map((src, b) => {
   })
 })
 await mkdir(outDir, { recursive: true })
-await plot.writeSvg(join(outDir, 'attention.svg'), plot.sideBySide(panels, { columns: 2, title: 'attention weights (greedy decoding, test examples)' }))
+await plot.writeSvg(
+  join(outDir, 'attention.svg'),
+  plot.sideBySide(panels, { columns: 2, title: 'attention weights (greedy decoding, test examples)' }),
+)
 await plot.writeSvg(
   join(outDir, 'training.svg'),
-  plot.lineChart({ series: [{ name: 'loss', y: losses }], title: `training loss; test sequence accuracy ${(100 * accuracy.sequence).toFixed(1)}%`, xLabel: 'step', yLabel: 'cross-entropy per token', logY: true }),
+  plot.lineChart({
+    series: [{ name: 'loss', y: losses }],
+    title: `training loss; test sequence accuracy ${(100 * accuracy.sequence).toFixed(1)}%`,
+    xLabel: 'step',
+    yLabel: 'cross-entropy per token',
+    logY: true,
+  }),
 )
 
 // How anti-diagonal the attention is: the mean weight on source position L − 1 − t over all test outputs.
@@ -132,7 +168,10 @@ const rows: [string, string][] = [
   ['sequence accuracy', `${(100 * accuracy.sequence).toFixed(1)} %`],
   ['symbol accuracy', `${(100 * accuracy.symbol).toFixed(1)} %`],
   ['mean attention on L − 1 − t', `${((100 * mirrored) / count).toFixed(1)} %`],
-  ['final loss (mean of last 50)', (losses.slice(-50).reduce((a, b) => a + b, 0) / Math.min(50, losses.length)).toFixed(4)],
+  [
+    'final loss (mean of last 50)',
+    (losses.slice(-50).reduce((a, b) => a + b, 0) / Math.min(50, losses.length)).toFixed(4),
+  ],
   ['training steps', `${STEPS} × ${BATCH}`],
   ['training time', `${trainSeconds.toFixed(1)} s (${((1000 * trainSeconds) / STEPS).toFixed(0)} ms/step)`],
   ['backend', backend.name],

@@ -27,7 +27,16 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cpuBackend, jacrev, jit, ops, plot, random, type Tensor } from '../index.ts'
 import { elman, orthogonal, scan, type ElmanParams } from '../src/recurrent/index.ts'
-import { decoded, PAD, reversalBatch, reversalData, seq2seq, symbolText, trainingStep, type Seq2SeqParams } from './lib/seq2seq.ts'
+import {
+  decoded,
+  PAD,
+  reversalBatch,
+  reversalData,
+  seq2seq,
+  symbolText,
+  trainingStep,
+  type Seq2SeqParams,
+} from './lib/seq2seq.ts'
 
 const SYMBOLS = 8
 const MIN_LENGTH = 6
@@ -50,11 +59,20 @@ const text = symbolText
 // ------------------------------------------------------------------ training
 
 const { train: trainSources, test: testSources } = reversalData({
-  trainKey, testKey, steps: STEPS, batch: BATCH, testSize: TEST_SIZE, symbols: SYMBOLS, minLength: MIN_LENGTH, maxLength: MAX_LENGTH,
+  trainKey,
+  testKey,
+  steps: STEPS,
+  batch: BATCH,
+  testSize: TEST_SIZE,
+  symbols: SYMBOLS,
+  minLength: MIN_LENGTH,
+  maxLength: MAX_LENGTH,
 })
 const { opt, step } = trainingStep(model, backend, STEPS)
 
-console.log(`seq2seq with attention on ${backend.name}: reverse ${MIN_LENGTH}–${MAX_LENGTH} symbols out of ${SYMBOLS}; ${STEPS} steps of ${BATCH}`)
+console.log(
+  `seq2seq with attention on ${backend.name}: reverse ${MIN_LENGTH}–${MAX_LENGTH} symbols out of ${SYMBOLS}; ${STEPS} steps of ${BATCH}`,
+)
 let params = model.init(initKey)
 let state = opt.init(params)
 let lastLoss = NaN
@@ -72,9 +90,13 @@ const trainSeconds = (performance.now() - started) / 1000
 const decode = jit((p: Seq2SeqParams, source: Tensor) => model.greedy(p, source, MAX_LENGTH + 1), { backend })
 const { logits: testLogits } = await decode(params, reversalBatch(testSources, MAX_LENGTH).source)
 const testOutputs = await decoded(testLogits)
-const correct = testSources.map((src, i) => testOutputs[i].length === src.length && testOutputs[i].every((s, j) => s === src[src.length - 1 - j]))
+const correct = testSources.map(
+  (src, i) => testOutputs[i].length === src.length && testOutputs[i].every((s, j) => s === src[src.length - 1 - j]),
+)
 const accuracy = correct.filter(Boolean).length / testSources.length
-console.log(`  test sequence accuracy ${(100 * accuracy).toFixed(1)} % (${testSources.length} held-out sequences) after ${trainSeconds.toFixed(1)} s`)
+console.log(
+  `  test sequence accuracy ${(100 * accuracy).toFixed(1)} % (${testSources.length} held-out sequences) after ${trainSeconds.toFixed(1)} s`,
+)
 
 // ------------------------------------------------------ sequential Jacobian
 
@@ -96,7 +118,10 @@ function positionalInputs(src: readonly number[]) {
   src.forEach((s, k) => table.set(originalTable.subarray(s * E, (s + 1) * E), (k + 1) * E))
   const ids = new Int32Array(MAX_LENGTH)
   src.forEach((_, k) => (ids[k] = k + 1))
-  return { table: ops.tensor(table, { shape: [V, E] }) as Tensor, ids: ops.tensor(ids, { shape: [1, MAX_LENGTH], dtype: 'i32' }) as Tensor }
+  return {
+    table: ops.tensor(table, { shape: [V, E] }) as Tensor,
+    ids: ops.tensor(ids, { shape: [1, MAX_LENGTH], dtype: 'i32' }) as Tensor,
+  }
 }
 
 /*
@@ -106,9 +131,13 @@ function positionalInputs(src: readonly number[]) {
  * correctly decoded sequences are used, for which they are the reference
  * symbols, i.e. this is the teacher-forced decoder.
  */
-const logitsOf = (p: Seq2SeqParams, table: Tensor, ids: Tensor) => model.greedy({ ...p, srcEmbed: { ...p.srcEmbed, table } } as Seq2SeqParams, ids, MAX_LENGTH + 1).logits
+const logitsOf = (p: Seq2SeqParams, table: Tensor, ids: Tensor) =>
+  model.greedy({ ...p, srcEmbed: { ...p.srcEmbed, table } } as Seq2SeqParams, ids, MAX_LENGTH + 1).logits
 // [1, steps, V] × [V, E]: one vjp per logit, vectorised by jacrev.
-const jacobian = jit((p: Seq2SeqParams, table: Tensor, ids: Tensor) => jacrev(logitsOf, { argnums: 1 })(p, table, ids) as Tensor, { backend })
+const jacobian = jit(
+  (p: Seq2SeqParams, table: Tensor, ids: Tensor) => jacrev(logitsOf, { argnums: 1 })(p, table, ids) as Tensor,
+  { backend },
+)
 
 const steps = MAX_LENGTH + 1
 /** Row-normalised J[t, k] (t over the symbols and the end token, k over the source) and the attention a[t, k]. */
@@ -135,7 +164,8 @@ async function sequentialJacobian(src: readonly number[]) {
 /** The mean over output symbols t < L of the row's mass on source position L − 1 − t. */
 const mirroredMass = (m: number[][], L: number) => m.slice(0, L).reduce((s, row, t) => s + row[L - 1 - t], 0) / L
 /** The fraction of output symbols t < L whose row is largest at L − 1 − t. */
-const mirroredArgmax = (m: number[][], L: number) => m.slice(0, L).filter((row, t) => row.indexOf(Math.max(...row)) === L - 1 - t).length / L
+const mirroredArgmax = (m: number[][], L: number) =>
+  m.slice(0, L).filter((row, t) => row.indexOf(Math.max(...row)) === L - 1 - t).length / L
 
 const evaluated = testSources.filter((_, i) => correct[i]).slice(0, 50)
 const jacStarted = performance.now()
@@ -155,19 +185,35 @@ for (const [i, src] of evaluated.entries()) {
   attArgmax += mirroredArgmax(att, L) / evaluated.length
   if (i < SHOWN) {
     const out = [...src].reverse()
-    const labels = { rowLabels: [...text(out).split(''), '</s>'], colLabels: text(src).split(''), xLabel: 'source', yLabel: 'output', domain: [0, 1] as const, cellSize: 24 }
+    const labels = {
+      rowLabels: [...text(out).split(''), '</s>'],
+      colLabels: text(src).split(''),
+      xLabel: 'source',
+      yLabel: 'output',
+      domain: [0, 1] as const,
+      cellSize: 24,
+    }
     panels.push(plot.heatmap({ values: jac, title: `Jacobian ${text(src)}`, ...labels }))
     panels.push(plot.heatmap({ values: att, title: `attention ${text(src)}`, ...labels }))
-    console.log(`\n  ${text(src)} → ${text(out)}: mirrored mass  Jacobian ${(100 * mirroredMass(jac, L)).toFixed(1)} %, attention ${(100 * mirroredMass(att, L)).toFixed(1)} %`)
+    console.log(
+      `\n  ${text(src)} → ${text(out)}: mirrored mass  Jacobian ${(100 * mirroredMass(jac, L)).toFixed(1)} %, attention ${(100 * mirroredMass(att, L)).toFixed(1)} %`,
+    )
     console.log(`    Jacobian rows (%):`)
-    jac.forEach((row, t) => console.log(`      ${(t < L ? text([out[t]]) : '$').padEnd(2)}${row.map((x) => (100 * x).toFixed(0).padStart(4)).join('')}`))
+    jac.forEach((row, t) =>
+      console.log(
+        `      ${(t < L ? text([out[t]]) : '$').padEnd(2)}${row.map((x) => (100 * x).toFixed(0).padStart(4)).join('')}`,
+      ),
+    )
   }
 }
 const jacSeconds = (performance.now() - jacStarted) / 1000
 await mkdir(outDir, { recursive: true })
 await plot.writeSvg(
   join(outDir, 'jacobian.svg'),
-  plot.sideBySide(panels, { columns: 2, title: 'sequential Jacobian ‖∂logits_t/∂e_k‖ (rows normalised) beside the attention weights' }),
+  plot.sideBySide(panels, {
+    columns: 2,
+    title: 'sequential Jacobian ‖∂logits_t/∂e_k‖ (rows normalised) beside the attention weights',
+  }),
 )
 
 // ------------------------------------------------- Elman RNN, no attention
@@ -187,7 +233,12 @@ const ep: EP = {
   b: ops.zeros([H], 'f32') as Tensor as EP['b'],
 }
 const xs = ops.mul(random.normal(ek[2], [T, I]), 0.5) as Tensor
-const lastState = (inputs: Tensor) => scan((h: Tensor, x: Tensor) => [cell.step(ep, h as never, x as never)[0], null] as const, cell.initialState() as Tensor, inputs)[0] as Tensor
+const lastState = (inputs: Tensor) =>
+  scan(
+    (h: Tensor, x: Tensor) => [cell.step(ep, h as never, x as never)[0], null] as const,
+    cell.initialState() as Tensor,
+    inputs,
+  )[0] as Tensor
 const dh = await (jacrev(lastState)(xs) as Tensor).data() // [H, T, I]
 const elmanNorms = Array.from({ length: T }, (_, k) => {
   let s = 0
@@ -206,7 +257,10 @@ await plot.writeSvg(
   }),
 )
 console.log(`\n  Elman RNN, T = ${T}: ‖∂h_T/∂x_k‖ by distance T − 1 − k`)
-for (const d of [0, 1, 2, 5, 10, 20, T - 1]) console.log(`    distance ${String(d).padStart(2)}: ${elmanNorms[T - 1 - d].toExponential(2)}  (${((100 * elmanNorms[T - 1 - d]) / elmanTotal).toFixed(1)} % of the row)`)
+for (const d of [0, 1, 2, 5, 10, 20, T - 1])
+  console.log(
+    `    distance ${String(d).padStart(2)}: ${elmanNorms[T - 1 - d].toExponential(2)}  (${((100 * elmanNorms[T - 1 - d]) / elmanTotal).toFixed(1)} % of the row)`,
+  )
 const lastFive = elmanNorms.slice(T - 5).reduce((x, y) => x + y, 0) / elmanTotal
 
 const rows: [string, string][] = [
@@ -233,6 +287,8 @@ console.log(`\nwrote ${join(outDir, 'jacobian.svg')} and ${join(outDir, 'elman.s
  * (the backward encoder state after the whole source) all depend on it.
  */
 if (!(jacMirror > 2 * chance && jacArgmax >= 0.8)) {
-  console.error(`the Jacobian's mirrored mass ${(100 * jacMirror).toFixed(1)} % (peaked in ${(100 * jacArgmax).toFixed(1)} % of rows) is not clearly above chance ${(100 * chance).toFixed(1)} %`)
+  console.error(
+    `the Jacobian's mirrored mass ${(100 * jacMirror).toFixed(1)} % (peaked in ${(100 * jacArgmax).toFixed(1)} % of rows) is not clearly above chance ${(100 * chance).toFixed(1)} %`,
+  )
   process.exitCode = 1
 }

@@ -9,7 +9,14 @@
  */
 import { defaultBackend, jit, ops, random, tensor, tree, valueAndGrad, type Tensor } from '../index.ts'
 
-type Params = { w1: Tensor<[2, 32]>; b1: Tensor<[32]>; w2: Tensor<[32, 32]>; b2: Tensor<[32]>; w3: Tensor<[32, 2]>; b3: Tensor<[2]> }
+type Params = {
+  w1: Tensor<[2, 32]>
+  b1: Tensor<[32]>
+  w2: Tensor<[32, 32]>
+  b2: Tensor<[32]>
+  w3: Tensor<[32, 2]>
+  b3: Tensor<[2]>
+}
 
 /** Two spirals of n points each; label = which spiral. */
 function spirals(key: random.Key, n: number): { x: Tensor<['N', 2]>; y: Tensor<['N'], 'i32'> } {
@@ -34,9 +41,12 @@ function init(key: random.Key): Params {
     return random.uniform(k, shape, { lo: -limit, hi: limit })
   }
   return {
-    w1: glorot(k1, [2, 32]), b1: ops.zeros([32]),
-    w2: glorot(k2, [32, 32]), b2: ops.zeros([32]),
-    w3: glorot(k3, [32, 2]), b3: ops.zeros([2]),
+    w1: glorot(k1, [2, 32]),
+    b1: ops.zeros([32]),
+    w2: glorot(k2, [32, 32]),
+    b2: ops.zeros([32]),
+    w3: glorot(k3, [32, 2]),
+    b3: ops.zeros([2]),
   }
 }
 
@@ -53,7 +63,8 @@ const loss = (p: Params, x: Tensor<['N', 2]>, y: Tensor<['N'], 'i32'>) => {
   return ops.mean(ops.sub(ops.logsumexp(logits, 1), picked))
 }
 
-const oneHot = (y: Tensor<['N'], 'i32'>, classes: number) => ops.astype(ops.equal(ops.reshape(y, [-1, 1]), ops.arange(classes, undefined, 1, 'i32')), 'f32')
+const oneHot = (y: Tensor<['N'], 'i32'>, classes: number) =>
+  ops.astype(ops.equal(ops.reshape(y, [-1, 1]), ops.arange(classes, undefined, 1, 'i32')), 'f32')
 
 const accuracy = async (p: Params, x: Tensor<['N', 2]>, y: Tensor<['N'], 'i32'>) => {
   const z = await (await jit(predict)(p, x)).data()
@@ -64,10 +75,12 @@ const accuracy = async (p: Params, x: Tensor<['N', 2]>, y: Tensor<['N'], 'i32'>)
 }
 
 /** Heavy-ball momentum: v ← βv + g, θ ← θ − ηv. */
-const momentum = (lr: number, beta: number) => (g: Params, v: Params, p: Params): [Params, Params] => {
-  const v2 = tree.treeMap2(v, g, (vi, gi) => ops.add(ops.mul(vi, beta), gi))
-  return [tree.treeMap2(p, v2, (pi, vi) => ops.sub(pi, ops.mul(vi, lr))), v2]
-}
+const momentum =
+  (lr: number, beta: number) =>
+  (g: Params, v: Params, p: Params): [Params, Params] => {
+    const v2 = tree.treeMap2(v, g, (vi, gi) => ops.add(ops.mul(vi, beta), gi))
+    return [tree.treeMap2(p, v2, (pi, vi) => ops.sub(pi, ops.mul(vi, lr))), v2]
+  }
 
 const [dataKey, initKey] = random.split(random.key(0))
 const { x, y } = spirals(dataKey, 100)
@@ -90,5 +103,7 @@ for (let i = 0; i <= steps; i++) {
   if (i % 50 === 0) console.log(`step ${String(i).padStart(4)}  loss ${(await value.data())[0].toFixed(4)}`)
 }
 const seconds = (performance.now() - start) / 1000
-console.log(`training accuracy ${(100 * (await accuracy(params, x, y))).toFixed(1)}% after ${steps} steps (${(steps / seconds).toFixed(0)} steps/s)`)
+console.log(
+  `training accuracy ${(100 * (await accuracy(params, x, y))).toFixed(1)}% after ${steps} steps (${(steps / seconds).toFixed(0)} steps/s)`,
+)
 process.exit(0)

@@ -21,9 +21,14 @@ const r = y - Math.tanh(theta * inner)
 const rows: [string, number, number][] = [
   ['∂F/∂θ₁ (outer use)', dOuter.item(), -2 * r * fp(theta * inner) * inner],
   ['∂F/∂θ₂ (inner use)', dInner.item(), -2 * r * fp(theta * inner) * theta * x * Math.cos(x * theta)],
-  ['sum of the partials', dOuter.item() + dInner.item(), -2 * r * fp(theta * inner) * (theta * Math.cos(x * theta) * x + inner)],
+  [
+    'sum of the partials',
+    dOuter.item() + dInner.item(),
+    -2 * r * fp(theta * inner) * (theta * Math.cos(x * theta) * x + inner),
+  ],
   ['grad(E), tied', grad(E)(th).item(), -2 * r * fp(theta * inner) * (theta * Math.cos(x * theta) * x + inner)],
 ]
 console.log('quantity               computed             closed form')
-for (const [name, a, b] of rows) console.log(`${name.padEnd(22)} ${a.toFixed(15).padStart(19)}  ${b.toFixed(15).padStart(19)}`)
+for (const [name, a, b] of rows)
+  console.log(`${name.padEnd(22)} ${a.toFixed(15).padStart(19)}  ${b.toFixed(15).padStart(19)}`)
 console.log(`\nIn reverse mode the sum is the transpose of the fan-out of θ:\n${makeProgram(grad(E))(th)}`)

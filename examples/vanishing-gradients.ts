@@ -38,7 +38,12 @@ const withRadius = (rho: number): Params => ({
 
 /** L = ½‖h_T − y‖², with δ_k added to h_k. */
 const loss = (p: Params, h0: Tensor, xs: Tensor, deltas: Tensor) => {
-  const [hT] = scan((h: Tensor, s: { x: Tensor; d: Tensor }) => [ops.add(cell.step(p, h as never, s.x as never)[0], s.d), null] as const, h0, { x: xs, d: deltas })
+  const [hT] = scan(
+    (h: Tensor, s: { x: Tensor; d: Tensor }) =>
+      [ops.add(cell.step(p, h as never, s.x as never)[0], s.d), null] as const,
+    h0,
+    { x: xs, d: deltas },
+  )
   return ops.mul(ops.sum(ops.square(ops.sub(hT, target))), 0.5) as Tensor<[]>
 }
 
@@ -56,10 +61,14 @@ function gradients(rho: number, inputScale: number) {
   const [gp, gh0, gd] = grad(loss, { argnums: [0, 1, 3] })(p, h0, xs, deltas) as [Params, Tensor, Tensor]
   const perStep = [Math.hypot(...gh0.dataSync()), ...norms(gd)]
   // The largest |h_t| along the way: near 1 means saturated.
-  const [, states] = scan((h: Tensor, x: Tensor) => {
-    const [next] = cell.step(p, h as never, x as never)
-    return [next, next] as const
-  }, h0, xs)
+  const [, states] = scan(
+    (h: Tensor, x: Tensor) => {
+      const [next] = cell.step(p, h as never, x as never)
+      return [next, next] as const
+    },
+    h0,
+    xs,
+  )
   const saturation = Math.max(...Array.from((states as Tensor).dataSync(), Math.abs))
   return { perStep, params: gp, saturation }
 }
@@ -73,7 +82,9 @@ const regimes = [
 const panels: string[] = []
 for (const regime of regimes) {
   console.log(`\n${regime.name}`)
-  console.log('   ρ   max|h_t|   ‖∂L/∂h_T‖   ‖∂L/∂h_0‖   ‖∂L/∂h_0‖/‖∂L/∂h_T‖   factor per step: all   steps 1–10   steps 41–50')
+  console.log(
+    '   ρ   max|h_t|   ‖∂L/∂h_T‖   ‖∂L/∂h_0‖   ‖∂L/∂h_0‖/‖∂L/∂h_T‖   factor per step: all   steps 1–10   steps 41–50',
+  )
   const series: plot.Series[] = []
   // The geometric mean of ‖∂L/∂h_{k−1}‖ / ‖∂L/∂h_k‖ over steps k = a+1 … b.
   const factor = (g: number[], a: number, b: number) => (g[a] / g[b]) ** (1 / (b - a))
@@ -87,12 +98,24 @@ for (const regime of regimes) {
       (g[0] / g[T]).toExponential(2).padStart(19),
       factor(g, 0, T).toFixed(4).padStart(22),
       factor(g, 0, 10).toFixed(4).padStart(12),
-      factor(g, T - 10, T).toFixed(4).padStart(13),
+      factor(g, T - 10, T)
+        .toFixed(4)
+        .padStart(13),
     ]
     console.log(cols.join('   '))
     series.push({ name: `ρ = ${rho}`, y: g, x: g.map((_, k) => k) })
   }
-  panels.push(plot.lineChart({ series, title: regime.name, xLabel: 'step k', yLabel: '‖∂L/∂h_k‖', logY: true, width: 520, height: 360 }))
+  panels.push(
+    plot.lineChart({
+      series,
+      title: regime.name,
+      xLabel: 'step k',
+      yLabel: '‖∂L/∂h_k‖',
+      logY: true,
+      width: 520,
+      height: 360,
+    }),
+  )
 }
 
 // Clipping by global norm rescales the whole gradient to norm c when it is larger, keeping its direction.
@@ -112,7 +135,10 @@ for (const rho of grid) {
   const cos = u.reduce((s, ui, i) => s + ui * v[i], 0) / (norm(u) * norm(v))
   before.push(norm(u))
   after.push(norm(v))
-  if (radii.some((r) => Math.abs(r - rho) < 1e-9)) console.log(`${rho.toFixed(2).padStart(5)}   ${norm(u).toExponential(2).padStart(9)}   ${norm(v).toFixed(3).padStart(7)}   ${cos.toFixed(12)}`)
+  if (radii.some((r) => Math.abs(r - rho) < 1e-9))
+    console.log(
+      `${rho.toFixed(2).padStart(5)}   ${norm(u).toExponential(2).padStart(9)}   ${norm(v).toFixed(3).padStart(7)}   ${cos.toFixed(12)}`,
+    )
 }
 panels.push(
   plot.lineChart({
@@ -129,7 +155,10 @@ panels.push(
   }),
 )
 
-await plot.writeSvg(out, plot.sideBySide(panels, { title: `Elman RNN, H = ${H}, T = ${T}, Wh = ρQ (Q orthogonal), L = ½‖h_T − y‖²` }))
+await plot.writeSvg(
+  out,
+  plot.sideBySide(panels, { title: `Elman RNN, H = ${H}, T = ${T}, Wh = ρQ (Q orthogonal), L = ½‖h_T − y‖²` }),
+)
 console.log(`\nwrote ${out}`)
 console.log(`
 Observed: while the state is small (every ρ with small inputs, and the first steps from h₀ = 0) the error

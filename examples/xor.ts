@@ -11,16 +11,24 @@ import { cpuBackend, grad, jit, nn, optim, random, tensor, tree, type Tensor } f
 const net = nn.sequential(nn.dense(2, 2), nn.sigmoid, nn.dense(2, 1))
 type P = nn.ParamsOf<typeof net>
 
-const x = tensor([[0, 0], [0, 1], [1, 0], [1, 1]])
+const x = tensor([
+  [0, 0],
+  [0, 1],
+  [1, 0],
+  [1, 1],
+])
 const y = tensor([[0], [1], [1], [0]])
 const loss = (p: P) => nn.sigmoidCrossEntropy(net.apply(p, x), y)
 
 const opt = optim.momentum({ lr: 0.5, momentum: 0.9 })
 // A tiny problem: the CPU interpreter is the fastest backend for it.
-const step = jit((p: P, s: optim.FirstOrderState) => {
-  const [next, state] = opt.update(grad(loss)(p), s, p) as [P, optim.FirstOrderState]
-  return [next, state, loss(p)] as const
-}, { backend: cpuBackend() })
+const step = jit(
+  (p: P, s: optim.FirstOrderState) => {
+    const [next, state] = opt.update(grad(loss)(p), s, p) as [P, optim.FirstOrderState]
+    return [next, state, loss(p)] as const
+  },
+  { backend: cpuBackend() },
+)
 
 let params = net.init(random.key(0))
 let state = opt.init(params)
@@ -31,7 +39,12 @@ for (let i = 0; i <= 2000; i++) {
   state = s
 }
 const out = await nn.sigmoid.apply(null, net.apply(params, x)).data()
-const table = [[0, 0], [0, 1], [1, 0], [1, 1]].map(([a, b], i) => `${a} xor ${b} → ${out[i].toFixed(3)}`)
+const table = [
+  [0, 0],
+  [0, 1],
+  [1, 0],
+  [1, 1],
+].map(([a, b], i) => `${a} xor ${b} → ${out[i].toFixed(3)}`)
 console.log(table.join('\n'))
 const right = [0, 1, 1, 0].every((t, i) => Math.round(out[i]) === t)
 console.log(right ? 'all four points classified correctly' : 'not separated: try another key')

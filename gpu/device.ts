@@ -44,9 +44,9 @@ const LIMITS: readonly (keyof GPUSupportedLimits)[] = [
 function hasVulkanLoader(proc: { platform?: string; env: Record<string, string | undefined> }): boolean {
   if (proc.platform !== 'linux' || proc.env.LD_LIBRARY_PATH) return true
   const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib']
-  const fs = (globalThis as { process?: { getBuiltinModule?: (name: string) => unknown } }).process?.getBuiltinModule?.('node:fs') as
-    | { existsSync(path: string): boolean }
-    | undefined
+  const fs = (globalThis as { process?: { getBuiltinModule?: (name: string) => unknown } }).process?.getBuiltinModule?.(
+    'node:fs',
+  ) as { existsSync(path: string): boolean } | undefined
   return fs === undefined || dirs.some((d) => fs.existsSync(`${d}/libvulkan.so.1`))
 }
 
@@ -88,7 +88,8 @@ export async function createContext(options: DeviceOptions = {}): Promise<GpuCon
       }
       const device = await adapter.requestDevice({ requiredLimits })
       const info = adapter.info
-      const name = [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s).join(' ') || 'unknown'
+      const name =
+        [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s).join(' ') || 'unknown'
       const context: GpuContext = {
         instance: gpu,
         device,

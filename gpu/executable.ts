@@ -38,14 +38,18 @@ async function pipelineFor(context: GpuContext, kernel: CompiledKernel): Promise
       const info = await module.getCompilationInfo()
       const errors = info.messages.filter((m) => m.type === 'error')
       try {
-        if (errors.length > 0)
-          throw new Error(`${errors.map((m) => `line ${m.lineNum}: ${m.message}`).join('; ')}`)
-        return await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: kernel.entryPoint }, label: kernel.label })
+        if (errors.length > 0) throw new Error(`${errors.map((m) => `line ${m.lineNum}: ${m.message}`).join('; ')}`)
+        return await device.createComputePipelineAsync({
+          layout: 'auto',
+          compute: { module, entryPoint: kernel.entryPoint },
+          label: kernel.label,
+        })
       } catch (e) {
         throw new Error(`WebGPU could not compile kernel ${kernel.label}: ${(e as Error).message}\n${kernel.code}`)
       } finally {
         const error = await device.popErrorScope()
-        if (error !== null && errors.length === 0) throw new Error(`WebGPU rejected kernel ${kernel.label}: ${error.message}\n${kernel.code}`)
+        if (error !== null && errors.length === 0)
+          throw new Error(`WebGPU rejected kernel ${kernel.label}: ${error.message}\n${kernel.code}`)
       }
     })()
     cache.set(key, pipeline)
@@ -62,7 +66,8 @@ const bufferId = (buffer: GPUBuffer): number => {
   return id
 }
 
-const checkpointBytes = (results: readonly DeviceTensor[]): number => results.reduce((n, t) => n + sizeOf(t.aval.shape) * 4, 0)
+const checkpointBytes = (results: readonly DeviceTensor[]): number =>
+  results.reduce((n, t) => n + sizeOf(t.aval.shape) * 4, 0)
 
 /** Outputs of at most this many elements (a loss, a metric) are copied back in the submission that computes them. */
 const SMALL_OUTPUT = 1
@@ -107,8 +112,13 @@ export class WebGpuExecutable implements Executable {
     this.kernels = compiled.length
     this.dispatches = dispatches
     this.plan = planBuffers(lowered, this.dispatches)
-    const external = new Set([...lowered.buffers.filter((b) => b.role === 'input').map((b) => b.id), ...lowered.outputs])
-    this.perCall = this.dispatches.map((d) => [...d.inputs, d.output, ...(d.also === undefined ? [] : [d.also])].filter((id) => external.has(id)))
+    const external = new Set([
+      ...lowered.buffers.filter((b) => b.role === 'input').map((b) => b.id),
+      ...lowered.outputs,
+    ])
+    this.perCall = this.dispatches.map((d) =>
+      [...d.inputs, d.output, ...(d.also === undefined ? [] : [d.also])].filter((id) => external.has(id)),
+    )
     this.bindGroups = this.dispatches.map(() => new Map())
     this.ready = Promise.all(compiled.map((k) => pipelineFor(context, k)))
     this.ready.catch(() => undefined)
@@ -127,7 +137,8 @@ export class WebGpuExecutable implements Executable {
       const words = new Uint32Array((entries * STEP_STRIDE) / 4)
       this.dispatches.forEach((d, i) => {
         if (this.entry[i] < 0) return
-        if (d.offsets === undefined) throw new Error(`kernel ${compiled[d.kernel].label} reads a loop's step outside a loop`)
+        if (d.offsets === undefined)
+          throw new Error(`kernel ${compiled[d.kernel].label} reads a loop's step outside a loop`)
         words.set(d.offsets, (this.entry[i] * STEP_STRIDE) / 4)
       })
       this.starts = context.device.createBuffer({ size: words.byteLength, usage: 0x40 | 0x08 }) // UNIFORM | COPY_DST
@@ -136,14 +147,27 @@ export class WebGpuExecutable implements Executable {
   }
 
   /** The bind group of one dispatch, from the buffers bound to the call's logical buffers. */
-  private bindGroup(d: Dispatch, entry: number, bound: ReadonlyMap<number, GPUBuffer>, pipeline: GPUComputePipeline): GPUBindGroup {
+  private bindGroup(
+    d: Dispatch,
+    entry: number,
+    bound: ReadonlyMap<number, GPUBuffer>,
+    pipeline: GPUComputePipeline,
+  ): GPUBindGroup {
     const kernel = this.lowered.kernels[d.kernel]
     // A matmul binds A, B, C, then its epilogue's inputs; other kernels their inputs, then the output; then a second
     // output if there is one; in a loop, then the step.
-    const order = kernel.kind === 'matmul' ? [d.inputs[0], d.inputs[1], d.output, ...d.inputs.slice(2)] : [...d.inputs, d.output]
+    const order =
+      kernel.kind === 'matmul' ? [d.inputs[0], d.inputs[1], d.output, ...d.inputs.slice(2)] : [...d.inputs, d.output]
     if (d.also !== undefined) order.push(d.also)
-    const entries: GPUBindGroupEntry[] = order.map((id, binding) => ({ binding, resource: { buffer: bound.get(id) as GPUBuffer } }))
-    if (entry >= 0) entries.push({ binding: order.length, resource: { buffer: this.starts as GPUBuffer, offset: entry * STEP_STRIDE, size: 16 * stepVectors(kernel) } })
+    const entries: GPUBindGroupEntry[] = order.map((id, binding) => ({
+      binding,
+      resource: { buffer: bound.get(id) as GPUBuffer },
+    }))
+    if (entry >= 0)
+      entries.push({
+        binding: order.length,
+        resource: { buffer: this.starts as GPUBuffer, offset: entry * STEP_STRIDE, size: 16 * stepVectors(kernel) },
+      })
     return this.context.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries })
   }
 
@@ -156,8 +180,12 @@ export class WebGpuExecutable implements Executable {
    * kernel's dispatches out, interleaved with whole calls, `rounds` of each; a kernel's cost is the difference of
    * their 25th percentiles, in ms. Those calls' outputs are wrong and are discarded; nothing is donated.
    */
-  async kernelCosts(inputs: readonly Tensor[], rounds = 12): Promise<{ kernel: number; dispatches: number; ms: number }[]> {
-    if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`kernelCosts: rounds must be a whole number of at least 1, got ${rounds}`)
+  async kernelCosts(
+    inputs: readonly Tensor[],
+    rounds = 12,
+  ): Promise<{ kernel: number; dispatches: number; ms: number }[]> {
+    if (!Number.isInteger(rounds) || rounds < 1)
+      throw new RangeError(`kernelCosts: rounds must be a whole number of at least 1, got ${rounds}`)
     const time = async (omit: number) => {
       const t0 = performance.now()
       const outs = await this.call(inputs, { checkpointEvery: 0 }, omit)
@@ -176,7 +204,11 @@ export class WebGpuExecutable implements Executable {
         without[k].push(await time(k))
       }
     const p25 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 4)]
-    return kernels.map((k) => ({ kernel: k, dispatches: this.dispatches.filter((d) => d.kernel === k).length, ms: p25(whole) - p25(without[k]) }))
+    return kernels.map((k) => ({
+      kernel: k,
+      dispatches: this.dispatches.filter((d) => d.kernel === k).length,
+      ms: p25(whole) - p25(without[k]),
+    }))
   }
 
   /** One call; the dispatches of kernel `omit` (if ≥ 0) are left out (kernelCosts). */
@@ -184,7 +216,9 @@ export class WebGpuExecutable implements Executable {
     const pipelines = await this.ready
     const { device } = this.context
     if (this.context.lost !== null)
-      throw new DeviceLostError(`cannot run: ${this.context.lost}; the tensors it computed can still be read (\`await t.data()\` recomputes them on the CPU)`)
+      throw new DeviceLostError(
+        `cannot run: ${this.context.lost}; the tensors it computed can still be read (\`await t.data()\` recomputes them on the CPU)`,
+      )
     const { program, lowered } = this
     if (inputs.length !== program.inputs.length)
       throw new Error(`the compiled program takes ${program.inputs.length} inputs, got ${inputs.length}`)
@@ -244,21 +278,46 @@ export class WebGpuExecutable implements Executable {
 
     // Lineage: the outputs remember this call; once its chain is long enough they are copied back in this submission.
     const every = options.checkpointEvery ?? CHECKPOINT_EVERY
-    const depth = 1 + Math.max(0, ...inputs.map((x) => (x instanceof DeviceTensor && x.context === this.context ? x.chainDepth : 0)))
+    const depth =
+      1 +
+      Math.max(0, ...inputs.map((x) => (x instanceof DeviceTensor && x.context === this.context ? x.chainDepth : 0)))
     const call = every > 0 ? new CallRecord(program, inputs.slice(), depth) : null
     if (call !== null) this.recent.remember(call, 4 * every)
-    const results = outputs.map((buffer, i) => new DeviceTensor(program.outputs[i].aval, buffer, this.context, this.pool, this.readback, call && { call, index: i }))
+    const results = outputs.map(
+      (buffer, i) =>
+        new DeviceTensor(
+          program.outputs[i].aval,
+          buffer,
+          this.context,
+          this.pool,
+          this.readback,
+          call && { call, index: i },
+        ),
+    )
     // A checkpoint copies every output back; otherwise the scalars (a loss, a metric) come back with the call, so
     // that reading them costs no submission of its own.
     const full = call !== null && depth >= every
-    const back = full ? results.map((_, i) => i) : results.flatMap((t, i) => (sizeOf(t.aval.shape) <= SMALL_OUTPUT ? [i] : []))
-    const copyBack = back.length === 0 ? null : this.copyBack(encoder, back.map((i) => results[i]), back.map((i) => outputs[i]), full ? call : null)
+    const back = full
+      ? results.map((_, i) => i)
+      : results.flatMap((t, i) => (sizeOf(t.aval.shape) <= SMALL_OUTPUT ? [i] : []))
+    const copyBack =
+      back.length === 0
+        ? null
+        : this.copyBack(
+            encoder,
+            back.map((i) => results[i]),
+            back.map((i) => outputs[i]),
+            full ? call : null,
+          )
 
     device.queue.submit([encoder.finish()])
     copyBack?.()
     if (validate) {
       const error = await device.popErrorScope()
-      if (error !== null) throw new Error(`WebGPU rejected the commands of a call (${this.dispatches.length} dispatches): ${error.message}`)
+      if (error !== null)
+        throw new Error(
+          `WebGPU rejected the commands of a call (${this.dispatches.length} dispatches): ${error.message}`,
+        )
       this.validated = true
     }
     for (const buffer of uploads) this.pool.release(buffer)
@@ -267,7 +326,13 @@ export class WebGpuExecutable implements Executable {
     })
     this.readback.bytesRead = full ? 0 : checkpointBytes(back.map((i) => results[i]))
     this.readback.submissions = 0
-    this.last = { dispatches: this.dispatches.length, submissions: 1, bytesRead: 0, bytesWritten, bytesCheckpointed: full ? checkpointBytes(results) : 0 }
+    this.last = {
+      dispatches: this.dispatches.length,
+      submissions: 1,
+      bytesRead: 0,
+      bytesWritten,
+      bytesCheckpointed: full ? checkpointBytes(results) : 0,
+    }
     return results
   }
 
@@ -277,7 +342,12 @@ export class WebGpuExecutable implements Executable {
    * its host copy (or, if the device fails first, leaves the lineage). With
    * `call` (a checkpoint: every output), the call's record then expires.
    */
-  private copyBack(encoder: GPUCommandEncoder, results: readonly DeviceTensor[], buffers: readonly GPUBuffer[], call: CallRecord | null): () => void {
+  private copyBack(
+    encoder: GPUCommandEncoder,
+    results: readonly DeviceTensor[],
+    buffers: readonly GPUBuffer[],
+    call: CallRecord | null,
+  ): () => void {
     const offsets: number[] = []
     let total = 0
     for (const t of results) {
@@ -296,7 +366,9 @@ export class WebGpuExecutable implements Executable {
           const raw = staging.getMappedRange()
           results.forEach((t, i) => {
             const bytes = sizeOf(t.aval.shape) * 4
-            marks[i].landed(concrete(t.aval.shape, t.aval.dtype, fromDevice(t.aval.dtype, raw.slice(offsets[i], offsets[i] + bytes))))
+            marks[i].landed(
+              concrete(t.aval.shape, t.aval.dtype, fromDevice(t.aval.dtype, raw.slice(offsets[i], offsets[i] + bytes))),
+            )
           })
           staging.unmap()
           staging.destroy()

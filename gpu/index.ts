@@ -34,12 +34,17 @@ export async function webgpuBackend(options: DeviceOptions = {}): Promise<WebGpu
       for (const v of [...moved.inputs, ...moved.constVars, ...moved.eqns.flatMap((e) => e.outputs)]) {
         const bytes = sizeOf(v.aval.shape) * 4
         if (bytes > limit)
-          throw new Error(`a ${formatAval(v.aval)} tensor needs ${bytes} bytes, more than this adapter's maxStorageBufferBindingSize of ${limit} bytes`)
+          throw new Error(
+            `a ${formatAval(v.aval)} tensor needs ${bytes} bytes, more than this adapter's maxStorageBufferBindingSize of ${limit} bytes`,
+          )
       }
       const lowered = lower(moved, { maxBuffers: context.limits.maxStorageBuffersPerShaderStage })
       const dispatches = dispatchesOf(lowered)
       const starts = startsFrom(dispatches, lowered.kernels.length)
-      const compiled = lowered.kernels.map((k, i) => ({ ...renderKernel(k, lowered.buffers, starts[i]), label: `#${i} (${k.kind})` }))
+      const compiled = lowered.kernels.map((k, i) => ({
+        ...renderKernel(k, lowered.buffers, starts[i]),
+        label: `#${i} (${k.kind})`,
+      }))
       return new WebGpuExecutable(moved, lowered, compiled, context, pool, dispatches)
     },
   }

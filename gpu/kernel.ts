@@ -31,7 +31,9 @@ type Fields<K extends Expr['k']> = Omit<Extract<Expr, { k: K }>, 'id'>
 export class ExprBuilder {
   private readonly table = new Map<string, Expr>()
   private intern<K extends Expr['k']>(fields: Fields<K>): Expr {
-    const key = JSON.stringify(fields, (k, v) => (v !== null && typeof v === 'object' && 'id' in v && k !== '' ? `#${v.id}` : v))
+    const key = JSON.stringify(fields, (k, v) =>
+      v !== null && typeof v === 'object' && 'id' in v && k !== '' ? `#${v.id}` : v,
+    )
     let e = this.table.get(key)
     if (e === undefined) {
       e = { ...fields, id: this.table.size } as unknown as Expr
@@ -54,16 +56,37 @@ export class ExprBuilder {
   bin(op: BinaryOp, a: Expr, b: Expr): Expr {
     if (a.t === 'i32' && a.k === 'lit' && b.k === 'lit') {
       const [x, y] = [a.value, b.value]
-      const v = { add: x + y, sub: x - y, mul: x * y, div: Math.trunc(x / y), mod: x % y, max: Math.max(x, y), min: Math.min(x, y), pow: x ** y }[op]
+      const v = {
+        add: x + y,
+        sub: x - y,
+        mul: x * y,
+        div: Math.trunc(x / y),
+        mod: x % y,
+        max: Math.max(x, y),
+        min: Math.min(x, y),
+        pow: x ** y,
+      }[op]
       if (Number.isFinite(v)) return this.lit(v, 'i32')
     }
     if (a.t === 'i32') {
       // (x / d)·d + x % d = x for an index x ≥ 0.
-      if (op === 'add' && a.k === 'bin' && a.op === 'mul' && a.a.k === 'bin' && a.a.op === 'div' && b.k === 'bin' && b.op === 'mod' &&
-        a.a.a === b.a && a.a.b === b.b && a.b === b.b) return b.a
+      if (
+        op === 'add' &&
+        a.k === 'bin' &&
+        a.op === 'mul' &&
+        a.a.k === 'bin' &&
+        a.a.op === 'div' &&
+        b.k === 'bin' &&
+        b.op === 'mod' &&
+        a.a.a === b.a &&
+        a.a.b === b.b &&
+        a.b === b.b
+      )
+        return b.a
       if (op === 'add' && a.k === 'lit' && a.value === 0) return b
       if ((op === 'add' || op === 'sub') && b.k === 'lit' && b.value === 0) return a
-      if (op === 'mul' && ((a.k === 'lit' && a.value === 0) || (b.k === 'lit' && b.value === 0))) return this.lit(0, 'i32')
+      if (op === 'mul' && ((a.k === 'lit' && a.value === 0) || (b.k === 'lit' && b.value === 0)))
+        return this.lit(0, 'i32')
       if (op === 'mul' && a.k === 'lit' && a.value === 1) return b
       if ((op === 'mul' || op === 'div') && b.k === 'lit' && b.value === 1) return a
       if (op === 'mod' && b.k === 'lit' && b.value === 1) return this.lit(0, 'i32')
@@ -85,7 +108,10 @@ export class ExprBuilder {
   }
   /** a₀·s₀ + a₁·s₁ + … for index expressions a and integer strides s. */
   affine(terms: readonly (readonly [Expr, number])[]): Expr {
-    return terms.reduce<Expr>((acc, [e, s]) => this.bin('add', acc, this.bin('mul', e, this.lit(s, 'i32'))), this.lit(0, 'i32'))
+    return terms.reduce<Expr>(
+      (acc, [e, s]) => this.bin('add', acc, this.bin('mul', e, this.lit(s, 'i32'))),
+      this.lit(0, 'i32'),
+    )
   }
   /**
    * `e` rebuilt bottom-up with its index variables and loads replaced:
@@ -105,19 +131,34 @@ export class ExprBuilder {
     const go = (x: Expr) => this.rewrite(x, replace, memo)
     let out: Expr
     switch (e.k) {
-      case 'idx': out = replace.idx?.(e.name) ?? e; break
-      case 'lit': out = e; break
+      case 'idx':
+        out = replace.idx?.(e.name) ?? e
+        break
+      case 'lit':
+        out = e
+        break
       case 'load': {
         const offset = go(e.offset)
         out = replace.load ? replace.load(e.slot, offset, e.t) : this.load(e.slot, offset, e.t)
         break
       }
-      case 'un': out = this.un(e.op, go(e.a)); break
-      case 'bin': out = this.bin(e.op, go(e.a), go(e.b)); break
-      case 'cmp': out = this.cmp(e.op, go(e.a), go(e.b)); break
-      case 'sel': out = this.sel(go(e.c), go(e.a), go(e.b)); break
-      case 'cast': out = this.cast(go(e.a), e.t); break
-      default: return e satisfies never
+      case 'un':
+        out = this.un(e.op, go(e.a))
+        break
+      case 'bin':
+        out = this.bin(e.op, go(e.a), go(e.b))
+        break
+      case 'cmp':
+        out = this.cmp(e.op, go(e.a), go(e.b))
+        break
+      case 'sel':
+        out = this.sel(go(e.c), go(e.a), go(e.b))
+        break
+      case 'cast':
+        out = this.cast(go(e.a), e.t)
+        break
+      default:
+        return e satisfies never
     }
     memo.set(e.id, out)
     return out
@@ -240,7 +281,13 @@ export interface Loop {
   /** What one step runs, in order. */
   readonly body: readonly ScheduleItem[]
   /** Per carry: the body's carry buffers (role 'carry'), and what they are bound to. */
-  readonly carries: readonly { readonly read: number; readonly write: number; readonly init: number; readonly result: number; readonly spare: number }[]
+  readonly carries: readonly {
+    readonly read: number
+    readonly write: number
+    readonly init: number
+    readonly result: number
+    readonly spare: number
+  }[]
 }
 
 /** One entry of what a call runs: a kernel (an index into `kernels`), or a loop (into `loops`). */

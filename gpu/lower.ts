@@ -20,8 +20,19 @@ import { Literal, Var, innerPrograms, type Atom, type Eqn, type Program } from '
 import { formatAval, sizeOf } from '../src/tensor.ts'
 import { stridesOf } from '../src/cpu/ndarray.ts'
 import {
-  ACC_SLOT, ExprBuilder, bindingCount, type Expr, type Kernel, type LogicalBuffer, type Loop, type LoweredProgram, type MatmulKernel, type ReduceKernel,
-  type ScalarType, type ScheduleItem, type UnaryOp,
+  ACC_SLOT,
+  ExprBuilder,
+  bindingCount,
+  type Expr,
+  type Kernel,
+  type LogicalBuffer,
+  type Loop,
+  type LoweredProgram,
+  type MatmulKernel,
+  type ReduceKernel,
+  type ScalarType,
+  type ScheduleItem,
+  type UnaryOp,
 } from './kernel.ts'
 import { chooseReduction, type ReductionStrategy } from './kernels/reduce.ts'
 
@@ -30,7 +41,9 @@ const UNARY = new Set<string>(['neg', 'exp', 'log', 'tanh', 'logistic', 'sin', '
 
 export function scalarType(dtype: DType, where: string): ScalarType {
   if (dtype === 'f64')
-    throw new Error(`WebGPU has no f64: ${where} is f64. Trace with f32 tensors, or run f64 programs on the CPU backend`)
+    throw new Error(
+      `WebGPU has no f64: ${where} is f64. Trace with f32 tensors, or run f64 programs on the CPU backend`,
+    )
   return dtype
 }
 
@@ -51,8 +64,26 @@ export interface LowerOptions {
 
 /** Primitives with a lowering: the roots, the unary functions and those inlined below. */
 const LOWERED = new Set<string>([
-  ...ROOTS, ...UNARY, 'add', 'sub', 'mul', 'div', 'pow', 'max', 'compare', 'select', 'convert', 'stopGradient',
-  'broadcast', 'reshape', 'transpose', 'slice', 'pad', 'concat', 'gather', 'scan',
+  ...ROOTS,
+  ...UNARY,
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'max',
+  'compare',
+  'select',
+  'convert',
+  'stopGradient',
+  'broadcast',
+  'reshape',
+  'transpose',
+  'slice',
+  'pad',
+  'concat',
+  'gather',
+  'scan',
 ])
 
 /** What the lowering knows of one Program (the top level, or a loop body): kept across attempts, roots may grow. */
@@ -66,7 +97,8 @@ interface Analysis {
 
 function analyse(program: Program): Analysis {
   const missing = program.eqns.find((e) => !LOWERED.has(e.prim))
-  if (missing !== undefined) throw new UnsupportedProgramError(`lowering: WebGPU does not compile '${missing.prim}' yet`)
+  if (missing !== undefined)
+    throw new UnsupportedProgramError(`lowering: WebGPU does not compile '${missing.prim}' yet`)
   const producer = new Map<Var, Eqn>()
   for (const e of program.eqns) for (const v of e.outputs) producer.set(v, e)
   const roots = new Set<Var>()
@@ -90,7 +122,9 @@ function analyse(program: Program): Analysis {
     if (e?.prim !== 'slice' || !(e.inputs[0] instanceof Var)) return null
     const { starts, limits } = e.params as { starts: readonly number[]; limits: readonly number[] }
     const shape = e.inputs[0].aval.shape
-    return starts.every((s, i) => i === 0 || s === 0) && limits.every((l, i) => i === 0 || l === shape[i]) ? { source: e.inputs[0], from: starts[0] } : null
+    return starts.every((s, i) => i === 0 || s === 0) && limits.every((l, i) => i === 0 || l === shape[i])
+      ? { source: e.inputs[0], from: starts[0] }
+      : null
   }
   // A contiguous run of a buffer holding a's elements in row-major order: a stored value, a reshape of a run, or a
   // run of a run's leading axis.
@@ -101,7 +135,9 @@ function analyse(program: Program): Analysis {
     if (e.prim === 'reshape') return run(e.inputs[0])
     const slice = leadingSlice(a)
     const inner = slice === null ? null : run(slice.source)
-    return inner === null || slice === null ? null : { source: inner.source, from: inner.from + slice.from * sizeOf(slice.source.aval.shape.slice(1)) }
+    return inner === null || slice === null
+      ? null
+      : { source: inner.source, from: inner.from + slice.from * sizeOf(slice.source.aval.shape.slice(1)) }
   }
   const matmulOperand = (a: Atom): MatmulOperand | null => {
     if (!(a instanceof Var)) return null
@@ -113,14 +149,22 @@ function analyse(program: Program): Analysis {
     if (e.prim === 'transpose' && source !== null) {
       const perm = (e.params as { perm: readonly number[] }).perm
       const n = perm.length
-      if (perm.every((p, i) => (i < n - 2 ? p === i : p === (i === n - 2 ? n - 1 : n - 2)))) return { ...source, trans: true, broadcastBatch: false }
+      if (perm.every((p, i) => (i < n - 2 ? p === i : p === (i === n - 2 ? n - 1 : n - 2))))
+        return { ...source, trans: true, broadcastBatch: false }
     }
     if (e.prim === 'broadcast' && x instanceof Var) {
       const inner = matmulOperand(x)
       const from = x.aval.shape
       const to = a.aval.shape
       // Only new leading (batch) axes: the matrix itself is unchanged.
-      if (inner !== null && !inner.broadcastBatch && from.length === 2 && to.length > 2 && to[to.length - 2] === from[0] && to[to.length - 1] === from[1])
+      if (
+        inner !== null &&
+        !inner.broadcastBatch &&
+        from.length === 2 &&
+        to.length > 2 &&
+        to[to.length - 2] === from[0] &&
+        to[to.length - 1] === from[1]
+      )
         return { ...inner, broadcastBatch: true }
     }
     return null
@@ -133,7 +177,12 @@ function analyse(program: Program): Analysis {
     if (!(a instanceof Var) || materialized(a)) return a
     const from = producer.get(a)
     const slice = leadingSlice(a)
-    const inner = from?.prim === 'reshape' ? from.inputs[0] : slice !== null && 2 * sizeOf(a.aval.shape) >= sizeOf(slice.source.aval.shape) ? slice.source : a
+    const inner =
+      from?.prim === 'reshape'
+        ? from.inputs[0]
+        : slice !== null && 2 * sizeOf(a.aval.shape) >= sizeOf(slice.source.aval.shape)
+          ? slice.source
+          : a
     return inner === a ? a : sourceOf(inner)
   }
   for (const e of program.eqns)
@@ -142,7 +191,11 @@ function analyse(program: Program): Analysis {
         if (!(a instanceof Var) || matmulOperand(a) !== null) continue
         const from = producer.get(a)
         const perm = from?.prim === 'transpose' ? (from.params as { perm: readonly number[] }).perm : undefined
-        const swapsLastTwo = perm !== undefined && perm.every((p, i) => (i < perm.length - 2 ? p === i : p === (i === perm.length - 2 ? perm.length - 1 : perm.length - 2)))
+        const swapsLastTwo =
+          perm !== undefined &&
+          perm.every((p, i) =>
+            i < perm.length - 2 ? p === i : p === (i === perm.length - 2 ? perm.length - 1 : perm.length - 2),
+          )
         const inner = swapsLastTwo ? sourceOf((from as Eqn).inputs[0]) : null
         roots.add((inner instanceof Var && producer.has(inner) ? inner : sourceOf(a)) as Var)
       }
@@ -185,16 +238,26 @@ interface Lowering {
 
 export function lower(program: Program, options: LowerOptions): LoweredProgram {
   const analyses = new Map<Program, Analysis>()
-  const eqnCount = (p: Program): number => p.eqns.reduce((n, e) => n + 1 + innerPrograms(e).reduce((m, q) => m + eqnCount(q), 0), 0)
+  const eqnCount = (p: Program): number =>
+    p.eqns.reduce((n, e) => n + 1 + innerPrograms(e).reduce((m, q) => m + eqnCount(q), 0), 0)
   // Split kernels that would bind more buffers than the adapter allows.
   for (let attempt = 0; ; attempt++) {
     const state: Lowering = { options, analyses, buffers: [], kernels: [], loops: [], b: new ExprBuilder(), over: null }
     const top = build(state, program, null)
     if (state.over === null)
-      return { buffers: state.buffers, kernels: state.kernels, schedule: top.schedule, loops: state.loops, outputs: top.outputs, outputShapes: program.outputs.map((a) => a.aval.shape) }
+      return {
+        buffers: state.buffers,
+        kernels: state.kernels,
+        schedule: top.schedule,
+        loops: state.loops,
+        outputs: top.outputs,
+        outputShapes: program.outputs.map((a) => a.aval.shape),
+      }
     const { analysis, kernel, candidate } = state.over
     if (candidate === undefined || attempt > eqnCount(program))
-      throw new Error(`lowering: a kernel needs ${bindingCount(kernel)} storage buffers, more than the adapter's ${options.maxBuffers}`)
+      throw new Error(
+        `lowering: a kernel needs ${bindingCount(kernel)} storage buffers, more than the adapter's ${options.maxBuffers}`,
+      )
     analysis.roots.add(candidate)
   }
 }
@@ -209,7 +272,11 @@ interface LoopEntry {
 type Entry = Kernel | LoopEntry
 
 /** Lowers one Program (the top level, or a loop body under `binding`) into the shared tables; its schedule and output buffers. */
-function build(state: Lowering, program: Program, binding: BodyBinding | null): { schedule: ScheduleItem[]; outputs: number[] } {
+function build(
+  state: Lowering,
+  program: Program,
+  binding: BodyBinding | null,
+): { schedule: ScheduleItem[]; outputs: number[] } {
   let analysis = state.analyses.get(program)
   if (analysis === undefined) state.analyses.set(program, (analysis = analyse(program)))
   const { producer, roots, matmulOperand, stored, leadingSlice } = analysis
@@ -248,19 +315,51 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
     const padded = chunk * parts > count
     const at = padded ? b.bin('min', flat, b.lit(count - 1, 'i32')) : flat
     const strides = stridesOf(kernel.reduced)
-    const from = kernel.reduced.map((d, i) => (d === 1 ? b.lit(0, 'i32') : b.bin('mod', b.bin('div', at, b.lit(strides[i], 'i32')), b.lit(d, 'i32'))))
-    const element = b.rewrite(kernel.body, { idx: (name) => (name.startsWith('r') ? from[Number(name.slice(1))] : undefined) })
+    const from = kernel.reduced.map((d, i) =>
+      d === 1 ? b.lit(0, 'i32') : b.bin('mod', b.bin('div', at, b.lit(strides[i], 'i32')), b.lit(d, 'i32')),
+    )
+    const element = b.rewrite(kernel.body, {
+      idx: (name) => (name.startsWith('r') ? from[Number(name.slice(1))] : undefined),
+    })
     const unit = b.lit(kernel.op === 'sum' ? 0 : type === 'i32' ? -(2 ** 31) : -Infinity, type)
-    const [partInputs, [partBody]] = compactSlots(b, kernel.inputs, [padded ? b.sel(b.cmp('lt', flat, b.lit(count, 'i32')), element, unit) : element])
+    const [partInputs, [partBody]] = compactSlots(b, kernel.inputs, [
+      padded ? b.sel(b.cmp('lt', flat, b.lit(count, 'i32')), element, unit) : element,
+    ])
     const partShape = [...kernel.shape, parts]
     const part = buffers.length
     buffers.push({ id: part, size: sizeOf(partShape), type, role: 'temp' })
     const partStrides = stridesOf(partShape)
-    const ofPart = b.load(kernel.inputs.length, b.affine([...kernel.shape.map((_, i) => b.idx(`o${i}`)), b.idx('r0')].map((e, i) => [partShape[i] === 1 ? b.lit(0, 'i32') : e, partStrides[i]] as const)), type)
+    const ofPart = b.load(
+      kernel.inputs.length,
+      b.affine(
+        [...kernel.shape.map((_, i) => b.idx(`o${i}`)), b.idx('r0')].map(
+          (e, i) => [partShape[i] === 1 ? b.lit(0, 'i32') : e, partStrides[i]] as const,
+        ),
+      ),
+      type,
+    )
     const [finalInputs, [init, body]] = compactSlots(b, [...kernel.inputs, part], [kernel.init, ofPart])
     return [
-      { ...kernel, inputs: partInputs, output: part, shape: partShape, reduced: [chunk], init: unit, body: partBody, ...workgroup },
-      ...reduction({ kind: 'reduce', op: kernel.op, inputs: finalInputs, output: kernel.output, shape: kernel.shape, reduced: [parts], init, body }),
+      {
+        ...kernel,
+        inputs: partInputs,
+        output: part,
+        shape: partShape,
+        reduced: [chunk],
+        init: unit,
+        body: partBody,
+        ...workgroup,
+      },
+      ...reduction({
+        kind: 'reduce',
+        op: kernel.op,
+        inputs: finalInputs,
+        output: kernel.output,
+        shape: kernel.shape,
+        reduced: [parts],
+        init,
+        body,
+      }),
     ]
   }
 
@@ -307,7 +406,12 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
       const t = scalarType(out.aval.dtype, formatAval(out.aval))
       if (UNARY.has(eqn.prim)) return b.un(eqn.prim as UnaryOp, exprOf(x, index))
       switch (eqn.prim) {
-        case 'add': case 'sub': case 'mul': case 'div': case 'pow': case 'max':
+        case 'add':
+        case 'sub':
+        case 'mul':
+        case 'div':
+        case 'pow':
+        case 'max':
           return b.bin(eqn.prim, exprOf(x, index), exprOf(y, index))
         case 'compare':
           return b.cmp(p.op as never, exprOf(x, index), exprOf(y, index))
@@ -320,7 +424,10 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
         case 'broadcast': {
           const from = x.aval.shape
           const lead = index.length - from.length
-          return exprOf(x, from.map((d, i) => (d === 1 ? b.lit(0, 'i32') : index[lead + i])))
+          return exprOf(
+            x,
+            from.map((d, i) => (d === 1 ? b.lit(0, 'i32') : index[lead + i])),
+          )
         }
         case 'reshape':
           return exprOf(x, reshapeIndex(b, index, out.aval.shape, x.aval.shape))
@@ -332,7 +439,10 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
         }
         case 'slice': {
           const starts = p.starts as readonly number[]
-          return exprOf(x, index.map((e, i) => b.bin('add', e, b.lit(starts[i], 'i32'))))
+          return exprOf(
+            x,
+            index.map((e, i) => b.bin('add', e, b.lit(starts[i], 'i32'))),
+          )
         }
         case 'pad': {
           const lo = p.lo as readonly number[]
@@ -340,7 +450,11 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
           let inside: Expr = b.lit(1, 'bool')
           x.aval.shape.forEach((d, i) => {
             if (d === out.aval.shape[i]) return
-            const ok = b.sel(b.cmp('ge', from[i], b.lit(0, 'i32')), b.cmp('lt', from[i], b.lit(d, 'i32')), b.lit(0, 'bool'))
+            const ok = b.sel(
+              b.cmp('ge', from[i], b.lit(0, 'i32')),
+              b.cmp('lt', from[i], b.lit(d, 'i32')),
+              b.lit(0, 'bool'),
+            )
             inside = inside.k === 'lit' ? ok : b.sel(inside, ok, b.lit(0, 'bool'))
           })
           return b.sel(inside, exprOf(x, from), b.lit(0, t))
@@ -385,9 +499,19 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
       const k = eqn.inputs[0].aval.shape[r - 1]
       const batch = sizeOf(shape.slice(0, r - 2))
       kernel = {
-        kind: 'matmul', inputs: [bufferOf.get(A.source) as number, bufferOf.get(B.source) as number],
-        output, batch, m, n, k, transA: A.trans, transB: B.trans, startA: A.from, startB: B.from,
-        batchStrideA: A.broadcastBatch ? 0 : m * k, batchStrideB: B.broadcastBatch ? 0 : k * n,
+        kind: 'matmul',
+        inputs: [bufferOf.get(A.source) as number, bufferOf.get(B.source) as number],
+        output,
+        batch,
+        m,
+        n,
+        k,
+        transA: A.trans,
+        transB: B.trans,
+        startA: A.from,
+        startB: B.from,
+        batchStrideA: A.broadcastBatch ? 0 : m * k,
+        batchStrideB: B.broadcastBatch ? 0 : k * n,
       }
     } else if (eqn.prim === 'sum' || eqn.prim === 'reduceMax') {
       const axes = (eqn.params as { axes: readonly number[] }).axes
@@ -398,7 +522,16 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
       x.aval.shape.forEach((_, i) => from.push(axes.includes(i) ? b.idx(`r${axes.indexOf(i)}`) : o[oi++]))
       const body = exprOf(x, from)
       const init = b.lit(eqn.prim === 'sum' ? 0 : outType === 'i32' ? -(2 ** 31) : -Infinity, outType)
-      kernel = reduction({ kind: 'reduce', op: eqn.prim === 'sum' ? 'sum' : 'max', inputs, output, shape, reduced, init, body })
+      kernel = reduction({
+        kind: 'reduce',
+        op: eqn.prim === 'sum' ? 'sum' : 'max',
+        inputs,
+        output,
+        shape,
+        reduced,
+        init,
+        body,
+      })
     } else if (eqn.prim === 'scatterAdd') {
       const axis = (eqn.params as { axis: number }).axis
       const [x, idx, upd] = eqn.inputs
@@ -443,7 +576,8 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
     const offsets = eqn.inputs.map(() => 0)
     const operands = eqn.inputs.map((a, i) => {
       const source = stored(a)
-      if (source !== null && (i >= nC + nK || buffers[bufferOf.get(source) as number].role !== 'view')) return bufferOf.get(source) as number
+      if (source !== null && (i >= nC + nK || buffers[bufferOf.get(source) as number].role !== 'view'))
+        return bufferOf.get(source) as number
       if (source !== null) return copyOf(a, { role: 'temp' })
       const run = i >= nC + nK ? leadingSlice(a) : null
       const whole = run === null ? null : stored(run.source)
@@ -462,9 +596,15 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
       const k = body.outputs.indexOf(body.outputs[i])
       return k < nK && k < i ? k : undefined
     }
-    const inner = build(state, body, { inputs: bodyInputs, output: (i) => (i < nK ? { role: 'carry' } : { role: 'view', of: results[i], loop, sameAs: sameAs(i) }) })
+    const inner = build(state, body, {
+      inputs: bodyInputs,
+      output: (i) => (i < nK ? { role: 'carry' } : { role: 'view', of: results[i], loop, sameAs: sameAs(i) }),
+    })
     const carries = results.slice(0, nK).map((result, k) => ({
-      read: bodyInputs[nC + k], write: inner.outputs[k], init: operands[nC + k], result,
+      read: bodyInputs[nC + k],
+      write: inner.outputs[k],
+      init: operands[nC + k],
+      result,
       spare: addRecord({ size: buffers[result].size, type: buffers[result].type, role: 'temp' }),
     }))
     state.loops[loop] = { length, reverse, body: inner.schedule, carries }
@@ -484,9 +624,16 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
   function outputBuffer(a: Atom, i: number): number {
     const { sameAs, ...record } = binding === null ? { role: 'output' as const, index: i } : binding.output(i)
     // The kernel that writes the earlier output stores this one too (where it has no second output yet).
-    const writer = sameAs === undefined ? -1 : kernels.findIndex((k) => k.output === outputs[sameAs] && k.kind !== 'loop' && k.also === undefined)
+    const writer =
+      sameAs === undefined
+        ? -1
+        : kernels.findIndex((k) => k.output === outputs[sameAs] && k.kind !== 'loop' && k.also === undefined)
     if (writer >= 0) {
-      const also = addRecord({ size: sizeOf(a.aval.shape), type: scalarType(a.aval.dtype, formatAval(a.aval)), ...record })
+      const also = addRecord({
+        size: sizeOf(a.aval.shape),
+        type: scalarType(a.aval.dtype, formatAval(a.aval)),
+        ...record,
+      })
       kernels[writer] = { ...(kernels[writer] as Kernel), also }
       return also
     }
@@ -503,7 +650,8 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
   fuseEpilogues(b, kernels, inlineVars, buffers, options.maxBuffers)
   const schedule = kernels.map((k, i): ScheduleItem => {
     if (k.kind === 'loop') return { loop: k.loop }
-    if (bindingCount(k) > options.maxBuffers && state.over === null) state.over = { analysis, kernel: k, candidate: inlineVars[i] }
+    if (bindingCount(k) > options.maxBuffers && state.over === null)
+      state.over = { analysis, kernel: k, candidate: inlineVars[i] }
     return { kernel: state.kernels.push(k) - 1 }
   })
   return { schedule, outputs }
@@ -518,14 +666,22 @@ function build(state: Lowering, program: Program, binding: BodyBinding | null): 
  * runs where the map kernel ran (after every kernel the map reads), with the
  * map's output and its other inputs.
  */
-function fuseEpilogues(b: ExprBuilder, kernels: Entry[], inlineVars: (Var | undefined)[], buffers: readonly LogicalBuffer[], maxBuffers: number): void {
+function fuseEpilogues(
+  b: ExprBuilder,
+  kernels: Entry[],
+  inlineVars: (Var | undefined)[],
+  buffers: readonly LogicalBuffer[],
+  maxBuffers: number,
+): void {
   for (let i = 0; i < kernels.length; i++) {
     const k = kernels[i]
     if (k.kind !== 'map') continue
     const strides = stridesOf(k.shape)
     const identity = b.affine(k.shape.map((d, j) => [d === 1 ? b.lit(0, 'i32') : b.idx(`o${j}`), strides[j]] as const))
     for (const [slot, buf] of k.inputs.entries()) {
-      const at = kernels.findIndex((q) => (q.kind === 'matmul' || q.kind === 'reduce') && q.output === buf && q.epilogue === undefined)
+      const at = kernels.findIndex(
+        (q) => (q.kind === 'matmul' || q.kind === 'reduce') && q.output === buf && q.epilogue === undefined,
+      )
       if (at < 0 || buffers[buf].role !== 'temp') continue
       const producer = kernels[at] as MatmulKernel | ReduceKernel
       if (!epilogueFits(producer, k.shape, buffers[k.output].type)) continue
@@ -540,9 +696,15 @@ function fuseEpilogues(b: ExprBuilder, kernels: Entry[], inlineVars: (Var | unde
       }
       // A reduce kernel's epilogue is written over the reduce kernel's own
       // indices (the map's shape may differ from it in axes of size 1).
-      const index = producer.kind === 'reduce' && !sameDims(producer.shape, k.shape)
-        ? reshapeIndex(b, producer.shape.map((_, j) => b.idx(`o${j}`)), producer.shape, k.shape)
-        : undefined
+      const index =
+        producer.kind === 'reduce' && !sameDims(producer.shape, k.shape)
+          ? reshapeIndex(
+              b,
+              producer.shape.map((_, j) => b.idx(`o${j}`)),
+              producer.shape,
+              k.shape,
+            )
+          : undefined
       const value = b.rewrite(k.value, {
         idx: index && ((name) => index[Number(name.slice(1))]),
         load: (s, offset, t) => (s === slot ? b.load(ACC_SLOT, b.lit(0, 'i32'), t) : b.load(slotOf(s), offset, t)),
@@ -572,11 +734,22 @@ function readsOnlyAt(e: Expr, slot: number, offset: Expr, seen = new Set<number>
   if (seen.has(e.id)) return true
   seen.add(e.id)
   switch (e.k) {
-    case 'load': return e.slot === slot ? e.offset === offset : readsOnlyAt(e.offset, slot, offset, seen)
-    case 'un': case 'cast': return readsOnlyAt(e.a, slot, offset, seen)
-    case 'bin': case 'cmp': return readsOnlyAt(e.a, slot, offset, seen) && readsOnlyAt(e.b, slot, offset, seen)
-    case 'sel': return readsOnlyAt(e.c, slot, offset, seen) && readsOnlyAt(e.a, slot, offset, seen) && readsOnlyAt(e.b, slot, offset, seen)
-    default: return true
+    case 'load':
+      return e.slot === slot ? e.offset === offset : readsOnlyAt(e.offset, slot, offset, seen)
+    case 'un':
+    case 'cast':
+      return readsOnlyAt(e.a, slot, offset, seen)
+    case 'bin':
+    case 'cmp':
+      return readsOnlyAt(e.a, slot, offset, seen) && readsOnlyAt(e.b, slot, offset, seen)
+    case 'sel':
+      return (
+        readsOnlyAt(e.c, slot, offset, seen) &&
+        readsOnlyAt(e.a, slot, offset, seen) &&
+        readsOnlyAt(e.b, slot, offset, seen)
+      )
+    default:
+      return true
   }
 }
 
@@ -585,19 +758,28 @@ function compactSlots(b: ExprBuilder, inputs: readonly number[], exprs: readonly
   const kept: number[] = []
   const memo = new Map<number, Expr>()
   const renumbered = exprs.map((e) =>
-    b.rewrite(e, {
-      load: (slot, offset, t) => {
-        let s = kept.indexOf(inputs[slot])
-        if (s < 0) s = kept.push(inputs[slot]) - 1
-        return b.load(s, offset, t)
+    b.rewrite(
+      e,
+      {
+        load: (slot, offset, t) => {
+          let s = kept.indexOf(inputs[slot])
+          if (s < 0) s = kept.push(inputs[slot]) - 1
+          return b.load(s, offset, t)
+        },
       },
-    }, memo),
+      memo,
+    ),
   )
   return [kept, renumbered]
 }
 
 /** The source index of a reshape: through the flat offset, or axis by axis when only size-1 axes change. */
-function reshapeIndex(b: ExprBuilder, index: readonly Expr[], outShape: readonly number[], inShape: readonly number[]): Expr[] {
+function reshapeIndex(
+  b: ExprBuilder,
+  index: readonly Expr[],
+  outShape: readonly number[],
+  inShape: readonly number[],
+): Expr[] {
   const outBig = outShape.flatMap((d, i) => (d === 1 ? [] : [i]))
   const inBig = inShape.flatMap((d, i) => (d === 1 ? [] : [i]))
   if (outBig.length === inBig.length && outBig.every((i, j) => outShape[i] === inShape[inBig[j]])) {

@@ -31,7 +31,11 @@ export interface Dispatch {
 export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
   const out: Dispatch[] = []
   // `bound`: the carries' buffers at this step; `steps`: each enclosing loop's step index t.
-  const run = (items: readonly ScheduleItem[], bound: ReadonlyMap<number, number>, steps: ReadonlyMap<number, number>) => {
+  const run = (
+    items: readonly ScheduleItem[],
+    bound: ReadonlyMap<number, number>,
+    steps: ReadonlyMap<number, number>,
+  ) => {
     const resolve = (id: number): { buffer: number; offset: number } => {
       let offset = 0
       for (;;) {
@@ -47,10 +51,16 @@ export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
     for (const item of items) {
       if ('kernel' in item) {
         const k = lowered.kernels[item.kernel]
-        const [inputs, [output, also]] = [k.inputs.map(resolve), (k.also === undefined ? [k.output] : [k.output, k.also]).map(resolve)]
+        const [inputs, [output, also]] = [
+          k.inputs.map(resolve),
+          (k.also === undefined ? [k.output] : [k.output, k.also]).map(resolve),
+        ]
         const inLoop = steps.size > 0
         out.push({
-          kernel: item.kernel, inputs: inputs.map((r) => r.buffer), output: output.buffer, also: also?.buffer,
+          kernel: item.kernel,
+          inputs: inputs.map((r) => r.buffer),
+          output: output.buffer,
+          also: also?.buffer,
           offsets: inLoop ? [...inputs, output, ...(also === undefined ? [] : [also])].map((r) => r.offset) : undefined,
         })
         continue
@@ -81,7 +91,10 @@ export interface BufferPlan {
   readonly unsharedBytes: number
 }
 
-export function planBuffers(lowered: LoweredProgram, dispatches: readonly Dispatch[] = dispatchesOf(lowered)): BufferPlan {
+export function planBuffers(
+  lowered: LoweredProgram,
+  dispatches: readonly Dispatch[] = dispatchesOf(lowered),
+): BufferPlan {
   const lastUse = new Map<number, number>()
   const written = (d: Dispatch) => (d.also === undefined ? [d.output] : [d.output, d.also])
   dispatches.forEach((d, i) => {

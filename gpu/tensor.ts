@@ -6,7 +6,7 @@
  * are recomputed on the CPU from the tensor's lineage (lineage.ts) when read.
  */
 import { allocate, type DType, type TypedArray } from '../src/dtype.ts'
-import { ConcreteTensor, Tensor, concrete, formatAval, sizeOf, type Aval } from '../src/tensor.ts'
+import { type ConcreteTensor, Tensor, concrete, formatAval, sizeOf, type Aval } from '../src/tensor.ts'
 import type { GpuContext } from './device.ts'
 import type { CallRecord } from './lineage.ts'
 import type { BufferPool } from './pool.ts'
@@ -77,13 +77,16 @@ export class DeviceTensor extends Tensor {
     try {
       return DeviceTensor.hostValues(this)
     } catch (e) {
-      throw new Error(`cannot recover a ${formatAval(this.aval)} tensor after ${this.context.lost ?? 'a device failure'}: ${(e as Error).message}`)
+      throw new Error(
+        `cannot recover a ${formatAval(this.aval)} tensor after ${this.context.lost ?? 'a device failure'}: ${(e as Error).message}`,
+      )
     }
   }
 
   /** The buffer, for the compiler; fails if the tensor was donated or disposed. */
   buffer(): GPUBuffer {
-    if (this.gone !== null) throw new Error(`this ${formatAval(this.aval)} tensor ${this.gone}; it cannot be used again`)
+    if (this.gone !== null)
+      throw new Error(`this ${formatAval(this.aval)} tensor ${this.gone}; it cannot be used again`)
     return this.buf
   }
 
@@ -97,7 +100,9 @@ export class DeviceTensor extends Tensor {
     if (this.host !== null) return this.host
     if (this.gone !== null) throw new Error(`this ${formatAval(this.aval)} tensor ${this.gone}; read it before that`)
     if (this.context.lost !== null) return this.recover()
-    throw new Error(`this ${formatAval(this.aval)} tensor lives on the GPU: read it first with \`await t.data()\`, or use it inside jit`)
+    throw new Error(
+      `this ${formatAval(this.aval)} tensor lives on the GPU: read it first with \`await t.data()\`, or use it inside jit`,
+    )
   }
 
   /**
@@ -145,7 +150,9 @@ export class DeviceTensor extends Tensor {
     this.pool.release(this.buf)
   }
   override toString(): string {
-    return this.host !== null ? this.host.toString() : `DeviceTensor(${formatAval(this.aval)}) on ${this.context.description}`
+    return this.host !== null
+      ? this.host.toString()
+      : `DeviceTensor(${formatAval(this.aval)}) on ${this.context.description}`
   }
 }
 
@@ -157,17 +164,24 @@ async function lostSoon(context: GpuContext): Promise<boolean> {
 }
 
 /** Buffers of tensors that were garbage-collected go back to their pool. */
-const registry = new FinalizationRegistry<{ pool: BufferPool; buffer: GPUBuffer }>(({ pool, buffer }) => pool.release(buffer))
+const registry = new FinalizationRegistry<{ pool: BufferPool; buffer: GPUBuffer }>(({ pool, buffer }) =>
+  pool.release(buffer),
+)
 
 /** Host values as they are stored on the device (f32, i32; bool as i32). */
 export function toDevice(x: ConcreteTensor): Float32Array | Int32Array {
   const v = x.values
   switch (x.aval.dtype) {
-    case 'f32': return v as Float32Array
-    case 'i32': return v as Int32Array
-    case 'bool': return Int32Array.from(v)
-    case 'f64': throw new Error(`WebGPU has no f64: a ${formatAval(x.aval)} input must be converted to f32 first`)
-    default: return x.aval.dtype satisfies never
+    case 'f32':
+      return v as Float32Array
+    case 'i32':
+      return v as Int32Array
+    case 'bool':
+      return Int32Array.from(v)
+    case 'f64':
+      throw new Error(`WebGPU has no f64: a ${formatAval(x.aval)} input must be converted to f32 first`)
+    default:
+      return x.aval.dtype satisfies never
   }
 }
 

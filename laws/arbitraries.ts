@@ -86,16 +86,23 @@ export interface TensorOptions<D extends DType = DType> {
 }
 
 /** A tensor of the given shape whose elements lie in the domain. */
-function tensorArb<D extends DType = DType>(shape: readonly number[], opts: TensorOptions<D> = {}): fc.Arbitrary<Tensor<Shape, D>> {
+function tensorArb<D extends DType = DType>(
+  shape: readonly number[],
+  opts: TensorOptions<D> = {},
+): fc.Arbitrary<Tensor<Shape, D>> {
   const d = resolve(opts.domain)
   const dtype = opts.dtype ?? defaultDtype(d)
   const n = size(shape)
-  const values = d.kind === 'distinct' ? distinctValues(n, d.gap ?? 0.5) : fc.array(element(d), { minLength: n, maxLength: n })
+  const values =
+    d.kind === 'distinct' ? distinctValues(n, d.gap ?? 0.5) : fc.array(element(d), { minLength: n, maxLength: n })
   return values.map((vs) => tensor(vs, { shape, dtype }) as Tensor<Shape, D>)
 }
 
 /** Tensors of the given shapes whose elements are distinct across all of them (no ties between operands either). */
-function distinctTensors(shapes: readonly (readonly number[])[], opts: { gap?: number; dtype?: DType } = {}): fc.Arbitrary<Tensor[]> {
+function distinctTensors(
+  shapes: readonly (readonly number[])[],
+  opts: { gap?: number; dtype?: DType } = {},
+): fc.Arbitrary<Tensor[]> {
   const sizes = shapes.map(size)
   return distinctValues(
     sizes.reduce((a, b) => a + b, 0),
@@ -124,7 +131,10 @@ function shapeArb(opts: ShapeOptions = {}): fc.Arbitrary<number[]> {
 }
 
 /** A record of tensors with the given shapes (one domain for all): a layer's parameters. */
-function record<K extends string>(shapes: { readonly [k in K]: readonly number[] }, opts: TensorOptions = {}): fc.Arbitrary<{ [k in K]: Tensor }> {
+function record<K extends string>(
+  shapes: { readonly [k in K]: readonly number[] },
+  opts: TensorOptions = {},
+): fc.Arbitrary<{ [k in K]: Tensor }> {
   const entries = Object.fromEntries(Object.entries(shapes).map(([k, s]) => [k, tensorArb(s as number[], opts)]))
   return fc.record(entries) as fc.Arbitrary<{ [k in K]: Tensor }>
 }

@@ -123,7 +123,11 @@ interface Directions {
   readonly b: number
 }
 
-const directionsArb: fc.Arbitrary<Directions> = fc.record({ seed: arb.seed(), a: arb.coefficient(), b: arb.coefficient() })
+const directionsArb: fc.Arbitrary<Directions> = fc.record({
+  seed: arb.seed(),
+  a: arb.coefficient(),
+  b: arb.coefficient(),
+})
 
 interface DrawnDirections {
   readonly v: Tensor[]
@@ -134,7 +138,12 @@ interface DrawnDirections {
 
 function draw(g: Fn, xs: readonly Tensor[], seed: number): DrawnDirections {
   const out = g(...xs)
-  return { v: randomLike(xs, seed), w: randomLike(xs, seed + 1), u: randomLike(out, seed + 2), u2: randomLike(out, seed + 3) }
+  return {
+    v: randomLike(xs, seed),
+    w: randomLike(xs, seed + 1),
+    u: randomLike(out, seed + 2),
+    u2: randomLike(out, seed + 3),
+  }
 }
 
 /**
@@ -149,12 +158,16 @@ function tiedForm(g: Fn, xs: readonly Tensor[], kinds: readonly string[]): { h: 
     let r = 0
     return xs.map((_, k) => (k === 0 || same[k] ? x : rest[r++]))
   }
-  if (same.some(Boolean)) return { h: (x: Tensor, ...rest: Tensor[]) => g(...rebuild(x, rest)), args: [xs[0], ...others] }
+  if (same.some(Boolean))
+    return { h: (x: Tensor, ...rest: Tensor[]) => g(...rebuild(x, rest)), args: [xs[0], ...others] }
   // One use per call: use it twice, in two calls whose outputs are added.
   const twice = (x: Tensor, ...rest: Tensor[]) => {
     const [ys, def] = tree.flatten(g(...rebuild(x, rest)))
     const [zs] = tree.flatten(g(...rebuild(x, rest)))
-    return tree.unflatten(def, ys.map((y, k) => ops.add(y, zs[k])))
+    return tree.unflatten(
+      def,
+      ys.map((y, k) => ops.add(y, zs[k])),
+    )
   }
   return { h: twice, args: [xs[0], ...others] }
 }
@@ -199,7 +212,9 @@ const pointArb = (inst: Instance): fc.Arbitrary<Tensor[]> =>
   inst.point ?? fc.tuple(...inst.inputs.map((i) => arb.tensor(i.shape, { domain: i.domain, dtype: i.dtype })))
 
 const primitiveCases = (spec: Spec): fc.Arbitrary<PrimitiveCase> =>
-  spec.instance.chain((inst) => fc.tuple(pointArb(inst), directionsArb).map(([point, dirs]) => new PrimitiveCase(inst, point, dirs)))
+  spec.instance.chain((inst) =>
+    fc.tuple(pointArb(inst), directionsArb).map(([point, dirs]) => new PrimitiveCase(inst, point, dirs)),
+  )
 
 /** A batch of 1..3 along a drawn axis of each input (or none), at least one input mapped, the output batch axis first or last. */
 const vmapCases = (spec: Spec): fc.Arbitrary<VmapCase> =>
@@ -231,8 +246,14 @@ function transposeLaw(spec: Spec, c: PrimitiveCase): LawResult {
   const { g, xs } = c.differentiable()
   const u = randomLike(g(...xs), c.directions.seed + 2)
   for (const group of linearGroups(spec, c)) {
-    const restricted = (...ys: Tensor[]) => c.instance.fn(...c.point.map((p, k) => (group.includes(k) ? ys[group.indexOf(k)] : p)))
-    const r = transposeIdentity(restricted, group.map((k) => c.point[k]), u, spec.tol)
+    const restricted = (...ys: Tensor[]) =>
+      c.instance.fn(...c.point.map((p, k) => (group.includes(k) ? ys[group.indexOf(k)] : p)))
+    const r = transposeIdentity(
+      restricted,
+      group.map((k) => c.point[k]),
+      u,
+      spec.tol,
+    )
     if (!r.ok) return { ...r, detail: `${r.detail} (linear in inputs [${group.join(', ')}])` }
   }
   return { ok: true, law: 'transpose', detail: 'transpose: holds for every linear group' }
@@ -262,14 +283,19 @@ export function specLaws(name: string, spec: Spec): LawCheck[] {
     on('jacobians', (_c, g, xs) => jacobians(g, xs, tol)),
     on('linearity', (c, g, xs, d) => linearity(g, xs, { ...d, a: c.directions.a, b: c.directions.b }, tol)),
     on('tying', (c, g, xs, d) => {
-      const kinds = c.instance.inputs.filter((_, k) => isFloatLeaf(c.point[k])).map((i, k) => `${shapeText(xs[k])} ${JSON.stringify(i.domain)}`)
+      const kinds = c.instance.inputs
+        .filter((_, k) => isFloatLeaf(c.point[k]))
+        .map((i, k) => `${shapeText(xs[k])} ${JSON.stringify(i.domain)}`)
       const { h, args } = tiedForm(g, xs, kinds)
       return tying(h, args, 0, d.u, tol)
     }),
   )
-  if (spec.linearIn === 'all' || spec.linearIn.length > 0) checks.push(lawCheck(name, 'transpose', cases, (c) => transposeLaw(spec, c)))
+  if (spec.linearIn === 'all' || spec.linearIn.length > 0)
+    checks.push(lawCheck(name, 'transpose', cases, (c) => transposeLaw(spec, c)))
   if (spec.order === 2)
-    checks.push(on('secondOrder', (_c, g, xs, d) => secondOrder(scalarize(g, d.u), xs, d.v, { tol: fdTol, exact: tol })))
+    checks.push(
+      on('secondOrder', (_c, g, xs, d) => secondOrder(scalarize(g, d.u), xs, d.v, { tol: fdTol, exact: tol })),
+    )
   return checks
 }
 
@@ -330,7 +356,8 @@ class LayerBatchCase {
   }
 }
 
-const applyOf = <P, X, Y>(layer: Layer<P, X, Y>): ((params: P, x: X) => Y) => (typeof layer === 'function' ? layer : (p, x) => layer.apply(p, x))
+const applyOf = <P, X, Y>(layer: Layer<P, X, Y>): ((params: P, x: X) => Y) =>
+  typeof layer === 'function' ? layer : (p, x) => layer.apply(p, x)
 
 function paramsArb<P, X>(layer: Layer<P, X, unknown>, arbs: LayerArbitraries<P, X>): fc.Arbitrary<P> {
   if (arbs.params !== undefined) return arbs.params
@@ -346,14 +373,21 @@ function differentiableLayer(apply: Fn, params: unknown, x: unknown): { g: Fn; x
   const xs = leaves.filter((_, k) => floats[k])
   const g = (...ys: Tensor[]) => {
     let j = 0
-    const [p, input] = tree.unflatten(def, leaves.map((l, k) => (floats[k] ? ys[j++] : l))) as [unknown, unknown]
+    const [p, input] = tree.unflatten(
+      def,
+      leaves.map((l, k) => (floats[k] ? ys[j++] : l)),
+    ) as [unknown, unknown]
     return apply(p, input)
   }
   return { g, xs }
 }
 
 /** The checks of the law bundle for a user's layer. */
-export function layerLaws<P, X, Y>(layer: Layer<P, X, Y>, arbs: LayerArbitraries<P, X>, options: LayerOptions = {}): LawCheck[] {
+export function layerLaws<P, X, Y>(
+  layer: Layer<P, X, Y>,
+  arbs: LayerArbitraries<P, X>,
+  options: LayerOptions = {},
+): LawCheck[] {
   const name = options.name ?? 'layer'
   const apply = applyOf(layer) as Fn
   const params = paramsArb(layer, arbs)
@@ -396,8 +430,12 @@ export const checkLayer = <P, X, Y>(
 /** The default namespace: `laws.layer(myLayer, { params, input })` in a user's own test suite. */
 export const laws = {
   /** Throws with every failing law's report unless the layer obeys them all; returns the reports. */
-  layer: <P, X, Y>(layer: Layer<P, X, Y>, arbs: LayerArbitraries<P, X>, options: LayerOptions = {}, params?: fc.Parameters<[unknown]>) =>
-    throwIfFailed(checkLayer(layer, arbs, options, params)),
+  layer: <P, X, Y>(
+    layer: Layer<P, X, Y>,
+    arbs: LayerArbitraries<P, X>,
+    options: LayerOptions = {},
+    params?: fc.Parameters<[unknown]>,
+  ) => throwIfFailed(checkLayer(layer, arbs, options, params)),
   /** Throws with every failing law's report unless the primitive's spec row holds; returns the reports. */
   primitive: (name: Primitive, params?: fc.Parameters<[unknown]>) => throwIfFailed(checkPrimitive(name, params)),
   layerLaws,
@@ -414,5 +452,3 @@ export const laws = {
 }
 
 export default laws
-
-

@@ -120,7 +120,13 @@ export function compareTrees(expected: unknown, actual: unknown, tol: Tolerance,
     const e = le[k]
     const a = la[k]
     const sameShape = e.aval.shape.length === a.aval.shape.length && e.aval.shape.every((d, i) => d === a.aval.shape[i])
-    if (!sameShape) return { ok: false, error: Infinity, bound: 0, where: `${paths[k]}: shapes ${shapeText(e)} and ${shapeText(a)} differ` }
+    if (!sameShape)
+      return {
+        ok: false,
+        error: Infinity,
+        bound: 0,
+        where: `${paths[k]}: shapes ${shapeText(e)} and ${shapeText(a)} differ`,
+      }
     let err = 0
     let at = -1
     let scale = extraScale
@@ -152,7 +158,9 @@ export function preview(x: unknown, max = 6): string {
 export const previewTree = (t: unknown, max = 6): string => {
   const [leaves] = tree.flatten(t)
   const paths = pathsOf(t)
-  return leaves.length === 1 && paths[0] === '(top)' ? preview(leaves[0], max) : leaves.map((x, k) => `${paths[k]}: ${preview(x, max)}`).join('; ')
+  return leaves.length === 1 && paths[0] === '(top)'
+    ? preview(leaves[0], max)
+    : leaves.map((x, k) => `${paths[k]}: ${preview(x, max)}`).join('; ')
 }
 
 /** The i-th slice of `x` along `axis` (which is removed). */
@@ -162,9 +170,11 @@ export function indexAlong(x: ConcreteTensor, axis: number, i: number): Concrete
   const n = shape[axis]
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1)
   const out = new Float64Array(outer * inner)
-  for (let o = 0; o < outer; o++)
-    for (let j = 0; j < inner; j++) out[o * inner + j] = x.values[(o * n + i) * inner + j]
-  return tensor(out, { shape: [...shape.slice(0, axis), ...shape.slice(axis + 1)], dtype: x.aval.dtype }) as ConcreteTensor
+  for (let o = 0; o < outer; o++) for (let j = 0; j < inner; j++) out[o * inner + j] = x.values[(o * n + i) * inner + j]
+  return tensor(out, {
+    shape: [...shape.slice(0, axis), ...shape.slice(axis + 1)],
+    dtype: x.aval.dtype,
+  }) as ConcreteTensor
 }
 
 /**
@@ -197,7 +207,8 @@ export function stackTrees(trees: readonly unknown[]): any {
       const out = new Float64Array(trees.length * x.size)
       all.forEach((leaves, i) => {
         const y = leaves[k]
-        if (shapeText(y) !== shapeText(x)) throw new Error(`stack: leaf ${k} is ${shapeText(y)} in one draw and ${shapeText(x)} in another`)
+        if (shapeText(y) !== shapeText(x))
+          throw new Error(`stack: leaf ${k} is ${shapeText(y)} in one draw and ${shapeText(x)} in another`)
         out.set(y.values, i * x.size)
       })
       return tensor(out, { shape: [trees.length, ...x.aval.shape], dtype: x.aval.dtype })

@@ -44,7 +44,7 @@ import {
   vjp,
   vmap,
   grad,
-  ConcreteTensor,
+  type ConcreteTensor,
   ops,
   type Tensor,
   type DType,
@@ -118,7 +118,13 @@ const describeComparison = (what: string, c: Comparison, expected: unknown, actu
   (c.ok ? '' : `; expected ${previewTree(expected)}, got ${previewTree(actual)}`)
 
 /** ⟨vjp(f)(x)(u), v⟩ = ⟨u, jvp(f)(x)(v)⟩. */
-export function adjoint(f: Fn, primals: readonly unknown[], tangents: readonly unknown[], cotangent: unknown, tol?: Tolerance): LawResult {
+export function adjoint(
+  f: Fn,
+  primals: readonly unknown[],
+  tangents: readonly unknown[],
+  cotangent: unknown,
+  tol?: Tolerance,
+): LawResult {
   return guard('adjoint', () => {
     const t = tol ?? exactTolerance(dtypeOf(primals))
     const [, jv] = jvp(f, primals, tangents)
@@ -143,7 +149,8 @@ function flatArgs(f: Fn, primals: readonly unknown[]) {
   return { xs, def, flat }
 }
 
-const runF64 = (program: Program, inputs: readonly Tensor[]): ConcreteTensor[] => runProgram(program, inputs, { precision: 'f64' })
+const runF64 = (program: Program, inputs: readonly Tensor[]): ConcreteTensor[] =>
+  runProgram(program, inputs, { precision: 'f64' })
 
 /** Bound on the cancellation error of (a − b)/2h for values a, b each rounded to f64. */
 const cancellation = (a: unknown, b: unknown, h: number) => (8 * 2 ** -52 * (maxAbs(a) + maxAbs(b))) / (2 * h)
@@ -153,10 +160,26 @@ const cancellation = (a: unknown, b: unknown, h: number) => (8 * 2 ** -52 * (max
  * f64, and the bound on its cancellation error. Stepping along the unit
  * direction keeps h finite for tiny v; the derivative is linear in v.
  */
-function centralDifference(program: Program, xs: Tensor[], vs: Tensor[], eps: number, keep: (k: number) => boolean = () => true) {
+function centralDifference(
+  program: Program,
+  xs: Tensor[],
+  vs: Tensor[],
+  eps: number,
+  keep: (k: number) => boolean = () => true,
+) {
   const x64 = toF64(xs) as Tensor[]
   const size = maxAbs(vs)
-  const unit = size === 0 ? toF64(vs) : mapFloat(toF64(vs), (v) => ops.tensor(v.values.map((e) => e / size), { shape: v.aval.shape, dtype: 'f64' }) as ConcreteTensor)
+  const unit =
+    size === 0
+      ? toF64(vs)
+      : mapFloat(
+          toF64(vs),
+          (v) =>
+            ops.tensor(
+              v.values.map((e) => e / size),
+              { shape: v.aval.shape, dtype: 'f64' },
+            ) as ConcreteTensor,
+        )
   const h = eps * (1 + maxAbs(x64))
   const plus = runF64(program, axpby(1, x64, h, unit)).filter((_, k) => keep(k))
   const minus = runF64(program, axpby(1, x64, -h, unit)).filter((_, k) => keep(k))
@@ -171,7 +194,12 @@ export interface FiniteDifferenceOptions {
 }
 
 /** (f(x + hv) − f(x − hv)) / 2h ≈ jvp(f)(x)(v), both evaluated in f64 whatever the traced dtypes. */
-export function finiteDifferences(f: Fn, primals: readonly unknown[], tangents: readonly unknown[], opts: FiniteDifferenceOptions = {}): LawResult {
+export function finiteDifferences(
+  f: Fn,
+  primals: readonly unknown[],
+  tangents: readonly unknown[],
+  opts: FiniteDifferenceOptions = {},
+): LawResult {
   return guard('finiteDifferences', () => {
     const tol = opts.tol ?? finiteDifferenceTolerance
     const { xs, flat } = flatArgs(f, primals)
@@ -182,7 +210,11 @@ export function finiteDifferences(f: Fn, primals: readonly unknown[], tangents: 
     const { numerical, h, roundoff } = centralDifference(value, xs, vs, opts.eps ?? 1e-6, float)
     const analytic = runF64(tangent, [...toF64(xs), ...toF64(vs)]).filter((_, k) => float(k))
     const c = compareTrees(numerical, analytic, { rtol: tol.rtol, atol: tol.atol + roundoff })
-    return verdict('finiteDifferences', c.ok, describeComparison(`central difference (h = ${num(h)}) vs jvp`, c, numerical, analytic))
+    return verdict(
+      'finiteDifferences',
+      c.ok,
+      describeComparison(`central difference (h = ${num(h)}) vs jvp`, c, numerical, analytic),
+    )
   })
 }
 
@@ -214,7 +246,11 @@ export function linearity(f: Fn, primals: readonly unknown[], d: LinearityDirect
     const forwardLhs = push(axpby(d.a, d.v, d.b, d.w) as unknown[])
     const forwardRhs = axpby(d.a, push([...d.v]), d.b, push([...d.w]))
     const cf = compareTrees(forwardRhs, forwardLhs, t)
-    if (!cf.ok) return fail('linearity', describeComparison(`jvp(${d.a}·v + ${d.b}·w) vs ${d.a}·jvp(v) + ${d.b}·jvp(w)`, cf, forwardRhs, forwardLhs))
+    if (!cf.ok)
+      return fail(
+        'linearity',
+        describeComparison(`jvp(${d.a}·v + ${d.b}·w) vs ${d.a}·jvp(v) + ${d.b}·jvp(w)`, cf, forwardRhs, forwardLhs),
+      )
     const [, pull] = vjp(f, ...primals)
     const reverseLhs = pull(axpby(d.a, d.u, d.b, d.u2))
     const reverseRhs = axpby(d.a, pull(d.u), d.b, pull(d.u2))
@@ -236,7 +272,10 @@ export function transposeIdentity(f: Fn, point: readonly unknown[], cotangent: u
     const cts = transposeProgram(program, leavesOf(cotangent, 'cotangent'))
     const wrong = cts.findIndex((c, k) => shapeText(c) !== shapeText(xs[k]))
     if (wrong >= 0)
-      return fail('transpose', `the transpose gives a cotangent ${shapeText(cts[wrong])} for argument leaf ${wrong}, which is ${shapeText(xs[wrong])}`)
+      return fail(
+        'transpose',
+        `the transpose gives a cotangent ${shapeText(cts[wrong])} for argument leaf ${wrong}, which is ${shapeText(xs[wrong])}`,
+      )
     const lhs = inner(cts, xs)
     const rhs = inner(cotangent, f(...point))
     const err = Math.abs(lhs.value - rhs.value)
@@ -254,7 +293,9 @@ export function scalarize(f: Fn, cotangent: unknown): Fn {
   const us = leavesOf(cotangent, 'cotangent')
   return (...args: unknown[]) => {
     const [ys] = tree.flatten(f(...args))
-    const terms: Tensor[] = ys.map((y, k) => ops.vdot(ops.astype(us[k], y.aval.dtype), y) as Tensor).filter((_, k) => isFloatLeaf(ys[k]))
+    const terms: Tensor[] = ys
+      .map((y, k) => ops.vdot(ops.astype(us[k], y.aval.dtype), y) as Tensor)
+      .filter((_, k) => isFloatLeaf(ys[k]))
     return terms.reduce((a: Tensor, b: Tensor) => ops.add(a, b) as Tensor)
   }
 }
@@ -268,7 +309,12 @@ export interface SecondOrderOptions extends FiniteDifferenceOptions {
  * For scalar f with H = hessian(f)(x): H is symmetric, H·v = hvp(f)(x)(v), and
  * hvp(f)(x)(v) ≈ (∇f(x + hv) − ∇f(x − hv)) / 2h, the last in f64.
  */
-export function secondOrder(f: Fn, primals: readonly unknown[], tangents: readonly unknown[], opts: SecondOrderOptions = {}): LawResult {
+export function secondOrder(
+  f: Fn,
+  primals: readonly unknown[],
+  tangents: readonly unknown[],
+  opts: SecondOrderOptions = {},
+): LawResult {
   return guard('secondOrder', () => {
     const exact = opts.exact ?? exactTolerance(dtypeOf(primals))
     const { xs, flat } = flatArgs(f, primals)
@@ -276,7 +322,8 @@ export function secondOrder(f: Fn, primals: readonly unknown[], tangents: readon
     const n = xs.length
     const packed = (ls: Tensor[]) => flat(...ls)
     const blocks = leavesOf(hessian(packed)(xs), 'hessian')
-    if (blocks.length !== n * n) return fail('secondOrder', `hessian has ${blocks.length} blocks for ${n} argument leaves`)
+    if (blocks.length !== n * n)
+      return fail('secondOrder', `hessian has ${blocks.length} blocks for ${n} argument leaves`)
     const size = xs.map((x) => x.size)
     const hscale = maxAbs(blocks)
     let asym = 0
@@ -292,7 +339,8 @@ export function secondOrder(f: Fn, primals: readonly unknown[], tangents: readon
           }
       }
     const symBound = exact.atol + exact.rtol * hscale
-    if (!(asym <= symBound)) return fail('secondOrder', `hessian is not symmetric: |H − Hᵀ| = ${num(asym)} > ${num(symBound)} at ${where}`)
+    if (!(asym <= symBound))
+      return fail('secondOrder', `hessian is not symmetric: |H − Hᵀ| = ${num(asym)} > ${num(symBound)} at ${where}`)
 
     const vvals = leavesOf(vs, 'tangent').map((v) => v.values)
     const hv = xs.map((xj, j) => {
@@ -327,7 +375,10 @@ const axisOf = (axis: number, ndim: number) => (axis < 0 ? axis + ndim : axis)
 /** The i-th slice of every leaf of `t` along `axis`. */
 const indexTree = (t: unknown, axis: number, i: number): unknown => {
   const [leaves, def] = tree.flatten(t)
-  return tree.unflatten(def, leaves.map((x) => indexAlong(x as ConcreteTensor, axisOf(axis, x.ndim), i)))
+  return tree.unflatten(
+    def,
+    leaves.map((x) => indexAlong(x as ConcreteTensor, axisOf(axis, x.ndim), i)),
+  )
 }
 
 /** vmap(f, inAxes, outAxes)(xs) at index i along outAxes = f(xs at index i along inAxes). */
@@ -354,11 +405,18 @@ export function vmapCommutes(
       if (!c.ok)
         return fail(
           'vmap',
-          describeComparison(`vmap(f, [${inAxes.map(String).join(', ')}], ${outAxes}) at batch index ${i} vs f at slice ${i}`, c, expected, actual) +
-            ` (outputs ${paths.join(', ')})`,
+          describeComparison(
+            `vmap(f, [${inAxes.map(String).join(', ')}], ${outAxes}) at batch index ${i} vs f at slice ${i}`,
+            c,
+            expected,
+            actual,
+          ) + ` (outputs ${paths.join(', ')})`,
         )
     }
-    return pass('vmap', `vmap(f, [${inAxes.map(String).join(', ')}], ${outAxes}) agrees with f on each of ${size} slices`)
+    return pass(
+      'vmap',
+      `vmap(f, [${inAxes.map(String).join(', ')}], ${outAxes}) agrees with f on each of ${size} slices`,
+    )
   })
 }
 
@@ -371,7 +429,8 @@ export function tying(f: Fn, args: readonly unknown[], argnum: number, cotangent
     const diagonal = untied.apply(copies as never, ...args)
     const value = f(...args)
     const cv = compareTrees(value, diagonal, t)
-    if (!cv.ok) return fail('tying', describeComparison(`F(θ, …, θ) vs f(θ) with ${untied.copies} copies`, cv, value, diagonal))
+    if (!cv.ok)
+      return fail('tying', describeComparison(`F(θ, …, θ) vs f(θ) with ${untied.copies} copies`, cv, value, diagonal))
     const [, pullUntied] = vjp((cs: unknown[]) => untied.apply(cs as never, ...args), copies)
     const [perCopy] = pullUntied(cotangent) as [unknown[]]
     const summed = perCopy.slice(1).reduce((acc, c) => axpby(1, acc, 1, c), perCopy[0])
@@ -381,15 +440,25 @@ export function tying(f: Fn, args: readonly unknown[], argnum: number, cotangent
     return verdict(
       'tying',
       c.ok,
-      describeComparison(`argument ${argnum} is used ${untied.copies} times (uses per leaf: ${untied.uses.join(', ')}); tied vjp vs sum of untied vjps`, c, tied, summed),
+      describeComparison(
+        `argument ${argnum} is used ${untied.copies} times (uses per leaf: ${untied.uses.join(', ')}); tied vjp vs sum of untied vjps`,
+        c,
+        tied,
+        summed,
+      ),
     )
   })
 }
 
 const avalText = (a: { aval: { shape: readonly number[]; dtype: DType } }) => shapeText(a)
 
-function sameAvals(what: string, declared: readonly { aval: { shape: readonly number[]; dtype: DType } }[], computed: readonly Tensor[]): string | null {
-  if (declared.length !== computed.length) return `${what}: declares ${declared.length} outputs, computes ${computed.length}`
+function sameAvals(
+  what: string,
+  declared: readonly { aval: { shape: readonly number[]; dtype: DType } }[],
+  computed: readonly Tensor[],
+): string | null {
+  if (declared.length !== computed.length)
+    return `${what}: declares ${declared.length} outputs, computes ${computed.length}`
   for (let k = 0; k < declared.length; k++)
     if (avalText(declared[k]) !== avalText(computed[k]))
       return `${what}: output ${k} is declared ${avalText(declared[k])} but computed ${avalText(computed[k])}`
@@ -402,7 +471,12 @@ function sameAvals(what: string, declared: readonly { aval: { shape: readonly nu
  * avals, cotangents and gradients the inputs'; every staged Program
  * type-checks.
  */
-export function declaredShapes(f: Fn, primals: readonly unknown[], tangents: readonly unknown[], cotangent: unknown): LawResult {
+export function declaredShapes(
+  f: Fn,
+  primals: readonly unknown[],
+  tangents: readonly unknown[],
+  cotangent: unknown,
+): LawResult {
   return guard('shape', () => {
     const [xs] = tree.flatten(primals)
     const value = makeProgram(f)(...primals)
@@ -426,14 +500,24 @@ export function declaredShapes(f: Fn, primals: readonly unknown[], tangents: rea
       sameAvals('jvp(f) tangent vs f', ys, jv) ??
       sameAvals('vjp(f) cotangent', cotangentProgram.outputs, ju) ??
       sameAvals('vjp(f) cotangent vs the inputs', xs, ju) ??
-      (gradientProgram === null ? null : sameAvals('grad ⟨u, f⟩', gradientProgram.outputs, gs) ?? sameAvals('grad ⟨u, f⟩ vs the inputs', xs, gs))
+      (gradientProgram === null
+        ? null
+        : (sameAvals('grad ⟨u, f⟩', gradientProgram.outputs, gs) ?? sameAvals('grad ⟨u, f⟩ vs the inputs', xs, gs)))
     if (problem !== null) return fail('shape', problem)
-    return pass('shape', `f: ${ys.map(avalText).join(', ')}; jvp, vjp${differentiable ? ' and grad' : ''} match their declarations`)
+    return pass(
+      'shape',
+      `f: ${ys.map(avalText).join(', ')}; jvp, vjp${differentiable ? ' and grad' : ''} match their declarations`,
+    )
   })
 }
 
 /** For piecewise-constant f (or one behind stopGradient): jvp(f)(x)(v) = 0 and vjp(f)(x)(u) = 0 exactly. */
-export function zeroDerivative(f: Fn, primals: readonly unknown[], tangents: readonly unknown[], cotangent: unknown): LawResult {
+export function zeroDerivative(
+  f: Fn,
+  primals: readonly unknown[],
+  tangents: readonly unknown[],
+  cotangent: unknown,
+): LawResult {
   return guard('zeroDerivative', () => {
     const [, jv] = jvp(f, primals, tangents)
     const [, pull] = vjp(f, ...primals)
@@ -441,6 +525,10 @@ export function zeroDerivative(f: Fn, primals: readonly unknown[], tangents: rea
     const largest = (t: unknown) => Math.max(0, ...leavesOf(t).flatMap((x) => Array.from(x.values, Math.abs)))
     const forward = largest(jv)
     const reverse = largest(ju)
-    return verdict('zeroDerivative', forward === 0 && reverse === 0, `‖jvp(f)(x)(v)‖∞ = ${forward}, ‖vjp(f)(x)(u)‖∞ = ${reverse} (both must be 0)`)
+    return verdict(
+      'zeroDerivative',
+      forward === 0 && reverse === 0,
+      `‖jvp(f)(x)(v)‖∞ = ${forward}, ‖vjp(f)(x)(u)‖∞ = ${reverse} (both must be 0)`,
+    )
   })
 }

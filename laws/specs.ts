@@ -69,12 +69,22 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 const elementwiseShape = arb.shape({ maxRank: 3 })
 const structureShape = (minRank = 1) => arb.shape({ minRank, maxRank: 3 })
 
-function unaryRow(name: string, f: (x: Tensor) => Tensor, d: Domain, order: Spec['order'], linearIn: Spec['linearIn'] = []): Spec {
+function unaryRow(
+  name: string,
+  f: (x: Tensor) => Tensor,
+  d: Domain,
+  order: Spec['order'],
+  linearIn: Spec['linearIn'] = [],
+): Spec {
   return {
     arity: 1,
     order,
     linearIn,
-    instance: elementwiseShape.map((shape) => ({ label: `${name} of f64${text(shape)}`, fn: f, inputs: [{ shape, domain: d }] })),
+    instance: elementwiseShape.map((shape) => ({
+      label: `${name} of f64${text(shape)}`,
+      fn: f,
+      inputs: [{ shape, domain: d }],
+    })),
   }
 }
 
@@ -235,7 +245,10 @@ export const specs: SpecTable = {
       })
       .map(({ factors, mergeIn, mergeOut, order }) => {
         const group = (fs: number[], merge: boolean[]) =>
-          fs.reduce<number[]>((acc, f, i) => (i > 0 && merge[i] ? [...acc.slice(0, -1), acc[acc.length - 1] * f] : [...acc, f]), [])
+          fs.reduce<number[]>(
+            (acc, f, i) => (i > 0 && merge[i] ? [...acc.slice(0, -1), acc[acc.length - 1] * f] : [...acc, f]),
+            [],
+          )
         const input = group(factors, mergeIn)
         const shuffled = order.filter((i) => i < factors.length).map((i) => factors[i])
         const grouped = group(shuffled, mergeOut)
@@ -252,7 +265,11 @@ export const specs: SpecTable = {
     order: 1,
     linearIn: [[0]],
     instance: structureShape(2)
-      .chain((shape) => fc.shuffledSubarray(range(shape.length), { minLength: shape.length, maxLength: shape.length }).map((perm) => ({ shape, perm })))
+      .chain((shape) =>
+        fc
+          .shuffledSubarray(range(shape.length), { minLength: shape.length, maxLength: shape.length })
+          .map((perm) => ({ shape, perm })),
+      )
       .map(({ shape, perm }) => {
         const p = perm.every((q, i) => q === i) ? [...perm].reverse() : perm
         return {
@@ -269,7 +286,13 @@ export const specs: SpecTable = {
     instance: structureShape()
       .chain((shape) =>
         fc
-          .tuple(...shape.map((d) => fc.integer({ min: 0, max: d - 1 }).chain((s) => fc.integer({ min: s + 1, max: d }).map((l) => [s, l] as const))))
+          .tuple(
+            ...shape.map((d) =>
+              fc
+                .integer({ min: 0, max: d - 1 })
+                .chain((s) => fc.integer({ min: s + 1, max: d }).map((l) => [s, l] as const)),
+            ),
+          )
           .map((bounds) => ({ shape, starts: bounds.map((b) => b[0]), limits: bounds.map((b) => b[1]) })),
       )
       .map(({ shape, starts, limits }) => ({
@@ -285,7 +308,13 @@ export const specs: SpecTable = {
     instance: structureShape()
       .chain((shape) => {
         const widths = fc.array(fc.integer({ min: 0, max: 2 }), { minLength: shape.length, maxLength: shape.length })
-        return fc.tuple(widths, widths).map(([lo, hi]) => ({ shape, lo: lo.every((w) => w === 0) && hi.every((w) => w === 0) ? [1, ...lo.slice(1)] : lo, hi }))
+        return fc
+          .tuple(widths, widths)
+          .map(([lo, hi]) => ({
+            shape,
+            lo: lo.every((w) => w === 0) && hi.every((w) => w === 0) ? [1, ...lo.slice(1)] : lo,
+            hi,
+          }))
       })
       .map(({ shape, lo, hi }) => ({
         label: `pad lo=${text(lo)} hi=${text(hi)} of f64${text(shape)}`,
@@ -299,10 +328,12 @@ export const specs: SpecTable = {
     linearIn: 'all',
     instance: structureShape()
       .chain((shape) =>
-        fc.record({
-          axis: fc.integer({ min: 0, max: shape.length - 1 }),
-          sizes: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 2, maxLength: 3 }),
-        }).map(({ axis, sizes }) => ({ shapes: sizes.map((n) => shape.map((d, i) => (i === axis ? n : d))), axis })),
+        fc
+          .record({
+            axis: fc.integer({ min: 0, max: shape.length - 1 }),
+            sizes: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 2, maxLength: 3 }),
+          })
+          .map(({ axis, sizes }) => ({ shapes: sizes.map((n) => shape.map((d, i) => (i === axis ? n : d))), axis })),
       )
       .map(({ shapes, axis }) => ({
         label: `concat axis=${axis} of ${shapes.map((s) => `f64${text(s)}`).join(', ')}`,
@@ -336,7 +367,11 @@ export const specs: SpecTable = {
     order: 1,
     linearIn: [[0]],
     instance: structureShape()
-      .chain((shape) => fc.record({ axis: fc.integer({ min: 0, max: shape.length - 1 }), indexShape: arb.shape({ maxRank: 2 }) }).map((r) => ({ shape, ...r })))
+      .chain((shape) =>
+        fc
+          .record({ axis: fc.integer({ min: 0, max: shape.length - 1 }), indexShape: arb.shape({ maxRank: 2 }) })
+          .map((r) => ({ shape, ...r })),
+      )
       .map(({ shape, axis, indexShape }) => ({
         label: `gather axis=${axis} of f64${text(shape)} at i32${text(indexShape)}`,
         fn: (x: Tensor, indices: Tensor) => lax.gather(x, indices, axis),
@@ -351,7 +386,11 @@ export const specs: SpecTable = {
     order: 1,
     linearIn: [[0, 2]],
     instance: structureShape()
-      .chain((shape) => fc.record({ axis: fc.integer({ min: 0, max: shape.length - 1 }), indexShape: arb.shape({ maxRank: 2 }) }).map((r) => ({ shape, ...r })))
+      .chain((shape) =>
+        fc
+          .record({ axis: fc.integer({ min: 0, max: shape.length - 1 }), indexShape: arb.shape({ maxRank: 2 }) })
+          .map((r) => ({ shape, ...r })),
+      )
       .map(({ shape, axis, indexShape }) => {
         const updates = [...shape.slice(0, axis), ...indexShape, ...shape.slice(axis + 1)]
         return {

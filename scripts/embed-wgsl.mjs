@@ -14,11 +14,16 @@ const target = join(root, dir, 'sources.ts')
 
 /** The text of sources.ts for the .wgsl files now in gpu/kernels. */
 export function generate() {
-  const files = readdirSync(join(root, dir)).filter((f) => f.endsWith('.wgsl')).sort()
+  const files = readdirSync(join(root, dir))
+    .filter((f) => f.endsWith('.wgsl'))
+    .sort()
   const paths = files.map((f) => `${dir}/${f}`)
   const escape = (text) => text.replaceAll('\\', '\\\\').replaceAll('`', '\\`').replaceAll('${', '\\${')
   const constants = files.map((f, i) => {
-    const name = `${f.slice(0, -'.wgsl'.length).replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}_WGSL`
+    const name = `${f
+      .slice(0, -'.wgsl'.length)
+      .replace(/[^A-Za-z0-9]+/g, '_')
+      .toUpperCase()}_WGSL`
     const text = readFileSync(join(root, paths[i]), 'utf8').replaceAll('\r\n', '\n')
     return `/** ${paths[i]} */\nexport const ${name} = \`${escape(text)}\`\n`
   })

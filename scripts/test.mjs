@@ -20,7 +20,11 @@ const totals = { passed: 0, failed: 0, skipped: 0 }
 function vitest(name, args, env) {
   const report = `node_modules/.cache/adjoint-test-${name}.json`
   rmSync(report, { force: true })
-  const status = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args], env)
+  const status = run(
+    'npx',
+    ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args],
+    env,
+  )
   try {
     const r = JSON.parse(readFileSync(report, 'utf8'))
     totals.passed += r.numPassedTests
@@ -37,7 +41,12 @@ let status = vitest('all', ['--typecheck', ...process.argv.slice(2)], baseEnv)
 const icd = '/usr/lib/chromium/vk_swiftshader_icd.json'
 if (process.argv.length === 2 && existsSync(icd)) {
   console.log('\nThe GPU suites again, on SwiftShader (Vulkan, core mode):')
-  const env = { ...baseEnv, VK_ICD_FILENAMES: icd, LD_LIBRARY_PATH: `/usr/lib/chromium:${process.env.LD_LIBRARY_PATH ?? ''}`, ADJOINT_WEBGPU_BACKEND: 'vulkan' }
+  const env = {
+    ...baseEnv,
+    VK_ICD_FILENAMES: icd,
+    LD_LIBRARY_PATH: `/usr/lib/chromium:${process.env.LD_LIBRARY_PATH ?? ''}`,
+    ADJOINT_WEBGPU_BACKEND: 'vulkan',
+  }
   status = vitest('swiftshader', ['test/gpu'], env) || status
 }
 console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`)

@@ -8,11 +8,16 @@ export const isFloat = (d: DType): d is FloatDType => d === 'f32' || d === 'f64'
 
 export function allocate(dtype: DType, n: number): TypedArray {
   switch (dtype) {
-    case 'f32': return new Float32Array(n)
-    case 'f64': return new Float64Array(n)
-    case 'i32': return new Int32Array(n)
-    case 'bool': return new Uint8Array(n)
-    default: return dtype satisfies never
+    case 'f32':
+      return new Float32Array(n)
+    case 'f64':
+      return new Float64Array(n)
+    case 'i32':
+      return new Int32Array(n)
+    case 'bool':
+      return new Uint8Array(n)
+    default:
+      return dtype satisfies never
   }
 }
 

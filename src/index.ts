@@ -9,7 +9,19 @@ export * as ops from './ops.ts'
 export { tensor, scalar, zeros, ones, full, arange, eye } from './ops.ts'
 export * as random from './random.ts'
 export * as tree from './tree.ts'
-export { jvp, linearize, vjp, grad, valueAndGrad, jacfwd, jacrev, hessian, hvp, vmap, makeProgram } from './transforms.ts'
+export {
+  jvp,
+  linearize,
+  vjp,
+  grad,
+  valueAndGrad,
+  jacfwd,
+  jacrev,
+  hessian,
+  hvp,
+  vmap,
+  makeProgram,
+} from './transforms.ts'
 export { untie } from './ad/tie.ts'
 export { Program, Var, Literal, evalProgram, typecheck, type Eqn, type Atom } from './ir/program.ts'
 export { transposeProgram } from './ad/transpose.ts'
@@ -17,7 +29,16 @@ export { runProgram, type RunOptions } from './cpu/interpreter.ts'
 export type { Primitive, PrimitiveParams, PrimitiveRule, RuleTable } from './core/primitive.ts'
 export { rules } from './primitives/index.ts'
 export { cpuBackend } from './cpu/backend.ts'
-export { registerBackend, setBackend, defaultBackend, DeviceLostError, UnsupportedProgramError, type Backend, type Executable, type ExecutableStats } from './core/backend.ts'
+export {
+  registerBackend,
+  setBackend,
+  defaultBackend,
+  DeviceLostError,
+  UnsupportedProgramError,
+  type Backend,
+  type Executable,
+  type ExecutableStats,
+} from './core/backend.ts'
 export { jit, type JitOptions, type Jitted } from './jit.ts'
 export * as shape from './shape/index.ts'
 export { tensorCodec, tensorRecord, decodeTensor, formatDecodeError } from './shape/codec.ts'

@@ -4,7 +4,14 @@
  * call. On WebGPU a call is one command submission whatever the number of
  * kernels, and outputs stay on the device until read with `await t.data()`.
  */
-import { DeviceLostError, UnsupportedProgramError, defaultBackend, forgetDefaultBackend, type Backend, type Executable } from './core/backend.ts'
+import {
+  DeviceLostError,
+  UnsupportedProgramError,
+  defaultBackend,
+  forgetDefaultBackend,
+  type Backend,
+  type Executable,
+} from './core/backend.ts'
 import { cpuBackend } from './cpu/backend.ts'
 import { Tracer } from './core/trace.ts'
 import { stage } from './ir/partial-eval.ts'
@@ -50,17 +57,23 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
   const cache = new Map<string, Promise<Compiled>>()
   const trace = (leaves: readonly Tensor[], def: TreeDef) => {
     let outDef: TreeDef | null = null
-    const { program } = stage('jit', leaves.map((x) => x.aval), (inputs) => {
-      const [outs, d] = flatten(f(...(unflatten(def, inputs) as unknown[])), 'output')
-      outDef = d
-      return { outputs: outs, result: null }
-    })
+    const { program } = stage(
+      'jit',
+      leaves.map((x) => x.aval),
+      (inputs) => {
+        const [outs, d] = flatten(f(...(unflatten(def, inputs) as unknown[])), 'output')
+        outDef = d
+        return { outputs: outs, result: null }
+      },
+    )
     return { program: commonSubexpressions(program), outDef: outDef as unknown as TreeDef }
   }
   const signature = (args: unknown[]) => {
     const [leaves, def] = flatten(args, 'args')
     if (leaves.some((x) => x instanceof Tracer))
-      throw new Error('jit: a jitted function was called inside a transform; call the function itself there, or jit the transformed function')
+      throw new Error(
+        'jit: a jitted function was called inside a transform; call the function itself there, or jit the transformed function',
+      )
     return { leaves, def, key: `${describe(def)}|${leaves.map((x) => formatAval(x.aval)).join(' ')}` }
   }
   const compile = (args: unknown[]) => {

@@ -8,11 +8,42 @@ import * as lax from './core/lax.ts'
 import type { CompareOp } from './core/primitive.ts'
 import { fromNumbers, isFloat, type DType } from './dtype.ts'
 import type {
-  Broadcast, CheckAxes, CheckAxis, CheckBinary, CheckBroadcastTo, CheckDeclared, CheckConcat, CheckDTypes, CheckExpandDims, CheckMatMul, CheckPad,
-  CheckPerm, CheckReshape, CheckSlice, CheckSqueeze, CheckStack, CheckWhere, Concat, DTypeOf, ExpandDims, JoinDType, MatMul, OnNumber, Pad,
-  Reduce, Reshape, Shape, ShapesOf, Slice, Squeeze, Stack, Take, Transpose, Tuple,
+  Broadcast,
+  CheckAxes,
+  CheckAxis,
+  CheckBinary,
+  CheckBroadcastTo,
+  CheckDeclared,
+  CheckConcat,
+  CheckDTypes,
+  CheckExpandDims,
+  CheckMatMul,
+  CheckPad,
+  CheckPerm,
+  CheckReshape,
+  CheckSlice,
+  CheckSqueeze,
+  CheckStack,
+  CheckWhere,
+  Concat,
+  DTypeOf,
+  ExpandDims,
+  JoinDType,
+  MatMul,
+  OnNumber,
+  Pad,
+  Reduce,
+  Reshape,
+  Shape,
+  ShapesOf,
+  Slice,
+  Squeeze,
+  Stack,
+  Take,
+  Transpose,
+  Tuple,
 } from './shape/types.ts'
-import { ConcreteTensor, Tensor, concrete, filled, formatAval, formatShape, scalarOf, sizeOf } from './tensor.ts'
+import { type ConcreteTensor, Tensor, concrete, filled, formatAval, formatShape, scalarOf, sizeOf } from './tensor.ts'
 
 type T<S extends Shape = Shape, D extends DType = DType> = Tensor<S, D>
 type Operand<S extends Shape, D extends DType> = Tensor<S, D> | number
@@ -24,15 +55,19 @@ type NestedNumbers = number | boolean | readonly NestedNumbers[]
  * The shape of nested arrays: `[[1, 2, 3], [4, 5, 6]]` has shape `[2, 3]`
  * (the first entry of each level decides; arrays of unknown length give `number`).
  */
-type ShapeOfData<X, Depth extends 0[] = []> =
-  Depth['length'] extends 16 ? Shape
-  : [X] extends [number | boolean] ? []
-  : [X] extends [readonly unknown[]]
-    ? X extends readonly [infer First, ...unknown[]] ? [X['length'], ...ShapeOfData<First, [...Depth, 0]>]
-    : X extends readonly [] ? [0]
-    : X extends readonly (infer E)[] ? [number, ...ShapeOfData<E, [...Depth, 0]>]
-    : Shape
-  : Shape
+type ShapeOfData<X, Depth extends 0[] = []> = Depth['length'] extends 16
+  ? Shape
+  : [X] extends [number | boolean]
+    ? []
+    : [X] extends [readonly unknown[]]
+      ? X extends readonly [infer First, ...unknown[]]
+        ? [X['length'], ...ShapeOfData<First, [...Depth, 0]>]
+        : X extends readonly []
+          ? [0]
+          : X extends readonly (infer E)[]
+            ? [number, ...ShapeOfData<E, [...Depth, 0]>]
+            : Shape
+      : Shape
 
 function inferShape(data: NestedNumbers): number[] {
   const shape: number[] = []
@@ -51,14 +86,25 @@ function flattenNested(data: NestedNumbers, shape: readonly number[], out: numbe
     return
   }
   if (!Array.isArray(data) || data.length !== shape[depth])
-    throw new Error(`tensor: ragged data: expected ${shape[depth]} entries at depth ${depth}, got ${Array.isArray(data) ? data.length : 'a number'}`)
+    throw new Error(
+      `tensor: ragged data: expected ${shape[depth]} entries at depth ${depth}, got ${Array.isArray(data) ? data.length : 'a number'}`,
+    )
   for (const x of data) flattenNested(x, shape, out, depth + 1)
 }
 
 /** A tensor from nested arrays (shape inferred) or from flat values and a shape. */
-export function tensor<const X extends NestedNumbers, D extends DType = 'f32'>(data: X, options?: { shape?: undefined; dtype?: D }): T<ShapeOfData<X>, NoInfer<D>>
-export function tensor<D extends DType = 'f32'>(data: ArrayBufferView & ArrayLike<number>, options?: { shape?: undefined; dtype?: D }): T<[number], NoInfer<D>>
-export function tensor<D extends DType = 'f32'>(data: NestedNumbers | ArrayLike<number>, options?: { shape?: undefined; dtype?: D }): T<Shape, NoInfer<D>>
+export function tensor<const X extends NestedNumbers, D extends DType = 'f32'>(
+  data: X,
+  options?: { shape?: undefined; dtype?: D },
+): T<ShapeOfData<X>, NoInfer<D>>
+export function tensor<D extends DType = 'f32'>(
+  data: ArrayBufferView & ArrayLike<number>,
+  options?: { shape?: undefined; dtype?: D },
+): T<[number], NoInfer<D>>
+export function tensor<D extends DType = 'f32'>(
+  data: NestedNumbers | ArrayLike<number>,
+  options?: { shape?: undefined; dtype?: D },
+): T<Shape, NoInfer<D>>
 // With an explicit shape the result may be declared with named dims for the
 // run-time sizes (`const x: Tensor<['N', 2]> = tensor(xs, { shape: [n, 2] })`);
 // the declared shape `R` must agree with the given one.
@@ -75,13 +121,20 @@ export function tensor<D extends DType = 'f32'>(
   let shape: readonly number[]
   if (options.shape !== undefined) {
     shape = options.shape
-    values = typeof data === 'number' || typeof data === 'boolean' ? [Number(data)] : ArrayBuffer.isView(data) ? (data as ArrayLike<number>) : (() => {
-      const flat: number[] = []
-      flattenNested(data as NestedNumbers, inferShape(data as NestedNumbers), flat)
-      return flat
-    })()
+    values =
+      typeof data === 'number' || typeof data === 'boolean'
+        ? [Number(data)]
+        : ArrayBuffer.isView(data)
+          ? (data as ArrayLike<number>)
+          : (() => {
+              const flat: number[] = []
+              flattenNested(data as NestedNumbers, inferShape(data as NestedNumbers), flat)
+              return flat
+            })()
     if (values.length !== sizeOf(shape))
-      throw new Error(`tensor: ${values.length} values do not fill shape ${formatShape(shape)} (${sizeOf(shape)} elements)`)
+      throw new Error(
+        `tensor: ${values.length} values do not fill shape ${formatShape(shape)} (${sizeOf(shape)} elements)`,
+      )
   } else if (ArrayBuffer.isView(data)) {
     shape = [(data as ArrayLike<number>).length]
     values = data as ArrayLike<number>
@@ -100,23 +153,49 @@ export function tensor<D extends DType = 'f32'>(
 export const scalar = <D extends DType = 'f32'>(value: number, dtype?: D): T<[], NoInfer<D>> =>
   scalarOf(value, dtype ?? 'f32') as unknown as T<[], D>
 
-export const full = <const S extends readonly number[], D extends DType = 'f32'>(shape: S, value: number, dtype?: D): T<Tuple<S>, NoInfer<D>> => {
-  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`full: shape must be non-negative integers, got ${formatShape(shape)}`)
+export const full = <const S extends readonly number[], D extends DType = 'f32'>(
+  shape: S,
+  value: number,
+  dtype?: D,
+): T<Tuple<S>, NoInfer<D>> => {
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0))
+    throw new Error(`full: shape must be non-negative integers, got ${formatShape(shape)}`)
   return filled(shape, dtype ?? 'f32', value) as unknown as T<Tuple<S>, D>
 }
-export const zeros = <const S extends readonly number[], D extends DType = 'f32'>(shape: S, dtype?: D): T<Tuple<S>, NoInfer<D>> => full(shape, 0, dtype)
-export const ones = <const S extends readonly number[], D extends DType = 'f32'>(shape: S, dtype?: D): T<Tuple<S>, NoInfer<D>> => full(shape, 1, dtype)
-export const zerosLike = <S extends Shape, D extends DType>(x: T<S, D>): T<S, D> => lax.fullLike(x, 0) as Tensor<any, any>
-export const onesLike = <S extends Shape, D extends DType>(x: T<S, D>): T<S, D> => lax.fullLike(x, 1) as Tensor<any, any>
+export const zeros = <const S extends readonly number[], D extends DType = 'f32'>(
+  shape: S,
+  dtype?: D,
+): T<Tuple<S>, NoInfer<D>> => full(shape, 0, dtype)
+export const ones = <const S extends readonly number[], D extends DType = 'f32'>(
+  shape: S,
+  dtype?: D,
+): T<Tuple<S>, NoInfer<D>> => full(shape, 1, dtype)
+export const zerosLike = <S extends Shape, D extends DType>(x: T<S, D>): T<S, D> =>
+  lax.fullLike(x, 0) as Tensor<any, any>
+export const onesLike = <S extends Shape, D extends DType>(x: T<S, D>): T<S, D> =>
+  lax.fullLike(x, 1) as Tensor<any, any>
 
 /** [start, start + step, …) below stop, like NumPy's arange; `arange(n)` is 0..n−1. */
 export function arange<const N extends number>(stop: N): T<[N], 'f32'>
-export function arange<D extends DType = 'f32'>(startOrStop: number, stop?: number, step?: number, dtype?: D): T<[number], NoInfer<D>>
-export function arange<D extends DType = 'f32'>(startOrStop: number, stop?: number, step = 1, dtype?: D): T<[number], D> {
+export function arange<D extends DType = 'f32'>(
+  startOrStop: number,
+  stop?: number,
+  step?: number,
+  dtype?: D,
+): T<[number], NoInfer<D>>
+export function arange<D extends DType = 'f32'>(
+  startOrStop: number,
+  stop?: number,
+  step = 1,
+  dtype?: D,
+): T<[number], D> {
   const [start, end] = stop === undefined ? [0, startOrStop] : [startOrStop, stop]
   if (step === 0) throw new Error('arange: step must not be 0')
   const n = Math.max(0, Math.ceil((end - start) / step))
-  return tensor(Array.from({ length: n }, (_, i) => start + i * step), { shape: [n], dtype: dtype ?? ('f32' as D) })
+  return tensor(
+    Array.from({ length: n }, (_, i) => start + i * step),
+    { shape: [n], dtype: dtype ?? ('f32' as D) },
+  )
 }
 
 /** The n×n identity. */
@@ -142,13 +221,20 @@ export function broadcastShapes(op: string, a: readonly number[], b: readonly nu
     const x = a[a.length - n + i] ?? 1
     const y = b[b.length - n + i] ?? 1
     if (x !== y && x !== 1 && y !== 1)
-      throw new Error(`${op}: shapes ${formatShape(a)} and ${formatShape(b)} do not broadcast: axis ${i} of the result would need ${x} = ${y}`)
+      throw new Error(
+        `${op}: shapes ${formatShape(a)} and ${formatShape(b)} do not broadcast: axis ${i} of the result would need ${x} = ${y}`,
+      )
     out.push(x === 1 ? y : x)
   }
   return out
 }
 
-function binaryOp(op: string, f: (a: Tensor, b: Tensor) => Tensor, x: Operand<Shape, DType>, y: Operand<Shape, DType>): Tensor {
+function binaryOp(
+  op: string,
+  f: (a: Tensor, b: Tensor) => Tensor,
+  x: Operand<Shape, DType>,
+  y: Operand<Shape, DType>,
+): Tensor {
   const a = asTensor(x, y)
   const b = asTensor(y, x)
   if (a.aval.dtype !== b.aval.dtype)
@@ -188,7 +274,8 @@ export const maximum = binary('maximum', lax.max)
 export const minimum = binary('minimum', (a, b) => lax.neg(lax.max(lax.neg(a), lax.neg(b))))
 
 const comparison = <Op extends CompareOp>(op: Op): Binary<Op, 'bool'> =>
-  ((a: Operand<Shape, DType>, b: Operand<Shape, DType>) => binaryOp(op, (x, y) => lax.compare(x, y, op), a, b)) as Binary<Op, 'bool'>
+  ((a: Operand<Shape, DType>, b: Operand<Shape, DType>) =>
+    binaryOp(op, (x, y) => lax.compare(x, y, op), a, b)) as Binary<Op, 'bool'>
 export const less = comparison('lt')
 export const lessEqual = comparison('le')
 export const greater = comparison('gt')
@@ -197,10 +284,24 @@ export const equal = comparison('eq')
 export const notEqual = comparison('ne')
 
 /** `onTrue` where `cond` holds, else `onFalse`; all three broadcast together. */
-export function where<S extends Shape, D extends DType>(cond: T<S, 'bool'>, onTrue: T<NoInfer<S>, D>, onFalse: T<NoInfer<S>, NoInfer<D>> | number): T<S, D>
-export function where<S extends Shape, D extends DType>(cond: T<S, 'bool'>, onTrue: number, onFalse: T<NoInfer<S>, D>): T<S, D>
+export function where<S extends Shape, D extends DType>(
+  cond: T<S, 'bool'>,
+  onTrue: T<NoInfer<S>, D>,
+  onFalse: T<NoInfer<S>, NoInfer<D>> | number,
+): T<S, D>
+export function where<S extends Shape, D extends DType>(
+  cond: T<S, 'bool'>,
+  onTrue: number,
+  onFalse: T<NoInfer<S>, D>,
+): T<S, D>
 export function where<C extends Shape>(cond: T<C, 'bool'>, onTrue: number, onFalse: number): T<C, 'f32'>
-export function where<C extends Shape, A extends Shape = [], B extends Shape = [], DA extends DType = never, DB extends DType = never>(
+export function where<
+  C extends Shape,
+  A extends Shape = [],
+  B extends Shape = [],
+  DA extends DType = never,
+  DB extends DType = never,
+>(
   cond: T<C, 'bool'>,
   onTrue: Operand<A, DA>,
   onFalse: Operand<B, DB> & NoInfer<CheckWhere<C, A, B, DA, DB>>,
@@ -238,14 +339,22 @@ export const astype = <S extends Shape, D extends DType>(x: T<S>, dtype: D): T<S
 
 const normAxis = (op: string, axis: number, ndim: number): number => {
   const a = axis < 0 ? axis + ndim : axis
-  if (!Number.isInteger(a) || a < 0 || a >= ndim) throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${ndim}`)
+  if (!Number.isInteger(a) || a < 0 || a >= ndim)
+    throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${ndim}`)
   return a
 }
 const normAxes = (op: string, axis: number | readonly number[] | undefined, ndim: number): number[] =>
-  axis === undefined ? Array.from({ length: ndim }, (_, i) => i) : (typeof axis === 'number' ? [axis] : axis).map((a) => normAxis(op, a, ndim))
+  axis === undefined
+    ? Array.from({ length: ndim }, (_, i) => i)
+    : (typeof axis === 'number' ? [axis] : axis).map((a) => normAxis(op, a, ndim))
 
 const keep = (x: Tensor, y: Tensor, axes: readonly number[], keepDims: boolean): Tensor =>
-  keepDims ? lax.reshape(y, x.aval.shape.map((d, i) => (axes.includes(i) ? 1 : d))) : y
+  keepDims
+    ? lax.reshape(
+        y,
+        x.aval.shape.map((d, i) => (axes.includes(i) ? 1 : d)),
+      )
+    : y
 
 export interface ReduceOptions<K extends boolean = boolean> {
   readonly keepDims?: K
@@ -292,16 +401,23 @@ export function min(x: Tensor, axis?: number | readonly number[], opts: ReduceOp
   return neg(max(neg(x), axis, opts))
 }
 /** log Σ exp(x) over `axis`, computed as m + log Σ exp(x − m) with m the (gradient-stopped) maximum. */
-export function logsumexp<S extends Shape, D extends DType, const Ax extends AxisArg = undefined, K extends boolean = false>(
-  x: T<S, D>,
-  axis?: Ax & OnNumber<CheckAxes<'logsumexp', S, Ax>>,
-  opts?: ReduceOptions<K>,
-): T<Reduce<S, Ax, K>, D>
+export function logsumexp<
+  S extends Shape,
+  D extends DType,
+  const Ax extends AxisArg = undefined,
+  K extends boolean = false,
+>(x: T<S, D>, axis?: Ax & OnNumber<CheckAxes<'logsumexp', S, Ax>>, opts?: ReduceOptions<K>): T<Reduce<S, Ax, K>, D>
 export function logsumexp(x: Tensor, axis?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
   const axes = normAxes('logsumexp', axis, x.ndim)
   const m = stopGradient(keep(x, lax.reduceMax(x, axes), axes, true))
   const shifted = lax.sub(x, lax.broadcast(m, x.aval.shape))
-  const s = lax.add(lax.log(lax.sum(lax.exp(shifted), axes)), lax.reshape(m, m.aval.shape.filter((_, i) => !axes.includes(i))))
+  const s = lax.add(
+    lax.log(lax.sum(lax.exp(shifted), axes)),
+    lax.reshape(
+      m,
+      m.aval.shape.filter((_, i) => !axes.includes(i)),
+    ),
+  )
   return keep(x, s, axes, opts.keepDims ?? false)
 }
 
@@ -313,7 +429,10 @@ export function stopGradient<S extends Shape, D extends DType>(x: T<S, D>): T<S,
 // ---------------------------------------------------------------- structure
 
 /** The same elements in a new shape; one axis may be -1 (the remaining size). */
-export function reshape<S extends Shape, D extends DType, const R extends readonly number[]>(x: T<S, D>, shape: R & NoInfer<CheckReshape<S, R>>): T<Reshape<S, R>, D>
+export function reshape<S extends Shape, D extends DType, const R extends readonly number[]>(
+  x: T<S, D>,
+  shape: R & NoInfer<CheckReshape<S, R>>,
+): T<Reshape<S, R>, D>
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const known = shape.filter((d) => d !== -1)
   const inferred = shape.length - known.length
@@ -331,16 +450,25 @@ export function transpose<S extends Shape, D extends DType, const P extends read
 ): T<Transpose<S, P>, D>
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const p = perm ?? x.aval.shape.map((_, i) => x.ndim - 1 - i)
-  return lax.transpose(x, p.map((a) => normAxis('transpose', a, x.ndim)))
+  return lax.transpose(
+    x,
+    p.map((a) => normAxis('transpose', a, x.ndim)),
+  )
 }
 
-export function broadcastTo<S extends Shape, D extends DType, const R extends readonly number[]>(x: T<S, D>, shape: R & NoInfer<CheckBroadcastTo<S, R>>): T<Tuple<R>, D>
+export function broadcastTo<S extends Shape, D extends DType, const R extends readonly number[]>(
+  x: T<S, D>,
+  shape: R & NoInfer<CheckBroadcastTo<S, R>>,
+): T<Tuple<R>, D>
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   broadcastShapes('broadcastTo', x.aval.shape, shape)
   return lax.broadcast(x, shape)
 }
 
-export function expandDims<S extends Shape, D extends DType, const A extends number>(x: T<S, D>, axis: A & OnNumber<CheckExpandDims<S, A>>): T<ExpandDims<S, A>, D>
+export function expandDims<S extends Shape, D extends DType, const A extends number>(
+  x: T<S, D>,
+  axis: A & OnNumber<CheckExpandDims<S, A>>,
+): T<ExpandDims<S, A>, D>
 export function expandDims(x: Tensor, axis: number): Tensor {
   const a = normAxis('expandDims', axis, x.ndim + 1)
   const shape = [...x.aval.shape]
@@ -348,11 +476,20 @@ export function expandDims(x: Tensor, axis: number): Tensor {
   return lax.reshape(x, shape)
 }
 
-export function squeeze<S extends Shape, D extends DType, const Ax extends AxisArg = undefined>(x: T<S, D>, axis?: Ax & OnNumber<CheckSqueeze<S, Ax>>): T<Squeeze<S, Ax>, D>
+export function squeeze<S extends Shape, D extends DType, const Ax extends AxisArg = undefined>(
+  x: T<S, D>,
+  axis?: Ax & OnNumber<CheckSqueeze<S, Ax>>,
+): T<Squeeze<S, Ax>, D>
 export function squeeze(x: Tensor, axis?: number | readonly number[]): Tensor {
-  const axes = axis === undefined ? x.aval.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normAxes('squeeze', axis, x.ndim)
-  for (const a of axes) if (x.aval.shape[a] !== 1) throw new Error(`squeeze: axis ${a} of ${formatAval(x.aval)} has size ${x.aval.shape[a]}, not 1`)
-  return lax.reshape(x, x.aval.shape.filter((_, i) => !axes.includes(i)))
+  const axes =
+    axis === undefined ? x.aval.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normAxes('squeeze', axis, x.ndim)
+  for (const a of axes)
+    if (x.aval.shape[a] !== 1)
+      throw new Error(`squeeze: axis ${a} of ${formatAval(x.aval)} has size ${x.aval.shape[a]}, not 1`)
+  return lax.reshape(
+    x,
+    x.aval.shape.filter((_, i) => !axes.includes(i)),
+  )
 }
 
 /** Joins tensors along an existing axis; the other axes must agree. */
@@ -372,17 +509,22 @@ export function stack<const Xs extends readonly Tensor[], const A extends number
 ): T<Stack<ShapesOf<Xs>, A>, DTypeOf<Xs[number]>>
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new Error('stack: needs at least one tensor')
-  return concat(xs.map((x) => expandDims(x, axis)), axis)
+  return concat(
+    xs.map((x) => expandDims(x, axis)),
+    axis,
+  )
 }
 
 /** The block starting at `starts` with extent `sizes` (−1: to the end). */
-export function slice<S extends Shape, D extends DType, const St extends readonly number[], const Sz extends readonly number[] | undefined = undefined>(
-  x: T<S, D>,
-  starts: St & NoInfer<CheckSlice<S, St, Sz>>,
-  sizes?: Sz,
-): T<Slice<S, St, Sz>, D>
+export function slice<
+  S extends Shape,
+  D extends DType,
+  const St extends readonly number[],
+  const Sz extends readonly number[] | undefined = undefined,
+>(x: T<S, D>, starts: St & NoInfer<CheckSlice<S, St, Sz>>, sizes?: Sz): T<Slice<S, St, Sz>, D>
 export function slice(x: Tensor, starts: readonly number[], sizes?: readonly number[]): Tensor {
-  if (starts.length !== x.ndim) throw new Error(`slice: expected ${x.ndim} starts for ${formatAval(x.aval)}, got ${starts.length}`)
+  if (starts.length !== x.ndim)
+    throw new Error(`slice: expected ${x.ndim} starts for ${formatAval(x.aval)}, got ${starts.length}`)
   const limits = x.aval.shape.map((d, i) => {
     const size = sizes?.[i] ?? -1
     return size === -1 ? d : starts[i] + size
@@ -396,8 +538,13 @@ export function pad<S extends Shape, D extends DType, const W extends readonly (
   widths: W & NoInfer<CheckPad<S, W>>,
 ): T<Pad<S, W>, D>
 export function pad(x: Tensor, widths: readonly (readonly [number, number])[]): Tensor {
-  if (widths.length !== x.ndim) throw new Error(`pad: expected ${x.ndim} [before, after] pairs for ${formatAval(x.aval)}, got ${widths.length}`)
-  return lax.pad(x, widths.map((w) => w[0]), widths.map((w) => w[1]))
+  if (widths.length !== x.ndim)
+    throw new Error(`pad: expected ${x.ndim} [before, after] pairs for ${formatAval(x.aval)}, got ${widths.length}`)
+  return lax.pad(
+    x,
+    widths.map((w) => w[0]),
+    widths.map((w) => w[1]),
+  )
 }
 
 // ---------------------------------------------------------------- linear algebra and indexing
@@ -411,14 +558,16 @@ export function matmul<A extends Shape, B extends Shape, DA extends DType, DB ex
   b: T<B, DB> & NoInfer<CheckDTypes<'matmul', DA, DB, CheckMatMul<A, B>>>,
 ): T<MatMul<A, B>, JoinDType<DA, DB>>
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: operands must have rank ≥ 1, got ${formatAval(a.aval)} and ${formatAval(b.aval)}`)
+  if (a.ndim === 0 || b.ndim === 0)
+    throw new Error(`matmul: operands must have rank ≥ 1, got ${formatAval(a.aval)} and ${formatAval(b.aval)}`)
   const x = a.ndim === 1 ? lax.reshape(a, [1, a.aval.shape[0]]) : (a as Tensor)
   const y = b.ndim === 1 ? lax.reshape(b, [b.aval.shape[0], 1]) : (b as Tensor)
   const [m, k] = x.aval.shape.slice(-2)
   const [k2, n] = y.aval.shape.slice(-2)
   if (k !== k2)
     throw new Error(`matmul: ${formatAval(a.aval)} × ${formatAval(b.aval)}: the inner dimensions ${k} and ${k2} differ`)
-  if (a.aval.dtype !== b.aval.dtype) throw new Error(`matmul: dtypes differ: ${formatAval(a.aval)} and ${formatAval(b.aval)}`)
+  if (a.aval.dtype !== b.aval.dtype)
+    throw new Error(`matmul: dtypes differ: ${formatAval(a.aval)} and ${formatAval(b.aval)}`)
   const batch = broadcastShapes('matmul', x.aval.shape.slice(0, -2), y.aval.shape.slice(0, -2))
   const out = lax.matmul(lax.broadcast(x, [...batch, m, k]), lax.broadcast(y, [...batch, k, n]))
   const shape = [...batch, ...(a.ndim === 1 ? [] : [m]), ...(b.ndim === 1 ? [] : [n])]
@@ -440,12 +589,21 @@ export function take(x: Tensor, indices: T<Shape, 'i32'>, axis = 0): Tensor {
 }
 
 /** x with updates added at `indices` along `axis` (repeated indices accumulate). */
-export function scatterAdd<S extends Shape, D extends DType>(x: T<S, D>, indices: T<Shape, 'i32'>, updates: T<Shape, D>, axis = 0): T<S, D> {
+export function scatterAdd<S extends Shape, D extends DType>(
+  x: T<S, D>,
+  indices: T<Shape, 'i32'>,
+  updates: T<Shape, D>,
+  axis = 0,
+): T<S, D> {
   return lax.scatterAdd(x, indices, updates, normAxis('scatterAdd', axis, x.ndim)) as T<S, D>
 }
 
 /** Σᵢ xᵢ yᵢ over all elements: the inner product used by the adjoint laws. */
-export const vdot = (x: Tensor, y: Tensor): T<[], DType> => lax.sum(lax.mul(x, y), x.aval.shape.map((_, i) => i)) as T<[], DType>
+export const vdot = (x: Tensor, y: Tensor): T<[], DType> =>
+  lax.sum(
+    lax.mul(x, y),
+    x.aval.shape.map((_, i) => i),
+  ) as T<[], DType>
 
 export const isFloating = (x: Tensor): boolean => isFloat(x.aval.dtype)
 export type { ConcreteTensor }

@@ -10,7 +10,10 @@ import type { Tensor } from './tensor.ts'
 import { concrete, formatShape, sizeOf } from './tensor.ts'
 
 export class Key {
-  private constructor(readonly hi: number, readonly lo: number) {
+  private constructor(
+    readonly hi: number,
+    readonly lo: number,
+  ) {
     Object.freeze(this)
   }
   static of(hi: number, lo: number): Key {
@@ -75,7 +78,8 @@ export function bits(k: Key, n: number): Uint32Array {
 }
 
 const checkShape = (name: string, shape: readonly number[]) => {
-  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`random.${name}: shape must be non-negative integers, got ${formatShape(shape)}`)
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0))
+    throw new Error(`random.${name}: shape must be non-negative integers, got ${formatShape(shape)}`)
 }
 
 /** Uniform on [lo, hi). */
@@ -96,7 +100,8 @@ export function uniform<const S extends readonly number[], D extends DType = 'f3
     values[i] = lo + (hi - lo) * u
   }
   // f32 rounding can reach hi; keep the interval half-open.
-  if (dtype === 'f32') for (let i = 0; i < n; i++) if (values[i] >= hi) values[i] = Math.fround(hi - (hi - lo) * 2 ** -24)
+  if (dtype === 'f32')
+    for (let i = 0; i < n; i++) if (values[i] >= hi) values[i] = Math.fround(hi - (hi - lo) * 2 ** -24)
   return concrete(shape, dtype, values) as unknown as Tensor<S, D>
 }
 

@@ -82,7 +82,8 @@ export abstract class Tensor<S extends Shape = Shape, D extends DType = DType> {
 
   /** A scalar's value. */
   item(): number {
-    if (this.size !== 1) throw new Error(`item() needs a tensor with one element, got shape ${formatShape(this.aval.shape)}`)
+    if (this.size !== 1)
+      throw new Error(`item() needs a tensor with one element, got shape ${formatShape(this.aval.shape)}`)
     return this.dataSync()[0]
   }
 }
@@ -94,7 +95,9 @@ export class ConcreteTensor<S extends Shape = Shape, D extends DType = DType> ex
   constructor(shape: readonly number[], dtype: DType, values: TypedArray) {
     super()
     if (values.length !== sizeOf(shape))
-      throw new Error(`tensor: ${values.length} values do not fill shape ${formatShape(shape)} (${sizeOf(shape)} elements)`)
+      throw new Error(
+        `tensor: ${values.length} values do not fill shape ${formatShape(shape)} (${sizeOf(shape)} elements)`,
+      )
     this.aval = Object.freeze({ shape: Object.freeze([...shape]), dtype })
     this.values = values
     Object.freeze(this)
@@ -120,6 +123,7 @@ export const filled = (shape: readonly number[], dtype: DType, value: number): C
   return concrete(shape, dtype, values)
 }
 
-export const scalarOf = (value: number, dtype: DType): ConcreteTensor => concrete([], dtype, fromNumbers(dtype, [value]))
+export const scalarOf = (value: number, dtype: DType): ConcreteTensor =>
+  concrete([], dtype, fromNumbers(dtype, [value]))
 
 export const zerosLike = (x: { aval: Aval }): ConcreteTensor => filled(x.aval.shape, x.aval.dtype, 0)

@@ -18,7 +18,11 @@ import { allocate } from './dtype.ts'
 type Fn = (...args: any[]) => any
 
 /** Flattens a function of pytrees into one of flat leaf lists; `outDef()` is the output structure after a call. */
-function flatFunction(f: Fn, argDef: TreeDef, name: string): { call: (leaves: Tensor[]) => Tensor[]; outDef: () => TreeDef } {
+function flatFunction(
+  f: Fn,
+  argDef: TreeDef,
+  name: string,
+): { call: (leaves: Tensor[]) => Tensor[]; outDef: () => TreeDef } {
   let outDef: TreeDef | null = null
   const call = (leaves: Tensor[]): Tensor[] => {
     const args = unflatten(argDef, leaves) as unknown[]
@@ -46,7 +50,9 @@ function checkDifferentiable(name: string, leaves: readonly Tensor[], def: TreeD
   const paths = leafPaths(def, 'args')
   leaves.forEach((x, i) => {
     if (!isFloat(x.aval.dtype))
-      throw new Error(`${name}: can only differentiate with respect to floating-point inputs, but ${paths[i]} is ${formatAval(x.aval)}`)
+      throw new Error(
+        `${name}: can only differentiate with respect to floating-point inputs, but ${paths[i]} is ${formatAval(x.aval)}`,
+      )
   })
 }
 
@@ -56,7 +62,11 @@ function checkDifferentiable(name: string, leaves: readonly Tensor[], def: TreeD
  * Jacobian-vector product: `[f(...primals), ∂f(primals)·tangents]`. `primals`
  * and `tangents` are argument lists of the same structure, shapes and dtypes.
  */
-export function jvp<F extends Fn>(f: F, primals: readonly unknown[], tangents: readonly unknown[]): [ReturnType<F>, ReturnType<F>] {
+export function jvp<F extends Fn>(
+  f: F,
+  primals: readonly unknown[],
+  tangents: readonly unknown[],
+): [ReturnType<F>, ReturnType<F>] {
   const [leaves, def] = flattenArgs(primals, 'jvp')
   checkMatching('jvp', 'primals', 'tangents', primals, tangents)
   const [tangentLeaves] = flatten(tangents)
@@ -92,7 +102,10 @@ export function linearize<F extends Fn>(
  * the arguments (an array, one entry per argument): the transpose of the
  * linearised f applied to the cotangent.
  */
-export function vjp<F extends Fn>(f: F, ...primals: Parameters<F>): [ReturnType<F>, (cotangent: ReturnType<F>) => Parameters<F>] {
+export function vjp<F extends Fn>(
+  f: F,
+  ...primals: Parameters<F>
+): [ReturnType<F>, (cotangent: ReturnType<F>) => Parameters<F>] {
   const [leaves, def] = flattenArgs(primals, 'vjp')
   const g = flatFunction(f, def, 'vjp')
   const [outs, pullback] = vjpFlat(g.call, leaves)
@@ -118,7 +131,11 @@ type AuxOf<F extends Fn> = ReturnType<F> extends readonly [unknown, infer X] ? X
 type WithAux<F extends Fn, H extends boolean, G> = H extends true ? [G, AuxOf<F>] : G
 type ValueOf<F extends Fn, H extends boolean> = H extends true ? ReturnType<F>[0] : ReturnType<F>
 
-type GradOf<F extends Fn, A> = A extends readonly number[] ? { [K in keyof A]: Parameters<F>[A[K] & number] } : A extends number ? Parameters<F>[A] : Parameters<F>[0]
+type GradOf<F extends Fn, A> = A extends readonly number[]
+  ? { [K in keyof A]: Parameters<F>[A[K] & number] }
+  : A extends number
+    ? Parameters<F>[A]
+    : Parameters<F>[0]
 
 function valueAndGradImpl(f: Fn, argnums: number | readonly number[], hasAux: boolean, name: string) {
   const nums = typeof argnums === 'number' ? [argnums] : [...argnums]
@@ -138,7 +155,8 @@ function valueAndGradImpl(f: Fn, argnums: number | readonly number[], hasAux: bo
       let out = f(...full)
       let auxLeaves: Tensor[] = []
       if (hasAux) {
-        if (!Array.isArray(out) || out.length !== 2) throw new Error(`${name}: with hasAux the function must return [loss, aux]`)
+        if (!Array.isArray(out) || out.length !== 2)
+          throw new Error(`${name}: with hasAux the function must return [loss, aux]`)
         ;[auxLeaves, auxDef] = flatten(out[1], 'aux')
         out = out[0]
       }
@@ -196,12 +214,21 @@ function jacobianBlocks(name: string, f: Fn, argnum: number, args: unknown[], mo
     throw new Error(`${name}: argnums ${argnum} is out of range for a call with ${args.length} arguments`)
   const [leaves, def] = flatten(args[argnum], 'arg')
   checkDifferentiable(name, leaves, def)
-  const g = flatFunction((x: unknown) => f(...args.map((a, i) => (i === argnum ? x : a))), { kind: 'array', children: [def] }, name)
+  const g = flatFunction(
+    (x: unknown) => f(...args.map((a, i) => (i === argnum ? x : a))),
+    { kind: 'array', children: [def] },
+    name,
+  )
   const call = g.call
   const blocks: Tensor[][] = [] // blocks[j][i]: output leaf j by input leaf i
   if (mode === 'fwd') {
     leaves.forEach((x, i) => {
-      const push = ([t]: Tensor[]) => jvpFlat(call, leaves, leaves.map((l, j) => (j === i ? t : zerosLike(l))))[1]
+      const push = ([t]: Tensor[]) =>
+        jvpFlat(
+          call,
+          leaves,
+          leaves.map((l, j) => (j === i ? t : zerosLike(l))),
+        )[1]
       const outs = vmapFlat(push, [0], 0, [basis(x)])
       outs.forEach((o, j) => {
         const outShape = o.aval.shape.slice(1)
@@ -217,7 +244,10 @@ function jacobianBlocks(name: string, f: Fn, argnum: number, args: unknown[], mo
     })
   }
   const outDef = g.outDef()
-  return unflatten(outDef, blocks.map((row) => unflatten(def, row)))
+  return unflatten(
+    outDef,
+    blocks.map((row) => unflatten(def, row)),
+  )
 }
 
 /** The Jacobian by forward mode (one jvp per input element, vectorised by vmap): shape out.shape + in.shape. */
@@ -279,6 +309,10 @@ export function makeProgram<F extends Fn>(f: F): (...args: Parameters<F>) => Pro
   return (...args) => {
     const [leaves, def] = flattenArgs(args, 'makeProgram')
     const g = flatFunction(f, def, 'makeProgram')
-    return stage('makeProgram', leaves.map((x) => x.aval), (inputs) => ({ outputs: g.call(inputs), result: null })).program
+    return stage(
+      'makeProgram',
+      leaves.map((x) => x.aval),
+      (inputs) => ({ outputs: g.call(inputs), result: null }),
+    ).program
   }
 }

@@ -15,7 +15,9 @@ export type TreeDef =
   | { readonly kind: 'record'; readonly keys: readonly string[]; readonly children: readonly TreeDef[] }
 
 const isRecord = (x: unknown): x is Record<string, unknown> =>
-  typeof x === 'object' && x !== null && (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null)
+  typeof x === 'object' &&
+  x !== null &&
+  (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null)
 
 export function flatten(tree: unknown, path = ''): [Tensor[], TreeDef] {
   const leaves: Tensor[] = []
@@ -30,7 +32,12 @@ export function flatten(tree: unknown, path = ''): [Tensor[], TreeDef] {
       const keys = Object.keys(node).sort()
       return { kind: 'record', keys, children: keys.map((k) => walk(node[k], `${at}.${k}`)) }
     }
-    const what = typeof node === 'number' ? `the number ${node}` : typeof node === 'object' ? `a ${node.constructor?.name ?? 'object'}` : `a ${typeof node}`
+    const what =
+      typeof node === 'number'
+        ? `the number ${node}`
+        : typeof node === 'object'
+          ? `a ${node.constructor?.name ?? 'object'}`
+          : `a ${typeof node}`
     throw new TypeError(`expected a Tensor, an array or a plain record at ${at || 'the top'}, got ${what}`)
   }
   const def = walk(tree, path)
@@ -41,11 +48,16 @@ export function unflatten(def: TreeDef, leaves: readonly unknown[]): any {
   let i = 0
   const build = (d: TreeDef): unknown => {
     switch (d.kind) {
-      case 'leaf': return leaves[i++]
-      case 'none': return d.value
-      case 'array': return d.children.map(build)
-      case 'record': return Object.fromEntries(d.keys.map((k, j) => [k, build(d.children[j])]))
-      default: return d satisfies never
+      case 'leaf':
+        return leaves[i++]
+      case 'none':
+        return d.value
+      case 'array':
+        return d.children.map(build)
+      case 'record':
+        return Object.fromEntries(d.keys.map((k, j) => [k, build(d.children[j])]))
+      default:
+        return d satisfies never
     }
   }
   const out = build(def)
@@ -59,22 +71,32 @@ export const leafCount = (def: TreeDef): number =>
 /** The path of every leaf, e.g. `[0].w`, for error messages. */
 export function leafPaths(def: TreeDef, prefix = ''): string[] {
   switch (def.kind) {
-    case 'leaf': return [prefix || '(top)']
-    case 'none': return []
-    case 'array': return def.children.flatMap((c, i) => leafPaths(c, `${prefix}[${i}]`))
-    case 'record': return def.children.flatMap((c, i) => leafPaths(c, `${prefix}.${def.keys[i]}`))
-    default: return def satisfies never
+    case 'leaf':
+      return [prefix || '(top)']
+    case 'none':
+      return []
+    case 'array':
+      return def.children.flatMap((c, i) => leafPaths(c, `${prefix}[${i}]`))
+    case 'record':
+      return def.children.flatMap((c, i) => leafPaths(c, `${prefix}.${def.keys[i]}`))
+    default:
+      return def satisfies never
   }
 }
 
 /** A short picture of a structure: `{b: *, w: *}`, `[*, *]`. */
 export function describe(def: TreeDef): string {
   switch (def.kind) {
-    case 'leaf': return '*'
-    case 'none': return String(def.value)
-    case 'array': return `[${def.children.map(describe).join(', ')}]`
-    case 'record': return `{${def.keys.map((k, i) => `${k}: ${describe(def.children[i])}`).join(', ')}}`
-    default: return def satisfies never
+    case 'leaf':
+      return '*'
+    case 'none':
+      return String(def.value)
+    case 'array':
+      return `[${def.children.map(describe).join(', ')}]`
+    case 'record':
+      return `{${def.keys.map((k, i) => `${k}: ${describe(def.children[i])}`).join(', ')}}`
+    default:
+      return def satisfies never
   }
 }
 
@@ -85,13 +107,20 @@ export function checkMatching(what: string, expectedName: string, actualName: st
   const [la, da] = flatten(a)
   const [lb, db] = flatten(b)
   if (!sameStructure(da, db))
-    throw new Error(`${what}: ${actualName} must have the structure of ${expectedName}: expected ${describe(da)}, got ${describe(db)}`)
+    throw new Error(
+      `${what}: ${actualName} must have the structure of ${expectedName}: expected ${describe(da)}, got ${describe(db)}`,
+    )
   const paths = leafPaths(da)
   la.forEach((x, i) => {
     const y = lb[i]
-    const same = x.aval.dtype === y.aval.dtype && x.aval.shape.length === y.aval.shape.length && x.aval.shape.every((d, j) => d === y.aval.shape[j])
+    const same =
+      x.aval.dtype === y.aval.dtype &&
+      x.aval.shape.length === y.aval.shape.length &&
+      x.aval.shape.every((d, j) => d === y.aval.shape[j])
     if (!same)
-      throw new Error(`${what}: ${actualName} at ${paths[i]} is ${formatAval(y.aval)}, expected ${formatAval(x.aval)} (the ${expectedName}'s shape and dtype)`)
+      throw new Error(
+        `${what}: ${actualName} at ${paths[i]} is ${formatAval(y.aval)}, expected ${formatAval(x.aval)} (the ${expectedName}'s shape and dtype)`,
+      )
   })
 }
 
@@ -105,5 +134,8 @@ export const treeMap2 = <T extends Tree>(a: T, b: T, f: (x: Tensor, y: Tensor) =
   const [la, da] = flatten(a)
   const [lb, db] = flatten(b)
   if (!sameStructure(da, db)) throw new Error(`treeMap2: structures differ: ${describe(da)} vs ${describe(db)}`)
-  return unflatten(da, la.map((x, i) => f(x, lb[i])))
+  return unflatten(
+    da,
+    la.map((x, i) => f(x, lb[i])),
+  )
 }

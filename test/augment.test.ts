@@ -13,7 +13,10 @@ describe('randomShift', () => {
   const h = 5
   const w = 4
   const n = 64
-  const images = tensor(Array.from({ length: n * h * w }, (_, k) => 1 + (k % 97) / 97), { shape: [n, h * w] })
+  const images = tensor(
+    Array.from({ length: n * h * w }, (_, k) => 1 + (k % 97) / 97),
+    { shape: [n, h * w] },
+  )
 
   it('moves each image by its own offset within ±maxShift, filling with 0', () => {
     const out = io.randomShift(images, random.key(3), { height: h, width: w, maxShift: 2 }).dataSync()
@@ -23,7 +26,9 @@ describe('randomShift', () => {
       const image = Array.from(src.slice(b * h * w, (b + 1) * h * w))
       const got = Array.from(out.slice(b * h * w, (b + 1) * h * w))
       const offsets = []
-      for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) if (shifted(image, h, w, dy, dx).every((v, k) => Math.abs(v - got[k]) < 1e-6)) offsets.push(`${dy},${dx}`)
+      for (let dy = -2; dy <= 2; dy++)
+        for (let dx = -2; dx <= 2; dx++)
+          if (shifted(image, h, w, dy, dx).every((v, k) => Math.abs(v - got[k]) < 1e-6)) offsets.push(`${dy},${dx}`)
       expect(offsets).toHaveLength(1)
       seen.add(offsets[0])
     }
@@ -40,7 +45,11 @@ describe('randomShift', () => {
   })
 
   it('maxShift 0 is the identity; a wrong shape is named', () => {
-    expect(Array.from(io.randomShift(images, random.key(1), { height: h, width: w, maxShift: 0 }).dataSync())).toEqual(Array.from(images.dataSync()))
-    expect(() => io.randomShift(images, random.key(1), { height: 4, width: 4 })).toThrow('randomShift: expected f32[N,16] (4×4 images), got f32[64,20]')
+    expect(Array.from(io.randomShift(images, random.key(1), { height: h, width: w, maxShift: 0 }).dataSync())).toEqual(
+      Array.from(images.dataSync()),
+    )
+    expect(() => io.randomShift(images, random.key(1), { height: 4, width: 4 })).toThrow(
+      'randomShift: expected f32[N,16] (4×4 images), got f32[64,20]',
+    )
   })
 })

@@ -22,7 +22,9 @@ describe('the CPU interpreter', () => {
     const program = makeProgram(grad(f))(x)
     typecheck(program)
     const [g] = runProgram(program, [x], { precision: 'f64' })
-    ;[...g.dataSync()].forEach((v, i) => expect(v).toBeCloseTo(Math.fround(0.1) * Math.exp(Math.fround(0.1) * (i + 1)), 12))
+    ;[...g.dataSync()].forEach((v, i) =>
+      expect(v).toBeCloseTo(Math.fround(0.1) * Math.exp(Math.fround(0.1) * (i + 1)), 12),
+    )
   })
   it('is a backend: compile once, run many times', async () => {
     const exe = cpuBackend({ precision: 'f64' }).compile(makeProgram(grad(f))(x))

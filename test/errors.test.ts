@@ -5,7 +5,9 @@ const x = tensor([1, 2, 3], { dtype: 'f64' })
 
 describe('errors say what was expected and where', () => {
   it('grad of a non-scalar function', () => {
-    expect(() => grad(ops.sin)(x)).toThrow(/grad requires a function with a scalar floating-point output \(shape \[\]\), got f64\[3\]/)
+    expect(() => grad(ops.sin)(x)).toThrow(
+      /grad requires a function with a scalar floating-point output \(shape \[\]\), got f64\[3\]/,
+    )
   })
   it('grad with respect to an integer input', () => {
     expect(() => grad((i: Tensor) => ops.sum(ops.astype(i, 'f32')))(tensor([1, 2], { dtype: 'i32' }))).toThrow(
@@ -19,8 +21,12 @@ describe('errors say what was expected and where', () => {
     )
   })
   it('tangents of the wrong shape or dtype', () => {
-    expect(() => jvp(ops.sin, [x], [tensor([1, 2], { dtype: 'f64' })])).toThrow(/tangents at \[0\] is f64\[2\], expected f64\[3\]/)
-    expect(() => jvp(ops.sin, [x], [tensor([1, 2, 3], { dtype: 'f32' })])).toThrow(/tangents at \[0\] is f32\[3\], expected f64\[3\]/)
+    expect(() => jvp(ops.sin, [x], [tensor([1, 2], { dtype: 'f64' })])).toThrow(
+      /tangents at \[0\] is f64\[2\], expected f64\[3\]/,
+    )
+    expect(() => jvp(ops.sin, [x], [tensor([1, 2, 3], { dtype: 'f32' })])).toThrow(
+      /tangents at \[0\] is f32\[3\], expected f64\[3\]/,
+    )
   })
   it('a cotangent of the wrong shape', () => {
     const [, pullback] = vjp(ops.sin, x)
@@ -44,11 +50,15 @@ describe('errors say what was expected and where', () => {
     expect(() => ops.sin(leaked as unknown as Tensor)).toThrow(/traced by a finished jvp was used after it returned/)
   })
   it('reading values inside a transform', () => {
-    expect(() => grad((v: Tensor) => ops.sum(ops.mul(v, v.dataSync()[0])))(x)).toThrow(/cannot read the values of a tensor f64\[3\] that is being traced by jvp/)
+    expect(() => grad((v: Tensor) => ops.sum(ops.mul(v, v.dataSync()[0])))(x)).toThrow(
+      /cannot read the values of a tensor f64\[3\] that is being traced by jvp/,
+    )
   })
   it('shapes that do not broadcast, and matmul inner dimensions (untyped data; typed code would not compile)', () => {
     const untyped = (t: Tensor): Tensor => t
-    expect(() => ops.add(untyped(x), untyped(tensor([1, 2], { dtype: 'f64' })))).toThrow(/add: shapes \[3\] and \[2\] do not broadcast/)
+    expect(() => ops.add(untyped(x), untyped(tensor([1, 2], { dtype: 'f64' })))).toThrow(
+      /add: shapes \[3\] and \[2\] do not broadcast/,
+    )
     const a = untyped(tensor([[1, 2, 3]], { dtype: 'f64' }))
     expect(() => ops.matmul(a, a)).toThrow(/matmul: f64\[1,3\] × f64\[1,3\]: the inner dimensions 3 and 1 differ/)
   })
@@ -61,6 +71,8 @@ describe('errors say what was expected and where', () => {
     expect(() => tensor([[1, 2], [3]])).toThrow(/ragged data: expected 2 entries at depth 1, got 1/)
   })
   it('an index out of range', () => {
-    expect(() => ops.take(x, tensor([3], { dtype: 'i32' }))).toThrow(/gather: index 3 is out of range for axis 0 of size 3/)
+    expect(() => ops.take(x, tensor([3], { dtype: 'i32' }))).toThrow(
+      /gather: index 3 is out of range for axis 0 of size 3/,
+    )
   })
 })

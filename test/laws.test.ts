@@ -6,7 +6,20 @@
  */
 import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { grad, hessian, jacfwd, jvp, linearize, ops, random, rules, vmap, type Primitive, type Shape, type Tensor } from '../src/index.ts'
+import {
+  grad,
+  hessian,
+  jacfwd,
+  jvp,
+  linearize,
+  ops,
+  random,
+  rules,
+  vmap,
+  type Primitive,
+  type Shape,
+  type Tensor,
+} from '../src/index.ts'
 import {
   adjoint,
   arb,
@@ -50,7 +63,10 @@ const mlp = (p: Mlp, x: Tensor) => ops.add(ops.matmul(ops.tanh(ops.add(ops.matmu
 const crossEntropy = (p: Mlp, batch: { x: Tensor; labels: Tensor }) => {
   const logits = mlp(p, batch.x)
   const classes = logits.shape[1]
-  const onehot = ops.astype(ops.equal(ops.reshape(batch.labels, [-1, 1]), ops.arange(classes, undefined, 1, 'i32')), 'f64')
+  const onehot = ops.astype(
+    ops.equal(ops.reshape(batch.labels, [-1, 1]), ops.arange(classes, undefined, 1, 'i32')),
+    'f64',
+  )
   return ops.mean(ops.sub(ops.logsumexp(logits, 1), ops.sum(ops.mul(onehot, logits), 1)))
 }
 
@@ -67,17 +83,25 @@ describe('composed networks obey the law bundle', () => {
   })
 
   it('an embedding lookup via ops.take (vmap over token ids batches the gather indices)', () => {
-    const embed = (p: { table: Tensor; w: Tensor }, ids: Tensor<Shape, 'i32'>) => ops.matmul(ops.tanh(ops.take(p.table, ids)), p.w)
+    const embed = (p: { table: Tensor; w: Tensor }, ids: Tensor<Shape, 'i32'>) =>
+      ops.matmul(ops.tanh(ops.take(p.table, ids)), p.w)
     laws.layer(
       embed,
-      { params: arb.record({ table: [5, 3], w: [3, 2] }), input: arb.tensor([4], { domain: domain.index(5), dtype: 'i32' }) },
+      {
+        params: arb.record({ table: [5, 3], w: [3, 2] }),
+        input: arb.tensor([4], { domain: domain.index(5), dtype: 'i32' }),
+      },
       { name: 'embedding' },
     )
   })
 
   it('a tied autoencoder x ↦ tanh(xW)Wᵀ: the tied gradient is the sum of the untied ones', () => {
     const autoencoder = (p: { w: Tensor }, x: Tensor) => ops.matmul(ops.tanh(ops.matmul(x, p.w)), ops.transpose(p.w))
-    const reports = checkLayer(autoencoder, { params: arb.record({ w: [3, 2] }), input: arb.f64([2, 3]) }, { name: 'autoencoder' })
+    const reports = checkLayer(
+      autoencoder,
+      { params: arb.record({ w: [3, 2] }), input: arb.f64([2, 3]) },
+      { name: 'autoencoder' },
+    )
     for (const r of reports) expect(r.message).toBe('')
   })
 
@@ -112,7 +136,9 @@ describe('the laws hold for transformed functions', () => {
 
   it('grad∘grad: second order of a vector function through ⟨u, f⟩', () => {
     fc.assert(
-      fc.property(point, direction, (x, v) => holds(secondOrder((y: Tensor) => ops.vdot(vector(y), ops.onesLike(y)), [x], [v]))),
+      fc.property(point, direction, (x, v) =>
+        holds(secondOrder((y: Tensor) => ops.vdot(vector(y), ops.onesLike(y)), [x], [v])),
+      ),
       runs,
     )
   })
@@ -154,7 +180,10 @@ describe('the laws hold for transformed functions', () => {
 
   it('vmap(jvp f) slices to jvp f, with the primal unbatched', () => {
     const push = (x: Tensor, t: Tensor) => jvp(vector, [x], [t])[1]
-    fc.assert(fc.property(point, batch, (x, ts) => holds(vmapCommutes(push, [x, ts], [null, 0], -1))), runs)
+    fc.assert(
+      fc.property(point, batch, (x, ts) => holds(vmapCommutes(push, [x, ts], [null, 0], -1))),
+      runs,
+    )
   })
 
   it('linearize agrees with jvp, and its linear map obeys the vmap law', () => {

@@ -38,7 +38,10 @@ function discrepancy(program: Program, args: readonly Tensor[]): number {
   return worst / scale
 }
 
-const programOf = (f: (...args: any[]) => unknown, args: unknown[]) => ({ program: makeProgram(f)(...args), leaves: tree.flatten(args)[0] })
+const programOf = (f: (...args: any[]) => unknown, args: unknown[]) => ({
+  program: makeProgram(f)(...args),
+  leaves: tree.flatten(args)[0],
+})
 const scans = (p: Program) => p.eqns.filter((e) => e.prim === 'scan')
 const bodyOf = (e: Program['eqns'][number]) => (e.params as { body: Program }).body
 
@@ -56,21 +59,30 @@ type Problem = typeof problem extends fc.Arbitrary<infer R> ? R : never
 function draw({ kind, I, H, B, T, seed }: Problem) {
   const cell = makeCell(kind, I, H)
   const keys = random.split(random.key(seed), 4)
-  const params = tree.treeMap(cell.init(keys[0]) as tree.Tree, (p) => ops.add(p, ops.mul(normal64(keys[1], p.shape as number[]), 0.2)))
+  const params = tree.treeMap(cell.init(keys[0]) as tree.Tree, (p) =>
+    ops.add(p, ops.mul(normal64(keys[1], p.shape as number[]), 0.2)),
+  )
   const xs = normal64(keys[2], [T, B, I])
   const targets = normal64(keys[3], [T, B, cell.outputSize])
   return { cell, params, h0: cell.initialState(B), xs, targets }
 }
 
 const stepLoss = (y: Tensor, t: Tensor) => ops.mul(ops.sum(ops.square(ops.sub(y, t))), 0.5) as Tensor<[]>
-const finalLoss = { final: (state: unknown) => tree.flatten(state)[0].map((h) => ops.sum(ops.square(h))).reduce((a, b) => ops.add(a, b)) as Tensor<[]> }
+const finalLoss = {
+  final: (state: unknown) =>
+    tree
+      .flatten(state)[0]
+      .map((h) => ops.sum(ops.square(h)))
+      .reduce((a, b) => ops.add(a, b)) as Tensor<[]>,
+}
 
 describe('loop motion computes what the program computes', () => {
   it('bptt of random cells, step and final-state losses', () => {
     fc.assert(
       fc.property(problem, (pr) => {
         const { cell, params, h0, xs, targets } = draw(pr)
-        const f = (p: unknown, h: unknown, x: Tensor, t: Tensor) => bptt(cell, pr.final ? finalLoss : stepLoss)(p as never, h as never, x as never, t)
+        const f = (p: unknown, h: unknown, x: Tensor, t: Tensor) =>
+          bptt(cell, pr.final ? finalLoss : stepLoss)(p as never, h as never, x as never, t)
         const { program, leaves } = programOf(f, [params, h0, xs, targets])
         expect(discrepancy(program, leaves)).toBeLessThan(1e-12)
         // The parameters' gradients are sums over the steps: they always leave the backward loop.
@@ -84,7 +96,8 @@ describe('loop motion computes what the program computes', () => {
     fc.assert(
       fc.property(problem, fc.integer({ min: 1, max: 4 }), (pr, truncate) => {
         const { cell, params, h0, xs, targets } = draw(pr)
-        const f = (p: unknown, h: unknown, x: Tensor, t: Tensor) => bptt(cell, pr.final ? finalLoss : stepLoss, { truncate })(p as never, h as never, x as never, t)
+        const f = (p: unknown, h: unknown, x: Tensor, t: Tensor) =>
+          bptt(cell, pr.final ? finalLoss : stepLoss, { truncate })(p as never, h as never, x as never, t)
         const { program, leaves } = programOf(f, [params, h0, xs, targets])
         expect(discrepancy(program, leaves)).toBeLessThan(1e-12)
       }),
@@ -92,7 +105,11 @@ describe('loop motion computes what the program computes', () => {
     )
     // An Elman cell over 6 steps in chunks of 3: each chunk's loops keep one product per step, as at the top level.
     const { cell, params, h0, xs, targets } = draw({ kind: 'elman', I: 2, H: 3, B: 2, T: 6, final: false, seed: 3 })
-    const { program } = programOf((p: unknown, h: unknown, x: Tensor, t: Tensor) => bptt(cell, stepLoss, { truncate: 3 })(p as never, h as never, x as never, t), [params, h0, xs, targets])
+    const { program } = programOf(
+      (p: unknown, h: unknown, x: Tensor, t: Tensor) =>
+        bptt(cell, stepLoss, { truncate: 3 })(p as never, h as never, x as never, t),
+      [params, h0, xs, targets],
+    )
     const inner = (p: Program) => scans(p).flatMap((e) => scans(bodyOf(e)))
     const products = (p: Program) => inner(p).map((e) => bodyOf(e).eqns.filter((q) => q.prim === 'matmul').length)
     expect(products(program)).toEqual([2, 3])
@@ -104,10 +121,17 @@ describe('loop motion computes what the program computes', () => {
       fc.property(problem, (pr) => {
         const { cell, params, xs, targets } = draw(pr)
         const one = cell.initialState()
-        const perSequence = (x: Tensor, t: Tensor) => bptt(cell, stepLoss)(params as never, one as never, x as never, t).grad
+        const perSequence = (x: Tensor, t: Tensor) =>
+          bptt(cell, stepLoss)(params as never, one as never, x as never, t).grad
         const batched = programOf(vmap(perSequence, 1), [xs, targets])
         expect(discrepancy(batched.program, batched.leaves)).toBeLessThan(1e-12)
-        const online = programOf((x: Tensor, t: Tensor) => rtrl(cell, stepLoss)(params as never, one as never, x as never, t), [ops.reshape(ops.slice(xs, [0, 0, 0], [pr.T, 1, pr.I]), [pr.T, pr.I]), ops.reshape(ops.slice(targets, [0, 0, 0], [pr.T, 1, cell.outputSize]), [pr.T, cell.outputSize])])
+        const online = programOf(
+          (x: Tensor, t: Tensor) => rtrl(cell, stepLoss)(params as never, one as never, x as never, t),
+          [
+            ops.reshape(ops.slice(xs, [0, 0, 0], [pr.T, 1, pr.I]), [pr.T, pr.I]),
+            ops.reshape(ops.slice(targets, [0, 0, 0], [pr.T, 1, cell.outputSize]), [pr.T, cell.outputSize]),
+          ],
+        )
         expect(discrepancy(online.program, online.leaves)).toBeLessThan(1e-12)
       }),
       runs(20),
@@ -118,7 +142,10 @@ describe('loop motion computes what the program computes', () => {
     const spec = specs.scan
     fc.assert(
       fc.property(spec.instance, fc.integer({ min: 0, max: 1000 }), (instance, seed) => {
-        const inputs = instance.inputs.map((s, j) => fc.sample(arb.tensor(s.shape, { domain: s.domain, dtype: 'f64' }), { numRuns: 1, seed: seed + j })[0])
+        const inputs = instance.inputs.map(
+          (s, j) =>
+            fc.sample(arb.tensor(s.shape, { domain: s.domain, dtype: 'f64' }), { numRuns: 1, seed: seed + j })[0],
+        )
         const forward = programOf(instance.fn, inputs)
         expect(discrepancy(forward.program, forward.leaves)).toBeLessThan(1e-12)
         const out = instance.fn(...inputs)
@@ -134,8 +161,21 @@ describe('loop motion computes what the program computes', () => {
     const f = (w: Tensor, xs: Tensor) =>
       scan(
         (c: { n: Tensor; k: Tensor; h: Tensor; keep: Tensor }, x: Tensor) =>
-          [{ n: ops.add(c.n, tensor(1, { dtype: 'i32' })), k: ops.add(c.k, 1), h: ops.tanh(ops.add(ops.matmul(x, w), c.h)), keep: c.keep }, { w: ops.sum(w), n: c.n }] as const,
-        { n: tensor(0, { dtype: 'i32' }) as Tensor, k: tensor(0, { dtype: 'f64' }) as Tensor, h: ops.zeros([2], 'f64') as Tensor, keep: ops.ones([3], 'f64') as Tensor },
+          [
+            {
+              n: ops.add(c.n, tensor(1, { dtype: 'i32' })),
+              k: ops.add(c.k, 1),
+              h: ops.tanh(ops.add(ops.matmul(x, w), c.h)),
+              keep: c.keep,
+            },
+            { w: ops.sum(w), n: c.n },
+          ] as const,
+        {
+          n: tensor(0, { dtype: 'i32' }) as Tensor,
+          k: tensor(0, { dtype: 'f64' }) as Tensor,
+          h: ops.zeros([2], 'f64') as Tensor,
+          keep: ops.ones([3], 'f64') as Tensor,
+        },
         xs,
       )
     for (const T of [1, 4]) {
@@ -148,7 +188,12 @@ describe('loop motion computes what the program computes', () => {
 
 describe('what stays in the loop', () => {
   it('nothing, where every carry is a sum over the steps', () => {
-    const f = (w: Tensor, xs: Tensor) => scan((c: Tensor, x: Tensor) => [ops.add(c, ops.matmul(x, w)), null] as const, ops.zeros([2], 'f64') as Tensor, xs)[0]
+    const f = (w: Tensor, xs: Tensor) =>
+      scan(
+        (c: Tensor, x: Tensor) => [ops.add(c, ops.matmul(x, w)), null] as const,
+        ops.zeros([2], 'f64') as Tensor,
+        xs,
+      )[0]
     const { program, leaves } = programOf(f, [normal64(random.key(1), [3, 2]), normal64(random.key(2), [5, 3])])
     expect(discrepancy(program, leaves)).toBeLessThan(1e-12)
     expect(scans(moveLoopInvariants(program))).toHaveLength(0)
@@ -160,7 +205,11 @@ describe('what stays in the loop', () => {
     const params = cell.init(random.key(0))
     const xs = normal64(random.key(1), [T, B, I])
     const loss = (p: typeof params, x: Tensor) => {
-      const [last] = scan((h: Tensor, xt: Tensor) => [cell.step(p, h as never, xt as never)[0], null] as const, cell.initialState(B) as Tensor, x)
+      const [last] = scan(
+        (h: Tensor, xt: Tensor) => [cell.step(p, h as never, xt as never)[0], null] as const,
+        cell.initialState(B) as Tensor,
+        x,
+      )
       return ops.sum(ops.square(last))
     }
     const program = makeProgram(grad(loss))(params, xs)
@@ -170,7 +219,11 @@ describe('what stays in the loop', () => {
     for (const e of loops) expect(bodyOf(e).eqns.filter((q) => q.prim === 'matmul')).toHaveLength(1)
     // The backward loop is rotated: it carries δ = c ⊙ (1 − h²) over T − 1 steps, so its body is the product and its epilogue.
     expect(loops.map((e) => (e.params as { length: number }).length)).toEqual([T, T - 1])
-    expect(bodyOf(loops[1]).eqns.every((q) => q.prim === 'matmul' || ['mul', 'sub', 'add', 'broadcast', 'transpose'].includes(q.prim))).toBe(true)
+    expect(
+      bodyOf(loops[1]).eqns.every(
+        (q) => q.prim === 'matmul' || ['mul', 'sub', 'add', 'broadcast', 'transpose'].includes(q.prim),
+      ),
+    ).toBe(true)
     // Outside the loops: x·Wx over all T·B rows, and each weight gradient as products over runs of the steps where
     // neither factor is a concatenation: δ is the loop's T − 1 steps and the first step before it, and the states
     // that multiply it are the zero init and then h₀ … h_{T−2}, so the init's product is not computed.
@@ -185,15 +238,24 @@ describe('what stays in the loop', () => {
     // Before: three products in the backward body (the state's cotangent and two weight gradients).
     expect(bodyOf(scans(program)[1]).eqns.filter((q) => q.prim === 'matmul')).toHaveLength(3)
     // The backward loop reads the forward loop's states and computes 1 − h² itself: no pass over all steps does.
-    expect(loops[1].inputs).toContainEqual(expect.objectContaining({ aval: expect.objectContaining({ shape: [T - 1, B, H] }) }))
+    expect(loops[1].inputs).toContainEqual(
+      expect.objectContaining({ aval: expect.objectContaining({ shape: [T - 1, B, H] }) }),
+    )
     expect(bodyOf(loops[1]).eqns.filter((q) => q.prim === 'mul')).toHaveLength(2)
-    const [states] = loops[1].inputs.flatMap((a) => moved.eqns.filter((e) => e.outputs.includes(a as never) && e.prim === 'slice'))
+    const [states] = loops[1].inputs.flatMap((a) =>
+      moved.eqns.filter((e) => e.outputs.includes(a as never) && e.prim === 'slice'),
+    )
     expect(loops[0].outputs).toContain(states.inputs[0])
   })
 
   it('a scan that has nothing to move is left as it is', () => {
-    const f = (w: Tensor, h: Tensor, xs: Tensor) => scan((c: Tensor, x: Tensor) => [ops.tanh(ops.mul(ops.matmul(c, w), x)), null] as const, h, xs)[0]
-    const program = makeProgram(f)(random.normal(random.key(0), [2, 2]), random.normal(random.key(1), [1, 2]), random.normal(random.key(2), [3, 1, 2]))
+    const f = (w: Tensor, h: Tensor, xs: Tensor) =>
+      scan((c: Tensor, x: Tensor) => [ops.tanh(ops.mul(ops.matmul(c, w), x)), null] as const, h, xs)[0]
+    const program = makeProgram(f)(
+      random.normal(random.key(0), [2, 2]),
+      random.normal(random.key(1), [1, 2]),
+      random.normal(random.key(2), [3, 1, 2]),
+    )
     expect(moveLoopInvariants(program)).toBe(program)
   })
 })
@@ -202,13 +264,22 @@ describe('the comparison catches a planted bug', () => {
   const original = { ...motion }
   afterEach(() => Object.assign(motion, original))
 
-  const bpttProblems = [{ kind: 'elman', I: 2, H: 3, B: 2, T: 4, final: false, seed: 1 }, { kind: 'lstm', I: 1, H: 2, B: 1, T: 3, final: true, seed: 2 }] as const
+  const bpttProblems = [
+    { kind: 'elman', I: 2, H: 3, B: 2, T: 4, final: false, seed: 1 },
+    { kind: 'lstm', I: 1, H: 2, B: 1, T: 3, final: true, seed: 2 },
+  ] as const
   const worst = () =>
-    Math.max(...bpttProblems.map((pr) => {
-      const { cell, params, h0, xs, targets } = draw(pr)
-      const { program, leaves } = programOf((p: unknown, h: unknown, x: Tensor, t: Tensor) => bptt(cell, pr.final ? finalLoss : stepLoss)(p as never, h as never, x as never, t), [params, h0, xs, targets])
-      return discrepancy(program, leaves)
-    }))
+    Math.max(
+      ...bpttProblems.map((pr) => {
+        const { cell, params, h0, xs, targets } = draw(pr)
+        const { program, leaves } = programOf(
+          (p: unknown, h: unknown, x: Tensor, t: Tensor) =>
+            bptt(cell, pr.final ? finalLoss : stepLoss)(p as never, h as never, x as never, t),
+          [params, h0, xs, targets],
+        )
+        return discrepancy(program, leaves)
+      }),
+    )
 
   it('the planted rules are the ones in use', () => {
     expect(worst()).toBeLessThan(1e-12)
@@ -226,7 +297,8 @@ describe('the comparison catches a planted bug', () => {
   })
   it('a fused input that reads the step where its slice starts', () => {
     // xs = exp(x)[1:]: the loop reads x from step 1 and takes exp itself.
-    const f = (h: Tensor, x: Tensor) => scan((c: Tensor, xt: Tensor) => [ops.add(c, ops.mul(c, xt)), c] as const, h, ops.slice(ops.exp(x), [1, 0]))
+    const f = (h: Tensor, x: Tensor) =>
+      scan((c: Tensor, xt: Tensor) => [ops.add(c, ops.mul(c, xt)), c] as const, h, ops.slice(ops.exp(x), [1, 0]))
     const args = [normal64(random.key(0), [2]), normal64(random.key(1), [5, 2])] as const
     const program = makeProgram(f)(...args)
     expect(bodyOf(scans(moveLoopInvariants(program))[0]).eqns.map((q) => q.prim)).toContain('exp')
@@ -239,7 +311,10 @@ describe('the comparison catches a planted bug', () => {
     expect(worst()).toBeGreaterThan(1e-3)
   })
   it('a product over the steps with a factor read untransposed', () => {
-    motion.productOverSteps = (a, b, transposed) => (a.aval.shape[1] === a.aval.shape[2] ? original.productOverSteps(a, b, !transposed) : original.productOverSteps(a, b, transposed))
+    motion.productOverSteps = (a, b, transposed) =>
+      a.aval.shape[1] === a.aval.shape[2]
+        ? original.productOverSteps(a, b, !transposed)
+        : original.productOverSteps(a, b, transposed)
     // Square factors only (the planted version must still type-check in shape): the recurrent weights' gradient.
     expect(worst()).toBeGreaterThan(1e-3)
   })

@@ -90,7 +90,18 @@ const mutants: readonly Mutant[] = [
       ...r,
       transpose: ([ct]: readonly Tensor[], [x]: readonly unknown[], { axes }: { axes: readonly number[] }) => {
         const shape = (x as { aval: { shape: readonly number[] } }).aval.shape
-        return [lax.scale(lax.broadcast(lax.reshape(ct, shape.map((d, i) => (axes.includes(i) ? 1 : d))), shape), 2)]
+        return [
+          lax.scale(
+            lax.broadcast(
+              lax.reshape(
+                ct,
+                shape.map((d, i) => (axes.includes(i) ? 1 : d)),
+              ),
+              shape,
+            ),
+            2,
+          ),
+        ]
       },
     }),
     caughtBy: ['adjoint', 'transpose', 'jacobians'],
@@ -118,7 +129,11 @@ const mutants: readonly Mutant[] = [
         const zeros = lax.fullLike(x as Tensor, 0)
         const idx = indices as Tensor
         const next = lax.add(idx, lax.fullLike(idx, 1))
-        const wrapped = lax.select(lax.compare(next, lax.fullLike(next, (x as Tensor).aval.shape[axis]), 'lt'), next, lax.fullLike(next, 0))
+        const wrapped = lax.select(
+          lax.compare(next, lax.fullLike(next, (x as Tensor).aval.shape[axis]), 'lt'),
+          next,
+          lax.fullLike(next, 0),
+        )
         return [lax.scatterAdd(zeros, wrapped, ct, axis), null]
       },
     }),
@@ -135,7 +150,15 @@ const mutants: readonly Mutant[] = [
     primitive: 'reduceMax',
     wrong: (r) => ({
       ...r,
-      batch: ([x]: Tensor[], _d: BatchDim[], { axes }: { axes: readonly number[] }) => [[lax.reduceMax(x, axes.map((a) => a + 1))], [0]],
+      batch: ([x]: Tensor[], _d: BatchDim[], { axes }: { axes: readonly number[] }) => [
+        [
+          lax.reduceMax(
+            x,
+            axes.map((a) => a + 1),
+          ),
+        ],
+        [0],
+      ],
     }),
     caughtBy: ['vmap'],
   },
@@ -196,12 +219,19 @@ describe('planted bugs are caught by the laws', () => {
     const m = mutants[0]
     const first = planted(m, () => lawOf(m.primitive, 'finiteDifferences').check(hunt))
     expect(first.ok).toBe(false)
-    const again = planted(m, () => lawOf(m.primitive, 'finiteDifferences').check({ seed: first.seed, path: first.path ?? undefined, endOnFailure: true }))
+    const again = planted(m, () =>
+      lawOf(m.primitive, 'finiteDifferences').check({
+        seed: first.seed,
+        path: first.path ?? undefined,
+        endOnFailure: true,
+      }),
+    )
     expect(again.ok).toBe(false)
     expect(again.message).toContain('finiteDifferences law failed')
   })
 
   it('the rule table is restored after every plant', () => {
-    for (const law of ['finiteDifferences', 'adjoint', 'vmap'] as const) expect(lawOf('tanh', law).check().ok).toBe(true)
+    for (const law of ['finiteDifferences', 'adjoint', 'vmap'] as const)
+      expect(lawOf('tanh', law).check().ok).toBe(true)
   })
 })

@@ -20,11 +20,19 @@ beforeAll(async () => {
 type AnyT = Tensor<any, any>
 const values = (x: Tensor): number[] => Array.from(x.dataSync())
 const f64 = (data: readonly number[], shape: readonly number[]): AnyT => tensor(data, { shape, dtype: 'f64' })
-const f32 = (data: ArrayLike<number>, shape: readonly number[]): AnyT => tensor(Array.from(data), { shape, dtype: 'f32' })
-const ids = (data: readonly number[], shape: readonly number[]): Tensor<any, 'i32'> => tensor(data, { shape, dtype: 'i32' })
+const f32 = (data: ArrayLike<number>, shape: readonly number[]): AnyT =>
+  tensor(Array.from(data), { shape, dtype: 'f32' })
+const ids = (data: readonly number[], shape: readonly number[]): Tensor<any, 'i32'> =>
+  tensor(data, { shape, dtype: 'i32' })
 
 /** |actual − expected| ≤ atol + rtol·|expected| elementwise, naming the first element that is not. */
-function expectClose(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = 1e-9, atol = 1e-12): void {
+function expectClose(
+  label: string,
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rtol = 1e-9,
+  atol = 1e-12,
+): void {
   expect(actual.length, `${label}: length`).toBe(expected.length)
   for (let i = 0; i < expected.length; i++) {
     const ok = Math.abs(actual[i] - expected[i]) <= atol + rtol * Math.abs(expected[i])
@@ -80,11 +88,15 @@ describe('dense', () => {
   it('names the expected and the actual shape of a wrong input or parameter', () => {
     const d = nn.dense(784, 256)
     const q = d.init(key)
-    expect(() => d.apply(q, ops.zeros([32, 100]) as AnyT)).toThrow('dense(784 → 256): expected an input whose last axis is 784, got f32[32,100]')
+    expect(() => d.apply(q, ops.zeros([32, 100]) as AnyT)).toThrow(
+      'dense(784 → 256): expected an input whose last axis is 784, got f32[32,100]',
+    )
     expect(() => d.apply({ w: ops.zeros([784, 10]), b: q.b } as never, ops.zeros([2, 784]) as AnyT)).toThrow(
       'dense(784 → 256): parameter w must have shape [784, 256], got f32[784,10]',
     )
-    expect(() => d.apply({ w: q.w } as never, ops.zeros([2, 784]) as AnyT)).toThrow('dense(784 → 256): expected parameters {w, b}, missing tensor b')
+    expect(() => d.apply({ w: q.w } as never, ops.zeros([2, 784]) as AnyT)).toThrow(
+      'dense(784 → 256): expected parameters {w, b}, missing tensor b',
+    )
     expect(() => nn.dense(0, 3)).toThrow('dense(0 → 3): the input size must be a positive integer, got 0')
   })
 })
@@ -105,7 +117,11 @@ describe('activations', () => {
   const z = f64([-2, -0.5, 0, 0.5, 3], [5])
   it('sigmoid, tanh, relu and leaky relu are the closed forms of seed 004', () => {
     const zs = values(z)
-    expectClose('sigmoid', values(nn.sigmoid.apply(null, z)), zs.map((v) => 1 / (1 + Math.exp(-v))))
+    expectClose(
+      'sigmoid',
+      values(nn.sigmoid.apply(null, z)),
+      zs.map((v) => 1 / (1 + Math.exp(-v))),
+    )
     expectClose('tanh', values(nn.tanh.apply(null, z)), zs.map(Math.tanh))
     expect(values(nn.relu.apply(null, z))).toEqual(zs.map((v) => Math.max(v, 0)))
     expect(values(nn.leakyRelu(0.2).apply(null, z))).toEqual(zs.map((v) => (v > 0 ? v : 0.2 * v)))
@@ -114,8 +130,16 @@ describe('activations', () => {
     const d = (f: (x: AnyT) => AnyT) => values(grad((x: AnyT) => ops.sum(f(x)))(z))
     const zs = values(z)
     const s = zs.map((v) => 1 / (1 + Math.exp(-v)))
-    expectClose('σ′', d((x) => nn.sigmoid.apply(null, x)), s.map((v) => v * (1 - v)))
-    expectClose('tanh′', d((x) => nn.tanh.apply(null, x)), zs.map((v) => 1 - Math.tanh(v) ** 2))
+    expectClose(
+      'σ′',
+      d((x) => nn.sigmoid.apply(null, x)),
+      s.map((v) => v * (1 - v)),
+    )
+    expectClose(
+      'tanh′',
+      d((x) => nn.tanh.apply(null, x)),
+      zs.map((v) => 1 - Math.tanh(v) ** 2),
+    )
     expect(d((x) => nn.relu.apply(null, x))).toEqual([0, 0, 0, 1, 1])
     expect(d((x) => nn.leakyRelu(0.1).apply(null, x))).toEqual([0.1, 0.1, 0.1, 1, 1])
   })
@@ -123,11 +147,19 @@ describe('activations', () => {
     const zs = [1, 2, 3]
     const e = zs.map(Math.exp)
     const sum = e.reduce((a, b) => a + b)
-    expectClose('softmax', values(nn.softmax.apply(null, f64(zs, [3]))), e.map((v) => v / sum))
+    expectClose(
+      'softmax',
+      values(nn.softmax.apply(null, f64(zs, [3]))),
+      e.map((v) => v / sum),
+    )
     const big = values(nn.functional.softmax(f32([1e4, 1e4 - 1, -1e4], [3])))
     expect(big.every(Number.isFinite)).toBe(true)
     expectClose('softmax at 1e4', big, [1 / (1 + Math.exp(-1)), Math.exp(-1) / (1 + Math.exp(-1)), 0], 1e-6, 1e-7)
-    expectClose('logSoftmax', values(nn.functional.logSoftmax(f64(zs, [3]))), zs.map((v) => v - Math.log(sum)))
+    expectClose(
+      'logSoftmax',
+      values(nn.functional.logSoftmax(f64(zs, [3]))),
+      zs.map((v) => v - Math.log(sum)),
+    )
   })
 })
 
@@ -154,7 +186,14 @@ describe('sparsemax', () => {
       const z = ops.mul(rand([3, 6]), 1 + trial / 4) as AnyT
       const p = values(nn.sparsemax.apply(null, z))
       const zs = values(z)
-      for (let r = 0; r < 3; r++) expectClose(`trial ${trial}, row ${r}`, p.slice(6 * r, 6 * r + 6), sparsemaxBySorting(zs.slice(6 * r, 6 * r + 6)), 1e-12, 1e-12)
+      for (let r = 0; r < 3; r++)
+        expectClose(
+          `trial ${trial}, row ${r}`,
+          p.slice(6 * r, 6 * r + 6),
+          sparsemaxBySorting(zs.slice(6 * r, 6 * r + 6)),
+          1e-12,
+          1e-12,
+        )
     }
   })
   it('is a distribution, sparse for spread-out scores, and the hard sigmoid in two dimensions (seed 001)', () => {
@@ -226,11 +265,16 @@ describe('flatten, input and embedding', () => {
     const layer = nn.input(['B', 28, 28, 1])
     const x = ops.zeros([4, 28, 28, 1]) as AnyT
     expect(layer.apply(null, x)).toBe(x)
-    expect(() => layer.apply(null, ops.zeros([4, 28, 28]) as AnyT)).toThrow('input([B, 28, 28, 1]): expected input [B, 28, 28, 1], got f32[4,28,28]')
+    expect(() => layer.apply(null, ops.zeros([4, 28, 28]) as AnyT)).toThrow(
+      'input([B, 28, 28, 1]): expected input [B, 28, 28, 1], got f32[4,28,28]',
+    )
   })
   it('embedding picks rows; its gradient scatter-adds the cotangents into the rows (repeated ids accumulate)', () => {
     const layer = nn.embedding(5, 3, { dtype: 'f64' })
-    const table = f64(Array.from({ length: 15 }, (_, i) => i / 10), [5, 3])
+    const table = f64(
+      Array.from({ length: 15 }, (_, i) => i / 10),
+      [5, 3],
+    )
     const tokens = ids([1, 4, 1, 0, 1, 2], [2, 3])
     const y = layer.apply({ table }, tokens)
     expect(y.shape).toEqual([2, 3, 3])
@@ -249,7 +293,13 @@ describe('flatten, input and embedding', () => {
 // ---------------------------------------------------------------- convolution and pooling
 
 /** Direct loops over seed 002's definition, in f64: the reference where TF.js has no equivalent (stride with dilation, asymmetric padding). */
-function convByLoops(x: Tensor, w: Tensor, stride: [number, number], dilation: [number, number], pad: [[number, number], [number, number]]): { data: number[]; shape: number[] } {
+function convByLoops(
+  x: Tensor,
+  w: Tensor,
+  stride: [number, number],
+  dilation: [number, number],
+  pad: [[number, number], [number, number]],
+): { data: number[]; shape: number[] } {
   const [b, h, wd, c] = x.shape as number[]
   const [kh, kw, , co] = w.shape as number[]
   const xs = values(x)
@@ -278,11 +328,32 @@ type TfPad = 'same' | 'valid' | number
 const tfPad = (p: 'SAME' | 'VALID' | number): TfPad => (p === 'SAME' ? 'same' : p === 'VALID' ? 'valid' : p)
 
 describe('conv2d against TensorFlow.js', () => {
-  const cases: { label: string; x: number[]; w: number[]; stride: number | [number, number]; dilation: number; padding: 'SAME' | 'VALID' | number }[] = [
+  const cases: {
+    label: string
+    x: number[]
+    w: number[]
+    stride: number | [number, number]
+    dilation: number
+    padding: 'SAME' | 'VALID' | number
+  }[] = [
     { label: '3×3 SAME, 3 → 4 channels', x: [2, 7, 6, 3], w: [3, 3, 3, 4], stride: 1, dilation: 1, padding: 'SAME' },
     { label: '3×3 VALID', x: [1, 6, 6, 2], w: [3, 3, 2, 5], stride: 1, dilation: 1, padding: 'VALID' },
-    { label: '4×2 kernel, stride 2, SAME (odd total padding)', x: [2, 9, 8, 2], w: [4, 2, 2, 3], stride: 2, dilation: 1, padding: 'SAME' },
-    { label: 'stride [2, 3], VALID', x: [1, 11, 10, 1], w: [3, 3, 1, 2], stride: [2, 3], dilation: 1, padding: 'VALID' },
+    {
+      label: '4×2 kernel, stride 2, SAME (odd total padding)',
+      x: [2, 9, 8, 2],
+      w: [4, 2, 2, 3],
+      stride: 2,
+      dilation: 1,
+      padding: 'SAME',
+    },
+    {
+      label: 'stride [2, 3], VALID',
+      x: [1, 11, 10, 1],
+      w: [3, 3, 1, 2],
+      stride: [2, 3],
+      dilation: 1,
+      padding: 'VALID',
+    },
     { label: 'dilation 2, SAME', x: [2, 8, 8, 2], w: [3, 3, 2, 3], stride: 1, dilation: 2, padding: 'SAME' },
     { label: 'dilation 3, VALID', x: [1, 10, 9, 3], w: [2, 3, 3, 2], stride: 1, dilation: 3, padding: 'VALID' },
     { label: 'explicit padding 1, stride 2', x: [2, 7, 7, 2], w: [3, 3, 2, 2], stride: 2, dilation: 1, padding: 1 },
@@ -294,11 +365,20 @@ describe('conv2d against TensorFlow.js', () => {
       const w = rand(c.w)
       const opts = { stride: c.stride, dilation: c.dilation, padding: c.padding }
       const y = nn.functional.conv2d(x, w, opts)
-      const ty = tf.conv2d(toTf(x) as tf.Tensor4D, toTf(w) as tf.Tensor4D, c.stride, tfPad(c.padding) as 'same', 'NHWC', c.dilation)
+      const ty = tf.conv2d(
+        toTf(x) as tf.Tensor4D,
+        toTf(w) as tf.Tensor4D,
+        c.stride,
+        tfPad(c.padding) as 'same',
+        'NHWC',
+        c.dilation,
+      )
       expect(y.shape).toEqual(ty.shape)
       expectCloseF32(`${c.label}: values`, values(y), ty.dataSync())
       const u = rand(y.shape as number[])
-      const [gx, gw] = grad((a: AnyT, b: AnyT) => ops.sum(ops.mul(nn.functional.conv2d(a, b, opts), u)), { argnums: [0, 1] })(x, w)
+      const [gx, gw] = grad((a: AnyT, b: AnyT) => ops.sum(ops.mul(nn.functional.conv2d(a, b, opts), u)), {
+        argnums: [0, 1],
+      })(x, w)
       // TF.js has no gradient of a dilated convolution: differentiate the undilated one with the
       // dilated kernel (zeros between the taps) instead, and read ∂w at the taps.
       const r = c.dilation
@@ -306,30 +386,54 @@ describe('conv2d against TensorFlow.js', () => {
       const [dh, dw] = [kh + (kh - 1) * (r - 1), kw + (kw - 1) * (r - 1)]
       const wd = new Float32Array(dh * dw * ci * co)
       const ws = values(w)
-      for (let a = 0; a < kh; a++) for (let e = 0; e < kw; e++) for (let k = 0; k < ci * co; k++) wd[((a * r) * dw + e * r) * ci * co + k] = ws[(a * kw + e) * ci * co + k]
+      for (let a = 0; a < kh; a++)
+        for (let e = 0; e < kw; e++)
+          for (let k = 0; k < ci * co; k++) wd[(a * r * dw + e * r) * ci * co + k] = ws[(a * kw + e) * ci * co + k]
       const [tgx, tgwd] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-        tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, tfPad(c.padding) as 'same', 'NHWC'), toTf(u))),
+        tf.sum(
+          tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, tfPad(c.padding) as 'same', 'NHWC'), toTf(u)),
+        ),
       )([toTf(x), tf.tensor4d(wd, [dh, dw, ci, co])])
       const gwd = tgwd.dataSync()
       const tgw = Array.from({ length: kh * kw * ci * co }, (_, i) => {
         const [a, e, k] = [Math.floor(i / (kw * ci * co)), Math.floor(i / (ci * co)) % kw, i % (ci * co)]
-        return gwd[((a * r) * dw + e * r) * ci * co + k]
+        return gwd[(a * r * dw + e * r) * ci * co + k]
       })
       expectCloseF32(`${c.label}: ∂x`, values(gx), tgx.dataSync())
       expectCloseF32(`${c.label}: ∂w`, values(gw), tgw)
     })
   }
   it('an outputSize that the input does not convolve back to is named', () => {
-    expect(() => nn.functional.conv2dTranspose(ops.zeros([1, 4, 4, 1]) as AnyT, ops.zeros([3, 3, 1, 1]) as AnyT, { stride: 2, padding: 'SAME', outputSize: [10, 8] })).toThrow(
-      'conv2dTranspose: an output of 10×8 convolves to 5×4 positions with these options, not the input\'s 4×4',
-    )
+    expect(() =>
+      nn.functional.conv2dTranspose(ops.zeros([1, 4, 4, 1]) as AnyT, ops.zeros([3, 3, 1, 1]) as AnyT, {
+        stride: 2,
+        padding: 'SAME',
+        outputSize: [10, 8],
+      }),
+    ).toThrow("conv2dTranspose: an output of 10×8 convolves to 5×4 positions with these options, not the input's 4×4")
   })
   it('stride with dilation and asymmetric padding against direct loops (TF.js allows neither)', () => {
     const rand = sampler(21, 'f64')
     const x = rand([2, 9, 10, 2])
     const w = rand([3, 2, 2, 3])
-    const y = nn.functional.conv2d(x, w, { stride: [2, 3], dilation: [2, 1], padding: [[1, 2], [0, 3]] })
-    const ref = convByLoops(x, w, [2, 3], [2, 1], [[1, 2], [0, 3]])
+    const y = nn.functional.conv2d(x, w, {
+      stride: [2, 3],
+      dilation: [2, 1],
+      padding: [
+        [1, 2],
+        [0, 3],
+      ],
+    })
+    const ref = convByLoops(
+      x,
+      w,
+      [2, 3],
+      [2, 1],
+      [
+        [1, 2],
+        [0, 3],
+      ],
+    )
     expect(y.shape).toEqual(ref.shape)
     expectClose('values', values(y), ref.data)
   })
@@ -340,8 +444,14 @@ describe('conv2d against TensorFlow.js', () => {
     const x = sampler(22, 'f64')([1, 28, 28, 2]) as Tensor<[1, 28, 28, 2], 'f64'>
     const y = layer.apply({ w: p.w, b: f64([1, 2, 3], [3]) }, x)
     expect(y.shape).toEqual([1, 14, 14, 3])
-    expectClose('bias', values(y), values(ops.add(nn.functional.conv2d(x, p.w, { stride: 2, padding: 'SAME' }), f64([1, 2, 3], [3]))))
-    expect(() => layer.apply(p, ops.zeros([1, 5, 5, 3], 'f64') as never)).toThrow('conv2d(2 → 3, 3×3): expected an NHWC input [B, H, W, 2], got f64[1,5,5,3]')
+    expectClose(
+      'bias',
+      values(y),
+      values(ops.add(nn.functional.conv2d(x, p.w, { stride: 2, padding: 'SAME' }), f64([1, 2, 3], [3]))),
+    )
+    expect(() => layer.apply(p, ops.zeros([1, 5, 5, 3], 'f64') as never)).toThrow(
+      'conv2d(2 → 3, 3×3): expected an NHWC input [B, H, W, 2], got f64[1,5,5,3]',
+    )
     expect(() => nn.functional.conv2d(ops.zeros([1, 2, 2, 1]) as AnyT, ops.zeros([3, 3, 1, 1]) as AnyT)).toThrow(
       'conv2d: the window spans 3 positions (3 taps, dilation 1) but the height is 2 with padding 0 + 0',
     )
@@ -354,7 +464,13 @@ describe('conv2dTranspose', () => {
     { label: '3×3, stride 2, VALID', y: [1, 4, 4, 2], w: [3, 3, 3, 2], stride: 2, padding: 'VALID' },
     { label: '2×2, stride 2, VALID (exact upsampling)', y: [2, 3, 3, 2], w: [2, 2, 2, 2], stride: 2, padding: 'VALID' },
     { label: '4×3, stride 1, SAME', y: [1, 5, 4, 2], w: [4, 3, 3, 2], stride: 1, padding: 'SAME' },
-    { label: '3×3, stride 3, SAME (the window is shorter than the stride)', y: [1, 3, 3, 1], w: [2, 2, 1, 1], stride: 3, padding: 'SAME' },
+    {
+      label: '3×3, stride 3, SAME (the window is shorter than the stride)',
+      y: [1, 3, 3, 1],
+      w: [2, 2, 1, 1],
+      stride: 3,
+      padding: 'SAME',
+    },
   ]
   for (const c of cases) {
     it(`${c.label}: values and gradients against TensorFlow.js`, () => {
@@ -366,13 +482,26 @@ describe('conv2dTranspose', () => {
       const [b, h, wd] = c.y
       const size = (n: number, k: number) => (c.padding === 'SAME' ? n * c.stride : (n - 1) * c.stride + k)
       const outShape: [number, number, number, number] = [b, size(h, c.w[0]), size(wd, c.w[1]), c.w[2]]
-      const ref = tf.conv2dTranspose(toTf(y) as tf.Tensor4D, toTf(w) as tf.Tensor4D, outShape, c.stride, tfPad(c.padding) as 'same')
+      const ref = tf.conv2dTranspose(
+        toTf(y) as tf.Tensor4D,
+        toTf(w) as tf.Tensor4D,
+        outShape,
+        c.stride,
+        tfPad(c.padding) as 'same',
+      )
       expect(out.shape).toEqual(ref.shape)
       expectCloseF32(`${c.label}: values`, values(out), ref.dataSync())
       const u = rand(outShape)
-      const [gy, gw] = grad((a: AnyT, k: AnyT) => ops.sum(ops.mul(nn.functional.conv2dTranspose(a, k, opts), u)), { argnums: [0, 1] })(y, w)
+      const [gy, gw] = grad((a: AnyT, k: AnyT) => ops.sum(ops.mul(nn.functional.conv2dTranspose(a, k, opts), u)), {
+        argnums: [0, 1],
+      })(y, w)
       const [tgy, tgw] = tf.grads((a: tf.Tensor, k: tf.Tensor) =>
-        tf.sum(tf.mul(tf.conv2dTranspose(a as tf.Tensor4D, k as tf.Tensor4D, outShape, c.stride, tfPad(c.padding) as 'same'), toTf(u))),
+        tf.sum(
+          tf.mul(
+            tf.conv2dTranspose(a as tf.Tensor4D, k as tf.Tensor4D, outShape, c.stride, tfPad(c.padding) as 'same'),
+            toTf(u),
+          ),
+        ),
       )([toTf(y), toTf(w)])
       expectCloseF32(`${c.label}: ∂y`, values(gy), tgy.dataSync())
       expectCloseF32(`${c.label}: ∂w`, values(gw), tgw.dataSync())
@@ -383,7 +512,15 @@ describe('conv2dTranspose', () => {
     const configs = [
       { stride: 2, dilation: 1, padding: 'SAME' as const, size: [10, 8] },
       { stride: [2, 1] as [number, number], dilation: 2, padding: 'VALID' as const, size: [11, 9] },
-      { stride: 3, dilation: [1, 2] as [number, number], padding: [[2, 0], [1, 1]] as const, size: [10, 7] },
+      {
+        stride: 3,
+        dilation: [1, 2] as [number, number],
+        padding: [
+          [2, 0],
+          [1, 1],
+        ] as const,
+        size: [10, 7],
+      },
       // Sizes the default does not give back (9 = 5·2 − 1): outputSize picks them.
       { stride: 2, dilation: 1, padding: 'SAME' as const, size: [9, 7], outputSize: [9, 7] as const },
     ]
@@ -404,7 +541,12 @@ describe('conv2dTranspose', () => {
  * ∂/∂x of Σ u·avgPool(x) with TensorFlow's SAME padding: each window passes u/count to each of
  * its count positions inside the input.
  */
-function avgPoolGradient(shape: number[], size: number | [number, number], stride: number | [number, number], u: number[]): number[] {
+function avgPoolGradient(
+  shape: number[],
+  size: number | [number, number],
+  stride: number | [number, number],
+  u: number[],
+): number[] {
   const [b, h, w, ch] = shape
   const [kh, kw] = typeof size === 'number' ? [size, size] : size
   const [sh, sw] = typeof stride === 'number' ? [stride, stride] : stride
@@ -428,7 +570,13 @@ function avgPoolGradient(shape: number[], size: number | [number, number], strid
 }
 
 describe('pooling against TensorFlow.js', () => {
-  const cases: { label: string; x: number[]; size: number | [number, number]; stride?: number | [number, number]; padding: 'SAME' | 'VALID' }[] = [
+  const cases: {
+    label: string
+    x: number[]
+    size: number | [number, number]
+    stride?: number | [number, number]
+    padding: 'SAME' | 'VALID'
+  }[] = [
     { label: '2×2, VALID', x: [2, 6, 6, 3], size: 2, padding: 'VALID' },
     { label: '3×3 stride 2, SAME (padded windows)', x: [2, 7, 6, 2], size: 3, stride: 2, padding: 'SAME' },
     { label: '2×3 stride 1, SAME', x: [1, 5, 5, 2], size: [2, 3], stride: 1, padding: 'SAME' },
@@ -440,8 +588,15 @@ describe('pooling against TensorFlow.js', () => {
         // Negative values: max pooling must ignore its padding rather than see zeros there.
         const x = ops.sub(sampler(c.x.length + (kind === 'max' ? 100 : 200))(c.x), 2) as AnyT
         const opts = { stride: c.stride, padding: c.padding }
-        const pool = (v: AnyT) => (kind === 'max' ? nn.functional.maxPool2d(v, c.size, opts) : nn.functional.avgPool2d(v, c.size, opts))
-        const tfPool = (v: tf.Tensor) => (kind === 'max' ? tf.maxPool : tf.avgPool)(v as tf.Tensor4D, c.size, c.stride ?? c.size, tfPad(c.padding) as 'same')
+        const pool = (v: AnyT) =>
+          kind === 'max' ? nn.functional.maxPool2d(v, c.size, opts) : nn.functional.avgPool2d(v, c.size, opts)
+        const tfPool = (v: tf.Tensor) =>
+          (kind === 'max' ? tf.maxPool : tf.avgPool)(
+            v as tf.Tensor4D,
+            c.size,
+            c.stride ?? c.size,
+            tfPad(c.padding) as 'same',
+          )
         const y = pool(x)
         const ty = tfPool(toTf(x))
         expect(y.shape).toEqual(ty.shape)
@@ -450,7 +605,12 @@ describe('pooling against TensorFlow.js', () => {
         const g = grad((v: AnyT) => ops.sum(ops.mul(pool(v), u)))(x)
         // TF.js's cpu average-pooling gradient divides by the full window even where SAME padding
         // made the forward pass divide by fewer positions; there the reference is the hand formula.
-        const reference = kind === 'avg' && c.padding === 'SAME' ? avgPoolGradient(c.x, c.size, c.stride ?? c.size, values(u)) : tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tfPool(v), toTf(u))))(toTf(x)).dataSync()
+        const reference =
+          kind === 'avg' && c.padding === 'SAME'
+            ? avgPoolGradient(c.x, c.size, c.stride ?? c.size, values(u))
+            : tf
+                .grad((v: tf.Tensor) => tf.sum(tf.mul(tfPool(v), toTf(u))))(toTf(x))
+                .dataSync()
         expectCloseF32(`${c.label}: gradient`, values(g), reference)
       })
     }
@@ -460,11 +620,19 @@ describe('pooling against TensorFlow.js', () => {
     const xs = values(x)
     const at = (n: number, i: number, j: number, c: number) => xs[((n * 3 + i) * 4 + j) * 5 + c]
     const over = (f: (vs: number[]) => number) =>
-      [0, 1].flatMap((n) => [0, 1, 2, 3, 4].map((c) => f([0, 1, 2].flatMap((i) => [0, 1, 2, 3].map((j) => at(n, i, j, c))))))
-    expectClose('mean', values(nn.globalAvgPool2d.apply(null, x)), over((vs) => vs.reduce((a, b) => a + b) / vs.length))
+      [0, 1].flatMap((n) =>
+        [0, 1, 2, 3, 4].map((c) => f([0, 1, 2].flatMap((i) => [0, 1, 2, 3].map((j) => at(n, i, j, c))))),
+      )
+    expectClose(
+      'mean',
+      values(nn.globalAvgPool2d.apply(null, x)),
+      over((vs) => vs.reduce((a, b) => a + b) / vs.length),
+    )
     expect(values(nn.globalMaxPool2d.apply(null, x))).toEqual(over((vs) => Math.max(...vs)))
     expect(values(nn.maxPool2d(2).apply(null, x))).toEqual(values(nn.functional.maxPool2d(x, 2)))
-    expect(() => nn.globalAvgPool2d.apply(null, ops.zeros([2, 3]) as never)).toThrow('globalAvgPool2d: expected an NHWC input [B, H, W, C], got f32[2,3]')
+    expect(() => nn.globalAvgPool2d.apply(null, ops.zeros([2, 3]) as never)).toThrow(
+      'globalAvgPool2d: expected an NHWC input [B, H, W, C], got f32[2,3]',
+    )
   })
 })
 
@@ -480,25 +648,45 @@ describe('batchNorm', () => {
     const z = ops.div(ops.sub(y, p.offset), p.scale)
     expectClose('mean 0', values(ops.mean(z, [0, 1, 2])), [0, 0, 0], 0, 1e-12)
     const batchVariance = values(ops.mean(ops.square(ops.sub(x, ops.mean(x, [0, 1, 2]))), [0, 1, 2]))
-    expectClose('variance σ²/(σ² + ε)', values(ops.mean(ops.square(z), [0, 1, 2])), batchVariance.map((v) => v / (v + 1e-5)), 1e-10)
+    expectClose(
+      'variance σ²/(σ² + ε)',
+      values(ops.mean(ops.square(z), [0, 1, 2])),
+      batchVariance.map((v) => v / (v + 1e-5)),
+      1e-10,
+    )
   })
   it('returns the running averages m·old + (1 − m)·batch as a new state, leaving the old one unchanged', () => {
     const s0 = layer.initState()
     const [, s1] = layer.forward(p, s0, x, nn.training())
     const mean = values(ops.mean(x, [0, 1, 2]))
     const variance = values(ops.mean(ops.square(ops.sub(x, ops.mean(x, [0, 1, 2]))), [0, 1, 2]))
-    expectClose('running mean', values(s1.mean), mean.map((m) => 0.1 * m))
-    expectClose('running variance', values(s1.variance), variance.map((v) => 0.9 + 0.1 * v))
+    expectClose(
+      'running mean',
+      values(s1.mean),
+      mean.map((m) => 0.1 * m),
+    )
+    expectClose(
+      'running variance',
+      values(s1.variance),
+      variance.map((v) => 0.9 + 0.1 * v),
+    )
     expect(values(s0.mean)).toEqual([0, 0, 0])
     expect(values(s0.variance)).toEqual([1, 1, 1])
     const [, s2] = layer.forward(p, s1, x, nn.training())
-    expectClose('second step', values(s2.mean), mean.map((m) => 0.9 * 0.1 * m + 0.1 * m))
+    expectClose(
+      'second step',
+      values(s2.mean),
+      mean.map((m) => 0.9 * 0.1 * m + 0.1 * m),
+    )
   })
   it('evaluation mode normalises by the running statistics it is given, and returns them unchanged', () => {
     const s = { mean: f64([1, 2, 3], [3]), variance: f64([4, 1, 0.25], [3]) }
     const [y, s2] = layer.forward(p, s, x, nn.evaluation)
     expect(s2).toBe(s)
-    const expected = ops.add(ops.mul(ops.div(ops.sub(x, s.mean), ops.sqrt(ops.add(s.variance, 1e-5))), p.scale), p.offset)
+    const expected = ops.add(
+      ops.mul(ops.div(ops.sub(x, s.mean), ops.sqrt(ops.add(s.variance, 1e-5))), p.scale),
+      p.offset,
+    )
     expectClose('eval', values(y), values(expected))
   })
   it('the running statistics carry no derivative', () => {
@@ -521,11 +709,20 @@ describe('combinators', () => {
     const x = rand([3, 4]) as Tensor<[3, 4], 'f64'>
     expect(values(net.apply(p, x))).toEqual(values(b.apply(p[2], nn.tanh.apply(null, a.apply(p[0], x)))))
     expect(net.initState()).toEqual([null, null, null])
-    expect(() => net.apply([p[0], p[1]] as never, x)).toThrow('sequential: expected parameters as an array of 3 entries (one per layer), got 2 entries')
-    expect(() => net.apply(p, rand([3, 5]) as never)).toThrow('sequential: layer 0 (dense(4 → 5)): dense(4 → 5): expected an input whose last axis is 4, got f64[3,5]')
+    expect(() => net.apply([p[0], p[1]] as never, x)).toThrow(
+      'sequential: expected parameters as an array of 3 entries (one per layer), got 2 entries',
+    )
+    expect(() => net.apply(p, rand([3, 5]) as never)).toThrow(
+      'sequential: layer 0 (dense(4 → 5)): dense(4 → 5): expected an input whose last axis is 4, got f64[3,5]',
+    )
   })
   it('sequential threads state and gives each layer its own key', () => {
-    const net = nn.sequential(nn.dense(3, 6, { dtype: 'f64' }), nn.batchNorm(6, { dtype: 'f64' }), nn.dropout(0.5), nn.dropout(0.5))
+    const net = nn.sequential(
+      nn.dense(3, 6, { dtype: 'f64' }),
+      nn.batchNorm(6, { dtype: 'f64' }),
+      nn.dropout(0.5),
+      nn.dropout(0.5),
+    )
     const p = net.init(key)
     const x = rand([10, 3]) as Tensor<[10, 3], 'f64'>
     const [, state] = net.forward(p, net.initState(), x, nn.training(key))
@@ -578,10 +775,18 @@ describe('combinators', () => {
   it('a tied view used outside its network says so', () => {
     let escaped: nn.AnyLayer | undefined
     nn.tie(nn.dense(2, 2), (view) => ((escaped = view), nn.sequential(view)))
-    expect(() => escaped!.apply(null, ops.zeros([1, 2]))).toThrow('tie: the view of dense(2 → 2) was used outside the network built for it')
+    expect(() => escaped!.apply(null, ops.zeros([1, 2]))).toThrow(
+      'tie: the view of dense(2 → 2) was used outside the network built for it',
+    )
   })
   it('vmap of a whole network over examples agrees with the batched call', () => {
-    const net = nn.sequential(nn.conv2d(2, 3, 3, { padding: 'SAME', dtype: 'f64' }), nn.relu, nn.maxPool2d(2), nn.flatten, nn.dense(12, 2, { dtype: 'f64' }))
+    const net = nn.sequential(
+      nn.conv2d(2, 3, 3, { padding: 'SAME', dtype: 'f64' }),
+      nn.relu,
+      nn.maxPool2d(2),
+      nn.flatten,
+      nn.dense(12, 2, { dtype: 'f64' }),
+    )
     const p = net.init(key)
     const x = rand([3, 4, 4, 2]) as Tensor<[3, 4, 4, 2], 'f64'>
     const perExample = vmap((v: AnyT) => net.apply(p, ops.expandDims(v, 0)), [0])(x) as AnyT
@@ -607,7 +812,9 @@ describe('losses: values and the gradients of seeds 001 and 002', () => {
 
   it('oneHot, and labels out of range are named', () => {
     expect(values(nn.oneHot(ids([1, 0], [2]), 3))).toEqual([0, 1, 0, 1, 0, 0])
-    expect(() => nn.oneHot(ids([1, 3], [2]), 3)).toThrow('oneHot: label 3 at flat position 1 is out of range for 3 classes')
+    expect(() => nn.oneHot(ids([1, 3], [2]), 3)).toThrow(
+      'oneHot: label 3 at flat position 1 is out of range for 3 classes',
+    )
   })
   it('softmax cross-entropy: logsumexp(z) − z_y; gradient (softmax − onehot)/B; sparse = dense one-hot', () => {
     const z = rand([5, 4])
@@ -616,7 +823,11 @@ describe('losses: values and the gradients of seeds 001 and 002', () => {
     const p = softmaxRows(zs, 4)
     const expectedValue = -[2, 0, 3, 3, 1].reduce((s, y, r) => s + Math.log(p[r * 4 + y]), 0) / 5
     expectClose('value', [value.item()], [expectedValue])
-    expectClose('gradient', values(g), p.map((v, i) => (v - values(onehot)[i]) / 5))
+    expectClose(
+      'gradient',
+      values(g),
+      p.map((v, i) => (v - values(onehot)[i]) / 5),
+    )
     expectClose('dense targets', [nn.softmaxCrossEntropy(z, onehot).item()], [expectedValue])
     expectClose('sparse form', [nn.sparseSoftmaxCrossEntropy(z, labels).item()], [expectedValue])
     expect(nn.softmaxCrossEntropy(z, labels, { reduction: 'none' }).shape).toEqual([5])
@@ -647,11 +858,24 @@ describe('losses: values and the gradients of seeds 001 and 002', () => {
     const zs = values(z)
     const ys = values(y)
     const s = zs.map((v) => 1 / (1 + Math.exp(-v)))
-    expectClose('value', [value.item()], [-ys.reduce((acc, t, i) => acc + t * Math.log(s[i]) + (1 - t) * Math.log(1 - s[i]), 0) / 6])
-    expectClose('gradient', values(g), s.map((v, i) => (v - ys[i]) / 6))
+    expectClose(
+      'value',
+      [value.item()],
+      [-ys.reduce((acc, t, i) => acc + t * Math.log(s[i]) + (1 - t) * Math.log(1 - s[i]), 0) / 6],
+    )
+    expectClose(
+      'gradient',
+      values(g),
+      s.map((v, i) => (v - ys[i]) / 6),
+    )
     const big = nn.sigmoidCrossEntropy(f32([1e4, -1e4, 1e4], [3]), f32([0, 0, 1], [3]), { reduction: 'none' })
     expect(values(big)).toEqual([1e4, 0, 0])
-    expectClose('binary cross-entropy on σ(z)', [nn.binaryCrossEntropy(ops.sigmoid(z), y).item()], [value.item()], 1e-12)
+    expectClose(
+      'binary cross-entropy on σ(z)',
+      [nn.binaryCrossEntropy(ops.sigmoid(z), y).item()],
+      [value.item()],
+      1e-12,
+    )
   })
   it('squared error: ½‖f − y‖² per example; gradient (f − y)/B', () => {
     const f = rand([3, 2])
@@ -659,7 +883,11 @@ describe('losses: values and the gradients of seeds 001 and 002', () => {
     const [value, g] = valueAndGrad((v: AnyT) => nn.squaredError(v, y))(f)
     const d = values(ops.sub(f, y))
     expectClose('value', [value.item()], [d.reduce((a, b) => a + b * b, 0) / 2 / 3])
-    expectClose('gradient', values(g), d.map((v) => v / 3))
+    expectClose(
+      'gradient',
+      values(g),
+      d.map((v) => v / 3),
+    )
   })
   it('sparsemax loss: ≥ 0, zero when sparsemax(z) is the target, gradient (sparsemax(z) − q)/B', () => {
     const z = ops.mul(rand([5, 4]), 2) as AnyT
@@ -688,12 +916,19 @@ describe('losses: values and the gradients of seeds 001 and 002', () => {
     expect(() => nn.softmaxCrossEntropy(z, ids([1, 2], [2]) as never)).toThrow(
       'softmaxCrossEntropy: i32 labels must have the batch shape [5] of scores f64[5,4], got i32[2]',
     )
-    expect(() => nn.squaredError(z, rand([5, 3]) as never)).toThrow('squaredError: the targets must have the shape of the predictions f64[5,4], got f64[5,3]')
+    expect(() => nn.squaredError(z, rand([5, 3]) as never)).toThrow(
+      'squaredError: the targets must have the shape of the predictions f64[5,4], got f64[5,3]',
+    )
   })
 })
 
 describe('penalties skip biases (rank ≤ 1)', () => {
-  const net = nn.sequential(nn.dense(3, 4, { dtype: 'f64' }), nn.relu, nn.batchNorm(4, { dtype: 'f64' }), nn.dense(4, 2, { dtype: 'f64' }))
+  const net = nn.sequential(
+    nn.dense(3, 4, { dtype: 'f64' }),
+    nn.relu,
+    nn.batchNorm(4, { dtype: 'f64' }),
+    nn.dense(4, 2, { dtype: 'f64' }),
+  )
   const p = net.init(key)
   const p2 = [{ ...p[0], b: f64([1, 2, 3, 4], [4]) }, null, p[2], p[3]] as typeof p
   it('l2 = ½Σw² over the weights, gradient w (zero for biases)', () => {
@@ -749,6 +984,8 @@ describe('initialisers', () => {
     expect(nn.init.fans([3, 3, 16, 32])).toEqual({ fanIn: 144, fanOut: 288 })
     expect(values(nn.init.heNormal(key, [4, 4]))).toEqual(values(nn.init.heNormal(key, [4, 4])))
     expect(nn.init.heNormal(key, [4, 4], { dtype: 'f64' }).dtype).toBe('f64')
-    expect(() => nn.init.glorotUniform(key, [0, 4])).toThrow('glorotUniform: fans must be positive, got fanIn 0, fanOut 4 for shape [0, 4]')
+    expect(() => nn.init.glorotUniform(key, [0, 4])).toThrow(
+      'glorotUniform: fans must be positive, got fanIn 0, fanOut 4 for shape [0, 4]',
+    )
   })
 })

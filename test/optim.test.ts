@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest'
-import { cpuBackend, grad, hessian, hvp, jacfwd, jit, ops, scalar, tensor, valueAndGrad, type Tensor } from '../src/index.ts'
+import {
+  cpuBackend,
+  grad,
+  hessian,
+  hvp,
+  jacfwd,
+  jit,
+  ops,
+  scalar,
+  tensor,
+  valueAndGrad,
+  type Tensor,
+} from '../src/index.ts'
 import * as optim from '../src/optim/index.ts'
 import type { Tree } from '../src/tree.ts'
 
@@ -10,7 +22,8 @@ const close = (actual: Tensor | number[], expected: readonly number[], tol = 1e-
   const a = Array.isArray(actual) ? actual : values(actual)
   expect(a.length).toBe(expected.length)
   a.forEach((v, i) => {
-    if (Math.abs(v - expected[i]) > tol * (1 + Math.abs(expected[i]))) expect.fail(`entry ${i}: got ${v}, expected ${expected[i]} (tolerance ${tol})`)
+    if (Math.abs(v - expected[i]) > tol * (1 + Math.abs(expected[i])))
+      expect.fail(`entry ${i}: got ${v}, expected ${expected[i]} (tolerance ${tol})`)
   })
 }
 
@@ -40,7 +53,11 @@ function runSteps(opt: optim.Optimiser<any>, grads: readonly Params[] = gradSeq)
  * Each rule in plain arithmetic, one element at a time: the hand computation
  * the tensors must reproduce. `state` is per element; t counts from 1.
  */
-function reference(rule: (g: number, theta: number, st: number[], t: number) => number, slots: number, init = 0): number[][] {
+function reference(
+  rule: (g: number, theta: number, st: number[], t: number) => number,
+  slots: number,
+  init = 0,
+): number[][] {
   let theta = flat(p0)
   const st = theta.map(() => new Array<number>(slots).fill(init))
   return gradSeq.map((g, k) => {
@@ -98,7 +115,11 @@ describe('first-order updates match the formulas, step by step', () => {
       v = v.map((vi, i) => eta * vi - alpha * g[i])
       theta = theta.map((th, i) => th + v[i])
       ;[phi, s] = opt.update(grad(h)(phi), s, phi)
-      close(flat(phi), theta.map((th, i) => th + eta * v[i]), 1e-12)
+      close(
+        flat(phi),
+        theta.map((th, i) => th + eta * v[i]),
+        1e-12,
+      )
     }
   })
   it('Adagrad: s′ = s + g², θ′ = θ − αg/√(s′ + ε) (seed 001)', () => {
@@ -189,13 +210,19 @@ describe('a planted bug fails the bias-correction check', () => {
 describe('learning-rate schedules are functions of the step-count tensor', () => {
   const at = (s: optim.Schedule, steps: number[]) => steps.map((k) => optim.scheduleValue(s, k))
   it('step decay: init·factor^⌊t/every⌋', () => {
-    close(at(optim.stepDecay({ init: 1, factor: 0.5, every: 10 }), [0, 9, 10, 19, 20, 35]), [1, 1, 0.5, 0.5, 0.25, 0.125])
+    close(
+      at(optim.stepDecay({ init: 1, factor: 0.5, every: 10 }), [0, 9, 10, 19, 20, 35]),
+      [1, 1, 0.5, 0.5, 0.25, 0.125],
+    )
   })
   it('exponential decay: init·rate^(t/steps)', () => {
     close(at(optim.exponentialDecay({ init: 2, rate: 0.5, steps: 4 }), [0, 2, 4, 8]), [2, 2 * Math.SQRT1_2, 1, 0.5])
   })
   it('cyclic (triangular): up from min to max over halfPeriod steps, then down', () => {
-    close(at(optim.cyclic({ min: 0.1, max: 1, halfPeriod: 5 }), [0, 2, 5, 7, 10, 12, 15]), [0.1, 0.46, 1, 0.64, 0.1, 0.46, 1])
+    close(
+      at(optim.cyclic({ min: 0.1, max: 1, halfPeriod: 5 }), [0, 2, 5, 7, 10, 12, 15]),
+      [0.1, 0.46, 1, 0.64, 0.1, 0.46, 1],
+    )
   })
   it('a constant', () => {
     close(at(optim.constant(0.3), [0, 100]), [0.3, 0.3])
@@ -216,7 +243,8 @@ describe('learning-rate schedules are functions of the step-count tensor', () =>
   it('jitted, a schedule computes the same rates from the count it is given', async () => {
     const schedule = optim.cyclic({ min: 0.01, max: 0.5, halfPeriod: 3 })
     const rate = jit((count: Tensor<[], 'i32'>) => schedule(count), { backend: cpuBackend() })
-    for (const k of [0, 1, 3, 4, 6, 11]) expect((await rate(scalar(k, 'i32'))).item()).toBeCloseTo(schedule(scalar(k, 'i32')).item(), 7)
+    for (const k of [0, 1, 3, 4, 6, 11])
+      expect((await rate(scalar(k, 'i32'))).item()).toBeCloseTo(schedule(scalar(k, 'i32')).item(), 7)
   })
 })
 
@@ -332,7 +360,10 @@ describe('every optimiser decreases a convex quadratic and converges on it', () 
   ]
   for (const [name, opt, maxIters] of cases)
     it(name, async () => {
-      const r = await optim.minimize(optim.fromOptimiser(opt, quadratic, { backend: cpuBackend() }), q0, { maxIters, gradTol: 1e-6 })
+      const r = await optim.minimize(optim.fromOptimiser(opt, quadratic, { backend: cpuBackend() }), q0, {
+        maxIters,
+        gradTol: 1e-6,
+      })
       expect(r.reason).toBe('gradTol')
       expect(r.losses[1]).toBeLessThan(r.losses[0])
       close(qFlat(r.params), thetaStar, 1e-5)
@@ -349,7 +380,10 @@ describe('every optimiser decreases a convex quadratic and converges on it', () 
     expect(err).toBeGreaterThan(1e-3)
   })
   it('Gauss-Newton solves it in one step: for a linear model and a square loss G = RᵀR = H', async () => {
-    const gn = optim.gaussNewton({ model: (p: QParams) => residual(p), loss: (z: Tensor) => ops.mul(0.5, ops.sum(ops.square(z))) }, { damping: 0, maxCgIters: 3, lineSearch: false })
+    const gn = optim.gaussNewton(
+      { model: (p: QParams) => residual(p), loss: (z: Tensor) => ops.mul(0.5, ops.sum(ops.square(z))) },
+      { damping: 0, maxCgIters: 3, lineSearch: false },
+    )
     const { params } = await gn.step(q0, gn.init(q0), null, null)
     close(qFlat(params), thetaStar, 1e-10)
   })
@@ -376,11 +410,25 @@ describe('curvature products never form a matrix yet equal the explicit one', ()
     [0.3, 0.7],
     [1, 0],
   ])
-  const net: Net = { w: f64([[0.3, -0.5], [0.8, 0.1], [-0.2, 0.6]]), b: f64([0.1, -0.3]) }
+  const net: Net = {
+    w: f64([
+      [0.3, -0.5],
+      [0.8, 0.1],
+      [-0.2, 0.6],
+    ]),
+    b: f64([0.1, -0.3]),
+  }
   const model = (p: Net, xs: Tensor) => ops.tanh(ops.add(ops.matmul(xs, p.w), p.b))
   // Softmax cross-entropy: its Hessian in z is diag(s) − ssᵀ per row, not the identity.
   const loss = (z: Tensor, y: Tensor) => ops.sum(ops.sub(ops.logsumexp(z, 1), ops.sum(ops.mul(z, y), 1)))
-  const v: Net = { w: f64([[1, -2], [0.5, 0.25], [-1, 3]]), b: f64([0.7, -0.4]) }
+  const v: Net = {
+    w: f64([
+      [1, -2],
+      [0.5, 0.25],
+      [-1, 3],
+    ]),
+    b: f64([0.7, -0.4]),
+  }
   const vec = (p: Net) => [...values(p.w), ...values(p.b)]
   const matvec = (m: number[][], u: number[]) => m.map((row) => row.reduce((s, a, j) => s + a * u[j], 0))
   const rows = (t: Tensor, r: number, k: number): number[][] => {
@@ -405,7 +453,33 @@ describe('curvature products never form a matrix yet equal the explicit one', ()
     const f = (p: Net) => loss(model(p, x), targets)
     const h = optim.hessianProduct(f, net)
     // Some direction of negative curvature of H, found among a few fixed ones.
-    const dirs: Net[] = [v, { w: f64([[1, 0], [0, 0], [0, 0]]), b: f64([0, 0]) }, { w: f64([[0, 0], [0, 0], [0, 0]]), b: f64([1, -1]) }, { w: f64([[2, -1], [-3, 1], [0.5, 4]]), b: f64([-1, 2]) }]
+    const dirs: Net[] = [
+      v,
+      {
+        w: f64([
+          [1, 0],
+          [0, 0],
+          [0, 0],
+        ]),
+        b: f64([0, 0]),
+      },
+      {
+        w: f64([
+          [0, 0],
+          [0, 0],
+          [0, 0],
+        ]),
+        b: f64([1, -1]),
+      },
+      {
+        w: f64([
+          [2, -1],
+          [-3, 1],
+          [0.5, 4],
+        ]),
+        b: f64([-1, 2]),
+      },
+    ]
     for (const d of dirs) expect(optim.treeVdot(d, product(d))).toBeGreaterThanOrEqual(-1e-12)
     expect(Math.min(...dirs.map((d) => optim.treeVdot(d, h.product(d))))).toBeLessThan(0)
   })
@@ -414,7 +488,11 @@ describe('curvature products never form a matrix yet equal the explicit one', ()
     close(vec(optim.hessianProduct(f, net).product(v)), vec(hvp(f, [net], [v]) as Net), 1e-12)
     const linear = (p: Net, xs: Tensor) => ops.add(ops.matmul(xs, p.w), p.b)
     const g = (p: Net) => loss(linear(p, x), targets)
-    close(vec(optim.ggnProduct({ model: linear, loss }, net, x, targets).product(v)), vec(hvp(g, [net], [v]) as Net), 1e-12)
+    close(
+      vec(optim.ggnProduct({ model: linear, loss }, net, x, targets).product(v)),
+      vec(hvp(g, [net], [v]) as Net),
+      1e-12,
+    )
   })
   it('the GGN step also gives the loss and the gradient Jᵀ∇l', () => {
     const f = (p: Net) => loss(model(p, x), targets)
@@ -430,7 +508,10 @@ describe('curvature products never form a matrix yet equal the explicit one', ()
       [0, 1, 2],
     ]
     const b = { x: f64([1, 2, 3]) }
-    const r = optim.conjugateGradient((q: { x: Tensor }) => ({ x: f64(matvec(A, values(q.x))) }), b, { maxIters: 10, tol: 1e-14 })
+    const r = optim.conjugateGradient((q: { x: Tensor }) => ({ x: f64(matvec(A, values(q.x))) }), b, {
+      maxIters: 10,
+      tol: 1e-14,
+    })
     close(matvec(A, values(r.x.x)), [1, 2, 3], 1e-12)
     expect(r.iterations).toBeLessThanOrEqual(3)
     expect(r.negativeCurvature).toBe(false)
@@ -464,9 +545,15 @@ describe('second-order methods on Rosenbrock', () => {
     close(r.params.xy, [1, 1], 1e-4)
   })
   it('Newton-CG (Hessian-vector products) and Gauss-Newton (residuals, square loss) reach it too', async () => {
-    const newton = await optim.minimize(optim.newtonCG(rosenbrock, { damping: 1e-3 }), start, { maxIters: 100, gradTol: 1e-8 })
+    const newton = await optim.minimize(optim.newtonCG(rosenbrock, { damping: 1e-3 }), start, {
+      maxIters: 100,
+      gradTol: 1e-8,
+    })
     close(newton.params.xy, [1, 1], 1e-4)
-    const gn = optim.gaussNewton({ model: (p: { xy: Tensor<[2]> }) => rosenResidual(p), loss: (z: Tensor) => ops.sum(ops.square(z)) })
+    const gn = optim.gaussNewton({
+      model: (p: { xy: Tensor<[2]> }) => rosenResidual(p),
+      loss: (z: Tensor) => ops.sum(ops.square(z)),
+    })
     const r = await optim.minimize(gn, start, { maxIters: 100, gradTol: 1e-8, batch: [null, null] })
     close(r.params.xy, [1, 1], 1e-4)
   })
@@ -476,7 +563,14 @@ describe('second-order methods on Rosenbrock', () => {
 
 describe('a whole training step jits into one call that gives the unjitted numbers', () => {
   type Lin = { w: Tensor<[3, 1]>; b: Tensor<[1]> }
-  const xs = tensor([[0.1, 0.2, -0.3], [1, -1, 0.5], [0.3, 0.8, 0.2], [-0.6, 0.1, 0.9], [0.7, -0.4, -0.2], [0.05, 0.5, 1]])
+  const xs = tensor([
+    [0.1, 0.2, -0.3],
+    [1, -1, 0.5],
+    [0.3, 0.8, 0.2],
+    [-0.6, 0.1, 0.9],
+    [0.7, -0.4, -0.2],
+    [0.05, 0.5, 1],
+  ])
   const ys = tensor([[0.3], [-1], [0.8], [0.5], [0.1], [1.2]])
   const mse = (p: Lin, x: Tensor, y: Tensor) => ops.mean(ops.square(ops.sub(ops.add(ops.matmul(x, p.w), p.b), y)))
   const init: Lin = { w: tensor([[0.5], [-0.5], [0.25]]), b: tensor([0]) }
@@ -487,7 +581,13 @@ describe('a whole training step jits into one call that gives the unjitted numbe
   }
   const optimisers: [string, optim.Optimiser<any>][] = [
     ['sgd with a step schedule', optim.sgd({ lr: optim.stepDecay({ init: 0.1, factor: 0.5, every: 2 }) })],
-    ['adam with a cyclic schedule and decoupled decay', optim.adam({ lr: optim.cyclic({ min: 0.01, max: 0.1, halfPeriod: 2 }), weightDecay: { rate: 0.1, mode: 'decoupled' } })],
+    [
+      'adam with a cyclic schedule and decoupled decay',
+      optim.adam({
+        lr: optim.cyclic({ min: 0.01, max: 0.1, halfPeriod: 2 }),
+        weightDecay: { rate: 0.1, mode: 'decoupled' },
+      }),
+    ],
     ['clipped momentum', optim.chain(optim.clipByGlobalNorm(0.1), optim.nesterov({ lr: 0.05 }))],
   ]
   for (const [name, opt] of optimisers)
@@ -516,40 +616,66 @@ describe('bad input gets a clear error', () => {
   const opt = optim.adam({ lr: 0.1 })
   it('gradients whose structure or shapes differ from the parameters', () => {
     const s = opt.init(p0)
-    expect(() => opt.update({ a: p0.a } as unknown as Params, s, p0)).toThrow(/adam.update: grads must have the structure of params: expected \{a: \*, b: \*\}, got \{a: \*\}/)
-    expect(() => opt.update({ a: f64([1, 2, 3]), b: p0.b } as unknown as Params, s, p0)).toThrow(/grads at \.a is f64\[3\], expected f64\[2\]/)
+    expect(() => opt.update({ a: p0.a } as unknown as Params, s, p0)).toThrow(
+      /adam.update: grads must have the structure of params: expected \{a: \*, b: \*\}, got \{a: \*\}/,
+    )
+    expect(() => opt.update({ a: f64([1, 2, 3]), b: p0.b } as unknown as Params, s, p0)).toThrow(
+      /grads at \.a is f64\[3\], expected f64\[2\]/,
+    )
   })
   it("another optimiser's state, or a state with a bad count", () => {
-    expect(() => optim.momentum({ lr: 0.1 }).update(p0, opt.init(p0), p0)).toThrow(/expected a state record with keys \{count, velocity\} \(from init\), got \{count, m, v\}/)
-    expect(() => opt.update(p0, { ...opt.init(p0), count: scalar(0) as never }, p0)).toThrow(/state.count must be an i32 scalar tensor \(the step count\), got f32\[\]/)
+    expect(() => optim.momentum({ lr: 0.1 }).update(p0, opt.init(p0), p0)).toThrow(
+      /expected a state record with keys \{count, velocity\} \(from init\), got \{count, m, v\}/,
+    )
+    expect(() => opt.update(p0, { ...opt.init(p0), count: scalar(0) as never }, p0)).toThrow(
+      /state.count must be an i32 scalar tensor \(the step count\), got f32\[\]/,
+    )
   })
   it('integer parameters', () => {
-    expect(() => opt.init({ k: tensor([1, 2], { dtype: 'i32' }) })).toThrow(/params\.k must be a floating-point tensor \(f32 or f64\), got i32\[2\]/)
+    expect(() => opt.init({ k: tensor([1, 2], { dtype: 'i32' }) })).toThrow(
+      /params\.k must be a floating-point tensor \(f32 or f64\), got i32\[2\]/,
+    )
   })
   it('hyperparameters out of range', () => {
     expect(() => optim.sgd({ lr: -1 })).toThrow(/sgd: lr must be a finite number > 0, got -1/)
     expect(() => optim.sgd({ lr: Number.NaN })).toThrow(/lr must be a finite number > 0, got NaN/)
     expect(() => optim.adam({ lr: 0.1, beta1: 1 })).toThrow(/adam: beta1 must be in \[0, 1\), got 1/)
-    expect(() => optim.stepDecay({ init: 1, factor: 0.5, every: 0 })).toThrow(/stepDecay: every must be a positive integer, got 0/)
+    expect(() => optim.stepDecay({ init: 1, factor: 0.5, every: 0 })).toThrow(
+      /stepDecay: every must be a positive integer, got 0/,
+    )
     expect(() => optim.cyclic({ min: 1, max: 0.5, halfPeriod: 2 })).toThrow(/cyclic: max must be ≥ min/)
     expect(() => optim.clipByGlobalNorm(0)).toThrow(/clipByGlobalNorm: maxNorm must be a finite number > 0, got 0/)
-    expect(() => optim.sgd({ lr: 0.1, weightDecay: { rate: 0.1, mode: 'l1' as 'l2' } })).toThrow(/weightDecay.mode must be 'decoupled' or 'l2', got l1/)
+    expect(() => optim.sgd({ lr: 0.1, weightDecay: { rate: 0.1, mode: 'l1' as 'l2' } })).toThrow(
+      /weightDecay.mode must be 'decoupled' or 'l2', got l1/,
+    )
   })
   it('a chain whose last part is not an optimiser', () => {
-    expect(() => optim.chain(optim.clipByGlobalNorm(1) as never)).toThrow(/chain: the last part must be an optimiser \(e.g. adam\(\{ lr \}\)\), got the gradient transform clipByGlobalNorm\(1\)/)
-    expect(() => optim.chain(optim.sgd({ lr: 1 }) as never, optim.sgd({ lr: 1 }))).toThrow(/chain: part 0 must be a gradient transform/)
+    expect(() => optim.chain(optim.clipByGlobalNorm(1) as never)).toThrow(
+      /chain: the last part must be an optimiser \(e.g. adam\(\{ lr \}\)\), got the gradient transform clipByGlobalNorm\(1\)/,
+    )
+    expect(() => optim.chain(optim.sgd({ lr: 1 }) as never, optim.sgd({ lr: 1 }))).toThrow(
+      /chain: part 0 must be a gradient transform/,
+    )
   })
   it('a non-finite objective at the start', async () => {
     const bad = (p: { x: Tensor }) => ops.sum(ops.log(p.x))
     const p = { x: f64([-1, 2]) }
-    await expect(optim.minimize(optim.lbfgs(bad), p, { maxIters: 5 })).rejects.toThrow(/lbfgs: the objective is not finite at the current parameters/)
-    await expect(optim.minimize(optim.fromOptimiser(optim.sgd({ lr: 0.1 }), bad), p, { maxIters: 5 })).rejects.toThrow(/minimize\(sgd\): the objective is NaN at the starting parameters; expected a finite number/)
-    await expect(optim.minimize(optim.newtonCG(bad), p, { maxIters: 5 })).rejects.toThrow(/newtonCG: the objective is NaN at the current parameters/)
+    await expect(optim.minimize(optim.lbfgs(bad), p, { maxIters: 5 })).rejects.toThrow(
+      /lbfgs: the objective is not finite at the current parameters/,
+    )
+    await expect(optim.minimize(optim.fromOptimiser(optim.sgd({ lr: 0.1 }), bad), p, { maxIters: 5 })).rejects.toThrow(
+      /minimize\(sgd\): the objective is NaN at the starting parameters; expected a finite number/,
+    )
+    await expect(optim.minimize(optim.newtonCG(bad), p, { maxIters: 5 })).rejects.toThrow(
+      /newtonCG: the objective is NaN at the current parameters/,
+    )
   })
   it('a Gauss-Newton step without its (x, y) batch', async () => {
     const gn = optim.gaussNewton({ model: (p: { x: Tensor }) => p.x, loss: (z: Tensor) => ops.sum(ops.square(z)) })
     const p = { x: f64([1]) }
-    await expect(gn.step(p, gn.init(p))).rejects.toThrow(/gaussNewton: expected the batch \(x, y\), got 0 argument\(s\)/)
+    await expect(gn.step(p, gn.init(p))).rejects.toThrow(
+      /gaussNewton: expected the batch \(x, y\), got 0 argument\(s\)/,
+    )
   })
   it('a diverging first-order run stops and says so', async () => {
     const r = await optim.minimize(optim.fromOptimiser(optim.sgd({ lr: 5 }), quadratic), q0, { maxIters: 500 })

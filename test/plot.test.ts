@@ -5,7 +5,19 @@ import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { tensor } from '../src/index.ts'
 import {
-  chartLayout, colorOf, formatTick, heatmap, lineChart, logTicks, niceDomain, niceStep, niceTicks, scale, sideBySide, svgSize, writeSvg,
+  chartLayout,
+  colorOf,
+  formatTick,
+  heatmap,
+  lineChart,
+  logTicks,
+  niceDomain,
+  niceStep,
+  niceTicks,
+  scale,
+  sideBySide,
+  svgSize,
+  writeSvg,
 } from '../src/plot/svg.ts'
 
 interface Element {
@@ -56,8 +68,17 @@ function parseXml(xml: string): Element {
   if (root.children.length !== 1 || root.children[0].name !== 'svg') throw new Error('expected one <svg> root element')
   return root.children[0]
 }
-const all = (e: Element, name: string): Element[] => [...(e.name === name ? [e] : []), ...e.children.flatMap((c) => all(c, name))]
-const unescape = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&')
+const all = (e: Element, name: string): Element[] => [
+  ...(e.name === name ? [e] : []),
+  ...e.children.flatMap((c) => all(c, name)),
+]
+const unescape = (s: string) =>
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&')
 const texts = (e: Element) => all(e, 'text').map((t) => unescape(t.text))
 const seriesPath = (svg: Element, name: string) => {
   const g = all(svg, 'g').find((x) => x.attrs.class === 'series' && x.attrs['data-name'] === name)
@@ -66,7 +87,10 @@ const seriesPath = (svg: Element, name: string) => {
 }
 /** The subpaths of an SVG path: each a list of [x, y]. */
 const subpaths = (d: string): number[][][] =>
-  d.split('M').filter((s) => s.trim() !== '').map((s) => s.split('L').map((p) => p.trim().split(/\s+/).map(Number)))
+  d
+    .split('M')
+    .filter((s) => s.trim() !== '')
+    .map((s) => s.split('L').map((p) => p.trim().split(/\s+/).map(Number)))
 
 describe('ticks and scales', () => {
   it('chooses 1, 2 and 5 steps', () => {
@@ -85,21 +109,25 @@ describe('ticks and scales', () => {
   })
   it('gives 2 to 6 evenly spaced round ticks inside any interval', () => {
     fc.assert(
-      fc.property(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.double({ min: 1e-3, max: 1e6, noNaN: true }), (lo, width) => {
-        const hi = lo + width
-        fc.pre(hi > lo)
-        const ticks = niceTicks(lo, hi)
-        expect(ticks.length).toBeGreaterThanOrEqual(2)
-        expect(ticks.length).toBeLessThanOrEqual(6)
-        const step = niceStep(lo, hi)
-        expect([1, 2, 5, 10]).toContain(Number((step / 10 ** Math.floor(Math.log10(step))).toPrecision(6)))
-        ticks.forEach((t, i) => {
-          expect(t).toBeGreaterThanOrEqual(lo - step * 1e-6)
-          expect(t).toBeLessThanOrEqual(hi + step * 1e-6)
-          if (i > 0) expect(t - ticks[i - 1]).toBeCloseTo(step, 6)
-          expect(String(t).length).toBeLessThan(20) // no 0.30000000000000004
-        })
-      }),
+      fc.property(
+        fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+        fc.double({ min: 1e-3, max: 1e6, noNaN: true }),
+        (lo, width) => {
+          const hi = lo + width
+          fc.pre(hi > lo)
+          const ticks = niceTicks(lo, hi)
+          expect(ticks.length).toBeGreaterThanOrEqual(2)
+          expect(ticks.length).toBeLessThanOrEqual(6)
+          const step = niceStep(lo, hi)
+          expect([1, 2, 5, 10]).toContain(Number((step / 10 ** Math.floor(Math.log10(step))).toPrecision(6)))
+          ticks.forEach((t, i) => {
+            expect(t).toBeGreaterThanOrEqual(lo - step * 1e-6)
+            expect(t).toBeLessThanOrEqual(hi + step * 1e-6)
+            if (i > 0) expect(t - ticks[i - 1]).toBeCloseTo(step, 6)
+            expect(String(t).length).toBeLessThan(20) // no 0.30000000000000004
+          })
+        },
+      ),
     )
   })
   it('puts log ticks on powers of ten, with 2 and 5 over few decades', () => {
@@ -122,18 +150,31 @@ describe('ticks and scales', () => {
 })
 
 describe('lineChart', () => {
-  const fixed = { width: 300, height: 200, margin: { top: 10, right: 10, bottom: 10, left: 10 }, xDomain: [0, 10] as const, yDomain: [0, 100] as const }
+  const fixed = {
+    width: 300,
+    height: 200,
+    margin: { top: 10, right: 10, bottom: 10, left: 10 },
+    xDomain: [0, 10] as const,
+    yDomain: [0, 100] as const,
+  }
 
   it('is well-formed, with title, axis labels, ticks and a legend', () => {
     const svg = lineChart({
-      title: 'Training <loss> & "accuracy"', xLabel: 'step', yLabel: 'loss',
-      series: [{ name: 'train', y: [1, 0.6, 0.4, 0.3] }, { name: "val's", y: [1.1, 0.8, 0.7, 0.72], dashed: true }],
+      title: 'Training <loss> & "accuracy"',
+      xLabel: 'step',
+      yLabel: 'loss',
+      series: [
+        { name: 'train', y: [1, 0.6, 0.4, 0.3] },
+        { name: "val's", y: [1.1, 0.8, 0.7, 0.72], dashed: true },
+      ],
     })
     const root = parseXml(svg)
     expect(root.attrs.xmlns).toBe('http://www.w3.org/2000/svg')
     const words = texts(root)
     expect(words).toContain('Training <loss> & "accuracy"')
-    expect(words).toEqual(expect.arrayContaining(['step', 'loss', 'train', "val's", '0', '0.2', '0.4', '0.6', '0.8', '1.0', '1.2']))
+    expect(words).toEqual(
+      expect.arrayContaining(['step', 'loss', 'train', "val's", '0', '0.2', '0.4', '0.6', '0.8', '1.0', '1.2']),
+    )
     expect(all(root, 'g').filter((g) => g.attrs.class === 'legend')).toHaveLength(1)
     expect(all(root, 'path')).toHaveLength(2)
   })
@@ -141,7 +182,13 @@ describe('lineChart', () => {
   it('maps points to the documented pixel coordinates', () => {
     const svg = parseXml(lineChart({ ...fixed, series: [{ name: 'a', x: [0, 5, 10], y: [0, 50, 100] }] }))
     // plot area: left 10, top 10, 280 × 180
-    expect(subpaths(all(seriesPath(svg, 'a'), 'path')[0].attrs.d)).toEqual([[[10, 190], [150, 100], [290, 10]]])
+    expect(subpaths(all(seriesPath(svg, 'a'), 'path')[0].attrs.d)).toEqual([
+      [
+        [10, 190],
+        [150, 100],
+        [290, 10],
+      ],
+    ])
     const layout = chartLayout({ ...fixed, series: [{ name: 'a', y: [1] }] })
     expect([layout.left, layout.top, layout.width, layout.height]).toEqual([10, 10, 280, 180])
     expect(layout.x(2.5)).toBe(80)
@@ -149,8 +196,16 @@ describe('lineChart', () => {
   })
 
   it('draws a log-scale y axis', () => {
-    const svg = parseXml(lineChart({ ...fixed, yDomain: [1, 100], logY: true, series: [{ name: 'a', x: [0, 5, 10], y: [1, 10, 100] }] }))
-    expect(subpaths(all(seriesPath(svg, 'a'), 'path')[0].attrs.d)).toEqual([[[10, 190], [150, 100], [290, 10]]])
+    const svg = parseXml(
+      lineChart({ ...fixed, yDomain: [1, 100], logY: true, series: [{ name: 'a', x: [0, 5, 10], y: [1, 10, 100] }] }),
+    )
+    expect(subpaths(all(seriesPath(svg, 'a'), 'path')[0].attrs.d)).toEqual([
+      [
+        [10, 190],
+        [150, 100],
+        [290, 10],
+      ],
+    ])
     expect(texts(svg)).toEqual(expect.arrayContaining(['1', '2', '5', '10', '20', '50', '100']))
     const auto = chartLayout({ logY: true, series: [{ name: 'a', y: [0.02, 0.5, 3] }] })
     expect(auto.y.domain).toEqual([0.01, 10])
@@ -165,7 +220,17 @@ describe('lineChart', () => {
     const g = seriesPath(root, 'a')
     const px = (i: number) => 10 + i * 28
     const py = (v: number) => 190 - v * 1.8
-    expect(subpaths(all(g, 'path')[0].attrs.d)).toEqual([[[px(0), py(10)]], [[px(2), py(30)], [px(3), py(40)]], [[px(5), py(60)], [px(6), py(70)]]])
+    expect(subpaths(all(g, 'path')[0].attrs.d)).toEqual([
+      [[px(0), py(10)]],
+      [
+        [px(2), py(30)],
+        [px(3), py(40)],
+      ],
+      [
+        [px(5), py(60)],
+        [px(6), py(70)],
+      ],
+    ])
     // the lone point between two gaps is still visible
     expect(all(g, 'circle').map((c) => [Number(c.attrs.cx), Number(c.attrs.cy)])).toEqual([[px(0), py(10)]])
     const log = parseXml(lineChart({ logY: true, series: [{ name: 'b', y: [1, 0, -1, 10, 100] }] }))
@@ -175,11 +240,18 @@ describe('lineChart', () => {
   it('rejects empty input with a clear error', () => {
     expect(() => lineChart({ series: [] })).toThrow('lineChart: no series to draw')
     expect(() => lineChart({ series: [{ name: 'loss', y: [] }] })).toThrow("lineChart: series 'loss' has no points")
-    expect(() => lineChart({ series: [{ name: 'loss', y: [Number.NaN, Number.POSITIVE_INFINITY] }] }))
-      .toThrow("lineChart: series 'loss' has no finite points to draw (2 points, all NaN or infinite)")
-    expect(() => lineChart({ logY: true, series: [{ name: 'acc', y: [0, -1] }] })).toThrow("series 'acc' has no positive finite points")
-    expect(() => lineChart({ series: [{ name: 'loss', y: [1, 2], x: [0] }] })).toThrow("lineChart: series 'loss' has 1 x values but 2 y values")
-    expect(() => lineChart({ width: 50, series: [{ name: 'a', y: [1] }] })).toThrow('lineChart: a 50×400 chart leaves no room for the plot inside its margins')
+    expect(() => lineChart({ series: [{ name: 'loss', y: [Number.NaN, Number.POSITIVE_INFINITY] }] })).toThrow(
+      "lineChart: series 'loss' has no finite points to draw (2 points, all NaN or infinite)",
+    )
+    expect(() => lineChart({ logY: true, series: [{ name: 'acc', y: [0, -1] }] })).toThrow(
+      "series 'acc' has no positive finite points",
+    )
+    expect(() => lineChart({ series: [{ name: 'loss', y: [1, 2], x: [0] }] })).toThrow(
+      "lineChart: series 'loss' has 1 x values but 2 y values",
+    )
+    expect(() => lineChart({ width: 50, series: [{ name: 'a', y: [1] }] })).toThrow(
+      'lineChart: a 50×400 chart leaves no room for the plot inside its margins',
+    )
   })
 
   it('draws a single point and a flat line', () => {
@@ -192,32 +264,72 @@ describe('lineChart', () => {
 
 describe('heatmap', () => {
   it('draws one cell per value in the right place and colour, NaN left blank', () => {
-    const svg = heatmap({ values: [[0, 0.5, 1], [1, Number.NaN, 0]], colors: 'grey', cellSize: 10, domain: [0, 1], colorBar: false })
+    const svg = heatmap({
+      values: [
+        [0, 0.5, 1],
+        [1, Number.NaN, 0],
+      ],
+      colors: 'grey',
+      cellSize: 10,
+      domain: [0, 1],
+      colorBar: false,
+    })
     const root = parseXml(svg)
     const cells = all(root, 'g').find((g) => g.attrs.class === 'cells')!.children
     expect(cells).toHaveLength(5)
     const at = cells.map((c) => [Number(c.attrs.x), Number(c.attrs.y), c.attrs.fill])
     const [x0, y0] = [at[0][0] as number, at[0][1] as number]
     expect(at).toEqual([
-      [x0, y0, '#000000'], [x0 + 10, y0, '#808080'], [x0 + 20, y0, '#ffffff'],
-      [x0, y0 + 10, '#ffffff'], [x0 + 20, y0 + 10, '#000000'],
+      [x0, y0, '#000000'],
+      [x0 + 10, y0, '#808080'],
+      [x0 + 20, y0, '#ffffff'],
+      [x0, y0 + 10, '#ffffff'],
+      [x0 + 20, y0 + 10, '#000000'],
     ])
     expect(cells.every((c) => c.attrs.width === '10' && c.attrs.height === '10')).toBe(true)
   })
 
   it('shows labels, a title and a colour bar with nice ticks', () => {
-    const attention = Array.from({ length: 4 }, (_, i) => Array.from({ length: 4 }, (_, j) => (j <= i ? 1 / (i + 1) : 0)))
-    const root = parseXml(heatmap({ values: attention, title: 'attention', rowLabels: ['the', 'cat', 'sat', '<eos>'], colLabels: ['the', 'cat', 'sat', '<eos>'] }))
+    const attention = Array.from({ length: 4 }, (_, i) =>
+      Array.from({ length: 4 }, (_, j) => (j <= i ? 1 / (i + 1) : 0)),
+    )
+    const root = parseXml(
+      heatmap({
+        values: attention,
+        title: 'attention',
+        rowLabels: ['the', 'cat', 'sat', '<eos>'],
+        colLabels: ['the', 'cat', 'sat', '<eos>'],
+      }),
+    )
     expect(texts(root)).toEqual(expect.arrayContaining(['attention', '<eos>', 'cat', '0', '0.5', '1.0']))
     expect(all(root, 'linearGradient')).toHaveLength(1)
     expect(all(root, 'stop')[0].attrs['stop-color']).toBe(colorOf('viridis', 1))
   })
 
   it('takes tensors and row-major values, and centres the diverging map on 0', () => {
-    const fromTensor = heatmap({ values: tensor([[-2, 1], [0, 2]]), colors: 'diverging', cellSize: 5, colorBar: false })
-    const fills = all(parseXml(fromTensor), 'rect').filter((r) => r.attrs.width === '5').map((r) => r.attrs.fill)
-    expect(fills).toEqual([colorOf('diverging', 0), colorOf('diverging', 0.75), colorOf('diverging', 0.5), colorOf('diverging', 1)])
-    const digit = heatmap({ values: { rows: 28, cols: 28, data: new Float32Array(784).fill(0.5) }, colors: 'grey', colorBar: false })
+    const fromTensor = heatmap({
+      values: tensor([
+        [-2, 1],
+        [0, 2],
+      ]),
+      colors: 'diverging',
+      cellSize: 5,
+      colorBar: false,
+    })
+    const fills = all(parseXml(fromTensor), 'rect')
+      .filter((r) => r.attrs.width === '5')
+      .map((r) => r.attrs.fill)
+    expect(fills).toEqual([
+      colorOf('diverging', 0),
+      colorOf('diverging', 0.75),
+      colorOf('diverging', 0.5),
+      colorOf('diverging', 1),
+    ])
+    const digit = heatmap({
+      values: { rows: 28, cols: 28, data: new Float32Array(784).fill(0.5) },
+      colors: 'grey',
+      colorBar: false,
+    })
     expect(all(parseXml(digit), 'g').find((g) => g.attrs.class === 'cells')!.children).toHaveLength(784)
   })
 
@@ -225,8 +337,12 @@ describe('heatmap', () => {
     expect(() => heatmap({ values: [] })).toThrow('heatmap: the matrix is empty (0×0)')
     expect(() => heatmap({ values: [[1, 2], [3]] })).toThrow('heatmap: row 1 has 1 values, expected 2 like row 0')
     expect(() => heatmap({ values: tensor([1, 2, 3]) })).toThrow('heatmap: expected a matrix (rank 2), got shape [3]')
-    expect(() => heatmap({ values: { rows: 2, cols: 2, data: [1, 2, 3] } })).toThrow('heatmap: 2×2 needs 4 values, got 3')
-    expect(() => heatmap({ values: [[1, 2]], rowLabels: ['a', 'b'] })).toThrow('heatmap: rowLabels has 2 labels for 1 rows')
+    expect(() => heatmap({ values: { rows: 2, cols: 2, data: [1, 2, 3] } })).toThrow(
+      'heatmap: 2×2 needs 4 values, got 3',
+    )
+    expect(() => heatmap({ values: [[1, 2]], rowLabels: ['a', 'b'] })).toThrow(
+      'heatmap: rowLabels has 2 labels for 1 rows',
+    )
   })
 })
 
@@ -234,14 +350,26 @@ describe('figures', () => {
   it('sets panels side by side with unique ids', () => {
     const a = lineChart({ width: 300, height: 200, series: [{ name: 'a', y: [1, 2] }] })
     const b = lineChart({ width: 300, height: 250, series: [{ name: 'b', y: [2, 1] }] })
-    const c = heatmap({ values: [[1, 2], [3, 4]], cellSize: 20 })
+    const c = heatmap({
+      values: [
+        [1, 2],
+        [3, 4],
+      ],
+      cellSize: 20,
+    })
     const fig = sideBySide([a, b, c], { columns: 2, gap: 10, title: 'panels' })
     const root = parseXml(fig)
-    const ids = all(root, 'clipPath').map((e) => e.attrs.id).concat(all(root, 'linearGradient').map((e) => e.attrs.id))
+    const ids = all(root, 'clipPath')
+      .map((e) => e.attrs.id)
+      .concat(all(root, 'linearGradient').map((e) => e.attrs.id))
     expect(new Set(ids).size).toBe(ids.length)
     expect(ids).toHaveLength(3)
     const panels = root.children.filter((e) => e.name === 'svg')
-    expect(panels.map((p) => [Number(p.attrs.x), Number(p.attrs.y)])).toEqual([[10, 34], [320, 34], [10, 294]])
+    expect(panels.map((p) => [Number(p.attrs.x), Number(p.attrs.y)])).toEqual([
+      [10, 34],
+      [320, 34],
+      [10, 294],
+    ])
     const size = svgSize(fig)
     expect(size.width).toBe(10 + 300 + 10 + 300 + 10)
     expect(size.height).toBe(34 + 250 + 10 + svgSize(c).height + 10)
@@ -259,7 +387,9 @@ describe('figures', () => {
       const written = await readFile(path, 'utf8')
       expect(written.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<svg')).toBe(true)
       expect(() => parseXml(written)).not.toThrow()
-      await expect(writeSvg(path, 'not svg')).rejects.toThrow('writeSvg: expected SVG text starting with <svg, got "not svg"')
+      await expect(writeSvg(path, 'not svg')).rejects.toThrow(
+        'writeSvg: expected SVG text starting with <svg, got "not svg"',
+      )
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

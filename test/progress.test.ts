@@ -1,11 +1,29 @@
 import { describe, expect, it } from 'vitest'
 import {
-  etaSeconds, fitToWidth, formatCount, formatDuration, formatProgressLine, formatSummary, formatValue, progressBar, progressReporter,
-  type ProgressStatus, type ProgressView,
+  etaSeconds,
+  fitToWidth,
+  formatCount,
+  formatDuration,
+  formatProgressLine,
+  formatSummary,
+  formatValue,
+  progressBar,
+  progressReporter,
+  type ProgressStatus,
+  type ProgressView,
 } from '../src/train/progress.ts'
 
 const view = (over: Partial<ProgressView> = {}): ProgressView => ({
-  epoch: 2, epochs: 10, step: 120, stepsPerEpoch: 500, samples: 19840, totalSamples: 160000, loss: 0.43214, elapsedSeconds: 30, samplesPerSecond: 1234, ...over,
+  epoch: 2,
+  epochs: 10,
+  step: 120,
+  stepsPerEpoch: 500,
+  samples: 19840,
+  totalSamples: 160000,
+  loss: 0.43214,
+  elapsedSeconds: 30,
+  samplesPerSecond: 1234,
+  ...over,
 })
 
 describe('progress formatting', () => {
@@ -17,9 +35,24 @@ describe('progress formatting', () => {
     expect(formatDuration(Number.POSITIVE_INFINITY)).toBe('--:--')
   })
   it('formats counts with SI suffixes and values with four digits', () => {
-    expect([950, 1234, 45600, 7.89e6, 12.345, 0].map(formatCount)).toEqual(['950', '1.23k', '45.6k', '7.89M', '12.3', '0'])
+    expect([950, 1234, 45600, 7.89e6, 12.345, 0].map(formatCount)).toEqual([
+      '950',
+      '1.23k',
+      '45.6k',
+      '7.89M',
+      '12.3',
+      '0',
+    ])
     expect(formatCount(Number.NaN)).toBe('?')
-    expect([0.43214, 12.5, 1e-5, 2.5e7, 0, Number.NaN, Number.POSITIVE_INFINITY].map(formatValue)).toEqual(['0.4321', '12.50', '1.000e-5', '2.500e+7', '0', 'NaN', 'inf'])
+    expect([0.43214, 12.5, 1e-5, 2.5e7, 0, Number.NaN, Number.POSITIVE_INFINITY].map(formatValue)).toEqual([
+      '0.4321',
+      '12.50',
+      '1.000e-5',
+      '2.500e+7',
+      '0',
+      'NaN',
+      'inf',
+    ])
   })
   it('draws bars of a fixed width in eighths of a cell', () => {
     expect(progressBar(0, 4)).toBe('▕    ▏')
@@ -35,14 +68,26 @@ describe('progress formatting', () => {
     expect(etaSeconds(view({ samplesPerSecond: Number.NaN }))).toBeNaN()
   })
   it('formats a progress line with and without a bar', () => {
-    expect(formatProgressLine(view(), 10)).toBe('epoch  2/10 ▕██▍       ▏ 120/500 loss 0.4321 · 1.23k samples/s · ETA 1:54')
-    expect(formatProgressLine(view({ metrics: { 'val acc': 0.9712 } }), 0)).toBe('epoch  2/10 step 120/500 loss 0.4321 val acc 0.9712 · 1.23k samples/s · ETA 1:54')
-    expect(formatProgressLine(view({ loss: undefined, samplesPerSecond: Number.NaN }), 0)).toBe('epoch  2/10 step 120/500 · ? samples/s · ETA --:--')
+    expect(formatProgressLine(view(), 10)).toBe(
+      'epoch  2/10 ▕██▍       ▏ 120/500 loss 0.4321 · 1.23k samples/s · ETA 1:54',
+    )
+    expect(formatProgressLine(view({ metrics: { 'val acc': 0.9712 } }), 0)).toBe(
+      'epoch  2/10 step 120/500 loss 0.4321 val acc 0.9712 · 1.23k samples/s · ETA 1:54',
+    )
+    expect(formatProgressLine(view({ loss: undefined, samplesPerSecond: Number.NaN }), 0)).toBe(
+      'epoch  2/10 step 120/500 · ? samples/s · ETA --:--',
+    )
   })
   it('formats the final summary', () => {
-    expect(formatSummary(view({ epoch: 10, samples: 160000, elapsedSeconds: 65, loss: 0.1234, metrics: { val: 0.25 } }), 5000))
-      .toBe('done: 10 epochs, 5000 steps, 160k samples in 1:05 (2.46k samples/s), loss 0.1234, val 0.2500')
-    expect(formatSummary(view({ epoch: 1, samples: 10, elapsedSeconds: 0, loss: undefined }), 1)).toBe('done: 1 epoch, 1 steps, 10 samples in 0:00 (? samples/s)')
+    expect(
+      formatSummary(
+        view({ epoch: 10, samples: 160000, elapsedSeconds: 65, loss: 0.1234, metrics: { val: 0.25 } }),
+        5000,
+      ),
+    ).toBe('done: 10 epochs, 5000 steps, 160k samples in 1:05 (2.46k samples/s), loss 0.1234, val 0.2500')
+    expect(formatSummary(view({ epoch: 1, samples: 10, elapsedSeconds: 0, loss: undefined }), 1)).toBe(
+      'done: 1 epoch, 1 steps, 10 samples in 0:00 (? samples/s)',
+    )
   })
   it('cuts lines to the terminal width', () => {
     expect(fitToWidth('abcdef', 10)).toBe('abcdef')
@@ -63,7 +108,14 @@ function harness(isTTY: boolean, columns = 200) {
   }
 }
 const status = (step: number, over: Partial<ProgressStatus> = {}): ProgressStatus => ({
-  epoch: 1 + Math.floor((step - 1) / 10), epochs: 2, step: ((step - 1) % 10) + 1, stepsPerEpoch: 10, samples: step * 32, totalSamples: 640, loss: 1 / step, ...over,
+  epoch: 1 + Math.floor((step - 1) / 10),
+  epochs: 2,
+  step: ((step - 1) % 10) + 1,
+  stepsPerEpoch: 10,
+  samples: step * 32,
+  totalSamples: 640,
+  loss: 1 / step,
+  ...over,
 })
 
 describe('progress reporter on a terminal', () => {
@@ -85,10 +137,14 @@ describe('progress reporter on a terminal', () => {
     expect(h.writes[1]).toBe('\repoch 1/2 ▕██        ▏  2/10 loss 0.5000 · 320 samples/s · ETA 0:02\x1b[K')
     h.advance(10)
     p.epochEnd(status(10, { metrics: { val: 0.25 } }))
-    expect(h.writes[2]).toMatch(/^\repoch 1\/2 ▕██████████▏ 10\/10 loss 0\.1000 val 0\.2500 · .* samples\/s · ETA .*\x1b\[K\n$/)
+    expect(h.writes[2]).toMatch(
+      /^\repoch 1\/2 ▕██████████▏ 10\/10 loss 0\.1000 val 0\.2500 · .* samples\/s · ETA .*\x1b\[K\n$/,
+    )
     p.update(status(11))
     p.finish(status(20), 20)
-    expect(h.writes[4]).toMatch(/^\rdone: 2 epochs, 20 steps, 640 samples in 0:02 \(\d+ samples\/s\), loss 0\.05000\x1b\[K\n$/)
+    expect(h.writes[4]).toMatch(
+      /^\rdone: 2 epochs, 20 steps, 640 samples in 0:02 \(\d+ samples\/s\), loss 0\.05000\x1b\[K\n$/,
+    )
   })
   it('fits the line to the terminal width', () => {
     const h = harness(true, 40)
@@ -131,7 +187,9 @@ describe('progress reporter writing plain lines', () => {
         p.update(status(step))
       }
     expect(shown).toEqual([3, 6, 9])
-    expect(() => progressReporter({ stream: h.stream, everySteps: 0 })).toThrow('progressReporter: everySteps must be a positive integer, got 0')
+    expect(() => progressReporter({ stream: h.stream, everySteps: 0 })).toThrow(
+      'progressReporter: everySteps must be a positive integer, got 0',
+    )
   })
   it('writes a final line even when nothing else was shown', () => {
     const h = harness(false)

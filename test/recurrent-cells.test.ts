@@ -33,14 +33,16 @@ const runs = (cost: number) => ({ numRuns: Math.max(3, Math.ceil(lawRuns() / cos
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z))
 type Rows = number[][]
 /** x·W for a row x and W [n, m] given flat. */
-const times = (x: readonly number[], w: ArrayLike<number>, m: number) => Array.from({ length: m }, (_, j) => x.reduce((s, v, i) => s + v * w[i * m + j], 0))
+const times = (x: readonly number[], w: ArrayLike<number>, m: number) =>
+  Array.from({ length: m }, (_, j) => x.reduce((s, v, i) => s + v * w[i * m + j], 0))
 const plus = (...vs: number[][]) => vs[0].map((_, j) => vs.reduce((s, v) => s + v[j], 0))
 const rowsOf = (x: Tensor): Rows => {
   const m = x.shape[x.ndim - 1]
   const v = Array.from(x.dataSync())
   return Array.from({ length: v.length / m }, (_, r) => v.slice(r * m, (r + 1) * m))
 }
-const values = (p: Record<string, Tensor>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.dataSync()])) as Record<string, ArrayLike<number>>
+const values = (p: Record<string, Tensor>) =>
+  Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.dataSync()])) as Record<string, ArrayLike<number>>
 
 const elmanByHand = (p: Record<string, ArrayLike<number>>, H: number, h: number[], x: number[]) =>
   plus(times(x, p.wx, H), times(h, p.wh, H), Array.from(p.b)).map(Math.tanh)
@@ -58,7 +60,14 @@ const gruByHand = (p: Record<string, ArrayLike<number>>, H: number, h: number[],
   const wh = (k: number) => Array.from({ length: H * H }, (_, e) => p.wh[Math.floor(e / H) * 3 * H + k * H + (e % H)])
   const r = plus(zx.slice(0, H), times(h, wh(0), H)).map(sigmoid)
   const u = plus(zx.slice(H, 2 * H), times(h, wh(1), H)).map(sigmoid)
-  const candidate = plus(zx.slice(2 * H), times(h.map((v, j) => r[j] * v), wh(2), H)).map(Math.tanh)
+  const candidate = plus(
+    zx.slice(2 * H),
+    times(
+      h.map((v, j) => r[j] * v),
+      wh(2),
+      H,
+    ),
+  ).map(Math.tanh)
   return h.map((v, j) => u[j] * candidate[j] + (1 - u[j]) * v)
 }
 
@@ -73,8 +82,12 @@ const stepCases = fc.record({
 /** Parameters from init, perturbed so that the zero biases and the forget bias of 1 do not hide a wrong gate. */
 function drawn(cell: AnyCell, seed: number, lead: readonly number[]) {
   const init = cell.init(random.key(seed))
-  const params = tree.treeMap(init, (x) => ops.add(x, ops.mul(random.normal(random.key(seed + 1), x.shape as number[], { dtype: cell.dtype }), 0.3))) as Record<string, Tensor>
-  const state = tree.treeMap(zerosLead(cell, lead), (x) => random.normal(random.key(seed + 2), x.shape as number[], { dtype: cell.dtype }))
+  const params = tree.treeMap(init, (x) =>
+    ops.add(x, ops.mul(random.normal(random.key(seed + 1), x.shape as number[], { dtype: cell.dtype }), 0.3)),
+  ) as Record<string, Tensor>
+  const state = tree.treeMap(zerosLead(cell, lead), (x) =>
+    random.normal(random.key(seed + 2), x.shape as number[], { dtype: cell.dtype }),
+  )
   const x = random.normal(random.key(seed + 3), [...lead, cell.inputSize], { dtype: cell.dtype }) as Tensor
   return { params, state, x }
 }
@@ -109,7 +122,19 @@ describe('each step is the formula of seed 001, for any leading batch shape', ()
         const p = values(params)
         const rows = rowsOf(x).map((xr, r) => lstmByHand(p, H, rowsOf(s.h)[r], rowsOf(s.c)[r], xr))
         const shape = [...lead, H]
-        close({ c: ops.tensor(rows.flatMap((r) => r.c), { shape, dtype: 'f64' }), h: ops.tensor(rows.flatMap((r) => r.h), { shape, dtype: 'f64' }) }, next)
+        close(
+          {
+            c: ops.tensor(
+              rows.flatMap((r) => r.c),
+              { shape, dtype: 'f64' },
+            ),
+            h: ops.tensor(
+              rows.flatMap((r) => r.h),
+              { shape, dtype: 'f64' },
+            ),
+          },
+          next,
+        )
         expect(y).toBe(next.h)
       }),
       runs(2),
@@ -168,7 +193,10 @@ describe('rnn and bidirectional run the step over the time axis', () => {
     }
     close(s, last)
     close(ops.stack(outs), ys)
-    close(rnn(cell).run(params as never, cell.initialState(2) as never, xs as never)[1], rnn(cell).apply(params as never, xs as never))
+    close(
+      rnn(cell).run(params as never, cell.initialState(2) as never, xs as never)[1],
+      rnn(cell).apply(params as never, xs as never),
+    )
   })
 
   it('bidirectional(f, b): [f forwards, b backwards] at each step, the backward output aligned with its input', () => {
@@ -178,7 +206,8 @@ describe('rnn and bidirectional run the step over the time axis', () => {
     const ys = bi.apply([params, pb] as never, xs as never)
     expect(ys.shape).toEqual([5, 2, 6])
     const fwd = rnn(cell).apply(params as never, xs as never) as Tensor
-    const reversed = (x: Tensor) => ops.concat([4, 3, 2, 1, 0].map((t) => ops.slice(x, [t, 0, 0], [1, ...x.shape.slice(1)])) as Tensor[], 0)
+    const reversed = (x: Tensor) =>
+      ops.concat([4, 3, 2, 1, 0].map((t) => ops.slice(x, [t, 0, 0], [1, ...x.shape.slice(1)])) as Tensor[], 0)
     const bwd = reversed(rnn(back).apply(pb as never, reversed(xs) as never) as Tensor)
     close(ops.concat([fwd, bwd], -1), ys)
     const [[hf, hb]] = bi.run([params, pb] as never, [cell.initialState(2), back.initialState(2)] as never, xs as never)
@@ -204,7 +233,8 @@ const regroup = (w: Tensor, H: number, order: readonly number[], sign: readonly 
 describe('against TensorFlow.js (f32)', () => {
   const [I, H, B, T] = [3, 4, 2, 6]
   const xs = random.normal(random.key(20), [T, B, I]) as Tensor
-  const f32Params = (cell: AnyCell, seed: number) => drawn(cell, seed, []).params as unknown as { wx: Tensor; wh: Tensor; b: Tensor }
+  const f32Params = (cell: AnyCell, seed: number) =>
+    drawn(cell, seed, []).params as unknown as { wx: Tensor; wh: Tensor; b: Tensor }
   /** Runs a TF.js recurrent layer with the given weights on xs (batch-major there), back to time-major. */
   const tfRun = (layer: tf.layers.Layer, weights: Tensor[]) => {
     const input = toTf(xs, [1, 0, 2])
@@ -220,13 +250,24 @@ describe('against TensorFlow.js (f32)', () => {
     const x = random.normal(random.key(24), [B, I]) as Tensor
     const [next] = cell.step(p as never, s as never, x as never)
     const kernel = regroup(ops.concat([p.wx, p.wh], 0) as Tensor, H, [0, 2, 1, 3])
-    const [c, h] = tf.basicLSTMCell(0, toTf(kernel) as tf.Tensor2D, toTf(regroup(p.b, H, [0, 2, 1, 3])) as tf.Tensor1D, toTf(x) as tf.Tensor2D, toTf(s.c) as tf.Tensor2D, toTf(s.h) as tf.Tensor2D)
+    const [c, h] = tf.basicLSTMCell(
+      0,
+      toTf(kernel) as tf.Tensor2D,
+      toTf(regroup(p.b, H, [0, 2, 1, 3])) as tf.Tensor1D,
+      toTf(x) as tf.Tensor2D,
+      toTf(s.c) as tf.Tensor2D,
+      toTf(s.h) as tf.Tensor2D,
+    )
     close({ c: fromTf(c), h: fromTf(h) }, next, f32)
   })
 
   it('rnn(elman) = tf.layers.simpleRNN', () => {
     const p = f32Params(elman(I, H), 25)
-    close(tfRun(tf.layers.simpleRNN({ units: H, returnSequences: true }), [p.wx, p.wh, p.b]), rnn(elman(I, H)).apply(p as never, xs as never), f32)
+    close(
+      tfRun(tf.layers.simpleRNN({ units: H, returnSequences: true }), [p.wx, p.wh, p.b]),
+      rnn(elman(I, H)).apply(p as never, xs as never),
+      f32,
+    )
   })
 
   it('rnn(lstm) = tf.layers.lstm (same gate order i, f, c, o)', () => {
@@ -240,13 +281,24 @@ describe('against TensorFlow.js (f32)', () => {
     const layer = tf.layers.gru({ units: H, returnSequences: true, recurrentActivation: 'sigmoid' })
     const order = [1, 0, 2]
     const sign = [-1, 1, 1]
-    close(tfRun(layer, [regroup(p.wx, H, order, sign), regroup(p.wh, H, order, sign), regroup(p.b, H, order, sign)]), rnn(gru(I, H)).apply(p as never, xs as never), f32)
+    close(
+      tfRun(layer, [regroup(p.wx, H, order, sign), regroup(p.wh, H, order, sign), regroup(p.b, H, order, sign)]),
+      rnn(gru(I, H)).apply(p as never, xs as never),
+      f32,
+    )
   })
 
   it('bidirectional(lstm, lstm) = tf.layers.bidirectional(lstm) with concatenated outputs', () => {
     const [pf, pb] = [f32Params(lstm(I, H), 28), f32Params(lstm(I, H), 29)]
-    const layer = tf.layers.bidirectional({ layer: tf.layers.lstm({ units: H, returnSequences: true, recurrentActivation: 'sigmoid' }) as tf.RNN, mergeMode: 'concat' })
-    close(tfRun(layer, [pf.wx, pf.wh, pf.b, pb.wx, pb.wh, pb.b]), bidirectional(lstm(I, H), lstm(I, H)).apply([pf, pb] as never, xs as never), f32)
+    const layer = tf.layers.bidirectional({
+      layer: tf.layers.lstm({ units: H, returnSequences: true, recurrentActivation: 'sigmoid' }) as tf.RNN,
+      mergeMode: 'concat',
+    })
+    close(
+      tfRun(layer, [pf.wx, pf.wh, pf.b, pb.wx, pb.wh, pb.b]),
+      bidirectional(lstm(I, H), lstm(I, H)).apply([pf, pb] as never, xs as never),
+      f32,
+    )
   })
 })
 
@@ -271,7 +323,15 @@ describe('laws.layer on each cell step (the step as a function of θ and { state
       const reports = checkLayer(step, { params, input }, { name: cell.name }, runs(4))
       const failed = reports.filter((r) => !r.ok)
       expect(failed.map((r) => r.message).join('\n\n')).toBe('')
-      expect(reports.map((r) => r.law)).toEqual(['shape', 'adjoint', 'finiteDifferences', 'jacobians', 'linearity', 'vmap', 'tying'])
+      expect(reports.map((r) => r.law)).toEqual([
+        'shape',
+        'adjoint',
+        'finiteDifferences',
+        'jacobians',
+        'linearity',
+        'vmap',
+        'tying',
+      ])
     })
 })
 
@@ -281,24 +341,33 @@ describe('initialisation', () => {
   it('LSTM: forget bias 1, other biases 0; recurrent weights with orthonormal rows; shapes [I, 4H], [H, 4H], [4H]', () => {
     const p = lstm(3, 2, { dtype: 'f64' }).init(random.key(1))
     expect(Array.from(p.b.dataSync())).toEqual([0, 0, 1, 1, 0, 0, 0, 0])
-    expect([p.wx.shape, p.wh.shape]).toEqual([[3, 8], [2, 8]])
+    expect([p.wx.shape, p.wh.shape]).toEqual([
+      [3, 8],
+      [2, 8],
+    ])
     close(ops.eye(2, 'f64'), ops.matmul(p.wh, ops.transpose(p.wh)), { rtol: 1e-12, atol: 1e-12 })
     expect(lstm(3, 2, { forgetBias: 2.5 }).init(random.key(1)).b.dataSync()[2]).toBe(2.5)
   })
 
   it('orthogonal(ρ): ρQ with QᵀQ = I, so every eigenvalue of a square one has modulus ρ (its spectral radius is ρ)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.double({ min: 0.1, max: 3, noNaN: true }), arb.seed(), (n, m, rho, seed) => {
-        const w = orthogonal(rho)(random.key(seed), [n, m], { dtype: 'f64' }) as Tensor
-        const gram = n <= m ? ops.matmul(w, ops.transpose(w)) : ops.matmul(ops.transpose(w), w)
-        close(ops.mul(ops.eye(Math.min(n, m), 'f64'), rho * rho), gram, { rtol: 1e-12, atol: 1e-12 })
-        // ‖W v‖ = ρ‖v‖ for a square W: no direction grows or shrinks other than by ρ.
-        if (n === m) {
-          const v = randomLike(ops.zeros([n], 'f64'), seed) as Tensor
-          const norm = (x: Tensor) => Math.hypot(...x.dataSync())
-          expect(norm(ops.matmul(w, v)) / norm(v)).toBeCloseTo(rho, 10)
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.double({ min: 0.1, max: 3, noNaN: true }),
+        arb.seed(),
+        (n, m, rho, seed) => {
+          const w = orthogonal(rho)(random.key(seed), [n, m], { dtype: 'f64' }) as Tensor
+          const gram = n <= m ? ops.matmul(w, ops.transpose(w)) : ops.matmul(ops.transpose(w), w)
+          close(ops.mul(ops.eye(Math.min(n, m), 'f64'), rho * rho), gram, { rtol: 1e-12, atol: 1e-12 })
+          // ‖W v‖ = ρ‖v‖ for a square W: no direction grows or shrinks other than by ρ.
+          if (n === m) {
+            const v = randomLike(ops.zeros([n], 'f64'), seed) as Tensor
+            const norm = (x: Tensor) => Math.hypot(...x.dataSync())
+            expect(norm(ops.matmul(w, v)) / norm(v)).toBeCloseTo(rho, 10)
+          }
+        },
+      ),
       runs(2),
     )
   })
@@ -317,16 +386,30 @@ describe('bad input is named', () => {
   const cell = gru(2, 3)
   const p = cell.init(random.key(0))
   it('a wrong input size, a state of the wrong shape or structure, parameters of the wrong shape', () => {
-    expect(() => cell.step(p, ops.zeros([3]), ops.zeros([4]) as never)).toThrow(/gru\(2 → 3\): expected an input whose last axis is 2, got f32\[4\]/)
-    expect(() => cell.step(p, ops.zeros([5, 3]) as never, ops.zeros([4, 2]) as never)).toThrow(/expected a state \[\.\.\., 3\] with leading shape \[4\]; state should be \[4, 3\], got f32\[5,3\]/)
-    expect(() => lstm(2, 3).step(lstm(2, 3).init(random.key(0)), { h: ops.zeros([3]) } as never, ops.zeros([2]))).toThrow(/state has no c/)
-    expect(() => cell.step({ ...p, wh: ops.zeros([3, 3]) } as never, ops.zeros([3]), ops.zeros([2]))).toThrow(/parameter wh must have shape \[3, 9\], got f32\[3,3\]/)
+    expect(() => cell.step(p, ops.zeros([3]), ops.zeros([4]) as never)).toThrow(
+      /gru\(2 → 3\): expected an input whose last axis is 2, got f32\[4\]/,
+    )
+    expect(() => cell.step(p, ops.zeros([5, 3]) as never, ops.zeros([4, 2]) as never)).toThrow(
+      /expected a state \[\.\.\., 3\] with leading shape \[4\]; state should be \[4, 3\], got f32\[5,3\]/,
+    )
+    expect(() =>
+      lstm(2, 3).step(lstm(2, 3).init(random.key(0)), { h: ops.zeros([3]) } as never, ops.zeros([2])),
+    ).toThrow(/state has no c/)
+    expect(() => cell.step({ ...p, wh: ops.zeros([3, 3]) } as never, ops.zeros([3]), ops.zeros([2]))).toThrow(
+      /parameter wh must have shape \[3, 9\], got f32\[3,3\]/,
+    )
   })
   it('stacked cells whose sizes do not chain, sequences that are not [T, ..., I], bad sizes', () => {
     // @ts-expect-error the first cell outputs 3 features, the second takes 4
-    expect(() => stacked(elman(2, 3), elman(4, 5))).toThrow(/stacked: cell 0 \(elman\(2 → 3\)\) outputs 3 features but cell 1 \(elman\(4 → 5\)\) takes 4/)
-    expect(() => rnn(cell).apply(p, ops.zeros([2]) as never)).toThrow(/rnn\(gru\(2 → 3\)\): expected a time-major input sequence \[T, \.\.\., 2\]/)
-    expect(() => bidirectional(elman(2, 3), elman(3, 3) as never)).toThrow(/both cells read the same sequence, but they take 2 and 3 features/)
+    expect(() => stacked(elman(2, 3), elman(4, 5))).toThrow(
+      /stacked: cell 0 \(elman\(2 → 3\)\) outputs 3 features but cell 1 \(elman\(4 → 5\)\) takes 4/,
+    )
+    expect(() => rnn(cell).apply(p, ops.zeros([2]) as never)).toThrow(
+      /rnn\(gru\(2 → 3\)\): expected a time-major input sequence \[T, \.\.\., 2\]/,
+    )
+    expect(() => bidirectional(elman(2, 3), elman(3, 3) as never)).toThrow(
+      /both cells read the same sequence, but they take 2 and 3 features/,
+    )
     expect(() => elman(0, 3)).toThrow(/elman\(0 → 3\): the input size must be a positive integer, got 0/)
   })
 })

@@ -6,7 +6,18 @@
  */
 import { describe, expectTypeOf, it } from 'vitest'
 import { ops, type Tensor } from '../src/index.ts'
-import { bidirectional, bptt, elman, gru, lstm, rnn, rtrl, stacked, type ElmanParams, type StateOf } from '../src/recurrent/index.ts'
+import {
+  bidirectional,
+  bptt,
+  elman,
+  gru,
+  lstm,
+  rnn,
+  rtrl,
+  stacked,
+  type ElmanParams,
+  type StateOf,
+} from '../src/recurrent/index.ts'
 
 declare const x: Tensor<['B', 3], 'f32'>
 declare const x1: Tensor<[3], 'f64'>
@@ -72,7 +83,14 @@ describe('gradient algorithms', () => {
     expectTypeOf(r.grad.params).toEqualTypeOf<typeof p>()
     const withHistory = rtrl(cell, loss, { history: true })(p, h0, seq, ys as never)
     expectTypeOf(withHistory.history).toEqualTypeOf<
-      { readonly loss: Tensor<[number]>; readonly grad: { readonly params: typeof p; readonly h0: { readonly h: Tensor<[8]>; readonly c: Tensor<[8]> } } } | undefined
+      | {
+          readonly loss: Tensor<[number]>
+          readonly grad: {
+            readonly params: typeof p
+            readonly h0: { readonly h: Tensor<[8]>; readonly c: Tensor<[8]> }
+          }
+        }
+      | undefined
     >()
     // @ts-expect-error the sequence has 3 features per step, not 5
     bptt(cell, loss)(p, h0, ops.zeros([7, 5]), ys as never)

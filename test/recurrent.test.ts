@@ -25,16 +25,32 @@
 import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { cpuBackend, grad, jit, makeProgram, ops, random, tree, untie, vmap, type Tensor } from '../src/index.ts'
-import { bptt, rtrl, rtrlOnline, scanFootprints, sequenceLoss, type AnyCell, type SensitivityUpdate } from '../src/recurrent/index.ts'
+import {
+  bptt,
+  rtrl,
+  rtrlOnline,
+  scanFootprints,
+  sequenceLoss,
+  type AnyCell,
+  type SensitivityUpdate,
+} from '../src/recurrent/index.ts'
 import { lawRuns } from '../laws/index.ts'
 import { kinds, makeCell, type Kind } from './lib/cells.ts'
-import { axpby, compareTrees, inner, leavesOf, previewTree, randomLike, stackTrees, type Tolerance } from '../laws/numeric.ts'
+import {
+  axpby,
+  compareTrees,
+  inner,
+  leavesOf,
+  previewTree,
+  randomLike,
+  stackTrees,
+  type Tolerance,
+} from '../laws/numeric.ts'
 
 const exact: Tolerance = { rtol: 1e-9, atol: 1e-12 }
 const runs = (cost: number) => ({ numRuns: Math.max(3, Math.ceil(lawRuns() / cost)) })
 
 // ---------------------------------------------------------------- random cases
-
 
 /** ½‖y − target‖², one step's loss. */
 const squared = (y: Tensor, target: Tensor) => ops.mul(ops.sum(ops.square(ops.sub(y, target))), 0.5) as Tensor<[]>
@@ -71,7 +87,9 @@ class Problem {
     this.h0 = axpby(0.5, randomLike(this.cell.initialState(), seed + 2), 0, this.cell.initialState())
     this.xs = random.normal(keys[1], [T, I], { dtype: 'f64' }) as Tensor
     this.loss = final ? finalSquared : squared
-    this.targets = final ? randomLike(this.cell.initialState(), seed + 3) : (random.normal(keys[2], [T, this.cell.outputSize], { dtype: 'f64' }) as Tensor)
+    this.targets = final
+      ? randomLike(this.cell.initialState(), seed + 3)
+      : (random.normal(keys[2], [T, this.cell.outputSize], { dtype: 'f64' }) as Tensor)
   }
   get args(): [unknown, unknown, Tensor, unknown] {
     return [this.params, this.h0, this.xs, this.targets]
@@ -102,7 +120,10 @@ interface Verdict {
 
 const same = (what: string, expected: unknown, actual: unknown, tol: Tolerance = exact): Verdict => {
   const c = compareTrees(expected, actual, tol)
-  return { ok: c.ok, detail: `${what}: ‖difference‖∞ = ${c.error.toPrecision(3)} vs bound ${c.bound.toPrecision(3)} at ${c.where}; expected ${previewTree(expected)}, got ${previewTree(actual)}` }
+  return {
+    ok: c.ok,
+    detail: `${what}: ‖difference‖∞ = ${c.error.toPrecision(3)} vs bound ${c.bound.toPrecision(3)} at ${c.where}; expected ${previewTree(expected)}, got ${previewTree(actual)}`,
+  }
 }
 
 /** ⟨g, v⟩ against (E(x + εv) − E(x − εv)) / 2ε, x = (θ, h₀), in f64. */
@@ -118,14 +139,21 @@ function finiteDifference(p: Problem, g: { params: unknown; h0: unknown }): Verd
   const numerical = (at(1) - at(-1)) / (2 * eps)
   const { value, scale } = inner([g.params, g.h0], v)
   const bound = 1e-6 * (1 + scale + Math.abs(E(...p.args).item()))
-  return { ok: Math.abs(numerical - value) <= bound, detail: `central difference ${numerical} vs ⟨grad, v⟩ = ${value} (bound ${bound})` }
+  return {
+    ok: Math.abs(numerical - value) <= bound,
+    detail: `central difference ${numerical} vs ⟨grad, v⟩ = ${value} (bound ${bound})`,
+  }
 }
 
 /** rtrl = bptt = central differences, for an RTRL with the given sensitivity update. */
 function agreement(p: Problem, sensitivity?: SensitivityUpdate): Verdict {
   const r = rtrl(p.cell, p.loss as never, { sensitivity })(...(p.args as [never, never, never, never]))
   const b = bptt(p.cell, p.loss as never)(...(p.args as [never, never, never, never]))
-  const checks = [same('loss (rtrl vs bptt)', b.loss, r.loss), same('gradient (rtrl vs bptt)', b.grad, r.grad), finiteDifference(p, b.grad)]
+  const checks = [
+    same('loss (rtrl vs bptt)', b.loss, r.loss),
+    same('gradient (rtrl vs bptt)', b.grad, r.grad),
+    finiteDifference(p, b.grad),
+  ]
   return checks.find((c) => !c.ok) ?? { ok: true, detail: '' }
 }
 
@@ -137,7 +165,10 @@ const holds = (v: Verdict) => {
 
 describe('RTRL = BPTT = finite differences', () => {
   it('on random cells, sizes, lengths, inputs and losses (per step and on the final state)', () => {
-    fc.assert(fc.property(problems(), (p) => holds(agreement(p))), runs(1))
+    fc.assert(
+      fc.property(problems(), (p) => holds(agreement(p))),
+      runs(1),
+    )
   })
 
   it('online, one step at a time: after step t the carried gradient is BPTT’s on the prefix x₁ … x_t', () => {
@@ -147,11 +178,24 @@ describe('RTRL = BPTT = finite differences', () => {
         let carry = online.init(p.params, p.h0 as never)
         for (let t = 0; t < p.T; t++) {
           const x = ops.reshape(ops.slice(p.xs, [t, 0], [1, p.I]), [p.I]) as Tensor
-          const y = ops.reshape(ops.slice(p.targets as Tensor, [t, 0], [1, p.cell.outputSize]), [p.cell.outputSize]) as Tensor
+          const y = ops.reshape(ops.slice(p.targets as Tensor, [t, 0], [1, p.cell.outputSize]), [
+            p.cell.outputSize,
+          ]) as Tensor
           carry = online.step(p.params, carry, x, y)
           const prefix = (z: Tensor) => ops.slice(z, [0, 0], [t + 1, z.shape[1]]) as Tensor
-          const b = bptt(p.cell, squared)(p.params as never, p.h0 as never, prefix(p.xs) as never, prefix(p.targets as Tensor))
-          holds(same(`step ${t}: online RTRL vs BPTT on the prefix`, { loss: b.loss, grad: b.grad }, { loss: carry.loss, grad: online.gradient(p.params, carry) }))
+          const b = bptt(p.cell, squared)(
+            p.params as never,
+            p.h0 as never,
+            prefix(p.xs) as never,
+            prefix(p.targets as Tensor),
+          )
+          holds(
+            same(
+              `step ${t}: online RTRL vs BPTT on the prefix`,
+              { loss: b.loss, grad: b.grad },
+              { loss: carry.loss, grad: online.gradient(p.params, carry) },
+            ),
+          )
         }
       }),
       runs(4),
@@ -160,7 +204,10 @@ describe('RTRL = BPTT = finite differences', () => {
 
   it('composed with vmap over a batch of sequences: each row is the sequence alone', () => {
     const batches = fc.tuple(problems({ maxT: 4 }), fc.integer({ min: 1, max: 3 })).map(([p, n]) => {
-      const others = Array.from({ length: n }, (_, i) => new Problem(p.kind, p.I, p.H, p.T, p.final, p.seed + 100 * (i + 1)))
+      const others = Array.from(
+        { length: n },
+        (_, i) => new Problem(p.kind, p.I, p.H, p.T, p.final, p.seed + 100 * (i + 1)),
+      )
       return { p, others, toString: () => `${p.cell.name}, T = ${p.T}, batch ${n}, seed ${p.seed}` }
     })
     fc.assert(
@@ -172,7 +219,9 @@ describe('RTRL = BPTT = finite differences', () => {
         const vr = vmap(rtrl(p.cell, p.loss as never), axes)(p.params, h0s, xss, tgs)
         const vb = vmap(bptt(p.cell, p.loss as never), axes)(p.params, h0s, xss, tgs)
         holds(same('vmap(rtrl) vs vmap(bptt)', vb, vr))
-        const rows = others.map((q) => bptt(p.cell, p.loss as never)(p.params as never, q.h0 as never, q.xs as never, q.targets))
+        const rows = others.map((q) =>
+          bptt(p.cell, p.loss as never)(p.params as never, q.h0 as never, q.xs as never, q.targets),
+        )
         holds(same('vmap(rtrl) vs each sequence', stackTrees(rows), vr))
       }),
       runs(3),
@@ -211,7 +260,8 @@ function perStepUntied(f: ReturnType<typeof unrolled>, p: Problem, steps: number
   const g = grad((cs: never[]) => F.apply(cs, p.params, p.h0, p.xs, p.targets as Tensor))(copies) as unknown[]
   const [leaves, def] = tree.flatten(p.params)
   const perStep = F.uses.map((u, j) => {
-    if (u % steps !== 0) throw new Error(`leaf ${j} is used ${u} times in ${steps} steps; the steps of the loop must use it alike`)
+    if (u % steps !== 0)
+      throw new Error(`leaf ${j} is used ${u} times in ${steps} steps; the steps of the loop must use it alike`)
     return u / steps
   })
   return Array.from({ length: steps }, (_, t) =>
@@ -219,7 +269,8 @@ function perStepUntied(f: ReturnType<typeof unrolled>, p: Problem, steps: number
       def,
       leaves.map((x, j) => {
         let sum = ops.zerosLike(x) as Tensor
-        for (let c = t * perStep[j]; c < (t + 1) * perStep[j]; c++) sum = ops.add(sum, tree.flatten(g[c])[0][j]) as Tensor
+        for (let c = t * perStep[j]; c < (t + 1) * perStep[j]; c++)
+          sum = ops.add(sum, tree.flatten(g[c])[0][j]) as Tensor
         return sum
       }),
     ),
@@ -238,14 +289,16 @@ describe('RTRL and BPTT are two views of parameter tying across time (seed 000)'
         const columns = perStepUntied(unrolled(p), p, p.T)
         holds(same('Σ_τ ∂E/∂θ_τ (untied) vs bptt', b.grad.params, sumTrees(columns)))
         holds(same('Σ_τ ∂E/∂θ_τ (untied) vs rtrl', r.grad.params, sumTrees(columns)))
-        const rowOf = (t: number) => leavesOf(history.grad.params).map((x) => x.values.slice(t * (x.size / p.T), (t + 1) * (x.size / p.T)))
+        const rowOf = (t: number) =>
+          leavesOf(history.grad.params).map((x) => x.values.slice(t * (x.size / p.T), (t + 1) * (x.size / p.T)))
         for (let t = 0; t < p.T; t++) {
           const row = perStepUntied(unrolled(p, t), p, t + 1)
           const increment = rowOf(t).map((v, j) => (t === 0 ? v : v.map((a, i) => a - rowOf(t - 1)[j][i])))
           const expected = tree.flatten(sumTrees(row))[0].map((x) => Array.from(x.dataSync()))
           const err = Math.max(...increment.flatMap((v, j) => Array.from(v, (a, i) => Math.abs(a - expected[j][i]))))
           const scale = Math.max(1, ...expected.flat().map(Math.abs))
-          if (!(err <= 1e-9 * scale)) throw new Error(`row ${t}: RTRL's increment dL_t/dθ differs from Σ_τ ∂L_t/∂θ_τ by ${err}`)
+          if (!(err <= 1e-9 * scale))
+            throw new Error(`row ${t}: RTRL's increment dL_t/dθ differs from Σ_τ ∂L_t/∂θ_τ by ${err}`)
         }
       }),
       runs(8),
@@ -265,7 +318,14 @@ function cutEvery(p: Problem, k: number) {
       const x = ops.reshape(ops.slice(p.xs, [t, 0], [1, p.I]), [p.I]) as Tensor
       const [next, y] = p.cell.step(params, h as never, x as never)
       h = next
-      if (!p.final) e = ops.add(e, squared(y as Tensor, ops.reshape(ops.slice(p.targets as Tensor, [t, 0], [1, p.cell.outputSize]), [p.cell.outputSize]) as Tensor)) as Tensor<[]>
+      if (!p.final)
+        e = ops.add(
+          e,
+          squared(
+            y as Tensor,
+            ops.reshape(ops.slice(p.targets as Tensor, [t, 0], [1, p.cell.outputSize]), [p.cell.outputSize]) as Tensor,
+          ),
+        ) as Tensor<[]>
     }
     return p.final ? finalSquared.final(h, p.targets) : e
   }
@@ -277,7 +337,9 @@ describe('truncated BPTT (chunks of k steps, the state a constant between chunks
     fc.assert(
       fc.property(cases, ([p, extra]) => {
         const full = bptt(p.cell, p.loss as never)(...(p.args as [never, never, never, never]))
-        const cut = bptt(p.cell, p.loss as never, { truncate: p.T + extra })(...(p.args as [never, never, never, never]))
+        const cut = bptt(p.cell, p.loss as never, { truncate: p.T + extra })(
+          ...(p.args as [never, never, never, never]),
+        )
         holds(same(`truncate ${p.T + extra} vs full`, full, cut))
       }),
       runs(8),
@@ -285,7 +347,11 @@ describe('truncated BPTT (chunks of k steps, the state a constant between chunks
   })
 
   it('with any k it is the gradient of the loop cut every k steps', () => {
-    const cases = problems().chain((p) => fc.integer({ min: 1, max: p.T }).map((k) => ({ p, k, toString: () => `${String(p[fc.toStringMethod]())}, k = ${k}` })))
+    const cases = problems().chain((p) =>
+      fc
+        .integer({ min: 1, max: p.T })
+        .map((k) => ({ p, k, toString: () => `${String(p[fc.toStringMethod]())}, k = ${k}` })),
+    )
     fc.assert(
       fc.property(cases, ({ p, k }) => {
         const cut = bptt(p.cell, p.loss as never, { truncate: k })(...(p.args as [never, never, never, never]))
@@ -330,7 +396,11 @@ describe('truncated BPTT (chunks of k steps, the state a constant between chunks
           h = next
         }
         const hand = {
-          params: { b: ops.tensor(gb, { shape: [H], dtype: 'f64' }), wh: ops.tensor(gwh, { shape: [H, H], dtype: 'f64' }), wx: ops.tensor(gwx, { shape: [I, H], dtype: 'f64' }) },
+          params: {
+            b: ops.tensor(gb, { shape: [H], dtype: 'f64' }),
+            wh: ops.tensor(gwh, { shape: [H, H], dtype: 'f64' }),
+            wx: ops.tensor(gwx, { shape: [I, H], dtype: 'f64' }),
+          },
           h0: ops.tensor(gh0, { shape: [H], dtype: 'f64' }),
         }
         holds(same('truncate 1 vs the one-step gradient by hand', hand, cut.grad))
@@ -345,7 +415,10 @@ describe('truncated BPTT (chunks of k steps, the state a constant between chunks
 describe('the laws catch a planted bug', () => {
   it('RTRL that drops ∂f/∂h · S_{t−1} (S_t = ∂f/∂θ only) disagrees with BPTT and finite differences', () => {
     const dropped: SensitivityUpdate = (_dfdh, _S, dfdtheta) => dfdtheta
-    const run = fc.check(fc.property(problems(), (p) => holds(agreement(p, dropped))), { numRuns: Math.max(50, lawRuns()) })
+    const run = fc.check(
+      fc.property(problems(), (p) => holds(agreement(p, dropped))),
+      { numRuns: Math.max(50, lawRuns()) },
+    )
     expect(run.failed, 'the law should find a counterexample').toBe(true)
     expect(String(run.errorInstance)).toMatch(/gradient \(rtrl vs bptt\)|central difference/)
     // The replay information of the counterexample.
@@ -368,8 +441,14 @@ describe('costs, read off the programs', () => {
 
   it('BPTT: a forward scan that stacks residuals linear in T, then a reverse scan that stacks nothing', () => {
     const [at5, at10] = [5, 10].map((T) => footprint(bptt(p.cell, squared) as never, T))
-    for (const [fs, T] of [[at5, 5], [at10, 10]] as const) {
-      expect(fs.map((s) => [s.depth, s.length, s.reverse])).toEqual([[0, T, false], [0, T, true]])
+    for (const [fs, T] of [
+      [at5, 5],
+      [at10, 10],
+    ] as const) {
+      expect(fs.map((s) => [s.depth, s.length, s.reverse])).toEqual([
+        [0, T, false],
+        [0, T, true],
+      ])
       expect(fs[1].stackedBytes).toBe(0)
     }
     expect(at10[0].stackedBytes).toBe(2 * at5[0].stackedBytes)
@@ -407,14 +486,16 @@ describe('costs, read off the programs', () => {
 describe('bad input is named', () => {
   const p = new Problem('gru', 2, 3, 4, false, 5)
   it('a sequence that is not time-major [T, ..., I], an h₀ of the wrong shape, a bad truncation, a loss that is not scalar', () => {
-    expect(() => bptt(p.cell, squared)(p.params as never, p.h0 as never, ops.zeros([4, 5], 'f64') as never, p.targets as never)).toThrow(
-      /bptt: expected a time-major input sequence \[T, \.\.\., 2\] for gru\(2 → 3\), got f64\[4,5\]/,
-    )
-    expect(() => rtrl(p.cell, squared)(p.params as never, ops.zeros([2, 3], 'f64') as never, p.xs as never, p.targets as never)).toThrow(
-      /rtrl: expected a state \[\.\.\., 3\] with leading shape \[\]; h0 should be \[3\], got f64\[2,3\]/,
-    )
+    expect(() =>
+      bptt(p.cell, squared)(p.params as never, p.h0 as never, ops.zeros([4, 5], 'f64') as never, p.targets as never),
+    ).toThrow(/bptt: expected a time-major input sequence \[T, \.\.\., 2\] for gru\(2 → 3\), got f64\[4,5\]/)
+    expect(() =>
+      rtrl(p.cell, squared)(p.params as never, ops.zeros([2, 3], 'f64') as never, p.xs as never, p.targets as never),
+    ).toThrow(/rtrl: expected a state \[\.\.\., 3\] with leading shape \[\]; h0 should be \[3\], got f64\[2,3\]/)
     expect(() => bptt(p.cell, squared, { truncate: 0 })).toThrow(/truncate must be a positive integer/)
-    expect(() => rtrl(p.cell, (y: Tensor) => y as never)(...(p.args as [never, never, never, never]))).toThrow(/the loss must return a floating-point scalar tensor \(shape \[\]\), got f64\[3\]/)
+    expect(() => rtrl(p.cell, (y: Tensor) => y as never)(...(p.args as [never, never, never, never]))).toThrow(
+      /the loss must return a floating-point scalar tensor \(shape \[\]\), got f64\[3\]/,
+    )
     expect(() => rtrl(p.cell, finalSquared as never, { history: true })).toThrow(/history .* needs a step loss/)
     expect(() => bptt(p.cell, 3 as never)).toThrow(/expected a loss \(y, target\) => scalar or \{ final/)
   })

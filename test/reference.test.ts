@@ -44,7 +44,9 @@ function expectClose(label: string, actual: ArrayLike<number>, expected: ArrayLi
     if (r > worst) [worst, at] = [r, i]
   }
   if (worst > rtol)
-    expect.fail(`${label}: element ${at} is ${actual[at]}, reference ${expected[at]} (relative error ${worst.toExponential(2)} > ${rtol})`)
+    expect.fail(
+      `${label}: element ${at} is ${actual[at]}, reference ${expected[at]} (relative error ${worst.toExponential(2)} > ${rtol})`,
+    )
 }
 
 /** Independent normal tensors for one test, from a per-test seed. */
@@ -54,7 +56,8 @@ function sampler(seed: number): (shape: readonly number[]) => Tensor {
   return (shape) => random.normal(random.foldIn(base, i++), shape, { dtype: 'f32' })
 }
 
-const f32 = (values: ArrayLike<number>, shape: readonly number[]): Tensor => tensor(Array.from(values), { shape, dtype: 'f32' })
+const f32 = (values: ArrayLike<number>, shape: readonly number[]): Tensor =>
+  tensor(Array.from(values), { shape, dtype: 'f32' })
 const mapValues = (x: Tensor, f: (v: number, i: number) => number): Tensor => f32(Array.from(x.dataSync(), f), x.shape)
 /** Values in [0.5, ∞): inside the domain of log, sqrt and pow's base. */
 const positive = (x: Tensor): Tensor => mapValues(x, (v) => Math.abs(v) + 0.5)
@@ -99,7 +102,10 @@ describe('reference: models against TensorFlow.js', () => {
     const x = rand([6, 4])
     const params = [rand([4, 8]), rand([8]), rand([8, 3]), rand([3])]
     const labels = [0, 2, 1, 1, 0, 2]
-    const onehot = f32(labels.flatMap((c) => [0, 1, 2].map((k) => (k === c ? 1 : 0))), [6, 3])
+    const onehot = f32(
+      labels.flatMap((c) => [0, 1, 2].map((k) => (k === c ? 1 : 0))),
+      [6, 3],
+    )
     const logitsA = (w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor): Tensor =>
       ops.add(ops.matmul(ops.tanh(ops.add(ops.matmul(x, w1), b1)), w2), b2)
     compareLoss(
@@ -136,7 +142,7 @@ describe('reference: models against TensorFlow.js', () => {
     )
   })
 
-  it('sigmoid binary cross-entropy (naive log σ against tf\'s stable logits form)', () => {
+  it("sigmoid binary cross-entropy (naive log σ against tf's stable logits form)", () => {
     const rand = sampler(3)
     const x = rand([8, 3])
     const y = f32([1, 0, 0, 1, 1, 0, 1, 0], [8])
@@ -173,7 +179,10 @@ describe('reference: models against TensorFlow.js', () => {
 
   it('embedding lookup with 2-D indices and along axis 1', () => {
     const rand = sampler(5)
-    const idx2 = [[0, 3, 3], [2, 0, 3]]
+    const idx2 = [
+      [0, 3, 3],
+      [2, 0, 3],
+    ]
     const w2 = rand([2, 3, 4])
     compareLoss(
       'take, 2-D indices',
@@ -279,7 +288,12 @@ describe('reference: ops against TensorFlow.js', () => {
     const rand = sampler(100 + name.length * 7 + name.charCodeAt(0))
     const x = domain(rand([3, 4]))
     const w = rand([3, 4])
-    compareLoss(name, [x], (a) => weightedA(fa(a), w), (a) => weightedT(ft(a), toTf(w)))
+    compareLoss(
+      name,
+      [x],
+      (a) => weightedA(fa(a), w),
+      (a) => weightedT(ft(a), toTf(w)),
+    )
   })
 
   it('elementwise pow with a positive base, gradient in base and exponent', () => {
@@ -327,7 +341,10 @@ describe('reference: ops against TensorFlow.js', () => {
     const a = rand([4, 5])
     const gap = rand([4, 5])
     // b differs from a by at least 0.1 in either direction, so both branches are taken and none ties
-    const b = f32(Array.from(a.dataSync(), (v, i) => v + (gap.dataSync()[i] < 0 ? -0.1 : 0.1) + gap.dataSync()[i]), [4, 5])
+    const b = f32(
+      Array.from(a.dataSync(), (v, i) => v + (gap.dataSync()[i] < 0 ? -0.1 : 0.1) + gap.dataSync()[i]),
+      [4, 5],
+    )
     const w = rand([4, 5])
     compareLoss(
       'maximum',
@@ -384,8 +401,22 @@ describe('reference: ops against TensorFlow.js', () => {
     compareLoss(
       'pad [[1,0],[2,1]] of [2,3]',
       [rand([2, 3])],
-      (x) => weightedA(ops.pad(x, [[1, 0], [2, 1]]), wP),
-      (x) => weightedT(tf.pad(x, [[1, 0], [2, 1]]), toTf(wP)),
+      (x) =>
+        weightedA(
+          ops.pad(x, [
+            [1, 0],
+            [2, 1],
+          ]),
+          wP,
+        ),
+      (x) =>
+        weightedT(
+          tf.pad(x, [
+            [1, 0],
+            [2, 1],
+          ]),
+          toTf(wP),
+        ),
     )
     const wAll = rand([4, 5])
     compareLoss(
@@ -394,12 +425,24 @@ describe('reference: ops against TensorFlow.js', () => {
       (x, y) => {
         const t = ops.transpose(ops.tanh(ops.reshape(x, [3, 4])))
         const c = ops.concat([t, ops.sin(y)], 1)
-        return weightedA(ops.pad(ops.square(ops.slice(c, [0, 1], [4, 3])), [[0, 0], [1, 1]]), wAll)
+        return weightedA(
+          ops.pad(ops.square(ops.slice(c, [0, 1], [4, 3])), [
+            [0, 0],
+            [1, 1],
+          ]),
+          wAll,
+        )
       },
       (x, y) => {
         const t = tf.transpose(tf.tanh(tf.reshape(x, [3, 4])))
         const c = tf.concat([t, tf.sin(y)], 1)
-        return weightedT(tf.pad(tf.square(tf.slice(c, [0, 1], [4, 3])), [[0, 0], [1, 1]]), toTf(wAll))
+        return weightedT(
+          tf.pad(tf.square(tf.slice(c, [0, 1], [4, 3])), [
+            [0, 0],
+            [1, 1],
+          ]),
+          toTf(wAll),
+        )
       },
     )
   })
@@ -435,14 +478,18 @@ describe('reference: jvp, vjp, jacrev, hessian against TensorFlow.js', () => {
   const rand = sampler(13)
   const A = rand([3, 4])
   const fa = (x: Tensor): Tensor => ops.add(ops.tanh(ops.matmul(A, x)), ops.sum(ops.sin(x)))
-  const ft = (x: tf.Tensor): tf.Tensor => tf.add(tf.tanh(tf.squeeze(tf.matMul(toTf(A), tf.reshape(x, [4, 1])), [1])), tf.sum(tf.sin(x)))
+  const ft = (x: tf.Tensor): tf.Tensor =>
+    tf.add(tf.tanh(tf.squeeze(tf.matMul(toTf(A), tf.reshape(x, [4, 1])), [1])), tf.sum(tf.sin(x)))
   const x = rand([4])
 
   it('vjp of a vector-valued function equals tf.grad with that cotangent', () => {
     const c = rand([3])
     const [y, pullback] = vjp(fa, x)
     const [gx] = pullback(c)
-    const ref = tf.tidy(() => ({ y: ft(toTf(x)).dataSync().slice(), g: tf.grad(ft)(toTf(x), toTf(c)).dataSync().slice() }))
+    const ref = tf.tidy(() => ({
+      y: ft(toTf(x)).dataSync().slice(),
+      g: tf.grad(ft)(toTf(x), toTf(c)).dataSync().slice(),
+    }))
     expectClose('vjp value', y.dataSync(), ref.y)
     expectClose('vjp cotangent', gx.dataSync(), ref.g)
   })
@@ -451,7 +498,11 @@ describe('reference: jvp, vjp, jacrev, hessian against TensorFlow.js', () => {
     const J = jacrev(fa)(x) as Tensor
     expect(J.shape).toEqual([3, 4])
     const rows = tf.tidy(() => [0, 1, 2].map((i) => tf.grad(ft)(toTf(x), tf.oneHot(i, 3).toFloat()).dataSync().slice()))
-    expectClose('jacrev', J.dataSync(), rows.flatMap((r) => Array.from(r)))
+    expectClose(
+      'jacrev',
+      J.dataSync(),
+      rows.flatMap((r) => Array.from(r)),
+    )
   })
 
   it('jvp of the MLP loss equals ⟨tf gradient, tangent⟩', () => {
@@ -459,7 +510,8 @@ describe('reference: jvp, vjp, jacrev, hessian against TensorFlow.js', () => {
     const xb = r([6, 4])
     const [w1, b1, v] = [r([4, 8]), r([8]), r([4, 8])]
     const lossA = (w: Tensor): Tensor => ops.mean(ops.logsumexp(ops.add(ops.matmul(xb, ops.tanh(w)), b1), -1))
-    const lossT = (w: tf.Tensor): tf.Scalar => tf.mean(tf.logSumExp(tf.add(tf.matMul(toTf(xb), tf.tanh(w)), toTf(b1)), -1)) as tf.Scalar
+    const lossT = (w: tf.Tensor): tf.Scalar =>
+      tf.mean(tf.logSumExp(tf.add(tf.matMul(toTf(xb), tf.tanh(w)), toTf(b1)), -1)) as tf.Scalar
     const [value, tangent] = jvp(lossA, [w1], [v])
     const ref = tf.tidy(() => {
       const { value: l, grad: g } = tf.valueAndGrad(lossT)(toTf(w1))
@@ -473,27 +525,40 @@ describe('reference: jvp, vjp, jacrev, hessian against TensorFlow.js', () => {
   // matMul): the gradients of tanh and exp read the saved output, so a second
   // tf.grad through them throws, or, inside a sum, silently drops their
   // curvature. The tanh Hessian is therefore pinned by a closed form below.
-  it('hessian of a non-quadratic equals tf\'s nested gradients', () => {
+  it("hessian of a non-quadratic equals tf's nested gradients", () => {
     const r = sampler(15)
     const B = r([3, 4])
     const z = r([4])
     const ha = (v: Tensor): Tensor => ops.add(ops.sum(ops.sin(ops.matmul(B, v))), ops.sum(ops.mul(ops.sin(v), v)))
     const ht = (v: tf.Tensor): tf.Scalar =>
-      tf.add(tf.sum(tf.sin(tf.squeeze(tf.matMul(toTf(B), tf.reshape(v, [4, 1])), [1]))), tf.sum(tf.mul(tf.sin(v), v))) as tf.Scalar
+      tf.add(
+        tf.sum(tf.sin(tf.squeeze(tf.matMul(toTf(B), tf.reshape(v, [4, 1])), [1]))),
+        tf.sum(tf.mul(tf.sin(v), v)),
+      ) as tf.Scalar
     const H = hessian(ha)(z) as Tensor
     expect(H.shape).toEqual([4, 4])
     const g = tf.grad(ht)
     const rows = tf.tidy(() =>
-      [0, 1, 2, 3].map((i) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(g(v), tf.oneHot(i, 4).toFloat())))(toTf(z)).dataSync().slice()),
+      [0, 1, 2, 3].map((i) =>
+        tf
+          .grad((v: tf.Tensor) => tf.sum(tf.mul(g(v), tf.oneHot(i, 4).toFloat())))(toTf(z))
+          .dataSync()
+          .slice(),
+      ),
     )
-    expectClose('hessian', H.dataSync(), rows.flatMap((row) => Array.from(row)))
+    expectClose(
+      'hessian',
+      H.dataSync(),
+      rows.flatMap((row) => Array.from(row)),
+    )
   })
 })
 
 // ---------------------------------------------------------------- closed forms
 
 describe('reference: closed forms in f64', () => {
-  const f64 = (shape: readonly number[], seed: number): Tensor => random.normal(random.key(seed), shape, { dtype: 'f64' })
+  const f64 = (shape: readonly number[], seed: number): Tensor =>
+    random.normal(random.key(seed), shape, { dtype: 'f64' })
 
   it('∇_W Σ tanh(W x) = (1 − tanh²(W x)) xᵀ', () => {
     const [m, n] = [3, 5]
@@ -517,7 +582,9 @@ describe('reference: closed forms in f64', () => {
     const [m, n] = [3, 4]
     const B = f64([m, n], 25)
     const z = f64([n], 26)
-    const H = hessian((v: Tensor) => ops.add(ops.sum(ops.tanh(ops.matmul(B, v))), ops.sum(ops.mul(ops.sin(v), v))))(z) as Tensor
+    const H = hessian((v: Tensor) => ops.add(ops.sum(ops.tanh(ops.matmul(B, v))), ops.sum(ops.mul(ops.sin(v), v))))(
+      z,
+    ) as Tensor
     expect(H.shape).toEqual([n, n])
     const b = B.dataSync()
     const v = z.dataSync()

@@ -24,7 +24,8 @@ const mutants: readonly Mutant[] = [
     bug: 'transpose runs the backward scan in the same direction as the forward one',
     wrong: (r) => ({
       ...r,
-      transpose: (cts, inputs, p) => (r.transpose as NonNullable<ScanRule['transpose']>)(cts, inputs, { ...p, reverse: !p.reverse }),
+      transpose: (cts, inputs, p) =>
+        (r.transpose as NonNullable<ScanRule['transpose']>)(cts, inputs, { ...p, reverse: !p.reverse }),
     }),
     caughtBy: ['adjoint', 'jacobians'],
     // Forward mode does not use the transpose.
@@ -35,7 +36,11 @@ const mutants: readonly Mutant[] = [
     wrong: (r) => ({
       ...r,
       jvp: (primals, tangents, p) =>
-        r.jvp(primals, tangents.map((t: Tensor, i: number) => (i >= p.numConsts && i < p.numConsts + p.numCarry ? zerosLike(t) : t)), p),
+        r.jvp(
+          primals,
+          tangents.map((t: Tensor, i: number) => (i >= p.numConsts && i < p.numConsts + p.numCarry ? zerosLike(t) : t)),
+          p,
+        ),
     }),
     caughtBy: ['finiteDifferences'],
     // Reverse mode transposes the same wrong linearisation, so the two modes still agree.

@@ -29,11 +29,18 @@ describe('scan', () => {
 
   it('takes its length from the options when there are no xs, and maps pytrees', () => {
     const [, steps] = scan((c) => [c, { h: c, twice: ops.add(c, c) }], h0, null, { length: 5 })
-    expectTypeOf(steps).toEqualTypeOf<{ readonly h: Tensor<[5, 'B', 16], 'f32'>; readonly twice: Tensor<[5, 'B', 16], 'f32'> }>()
-    const [count] = scan((n, id) => {
-      expectTypeOf(id).toEqualTypeOf<Tensor<[], 'i32'>>()
-      return [ops.add(n, id), null]
-    }, ops.zeros([], 'i32'), ids)
+    expectTypeOf(steps).toEqualTypeOf<{
+      readonly h: Tensor<[5, 'B', 16], 'f32'>
+      readonly twice: Tensor<[5, 'B', 16], 'f32'>
+    }>()
+    const [count] = scan(
+      (n, id) => {
+        expectTypeOf(id).toEqualTypeOf<Tensor<[], 'i32'>>()
+        return [ops.add(n, id), null]
+      },
+      ops.zeros([], 'i32'),
+      ids,
+    )
     expectTypeOf(count).toEqualTypeOf<Tensor<[], 'i32'>>()
   })
 

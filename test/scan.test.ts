@@ -40,7 +40,8 @@ const close = (expected: unknown, actual: unknown, rtol = 1e-12, atol = 1e-13) =
   expect(c.ok, `${c.where}: error ${c.error} > ${c.bound}`).toBe(true)
 }
 /** xs[t], by ops: what the unrolled loops read. */
-const at = (xs: Tensor, t: number): Tensor => ops.reshape(ops.slice(xs, [t, ...xs.shape.slice(1).map(() => 0)], [1, ...xs.shape.slice(1)]), xs.shape.slice(1))
+const at = (xs: Tensor, t: number): Tensor =>
+  ops.reshape(ops.slice(xs, [t, ...xs.shape.slice(1).map(() => 0)], [1, ...xs.shape.slice(1)]), xs.shape.slice(1))
 
 /** The scan equations of a program, with their bodies. */
 const scansOf = (program: Program) => program.eqns.filter((e) => e.prim === 'scan')
@@ -62,12 +63,18 @@ const draw = (dtype: 'f32' | 'f64') => ({
 const { p, h0, xs } = draw('f64')
 
 /** h′ = tanh(W h + U x + b), the RNN of seed 000. */
-const cell = (q: Params, h: Tensor, x: Tensor) => ops.tanh(ops.add(ops.add(ops.matmul(q.W, h), ops.matmul(q.U, x)), q.b))
+const cell = (q: Params, h: Tensor, x: Tensor) =>
+  ops.tanh(ops.add(ops.add(ops.matmul(q.W, h), ops.matmul(q.U, x)), q.b))
 const rnn = (q: Params, h: Tensor, seq: Tensor, reverse = false) =>
-  scan((c: Tensor, x: Tensor) => {
-    const next = cell(q, c, x)
-    return [next, next] as const
-  }, h, seq, { reverse })
+  scan(
+    (c: Tensor, x: Tensor) => {
+      const next = cell(q, c, x)
+      return [next, next] as const
+    },
+    h,
+    seq,
+    { reverse },
+  )
 const unrolled = (q: Params, h: Tensor, seq: Tensor, reverse = false): [Tensor, Tensor] => {
   const n = seq.shape[0]
   const states: Tensor[] = new Array(n)
@@ -88,18 +95,27 @@ describe('values equal the loop', () => {
   it('cumulative sums, forwards and reversed, with a pytree carry', () => {
     const v = [3, -1, 4, 1, -5]
     const seq = f64(v)
-    const [total, sums] = scan((c: { s: Tensor; n: Tensor }, x: Tensor) => {
-      const s = ops.add(c.s, x)
-      return [{ s, n: ops.add(c.n, 1) }, s] as const
-    }, { s: f64(0), n: f64(0) }, seq)
+    const [total, sums] = scan(
+      (c: { s: Tensor; n: Tensor }, x: Tensor) => {
+        const s = ops.add(c.s, x)
+        return [{ s, n: ops.add(c.n, 1) }, s] as const
+      },
+      { s: f64(0), n: f64(0) },
+      seq,
+    )
     let s = 0
     const expected = v.map((x) => (s += x))
     expect([...sums.dataSync()]).toEqual(expected)
     expect(total.s.item()).toBe(s)
     expect(total.n.item()).toBe(5)
-    const [, back] = scan((c: Tensor, x: Tensor) => [ops.add(c, x), ops.add(c, x)] as const, f64(0), seq, { reverse: true })
+    const [, back] = scan((c: Tensor, x: Tensor) => [ops.add(c, x), ops.add(c, x)] as const, f64(0), seq, {
+      reverse: true,
+    })
     s = 0
-    const suffix = [...v].reverse().map((x) => (s += x)).reverse()
+    const suffix = [...v]
+      .reverse()
+      .map((x) => (s += x))
+      .reverse()
     expect([...back.dataSync()]).toEqual(suffix)
   })
 
@@ -107,13 +123,21 @@ describe('values equal the loop', () => {
     const [count, steps] = scan((c: Tensor) => [ops.add(c, 1), c] as const, f64(0), null, { length: 4 })
     expect(count.item()).toBe(4)
     expect([...steps.dataSync()]).toEqual([0, 1, 2, 3])
-    const [last, none] = scan((c: Tensor, x: { a: Tensor; b: Tensor }) => [ops.add(c, ops.mul(x.a, x.b)), null] as const, f64(0), {
-      a: f64([1, 2, 3]),
-      b: f64([4, 5, 6]),
-    })
+    const [last, none] = scan(
+      (c: Tensor, x: { a: Tensor; b: Tensor }) => [ops.add(c, ops.mul(x.a, x.b)), null] as const,
+      f64(0),
+      {
+        a: f64([1, 2, 3]),
+        b: f64([4, 5, 6]),
+      },
+    )
     expect(last.item()).toBe(32)
     expect(none).toBeNull()
-    const [same, empty] = scan((c: Tensor, x: Tensor) => [ops.add(c, x), [x, ops.neg(x)]] as const, f64([1, 2]), tensor([], { shape: [0, 2], dtype: 'f64' }))
+    const [same, empty] = scan(
+      (c: Tensor, x: Tensor) => [ops.add(c, x), [x, ops.neg(x)]] as const,
+      f64([1, 2]),
+      tensor([], { shape: [0, 2], dtype: 'f64' }),
+    )
     expect([...same.dataSync()]).toEqual([1, 2])
     expect(empty[0].shape).toEqual([0, 2])
     expect(empty[1].shape).toEqual([0, 2])
@@ -179,7 +203,10 @@ describe('derivatives equal those of the unrolled loop', () => {
     const [out, pull] = vjp(f, p, h0, xs)
     const [outU, pullU] = vjp(fU, p, h0, xs)
     close(outU, out)
-    const ct = [random.normal(keys[0], [H], { dtype: 'f64' }) as Tensor, random.normal(keys[1], [T, H], { dtype: 'f64' }) as Tensor]
+    const ct = [
+      random.normal(keys[0], [H], { dtype: 'f64' }) as Tensor,
+      random.normal(keys[1], [T, H], { dtype: 'f64' }) as Tensor,
+    ]
     close(pullU(ct as never), pull(ct as never), 1e-11, 1e-13)
   })
 
@@ -204,10 +231,14 @@ describe('integer carries and xs are held fixed by the derivatives', () => {
   const q: Emb = { W: p.W, E: random.normal(keys[5], [4, H], { dtype: 'f64' }) as Tensor }
   const ids = tensor([2, 0, 3, 3, 1], { dtype: 'i32' })
   const f = (e: Emb, tokens: Tensor) =>
-    scan((c: { h: Tensor; t: Tensor<[], 'i32'> }, id: Tensor) => {
-      const h = ops.tanh(ops.add(ops.matmul(e.W, c.h), ops.take(e.E, id as Tensor<Shape, 'i32'>)))
-      return [{ h, t: ops.add(c.t, tensor(1, { dtype: 'i32' })) }, ops.mul(h, ops.astype(c.t, 'f64'))] as const
-    }, { h: h0, t: tensor(1, { dtype: 'i32' }) }, tokens)
+    scan(
+      (c: { h: Tensor; t: Tensor<[], 'i32'> }, id: Tensor) => {
+        const h = ops.tanh(ops.add(ops.matmul(e.W, c.h), ops.take(e.E, id as Tensor<Shape, 'i32'>)))
+        return [{ h, t: ops.add(c.t, tensor(1, { dtype: 'i32' })) }, ops.mul(h, ops.astype(c.t, 'f64'))] as const
+      },
+      { h: h0, t: tensor(1, { dtype: 'i32' }) },
+      tokens,
+    )
   const loop = (e: Emb, tokens: Tensor) => {
     let h = h0
     const ys: Tensor[] = []
@@ -228,7 +259,13 @@ describe('integer carries and xs are held fixed by the derivatives', () => {
   })
 
   it('vmap over a batch of token sequences, and its gradient', () => {
-    const batch = tensor([[2, 0, 3, 3, 1], [1, 1, 0, 2, 3]], { dtype: 'i32' })
+    const batch = tensor(
+      [
+        [2, 0, 3, 3, 1],
+        [1, 1, 0, 2, 3],
+      ],
+      { dtype: 'i32' },
+    )
     const out = vmap(f, [null, 0])(q, batch)
     ;[0, 1].forEach((i) => close(f(q, at(batch, i)), [{ h: at(out[0].h, i), t: at(out[0].t, i) }, at(out[1], i)]))
     const total = (e: Emb) => ops.sum(vmap((tokens: Tensor) => loss(e, tokens))(batch))
@@ -240,7 +277,8 @@ describe('reverse over reverse', () => {
   const W = p.W
   const seq = random.normal(keys[4], [T, H], { dtype: 'f64' }) as Tensor
   const step = (w: Tensor, h: Tensor, x: Tensor) => ops.tanh(ops.add(ops.matmul(w, h), x))
-  const loss = (w: Tensor) => ops.sum(ops.square(scan((h: Tensor, x: Tensor) => [step(w, h, x), step(w, h, x)] as const, h0, seq)[1]))
+  const loss = (w: Tensor) =>
+    ops.sum(ops.square(scan((h: Tensor, x: Tensor) => [step(w, h, x), step(w, h, x)] as const, h0, seq)[1]))
   const lossU = (w: Tensor) => {
     let h = h0
     const states: Tensor[] = []
@@ -250,7 +288,8 @@ describe('reverse over reverse', () => {
   const gradNorm = (w: Tensor) => ops.sum(ops.square(grad(loss)(w)))
   const gradNormU = (w: Tensor) => ops.sum(ops.square(grad(lossU)(w)))
 
-  it('grad of a function of grad equals the unrolled one', () => close(grad(gradNormU)(W), grad(gradNorm)(W), 1e-10, 1e-12))
+  it('grad of a function of grad equals the unrolled one', () =>
+    close(grad(gradNormU)(W), grad(gradNorm)(W), 1e-10, 1e-12))
 
   it('residuals that depend only on the weights (Wᵀ in the backward body) are computed once, outside the loops', () => {
     const program = makeProgram(grad(gradNorm))(W)
@@ -258,7 +297,11 @@ describe('reverse over reverse', () => {
     expect(program.counts().scan).toBe(4)
     for (const e of scansOf(program)) {
       const { numCarry } = e.params as { numCarry: number }
-      for (const v of e.outputs.slice(numCarry)) expect(v.aval.shape.slice(1).reduce((a, b) => a * b, 1), `a stacked ${v.aval.shape}`).toBeLessThanOrEqual(H)
+      for (const v of e.outputs.slice(numCarry))
+        expect(
+          v.aval.shape.slice(1).reduce((a, b) => a * b, 1),
+          `a stacked ${v.aval.shape}`,
+        ).toBeLessThanOrEqual(H)
     }
   })
 })
@@ -286,18 +329,30 @@ describe('vmap', () => {
   })
 
   it('a carry that the batch reaches only through the body becomes batched', () => {
-    const f = (seq: Tensor) => scan((c: { a: Tensor; b: Tensor }, x: Tensor) => [{ a: ops.add(c.a, c.b), b: ops.add(c.b, x) }, c.a] as const, { a: f64(0), b: f64(0) }, seq)
-    const seqsS = f64([[1, 2, 3], [4, 5, 6]])
+    const f = (seq: Tensor) =>
+      scan(
+        (c: { a: Tensor; b: Tensor }, x: Tensor) => [{ a: ops.add(c.a, c.b), b: ops.add(c.b, x) }, c.a] as const,
+        { a: f64(0), b: f64(0) },
+        seq,
+      )
+    const seqsS = f64([
+      [1, 2, 3],
+      [4, 5, 6],
+    ])
     const out = vmap(f)(seqsS)
     rows(seqsS).forEach((s, i) => close(f(s), [{ a: at(out[0].a, i), b: at(out[0].b, i) }, at(out[1], i)]))
   })
 
   it('scan of vmap: a batched cell inside the body', () => {
     const batchedCell = vmap((h: Tensor, x: Tensor) => cell(p, h, x))
-    const [last, states] = scan((c: Tensor, x: Tensor) => {
-      const next = batchedCell(c, x)
-      return [next, next] as const
-    }, hs, ops.transpose(seqs, [1, 0, 2]))
+    const [last, states] = scan(
+      (c: Tensor, x: Tensor) => {
+        const next = batchedCell(c, x)
+        return [next, next] as const
+      },
+      hs,
+      ops.transpose(seqs, [1, 0, 2]),
+    )
     rows(hs).forEach((h, i) => {
       const [l, s] = unrolled(p, h, at(seqs, i))
       close(l, at(last, i))
@@ -307,26 +362,44 @@ describe('vmap', () => {
 
   it('grad of vmap of scan', () => {
     const total = (q: Params) => ops.sum(vmap((h: Tensor, s: Tensor) => lossAll(q, h, s))(hs, seqs))
-    const totalU = (q: Params) => rows(hs).map((h, i) => lossAllUnrolled(q, h, at(seqs, i))).reduce((a, b) => ops.add(a, b))
+    const totalU = (q: Params) =>
+      rows(hs)
+        .map((h, i) => lossAllUnrolled(q, h, at(seqs, i)))
+        .reduce((a, b) => ops.add(a, b))
     close(grad(totalU)(p), grad(total)(p), 1e-11, 1e-13)
     // And vmap of grad: per-sequence gradients.
     const per = vmap((h: Tensor, s: Tensor) => grad(lossAll)(p, h, s))(hs, seqs) as Params
-    rows(hs).forEach((h, i) => close(grad(lossAllUnrolled)(p, h, at(seqs, i)), { W: at(per.W, i), U: at(per.U, i), b: at(per.b, i) }, 1e-11, 1e-13))
+    rows(hs).forEach((h, i) =>
+      close(
+        grad(lossAllUnrolled)(p, h, at(seqs, i)),
+        { W: at(per.W, i), U: at(per.U, i), b: at(per.b, i) },
+        1e-11,
+        1e-13,
+      ),
+    )
   })
 })
 
 describe('a scan inside a scan', () => {
   // Outer steps over rows; the inner scan sums a row's products with the running carry.
   const inner = (c: Tensor, row: Tensor, w: Tensor) =>
-    scan((d: Tensor, x: Tensor) => {
-      const next = ops.tanh(ops.add(ops.mul(d, w), x))
-      return [next, next] as const
-    }, c, row)
+    scan(
+      (d: Tensor, x: Tensor) => {
+        const next = ops.tanh(ops.add(ops.mul(d, w), x))
+        return [next, next] as const
+      },
+      c,
+      row,
+    )
   const nested = (w: Tensor, c: Tensor, grid: Tensor) =>
-    scan((c: Tensor, row: Tensor) => {
-      const [last, states] = inner(c, row, w)
-      return [ops.add(last, ops.mul(ops.sum(states), 0.1)), ops.sum(states)] as const
-    }, c, grid)
+    scan(
+      (c: Tensor, row: Tensor) => {
+        const [last, states] = inner(c, row, w)
+        return [ops.add(last, ops.mul(ops.sum(states), 0.1)), ops.sum(states)] as const
+      },
+      c,
+      grid,
+    )
   const loops = (w: Tensor, c: Tensor, grid: Tensor) => {
     const sums: Tensor[] = []
     for (let i = 0; i < grid.shape[0]; i++) {
@@ -351,7 +424,12 @@ describe('a scan inside a scan', () => {
   it('grad and the Hessian in w', () => {
     const loss = (w: Tensor, c: Tensor, g: Tensor) => ops.sum(ops.square(nested(w, c, g)[1]))
     const lossU = (w: Tensor, c: Tensor, g: Tensor) => ops.sum(ops.square(loops(w, c, g)[1] as Tensor))
-    close(grad(lossU, { argnums: [0, 1, 2] })(w, c0, grid), grad(loss, { argnums: [0, 1, 2] })(w, c0, grid), 1e-11, 1e-13)
+    close(
+      grad(lossU, { argnums: [0, 1, 2] })(w, c0, grid),
+      grad(loss, { argnums: [0, 1, 2] })(w, c0, grid),
+      1e-11,
+      1e-13,
+    )
     close(hessian(lossU)(w, c0, grid), hessian(loss)(w, c0, grid), 1e-10, 1e-12)
   })
 
@@ -437,7 +515,11 @@ describe('the gradient program: BPTT', () => {
     const nb = backward.params as { numConsts: number; numCarry: number }
     const backXs = backward.inputs.slice(nb.numConsts + nb.numCarry)
     expect(backXs).toEqual(stacked)
-    expect(backward.inputs.slice(0, nb.numConsts).every((a) => a instanceof Var && a.aval.shape.length === 2 && a.aval.shape[0] === H)).toBe(true)
+    expect(
+      backward.inputs
+        .slice(0, nb.numConsts)
+        .every((a) => a instanceof Var && a.aval.shape.length === 2 && a.aval.shape[0] === H),
+    ).toBe(true)
   })
 
   it('runs on the CPU interpreter, in f32 and in f64', () => {
@@ -456,7 +538,9 @@ describe('the gradient program: BPTT', () => {
 
 describe('jit, and the WebGPU compiler', () => {
   it('jit on the CPU backend runs programs with scans, gradients included', async () => {
-    const step = jit((q: Params, h: Tensor, seq: Tensor) => [lossAll(q, h, seq), grad(lossAll)(q, h, seq)], { backend: cpuBackend() })
+    const step = jit((q: Params, h: Tensor, seq: Tensor) => [lossAll(q, h, seq), grad(lossAll)(q, h, seq)], {
+      backend: cpuBackend(),
+    })
     const [value, g] = await step(p, h0, xs)
     close(lossAllUnrolled(p, h0, xs), value)
     close(grad(lossAllUnrolled)(p, h0, xs), g, 1e-11, 1e-13)
@@ -474,7 +558,11 @@ describe('jit, and the WebGPU compiler', () => {
   })
 
   it('the WebGPU lowering makes a scan one loop whose body is lowered once', () => {
-    const program = makeProgram((q: Params, h: Tensor, seq: Tensor) => rnn(q, h, seq)[0])(draw('f32').p, draw('f32').h0, draw('f32').xs)
+    const program = makeProgram((q: Params, h: Tensor, seq: Tensor) => rnn(q, h, seq)[0])(
+      draw('f32').p,
+      draw('f32').h0,
+      draw('f32').xs,
+    )
     const lowered = lower(program, { maxBuffers: 8 })
     expect(lowered.loops).toHaveLength(1)
     expect(lowered.schedule.filter((item) => 'loop' in item)).toHaveLength(1)
@@ -487,7 +575,12 @@ describe('jit, and the WebGPU compiler', () => {
 describe('the program transforms treat the body', () => {
   it('dead-code elimination drops unused ys, unused carries and the work only they need', () => {
     const f = (seq: Tensor) =>
-      scan((c: { keep: Tensor; drop: Tensor }, x: Tensor) => [{ keep: ops.add(c.keep, x), drop: ops.mul(c.drop, ops.exp(x)) }, ops.sin(x)] as const, { keep: f64(0), drop: f64(1) }, seq)[0].keep
+      scan(
+        (c: { keep: Tensor; drop: Tensor }, x: Tensor) =>
+          [{ keep: ops.add(c.keep, x), drop: ops.mul(c.drop, ops.exp(x)) }, ops.sin(x)] as const,
+        { keep: f64(0), drop: f64(1) },
+        seq,
+      )[0].keep
     const program = makeProgram(f)(f64([1, 2, 3]))
     const [e] = scansOf(program)
     const body = (e.params as { body: Program }).body
@@ -497,13 +590,27 @@ describe('the program transforms treat the body', () => {
   })
 
   it('typecheck checks the body', () => {
-    const program = makeProgram((seq: Tensor) => scan((c: Tensor, x: Tensor) => [ops.add(c, x), c] as const, f64(0), seq))(f64([1, 2]))
+    const program = makeProgram((seq: Tensor) =>
+      scan((c: Tensor, x: Tensor) => [ops.add(c, x), c] as const, f64(0), seq),
+    )(f64([1, 2]))
     typecheck(program)
     const [e] = program.eqns
     const body = (e.params as { body: Program }).body
     const wrong = new Var({ shape: [2], dtype: 'f64' })
-    const broken = new Program(body.inputs, [], [], body.eqns.map((q) => ({ ...q, outputs: [wrong] })), [wrong, body.outputs[1]])
-    const outer = new Program(program.inputs, [], [], [{ ...e, params: { ...(e.params as object), body: broken } as never }], program.outputs)
+    const broken = new Program(
+      body.inputs,
+      [],
+      [],
+      body.eqns.map((q) => ({ ...q, outputs: [wrong] })),
+      [wrong, body.outputs[1]],
+    )
+    const outer = new Program(
+      program.inputs,
+      [],
+      [],
+      [{ ...e, params: { ...(e.params as object), body: broken } as never }],
+      program.outputs,
+    )
     expect(() => typecheck(outer)).toThrow(/typecheck: equation 0 \(add\) declares f64\[2\] but computes f64\[\]/)
   })
 })
@@ -514,7 +621,10 @@ describe('the laws hold for scan-based layers', () => {
       rnn({ W: q.W, U: q.U, b: f64([0.1, -0.2]) }, f64([0.5, -0.5]), seq, false)
     const reports = checkLayer(
       layer,
-      { params: arb.record({ W: [2, 2], U: [2, 3] }, { domain: domain.real(0.8) }), input: arb.f64([3, 3], domain.real(1.5)) },
+      {
+        params: arb.record({ W: [2, 2], U: [2, 3] }, { domain: domain.real(0.8) }),
+        input: arb.f64([3, 3], domain.real(1.5)),
+      },
       { name: 'rnn', order: 2 },
       { numRuns: 10 },
     )
@@ -522,13 +632,21 @@ describe('the laws hold for scan-based layers', () => {
   })
 
   it('a scan that is linear in its initial carry and xs is transposed directly (⟨fᵀ(u), v⟩ = ⟨u, f(v)⟩), forwards and reversed', () => {
-    const A = f64([[0.5, -0.2], [0.3, 0.9]])
+    const A = f64([
+      [0.5, -0.2],
+      [0.3, 0.9],
+    ])
     for (const reverse of [false, true]) {
       const linear = (c0: Tensor, seq: Tensor) =>
-        scan((c: Tensor, x: Tensor) => {
-          const next = ops.add(ops.matmul(c, A), x)
-          return [next, ops.mul(next, 2)] as const
-        }, c0, seq, { reverse })
+        scan(
+          (c: Tensor, x: Tensor) => {
+            const next = ops.add(ops.matmul(c, A), x)
+            return [next, ops.mul(next, 2)] as const
+          },
+          c0,
+          seq,
+          { reverse },
+        )
       const u = [random.normal(keys[0], [2], { dtype: 'f64' }), random.normal(keys[1], [4, 2], { dtype: 'f64' })]
       const r = transposeIdentity(linear, [f64([1, -1]), random.normal(keys[2], [4, 2], { dtype: 'f64' })], u)
       expect(r.ok, r.detail).toBe(true)
@@ -537,39 +655,65 @@ describe('the laws hold for scan-based layers', () => {
 })
 
 describe('bad input is named', () => {
-  const seq = f64([[1, 2], [3, 4]])
+  const seq = f64([
+    [1, 2],
+    [3, 4],
+  ])
   it('a body that changes the carry shape or dtype', () => {
-    expect(() => scan((c: Tensor, x: Tensor) => [ops.add(ops.reshape(c, [1, 2]), x), c] as const, f64([0, 0]), seq)).toThrow(
+    expect(() =>
+      scan((c: Tensor, x: Tensor) => [ops.add(ops.reshape(c, [1, 2]), x), c] as const, f64([0, 0]), seq),
+    ).toThrow(
       /scan: the body returns the carry at carry as f64\[1,2\], but it came in as f64\[2\]; the carry must keep its shape and dtype/,
     )
-    expect(() => scan((c: { h: Tensor }, x: Tensor) => [{ h: ops.astype(ops.add(c.h, x), 'f32') }, x] as const, { h: f64([0, 0]) }, seq)).toThrow(
-      /the carry at carry\.h as f32\[2\], but it came in as f64\[2\]/,
-    )
+    expect(() =>
+      scan(
+        (c: { h: Tensor }, x: Tensor) => [{ h: ops.astype(ops.add(c.h, x), 'f32') }, x] as const,
+        { h: f64([0, 0]) },
+        seq,
+      ),
+    ).toThrow(/the carry at carry\.h as f32\[2\], but it came in as f64\[2\]/)
   })
   it('a body that changes the carry structure, or does not return a pair', () => {
-    expect(() => scan((c: { h: Tensor }, x: Tensor) => [{ h: x, g: x } as never, x] as const, { h: f64([0, 0]) }, seq)).toThrow(
-      /scan: the body must return a carry with the structure of init: expected \{h: \*\}, got \{g: \*, h: \*\}/,
-    )
+    expect(() =>
+      scan((c: { h: Tensor }, x: Tensor) => [{ h: x, g: x } as never, x] as const, { h: f64([0, 0]) }, seq),
+    ).toThrow(/scan: the body must return a carry with the structure of init: expected \{h: \*\}, got \{g: \*, h: \*\}/)
     expect(() => scan(((c: Tensor) => c) as never, f64(0), seq)).toThrow(/scan: the body must return \[carry, y\]/)
   })
   it('xs of different lengths, a length that disagrees, no length at all, a scalar xs', () => {
     expect(() => scan((c: Tensor) => [c, null] as const, f64(0), { a: seq, b: f64([1, 2, 3]) })).toThrow(
       /scan: every leaf of xs must have the same leading length: xs\.a has 2, but xs\.b has 3/,
     )
-    expect(() => scan((c: Tensor) => [c, null] as const, f64(0), seq, { length: 3 })).toThrow(/options\.length is 3, but the leaves of xs have leading length 2/)
+    expect(() => scan((c: Tensor) => [c, null] as const, f64(0), seq, { length: 3 })).toThrow(
+      /options\.length is 3, but the leaves of xs have leading length 2/,
+    )
     expect(() => scan((c: Tensor) => [c, null] as const, f64(0))).toThrow(/xs has no leaves.*give options\.length/)
     expect(() => scan((c: Tensor) => [c, null] as const, f64(0), [f64(1)])).toThrow(/xs\[0\] is f64\[\], a scalar/)
   })
   it('non-tensor leaves, by path', () => {
-    expect(() => scan((c: Tensor) => [c, null] as const, { h: 3 } as never, seq)).toThrow(/scan: expected a Tensor.* at init\.h, got the number 3/)
-    expect(() => scan((c: Tensor) => [c, null] as const, f64(0), [seq, 'x'] as never)).toThrow(/at xs\[1\], got a string/)
+    expect(() => scan((c: Tensor) => [c, null] as const, { h: 3 } as never, seq)).toThrow(
+      /scan: expected a Tensor.* at init\.h, got the number 3/,
+    )
+    expect(() => scan((c: Tensor) => [c, null] as const, f64(0), [seq, 'x'] as never)).toThrow(
+      /at xs\[1\], got a string/,
+    )
     expect(() => scan((c: Tensor) => [c, 5] as never, f64(0), seq)).toThrow(/at y, got the number 5/)
   })
   it('the primitive checks its operands against the body', () => {
-    const program = makeProgram((s: Tensor) => scan((c: Tensor, x: Tensor) => [ops.add(c, ops.sum(x)), c] as const, f64(0), s))(seq)
+    const program = makeProgram((s: Tensor) =>
+      scan((c: Tensor, x: Tensor) => [ops.add(c, ops.sum(x)), c] as const, f64(0), s),
+    )(seq)
     const [e] = program.eqns
-    expect(() => runProgram(new Program(program.inputs, [], [], [{ ...e, params: { ...(e.params as object), length: 3 } as never }], program.outputs), [seq])).toThrow(
-      /scan: xs 0 is f64\[2,2\]; every xs must have a leading axis of the scan's length 3/,
-    )
+    expect(() =>
+      runProgram(
+        new Program(
+          program.inputs,
+          [],
+          [],
+          [{ ...e, params: { ...(e.params as object), length: 3 } as never }],
+          program.outputs,
+        ),
+        [seq],
+      ),
+    ).toThrow(/scan: xs 0 is f64\[2,2\]; every xs must have a leading axis of the scan's length 3/)
   })
 })

@@ -7,7 +7,16 @@
 import { describe, expectTypeOf, it } from 'vitest'
 import { ops, tensor, type DType, type Dim, type Shape, type Tensor } from '../src/index.ts'
 import type {
-  CheckAxes, CheckBinary, CheckBroadcast, CheckConcat, CheckDTypes, CheckMatMul, CheckPerm, CheckReshape, FormatShape, SizeOf,
+  CheckAxes,
+  CheckBinary,
+  CheckBroadcast,
+  CheckConcat,
+  CheckDTypes,
+  CheckMatMul,
+  CheckPerm,
+  CheckReshape,
+  FormatShape,
+  SizeOf,
 } from '../src/shape/types.ts'
 
 declare const m23: Tensor<[2, 3], 'f32'>
@@ -30,7 +39,12 @@ declare const anyShape: Tensor<number[], 'f32'>
 
 describe('result shapes', () => {
   it('infers literal data and constructors', () => {
-    expectTypeOf(tensor([[1, 2, 3], [4, 5, 6]])).toEqualTypeOf<Tensor<[2, 3], 'f32'>>()
+    expectTypeOf(
+      tensor([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+    ).toEqualTypeOf<Tensor<[2, 3], 'f32'>>()
     expectTypeOf(tensor([1, 2], { dtype: 'f64' })).toEqualTypeOf<Tensor<[2], 'f64'>>()
     expectTypeOf(tensor(7)).toEqualTypeOf<Tensor<[], 'f32'>>()
     expectTypeOf(tensor([1, 2, 3, 4, 5, 6], { shape: [3, 2] })).toEqualTypeOf<Tensor<[3, 2], 'f32'>>()
@@ -89,7 +103,12 @@ describe('result shapes', () => {
     expectTypeOf(ops.stack([v3, v3], 1)).toEqualTypeOf<Tensor<[3, 2], 'f32'>>()
     expectTypeOf(ops.slice(m23, [0, 1], [2, 2])).toEqualTypeOf<Tensor<[2, 2], 'f32'>>()
     expectTypeOf(ops.slice(m23, [1, 0])).toEqualTypeOf<Tensor<[number, 3], 'f32'>>()
-    expectTypeOf(ops.pad(m23, [[1, 1], [0, 2]])).toEqualTypeOf<Tensor<[4, 5], 'f32'>>()
+    expectTypeOf(
+      ops.pad(m23, [
+        [1, 1],
+        [0, 2],
+      ]),
+    ).toEqualTypeOf<Tensor<[4, 5], 'f32'>>()
     expectTypeOf(ops.expandDims(m23, -1)).toEqualTypeOf<Tensor<[2, 3, 1], 'f32'>>()
     expectTypeOf(ops.squeeze(ops.zeros([1, 3, 1]))).toEqualTypeOf<Tensor<[3], 'f32'>>()
     expectTypeOf(ops.squeeze(ops.zeros([1, 3, 1]), 0)).toEqualTypeOf<Tensor<[3, 1], 'f32'>>()
@@ -104,10 +123,15 @@ describe('result shapes', () => {
     expectTypeOf(ops.concat([any, m23], 3)).toEqualTypeOf<Tensor<Shape, DType>>()
   })
   it('generic code: dims that are type parameters', () => {
-    const dense = <B extends Dim, I extends number, O extends number, D extends DType>(x: Tensor<[B, I], D>, w: Tensor<[I, O], D>, b: Tensor<[O], D>): Tensor<[B, O], D> =>
-      ops.relu(ops.add(ops.matmul(x, w), b))
-    const softmax = <B extends Dim, C extends Dim, D extends DType>(z: Tensor<[B, C], D>): Tensor<[B, C], D> => ops.exp(ops.sub(z, ops.logsumexp(z, -1, { keepDims: true })))
-    const step = <S extends Shape, D extends DType>(p: Tensor<S, D>, g: Tensor<S, D>, lr: number): Tensor<S, D> => ops.sub(p, ops.mul(g, lr))
+    const dense = <B extends Dim, I extends number, O extends number, D extends DType>(
+      x: Tensor<[B, I], D>,
+      w: Tensor<[I, O], D>,
+      b: Tensor<[O], D>,
+    ): Tensor<[B, O], D> => ops.relu(ops.add(ops.matmul(x, w), b))
+    const softmax = <B extends Dim, C extends Dim, D extends DType>(z: Tensor<[B, C], D>): Tensor<[B, C], D> =>
+      ops.exp(ops.sub(z, ops.logsumexp(z, -1, { keepDims: true })))
+    const step = <S extends Shape, D extends DType>(p: Tensor<S, D>, g: Tensor<S, D>, lr: number): Tensor<S, D> =>
+      ops.sub(p, ops.mul(g, lr))
     const mse = <S extends Shape>(a: Tensor<S>, b: Tensor<S>): Tensor<[]> => ops.mean(ops.square(ops.sub(a, b)))
     expectTypeOf(dense(x784, w, ops.zeros([10]))).toEqualTypeOf<Tensor<['B', 10], 'f32'>>()
     expectTypeOf(softmax(bt)).toEqualTypeOf<Tensor<['B', 'T'], 'f32'>>()
@@ -118,17 +142,35 @@ describe('result shapes', () => {
 
 describe('error messages name the dimensions', () => {
   it('pins the message text', () => {
-    expectTypeOf<CheckMatMul<[2, 3], [4, 5]>>().toEqualTypeOf<'matmul: inner dimensions differ: 3 (a [2, 3]) vs 4 (b [4, 5])'>()
-    expectTypeOf<CheckMatMul<[2, 3, 4], [5, 4, 6]>>().toEqualTypeOf<'matmul: batch axes of a [2, 3, 4] and b [5, 4, 6] do not broadcast: 2 vs 5 at axis -3'>()
-    expectTypeOf<CheckBroadcast<'add', [2, 3], [4]>>().toEqualTypeOf<'add: cannot broadcast [2, 3] with [4]: 3 vs 4 at axis -1'>()
-    expectTypeOf<CheckBroadcast<'add', ['B', 3], ['T', 3]>>().toEqualTypeOf<'add: cannot broadcast [B, 3] with [T, 3]: B vs T at axis -2'>()
-    expectTypeOf<CheckBinary<'mul', [3], [3], 'f32', 'f64'>>().toEqualTypeOf<'mul: dtypes differ: f32 vs f64; convert one with astype'>()
-    expectTypeOf<CheckDTypes<'matmul', 'i32', 'f32'>>().toEqualTypeOf<'matmul: dtypes differ: i32 vs f32; convert one with astype'>()
-    expectTypeOf<CheckReshape<[2, 3], [4, 2]>>().toEqualTypeOf<'reshape: cannot reshape [2, 3] (6 elements) to [4, 2] (8 elements)'>()
+    expectTypeOf<
+      CheckMatMul<[2, 3], [4, 5]>
+    >().toEqualTypeOf<'matmul: inner dimensions differ: 3 (a [2, 3]) vs 4 (b [4, 5])'>()
+    expectTypeOf<
+      CheckMatMul<[2, 3, 4], [5, 4, 6]>
+    >().toEqualTypeOf<'matmul: batch axes of a [2, 3, 4] and b [5, 4, 6] do not broadcast: 2 vs 5 at axis -3'>()
+    expectTypeOf<
+      CheckBroadcast<'add', [2, 3], [4]>
+    >().toEqualTypeOf<'add: cannot broadcast [2, 3] with [4]: 3 vs 4 at axis -1'>()
+    expectTypeOf<
+      CheckBroadcast<'add', ['B', 3], ['T', 3]>
+    >().toEqualTypeOf<'add: cannot broadcast [B, 3] with [T, 3]: B vs T at axis -2'>()
+    expectTypeOf<
+      CheckBinary<'mul', [3], [3], 'f32', 'f64'>
+    >().toEqualTypeOf<'mul: dtypes differ: f32 vs f64; convert one with astype'>()
+    expectTypeOf<
+      CheckDTypes<'matmul', 'i32', 'f32'>
+    >().toEqualTypeOf<'matmul: dtypes differ: i32 vs f32; convert one with astype'>()
+    expectTypeOf<
+      CheckReshape<[2, 3], [4, 2]>
+    >().toEqualTypeOf<'reshape: cannot reshape [2, 3] (6 elements) to [4, 2] (8 elements)'>()
     expectTypeOf<CheckReshape<['B', 784], [-1, 28, 28]>>().toEqualTypeOf<unknown>()
     expectTypeOf<CheckAxes<'sum', [2, 3], 2>>().toEqualTypeOf<'sum: axis 2 is out of range for x [2, 3] (rank 2)'>()
-    expectTypeOf<CheckPerm<[2, 3, 4], [1, 0]>>().toEqualTypeOf<'transpose: the permutation [1, 0] has 2 axes but x [2, 3, 4] has rank 3'>()
-    expectTypeOf<CheckConcat<[[2, 3], [3, 4]], 1>>().toEqualTypeOf<'concat: shapes [2, 3] and [3, 4] differ at axis 0: 2 vs 3 (only axis 1 may differ)'>()
+    expectTypeOf<
+      CheckPerm<[2, 3, 4], [1, 0]>
+    >().toEqualTypeOf<'transpose: the permutation [1, 0] has 2 axes but x [2, 3, 4] has rank 3'>()
+    expectTypeOf<
+      CheckConcat<[[2, 3], [3, 4]], 1>
+    >().toEqualTypeOf<'concat: shapes [2, 3] and [3, 4] differ at axis 0: 2 vs 3 (only axis 1 may differ)'>()
     expectTypeOf<FormatShape<['B', 784]>>().toEqualTypeOf<'[B, 784]'>()
     expectTypeOf<SizeOf<[32, 28, 28]>>().toEqualTypeOf<'25088'>()
   })

@@ -3,7 +3,17 @@ import { describe, expect, it } from 'vitest'
 import { cpuBackend, jit, ops, random, tensor, tree, valueAndGrad, type Tensor } from '../src/index.ts'
 import { lineChart, sideBySide } from '../src/plot/svg.ts'
 import {
-  accuracy, datasetSize, earlyStoppingInit, historySeries, earlyStoppingUpdate, epochBatches, fit, meanOverBatches, sliceRows, splitValidation, takeRows,
+  accuracy,
+  datasetSize,
+  earlyStoppingInit,
+  historySeries,
+  earlyStoppingUpdate,
+  epochBatches,
+  fit,
+  meanOverBatches,
+  sliceRows,
+  splitValidation,
+  takeRows,
   type EarlyStoppingOptions,
 } from '../src/train/loop.ts'
 import { progressReporter, type ProgressReporter, type ProgressStatus } from '../src/train/progress.ts'
@@ -16,18 +26,23 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 describe('epochBatches', () => {
   it('visits every index once per epoch, in batches of the given size', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 1000 }), (n, b, seed) => {
-        const kept = epochBatches(random.key(seed), n, b, { dropLast: false })
-        expect(sorted(kept.flatMap((x) => [...x]))).toEqual(range(n))
-        expect(kept.length).toBe(Math.ceil(n / b))
-        kept.slice(0, -1).forEach((x) => expect(x.length).toBe(b))
-        const dropped = epochBatches(random.key(seed), n, b)
-        expect(dropped.length).toBe(Math.floor(n / b))
-        const seen = dropped.flatMap((x) => [...x])
-        expect(new Set(seen).size).toBe(seen.length)
-        expect(seen.length).toBe(Math.floor(n / b) * b)
-        expect(seen.every((i) => i >= 0 && i < n)).toBe(true)
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 200 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 0, max: 1000 }),
+        (n, b, seed) => {
+          const kept = epochBatches(random.key(seed), n, b, { dropLast: false })
+          expect(sorted(kept.flatMap((x) => [...x]))).toEqual(range(n))
+          expect(kept.length).toBe(Math.ceil(n / b))
+          kept.slice(0, -1).forEach((x) => expect(x.length).toBe(b))
+          const dropped = epochBatches(random.key(seed), n, b)
+          expect(dropped.length).toBe(Math.floor(n / b))
+          const seen = dropped.flatMap((x) => [...x])
+          expect(new Set(seen).size).toBe(seen.length)
+          expect(seen.length).toBe(Math.floor(n / b) * b)
+          expect(seen.every((i) => i >= 0 && i < n)).toBe(true)
+        },
+      ),
     )
   })
   it('is fixed by its key, and differs between epochs', () => {
@@ -43,12 +58,20 @@ describe('epochBatches', () => {
 })
 
 describe('datasets', () => {
-  const data = { x: tensor(range(12), { shape: [6, 2] }), y: tensor([0, 1, 2, 3, 4, 5], { dtype: 'i32' }), meta: { id: tensor(range(6), { shape: [6, 1, 1] }) } }
+  const data = {
+    x: tensor(range(12), { shape: [6, 2] }),
+    y: tensor([0, 1, 2, 3, 4, 5], { dtype: 'i32' }),
+    meta: { id: tensor(range(6), { shape: [6, 1, 1] }) },
+  }
 
   it('slices every leaf by the same rows', () => {
     expect(datasetSize(data)).toBe(6)
     const b = takeRows(data, [4, 0, 4])
-    expect(b.x.toArray()).toEqual([[8, 9], [0, 1], [8, 9]])
+    expect(b.x.toArray()).toEqual([
+      [8, 9],
+      [0, 1],
+      [8, 9],
+    ])
     expect(b.y.dtype).toBe('i32')
     expect(Array.from(b.y.dataSync())).toEqual([4, 0, 4])
     expect(b.meta.id.shape).toEqual([3, 1, 1])
@@ -56,8 +79,12 @@ describe('datasets', () => {
     expect(takeRows(data, []).x.shape).toEqual([0, 2])
   })
   it('reports leaves of different lengths, scalars and bad indices', () => {
-    expect(() => datasetSize({ x: ops.zeros([5, 2]), y: ops.zeros([4]) })).toThrow('datasetSize: dataset.y has 4 examples (shape [4]), but dataset.x has 5')
-    expect(() => datasetSize({ x: ops.zeros([]) })).toThrow('datasetSize: dataset.x is a scalar; every leaf needs a leading axis of examples')
+    expect(() => datasetSize({ x: ops.zeros([5, 2]), y: ops.zeros([4]) })).toThrow(
+      'datasetSize: dataset.y has 4 examples (shape [4]), but dataset.x has 5',
+    )
+    expect(() => datasetSize({ x: ops.zeros([]) })).toThrow(
+      'datasetSize: dataset.x is a scalar; every leaf needs a leading axis of examples',
+    )
     expect(() => takeRows(data, [6])).toThrow('takeRows: index 6 at position 0 is outside 0..5')
     expect(() => sliceRows(data, 3, 8)).toThrow('sliceRows: rows 3..8 do not lie within 0..6')
   })
@@ -71,16 +98,25 @@ describe('datasets', () => {
     // rows stay together
     const v = shuffled.validation
     expect(Array.from(v.meta.id.dataSync())).toEqual(Array.from(v.y.dataSync()))
-    expect(() => splitValidation(data, { count: 6 })).toThrow('splitValidation: the validation set must hold 1 to 5 of the 6 examples, got 6')
+    expect(() => splitValidation(data, { count: 6 })).toThrow(
+      'splitValidation: the validation set must hold 1 to 5 of the 6 examples, got 6',
+    )
     expect(() => splitValidation(data, {})).toThrow('give exactly one of fraction and count')
   })
 })
 
 describe('metrics', () => {
   it('computes accuracy from logits and integer labels', async () => {
-    const logits = tensor([[0.1, 2, 0.3], [5, 1, 1], [0, 0, 0], [1, 3, 3]])
+    const logits = tensor([
+      [0.1, 2, 0.3],
+      [5, 1, 1],
+      [0, 0, 0],
+      [1, 3, 3],
+    ])
     expect(await accuracy(logits, tensor([1, 0, 0, 2], { dtype: 'i32' }))).toBe(0.75) // ties go to the first index
-    await expect(accuracy(logits, tensor([1, 0], { dtype: 'i32' }))).rejects.toThrow('accuracy: labels must be i32 of shape [4] to match logits [4, 3], got i32[2]')
+    await expect(accuracy(logits, tensor([1, 0], { dtype: 'i32' }))).rejects.toThrow(
+      'accuracy: labels must be i32 of shape [4] to match logits [4, 3], got i32[2]',
+    )
     await expect(accuracy(logits, tensor([1, 0, 0, 2]))).rejects.toThrow('got f32[4]')
   })
   it('averages over batches weighted by their sizes', async () => {
@@ -115,7 +151,9 @@ describe('early stopping', () => {
     expect([s.bestEpoch, s.stop]).toEqual([2, true])
     const acc = run({ patience: 2, mode: 'max' }, [0.5, 0.9, 0.8, Number.NaN])
     expect([acc.s.best, acc.s.bestEpoch, acc.s.stop]).toEqual([0.9, 2, true])
-    expect(() => earlyStoppingInit({ patience: 0 })).toThrow('earlyStopping: patience must be a positive integer, got 0')
+    expect(() => earlyStoppingInit({ patience: 0 })).toThrow(
+      'earlyStopping: patience must be a positive integer, got 0',
+    )
   })
 })
 
@@ -133,7 +171,8 @@ function regression(seed: number, n: number): Batch {
   return { x: tensor(x, { shape: [n, 3] }), y: tensor(y, { shape: [n, 1] }) }
 }
 const init = (): Params => ({ w: ops.zeros([3, 1]), b: ops.zeros([1]) })
-const mse = (p: Params, x: Tensor<['N', 3]>, y: Tensor<['N', 1]>) => ops.mean(ops.square(ops.sub(ops.add(ops.matmul(x, p.w), p.b), y)))
+const mse = (p: Params, x: Tensor<['N', 3]>, y: Tensor<['N', 1]>) =>
+  ops.mean(ops.square(ops.sub(ops.add(ops.matmul(x, p.w), p.b), y)))
 const backend = cpuBackend()
 /** Plain gradient descent; the state counts steps. */
 const sgd = (lr: number) =>
@@ -154,8 +193,16 @@ describe('fit', () => {
   it('trains a linear regression: the loss falls and the history has one entry per step and epoch', async () => {
     const epochsSeen: number[] = []
     const result = await fit({
-      step: sgd(0.1), params: init(), state: { t: ops.scalar(0) }, train, validation, evaluate,
-      epochs: 6, batchSize: 32, key: random.key(0), onEpoch: (e, h) => epochsSeen.push(e, h.epochLoss.length),
+      step: sgd(0.1),
+      params: init(),
+      state: { t: ops.scalar(0) },
+      train,
+      validation,
+      evaluate,
+      epochs: 6,
+      batchSize: 32,
+      key: random.key(0),
+      onEpoch: (e, h) => epochsSeen.push(e, h.epochLoss.length),
     })
     const h = result.history
     expect(h.loss).toHaveLength(6 * 8)
@@ -173,10 +220,15 @@ describe('fit', () => {
     expect(epochsSeen).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6])
     // the history plots: loss per step, epoch means and validation at each epoch's last step
     const series = historySeries(h)
-    expect(series.loss.map((s) => [s.name, s.y.length])).toEqual([['loss', 48], ['epoch mean loss', 6]])
+    expect(series.loss.map((s) => [s.name, s.y.length])).toEqual([
+      ['loss', 48],
+      ['epoch mean loss', 6],
+    ])
     expect(Array.from(series.validation[0].x ?? [])).toEqual([8, 16, 24, 32, 40, 48])
     expect(series.validation[0].name).toBe('val')
-    expect(sideBySide([lineChart({ series: series.loss, logY: true }), lineChart({ series: series.validation })])).toMatch(/^<svg[^>]*>.*<\/svg>$/)
+    expect(
+      sideBySide([lineChart({ series: series.loss, logY: true }), lineChart({ series: series.validation })]),
+    ).toMatch(/^<svg[^>]*>.*<\/svg>$/)
   })
 
   it('stops early on a validation plateau and returns the best parameters', async () => {
@@ -184,12 +236,19 @@ describe('fit', () => {
     const script = [1.0, 0.8, 0.7, 0.71, 0.705, 0.72, 0.5, 0.4]
     const seen: Params[] = []
     const result = await fit({
-      step: sgd(0.05), params: init(), state: { t: ops.scalar(0) }, train, validation,
+      step: sgd(0.05),
+      params: init(),
+      state: { t: ops.scalar(0) },
+      train,
+      validation,
       evaluate: (p: Params) => {
         seen.push(p)
         return script[seen.length - 1]
       },
-      epochs: 8, batchSize: 64, key: random.key(3), earlyStopping: { patience: 3 },
+      epochs: 8,
+      batchSize: 64,
+      key: random.key(3),
+      earlyStopping: { patience: 3 },
     })
     expect(result.history.epochs).toBe(6)
     expect(result.history.stoppedEarly).toBe(true)
@@ -200,8 +259,16 @@ describe('fit', () => {
     expect(Array.from(result.lastParams.w.dataSync())).toEqual(Array.from(seen[5].w.dataSync()))
     expect(Array.from(result.params.w.dataSync())).not.toEqual(Array.from(result.lastParams.w.dataSync()))
     const last = await fit({
-      step: sgd(0.05), params: init(), state: { t: ops.scalar(0) }, train, validation, evaluate: () => 1,
-      epochs: 5, batchSize: 64, key: random.key(3), earlyStopping: { patience: 2, restoreBest: false },
+      step: sgd(0.05),
+      params: init(),
+      state: { t: ops.scalar(0) },
+      train,
+      validation,
+      evaluate: () => 1,
+      epochs: 5,
+      batchSize: 64,
+      key: random.key(3),
+      earlyStopping: { patience: 2, restoreBest: false },
     })
     expect(last.history.epochs).toBe(3)
     expect(last.params).toBe(last.lastParams)
@@ -210,8 +277,16 @@ describe('fit', () => {
   it('stops when the real validation loss stops improving', async () => {
     // lr = 0: the parameters, and so the validation loss, never change after the first epoch.
     const result = await fit({
-      step: sgd(0), params: init(), state: { t: ops.scalar(0) }, train, validation, evaluate,
-      epochs: 10, batchSize: 128, key: random.key(4), earlyStopping: { patience: 2 },
+      step: sgd(0),
+      params: init(),
+      state: { t: ops.scalar(0) },
+      train,
+      validation,
+      evaluate,
+      epochs: 10,
+      batchSize: 128,
+      key: random.key(4),
+      earlyStopping: { patience: 2 },
     })
     expect(result.history.epochs).toBe(3)
     expect(result.history.bestEpoch).toBe(1)
@@ -223,7 +298,10 @@ describe('fit', () => {
     const readsAt: number[] = []
     /** A loss that records when it is read; reading it synchronously is an error. */
     class WatchedLoss extends TensorBase {
-      constructor(readonly aval: Aval, private readonly inner: Tensor) {
+      constructor(
+        readonly aval: Aval,
+        private readonly inner: Tensor,
+      ) {
         super()
       }
       dataSync(): never {
@@ -242,27 +320,72 @@ describe('fit', () => {
     }
     const updates: ProgressStatus[] = []
     const ends: ProgressStatus[] = []
-    const every5: ProgressReporter = { due: (n) => n % 5 === 0, update: (s) => updates.push(s), epochEnd: (s) => ends.push(s), finish: () => undefined }
+    const every5: ProgressReporter = {
+      due: (n) => n % 5 === 0,
+      update: (s) => updates.push(s),
+      epochEnd: (s) => ends.push(s),
+      finish: () => undefined,
+    }
     const data = regression(5, 96)
-    const r = await fit({ step, params: init(), state: { t: ops.scalar(0) }, train: data, epochs: 2, batchSize: 16, key: random.key(0), progress: every5 })
+    const r = await fit({
+      step,
+      params: init(),
+      state: { t: ops.scalar(0) },
+      train: data,
+      epochs: 2,
+      batchSize: 16,
+      key: random.key(0),
+      progress: every5,
+    })
     expect(readsAt).toHaveLength(12)
     expect(sorted(new Set(readsAt))).toEqual([5, 6, 10, 12])
-    expect(updates.map((u) => [u.epoch, u.step, u.samples])).toEqual([[1, 5, 80], [2, 4, 160]])
+    expect(updates.map((u) => [u.epoch, u.step, u.samples])).toEqual([
+      [1, 5, 80],
+      [2, 4, 160],
+    ])
     expect(updates.map((u) => u.loss)).toEqual([r.history.loss[4], r.history.loss[9]])
-    expect(ends.map((u) => [u.epoch, u.step, u.loss])).toEqual([[1, 6, r.history.epochLoss[0]], [2, 6, r.history.epochLoss[1]]])
+    expect(ends.map((u) => [u.epoch, u.step, u.loss])).toEqual([
+      [1, 6, r.history.epochLoss[0]],
+      [2, 6, r.history.epochLoss[1]],
+    ])
     expect(r.history.loss.every(Number.isFinite)).toBe(true)
 
     readsAt.length = 0
     stepsRun = 0
-    await fit({ step, params: init(), state: { t: ops.scalar(0) }, train: data, epochs: 2, batchSize: 16, key: random.key(0), readLossEvery: 4 })
+    await fit({
+      step,
+      params: init(),
+      state: { t: ops.scalar(0) },
+      train: data,
+      epochs: 2,
+      batchSize: 16,
+      key: random.key(0),
+      readLossEvery: 4,
+    })
     expect(sorted(new Set(readsAt))).toEqual([4, 6, 8, 12])
   })
 
   it('reports through a progress reporter to a stream', async () => {
     const lines: string[] = []
     let now = 0
-    const progress = progressReporter({ stream: { write: (s) => lines.push(s), isTTY: false }, clock: () => (now += 100), everySteps: 3 })
-    await fit({ step: sgd(0.1), params: init(), state: { t: ops.scalar(0) }, train, validation, evaluate, metricName: 'val loss', epochs: 2, batchSize: 64, key: random.key(0), progress })
+    const progress = progressReporter({
+      stream: { write: (s) => lines.push(s), isTTY: false },
+      clock: () => (now += 100),
+      everySteps: 3,
+    })
+    await fit({
+      step: sgd(0.1),
+      params: init(),
+      state: { t: ops.scalar(0) },
+      train,
+      validation,
+      evaluate,
+      metricName: 'val loss',
+      epochs: 2,
+      batchSize: 64,
+      key: random.key(0),
+      progress,
+    })
     expect(lines.filter((l) => l.startsWith('epoch 1/2 step 3/4'))).toHaveLength(1)
     expect(lines.filter((l) => / step 4\/4 .*val loss /.test(l))).toHaveLength(2)
     expect(lines[lines.length - 1]).toMatch(/^done: 2 epochs, 8 steps, 512 samples in .*, loss .*, val loss .*\n$/)
@@ -270,19 +393,50 @@ describe('fit', () => {
 
   it('keeps or drops the last partial batch', async () => {
     const data = regression(6, 100)
-    const kept = await fit({ step: sgd(0.1), params: init(), state: { t: ops.scalar(0) }, train: data, epochs: 1, batchSize: 32, key: random.key(0), dropLast: false })
+    const kept = await fit({
+      step: sgd(0.1),
+      params: init(),
+      state: { t: ops.scalar(0) },
+      train: data,
+      epochs: 1,
+      batchSize: 32,
+      key: random.key(0),
+      dropLast: false,
+    })
     expect(kept.history.steps).toBe(4)
     expect(kept.state.t.item()).toBe(4)
-    const dropped = await fit({ step: sgd(0.1), params: init(), state: { t: ops.scalar(0) }, train: data, epochs: 1, batchSize: 32, key: random.key(0) })
+    const dropped = await fit({
+      step: sgd(0.1),
+      params: init(),
+      state: { t: ops.scalar(0) },
+      train: data,
+      epochs: 1,
+      batchSize: 32,
+      key: random.key(0),
+    })
     expect(dropped.history.steps).toBe(3)
   })
 
   it('rejects inconsistent options before training', async () => {
-    const base = { step: sgd(0.1), params: init(), state: { t: ops.scalar(0) }, train, epochs: 1, batchSize: 32, key: random.key(0) }
-    await expect(fit({ ...base, batchSize: 512 })).rejects.toThrow('fit: 256 examples make no full batch of 512; lower batchSize or pass dropLast: false')
+    const base = {
+      step: sgd(0.1),
+      params: init(),
+      state: { t: ops.scalar(0) },
+      train,
+      epochs: 1,
+      batchSize: 32,
+      key: random.key(0),
+    }
+    await expect(fit({ ...base, batchSize: 512 })).rejects.toThrow(
+      'fit: 256 examples make no full batch of 512; lower batchSize or pass dropLast: false',
+    )
     await expect(fit({ ...base, epochs: 0 })).rejects.toThrow('fit: epochs must be a positive integer, got 0')
-    await expect(fit({ ...base, earlyStopping: { patience: 2 } })).rejects.toThrow('fit: earlyStopping needs validation data and an evaluate function')
+    await expect(fit({ ...base, earlyStopping: { patience: 2 } })).rejects.toThrow(
+      'fit: earlyStopping needs validation data and an evaluate function',
+    )
     await expect(fit({ ...base, validation })).rejects.toThrow('fit: validation data and evaluate go together')
-    await expect(fit({ ...base, train: { x: train.x, y: ops.zeros([10, 1]) } })).rejects.toThrow('fit (train): dataset.y has 10 examples')
+    await expect(fit({ ...base, train: { x: train.x, y: ops.zeros([10, 1]) } })).rejects.toThrow(
+      'fit (train): dataset.y has 10 examples',
+    )
   })
 })

@@ -1,5 +1,21 @@
 import { describe, expect, it } from 'vitest'
-import { grad, hessian, hvp, jacfwd, jacrev, jvp, linearize, makeProgram, ops, scalar, tensor, valueAndGrad, vjp, vmap, type Tensor } from '../src/index.ts'
+import {
+  grad,
+  hessian,
+  hvp,
+  jacfwd,
+  jacrev,
+  jvp,
+  linearize,
+  makeProgram,
+  ops,
+  scalar,
+  tensor,
+  valueAndGrad,
+  vjp,
+  vmap,
+  type Tensor,
+} from '../src/index.ts'
 
 const f64 = (data: Parameters<typeof tensor>[0]) => tensor(data, { dtype: 'f64' })
 const close = (a: Tensor, b: ArrayLike<number> | number, tol = 1e-10) => {
@@ -67,7 +83,16 @@ describe('printed programs', () => {
   })
   it('grad of a dense layer: the transpose of a matmul is a matmul', () => {
     const loss = (w: Tensor, v: Tensor) => ops.sum(ops.tanh(ops.matmul(v, w)))
-    expect(makeProgram(grad(loss))(f64([[1, 2], [3, 4], [5, 6]]), f64([[1, 0, 1]])).toString()).toMatchInlineSnapshot(`
+    expect(
+      makeProgram(grad(loss))(
+        f64([
+          [1, 2],
+          [3, 4],
+          [5, 6],
+        ]),
+        f64([[1, 0, 1]]),
+      ).toString(),
+    ).toMatchInlineSnapshot(`
       "{ lambda a:f64[3,2] b:f64[1,3] .
         let c:f64[1,2] = matmul b a
             d:f64[1,2] = tanh c
@@ -82,7 +107,14 @@ describe('printed programs', () => {
     `)
   })
   it('vmap(f): the batch axis appears in the shapes', () => {
-    expect(makeProgram(vmap(f))(f64([[1, 2, 3], [4, 5, 6]])).toString()).toMatchInlineSnapshot(`
+    expect(
+      makeProgram(vmap(f))(
+        f64([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+      ).toString(),
+    ).toMatchInlineSnapshot(`
       "{ lambda a:f64[2,3] .
         let b:f64[2,3] = sin a
             c:f64[2,3] = mul b a
@@ -96,7 +128,10 @@ describe('values', () => {
   it('grad, valueAndGrad', () => {
     close(grad(f)(x), df)
     const [v, g] = valueAndGrad(f)(x)
-    close(v, [1, 2, 3].reduce((s, t) => s + Math.sin(t) * t, 0))
+    close(
+      v,
+      [1, 2, 3].reduce((s, t) => s + Math.sin(t) * t, 0),
+    )
     close(g, df)
   })
   it('jvp, vjp and linearize agree', () => {
@@ -140,15 +175,21 @@ describe('values', () => {
   it('transforms compose in any order', () => {
     close(jacfwd(grad(f))(x) as Tensor, (hessian(f)(x) as Tensor).dataSync())
     close(jacrev(grad(f))(x) as Tensor, (hessian(f)(x) as Tensor).dataSync())
-    const xs = f64([[1, 2, 3], [0.5, 0.25, 0.125]])
+    const xs = f64([
+      [1, 2, 3],
+      [0.5, 0.25, 0.125],
+    ])
     const perRow = vmap(grad(f))(xs) as Tensor
     close(ops.slice(perRow, [0, 0], [1, 3]), df)
     close(grad((m: Tensor) => ops.sum(vmap(f)(m) as Tensor))(xs), perRow.dataSync())
-    close(vmap(jacfwd(ops.sin))(xs) as Tensor, (jacfwd(vmap(ops.sin))(xs) as Tensor).dataSync().filter((_, i) => {
-      // The per-row Jacobians are the diagonal blocks of the full one.
-      const [r, c, r2] = [Math.floor(i / 18), Math.floor(i / 3) % 6 % 3, Math.floor((i % 6) / 3)]
-      return r === r2 && c >= 0
-    }))
+    close(
+      vmap(jacfwd(ops.sin))(xs) as Tensor,
+      (jacfwd(vmap(ops.sin))(xs) as Tensor).dataSync().filter((_, i) => {
+        // The per-row Jacobians are the diagonal blocks of the full one.
+        const [r, c, r2] = [Math.floor(i / 18), (Math.floor(i / 3) % 6) % 3, Math.floor((i % 6) / 3)]
+        return r === r2 && c >= 0
+      }),
+    )
   })
   it('pow at a zero base: d(a⁰)/da = 0 and d²(a¹)/da² = 0, not NaN', () => {
     const z = f64([0, 1])
@@ -168,7 +209,10 @@ describe('values', () => {
 })
 
 describe('vmap', () => {
-  const m = f64([[1, 2, 3], [4, 5, 6]])
+  const m = f64([
+    [1, 2, 3],
+    [4, 5, 6],
+  ])
   it('maps over any axis, with outAxes', () => {
     const rowSums = vmap((r: Tensor) => ops.sum(r))(m)
     close(rowSums, [6, 15])
@@ -179,16 +223,35 @@ describe('vmap', () => {
     close(t, [2, 4, 6, 8, 10, 12])
   })
   it('unmapped arguments (inAxes null) are shared', () => {
-    const w = f64([[1, 0], [0, 1], [1, 1]])
+    const w = f64([
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ])
     const out = vmap((r: Tensor, W: Tensor) => ops.matmul(r, W), [0, null])(m, w) as Tensor
     expect(out.shape).toEqual([2, 2])
     close(out, [4, 5, 10, 11])
   })
   it('batched matmul on both sides, batched gather', () => {
-    const a = f64([[[1, 2], [3, 4]], [[5, 6], [7, 8]]])
+    const a = f64([
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [
+        [5, 6],
+        [7, 8],
+      ],
+    ])
     const out = vmap((p: Tensor, q: Tensor) => ops.matmul(p, q))(a, a) as Tensor
     close(out, [7, 10, 15, 22, 67, 78, 91, 106])
-    const idx = tensor([[1, 0, 1], [0, 0, 1]], { dtype: 'i32' })
+    const idx = tensor(
+      [
+        [1, 0, 1],
+        [0, 0, 1],
+      ],
+      { dtype: 'i32' },
+    )
     const g = vmap((row: Tensor, i: Tensor) => ops.take(row, i as Tensor<[number], 'i32'>))(m, idx) as Tensor
     close(g, [2, 1, 2, 4, 4, 5])
   })

@@ -9,7 +9,8 @@ import { grad, ops, scalar, untie, type Tensor } from '../src/index.ts'
 describe('parameter tying: the seed example', () => {
   const [x, y, theta] = [0.5, 2, 0.7]
   const fp = (u: number) => 1 - Math.tanh(u) ** 2
-  const E = (t: Tensor) => ops.square(ops.sub(scalar(y, 'f64'), ops.tanh(ops.mul(t, ops.sin(ops.mul(scalar(x, 'f64'), t))))))
+  const E = (t: Tensor) =>
+    ops.square(ops.sub(scalar(y, 'f64'), ops.tanh(ops.mul(t, ops.sin(ops.mul(scalar(x, 'f64'), t))))))
   const inner = Math.sin(x * theta)
   const outer = theta * inner
   const residual = y - Math.tanh(outer)
@@ -27,7 +28,10 @@ describe('parameter tying: the seed example', () => {
     expect(u.copies).toBe(2)
     expect(u.uses).toEqual([2])
     // Uses are numbered in evaluation order: the inner xθ (θ₂) is computed first.
-    const [gInner, gOuter] = grad((copies: Tensor[]) => u.apply(copies, scalar(0, 'f64')))([scalar(theta, 'f64'), scalar(theta, 'f64')])
+    const [gInner, gOuter] = grad((copies: Tensor[]) => u.apply(copies, scalar(0, 'f64')))([
+      scalar(theta, 'f64'),
+      scalar(theta, 'f64'),
+    ])
     expect(gOuter.item()).toBeCloseTo(dF1, 12)
     expect(gInner.item()).toBeCloseTo(dF2, 12)
     expect(gInner.item() + gOuter.item()).toBeCloseTo(dE, 12)

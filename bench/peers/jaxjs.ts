@@ -83,7 +83,11 @@ export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads 
         const h2 = nn.relu(np.matmul(h1, p.w2).add(p.b2))
         const logits = np.matmul(h2, p.w3).add(p.b3)
         // softmax cross-entropy, mean over the batch
-        return nn.logSoftmax(logits, -1).mul(y).sum().mul(-1 / batch)
+        return nn
+          .logSoftmax(logits, -1)
+          .mul(y)
+          .sum()
+          .mul(-1 / batch)
       }
       const step = jit((p: Params, x: Arr, y: Arr): [Arr, Params] => {
         const [l, g] = valueAndGrad(loss)(tree.ref(p), x, y)

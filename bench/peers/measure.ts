@@ -114,7 +114,12 @@ export async function timeIt(fn: () => Promise<void>, opts: TimeItOptions = {}):
 export const matmulFlops = (n: number): number => 2 * n ** 3
 
 /** The reported figure of a workload from the median time of one call. */
-export function rate(workload: Row['workload'], medianMs: number, n = MATMUL_N, batch: number = MLP.batch): { value: number; unit: Unit } {
+export function rate(
+  workload: Row['workload'],
+  medianMs: number,
+  n = MATMUL_N,
+  batch: number = MLP.batch,
+): { value: number; unit: Unit } {
   switch (workload) {
     case 'matmul':
       return { value: matmulFlops(n) / (medianMs / 1e3) / 1e9, unit: 'GFLOP/s' }

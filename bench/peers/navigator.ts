@@ -49,7 +49,11 @@ function describeAdapter(adapter: GPUAdapter): string {
 export function adapterLimits(adapter: GPUAdapter): Record<string, number> {
   const out: Record<string, number> = {}
   const limits: any = adapter.limits
-  for (let proto = Object.getPrototypeOf(limits); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+  for (
+    let proto = Object.getPrototypeOf(limits);
+    proto && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
     for (const [k, d] of Object.entries(Object.getOwnPropertyDescriptors(proto))) {
       if (d.get && typeof limits[k] === 'number' && !(k in out)) out[k] = limits[k]
     }
@@ -104,7 +108,10 @@ export function installNavigatorShim(): NavigatorShim {
 
   const gpu: GPU = {
     requestAdapter: async (options?: GPURequestAdapterOptions) => {
-      const adapter = await real.requestAdapter({ ...(options ?? {}), featureLevel: 'compatibility' } as GPURequestAdapterOptions)
+      const adapter = await real.requestAdapter({
+        ...(options ?? {}),
+        featureLevel: 'compatibility',
+      } as GPURequestAdapterOptions)
       if (adapter) lastAdapterInfo = describeAdapter(adapter)
       return adapter
     },
@@ -135,7 +142,12 @@ export function installNavigatorShim(): NavigatorShim {
       }
     }
   } else {
-    Object.defineProperty(globalThis, 'navigator', { value: fields, configurable: true, enumerable: true, writable: true })
+    Object.defineProperty(globalThis, 'navigator', {
+      value: fields,
+      configurable: true,
+      enumerable: true,
+      writable: true,
+    })
   }
 
   const shim: NavigatorShim = {

@@ -90,7 +90,11 @@ async function child(peerId: string, workload: WorkloadName, budgetMs: number): 
   send({ type: 'info', describe: peer.describe?.() ?? spec.id, adapter })
   try {
     const fn =
-      workload === 'matmul' ? await peer.matmul(MATMUL_N) : workload === 'mlp' ? await peer.mlpStep(MLP.batch) : await peer.rnnStep()
+      workload === 'matmul'
+        ? await peer.matmul(MATMUL_N)
+        : workload === 'mlp'
+          ? await peer.mlpStep(MLP.batch)
+          : await peer.rnnStep()
     let firstLoss: number | undefined
     let calls = 0
     let counts: { dispatches?: number; submissions?: number } = {}
@@ -100,7 +104,10 @@ async function child(peerId: string, workload: WorkloadName, budgetMs: number): 
       const after = peer.counters?.()
       counts =
         before && after
-          ? { dispatches: (after.dispatches ?? 0) - (before.dispatches ?? 0), submissions: (after.submissions ?? 0) - (before.submissions ?? 0) }
+          ? {
+              dispatches: (after.dispatches ?? 0) - (before.dispatches ?? 0),
+              submissions: (after.submissions ?? 0) - (before.submissions ?? 0),
+            }
           : {}
       if (calls++ === 0) firstLoss = peer.lastLoss?.()
     }
@@ -201,11 +208,21 @@ function rowsFor(spec: PeerSpec, workload: WorkloadName, o: Outcome, timeoutS: n
   }
   if (samples.length > 0) {
     const r = rate(workload, median(samples.map((s) => s.ms)))
-    rows.push({ ...base, value: r.value, unit: r.unit, ...(note ? { note: `${note}; median of ${samples.length} calls` } : {}) })
+    rows.push({
+      ...base,
+      value: r.value,
+      unit: r.unit,
+      ...(note ? { note: `${note}; median of ${samples.length} calls` } : {}),
+    })
   } else if (warmups.length > 0) {
     // Only warm-up calls finished: a lower bound from the fastest (it includes compilation for the first).
     const r = rate(workload, Math.min(...warmups.map((w) => w.ms)))
-    rows.push({ ...base, value: r.value, unit: r.unit, note: `${note ?? 'no measured call'}; from ${warmups.length} warm-up call(s) only (lower bound)` })
+    rows.push({
+      ...base,
+      value: r.value,
+      unit: r.unit,
+      note: `${note ?? 'no measured call'}; from ${warmups.length} warm-up call(s) only (lower bound)`,
+    })
   } else {
     rows.push({ ...base, value: null, unit, note: note ?? 'no call finished' })
   }
@@ -249,9 +266,13 @@ async function parent(args: string[]): Promise<void> {
   const workloads = (arg(args, '--workloads')?.split(',').filter(Boolean) ?? WORKLOADS) as WorkloadName[]
   const budgetS = Number(arg(args, '--budget') ?? 20)
   const timeoutS = Number(arg(args, '--timeout') ?? 150)
-  for (const w of workloads) if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}; known: ${WORKLOADS.join(', ')}`)
+  for (const w of workloads)
+    if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}; known: ${WORKLOADS.join(', ')}`)
   const peers = only ? PEERS.filter((p) => only.includes(p.id)) : PEERS
-  if (only) for (const id of only) if (!PEERS.some((p) => p.id === id)) throw new Error(`unknown peer ${id}; known: ${PEERS.map((p) => p.id).join(', ')}`)
+  if (only)
+    for (const id of only)
+      if (!PEERS.some((p) => p.id === id))
+        throw new Error(`unknown peer ${id}; known: ${PEERS.map((p) => p.id).join(', ')}`)
 
   const log = (s: string) => process.stderr.write(s + '\n')
   const out = (s: string) => (json ? process.stderr : process.stdout).write(s + '\n')
@@ -264,7 +285,16 @@ async function parent(args: string[]): Promise<void> {
     for (const workload of workloads) {
       let newRows: Row[]
       if (unavailable) {
-        newRows = [{ workload, system: spec.system, backend: spec.backend, value: null, unit: rate(workload, 1).unit, note: unavailable }]
+        newRows = [
+          {
+            workload,
+            system: spec.system,
+            backend: spec.backend,
+            value: null,
+            unit: rate(workload, 1).unit,
+            note: unavailable,
+          },
+        ]
       } else {
         log(`… ${spec.id} ${workload}`)
         const o = await runChild(spec.id, workload, budgetS, timeoutS)
@@ -274,7 +304,10 @@ async function parent(args: string[]): Promise<void> {
       for (const r of newRows) {
         rows.push(r)
         if (json) process.stdout.write(JSON.stringify(r) + '\n')
-        else log(`  ${r.workload} ${r.system} ${r.backend}: ${fmt(r.value, r.unit)} ${r.unit}${r.note ? ` (${r.note})` : ''}`)
+        else
+          log(
+            `  ${r.workload} ${r.system} ${r.backend}: ${fmt(r.value, r.unit)} ${r.unit}${r.note ? ` (${r.note})` : ''}`,
+          )
       }
     }
   }

@@ -34,10 +34,14 @@ export function charLm({ vocab, embed, hidden }: CharLmConfig) {
   /** Embedded inputs e [T, B, E] → (logits [T, B, V], final state). */
   const fromEmbedded = (p: CharLmParams, state: State, e: Tensor): [Tensor, State] => {
     const [T, B] = e.shape as number[]
-    const [last, hs] = scan((s: State, x: Tensor) => {
-      const [next, y] = cell.step(p.cell, s as never, x as never)
-      return [next as State, y as Tensor] as const
-    }, state, e)
+    const [last, hs] = scan(
+      (s: State, x: Tensor) => {
+        const [next, y] = cell.step(p.cell, s as never, x as never)
+        return [next as State, y as Tensor] as const
+      },
+      state,
+      e,
+    )
     const logits = out.apply(p.out as never, ops.reshape(hs, [T * B, hidden]) as never) as Tensor
     return [ops.reshape(logits, [T, B, vocab]), last]
   }
@@ -46,7 +50,10 @@ export function charLm({ vocab, embed, hidden }: CharLmConfig) {
   const loss = (p: CharLmParams, state: State, inputs: Tensor, targets: Tensor): [Tensor<[]>, State] => {
     const [logits, last] = fromEmbedded(p, state, embedIds(p, inputs))
     const [T, B] = targets.shape as number[]
-    const ce = nn.sparseSoftmaxCrossEntropy(ops.reshape(logits, [T * B, vocab]) as never, ops.reshape(targets, [T * B]) as never) as Tensor<[]>
+    const ce = nn.sparseSoftmaxCrossEntropy(
+      ops.reshape(logits, [T * B, vocab]) as never,
+      ops.reshape(targets, [T * B]) as never,
+    ) as Tensor<[]>
     return [ce, last]
   }
   return { init, initialState, fromEmbedded, embedIds, loss }
@@ -54,22 +61,36 @@ export function charLm({ vocab, embed, hidden }: CharLmConfig) {
 export type CharLm = ReturnType<typeof charLm>
 
 /** A jitted Adam step (gradients clipped by global norm, seed 002 "thresholding") from zero states; it returns the loss. */
-export function trainingStep(model: CharLm, backend: Backend, options: { readonly steps: number; readonly lr: number; readonly clip: number }) {
-  const opt = optim.chain(optim.clipByGlobalNorm(options.clip), optim.adam({ lr: optim.exponentialDecay({ init: options.lr, rate: 0.1, steps: options.steps }) }))
+export function trainingStep(
+  model: CharLm,
+  backend: Backend,
+  options: { readonly steps: number; readonly lr: number; readonly clip: number },
+) {
+  const opt = optim.chain(
+    optim.clipByGlobalNorm(options.clip),
+    optim.adam({ lr: optim.exponentialDecay({ init: options.lr, rate: 0.1, steps: options.steps }) }),
+  )
   type OptState = ReturnType<typeof opt.init>
-  const objective = (p: CharLmParams, inputs: Tensor, targets: Tensor) => model.loss(p, model.initialState(inputs.shape[1] as number), inputs, targets)[0]
-  const step = jit((p: CharLmParams, s: OptState, inputs: Tensor, targets: Tensor) => {
-    const [value, g] = valueAndGrad(objective)(p, inputs, targets)
-    const [next, state] = opt.update(g as never, s, p as never)
-    return [next as unknown as CharLmParams, state, value] as const
-  }, { backend, donateArgnums: [0, 1] })
+  const objective = (p: CharLmParams, inputs: Tensor, targets: Tensor) =>
+    model.loss(p, model.initialState(inputs.shape[1] as number), inputs, targets)[0]
+  const step = jit(
+    (p: CharLmParams, s: OptState, inputs: Tensor, targets: Tensor) => {
+      const [value, g] = valueAndGrad(objective)(p, inputs, targets)
+      const [next, state] = opt.update(g as never, s, p as never)
+      return [next as unknown as CharLmParams, state, value] as const
+    },
+    { backend, donateArgnums: [0, 1] },
+  )
   return { opt, step }
 }
 
 /** A jitted evaluation step that carries the state across windows of parallel streams: (p, state, inputs, targets) → [state′, summed nats]. */
 export function evaluationStep(model: CharLm, backend: Backend) {
-  return jit((p: CharLmParams, state: State, inputs: Tensor, targets: Tensor) => {
-    const [ce, last] = model.loss(p, state, inputs, targets)
-    return [last, ops.mul(ce, inputs.shape[0] * inputs.shape[1])] as const
-  }, { backend })
+  return jit(
+    (p: CharLmParams, state: State, inputs: Tensor, targets: Tensor) => {
+      const [ce, last] = model.loss(p, state, inputs, targets)
+      return [last, ops.mul(ce, inputs.shape[0] * inputs.shape[1])] as const
+    },
+    { backend },
+  )
 }

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import { defaultBackend, grad, io, jit, nn, optim, plot, random, train, tree, type Tensor } from '../../index.ts'
+import { defaultBackend, grad, io, jit, nn, optim, plot, random, train, type tree, type Tensor } from '../../index.ts'
 
 interface Model<P extends tree.Tree> {
   init(key: random.Key): P
@@ -31,11 +31,15 @@ export interface ClassifierRun<P extends tree.Tree> {
 
 type Batch = { readonly images: Tensor; readonly labels: Tensor }
 
-export async function trainClassifier<P extends tree.Tree>(run: ClassifierRun<P>): Promise<{ testAccuracy: number; params: P }> {
+export async function trainClassifier<P extends tree.Tree>(
+  run: ClassifierRun<P>,
+): Promise<{ testAccuracy: number; params: P }> {
   const backend = await defaultBackend()
   const data = await io.loadMnist()
   const batchSize = run.batchSize ?? 128
-  console.log(`${run.name} on ${backend.name}: ${data.train.labels.shape[0]} training, ${data.validation.labels.shape[0]} validation, ${data.test.labels.shape[0]} test digits`)
+  console.log(
+    `${run.name} on ${backend.name}: ${data.train.labels.shape[0]} training, ${data.validation.labels.shape[0]} validation, ${data.test.labels.shape[0]} test digits`,
+  )
 
   const params = run.model.init(random.key(1))
   const stepsPerEpoch = Math.floor(data.train.labels.shape[0] / batchSize)
@@ -63,7 +67,11 @@ export async function trainClassifier<P extends tree.Tree>(run: ClassifierRun<P>
 
   let calls = 0
   const augment = (b: Batch): Batch => ({
-    images: io.randomShift(b.images as Tensor<[number, 784]>, random.foldIn(random.key(7), calls++), { height: 28, width: 28, maxShift: 2 }),
+    images: io.randomShift(b.images as Tensor<[number, 784]>, random.foldIn(random.key(7), calls++), {
+      height: 28,
+      width: 28,
+      maxShift: 2,
+    }),
     labels: b.labels,
   })
   const result = await train.fit({
@@ -81,20 +89,31 @@ export async function trainClassifier<P extends tree.Tree>(run: ClassifierRun<P>
     progress: train.progressReporter(),
   })
   const testAccuracy = await accuracy(result.params, data.test)
-  console.log(`test accuracy ${(100 * testAccuracy).toFixed(2)}% (parameters of ${(run.keep ?? 'best') === 'best' ? `the best validation epoch, ${result.history.bestEpoch}` : 'the last epoch'})`)
+  console.log(
+    `test accuracy ${(100 * testAccuracy).toFixed(2)}% (parameters of ${(run.keep ?? 'best') === 'best' ? `the best validation epoch, ${result.history.bestEpoch}` : 'the last epoch'})`,
+  )
 
   const outDir = run.outDir ?? join('out', run.name)
   await mkdir(outDir, { recursive: true })
   const series = train.historySeries(result.history)
   const figure = plot.sideBySide(
     [
-      plot.lineChart({ series: series.loss, title: 'training loss', xLabel: 'step', yLabel: 'cross-entropy', logY: true }),
+      plot.lineChart({
+        series: series.loss,
+        title: 'training loss',
+        xLabel: 'step',
+        yLabel: 'cross-entropy',
+        logY: true,
+      }),
       plot.lineChart({ series: series.validation, title: 'validation accuracy', xLabel: 'step', yLabel: 'accuracy' }),
     ],
     { title: `${run.name}: test accuracy ${(100 * testAccuracy).toFixed(2)}%` },
   )
   await plot.writeSvg(join(outDir, 'training.svg'), figure)
-  await io.saveParams(join(outDir, 'params.safetensors'), result.params, { model: run.name, testAccuracy: String(testAccuracy) })
+  await io.saveParams(join(outDir, 'params.safetensors'), result.params, {
+    model: run.name,
+    testAccuracy: String(testAccuracy),
+  })
   console.log(`wrote ${join(outDir, 'training.svg')} and ${join(outDir, 'params.safetensors')}`)
   return { testAccuracy, params: result.params }
 }

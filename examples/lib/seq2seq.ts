@@ -60,7 +60,10 @@ export function seq2seq(config: Seq2SeqConfig) {
   const A = 2 * config.encoder
   const srcEmbed = nn.embedding(vocab, config.embed)
   const tgtEmbed = nn.embedding(vocab, config.embed)
-  const encoder = recurrent.bidirectional(recurrent.gru(config.embed, config.encoder), recurrent.gru(config.embed, config.encoder))
+  const encoder = recurrent.bidirectional(
+    recurrent.gru(config.embed, config.encoder),
+    recurrent.gru(config.embed, config.encoder),
+  )
   const bridge = nn.dense(config.encoder, config.decoder)
   const attention = nn.additiveAttention(config.decoder, A, config.attention)
   const cell = recurrent.gru(config.embed + A, config.decoder)
@@ -101,7 +104,10 @@ export function seq2seq(config: Seq2SeqConfig) {
     }
     const forwards = run(fw, params[0], [...Array(T).keys()])
     const backwards = run(bw, params[1], [...Array(T).keys()].reverse())
-    return ops.stack(forwards.map((f, t) => ops.concat([f, backwards[t]], -1)), 0)
+    return ops.stack(
+      forwards.map((f, t) => ops.concat([f, backwards[t]], -1)),
+      0,
+    )
   }
 
   /** Annotations [B, T, 2H], the padding mask [B, 1, T] and the decoder's first state [B, S]. */
@@ -117,14 +123,22 @@ export function seq2seq(config: Seq2SeqConfig) {
     const mask = ops.expandDims(ops.notEqual(untyped(source), PAD), 1) // [B, 1, T]
     // ←h_0: the backward half of the first annotation, which has read the whole source.
     const back0 = ops.slice(untyped(ys), [0, 0, config.encoder], [1, B, config.encoder])
-    const s0 = ops.tanh(untyped(bridge.apply(p.bridge as never, ops.reshape(back0, [B, config.encoder]) as never) as Tensor))
+    const s0 = ops.tanh(
+      untyped(bridge.apply(p.bridge as never, ops.reshape(back0, [B, config.encoder]) as never) as Tensor),
+    )
     return { annotations, mask, s0 }
   }
 
   /** One decoder step from the state and the embedded previous symbol: [next state, logits, weights [B, T]]. */
   const decodeStep = (p: Params, enc: ReturnType<typeof encode>, s: AnyT, prev: AnyT) => {
     const B = s.aval.shape[0]
-    const { context, weights } = attention.apply(p.attention as never, ops.expandDims(s, 1) as never, enc.annotations as never, enc.annotations as never, { mask: enc.mask as never }) as unknown as {
+    const { context, weights } = attention.apply(
+      p.attention as never,
+      ops.expandDims(s, 1) as never,
+      enc.annotations as never,
+      enc.annotations as never,
+      { mask: enc.mask as never },
+    ) as unknown as {
       context: AnyT
       weights: AnyT
     }
@@ -164,7 +178,10 @@ export function seq2seq(config: Seq2SeqConfig) {
     const enc = encode(p, source)
     const B = source.aval.shape[0]
     const table = untyped(p.tgtEmbed.table as Tensor)
-    let prev = ops.broadcastTo(ops.reshape(ops.slice(table, [BOS, 0], [1, config.embed]), [1, config.embed]), [B, config.embed]) as AnyT
+    let prev = ops.broadcastTo(ops.reshape(ops.slice(table, [BOS, 0], [1, config.embed]), [1, config.embed]), [
+      B,
+      config.embed,
+    ]) as AnyT
     let s = enc.s0
     const logits: AnyT[] = []
     const weights: AnyT[] = []
@@ -176,7 +193,10 @@ export function seq2seq(config: Seq2SeqConfig) {
       const best = ops.astype(ops.equal(out.logits, ops.max(out.logits, -1, { keepDims: true })), 'f32')
       prev = ops.matmul(best, table)
     }
-    return { logits: ops.stack(logits, 1) as Tensor<[number, number, number]>, weights: ops.stack(weights, 1) as Tensor<[number, number, number]> }
+    return {
+      logits: ops.stack(logits, 1) as Tensor<[number, number, number]>,
+      weights: ops.stack(weights, 1) as Tensor<[number, number, number]>,
+    }
   }
 
   return { config, vocab, init, encode, loss, greedy }
@@ -186,7 +206,13 @@ export type Seq2Seq = ReturnType<typeof seq2seq>
 export type Seq2SeqParams = ReturnType<Seq2Seq['init']>
 
 /** Source sequences for reversal: lengths uniform in [minLength, maxLength], symbols uniform, from `key`. */
-export function reversalExamples(key: random.Key, count: number, symbols: number, minLength: number, maxLength: number): number[][] {
+export function reversalExamples(
+  key: random.Key,
+  count: number,
+  symbols: number,
+  minLength: number,
+  maxLength: number,
+): number[][] {
   const words = random.bits(key, count * (maxLength + 1))
   const out: number[][] = []
   for (let i = 0; i < count; i++) {
@@ -198,7 +224,8 @@ export function reversalExamples(key: random.Key, count: number, symbols: number
 }
 
 /** A sequence of symbols as letters, the first symbol as 'a'. */
-export const symbolText = (seq: readonly number[]): string => seq.map((s) => String.fromCharCode(97 + s - FIRST_SYMBOL)).join('')
+export const symbolText = (seq: readonly number[]): string =>
+  seq.map((s) => String.fromCharCode(97 + s - FIRST_SYMBOL)).join('')
 
 export interface ReversalTask {
   readonly trainKey: random.Key
@@ -218,7 +245,8 @@ export interface ReversalTask {
  */
 export function reversalData(task: ReversalTask): { train(step: number): number[][]; test: number[][] } {
   const { symbols, minLength, maxLength } = task
-  const train = (step: number) => reversalExamples(random.foldIn(task.trainKey, step), task.batch, symbols, minLength, maxLength)
+  const train = (step: number) =>
+    reversalExamples(random.foldIn(task.trainKey, step), task.batch, symbols, minLength, maxLength)
   const seen = new Set<string>()
   for (let step = 0; step < task.steps; step++) for (const s of train(step)) seen.add(symbolText(s))
   const test = reversalExamples(task.testKey, task.testSize + 200, symbols, minLength, maxLength)
@@ -233,7 +261,10 @@ export function reversalData(task: ReversalTask): { train(step: number): number[
  * jump), one jitted call per step with parameters and state donated.
  */
 export function trainingStep(model: Seq2Seq, backend: Backend, steps: number) {
-  const opt = optim.chain(optim.clipByGlobalNorm(1), optim.adam({ lr: optim.exponentialDecay({ init: 1e-2, rate: 0.1, steps }) }))
+  const opt = optim.chain(
+    optim.clipByGlobalNorm(1),
+    optim.adam({ lr: optim.exponentialDecay({ init: 1e-2, rate: 0.1, steps }) }),
+  )
   type State = ReturnType<typeof opt.init>
   const step = jit(
     (p: Seq2SeqParams, s: State, b: Batch) => {

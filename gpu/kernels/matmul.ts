@@ -117,7 +117,11 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   const startB = spec.start?.b ?? 0
   checkSize('start.a', startA, 0)
   checkSize('start.b', startB, 0)
-  if (startA + (batch - 1) * strideA + m * k > 2 ** 32 || startB + (batch - 1) * strideB + k * n > 2 ** 32 || batch * m * n > 2 ** 32)
+  if (
+    startA + (batch - 1) * strideA + m * k > 2 ** 32 ||
+    startB + (batch - 1) * strideB + k * n > 2 ** 32 ||
+    batch * m * n > 2 ** 32
+  )
     throw new RangeError('renderMatmul: operands too large for u32 indexing')
   const tile = spec.tile ?? chooseMatmulTile(spec)
   const R = tile.rows
@@ -127,21 +131,30 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   checkSize('tile.cols', Cn, 1)
   checkSize('tile.workgroup[0]', wx, 1)
   checkSize('tile.workgroup[1]', wy, 1)
-  if (R * Cn > 1024) throw new RangeError(`renderMatmul: a ${R}×${Cn} block is more accumulators than any register file holds`)
+  if (R * Cn > 1024)
+    throw new RangeError(`renderMatmul: a ${R}×${Cn} block is more accumulators than any register file holds`)
 
   // vec4 loads need the vec4 to lie within one row (or column) of one batch entry.
   // A slice's start (t times its elements per step) must keep that alignment too.
   const vectorize = tile.vectorize ?? true
   const step = spec.step
   const aligned = (s: StepSlice | undefined, start: number) => start % 4 === 0 && (s === undefined || s.aligned)
-  const readA: Read = !vectorize || strideA % 4 !== 0 || !aligned(step?.a, startA) ? 'SCALAR'
-    : !transA && k % 4 === 0 ? 'ALONG_K'
-    : transA && m % 4 === 0 && R % 4 === 0 ? 'ALONG_MN'
-    : 'SCALAR'
-  const readB: Read = !vectorize || strideB % 4 !== 0 || !aligned(step?.b, startB) ? 'SCALAR'
-    : transB && k % 4 === 0 ? 'ALONG_K'
-    : !transB && n % 4 === 0 && Cn % 4 === 0 ? 'ALONG_MN'
-    : 'SCALAR'
+  const readA: Read =
+    !vectorize || strideA % 4 !== 0 || !aligned(step?.a, startA)
+      ? 'SCALAR'
+      : !transA && k % 4 === 0
+        ? 'ALONG_K'
+        : transA && m % 4 === 0 && R % 4 === 0
+          ? 'ALONG_MN'
+          : 'SCALAR'
+  const readB: Read =
+    !vectorize || strideB % 4 !== 0 || !aligned(step?.b, startB)
+      ? 'SCALAR'
+      : transB && k % 4 === 0
+        ? 'ALONG_K'
+        : !transB && n % 4 === 0 && Cn % 4 === 0
+          ? 'ALONG_MN'
+          : 'SCALAR'
 
   // Dispatch: x = column tiles, y = row tiles, z = batch; when one of them is
   // over the per-dimension limit, the same workgroup numbering wraps.
@@ -161,17 +174,39 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
 
   const element = (read: Read) => (read === 'SCALAR' ? 'f32' : 'vec4<f32>')
   const code = fillTemplate('gpu/kernels/matmul.wgsl', MATMUL_WGSL, {
-    M: m, N: n, K: k, BATCH: batch,
-    STRIDE_A: strideA, STRIDE_B: strideB,
-    TRANS_A: transA, TRANS_B: transB,
-    ROWS: R, COLS: Cn, WX: wx, WY: wy,
-    TILES_X: tilesX, TILES_Y: tilesY, GROUPS_X: workgroups[0], GROUPS_Y: workgroups[1],
-    A_READ: readA, B_READ: readB, A_ELEMENT: element(readA), B_ELEMENT: element(readB),
+    M: m,
+    N: n,
+    K: k,
+    BATCH: batch,
+    STRIDE_A: strideA,
+    STRIDE_B: strideB,
+    TRANS_A: transA,
+    TRANS_B: transB,
+    ROWS: R,
+    COLS: Cn,
+    WX: wx,
+    WY: wy,
+    TILES_X: tilesX,
+    TILES_Y: tilesY,
+    GROUPS_X: workgroups[0],
+    GROUPS_Y: workgroups[1],
+    A_READ: readA,
+    B_READ: readB,
+    A_ELEMENT: element(readA),
+    B_ELEMENT: element(readB),
     EPILOGUE_DECLARATIONS: spec.epilogue?.bindings.trim() ?? '',
     EPILOGUE_BODY: spec.epilogue?.body.trim() ?? 'return acc;',
-    STEP_DECLARATION: step === undefined ? '' : `@group(0) @binding(${step.binding}) var<uniform> step: array<vec4<u32>, ${step.vectors}>;`,
-    OFFSET_A: offset(step?.a, startA), OFFSET_B: offset(step?.b, startB), OFFSET_C: offset(step?.c, spec.start?.c ?? 0),
-    ALSO_DECLARATION: spec.also === undefined ? '' : `@group(0) @binding(${spec.also.binding}) var<storage, read_write> ALSO: array<f32>;`,
+    STEP_DECLARATION:
+      step === undefined
+        ? ''
+        : `@group(0) @binding(${step.binding}) var<uniform> step: array<vec4<u32>, ${step.vectors}>;`,
+    OFFSET_A: offset(step?.a, startA),
+    OFFSET_B: offset(step?.b, startB),
+    OFFSET_C: offset(step?.c, spec.start?.c ?? 0),
+    ALSO_DECLARATION:
+      spec.also === undefined
+        ? ''
+        : `@group(0) @binding(${spec.also.binding}) var<storage, read_write> ALSO: array<f32>;`,
     ALSO_STORE: spec.also === undefined ? '' : `ALSO[${offset(spec.also.slice, spec.start?.also ?? 0)} + i] = v;`,
   })
   const summary = `// C[b] = ${transA ? 'Aᵀ' : 'A'}[b] · ${transB ? 'Bᵀ' : 'B'}[b]; ${R}×${Cn} block of C per invocation, workgroup ${wx}×${wy}; A ${readA}, B ${readB}.`
@@ -179,7 +214,8 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
 }
 
 /** Where an operand starts, in the template's u32 element indices. */
-const offset = (slice: StepSlice | undefined, start = 0) => (slice === undefined ? `${start}u` : `${slice.at} + ${start}u`)
+const offset = (slice: StepSlice | undefined, start = 0) =>
+  slice === undefined ? `${start}u` : `${slice.at} + ${start}u`
 
 /** Invocations per workgroup the default tiles aim for: four SIMD batches of 8 on llvmpipe. */
 const WORKGROUP_INVOCATIONS = 32
@@ -219,7 +255,8 @@ export function chooseMatmulTile(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k
     const wy = Math.max(1, Math.min(Math.floor(WORKGROUP_INVOCATIONS / wx), Math.ceil(m / rows), maxWy))
     return { rows, cols, workgroup: [wx, wy] }
   }
-  const count = (t: MatmulTile) => Math.ceil(n / (t.cols * t.workgroup[0])) * Math.ceil(m / (t.rows * t.workgroup[1])) * batch
+  const count = (t: MatmulTile) =>
+    Math.ceil(n / (t.cols * t.workgroup[0])) * Math.ceil(m / (t.rows * t.workgroup[1])) * batch
   const halveBlock = () => (rows >= cols ? (rows /= 2) : (cols /= 2))
   let tile = shape()
   if (count(tile) < MIN_WORKGROUPS && k >= LONG_K && tile.workgroup[0] === 8) return { rows, cols, workgroup: [8, 1] }

@@ -74,7 +74,8 @@ export const MIN_CHUNK = 32768
 /** The strategy for reducing `count` elements into each of `outputs` output elements. */
 export function chooseReduction(outputs: number, count: number): ReductionStrategy {
   if (count <= SERIAL_LIMIT && (count < MIN_PARALLEL_COUNT || outputs >= PARALLEL_OUTPUTS)) return {}
-  const spread = outputs >= SPLIT_WORKGROUPS ? 1 : Math.min(Math.ceil(SPLIT_WORKGROUPS / outputs), Math.floor(count / MIN_CHUNK))
+  const spread =
+    outputs >= SPLIT_WORKGROUPS ? 1 : Math.min(Math.ceil(SPLIT_WORKGROUPS / outputs), Math.floor(count / MIN_CHUNK))
   const parts = Math.max(1, spread, Math.ceil(count / CHUNK_LIMIT))
   return parts > 1 ? { workgroup: REDUCE_WORKGROUP, parts } : { workgroup: REDUCE_WORKGROUP }
 }

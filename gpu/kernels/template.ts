@@ -21,7 +21,11 @@ function body(template: string): string {
  * value for a name the template does not have, is an error: a template and
  * its renderer cannot drift apart silently.
  */
-export function fillTemplate(name: string, template: string, values: Readonly<Record<string, string | number | boolean>>): string {
+export function fillTemplate(
+  name: string,
+  template: string,
+  values: Readonly<Record<string, string | number | boolean>>,
+): string {
   const code = body(template)
   const used = new Set<string>()
   const filled = code.replace(PLACEHOLDER, (_, key: string) => {
@@ -30,6 +34,7 @@ export function fillTemplate(name: string, template: string, values: Readonly<Re
     return String(values[key])
   })
   const unused = Object.keys(values).filter((k) => !used.has(k))
-  if (unused.length > 0) throw new Error(`${name}: the template has no placeholder ${unused.map((k) => `{{${k}}}`).join(', ')}`)
+  if (unused.length > 0)
+    throw new Error(`${name}: the template has no placeholder ${unused.map((k) => `{{${k}}}`).join(', ')}`)
   return filled
 }

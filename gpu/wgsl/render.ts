@@ -9,7 +9,17 @@
  * slice t, through the steps of the loops around it; a carry bound to such a
  * slice), and addresses them from there.
  */
-import { ACC_SLOT, type Expr, type Kernel, type LogicalBuffer, type MapKernel, type MatmulKernel, type ReduceKernel, type ScalarType, type UnaryOp } from '../kernel.ts'
+import {
+  ACC_SLOT,
+  type Expr,
+  type Kernel,
+  type LogicalBuffer,
+  type MapKernel,
+  type MatmulKernel,
+  type ReduceKernel,
+  type ScalarType,
+  type UnaryOp,
+} from '../kernel.ts'
 import { stridesOf } from '../../src/cpu/ndarray.ts'
 import { renderMatmul } from '../kernels/matmul.ts'
 import { REDUCE_WGSL } from '../kernels/sources.ts'
@@ -56,7 +66,8 @@ const outputsOf = (kernel: Kernel) => (kernel.also === undefined ? [kernel.outpu
 const usesStep = (kernel: Kernel, starts: Starts) => positioned(kernel).some((_, p) => 'aligned' in starts(p))
 /** The vec4s of a kernel's step uniform: one u32 per position. */
 export const stepVectors = (kernel: Kernel) => Math.ceil(positioned(kernel).length / 4)
-const stepDeclaration = (binding: number, kernel: Kernel) => `@group(0) @binding(${binding}) var<uniform> step: array<vec4<u32>, ${stepVectors(kernel)}>;`
+const stepDeclaration = (binding: number, kernel: Kernel) =>
+  `@group(0) @binding(${binding}) var<uniform> step: array<vec4<u32>, ${stepVectors(kernel)}>;`
 /** Where the buffer at `position` starts at this step (u32), from the step uniform. */
 const startAt = (position: number) => `step[${position >> 2}][${position & 3}]`
 /** The index terms that put an element where the buffer at `position` starts (none where that is 0). */
@@ -156,29 +167,35 @@ class Emitter {
   }
   private build(e: Expr): string {
     switch (e.k) {
-      case 'idx': return e.name
-      case 'lit': return literal(e.value, e.t)
+      case 'idx':
+        return e.name
+      case 'lit':
+        return literal(e.value, e.t)
       case 'load': {
         if (e.slot === ACC_SLOT) return 'acc'
         const { type, position, start } = this.slots[e.slot]
         const raw = `in${e.slot}[${sliceStart(position, start, 'i')}${this.expr(e.offset)}]`
         return type === 'bool' ? `(${raw} != 0i)` : raw
       }
-      case 'un': return UNARY_WGSL[e.op](this.expr(e.a))
+      case 'un':
+        return UNARY_WGSL[e.op](this.expr(e.a))
       case 'bin': {
         const [a, b] = [this.expr(e.a), this.expr(e.b)]
         if (e.op === 'pow') return `pow_(${a}, ${b})`
         if (e.op === 'max' || e.op === 'min') return `${e.op}(${a}, ${b})`
         return `(${a} ${BIN[e.op]} ${b})`
       }
-      case 'cmp': return `(${this.expr(e.a)} ${CMP[e.op]} ${this.expr(e.b)})`
-      case 'sel': return `select(${this.expr(e.b)}, ${this.expr(e.a)}, ${this.expr(e.c)})`
+      case 'cmp':
+        return `(${this.expr(e.a)} ${CMP[e.op]} ${this.expr(e.b)})`
+      case 'sel':
+        return `select(${this.expr(e.b)}, ${this.expr(e.a)}, ${this.expr(e.c)})`
       case 'cast': {
         const a = this.expr(e.a)
         if (e.t === 'bool') return `(${a} != ${literal(0, e.a.t)})`
         return `${wgslType(e.t)}(${a})`
       }
-      default: return e satisfies never
+      default:
+        return e satisfies never
     }
   }
 }
@@ -190,11 +207,25 @@ function countUses(roots: readonly Expr[]): Map<number, number> {
     uses.set(e.id, n)
     if (n > 1) return
     switch (e.k) {
-      case 'load': visit(e.offset); break
-      case 'un': case 'cast': visit(e.a); break
-      case 'bin': case 'cmp': visit(e.a); visit(e.b); break
-      case 'sel': visit(e.c); visit(e.a); visit(e.b); break
-      default: break
+      case 'load':
+        visit(e.offset)
+        break
+      case 'un':
+      case 'cast':
+        visit(e.a)
+        break
+      case 'bin':
+      case 'cmp':
+        visit(e.a)
+        visit(e.b)
+        break
+      case 'sel':
+        visit(e.c)
+        visit(e.a)
+        visit(e.b)
+        break
+      default:
+        break
     }
   }
   roots.forEach(visit)
@@ -202,10 +233,16 @@ function countUses(roots: readonly Expr[]): Map<number, number> {
 }
 
 function bindings(kernel: Kernel, buffers: readonly LogicalBuffer[], starts: Starts): string {
-  const lines = kernel.inputs.map((id, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(buffers[id].type)}>;`)
-  lines.push(`@group(0) @binding(${kernel.inputs.length}) var<storage, read_write> out: array<${storageType(buffers[kernel.output].type)}>;`)
+  const lines = kernel.inputs.map(
+    (id, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(buffers[id].type)}>;`,
+  )
+  lines.push(
+    `@group(0) @binding(${kernel.inputs.length}) var<storage, read_write> out: array<${storageType(buffers[kernel.output].type)}>;`,
+  )
   if (kernel.also !== undefined)
-    lines.push(`@group(0) @binding(${kernel.inputs.length + 1}) var<storage, read_write> also: array<${storageType(buffers[kernel.also].type)}>;`)
+    lines.push(
+      `@group(0) @binding(${kernel.inputs.length + 1}) var<storage, read_write> also: array<${storageType(buffers[kernel.also].type)}>;`,
+    )
   if (usesStep(kernel, starts)) lines.push(stepDeclaration(outputsOf(kernel).length + kernel.inputs.length, kernel))
   return lines.join('\n')
 }
@@ -232,7 +269,12 @@ function unflatten(prefix: string, flat: string, shape: readonly number[], inden
 }
 
 /** Bindings, helpers, and the entry point up to the output index o0, o1, … of this invocation. */
-const opening = (kernel: MapKernel | ReduceKernel, buffers: readonly LogicalBuffer[], starts: Starts, total: number) => `${bindings(kernel, buffers, starts)}
+const opening = (
+  kernel: MapKernel | ReduceKernel,
+  buffers: readonly LogicalBuffer[],
+  starts: Starts,
+  total: number,
+) => `${bindings(kernel, buffers, starts)}
 ${PRELUDE}
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -269,9 +311,18 @@ const combine = (op: ReduceKernel['op'], a: string, b: string) => (op === 'sum' 
  * `result` (the fused epilogue of acc, or acc), as statements that declare
  * them; `indent` for each.
  */
-function initAndResult(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], starts: Starts, indent: string): { init: string; result: string } {
+function initAndResult(
+  kernel: ReduceKernel,
+  buffers: readonly LogicalBuffer[],
+  starts: Starts,
+  indent: string,
+): { init: string; result: string } {
   const value = kernel.epilogue?.value
-  const emitter = new Emitter(countUses(value === undefined ? [kernel.init] : [kernel.init, value]), slotsOf(kernel, buffers, starts), indent)
+  const emitter = new Emitter(
+    countUses(value === undefined ? [kernel.init] : [kernel.init, value]),
+    slotsOf(kernel, buffers, starts),
+    indent,
+  )
   const init = emitter.expr(kernel.init)
   const initLines = [...emitter.lines, `${indent}let init = ${init};`]
   emitter.lines.length = 0
@@ -303,13 +354,20 @@ ${stores(kernel, starts, 'flat', 'result', '  ')}
 }
 
 /** One workgroup per output element: the template gpu/kernels/reduce.wgsl. */
-function renderWorkgroupReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], starts: Starts, workgroup: number): RenderedKernel {
+function renderWorkgroupReduce(
+  kernel: ReduceKernel,
+  buffers: readonly LogicalBuffer[],
+  starts: Starts,
+  workgroup: number,
+): RenderedKernel {
   const outputs = sizeOfShape(kernel.shape)
   const acc = kernel.init.t
   if (acc === 'bool') throw new Error('renderKernel: a workgroup reduction accumulates in f32 or i32, not bool')
   // The tree halves the workgroup, and a group of LANES = 8 invocations shares each span.
   if (!Number.isInteger(Math.log2(workgroup)) || workgroup < 8 || workgroup > 256)
-    throw new RangeError(`renderKernel: a workgroup reduction needs a power of two from 8 to 256 invocations, got ${workgroup}`)
+    throw new RangeError(
+      `renderKernel: a workgroup reduction needs a power of two from 8 to 256 invocations, got ${workgroup}`,
+    )
   const term = new Emitter(countUses([kernel.body]), slotsOf(kernel, buffers, starts), '  ')
   const termValue = term.expr(kernel.body)
   const { init, result } = initAndResult(kernel, buffers, starts, '    ')
@@ -335,7 +393,9 @@ function renderWorkgroupReduce(kernel: ReduceKernel, buffers: readonly LogicalBu
 }
 
 function renderReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], starts: Starts): RenderedKernel {
-  return kernel.workgroup === undefined ? renderSerialReduce(kernel, buffers, starts) : renderWorkgroupReduce(kernel, buffers, starts, kernel.workgroup)
+  return kernel.workgroup === undefined
+    ? renderSerialReduce(kernel, buffers, starts)
+    : renderWorkgroupReduce(kernel, buffers, starts, kernel.workgroup)
 }
 
 const sizeOfShape = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 1)
@@ -344,10 +404,18 @@ const sizeOfShape = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 
  * The epilogue of a matmul: the fused map's value at (batch b, row, col). Its
  * extra inputs are the kernel's inputs[2…], bound from 3 on (after A, B, C).
  */
-function renderEpilogue(kernel: MatmulKernel, buffers: readonly LogicalBuffer[], starts: Starts): { bindings: string; body: string } | undefined {
+function renderEpilogue(
+  kernel: MatmulKernel,
+  buffers: readonly LogicalBuffer[],
+  starts: Starts,
+): { bindings: string; body: string } | undefined {
   if (kernel.epilogue === undefined) return undefined
   const { value, shape } = kernel.epilogue
-  const bindings = kernel.inputs.slice(2).map((id, j) => `@group(0) @binding(${3 + j}) var<storage, read> in${2 + j}: array<${storageType(buffers[id].type)}>;`)
+  const bindings = kernel.inputs
+    .slice(2)
+    .map(
+      (id, j) => `@group(0) @binding(${3 + j}) var<storage, read> in${2 + j}: array<${storageType(buffers[id].type)}>;`,
+    )
   const emitter = new Emitter(countUses([value]), slotsOf(kernel, buffers, starts), '  ')
   const result = emitter.expr(value)
   const r = shape.length
@@ -355,7 +423,11 @@ function renderEpilogue(kernel: MatmulKernel, buffers: readonly LogicalBuffer[],
   // product's size, those of its flat index.
   const natural = r >= 2 && shape[r - 2] === kernel.m && shape[r - 1] === kernel.n
   const index = natural
-    ? [...unflatten('o', 'i32(b)', shape.slice(0, r - 2), '  '), `  let o${r - 2} = i32(row);`, `  let o${r - 1} = i32(col);`]
+    ? [
+        ...unflatten('o', 'i32(b)', shape.slice(0, r - 2), '  '),
+        `  let o${r - 2} = i32(row);`,
+        `  let o${r - 1} = i32(col);`,
+      ]
     : [`  let f = i32((b * ${kernel.m}u + row) * ${kernel.n}u + col);`, ...unflatten('o', 'f', shape, '  ')]
   const body = [...index, ...emitter.lines, `  return ${result};`]
   return { bindings: `${bindings.join('\n')}\n${PRELUDE}`, body: body.join('\n').trim() }
@@ -365,10 +437,16 @@ function renderEpilogue(kernel: MatmulKernel, buffers: readonly LogicalBuffer[],
  * The kernel's WGSL. `starts`: where each of its buffers starts (from the dispatches, where the compiler has them;
  * by default views and carries move with the steps and are not known to be aligned).
  */
-export function renderKernel(kernel: Kernel, buffers: readonly LogicalBuffer[], starts: Starts = startsOf(kernel, buffers)): RenderedKernel {
+export function renderKernel(
+  kernel: Kernel,
+  buffers: readonly LogicalBuffer[],
+  starts: Starts = startsOf(kernel, buffers),
+): RenderedKernel {
   switch (kernel.kind) {
-    case 'map': return renderMap(kernel, buffers, starts)
-    case 'reduce': return renderReduce(kernel, buffers, starts)
+    case 'map':
+      return renderMap(kernel, buffers, starts)
+    case 'reduce':
+      return renderReduce(kernel, buffers, starts)
     case 'matmul': {
       const stepped = usesStep(kernel, starts)
       // A, B and C: a fixed start is part of the operand's static start; a moving one is read from the step uniform.
@@ -381,17 +459,39 @@ export function renderKernel(kernel: Kernel, buffers: readonly LogicalBuffer[], 
         return 'fixed' in start ? start.fixed : 0
       }
       const rendered = renderMatmul({
-        batch: kernel.batch, m: kernel.m, n: kernel.n, k: kernel.k,
-        transA: kernel.transA, transB: kernel.transB,
-        batchStrideA: kernel.batchStrideA, batchStrideB: kernel.batchStrideB,
-        start: { a: kernel.startA + fixed(0), b: kernel.startB + fixed(1), c: fixed(kernel.inputs.length), also: fixed(kernel.inputs.length + 1) },
+        batch: kernel.batch,
+        m: kernel.m,
+        n: kernel.n,
+        k: kernel.k,
+        transA: kernel.transA,
+        transB: kernel.transB,
+        batchStrideA: kernel.batchStrideA,
+        batchStrideB: kernel.batchStrideB,
+        start: {
+          a: kernel.startA + fixed(0),
+          b: kernel.startB + fixed(1),
+          c: fixed(kernel.inputs.length),
+          also: fixed(kernel.inputs.length + 1),
+        },
         epilogue: renderEpilogue(kernel, buffers, starts),
         // A, B, C, then the epilogue's inputs, then ALSO: the uniform comes after them.
-        also: kernel.also === undefined ? undefined : { binding: 1 + kernel.inputs.length, slice: moving(kernel.inputs.length + 1) },
-        step: stepped ? { binding: 1 + kernel.inputs.length + (kernel.also === undefined ? 0 : 1), vectors: stepVectors(kernel), a: moving(0), b: moving(1), c: moving(kernel.inputs.length) } : undefined,
+        also:
+          kernel.also === undefined
+            ? undefined
+            : { binding: 1 + kernel.inputs.length, slice: moving(kernel.inputs.length + 1) },
+        step: stepped
+          ? {
+              binding: 1 + kernel.inputs.length + (kernel.also === undefined ? 0 : 1),
+              vectors: stepVectors(kernel),
+              a: moving(0),
+              b: moving(1),
+              c: moving(kernel.inputs.length),
+            }
+          : undefined,
       })
       return { ...rendered, usesStep: stepped }
     }
-    default: return kernel satisfies never
+    default:
+      return kernel satisfies never
   }
 }

@@ -36,10 +36,18 @@ export class JvpTrace extends Trace {
 }
 
 /** Pushes tangents through `f` on flat lists of tensors. */
-export function jvpFlat(f: (xs: Tensor[]) => Tensor[], primals: readonly Tensor[], tangents: readonly Tensor[]): [Tensor[], Tensor[]] {
-  return withMain('jvp', (main) => new JvpTrace(main), (trace) => {
-    const ins = primals.map((p, i) => new JvpTracer(trace as JvpTrace, p, tangents[i]))
-    const outs = f(ins).map((o) => fullRaise(trace, o) as JvpTracer)
-    return [outs.map((o) => o.primal), outs.map((o) => o.tangent)]
-  })
+export function jvpFlat(
+  f: (xs: Tensor[]) => Tensor[],
+  primals: readonly Tensor[],
+  tangents: readonly Tensor[],
+): [Tensor[], Tensor[]] {
+  return withMain(
+    'jvp',
+    (main) => new JvpTrace(main),
+    (trace) => {
+      const ins = primals.map((p, i) => new JvpTracer(trace as JvpTrace, p, tangents[i]))
+      const outs = f(ins).map((o) => fullRaise(trace, o) as JvpTracer)
+      return [outs.map((o) => o.primal), outs.map((o) => o.tangent)]
+    },
+  )
 }

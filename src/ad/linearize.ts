@@ -17,20 +17,27 @@ export interface Linearized {
 }
 
 export function linearizeFlat(f: (xs: Tensor[]) => Tensor[], primals: readonly Tensor[]): Linearized {
-  const { program, result } = stage('linearize', primals.map((p) => p.aval), (tangents) => {
-    const main = (tangents[0] as StagingTracer | undefined)?.trace.main
-    const [primalsOut, tangentsOut] = jvpFlat(f, primals, tangents)
-    for (const p of primalsOut)
-      if (p instanceof StagingTracer && p.trace.main === main)
-        throw new Error('linearize: a primal output depends on the tangents; this is a bug in a jvp rule')
-    return { outputs: tangentsOut, result: primalsOut }
-  })
+  const { program, result } = stage(
+    'linearize',
+    primals.map((p) => p.aval),
+    (tangents) => {
+      const main = (tangents[0] as StagingTracer | undefined)?.trace.main
+      const [primalsOut, tangentsOut] = jvpFlat(f, primals, tangents)
+      for (const p of primalsOut)
+        if (p instanceof StagingTracer && p.trace.main === main)
+          throw new Error('linearize: a primal output depends on the tangents; this is a bug in a jvp rule')
+      return { outputs: tangentsOut, result: primalsOut }
+    },
+  )
   return { primalsOut: result, program }
 }
 
 export const applyLinear = (program: Program, tangents: readonly Tensor[]): Tensor[] => evalProgram(program, tangents)
 
-export function vjpFlat(f: (xs: Tensor[]) => Tensor[], primals: readonly Tensor[]): [Tensor[], (cts: readonly Tensor[]) => Tensor[]] {
+export function vjpFlat(
+  f: (xs: Tensor[]) => Tensor[],
+  primals: readonly Tensor[],
+): [Tensor[], (cts: readonly Tensor[]) => Tensor[]] {
   const { primalsOut, program } = linearizeFlat(f, primals)
   return [primalsOut, (cts) => transposeProgram(program, cts)]
 }

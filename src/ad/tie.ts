@@ -31,11 +31,15 @@ export function untie<A extends unknown[], R>(f: (...args: A) => R, argnum = 0):
     const owner: number[] = []
     args.forEach((a, i) => flatten(a)[0].forEach(() => owner.push(i)))
     let outDef = null as ReturnType<typeof flatten>[1] | null
-    const { program } = stage('untie', leaves.map((x) => x.aval), (inputs) => {
-      const [outs, def] = flatten(f(...(unflatten(argsDef, inputs) as A)), 'output')
-      outDef = def
-      return { outputs: outs, result: null }
-    })
+    const { program } = stage(
+      'untie',
+      leaves.map((x) => x.aval),
+      (inputs) => {
+        const [outs, def] = flatten(f(...(unflatten(argsDef, inputs) as A)), 'output')
+        outDef = def
+        return { outputs: outs, result: null }
+      },
+    )
     const tied = program.inputs.filter((_, k) => owner[k] === argnum)
     const others = program.inputs.filter((_, k) => owner[k] !== argnum)
     const uses = tied.map(() => 0)
@@ -62,7 +66,8 @@ export function untie<A extends unknown[], R>(f: (...args: A) => R, argnum = 0):
       uses,
       program: untied,
       apply: (copyTrees, ...rest) => {
-        if (copyTrees.length !== copies) throw new Error(`untie: F takes ${copies} copies of argument ${argnum}, got ${copyTrees.length}`)
+        if (copyTrees.length !== copies)
+          throw new Error(`untie: F takes ${copies} copies of argument ${argnum}, got ${copyTrees.length}`)
         const copyLeaves = copyTrees.flatMap((c, i) => {
           checkMatching('untie', `argument ${argnum}`, `copy ${i}`, tiedArg, c)
           return flatten(c)[0]

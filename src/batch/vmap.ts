@@ -66,17 +66,23 @@ export function vmapFlat(
       size = n
       first = `${describeInput(i)} has size ${n} on axis ${a}`
     } else if (n !== size)
-      throw new Error(`vmap: mapped axes must have one size: ${first}, but ${describeInput(i)} has size ${n} on axis ${a}`)
+      throw new Error(
+        `vmap: mapped axes must have one size: ${first}, but ${describeInput(i)} has size ${n} on axis ${a}`,
+      )
   })
   if (size === null) throw new Error('vmap: no input is mapped (every in_axes entry is null); map at least one input')
   const batch = size
-  return withMain('vmap', (main) => new BatchTrace(main), (trace) => {
-    const ins = args.map((x, i) => new BatchTracer(trace as BatchTrace, x, inAxes[i]))
-    const outs = f(ins).map((o) => fullRaise(trace, o) as BatchTracer)
-    return outs.map((o, j) => {
-      const to = typeof outAxes === 'number' ? outAxes : outAxes[j]
-      const axis = to < 0 ? to + o.value.ndim + (o.dim === null ? 1 : 0) : to
-      return moveBatchAxis(o.value, o.dim, axis, batch)
-    })
-  })
+  return withMain(
+    'vmap',
+    (main) => new BatchTrace(main),
+    (trace) => {
+      const ins = args.map((x, i) => new BatchTracer(trace as BatchTrace, x, inAxes[i]))
+      const outs = f(ins).map((o) => fullRaise(trace, o) as BatchTracer)
+      return outs.map((o, j) => {
+        const to = typeof outAxes === 'number' ? outAxes : outAxes[j]
+        const axis = to < 0 ? to + o.value.ndim + (o.dim === null ? 1 : 0) : to
+        return moveBatchAxis(o.value, o.dim, axis, batch)
+      })
+    },
+  )
 }

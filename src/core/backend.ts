@@ -97,7 +97,8 @@ function chooseBackend(): Promise<Backend> {
     const want = forced ?? env
     if (want !== undefined && want !== '') {
       const entry = registry.get(want)
-      if (entry === undefined) throw new Error(`ADJOINT_BACKEND=${want}: no such backend; registered: ${[...registry.keys()].join(', ')}`)
+      if (entry === undefined)
+        throw new Error(`ADJOINT_BACKEND=${want}: no such backend; registered: ${[...registry.keys()].join(', ')}`)
       return entry.factory()
     }
     const ordered = [...registry.entries()].sort((a, b) => b[1].priority - a[1].priority)

@@ -33,11 +33,14 @@ export const compare = (a: Tensor, b: Tensor, op: CompareOp) => bind1('compare',
 export const select = (pred: Tensor, onTrue: Tensor, onFalse: Tensor) => bind1('select', [pred, onTrue, onFalse], none)
 
 export const sum = (x: Tensor, axes: readonly number[]) => (axes.length === 0 ? x : bind1('sum', [x], { axes }))
-export const reduceMax = (x: Tensor, axes: readonly number[]) => (axes.length === 0 ? x : bind1('reduceMax', [x], { axes }))
+export const reduceMax = (x: Tensor, axes: readonly number[]) =>
+  axes.length === 0 ? x : bind1('reduceMax', [x], { axes })
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i])
-export const broadcast = (x: Tensor, shape: readonly number[]) => (same(x.aval.shape, shape) ? x : bind1('broadcast', [x], { shape }))
-export const reshape = (x: Tensor, shape: readonly number[]) => (same(x.aval.shape, shape) ? x : bind1('reshape', [x], { shape }))
+export const broadcast = (x: Tensor, shape: readonly number[]) =>
+  same(x.aval.shape, shape) ? x : bind1('broadcast', [x], { shape })
+export const reshape = (x: Tensor, shape: readonly number[]) =>
+  same(x.aval.shape, shape) ? x : bind1('reshape', [x], { shape })
 export const transpose = (x: Tensor, perm: readonly number[]) =>
   perm.every((p, i) => p === i) ? x : bind1('transpose', [x], { perm })
 export const slice = (x: Tensor, starts: readonly number[], limits: readonly number[]) =>

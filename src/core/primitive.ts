@@ -108,7 +108,10 @@ export interface PrimitiveRule<P extends Primitive> {
    * the parameters of a smaller equation and the inputs and outputs it keeps;
    * null to keep the equation as it is.
    */
-  dce?(params: Params<P>, usedOutputs: readonly boolean[]): { params: Params<P>; keepInputs: boolean[]; keepOutputs: boolean[] } | null
+  dce?(
+    params: Params<P>,
+    usedOutputs: readonly boolean[],
+  ): { params: Params<P>; keepInputs: boolean[]; keepOutputs: boolean[] } | null
 }
 
 /** A value while a Program is staged: known (computed now) or unknown (a variable of the Program being built). */

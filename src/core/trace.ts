@@ -21,8 +21,15 @@ class EvalTrace extends Trace {
   }
   process<P extends Primitive>(prim: P, inputs: readonly Tensor[], params: Params<P>): Tensor[] {
     const rule = rules[prim]
-    const outs = rule.abstractEval(inputs.map((x) => x.aval), params)
-    return rule.cpu(inputs.map((x) => x.toConcrete()), params, outs)
+    const outs = rule.abstractEval(
+      inputs.map((x) => x.aval),
+      params,
+    )
+    return rule.cpu(
+      inputs.map((x) => x.toConcrete()),
+      params,
+      outs,
+    )
   }
 }
 
@@ -64,12 +71,17 @@ export function fullRaise(trace: Trace, x: Tensor): Tracer | Tensor {
   const level = x.trace.main.level
   if (x.trace.main === trace.main) return x
   if (level < trace.main.level) return trace.lift(x)
-  throw new Error(`cannot lift a tracer of ${x.trace.main.name} (level ${level}) into ${trace.main.name} (level ${trace.main.level})`)
+  throw new Error(
+    `cannot lift a tracer of ${x.trace.main.name} (level ${level}) into ${trace.main.name} (level ${trace.main.level})`,
+  )
 }
 
 export function bind<P extends Primitive>(prim: P, inputs: readonly Tensor[], params: Params<P>): Tensor[] {
   for (const x of inputs)
-    if (!(x instanceof Tensor)) throw new TypeError(`${prim}: expected Tensor inputs, got ${typeof x === 'object' ? JSON.stringify(x) : String(x)}`)
+    if (!(x instanceof Tensor))
+      throw new TypeError(
+        `${prim}: expected Tensor inputs, got ${typeof x === 'object' ? JSON.stringify(x) : String(x)}`,
+      )
   const trace = topTrace(inputs)
   const raised = inputs.map((x) => fullRaise(trace, x))
   return trace.process(prim, raised as Tracer[], params)

@@ -38,4 +38,3 @@ export abstract class Tracer extends Tensor {
     return `Tracer<${this.trace.main.name}>(${formatAval(this.aval)})`
   }
 }
-

@@ -11,7 +11,11 @@ export function cpuBackend(options: RunOptions = {}): Backend {
         program,
         kernels: program.eqns.length,
         async run(inputs) {
-          return runProgram(program, inputs.map((x) => x.toConcrete()), options)
+          return runProgram(
+            program,
+            inputs.map((x) => x.toConcrete()),
+            options,
+          )
         },
         stats: () => ({ dispatches: 0, submissions: 0, bytesRead: 0, bytesWritten: 0, bytesCheckpointed: 0 }),
       }

@@ -23,7 +23,10 @@ export function runProgram(program: Program, inputs: readonly Tensor[], options:
   program.inputs.forEach((v, i) => {
     const x = inputs[i]
     if (!(x instanceof ConcreteTensor)) throw new Error(`runProgram: input ${i} must be a concrete tensor`)
-    if (!sameShape(x.aval.shape, v.aval.shape) || (x.aval.dtype !== v.aval.dtype && !(isFloat(x.aval.dtype) && isFloat(v.aval.dtype))))
+    if (
+      !sameShape(x.aval.shape, v.aval.shape) ||
+      (x.aval.dtype !== v.aval.dtype && !(isFloat(x.aval.dtype) && isFloat(v.aval.dtype)))
+    )
       throw new Error(`runProgram: input ${i} must be ${formatAval(v.aval)}, got ${formatAval(x.aval)}`)
     env.set(v, cast(x))
   })
@@ -46,7 +49,9 @@ function paramsAt(eqn: Eqn, precision: FloatDType): Eqn['params'] {
   const entries = Object.entries(eqn.params as Record<string, unknown>)
   if (eqn.prim === 'convert' && isFloat((eqn.params as { dtype: 'f32' }).dtype)) return { dtype: precision }
   if (!entries.some(([, v]) => v instanceof Program)) return eqn.params
-  return Object.fromEntries(entries.map(([k, v]) => [k, v instanceof Program ? programAt(v, precision) : v])) as Eqn['params']
+  return Object.fromEntries(
+    entries.map(([k, v]) => [k, v instanceof Program ? programAt(v, precision) : v]),
+  ) as Eqn['params']
 }
 
 const recast = new WeakMap<Program, Map<FloatDType, Program>>()
@@ -70,7 +75,12 @@ function programAt(program: Program, precision: FloatDType): Program {
     program.inputs.map(v),
     program.constVars.map(v),
     program.constValues.map(cast),
-    program.eqns.map((e) => ({ prim: e.prim, inputs: e.inputs.map(atom), params: paramsAt(e, precision), outputs: e.outputs.map(v) })),
+    program.eqns.map((e) => ({
+      prim: e.prim,
+      inputs: e.inputs.map(atom),
+      params: paramsAt(e, precision),
+      outputs: e.outputs.map(v),
+    })),
     program.outputs.map(atom),
   )
   const byPrecision = recast.get(program) ?? new Map<FloatDType, Program>()

@@ -50,7 +50,12 @@ export function mapUnary(x: ConcreteTensor, dtype: DType, f: (v: number) => numb
   return concrete(x.aval.shape, dtype, out)
 }
 
-export function mapBinary(a: ConcreteTensor, b: ConcreteTensor, dtype: DType, f: (x: number, y: number) => number): ConcreteTensor {
+export function mapBinary(
+  a: ConcreteTensor,
+  b: ConcreteTensor,
+  dtype: DType,
+  f: (x: number, y: number) => number,
+): ConcreteTensor {
   const out = allocate(dtype, a.values.length)
   const xs = a.values
   const ys = b.values

@@ -18,12 +18,19 @@ export interface ShiftOptions {
  * filling the uncovered border with 0: small translations leave a digit's
  * class unchanged, so the network sees new examples every epoch.
  */
-export function randomShift<N extends number | string, P extends number>(images: Tensor<[N, P]>, key: Key, options: ShiftOptions): Tensor<[N, P]> {
+export function randomShift<N extends number | string, P extends number>(
+  images: Tensor<[N, P]>,
+  key: Key,
+  options: ShiftOptions,
+): Tensor<[N, P]> {
   const { height, width, maxShift = 2 } = options
   const shape = images.aval.shape
   if (shape.length !== 2 || shape[1] !== height * width || images.aval.dtype !== 'f32')
-    throw new Error(`randomShift: expected f32[N,${height * width}] (${height}×${width} images), got ${formatAval(images.aval)}`)
-  if (!Number.isInteger(maxShift) || maxShift < 0) throw new Error(`randomShift: maxShift must be a non-negative integer, got ${maxShift}`)
+    throw new Error(
+      `randomShift: expected f32[N,${height * width}] (${height}×${width} images), got ${formatAval(images.aval)}`,
+    )
+  if (!Number.isInteger(maxShift) || maxShift < 0)
+    throw new Error(`randomShift: maxShift must be a non-negative integer, got ${maxShift}`)
   const n = shape[0]
   const source = images.toConcrete().values as Float32Array
   const out = new Float32Array(source.length)

@@ -15,7 +15,9 @@ const nodeFs = async (caller: string): Promise<FsPromises> => {
   try {
     return await import('node:fs/promises')
   } catch (cause) {
-    throw new Error(`${caller}: needs Node's file system (node:fs/promises), which this environment does not provide`, { cause })
+    throw new Error(`${caller}: needs Node's file system (node:fs/promises), which this environment does not provide`, {
+      cause,
+    })
   }
 }
 
@@ -31,7 +33,11 @@ const temporaryName = (path: string): string => {
 }
 
 /** Writes `data` to `path` atomically (see the header); `caller` names the function in errors. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string, caller = 'writeFileAtomic'): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  caller = 'writeFileAtomic',
+): Promise<void> {
   const fs = await nodeFs(caller)
   const temporary = temporaryName(path)
   let handle: Awaited<ReturnType<FsPromises['open']>> | undefined

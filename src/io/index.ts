@@ -1,13 +1,45 @@
 /** Data in and out: parameter files (safetensors), datasets (MNIST), atomic file writes. */
 export {
-  encodeSafetensors, decodeSafetensors, readSafetensorsHeader, saveParams, loadParams, tensorNames, TensorInfoCodec, MetadataCodec,
-  type FileDType, type TensorEntry, type SafetensorsHeader, type Safetensors,
+  encodeSafetensors,
+  decodeSafetensors,
+  readSafetensorsHeader,
+  saveParams,
+  loadParams,
+  tensorNames,
+  TensorInfoCodec,
+  MetadataCodec,
+  type FileDType,
+  type TensorEntry,
+  type SafetensorsHeader,
+  type Safetensors,
 } from './safetensors.ts'
 export {
-  loadMnist, decodeMnist, readMnistPackage, importMnistPackage, splitMnist, mnistSplitIndices, MnistEntryCodec,
-  MNIST_IMAGE_SIZE, MNIST_PIXELS, MNIST_CLASSES, MNIST_SPLIT_SEED, MNIST_SPLIT_FRACTIONS,
-  type MnistEntry, type MnistDataset, type MnistSplits, type LoadMnistOptions,
+  loadMnist,
+  decodeMnist,
+  readMnistPackage,
+  importMnistPackage,
+  splitMnist,
+  mnistSplitIndices,
+  MnistEntryCodec,
+  MNIST_IMAGE_SIZE,
+  MNIST_PIXELS,
+  MNIST_CLASSES,
+  MNIST_SPLIT_SEED,
+  MNIST_SPLIT_FRACTIONS,
+  type MnistEntry,
+  type MnistDataset,
+  type MnistSplits,
+  type LoadMnistOptions,
 } from './mnist.ts'
 export { writeFileAtomic, readFileBytes } from './files.ts'
 export { randomShift, type ShiftOptions } from './augment.ts'
-export { loadMobyDick, decodeSections, splitSections, CharVocabulary, windows, SectionCodec, type Section, type TextSplits } from './text.ts'
+export {
+  loadMobyDick,
+  decodeSections,
+  splitSections,
+  CharVocabulary,
+  windows,
+  SectionCodec,
+  type Section,
+  type TextSplits,
+} from './text.ts'

@@ -47,9 +47,22 @@ export interface MnistSplits {
 // ---------------------------------------------------------------- codec
 
 const describe = (u: unknown): string =>
-  u === undefined ? 'nothing' : typeof u === 'number' ? String(u) : typeof u === 'string' ? JSON.stringify(u) : Array.isArray(u) ? `an array of ${u.length}` : u === null ? 'null' : typeof u === 'object' ? 'an object' : typeof u
+  u === undefined
+    ? 'nothing'
+    : typeof u === 'number'
+      ? String(u)
+      : typeof u === 'string'
+        ? JSON.stringify(u)
+        : Array.isArray(u)
+          ? `an array of ${u.length}`
+          : u === null
+            ? 'null'
+            : typeof u === 'object'
+              ? 'an object'
+              : typeof u
 
-const isArrayLike = (u: unknown): u is ArrayLike<unknown> => Array.isArray(u) || (ArrayBuffer.isView(u) && !(u instanceof DataView))
+const isArrayLike = (u: unknown): u is ArrayLike<unknown> =>
+  Array.isArray(u) || (ArrayBuffer.isView(u) && !(u instanceof DataView))
 
 /** Why `u` is not 784 grey levels in [0, 1], or undefined. */
 function invalidImage(u: unknown, field: string): string | undefined {
@@ -57,14 +70,16 @@ function invalidImage(u: unknown, field: string): string | undefined {
   if (u.length !== MNIST_PIXELS) return `${field} must have ${MNIST_PIXELS} pixels (28×28), got ${u.length}`
   for (let i = 0; i < u.length; i++) {
     const v = u[i]
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) return `${field}[${i}] must be a number in [0, 1], got ${describe(v)}`
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+      return `${field}[${i}] must be a number in [0, 1], got ${describe(v)}`
   }
   return undefined
 }
 
 /** The label of a one-hot vector of 10, or why it is not one. */
 function oneHotLabel(u: unknown): E.Either<string, number> {
-  if (!isArrayLike(u) || u.length !== MNIST_CLASSES) return E.left(`output must be a one-hot vector of ${MNIST_CLASSES}, got ${describe(u)}`)
+  if (!isArrayLike(u) || u.length !== MNIST_CLASSES)
+    return E.left(`output must be a one-hot vector of ${MNIST_CLASSES}, got ${describe(u)}`)
   const ones: number[] = []
   for (let i = 0; i < MNIST_CLASSES; i++) {
     if (u[i] === 1) ones.push(i)
@@ -74,7 +89,8 @@ function oneHotLabel(u: unknown): E.Either<string, number> {
 }
 
 function decodeEntry(u: unknown): E.Either<string, MnistEntry> {
-  if (typeof u !== 'object' || u === null || Array.isArray(u)) return E.left(`expected { image, label } or { input, output }, got ${describe(u)}`)
+  if (typeof u !== 'object' || u === null || Array.isArray(u))
+    return E.left(`expected { image, label } or { input, output }, got ${describe(u)}`)
   const o = u as Record<string, unknown>
   if ('image' in o || 'label' in o) {
     const why = invalidImage(o.image, 'image')
@@ -90,7 +106,9 @@ function decodeEntry(u: unknown): E.Either<string, MnistEntry> {
     const label = oneHotLabel(o.output)
     return E.isLeft(label) ? label : E.right({ image: o.input as ArrayLike<number>, label: label.right })
   }
-  return E.left(`expected { image, label } or { input, output }, got an object with keys ${Object.keys(o).join(', ') || '(none)'}`)
+  return E.left(
+    `expected { image, label } or { input, output }, got an object with keys ${Object.keys(o).join(', ') || '(none)'}`,
+  )
 }
 
 /**
@@ -139,7 +157,10 @@ const datasetOf = (images: Float32Array, labels: Int32Array): MnistDataset => ({
  * (784 numbers each).
  */
 export function readMnistPackage(pkg: unknown): E.Either<string, MnistEntry[]> {
-  const root = typeof pkg === 'object' && pkg !== null && 'default' in pkg && !Array.isArray(pkg) ? (pkg as { default: unknown }).default : pkg
+  const root =
+    typeof pkg === 'object' && pkg !== null && 'default' in pkg && !Array.isArray(pkg)
+      ? (pkg as { default: unknown }).default
+      : pkg
   if (!Array.isArray(root) || root.length !== MNIST_CLASSES)
     return E.left(`the mnist package must export a list of ${MNIST_CLASSES} digit classes, got ${describe(root)}`)
   const entries: MnistEntry[] = []
@@ -147,9 +168,14 @@ export function readMnistPackage(pkg: unknown): E.Either<string, MnistEntry[]> {
     const raw = (root[d] as { raw?: unknown } | undefined)?.raw
     if (!isArrayLike(raw)) return E.left(`the mnist package's class ${d} has no raw pixel list, got ${describe(raw)}`)
     if (raw.length % MNIST_PIXELS !== 0)
-      return E.left(`the mnist package's class ${d} holds ${raw.length} numbers, not a whole number of ${MNIST_PIXELS}-pixel images`)
+      return E.left(
+        `the mnist package's class ${d} holds ${raw.length} numbers, not a whole number of ${MNIST_PIXELS}-pixel images`,
+      )
     for (let i = 0; i < raw.length / MNIST_PIXELS; i++)
-      entries.push({ image: Array.prototype.slice.call(raw, i * MNIST_PIXELS, (i + 1) * MNIST_PIXELS) as number[], label: d })
+      entries.push({
+        image: Array.prototype.slice.call(raw, i * MNIST_PIXELS, (i + 1) * MNIST_PIXELS) as number[],
+        label: d,
+      })
   }
   return E.right(entries)
 }
@@ -178,7 +204,11 @@ export async function importMnistPackage(importer: () => Promise<unknown> = impo
 // ---------------------------------------------------------------- the split
 
 /** Indices of the fixed split of n entries (see the header). */
-export function mnistSplitIndices(n: number): { readonly train: Int32Array; readonly validation: Int32Array; readonly test: Int32Array } {
+export function mnistSplitIndices(n: number): {
+  readonly train: Int32Array
+  readonly validation: Int32Array
+  readonly test: Int32Array
+} {
   const order = permutation(key(MNIST_SPLIT_SEED), n)
   const nTrain = Math.floor(n * MNIST_SPLIT_FRACTIONS.train)
   const nValidation = Math.floor(n * MNIST_SPLIT_FRACTIONS.validation)

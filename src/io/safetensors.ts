@@ -71,11 +71,16 @@ export function tensorNames(def: TreeDef): string[] {
   const walk = (d: TreeDef, prefix: string): string[] => {
     const join = (part: string | number) => (prefix === '' ? String(part) : `${prefix}.${part}`)
     switch (d.kind) {
-      case 'leaf': return [prefix]
-      case 'none': return []
-      case 'array': return d.children.flatMap((c, i) => walk(c, join(i)))
-      case 'record': return d.children.flatMap((c, i) => walk(c, join(d.keys[i])))
-      default: return d satisfies never
+      case 'leaf':
+        return [prefix]
+      case 'none':
+        return []
+      case 'array':
+        return d.children.flatMap((c, i) => walk(c, join(i)))
+      case 'record':
+        return d.children.flatMap((c, i) => walk(c, join(d.keys[i])))
+      default:
+        return d satisfies never
     }
   }
   return walk(def, '')
@@ -87,7 +92,10 @@ function checkNames(names: readonly string[]): void {
   const seen = new Set<string>()
   for (const name of names) {
     if (name === METADATA) throw new Error(`encodeSafetensors: the name ${METADATA} is reserved for the metadata`)
-    if (seen.has(name)) throw new Error(`encodeSafetensors: two tensors would both be named ${shown(name)}; rename a key so that dotted paths differ`)
+    if (seen.has(name))
+      throw new Error(
+        `encodeSafetensors: two tensors would both be named ${shown(name)}; rename a key so that dotted paths differ`,
+      )
     seen.add(name)
   }
 }
@@ -102,7 +110,9 @@ function writeValues(out: DataView, at: number, dtype: FileDType, values: TypedA
     return
   }
   if (littleEndianHost) {
-    new Uint8Array(out.buffer, out.byteOffset + at, values.byteLength).set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength))
+    new Uint8Array(out.buffer, out.byteOffset + at, values.byteLength).set(
+      new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    )
     return
   }
   const size = itemSize[dtype]
@@ -124,14 +134,24 @@ function readValues(bytes: Uint8Array, entry: TensorEntry): E.Either<string, Typ
     return E.right(own)
   }
   if (littleEndianHost) {
-    const view = entry.dtype === 'F32' ? new Float32Array(own.buffer) : entry.dtype === 'F64' ? new Float64Array(own.buffer) : new Int32Array(own.buffer)
+    const view =
+      entry.dtype === 'F32'
+        ? new Float32Array(own.buffer)
+        : entry.dtype === 'F64'
+          ? new Float64Array(own.buffer)
+          : new Int32Array(own.buffer)
     return E.right(view)
   }
   const values = allocate(dtype, n)
   const data = new DataView(own.buffer)
   const size = itemSize[entry.dtype]
   for (let i = 0; i < n; i++)
-    values[i] = entry.dtype === 'F32' ? data.getFloat32(i * size, true) : entry.dtype === 'F64' ? data.getFloat64(i * size, true) : data.getInt32(i * size, true)
+    values[i] =
+      entry.dtype === 'F32'
+        ? data.getFloat32(i * size, true)
+        : entry.dtype === 'F64'
+          ? data.getFloat64(i * size, true)
+          : data.getInt32(i * size, true)
   return E.right(values)
 }
 
@@ -149,7 +169,10 @@ export function encodeSafetensors(tree: unknown, metadata?: Readonly<Record<stri
   const header: Record<string, unknown> = {}
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata))
-      if (typeof v !== 'string') throw new TypeError(`encodeSafetensors: metadata values must be strings, got ${typeof v} for ${JSON.stringify(k)}`)
+      if (typeof v !== 'string')
+        throw new TypeError(
+          `encodeSafetensors: metadata values must be strings, got ${typeof v} for ${JSON.stringify(k)}`,
+        )
     header[METADATA] = { ...metadata }
   }
   const values: TypedArray[] = []
@@ -185,7 +208,10 @@ export function encodeSafetensors(tree: unknown, metadata?: Readonly<Record<stri
 const size = new t.Type<number, number, unknown>(
   'non-negative integer',
   (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= 0,
-  (u, c) => (typeof u === 'number' && Number.isSafeInteger(u) && u >= 0 ? t.success(u) : t.failure(u, c, `expected a non-negative integer, got ${JSON.stringify(u)}`)),
+  (u, c) =>
+    typeof u === 'number' && Number.isSafeInteger(u) && u >= 0
+      ? t.success(u)
+      : t.failure(u, c, `expected a non-negative integer, got ${JSON.stringify(u)}`),
   t.identity,
 )
 const text = new t.Type<string, string, unknown>(
@@ -195,26 +221,34 @@ const text = new t.Type<string, string, unknown>(
   t.identity,
 )
 /** One tensor's header entry as the file states it (the dtype is checked against the supported ones afterwards). */
-export const TensorInfoCodec = t.type({ dtype: text, shape: t.array(size), data_offsets: t.tuple([size, size]) }, 'TensorInfo')
+export const TensorInfoCodec = t.type(
+  { dtype: text, shape: t.array(size), data_offsets: t.tuple([size, size]) },
+  'TensorInfo',
+)
 export const MetadataCodec = t.record(t.string, text, 'Metadata')
 
-const isPlainObject = (u: unknown): u is Record<string, unknown> => typeof u === 'object' && u !== null && !Array.isArray(u)
+const isPlainObject = (u: unknown): u is Record<string, unknown> =>
+  typeof u === 'object' && u !== null && !Array.isArray(u)
 
 /** The header of a safetensors file, checked for form, dtypes and offsets, without reading the data. */
 export function readSafetensorsHeader(bytes: Uint8Array): E.Either<string, SafetensorsHeader> {
   if (bytes.length < 8) return E.left(`the file is ${bytes.length} bytes, too short for the 8-byte header length`)
   const declared = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true)
   if (declared > BigInt(bytes.length - 8))
-    return E.left(`the header length ${declared} exceeds the file: only ${bytes.length - 8} bytes follow the length field (truncated or not a safetensors file?)`)
+    return E.left(
+      `the header length ${declared} exceeds the file: only ${bytes.length - 8} bytes follow the length field (truncated or not a safetensors file?)`,
+    )
   const headerLength = Number(declared)
-  if (headerLength > MAX_HEADER_BYTES) return E.left(`the header length ${headerLength} is above the limit of ${MAX_HEADER_BYTES} bytes`)
+  if (headerLength > MAX_HEADER_BYTES)
+    return E.left(`the header length ${headerLength} is above the limit of ${MAX_HEADER_BYTES} bytes`)
   let json: string
   try {
     json = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength))
   } catch {
     return E.left('the header is not valid UTF-8')
   }
-  if (!json.startsWith('{')) return E.left(`the header must be a JSON object starting with '{', got ${JSON.stringify(json.slice(0, 20))}`)
+  if (!json.startsWith('{'))
+    return E.left(`the header must be a JSON object starting with '{', got ${JSON.stringify(json.slice(0, 20))}`)
   let parsed: unknown
   try {
     parsed = JSON.parse(json)
@@ -232,9 +266,19 @@ export function readSafetensorsHeader(bytes: Uint8Array): E.Either<string, Safet
       continue
     }
     const info = TensorInfoCodec.decode(value)
-    if (E.isLeft(info)) return E.left(`${shown(name)}: ${isPlainObject(value) ? formatDecodeError(info.left) : `expected { dtype, shape, data_offsets }, got ${JSON.stringify(value)}`}`)
-    const { dtype, shape, data_offsets: [begin, end] } = info.right
-    if (!isFileDType(dtype)) return E.left(`${shown(name)}: dtype ${dtype} is not supported (expected one of ${Object.keys(fileDTypes).join(', ')})`)
+    if (E.isLeft(info))
+      return E.left(
+        `${shown(name)}: ${isPlainObject(value) ? formatDecodeError(info.left) : `expected { dtype, shape, data_offsets }, got ${JSON.stringify(value)}`}`,
+      )
+    const {
+      dtype,
+      shape,
+      data_offsets: [begin, end],
+    } = info.right
+    if (!isFileDType(dtype))
+      return E.left(
+        `${shown(name)}: dtype ${dtype} is not supported (expected one of ${Object.keys(fileDTypes).join(', ')})`,
+      )
     entries.push({ name, dtype, shape, begin, end })
   }
   const dataStart = 8 + headerLength
@@ -250,30 +294,45 @@ const span = (e: TensorEntry) => `[${e.begin}, ${e.end}]`
 function checkOffsets(entries: readonly TensorEntry[], dataLength: number): E.Either<string, TensorEntry[]> {
   for (const e of entries) {
     if (e.begin > e.end) return E.left(`${shown(e.name)}: data_offsets ${span(e)} run backwards`)
-    if (e.end > dataLength) return E.left(`${shown(e.name)}: data_offsets ${span(e)} exceed the data section (${dataLength} bytes; truncated file?)`)
+    if (e.end > dataLength)
+      return E.left(
+        `${shown(e.name)}: data_offsets ${span(e)} exceed the data section (${dataLength} bytes; truncated file?)`,
+      )
     const elements = sizeOf(e.shape)
     const needed = elements * itemSize[e.dtype]
     if (!Number.isSafeInteger(needed) || needed !== e.end - e.begin)
-      return E.left(`${shown(e.name)}: shape ${formatShape(e.shape)} of ${e.dtype} takes ${needed} bytes, but data_offsets ${span(e)} span ${e.end - e.begin}`)
+      return E.left(
+        `${shown(e.name)}: shape ${formatShape(e.shape)} of ${e.dtype} takes ${needed} bytes, but data_offsets ${span(e)} span ${e.end - e.begin}`,
+      )
   }
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end)
   let covered = 0
   let previous: TensorEntry | undefined
   for (const e of sorted) {
     if (e.begin < covered && previous !== undefined)
-      return E.left(`${shown(e.name)}: data_offsets ${span(e)} overlap those of ${shown(previous.name)} ${span(previous)}`)
+      return E.left(
+        `${shown(e.name)}: data_offsets ${span(e)} overlap those of ${shown(previous.name)} ${span(previous)}`,
+      )
     if (e.begin > covered)
-      return E.left(`bytes ${covered} to ${e.begin} of the data section belong to no tensor (${previous === undefined ? '' : `after ${shown(previous.name)}, `}before ${shown(e.name)})`)
+      return E.left(
+        `bytes ${covered} to ${e.begin} of the data section belong to no tensor (${previous === undefined ? '' : `after ${shown(previous.name)}, `}before ${shown(e.name)})`,
+      )
     covered = e.end
     previous = e
   }
   if (covered !== dataLength)
-    return E.left(`bytes ${covered} to ${dataLength} of the data section belong to no tensor${previous === undefined ? '' : ` (after ${shown(previous.name)})`}`)
+    return E.left(
+      `bytes ${covered} to ${dataLength} of the data section belong to no tensor${previous === undefined ? '' : ` (after ${shown(previous.name)})`}`,
+    )
   return E.right(sorted)
 }
 
 /** Names, dtypes and shapes of the file against those of the template; every difference is listed. */
-function matchTemplate(entries: readonly TensorEntry[], names: readonly string[], templateLeaves: readonly Tensor[]): E.Either<string, TensorEntry[]> {
+function matchTemplate(
+  entries: readonly TensorEntry[],
+  names: readonly string[],
+  templateLeaves: readonly Tensor[],
+): E.Either<string, TensorEntry[]> {
   const byName = new Map(entries.map((e) => [e.name, e]))
   const expected = new Set(names)
   const problems: string[] = []
@@ -285,14 +344,19 @@ function matchTemplate(entries: readonly TensorEntry[], names: readonly string[]
     const e = byName.get(name)
     if (e === undefined) return
     const want = templateLeaves[i].aval
-    if (fileDTypes[e.dtype] !== want.dtype) problems.push(`${shown(name)}: expected dtype ${fileDTypeOf[want.dtype]}, got ${e.dtype}`)
+    if (fileDTypes[e.dtype] !== want.dtype)
+      problems.push(`${shown(name)}: expected dtype ${fileDTypeOf[want.dtype]}, got ${e.dtype}`)
     if (e.shape.length !== want.shape.length || e.shape.some((d, j) => d !== want.shape[j]))
       problems.push(`${shown(name)}: expected shape ${formatShape(want.shape)}, got ${formatShape(e.shape)}`)
   })
   return problems.length > 0 ? E.left(problems.join('; ')) : E.right(names.map((n) => byName.get(n) as TensorEntry))
 }
 
-function readTensors(bytes: Uint8Array, header: SafetensorsHeader, entries: readonly TensorEntry[]): E.Either<string, ConcreteTensor[]> {
+function readTensors(
+  bytes: Uint8Array,
+  header: SafetensorsHeader,
+  entries: readonly TensorEntry[],
+): E.Either<string, ConcreteTensor[]> {
   const data = bytes.subarray(header.dataStart)
   const out: ConcreteTensor[] = []
   for (const e of entries) {
@@ -318,7 +382,10 @@ export function decodeSafetensors(bytes: Uint8Array, template?: unknown): E.Eith
       if (template === undefined)
         return pipe(
           readTensors(bytes, header, header.entries),
-          E.map((tensors) => ({ tree: Object.fromEntries(header.entries.map((e, i) => [e.name, tensors[i]])), metadata: header.metadata })),
+          E.map((tensors) => ({
+            tree: Object.fromEntries(header.entries.map((e, i) => [e.name, tensors[i]])),
+            metadata: header.metadata,
+          })),
         )
       let leaves: Tensor[]
       let def: TreeDef
@@ -341,7 +408,9 @@ export function decodeSafetensors(bytes: Uint8Array, template?: unknown): E.Eith
 /** Host copies of every leaf (device tensors are read back once). */
 async function toHost(tree: unknown): Promise<unknown> {
   const [leaves, def] = flatten(tree)
-  const host = await Promise.all(leaves.map(async (x) => (x instanceof ConcreteTensor ? x : concrete(x.aval.shape, x.aval.dtype, await x.data()))))
+  const host = await Promise.all(
+    leaves.map(async (x) => (x instanceof ConcreteTensor ? x : concrete(x.aval.shape, x.aval.dtype, await x.data()))),
+  )
   return unflatten(def, host)
 }
 
@@ -351,12 +420,18 @@ async function toHost(tree: unknown): Promise<unknown> {
  * directory and renamed over `path`, so a failure at any point leaves an
  * existing file untouched.
  */
-export async function saveParams(path: string, tree: unknown, metadata?: Readonly<Record<string, string>>): Promise<void> {
+export async function saveParams(
+  path: string,
+  tree: unknown,
+  metadata?: Readonly<Record<string, string>>,
+): Promise<void> {
   let bytes: Uint8Array
   try {
     bytes = encodeSafetensors(await toHost(tree), metadata)
   } catch (e) {
-    throw new Error(`saveParams: nothing written to ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+    throw new Error(`saveParams: nothing written to ${path}: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+    })
   }
   await writeFileAtomic(path, bytes, 'saveParams')
 }

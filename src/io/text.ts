@@ -29,7 +29,13 @@ export interface TextSplits {
 }
 
 const describe = (u: unknown): string =>
-  u === null ? 'null' : Array.isArray(u) ? `an array of ${u.length}` : typeof u === 'string' ? `a string of ${u.length} characters` : typeof u
+  u === null
+    ? 'null'
+    : Array.isArray(u)
+      ? `an array of ${u.length}`
+      : typeof u === 'string'
+        ? `a string of ${u.length} characters`
+        : typeof u
 
 /** The sections of the book, or why `u` is not a list of { chapter, title, text }. */
 export function decodeSections(u: unknown): E.Either<string, Section[]> {
@@ -38,7 +44,15 @@ export function decodeSections(u: unknown): E.Either<string, Section[]> {
   for (const [i, s] of u.entries()) {
     const r = SectionCodec.decode(s)
     if (E.isLeft(r)) {
-      const fields = r.left.map((e) => `${e.context.map((c) => c.key).filter(Boolean).join('.') || '(the section)'} must be a string, got ${describe(e.value)}`)
+      const fields = r.left.map(
+        (e) =>
+          `${
+            e.context
+              .map((c) => c.key)
+              .filter(Boolean)
+              .join('.') || '(the section)'
+          } must be a string, got ${describe(e.value)}`,
+      )
       return E.left(`section ${i}: ${[...new Set(fields)].join('; ')}`)
     }
     out.push(r.right)
@@ -49,8 +63,16 @@ export function decodeSections(u: unknown): E.Either<string, Section[]> {
 
 /** The fixed split of sections (see the header), each part the sections' texts joined by blank lines. */
 export function splitSections(sections: readonly Section[]): TextSplits {
-  const part = (keep: (i: number) => boolean) => sections.filter((_, i) => keep(i)).map((s) => s.text).join('\n\n')
-  return { train: part((i) => i % 20 !== 10 && i % 20 !== 19), validation: part((i) => i % 20 === 10), test: part((i) => i % 20 === 19) }
+  const part = (keep: (i: number) => boolean) =>
+    sections
+      .filter((_, i) => keep(i))
+      .map((s) => s.text)
+      .join('\n\n')
+  return {
+    train: part((i) => i % 20 !== 10 && i % 20 !== 19),
+    validation: part((i) => i % 20 === 10),
+    test: part((i) => i % 20 === 19),
+  }
 }
 
 // A variable specifier keeps bundlers from resolving the optional package at build time.
@@ -68,7 +90,8 @@ export function loadMobyDick(): Promise<TextSplits> {
       throw new Error(`install the \`${PACKAGE}\` package (npm i ${PACKAGE}) to load Moby-Dick`, { cause: e })
     }
     const text = (pkg as { default?: unknown }).default
-    if (typeof text !== 'function') throw new Error(`loadMobyDick: ${PACKAGE} must export a function returning the sections, got ${describe(text)}`)
+    if (typeof text !== 'function')
+      throw new Error(`loadMobyDick: ${PACKAGE} must export a function returning the sections, got ${describe(text)}`)
     return pipe(
       decodeSections(text()),
       E.map(splitSections),
@@ -91,11 +114,19 @@ export function loadMobyDick(): Promise<TextSplits> {
 export class CharVocabulary {
   readonly chars: readonly string[]
   private readonly ids: ReadonlyMap<string, number>
-  constructor(text: string, minCount = 1, readonly unknown = '¤') {
-    if (!(Number.isInteger(minCount) && minCount >= 1)) throw new Error(`CharVocabulary: minCount must be a positive integer, got ${minCount}`)
+  constructor(
+    text: string,
+    minCount = 1,
+    readonly unknown = '¤',
+  ) {
+    if (!(Number.isInteger(minCount) && minCount >= 1))
+      throw new Error(`CharVocabulary: minCount must be a positive integer, got ${minCount}`)
     const counts = new Map<string, number>()
     for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1)
-    const kept = [...counts.entries()].filter(([, n]) => n >= minCount).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([ch]) => ch)
+    const kept = [...counts.entries()]
+      .filter(([, n]) => n >= minCount)
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .map(([ch]) => ch)
     this.chars = [unknown, ...kept]
     this.ids = new Map(kept.map((ch, i) => [ch, i + 1]))
   }
@@ -113,7 +144,8 @@ export class CharVocabulary {
     let s = ''
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]
-      if (!(Number.isInteger(id) && id >= 0 && id < this.chars.length)) throw new Error(`CharVocabulary.decode: id ${i} is ${id}, not an integer from 0 to ${this.chars.length - 1}`)
+      if (!(Number.isInteger(id) && id >= 0 && id < this.chars.length))
+        throw new Error(`CharVocabulary.decode: id ${i} is ${id}, not an integer from 0 to ${this.chars.length - 1}`)
       s += this.chars[id]
     }
     return s
@@ -125,18 +157,27 @@ export class CharVocabulary {
  * inputs[t, b] = ids[starts[b] + t] and targets[t, b] = ids[starts[b] + t + 1]
  * for t < length.
  */
-export function windows(ids: Int32Array, starts: ArrayLike<number>, length: number): { inputs: Tensor<[number, number], 'i32'>; targets: Tensor<[number, number], 'i32'> } {
+export function windows(
+  ids: Int32Array,
+  starts: ArrayLike<number>,
+  length: number,
+): { inputs: Tensor<[number, number], 'i32'>; targets: Tensor<[number, number], 'i32'> } {
   const B = starts.length
   const inputs = new Int32Array(length * B)
   const targets = new Int32Array(length * B)
   for (let b = 0; b < B; b++) {
     const s = starts[b]
     if (!(Number.isInteger(s) && s >= 0 && s + length < ids.length))
-      throw new Error(`windows: start ${b} is ${s}; a window of ${length} and its next token must lie within the ${ids.length} ids`)
+      throw new Error(
+        `windows: start ${b} is ${s}; a window of ${length} and its next token must lie within the ${ids.length} ids`,
+      )
     for (let t = 0; t < length; t++) {
       inputs[t * B + b] = ids[s + t]
       targets[t * B + b] = ids[s + t + 1]
     }
   }
-  return { inputs: concrete([length, B], 'i32', inputs) as never, targets: concrete([length, B], 'i32', targets) as never }
+  return {
+    inputs: concrete([length, B], 'i32', inputs) as never,
+    targets: concrete([length, B], 'i32', targets) as never,
+  }
 }

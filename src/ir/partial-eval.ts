@@ -46,7 +46,15 @@ class Builder {
   }
   build(inputs: readonly Var[], outputs: readonly Atom[]): Program {
     const consts = [...this.consts.entries()]
-    return deadCodeElimination(new Program(inputs, consts.map(([, v]) => v), consts.map(([x]) => x), this.eqns, outputs))
+    return deadCodeElimination(
+      new Program(
+        inputs,
+        consts.map(([, v]) => v),
+        consts.map(([x]) => x),
+        this.eqns,
+        outputs,
+      ),
+    )
   }
 }
 
@@ -63,22 +71,35 @@ export class StagingTracer extends Tracer {
 }
 
 export class StagingTrace extends Trace {
-  constructor(main: StagingTrace['main'], readonly builder: Builder) {
+  constructor(
+    main: StagingTrace['main'],
+    readonly builder: Builder,
+  ) {
     super(main)
   }
   pure(x: Tensor): StagingTracer {
     return new StagingTracer(this, x, null)
   }
   process<P extends Primitive>(prim: P, inputs: readonly StagingTracer[], params: Params<P>): Tensor[] {
-    if (inputs.every((x) => x.known !== null)) return bind(prim, inputs.map((x) => x.known as Tensor), params).map((y) => this.pure(y))
+    if (inputs.every((x) => x.known !== null))
+      return bind(
+        prim,
+        inputs.map((x) => x.known as Tensor),
+        params,
+      ).map((y) => this.pure(y))
     const split = rules[prim].partialEval as
-      | ((inputs: readonly PartialValue[], params: Params<P>, emit: (q: Primitive, ins: readonly PartialValue[], p: unknown) => PartialValue[]) => PartialValue[])
+      | ((
+          inputs: readonly PartialValue[],
+          params: Params<P>,
+          emit: (q: Primitive, ins: readonly PartialValue[], p: unknown) => PartialValue[],
+        ) => PartialValue[])
       | undefined
     if (split === undefined || inputs.every((x) => x.known === null)) return this.emit(prim, inputs, params)
     // Known outputs are returned as the values they are: they depend on no unknown input.
     return split(inputs, params, (q, ins, p) => this.emit(q, ins, p as Params<typeof q>)).map((v) => {
       if (this.owns(v)) return v
-      if (v.known === null) throw new Error(`partial evaluation of '${prim}' returned an unknown value that it did not stage`)
+      if (v.known === null)
+        throw new Error(`partial evaluation of '${prim}' returned an unknown value that it did not stage`)
       return v.known
     })
   }
@@ -92,7 +113,11 @@ export class StagingTrace extends Trace {
       if (x.known === null) throw new Error(`staging '${prim}': an unknown input belongs to another trace`)
       return this.builder.constAtom(x.known)
     })
-    const outs = abstractEval(prim, inputs.map((x) => x.aval), params).map((a) => new Var(a))
+    const outs = abstractEval(
+      prim,
+      inputs.map((x) => x.aval),
+      params,
+    ).map((a) => new Var(a))
     this.builder.eqns.push({ prim, inputs: atoms, params, outputs: outs })
     return outs.map((v) => new StagingTracer(this, null, v))
   }
@@ -108,13 +133,20 @@ export function stage<R>(
   body: (inputs: Tensor[]) => { outputs: Tensor[]; result: R },
 ): { program: Program; result: R; known: (Tensor | null)[] } {
   const builder = new Builder()
-  return withMain(name, (main) => new StagingTrace(main, builder), (trace) => {
-    const inVars = inAvals.map((a) => new Var(a))
-    const { outputs, result } = body(inVars.map((v) => new StagingTracer(trace as StagingTrace, null, v)))
-    const raised = outputs.map((o) => fullRaise(trace, o) as StagingTracer)
-    const program = builder.build(inVars, raised.map((x) => builder.atom(x)))
-    return { program, result, known: raised.map((x) => x.known) }
-  })
+  return withMain(
+    name,
+    (main) => new StagingTrace(main, builder),
+    (trace) => {
+      const inVars = inAvals.map((a) => new Var(a))
+      const { outputs, result } = body(inVars.map((v) => new StagingTracer(trace as StagingTrace, null, v)))
+      const raised = outputs.map((o) => fullRaise(trace, o) as StagingTracer)
+      const program = builder.build(
+        inVars,
+        raised.map((x) => builder.atom(x)),
+      )
+      return { program, result, known: raised.map((x) => x.known) }
+    },
+  )
 }
 
 /** Reads the known value of a tensor produced inside `stage`, or fails if it depends on the unknown inputs. */

@@ -62,7 +62,9 @@ function programLines(program: Program, name: (v: Var) => string): string[] {
     const line = `${lhs} = ${e.prim}${params ? `[${params}]` : ''} ${e.inputs.map(atom).join(' ')}`
     const inner = entries
       .filter((entry): entry is [string, Program] => entry[1] instanceof Program)
-      .flatMap(([k, body]) => programLines(body, name).map((l, i) => `  ${i === 0 ? `${k}=` : ' '.repeat(k.length + 1)}${l}`))
+      .flatMap(([k, body]) =>
+        programLines(body, name).map((l, i) => `  ${i === 0 ? `${k}=` : ' '.repeat(k.length + 1)}${l}`),
+      )
     return [line, ...inner]
   })
   const head = `{ lambda ${consts ? `${consts} ; ` : ''}${inputs} .`

@@ -88,11 +88,17 @@ export function typecheck(program: Program): void {
   program.eqns.forEach((eqn, n) => {
     eqn.inputs.forEach(check)
     for (const inner of innerPrograms(eqn)) typecheck(inner)
-    const avals = abstractEval(eqn.prim, eqn.inputs.map((a) => a.aval), eqn.params)
+    const avals = abstractEval(
+      eqn.prim,
+      eqn.inputs.map((a) => a.aval),
+      eqn.params,
+    )
     eqn.outputs.forEach((v, i) => {
       const a = avals[i]
       if (!sameShape(a.shape, v.aval.shape) || a.dtype !== v.aval.dtype)
-        throw new Error(`typecheck: equation ${n} (${eqn.prim}) declares ${formatAval(v.aval)} but computes ${formatAval(a)}`)
+        throw new Error(
+          `typecheck: equation ${n} (${eqn.prim}) declares ${formatAval(v.aval)} but computes ${formatAval(a)}`,
+        )
       defined.add(v)
     })
   })
@@ -116,7 +122,10 @@ export function deadCodeElimination(program: Program): Program {
     const used = eqn.outputs.map((v) => live.has(v))
     if (!used.some(Boolean)) continue
     const prune = rules[eqn.prim].dce as
-      | ((params: unknown, used: readonly boolean[]) => { params: unknown; keepInputs: boolean[]; keepOutputs: boolean[] } | null)
+      | ((
+          params: unknown,
+          used: readonly boolean[],
+        ) => { params: unknown; keepInputs: boolean[]; keepOutputs: boolean[] } | null)
       | undefined
     const smaller = prune?.(eqn.params, used)
     if (smaller) {
@@ -146,11 +155,16 @@ export function deadCodeElimination(program: Program): Program {
  * equation's outputs depend on all of its inputs). Marked constants count as
  * marked inputs too when `constsMarked` is given.
  */
-export function dependsOn(program: Program, marked: readonly boolean[], constsMarked: readonly boolean[] = []): boolean[] {
+export function dependsOn(
+  program: Program,
+  marked: readonly boolean[],
+  constsMarked: readonly boolean[] = [],
+): boolean[] {
   const reach = new Set<Var>()
   program.inputs.forEach((v, i) => marked[i] && reach.add(v))
   program.constVars.forEach((v, i) => constsMarked[i] && reach.add(v))
-  for (const e of program.eqns) if (e.inputs.some((a) => a instanceof Var && reach.has(a))) for (const v of e.outputs) reach.add(v)
+  for (const e of program.eqns)
+    if (e.inputs.some((a) => a instanceof Var && reach.has(a))) for (const v of e.outputs) reach.add(v)
   return program.outputs.map((a) => a instanceof Var && reach.has(a))
 }
 
@@ -192,7 +206,8 @@ export function commonSubexpressions(program: Program): Program {
   const constKey = new Map<Var, string>()
   program.constVars.forEach((v, i) => {
     const x = program.constValues[i]
-    if (x.size <= 64 && x instanceof ConcreteTensor) constKey.set(v, `c${formatAval(x.aval)}:${Array.from(x.values).join(',')}`)
+    if (x.size <= 64 && x instanceof ConcreteTensor)
+      constKey.set(v, `c${formatAval(x.aval)}:${Array.from(x.values).join(',')}`)
   })
   const atom = (a: Atom): Atom => (a instanceof Var ? (replace.get(a) ?? a) : a)
   const key = (a: Atom) => {

@@ -12,10 +12,22 @@
 import { ConcreteTensor, scalarOf } from '../tensor.ts'
 import { Literal, Program, Var, deadCodeElimination, type Atom, type Eqn } from './program.ts'
 
-const isZeroLiteral = (a: Atom): boolean => a instanceof Literal && a.value instanceof ConcreteTensor && a.value.values.every((v) => v === 0)
+const isZeroLiteral = (a: Atom): boolean =>
+  a instanceof Literal && a.value instanceof ConcreteTensor && a.value.values.every((v) => v === 0)
 
 /** Primitives linear in their first input alone: zero in, zero out. */
-const ZERO_PRESERVING = new Set(['broadcast', 'reshape', 'transpose', 'slice', 'pad', 'sum', 'neg', 'stopGradient', 'convert', 'gather'])
+const ZERO_PRESERVING = new Set([
+  'broadcast',
+  'reshape',
+  'transpose',
+  'slice',
+  'pad',
+  'sum',
+  'neg',
+  'stopGradient',
+  'convert',
+  'gather',
+])
 
 export function foldZeros(program: Program, exact: readonly boolean[] = []): Program {
   const kept = new Set<Var>()
@@ -53,7 +65,11 @@ export function foldZeros(program: Program, exact: readonly boolean[] = []): Pro
     if (ZERO_PRESERVING.has(e.prim) && z[0]) makeZero(out)
     else if ((e.prim === 'mul' || e.prim === 'matmul') && (z[0] || z[1])) makeZero(out)
     else if (e.prim === 'div' && z[0]) makeZero(out)
-    else if ((e.prim === 'select' && z[1] && z[2]) || (e.prim === 'concat' && z.every(Boolean)) || (e.prim === 'scatterAdd' && z[0] && z[2]))
+    else if (
+      (e.prim === 'select' && z[1] && z[2]) ||
+      (e.prim === 'concat' && z.every(Boolean)) ||
+      (e.prim === 'scatterAdd' && z[0] && z[2])
+    )
       makeZero(out)
     else if (e.prim === 'add' && (z[0] || z[1])) {
       if (z[0] && z[1]) makeZero(out)
@@ -64,5 +80,7 @@ export function foldZeros(program: Program, exact: readonly boolean[] = []): Pro
       else eqns.push({ prim: 'neg', inputs: [e.inputs[1]], params: {}, outputs: [out] })
     } else eqns.push(e)
   }
-  return deadCodeElimination(new Program(program.inputs, program.constVars, program.constValues, eqns, program.outputs.map(sub)))
+  return deadCodeElimination(
+    new Program(program.inputs, program.constVars, program.constValues, eqns, program.outputs.map(sub)),
+  )
 }

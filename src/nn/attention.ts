@@ -63,7 +63,10 @@ export interface AttentionOptions {
 const MASKED_SCORE = -1e9
 
 function checkRank3(op: string, what: string, x: Tensor): void {
-  if (x.ndim !== 3) throw new Error(`${op}: expected ${what} of shape [B, ${what === 'queries' ? 'Q' : 'K'}, size], got ${formatAval(x.aval)}`)
+  if (x.ndim !== 3)
+    throw new Error(
+      `${op}: expected ${what} of shape [B, ${what === 'queries' ? 'Q' : 'K'}, size], got ${formatAval(x.aval)}`,
+    )
 }
 
 function checkAgree(op: string, a: Tensor, b: Tensor, axis: number, what: string): void {
@@ -72,7 +75,8 @@ function checkAgree(op: string, a: Tensor, b: Tensor, axis: number, what: string
 }
 
 function checkNormaliser(op: string, normaliser: unknown): asserts normaliser is Normaliser {
-  if (normaliser !== 'softmax' && normaliser !== 'sparsemax') throw new Error(`${op}: normaliser must be 'softmax' or 'sparsemax', got ${String(normaliser)}`)
+  if (normaliser !== 'softmax' && normaliser !== 'sparsemax')
+    throw new Error(`${op}: normaliser must be 'softmax' or 'sparsemax', got ${String(normaliser)}`)
 }
 
 /**
@@ -94,13 +98,17 @@ export function attend<B extends Dim, Q extends Dim, K extends Dim, V extends Di
   checkRank3(op, 'values', values)
   checkAgree(op, scores, values, 0, 'the batch sizes of the scores and values')
   if (scores.aval.shape[2] !== values.aval.shape[1])
-    throw new Error(`${op}: the scores [B, Q, K] and values [B, K, V] must have the same number of keys, got ${formatAval(scores.aval)} and ${formatAval(values.aval)}`)
+    throw new Error(
+      `${op}: the scores [B, Q, K] and values [B, K, V] must have the same number of keys, got ${formatAval(scores.aval)} and ${formatAval(values.aval)}`,
+    )
   let z = untyped(scores)
   if (mask !== undefined) {
     if (mask.aval.dtype !== 'bool') throw new Error(`${op}: the mask must be bool, got ${formatAval(mask.aval)}`)
     const joint = ops.broadcastShapes(`${op}: the mask and the scores`, mask.aval.shape, scores.aval.shape)
     if (joint.some((n, i) => n !== scores.aval.shape[i]))
-      throw new Error(`${op}: the mask must broadcast to the scores [B, Q, K], got ${formatAval(mask.aval)} for scores ${formatAval(scores.aval)}`)
+      throw new Error(
+        `${op}: the mask must broadcast to the scores [B, Q, K], got ${formatAval(mask.aval)} for scores ${formatAval(scores.aval)}`,
+      )
     z = ops.where(untyped(mask), z, MASKED_SCORE)
   }
   let weights = normaliser === 'softmax' ? F.softmax(z, -1) : F.sparsemax(z)
@@ -113,7 +121,14 @@ export function attend<B extends Dim, Q extends Dim, K extends Dim, V extends Di
  * Scaled dot-product attention: z_{q,k} = ⟨s_q, h_k⟩ / √d for queries
  * [B, Q, d] and keys [B, K, d], then `attend` with values [B, K, V].
  */
-export function dotProductAttention<B extends Dim, Q extends Dim, K extends Dim, E extends Dim, V extends Dim, D extends DType>(
+export function dotProductAttention<
+  B extends Dim,
+  Q extends Dim,
+  K extends Dim,
+  E extends Dim,
+  V extends Dim,
+  D extends DType,
+>(
   queries: Tensor<[B, Q, E], D>,
   keys: Tensor<[NoInfer<B>, K, NoInfer<E>], NoInfer<D>>,
   values: Tensor<[NoInfer<B>, NoInfer<K>, V], NoInfer<D>>,
@@ -136,7 +151,14 @@ export function dotProductAttention<B extends Dim, Q extends Dim, K extends Dim,
  * seed 001 "Sparse Attention"): a = max(z − τ, 0), so a key whose scaled
  * score is at least 1 below the best gets weight exactly 0.
  */
-export function sparsemaxAttention<B extends Dim, Q extends Dim, K extends Dim, E extends Dim, V extends Dim, D extends DType>(
+export function sparsemaxAttention<
+  B extends Dim,
+  Q extends Dim,
+  K extends Dim,
+  E extends Dim,
+  V extends Dim,
+  D extends DType,
+>(
   queries: Tensor<[B, Q, E], D>,
   keys: Tensor<[NoInfer<B>, K, NoInfer<E>], NoInfer<D>>,
   values: Tensor<[NoInfer<B>, NoInfer<K>, V], NoInfer<D>>,
@@ -194,8 +216,13 @@ export function additiveAttention<const S extends number, const Hk extends numbe
   options: AdditiveAttentionOptions = {},
 ): AdditiveAttention<S, Hk, H> {
   const name = `additiveAttention(${querySize}, ${keySize} → ${hiddenSize})`
-  for (const [what, n] of [['the query size', querySize], ['the key size', keySize], ['the hidden size', hiddenSize]] as const)
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new Error(`${name}: ${what} must be a positive integer, got ${String(n)}`)
+  for (const [what, n] of [
+    ['the query size', querySize],
+    ['the key size', keySize],
+    ['the hidden size', hiddenSize],
+  ] as const)
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+      throw new Error(`${name}: ${what} must be a positive integer, got ${String(n)}`)
   const { init = glorotUniform, dtype = 'f32', normaliser = 'softmax' } = options
   checkNormaliser(name, normaliser)
   return Object.freeze({
@@ -210,7 +237,13 @@ export function additiveAttention<const S extends number, const Hk extends numbe
         v: init(kv, [hiddenSize], { dtype, fanIn: hiddenSize, fanOut: 1 }),
       } as AdditiveAttentionParams<S, Hk, H>
     },
-    apply(params: unknown, queries: Tensor, keys: Tensor, values: Tensor, call: { readonly mask?: Tensor<Shape, 'bool'> } = {}) {
+    apply(
+      params: unknown,
+      queries: Tensor,
+      keys: Tensor,
+      values: Tensor,
+      call: { readonly mask?: Tensor<Shape, 'bool'> } = {},
+    ) {
       expectParams(name, params, ['w', 'u', 'b', 'v'])
       expectParamShape(name, 'w', params.w, [querySize, hiddenSize])
       expectParamShape(name, 'u', params.u, [keySize, hiddenSize])
@@ -219,8 +252,10 @@ export function additiveAttention<const S extends number, const Hk extends numbe
       checkRank3(name, 'queries', queries)
       checkRank3(name, 'keys', keys)
       checkRank3(name, 'values', values)
-      if (queries.aval.shape[2] !== querySize) throw new Error(`${name}: expected queries [B, Q, ${querySize}], got ${formatAval(queries.aval)}`)
-      if (keys.aval.shape[2] !== keySize) throw new Error(`${name}: expected keys [B, K, ${keySize}], got ${formatAval(keys.aval)}`)
+      if (queries.aval.shape[2] !== querySize)
+        throw new Error(`${name}: expected queries [B, Q, ${querySize}], got ${formatAval(queries.aval)}`)
+      if (keys.aval.shape[2] !== keySize)
+        throw new Error(`${name}: expected keys [B, K, ${keySize}], got ${formatAval(keys.aval)}`)
       checkAgree(name, queries, keys, 0, 'the batch sizes of the queries and keys')
       checkAgree(name, keys, values, 1, 'the numbers of keys and values')
       const sw = ops.add(ops.matmul(untyped(queries), untyped(params.w)), untyped(params.b)) // [B, Q, H]

@@ -47,14 +47,26 @@ type StateList<Ls extends readonly unknown[]> = { -readonly [K in keyof Ls]: Sta
  * does not constrain unknown, or `Shape` (no check).
  */
 type ProbeOf<I> =
-  I extends FixedIo<infer In, Shape> ? In
-  : I extends WindowIo<unknown, unknown, unknown, unknown, infer Cin, unknown, boolean> ? ['B', number, number, unknown extends Cin ? number : Cin & number]
-  : I extends GlobalPoolIo ? ['B', number, number, number]
-  : I extends ChainIo<infer Ls> ? ChainProbe<Ls>
-  : I extends ResidualIo<infer L> ? ProbeOf<IoOf<L>>
-  : I extends ParallelIo<infer Ls, 'concat' | 'add'> ? (Ls extends readonly [infer L0, ...unknown[]] ? ProbeOf<IoOf<L0>> : Shape)
+  I extends FixedIo<infer In, Shape>
+    ? In
+    : I extends WindowIo<unknown, unknown, unknown, unknown, infer Cin, unknown, boolean>
+      ? ['B', number, number, unknown extends Cin ? number : Cin & number]
+      : I extends GlobalPoolIo
+        ? ['B', number, number, number]
+        : I extends ChainIo<infer Ls>
+          ? ChainProbe<Ls>
+          : I extends ResidualIo<infer L>
+            ? ProbeOf<IoOf<L>>
+            : I extends ParallelIo<infer Ls, 'concat' | 'add'>
+              ? Ls extends readonly [infer L0, ...unknown[]]
+                ? ProbeOf<IoOf<L0>>
+                : Shape
+              : Shape
+type ChainProbe<Ls> = Ls extends readonly [infer L, ...infer R]
+  ? IoOf<L> extends SameIo<unknown>
+    ? ChainProbe<R>
+    : ProbeOf<IoOf<L>>
   : Shape
-type ChainProbe<Ls> = Ls extends readonly [infer L, ...infer R] ? (IoOf<L> extends SameIo<unknown> ? ChainProbe<R> : ProbeOf<IoOf<L>>) : Shape
 
 /** unknown when the shape function holds on its probe input, else the message: the call then does not compile. */
 type CheckProbe<I> = OutShape<I, ProbeOf<I>> extends infer O ? (O extends string ? O : unknown) : never
@@ -64,21 +76,39 @@ type CheckProbe<I> = OutShape<I, ProbeOf<I>> extends infer O ? (O extends string
 function checkLayers(op: string, layers: readonly unknown[]): asserts layers is AnyLayer[] {
   if (layers.length === 0) throw new Error(`${op}: needs at least one layer`)
   layers.forEach((l, i) => {
-    const ok = typeof l === 'object' && l !== null && typeof (l as AnyLayer).forward === 'function' && typeof (l as AnyLayer).init === 'function'
-    if (!ok) throw new TypeError(`${op}: argument ${i} is not a layer (a value with init and forward), got ${l === null ? 'null' : typeof l}`)
+    const ok =
+      typeof l === 'object' &&
+      l !== null &&
+      typeof (l as AnyLayer).forward === 'function' &&
+      typeof (l as AnyLayer).init === 'function'
+    if (!ok)
+      throw new TypeError(
+        `${op}: argument ${i} is not a layer (a value with init and forward), got ${l === null ? 'null' : typeof l}`,
+      )
   })
 }
 
 function checkList(op: string, what: string, value: unknown, n: number): asserts value is unknown[] {
   if (!Array.isArray(value) || value.length !== n)
-    throw new Error(`${op}: expected ${what} as an array of ${n} entries (one per layer), got ${Array.isArray(value) ? `${value.length} entries` : value === null ? 'null' : typeof value}`)
+    throw new Error(
+      `${op}: expected ${what} as an array of ${n} entries (one per layer), got ${Array.isArray(value) ? `${value.length} entries` : value === null ? 'null' : typeof value}`,
+    )
 }
 
 /** The context of part i: its own key, so that no two parts draw the same randomness. */
-const partContext = (ctx: Context, i: number): Context => (ctx.key === undefined ? ctx : { ...ctx, key: random.foldIn(ctx.key, i) })
+const partContext = (ctx: Context, i: number): Context =>
+  ctx.key === undefined ? ctx : { ...ctx, key: random.foldIn(ctx.key, i) }
 
 /** Runs a part, naming it in any error it throws. */
-function runPart(op: string, i: number, layer: AnyLayer, params: unknown, state: unknown, x: Tensor, ctx: Context): readonly [Tensor, unknown] {
+function runPart(
+  op: string,
+  i: number,
+  layer: AnyLayer,
+  params: unknown,
+  state: unknown,
+  x: Tensor,
+  ctx: Context,
+): readonly [Tensor, unknown] {
   try {
     return layer.forward(params, state, x, ctx)
   } catch (e) {
@@ -101,7 +131,9 @@ export type Sequential<Ls extends readonly AnyLayer[]> = LayerOf<ChainIo<Ls>, Pa
  * Parameters and states are arrays with one entry per layer; a layer value
  * given twice gets two sets of parameters (share them with `tie`).
  */
-export function sequential<const Ls extends readonly AnyLayer[]>(...layers: Ls & NoInfer<CheckProbe<ChainIo<Ls>>>): Sequential<Ls>
+export function sequential<const Ls extends readonly AnyLayer[]>(
+  ...layers: Ls & NoInfer<CheckProbe<ChainIo<Ls>>>
+): Sequential<Ls>
 export function sequential(...layers: AnyLayer[]): unknown {
   checkLayers('sequential', layers)
   const name = `sequential(${layers.map((l) => l.name).join(', ')})`
@@ -127,7 +159,11 @@ export function sequential(...layers: AnyLayer[]): unknown {
 
 // ---------------------------------------------------------------- parallel
 
-export type Parallel<Ls extends readonly AnyLayer[], C extends 'concat' | 'add'> = LayerOf<ParallelIo<Ls, C>, ParamsList<Ls>, StateList<Ls>>
+export type Parallel<Ls extends readonly AnyLayer[], C extends 'concat' | 'add'> = LayerOf<
+  ParallelIo<Ls, C>,
+  ParamsList<Ls>,
+  StateList<Ls>
+>
 
 function parallelWith(op: string, layers: AnyLayer[], combine: (outs: Tensor[]) => Tensor) {
   checkLayers(op, layers)
@@ -146,25 +182,33 @@ function parallelWith(op: string, layers: AnyLayer[], combine: (outs: Tensor[]) 
 }
 
 /** The layers applied to the same input, outputs concatenated along the last axis (as in an Inception block). */
-export function parallel<const Ls extends readonly AnyLayer[]>(...layers: Ls & NoInfer<CheckProbe<ParallelIo<Ls, 'concat'>>>): Parallel<Ls, 'concat'>
+export function parallel<const Ls extends readonly AnyLayer[]>(
+  ...layers: Ls & NoInfer<CheckProbe<ParallelIo<Ls, 'concat'>>>
+): Parallel<Ls, 'concat'>
 export function parallel(...layers: AnyLayer[]): unknown {
   return parallelWith('parallel', layers, (outs) => {
     const lead = outs[0].aval.shape.slice(0, -1)
     outs.forEach((o, i) => {
       if (o.ndim === 0 || !sameShape(o.aval.shape.slice(0, -1), lead))
-        throw new Error(`parallel: branch ${i} gives ${formatAval(o.aval)}, branch 0 gives ${formatAval(outs[0].aval)}; they must agree on all axes but the last`)
+        throw new Error(
+          `parallel: branch ${i} gives ${formatAval(o.aval)}, branch 0 gives ${formatAval(outs[0].aval)}; they must agree on all axes but the last`,
+        )
     })
     return ops.concat(outs as Tensor<any, any>[], -1)
   })
 }
 
 /** The layers applied to the same input, outputs added (they must have one shape). */
-export function parallelAdd<const Ls extends readonly AnyLayer[]>(...layers: Ls & NoInfer<CheckProbe<ParallelIo<Ls, 'add'>>>): Parallel<Ls, 'add'>
+export function parallelAdd<const Ls extends readonly AnyLayer[]>(
+  ...layers: Ls & NoInfer<CheckProbe<ParallelIo<Ls, 'add'>>>
+): Parallel<Ls, 'add'>
 export function parallelAdd(...layers: AnyLayer[]): unknown {
   return parallelWith('parallelAdd', layers, (outs) => {
     outs.forEach((o, i) => {
       if (!sameShape(o.aval.shape, outs[0].aval.shape))
-        throw new Error(`parallelAdd: branch ${i} gives ${formatAval(o.aval)}, branch 0 gives ${formatAval(outs[0].aval)}; added outputs must have one shape`)
+        throw new Error(
+          `parallelAdd: branch ${i} gives ${formatAval(o.aval)}, branch 0 gives ${formatAval(outs[0].aval)}; added outputs must have one shape`,
+        )
     })
     return outs.reduce((a, b) => ops.add(a as Tensor<any, any>, b as Tensor<any, any>))
   })
@@ -186,7 +230,9 @@ export function residual(layer: AnyLayer): unknown {
     forward(params, state, x, ctx) {
       const [y, s] = runPart('residual', 0, layer, params, state, x, ctx)
       if (!sameShape(y.aval.shape, x.aval.shape))
-        throw new Error(`${name}: the layer maps ${formatAval(x.aval)} to ${formatAval(y.aval)}; x + f(x) needs the same shape`)
+        throw new Error(
+          `${name}: the layer maps ${formatAval(x.aval)} to ${formatAval(y.aval)}; x + f(x) needs the same shape`,
+        )
       return [ops.add(x as Tensor<any, any>, y as Tensor<any, any>), s]
     },
   })
@@ -206,7 +252,10 @@ export type Tied<L extends AnyLayer, N extends AnyLayer> = LayerOf<IoOf<N>, Tied
  * where `network` holds the parameters of the other layers (`null` at each
  * use of the view).
  */
-export function tie<const L extends AnyLayer, const N extends AnyLayer>(layer: L, build: (view: WithParams<L, null>) => N): Tied<L, N>
+export function tie<const L extends AnyLayer, const N extends AnyLayer>(
+  layer: L,
+  build: (view: WithParams<L, null>) => N,
+): Tied<L, N>
 export function tie(layer: AnyLayer, build: (view: AnyLayer) => AnyLayer): unknown {
   checkLayers('tie', [layer])
   const id = Symbol(layer.name)
@@ -215,7 +264,8 @@ export function tie(layer: AnyLayer, build: (view: AnyLayer) => AnyLayer): unkno
     init: () => null,
     initState: () => layer.initState(),
     forward(_params, state, x, ctx) {
-      if (ctx.tied === undefined || !ctx.tied.has(id)) throw new Error(`tie: the view of ${layer.name} was used outside the network built for it`)
+      if (ctx.tied === undefined || !ctx.tied.has(id))
+        throw new Error(`tie: the view of ${layer.name} was used outside the network built for it`)
       return layer.forward(ctx.tied.get(id), state, x, ctx)
     },
   })
@@ -230,7 +280,9 @@ export function tie(layer: AnyLayer, build: (view: AnyLayer) => AnyLayer): unkno
     initState: () => network.initState(),
     forward(params, state, x, ctx) {
       if (typeof params !== 'object' || params === null || !('shared' in params) || !('network' in params))
-        throw new Error(`tie(${layer.name}): expected parameters { shared, network }, got ${params === null ? 'null' : typeof params}`)
+        throw new Error(
+          `tie(${layer.name}): expected parameters { shared, network }, got ${params === null ? 'null' : typeof params}`,
+        )
       const tied = new Map(ctx.tied ?? [])
       tied.set(id, (params as { shared: unknown }).shared)
       return network.forward((params as { network: unknown }).network, state, x, { ...ctx, tied })

@@ -43,12 +43,28 @@ export interface WindowOptions {
 }
 export type PoolOptions = Omit<WindowOptions, 'dilation'>
 
-type Opt<O, K extends string, Default> = K extends keyof O ? ([O[K]] extends [undefined] ? Default : Exclude<O[K], undefined>) : Default
+type Opt<O, K extends string, Default> = K extends keyof O
+  ? [O[K]] extends [undefined]
+    ? Default
+    : Exclude<O[K], undefined>
+  : Default
 /** The shape function of conv2d with kernel shape W and options O. */
-export type ConvIo<W extends Shape, O, Transposed extends boolean = false> =
-  W extends readonly [infer Kh, infer Kw, infer A, infer B]
-    ? WindowIo<[Kh, Kw], Opt<O, 'stride', 1>, Opt<O, 'dilation', 1>, Opt<O, 'padding', 'VALID'>, Transposed extends true ? B : A, Transposed extends true ? A : B, Transposed>
-    : WindowIo<[number, number], number, number, 'SAME', unknown, number, Transposed>
+export type ConvIo<W extends Shape, O, Transposed extends boolean = false> = W extends readonly [
+  infer Kh,
+  infer Kw,
+  infer A,
+  infer B,
+]
+  ? WindowIo<
+      [Kh, Kw],
+      Opt<O, 'stride', 1>,
+      Opt<O, 'dilation', 1>,
+      Opt<O, 'padding', 'VALID'>,
+      Transposed extends true ? B : A,
+      Transposed extends true ? A : B,
+      Transposed
+    >
+  : WindowIo<[number, number], number, number, 'SAME', unknown, number, Transposed>
 /** The shape function of pooling with window K and options O (stride: the window by default). */
 export type PoolIo<K, O> = WindowIo<K, Opt<O, 'stride', K>, 1, Opt<O, 'padding', 'VALID'>, unknown, unknown, false>
 
@@ -68,7 +84,12 @@ export interface WindowAxis {
 const isPositiveInt = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1
 
 /** A number or a pair of positive integers as a pair. */
-export function pairOf(op: string, what: string, value: number | readonly [number, number] | undefined, fallback: readonly [number, number]): [number, number] {
+export function pairOf(
+  op: string,
+  what: string,
+  value: number | readonly [number, number] | undefined,
+  fallback: readonly [number, number],
+): [number, number] {
   if (value === undefined) return [fallback[0], fallback[1]]
   const pair = typeof value === 'number' ? [value, value] : value
   if (!Array.isArray(pair) || pair.length !== 2 || !pair.every(isPositiveInt))
@@ -81,14 +102,32 @@ type AxisPadding = 'SAME' | 'VALID' | readonly [number, number]
 function paddingPerAxis(op: string, padding: Padding | undefined): [AxisPadding, AxisPadding] {
   const p = padding ?? 'VALID'
   if (p === 'SAME' || p === 'VALID') return [p, p]
-  if (typeof p === 'number' && Number.isInteger(p) && p >= 0) return [[p, p], [p, p]]
-  if (Array.isArray(p) && p.length === 2 && p.every((a) => Array.isArray(a) && a.length === 2 && a.every((n) => Number.isInteger(n) && n >= 0)))
+  if (typeof p === 'number' && Number.isInteger(p) && p >= 0)
+    return [
+      [p, p],
+      [p, p],
+    ]
+  if (
+    Array.isArray(p) &&
+    p.length === 2 &&
+    p.every((a) => Array.isArray(a) && a.length === 2 && a.every((n) => Number.isInteger(n) && n >= 0))
+  )
     return [p[0], p[1]]
-  throw new Error(`${op}: padding must be 'SAME', 'VALID', a non-negative integer or [[top, bottom], [left, right]], got ${JSON.stringify(padding)}`)
+  throw new Error(
+    `${op}: padding must be 'SAME', 'VALID', a non-negative integer or [[top, bottom], [left, right]], got ${JSON.stringify(padding)}`,
+  )
 }
 
 /** Seed 002's geometry along one axis (see the header); throws when the window does not fit. */
-export function windowAxis(op: string, what: string, size: number, taps: number, stride: number, dilation: number, padding: AxisPadding): WindowAxis {
+export function windowAxis(
+  op: string,
+  what: string,
+  size: number,
+  taps: number,
+  stride: number,
+  dilation: number,
+  padding: AxisPadding,
+): WindowAxis {
   const extent = taps + (taps - 1) * (dilation - 1)
   let lo: number
   let hi: number
@@ -101,7 +140,9 @@ export function windowAxis(op: string, what: string, size: number, taps: number,
   else [lo, hi] = padding
   const span = size + lo + hi - extent
   if (span < 0)
-    throw new Error(`${op}: the window spans ${extent} positions (${taps} taps, dilation ${dilation}) but the ${what} is ${size} with padding ${lo} + ${hi}`)
+    throw new Error(
+      `${op}: the window spans ${extent} positions (${taps} taps, dilation ${dilation}) but the ${what} is ${size} with padding ${lo} + ${hi}`,
+    )
   return { size, taps, stride, dilation, lo, hi, out: Math.floor(span / stride) + 1 }
 }
 
@@ -117,7 +158,10 @@ export function windowGeometry(
   const stride = pairOf(op, 'stride', options.stride, defaultStride)
   const dilation = pairOf(op, 'dilation', options.dilation, [1, 1])
   const [ph, pw] = paddingPerAxis(op, options.padding)
-  return [windowAxis(op, 'height', height, kernel[0], stride[0], dilation[0], ph), windowAxis(op, 'width', width, kernel[1], stride[1], dilation[1], pw)]
+  return [
+    windowAxis(op, 'height', height, kernel[0], stride[0], dilation[0], ph),
+    windowAxis(op, 'width', width, kernel[1], stride[1], dilation[1], pw),
+  ]
 }
 
 /** Whether tap t of output o falls inside the input rather than its padding, as [out, taps] flags. */
@@ -150,14 +194,24 @@ function taps(x: Tensor, axis: number, a: WindowAxis): Tensor {
   // The last slice ends at (taps − 1)·r + S·out: pad zeros beyond the padded size where needed (never read as taps).
   const need = (a.taps - 1) * a.dilation + a.stride * a.out
   const extra = Math.max(0, need - shape[axis])
-  const src = extra === 0 ? untyped(x) : ops.pad(untyped(x), shape.map((_, i) => [0, i === axis ? extra : 0] as [number, number]))
+  const src =
+    extra === 0
+      ? untyped(x)
+      : ops.pad(
+          untyped(x),
+          shape.map((_, i) => [0, i === axis ? extra : 0] as [number, number]),
+        )
   const parts = Array.from({ length: a.taps }, (_, t) => {
     const starts = shape.map((_, i) => (i === axis ? t * a.dilation : 0))
     const sizes = shape.map((d, i) => (i === axis ? a.stride * a.out : d))
     let part = ops.slice(src, starts, sizes)
     if (a.stride > 1) {
       const split = [...shape.slice(0, axis), a.out, a.stride, ...shape.slice(axis + 1)]
-      part = ops.slice(ops.reshape(part, split), split.map(() => 0), split.map((d, i) => (i === axis + 1 ? 1 : d)))
+      part = ops.slice(
+        ops.reshape(part, split),
+        split.map(() => 0),
+        split.map((d, i) => (i === axis + 1 ? 1 : d)),
+      )
     }
     return ops.reshape(part, [...shape.slice(0, axis), a.out, 1, ...shape.slice(axis + 1)])
   })
@@ -167,12 +221,18 @@ function taps(x: Tensor, axis: number, a: WindowAxis): Tensor {
 /** The windows of x: [B, Ho, Kh, Wo, Kw, C], padded positions holding zeros. */
 export function windows(x: Tensor, [ah, aw]: readonly [WindowAxis, WindowAxis]): Tensor {
   // Windows that tile the input exactly (stride = size, no padding, no dilation, e.g. 2×2 pooling) are a reshape.
-  const tiles = (a: WindowAxis) => a.stride === a.taps && a.dilation === 1 && a.lo === 0 && a.hi === 0 && a.out * a.taps === a.size
+  const tiles = (a: WindowAxis) =>
+    a.stride === a.taps && a.dilation === 1 && a.lo === 0 && a.hi === 0 && a.out * a.taps === a.size
   if (tiles(ah) && tiles(aw)) {
     const [b, , , c] = x.aval.shape
     return ops.reshape(untyped(x), [b, ah.out, ah.taps, aw.out, aw.taps, c])
   }
-  const padded = ops.pad(untyped(x), [[0, 0], [ah.lo, ah.hi], [aw.lo, aw.hi], [0, 0]])
+  const padded = ops.pad(untyped(x), [
+    [0, 0],
+    [ah.lo, ah.hi],
+    [aw.lo, aw.hi],
+    [0, 0],
+  ])
   return taps(taps(padded, 1, ah), 3, aw) // [B, Ho, Kh, Wp, C] → [B, Ho, Kh, Wo, Kw, C]
 }
 
@@ -187,15 +247,26 @@ function untaps(y: Tensor, axis: number, a: WindowAxis, size: number): Tensor {
     const sizes = shape.map((d, i) => (i === axis + 1 ? 1 : d))
     let part = ops.reshape(ops.slice(untyped(y), starts, sizes), [...lead, a.out, 1, ...rest])
     // Spread by the stride: [out, 1] → [out, S] with zeros after each value → out·S positions.
-    if (a.stride > 1) part = ops.pad(part, part.aval.shape.map((_, i) => [0, i === axis + 1 ? a.stride - 1 : 0] as [number, number]))
+    if (a.stride > 1)
+      part = ops.pad(
+        part,
+        part.aval.shape.map((_, i) => [0, i === axis + 1 ? a.stride - 1 : 0] as [number, number]),
+      )
     const spread = ops.reshape(part, [...lead, a.out * a.stride, ...rest])
     const start = t * a.dilation
     const end = start + a.out * a.stride
     const placed =
       end <= size
-        ? ops.pad(spread, spread.aval.shape.map((_, i) => [i === axis ? start : 0, i === axis ? size - end : 0] as [number, number]))
+        ? ops.pad(
+            spread,
+            spread.aval.shape.map((_, i) => [i === axis ? start : 0, i === axis ? size - end : 0] as [number, number]),
+          )
         : ops.pad(
-            ops.slice(spread, spread.aval.shape.map(() => 0), spread.aval.shape.map((d, i) => (i === axis ? size - start : d))),
+            ops.slice(
+              spread,
+              spread.aval.shape.map(() => 0),
+              spread.aval.shape.map((d, i) => (i === axis ? size - start : d)),
+            ),
             spread.aval.shape.map((_, i) => [i === axis ? start : 0, 0] as [number, number]),
           )
     total = total === null ? placed : ops.add(total, placed)
@@ -217,7 +288,9 @@ export function conv2d<S extends Shape, W extends Shape, D extends DType, const 
 export function conv2d(x: Tensor, w: Tensor, options: WindowOptions = {}): Tensor {
   const [b, h, wd, c] = expectNhwc('conv2d', x)
   if (w.ndim !== 4 || w.aval.shape[2] !== c)
-    throw new Error(`conv2d: expected a kernel [Kh, Kw, ${c}, Cout] for input ${formatAval(x.aval)}, got ${formatAval(w.aval)}`)
+    throw new Error(
+      `conv2d: expected a kernel [Kh, Kw, ${c}, Cout] for input ${formatAval(x.aval)}, got ${formatAval(w.aval)}`,
+    )
   const [kh, kw, , cout] = w.aval.shape
   const geometry = windowGeometry('conv2d', h, wd, [kh, kw], options)
   const [ah, aw] = geometry
@@ -238,16 +311,35 @@ export interface TransposeOptions extends WindowOptions {
 }
 
 /** The shape of conv2dTranspose: the given outputSize, else the transpose of seed 002's formula. */
-type TransposeOut<S extends Shape, W extends Shape, O> =
-  O extends { readonly outputSize: readonly [infer H extends number, infer Wd extends number] }
-    ? S extends readonly [infer B extends Shape[0], unknown, unknown, unknown] ? (W extends readonly [unknown, unknown, infer C extends Shape[0], unknown] ? [B, H, Wd, C] : Shape) : Shape
-    : OutOf<ConvIo<W, O, true>, S>
+type TransposeOut<S extends Shape, W extends Shape, O> = O extends {
+  readonly outputSize: readonly [infer H extends number, infer Wd extends number]
+}
+  ? S extends readonly [infer B extends Shape[0], unknown, unknown, unknown]
+    ? W extends readonly [unknown, unknown, infer C extends Shape[0], unknown]
+      ? [B, H, Wd, C]
+      : Shape
+    : Shape
+  : OutOf<ConvIo<W, O, true>, S>
 
 /** The spatial size whose convolution has `out` positions: the output size of the transpose. */
-function transposedSize(op: string, what: string, out: number, taps: number, stride: number, dilation: number, padding: AxisPadding): number {
+function transposedSize(
+  op: string,
+  what: string,
+  out: number,
+  taps: number,
+  stride: number,
+  dilation: number,
+  padding: AxisPadding,
+): number {
   const extent = taps + (taps - 1) * (dilation - 1)
-  const size = padding === 'SAME' ? out * stride : (out - 1) * stride + extent - (padding === 'VALID' ? 0 : padding[0] + padding[1])
-  if (!(size >= 1)) throw new Error(`${op}: the ${what} ${out} with ${taps} taps, stride ${stride} and this padding gives an output of size ${size}`)
+  const size =
+    padding === 'SAME'
+      ? out * stride
+      : (out - 1) * stride + extent - (padding === 'VALID' ? 0 : padding[0] + padding[1])
+  if (!(size >= 1))
+    throw new Error(
+      `${op}: the ${what} ${out} with ${taps} taps, stride ${stride} and this padding gives an output of size ${size}`,
+    )
   return size
 }
 
@@ -257,28 +349,36 @@ function transposedSize(op: string, what: string, out: number, taps: number, str
  * kernel and options maps [B, H′, W′, Cout] back to [B, H, W, Cin];
  * H′ = (H − 1)S + R′ − 2p (SAME: H·S).
  */
-export function conv2dTranspose<S extends Shape, W extends Shape, D extends DType, const O extends TransposeOptions = {}>(
-  y: T<S, D>,
-  w: T<W>,
-  options?: O,
-): T<TransposeOut<S, W, O>, D>
+export function conv2dTranspose<
+  S extends Shape,
+  W extends Shape,
+  D extends DType,
+  const O extends TransposeOptions = {},
+>(y: T<S, D>, w: T<W>, options?: O): T<TransposeOut<S, W, O>, D>
 export function conv2dTranspose(y: Tensor, w: Tensor, options: TransposeOptions = {}): Tensor {
   const op = 'conv2dTranspose'
   const [b, h, wd, cin] = expectNhwc(op, y)
   if (w.ndim !== 4 || w.aval.shape[3] !== cin)
-    throw new Error(`${op}: expected a kernel [Kh, Kw, Cout, ${cin}] for input ${formatAval(y.aval)}, got ${formatAval(w.aval)}`)
+    throw new Error(
+      `${op}: expected a kernel [Kh, Kw, Cout, ${cin}] for input ${formatAval(y.aval)}, got ${formatAval(w.aval)}`,
+    )
   const [kh, kw, cout] = w.aval.shape
   const stride = pairOf(op, 'stride', options.stride, [1, 1])
   const dilation = pairOf(op, 'dilation', options.dilation, [1, 1])
   const [ph, pw] = paddingPerAxis(op, options.padding)
   const [outH, outW] =
     options.outputSize === undefined
-      ? [transposedSize(op, 'height', h, kh, stride[0], dilation[0], ph), transposedSize(op, 'width', wd, kw, stride[1], dilation[1], pw)]
+      ? [
+          transposedSize(op, 'height', h, kh, stride[0], dilation[0], ph),
+          transposedSize(op, 'width', wd, kw, stride[1], dilation[1], pw),
+        ]
       : pairOf(op, 'outputSize', options.outputSize, [1, 1])
   const [ah, aw] = windowGeometry(op, outH, outW, [kh, kw], options)
   // The convolution of an input of the output's size must have y's positions.
   if (ah.out !== h || aw.out !== wd)
-    throw new Error(`${op}: an output of ${outH}×${outW} convolves to ${ah.out}×${aw.out} positions with these options, not the input's ${h}×${wd}`)
+    throw new Error(
+      `${op}: an output of ${outH}×${outW} convolves to ${ah.out}×${aw.out} positions with these options, not the input's ${h}×${wd}`,
+    )
   // Per input position: the contribution y[b, i, j, :] · w[a, c, :, :]ᵀ to output tap (a, c).
   const wt = ops.reshape(ops.transpose(untyped(w), [3, 0, 1, 2]), [cin, kh * kw * cout])
   const products = ops.reshape(ops.matmul(ops.reshape(untyped(y), [b * h * wd, cin]), wt), [b, h, wd, kh, kw, cout])
@@ -294,19 +394,26 @@ export function conv2dTranspose(y: Tensor, w: Tensor, options: TransposeOptions 
 /** The most negative finite f32: padding that never wins a maximum, and stays finite on every backend. */
 const LOWEST = -3.4028234663852886e38
 
-function poolGeometry(op: string, x: Tensor, size: number | readonly [number, number], options: PoolOptions): [WindowAxis, WindowAxis] {
+function poolGeometry(
+  op: string,
+  x: Tensor,
+  size: number | readonly [number, number],
+  options: PoolOptions,
+): [WindowAxis, WindowAxis] {
   const [, h, w] = expectNhwc(op, x)
   const kernel = pairOf(op, 'pool size', size, [1, 1])
-  if ('dilation' in options && (options as WindowOptions).dilation !== undefined) throw new Error(`${op}: pooling takes no dilation`)
+  if ('dilation' in options && (options as WindowOptions).dilation !== undefined)
+    throw new Error(`${op}: pooling takes no dilation`)
   return windowGeometry(op, h, w, kernel, options, kernel)
 }
 
 /** Maximum over each window; padded positions never count (they are not part of the input). */
-export function maxPool2d<S extends Shape, D extends DType, const K extends number | readonly [number, number], const O extends PoolOptions = {}>(
-  x: T<S, D>,
-  size: K,
-  options?: O,
-): T<OutOf<PoolIo<PairOf<K>, O>, S>, D>
+export function maxPool2d<
+  S extends Shape,
+  D extends DType,
+  const K extends number | readonly [number, number],
+  const O extends PoolOptions = {},
+>(x: T<S, D>, size: K, options?: O): T<OutOf<PoolIo<PairOf<K>, O>, S>, D>
 export function maxPool2d(x: Tensor, size: number | readonly [number, number], options: PoolOptions = {}): Tensor {
   const geometry = poolGeometry('maxPool2d', x, size, options)
   const [ah, aw] = geometry
@@ -316,7 +423,8 @@ export function maxPool2d(x: Tensor, size: number | readonly [number, number], o
   if (inH.some((f) => !f) || inW.some((f) => !f)) {
     const flags = new Uint8Array(ah.out * ah.taps * aw.out * aw.taps)
     let k = 0
-    for (let i = 0; i < ah.out * ah.taps; i++) for (let j = 0; j < aw.out * aw.taps; j++) flags[k++] = inH[i] && inW[j] ? 1 : 0
+    for (let i = 0; i < ah.out * ah.taps; i++)
+      for (let j = 0; j < aw.out * aw.taps; j++) flags[k++] = inH[i] && inW[j] ? 1 : 0
     const inside = concrete([1, ah.out, ah.taps, aw.out, aw.taps, 1], 'bool', flags) as unknown as T<any, 'bool'>
     w = ops.where(inside, w, LOWEST)
   }
@@ -324,11 +432,12 @@ export function maxPool2d(x: Tensor, size: number | readonly [number, number], o
 }
 
 /** Mean over each window, of the positions inside the input only (TensorFlow's SAME average pooling). */
-export function avgPool2d<S extends Shape, D extends DType, const K extends number | readonly [number, number], const O extends PoolOptions = {}>(
-  x: T<S, D>,
-  size: K,
-  options?: O,
-): T<OutOf<PoolIo<PairOf<K>, O>, S>, D>
+export function avgPool2d<
+  S extends Shape,
+  D extends DType,
+  const K extends number | readonly [number, number],
+  const O extends PoolOptions = {},
+>(x: T<S, D>, size: K, options?: O): T<OutOf<PoolIo<PairOf<K>, O>, S>, D>
 export function avgPool2d(x: Tensor, size: number | readonly [number, number], options: PoolOptions = {}): Tensor {
   const geometry = poolGeometry('avgPool2d', x, size, options)
   const [ah, aw] = geometry
@@ -337,19 +446,26 @@ export function avgPool2d(x: Tensor, size: number | readonly [number, number], o
     return Array.from({ length: a.out }, (_, o) => inside.slice(o * a.taps, (o + 1) * a.taps).filter(Boolean).length)
   }
   const [ch, cw] = [count(ah), count(aw)]
-  const counts = ops.tensor(ch.flatMap((m) => cw.map((n) => m * n)), { shape: [1, ah.out, aw.out, 1], dtype: x.aval.dtype })
+  const counts = ops.tensor(
+    ch.flatMap((m) => cw.map((n) => m * n)),
+    { shape: [1, ah.out, aw.out, 1], dtype: x.aval.dtype },
+  )
   return ops.div(ops.sum(untyped(windows(x, geometry)), [2, 4]), counts)
 }
 
 /** Mean over the spatial axes: [B, H, W, C] → [B, C]. */
-export function globalAvgPool2d<B extends Shape[0], C extends Shape[0], D extends DType>(x: T<[B, Shape[0], Shape[0], C], D>): T<[B, C], D>
+export function globalAvgPool2d<B extends Shape[0], C extends Shape[0], D extends DType>(
+  x: T<[B, Shape[0], Shape[0], C], D>,
+): T<[B, C], D>
 export function globalAvgPool2d(x: Tensor): Tensor {
   expectNhwc('globalAvgPool2d', x)
   return ops.mean(untyped(x), [1, 2])
 }
 
 /** Maximum over the spatial axes: [B, H, W, C] → [B, C]. */
-export function globalMaxPool2d<B extends Shape[0], C extends Shape[0], D extends DType>(x: T<[B, Shape[0], Shape[0], C], D>): T<[B, C], D>
+export function globalMaxPool2d<B extends Shape[0], C extends Shape[0], D extends DType>(
+  x: T<[B, Shape[0], Shape[0], C], D>,
+): T<[B, C], D>
 export function globalMaxPool2d(x: Tensor): Tensor {
   expectNhwc('globalMaxPool2d', x)
   return ops.max(untyped(x), [1, 2])

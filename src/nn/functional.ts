@@ -41,7 +41,9 @@ function lastAxis(op: string, x: Tensor): number {
 export function maxoutUnits(z: Tensor, pieces: number): Tensor {
   const size = lastAxis('maxout', z)
   if (!Number.isInteger(pieces) || pieces < 1 || size % pieces !== 0)
-    throw new Error(`maxout: the last axis (${size}) must be a multiple of pieces (${pieces}), got ${formatAval(z.aval)}`)
+    throw new Error(
+      `maxout: the last axis (${size}) must be a multiple of pieces (${pieces}), got ${formatAval(z.aval)}`,
+    )
   const grouped = ops.reshape(untyped(z), [...z.aval.shape.slice(0, -1), size / pieces, pieces])
   return ops.max(grouped, -1)
 }
@@ -128,7 +130,11 @@ export function dropout<S extends Shape, D extends DType>(x: T<S, D>, rate: numb
 }
 
 /** x where the mask holds, scaled by 1/(1 − rate); 0 elsewhere. */
-export function applyDropoutMask<S extends Shape, D extends DType>(x: T<S, D>, mask: T<Shape, 'bool'>, rate: number): T<S, D> {
+export function applyDropoutMask<S extends Shape, D extends DType>(
+  x: T<S, D>,
+  mask: T<Shape, 'bool'>,
+  rate: number,
+): T<S, D> {
   checkRate(rate)
   return ops.where(untyped(mask), ops.mul(untyped(x), 1 / (1 - rate)), 0) as T<S, D>
 }
@@ -168,8 +174,16 @@ export function batchNorm<S extends Shape, D extends DType>(
   if (!(momentum >= 0 && momentum <= 1)) throw new Error(`batchNorm: momentum must be in [0, 1], got ${momentum}`)
   if (!(epsilon > 0)) throw new Error(`batchNorm: epsilon must be positive, got ${epsilon}`)
   const c = lastAxis('batchNorm', x)
-  for (const [what, t] of [['scale', params.scale], ['offset', params.offset], ['running mean', state.mean], ['running variance', state.variance]] as const)
-    if (t.ndim !== 1 || t.aval.shape[0] !== c) throw new Error(`batchNorm: the ${what} must have shape [${c}] for input ${formatAval(x.aval)}, got ${formatAval(t.aval)}`)
+  for (const [what, t] of [
+    ['scale', params.scale],
+    ['offset', params.offset],
+    ['running mean', state.mean],
+    ['running variance', state.variance],
+  ] as const)
+    if (t.ndim !== 1 || t.aval.shape[0] !== c)
+      throw new Error(
+        `batchNorm: the ${what} must have shape [${c}] for input ${formatAval(x.aval)}, got ${formatAval(t.aval)}`,
+      )
   const v = untyped(x)
   const axes = v.aval.shape.slice(0, -1).map((_, i) => i)
   let mean = untyped(state.mean)
@@ -179,11 +193,22 @@ export function batchNorm<S extends Shape, D extends DType>(
     if (axes.length === 0) throw new Error(`batchNorm: training needs a batch axis, got ${formatAval(x.aval)}`)
     mean = ops.mean(v, axes)
     variance = ops.mean(ops.square(ops.sub(v, mean)), axes)
-    const blend = (old: Tensor, batch: Tensor) => ops.add(ops.mul(untyped(old), momentum), ops.mul(ops.stopGradient(batch as T<any, any>), 1 - momentum))
+    const blend = (old: Tensor, batch: Tensor) =>
+      ops.add(ops.mul(untyped(old), momentum), ops.mul(ops.stopGradient(batch as T<any, any>), 1 - momentum))
     next = { mean: blend(state.mean, mean), variance: blend(state.variance, variance) }
   }
   const normalised = ops.div(ops.sub(v, mean), ops.sqrt(ops.add(variance, epsilon)))
   return [ops.add(ops.mul(normalised, untyped(params.scale)), untyped(params.offset)) as T<S, D>, next]
 }
 
-export { avgPool2d, conv2d, conv2dTranspose, globalAvgPool2d, globalMaxPool2d, maxPool2d, type PoolOptions, type TransposeOptions, type WindowOptions } from './conv.ts'
+export {
+  avgPool2d,
+  conv2d,
+  conv2dTranspose,
+  globalAvgPool2d,
+  globalMaxPool2d,
+  maxPool2d,
+  type PoolOptions,
+  type TransposeOptions,
+  type WindowOptions,
+} from './conv.ts'

@@ -68,7 +68,18 @@ export {
   type MaxoutParams,
   type ParamOptions,
 } from './layers.ts'
-export { parallel, parallelAdd, residual, sequential, tie, type Parallel, type Residual, type Sequential, type Tied, type TiedParams } from './combinators.ts'
+export {
+  parallel,
+  parallelAdd,
+  residual,
+  sequential,
+  tie,
+  type Parallel,
+  type Residual,
+  type Sequential,
+  type Tied,
+  type TiedParams,
+} from './combinators.ts'
 export {
   binaryCrossEntropy,
   crossEntropy,
@@ -91,4 +102,15 @@ export {
 export type { ConvIo, PoolIo, PoolOptions, WindowOptions } from './conv.ts'
 export * as init from './init.ts'
 export * as functional from './functional.ts'
-export { additiveAttention, attend, dotProductAttention, sparsemaxAttention, type AdditiveAttention, type AdditiveAttentionOptions, type AdditiveAttentionParams, type Attended, type AttentionOptions, type Normaliser } from './attention.ts'
+export {
+  additiveAttention,
+  attend,
+  dotProductAttention,
+  sparsemaxAttention,
+  type AdditiveAttention,
+  type AdditiveAttentionOptions,
+  type AdditiveAttentionParams,
+  type Attended,
+  type AttentionOptions,
+  type Normaliser,
+} from './attention.ts'

@@ -26,7 +26,11 @@ export interface InitOptions extends Partial<Fans> {
   readonly dtype?: FloatDType
 }
 
-export type Initializer = <const S extends readonly number[]>(key: random.Key, shape: S, options?: InitOptions) => Tensor<Tuple<S>, FloatDType>
+export type Initializer = <const S extends readonly number[]>(
+  key: random.Key,
+  shape: S,
+  options?: InitOptions,
+) => Tensor<Tuple<S>, FloatDType>
 
 /** The fans of a weight of this shape: the last axis is the output, the one before it the input, the rest the receptive field. */
 export function fans(shape: readonly number[]): Fans {
@@ -37,10 +41,14 @@ export function fans(shape: readonly number[]): Fans {
 }
 
 function resolveFans(name: string, shape: readonly number[], options: InitOptions): Fans {
-  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`${name}: shape must be non-negative integers, got ${formatShape(shape)}`)
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0))
+    throw new Error(`${name}: shape must be non-negative integers, got ${formatShape(shape)}`)
   const base = fans(shape)
   const f = { fanIn: options.fanIn ?? base.fanIn, fanOut: options.fanOut ?? base.fanOut }
-  if (!(f.fanIn > 0 && f.fanOut > 0)) throw new Error(`${name}: fans must be positive, got fanIn ${f.fanIn}, fanOut ${f.fanOut} for shape ${formatShape(shape)}`)
+  if (!(f.fanIn > 0 && f.fanOut > 0))
+    throw new Error(
+      `${name}: fans must be positive, got fanIn ${f.fanIn}, fanOut ${f.fanOut} for shape ${formatShape(shape)}`,
+    )
   return f
 }
 
@@ -48,39 +56,57 @@ function resolveFans(name: string, shape: readonly number[], options: InitOption
 export const glorotUniform: Initializer = (key, shape, options = {}) => {
   const { fanIn, fanOut } = resolveFans('glorotUniform', shape, options)
   const t = Math.sqrt(6 / (fanIn + fanOut))
-  return random.uniform(key, shape, { lo: -t, hi: t, dtype: options.dtype ?? 'f32' }) as Tensor as Tensor<Tuple<typeof shape>, FloatDType>
+  return random.uniform(key, shape, { lo: -t, hi: t, dtype: options.dtype ?? 'f32' }) as Tensor as Tensor<
+    Tuple<typeof shape>,
+    FloatDType
+  >
 }
 
 /** N(0, 2/(n_in + n_out)): Glorot's variance with normal draws. */
 export const glorotNormal: Initializer = (key, shape, options = {}) => {
   const { fanIn, fanOut } = resolveFans('glorotNormal', shape, options)
-  return random.normal(key, shape, { stddev: Math.sqrt(2 / (fanIn + fanOut)), dtype: options.dtype ?? 'f32' }) as Tensor as Tensor<Tuple<typeof shape>, FloatDType>
+  return random.normal(key, shape, {
+    stddev: Math.sqrt(2 / (fanIn + fanOut)),
+    dtype: options.dtype ?? 'f32',
+  }) as Tensor as Tensor<Tuple<typeof shape>, FloatDType>
 }
 
 /** N(0, 2/n_in) (seed 003, He et al. 2015): for ReLU networks. */
 export const heNormal: Initializer = (key, shape, options = {}) => {
   const { fanIn } = resolveFans('heNormal', shape, options)
-  return random.normal(key, shape, { stddev: Math.sqrt(2 / fanIn), dtype: options.dtype ?? 'f32' }) as Tensor as Tensor<Tuple<typeof shape>, FloatDType>
+  return random.normal(key, shape, { stddev: Math.sqrt(2 / fanIn), dtype: options.dtype ?? 'f32' }) as Tensor as Tensor<
+    Tuple<typeof shape>,
+    FloatDType
+  >
 }
 
 /** U[−t, t] with t = √(6 / n_in): He's variance 2/n_in with uniform draws. */
 export const heUniform: Initializer = (key, shape, options = {}) => {
   const { fanIn } = resolveFans('heUniform', shape, options)
   const t = Math.sqrt(6 / fanIn)
-  return random.uniform(key, shape, { lo: -t, hi: t, dtype: options.dtype ?? 'f32' }) as Tensor as Tensor<Tuple<typeof shape>, FloatDType>
+  return random.uniform(key, shape, { lo: -t, hi: t, dtype: options.dtype ?? 'f32' }) as Tensor as Tensor<
+    Tuple<typeof shape>,
+    FloatDType
+  >
 }
 
 /** N(0, stddev²), whatever the fans. */
 export const normal =
   (stddev = 1): Initializer =>
   (key, shape, options = {}) =>
-    random.normal(key, shape, { stddev, dtype: options.dtype ?? 'f32' }) as Tensor as Tensor<Tuple<typeof shape>, FloatDType>
+    random.normal(key, shape, { stddev, dtype: options.dtype ?? 'f32' }) as Tensor as Tensor<
+      Tuple<typeof shape>,
+      FloatDType
+    >
 
 /** U[−t, t], whatever the fans. */
 export const uniform =
   (t: number): Initializer =>
   (key, shape, options = {}) =>
-    random.uniform(key, shape, { lo: -t, hi: t, dtype: options.dtype ?? 'f32' }) as Tensor as Tensor<Tuple<typeof shape>, FloatDType>
+    random.uniform(key, shape, { lo: -t, hi: t, dtype: options.dtype ?? 'f32' }) as Tensor as Tensor<
+      Tuple<typeof shape>,
+      FloatDType
+    >
 
 /** A constant (the key is not used): zeros for biases, ones for batch-norm scales. */
 export const constant =

@@ -116,92 +116,135 @@ type Fits<Op extends string, R extends Shape, S extends Shape> = CheckDeclared<O
  * message) when S does not fit.
  */
 export type OutShape<I, S extends Shape> =
-  I extends FixedIo<infer In, infer Out> ? FixedOut<In, Out, S>
-  : I extends SameIo<infer Last> ? SameOut<Last, S>
-  : I extends FlattenIo ? FlattenOut<S>
-  : I extends AppendIo<infer E> ? (IsTuple<S> extends true ? [...S, E] : Shape)
-  : I extends WindowIo<infer K, infer St, infer D, infer P, infer Cin, infer Cout, infer T> ? WindowShape<K, St, D, P, Cin, Cout, T, S>
-  : I extends GlobalPoolIo ? GlobalPoolOut<S>
-  : I extends ChainIo<infer Ls> ? ChainOut<Ls, S>
-  : I extends ParallelIo<infer Ls, infer C> ? ParallelOut<Ls, C, S>
-  : I extends ResidualIo<infer L> ? ResidualOut<L, S>
-  : Shape
+  I extends FixedIo<infer In, infer Out>
+    ? FixedOut<In, Out, S>
+    : I extends SameIo<infer Last>
+      ? SameOut<Last, S>
+      : I extends FlattenIo
+        ? FlattenOut<S>
+        : I extends AppendIo<infer E>
+          ? IsTuple<S> extends true
+            ? [...S, E]
+            : Shape
+          : I extends WindowIo<infer K, infer St, infer D, infer P, infer Cin, infer Cout, infer T>
+            ? WindowShape<K, St, D, P, Cin, Cout, T, S>
+            : I extends GlobalPoolIo
+              ? GlobalPoolOut<S>
+              : I extends ChainIo<infer Ls>
+                ? ChainOut<Ls, S>
+                : I extends ParallelIo<infer Ls, infer C>
+                  ? ParallelOut<Ls, C, S>
+                  : I extends ResidualIo<infer L>
+                    ? ResidualOut<L, S>
+                    : Shape
 
 type FixedOut<In extends Shape, Out extends Shape, S extends Shape> =
-  Fits<`expected input ${FormatShape<In>}, got ${FormatShape<S>}`, In, S> extends infer F ? (unknown extends F ? Out : F) : never
+  Fits<`expected input ${FormatShape<In>}, got ${FormatShape<S>}`, In, S> extends infer F
+    ? unknown extends F
+      ? Out
+      : F
+    : never
 
-type SameOut<Last, S extends Shape> =
-  unknown extends Last ? S
-  : IsTuple<S> extends false ? S
-  : S extends readonly [] ? `expected an input whose last axis is ${Last & Dim}, got a scalar`
-  : unknown extends Fits<'', [Last & Dim], [LastOf<S>]> ? S
-  : `expected an input whose last axis is ${Last & Dim}, got ${FormatShape<S>}`
+type SameOut<Last, S extends Shape> = unknown extends Last
+  ? S
+  : IsTuple<S> extends false
+    ? S
+    : S extends readonly []
+      ? `expected an input whose last axis is ${Last & Dim}, got a scalar`
+      : unknown extends Fits<'', [Last & Dim], [LastOf<S>]>
+        ? S
+        : `expected an input whose last axis is ${Last & Dim}, got ${FormatShape<S>}`
 
 type FlattenOut<S extends Shape> =
-  IsTuple<S> extends false ? [number, number]
-  : S extends readonly [infer B extends Dim, ...infer R extends Shape] ? [B, [SizeOf<R>] extends [never] ? number : ToNumber<SizeOf<R>>]
-  : 'flatten: expected an input with a batch axis, got a scalar'
+  IsTuple<S> extends false
+    ? [number, number]
+    : S extends readonly [infer B extends Dim, ...infer R extends Shape]
+      ? [B, [SizeOf<R>] extends [never] ? number : ToNumber<SizeOf<R>>]
+      : 'flatten: expected an input with a batch axis, got a scalar'
 
 type GlobalPoolOut<S extends Shape> =
-  IsTuple<S> extends false ? [number, number]
-  : S extends readonly [infer B extends Dim, Dim, Dim, infer C extends Dim] ? [B, C]
-  : `global pooling: expected an NHWC input [B, H, W, C], got ${FormatShape<S>}`
+  IsTuple<S> extends false
+    ? [number, number]
+    : S extends readonly [infer B extends Dim, Dim, Dim, infer C extends Dim]
+      ? [B, C]
+      : `global pooling: expected an NHWC input [B, H, W, C], got ${FormatShape<S>}`
 
-type WindowDim<N, K, St, D, P, T extends boolean> = T extends true ? WindowTransposeOut<N, K, St, D, P> : WindowOut<N, K, St, D, P>
+type WindowDim<N, K, St, D, P, T extends boolean> = T extends true
+  ? WindowTransposeOut<N, K, St, D, P>
+  : WindowOut<N, K, St, D, P>
 /** Per-side padding pairs are not computed at the type level (the size becomes `number`). */
 type SymmetricPadding<P> = P extends readonly unknown[] ? 'pairs' : P
 type WindowShape<K, St, D, P, Cin, Cout, T extends boolean, S extends Shape> =
-  IsTuple<S> extends false ? Shape
-  : S extends readonly [infer B extends Dim, infer H, infer W, infer C extends Dim]
-    ? unknown extends Cin
-      ? WindowSpatial<B, H, W, C, K, St, D, P, T>
-      : unknown extends Fits<'', [Cin & Dim], [C]> ? WindowSpatial<B, H, W, Cout & Dim, K, St, D, P, T>
-      : `expected ${Cin & Dim} input channels, got ${FormatShape<S>}`
-    : `expected an NHWC input [B, H, W, C], got ${FormatShape<S>}`
-type WindowSpatial<B extends Dim, H, W, C extends Dim, K, St, D, P, T extends boolean> =
-  [WindowDim<H, PairOf<K>[0], PairOf<St>[0], PairOf<D>[0], SymmetricPadding<P>, T>, WindowDim<W, PairOf<K>[1], PairOf<St>[1], PairOf<D>[1], SymmetricPadding<P>, T>] extends [infer Ho, infer Wo]
-    ? [Ho] extends [never] ? `the window does not fit the height ${H & Dim}`
-    : [Wo] extends [never] ? `the window does not fit the width ${W & Dim}`
-    : [B, Ho & Dim, Wo & Dim, C]
-    : never
+  IsTuple<S> extends false
+    ? Shape
+    : S extends readonly [infer B extends Dim, infer H, infer W, infer C extends Dim]
+      ? unknown extends Cin
+        ? WindowSpatial<B, H, W, C, K, St, D, P, T>
+        : unknown extends Fits<'', [Cin & Dim], [C]>
+          ? WindowSpatial<B, H, W, Cout & Dim, K, St, D, P, T>
+          : `expected ${Cin & Dim} input channels, got ${FormatShape<S>}`
+      : `expected an NHWC input [B, H, W, C], got ${FormatShape<S>}`
+type WindowSpatial<B extends Dim, H, W, C extends Dim, K, St, D, P, T extends boolean> = [
+  WindowDim<H, PairOf<K>[0], PairOf<St>[0], PairOf<D>[0], SymmetricPadding<P>, T>,
+  WindowDim<W, PairOf<K>[1], PairOf<St>[1], PairOf<D>[1], SymmetricPadding<P>, T>,
+] extends [infer Ho, infer Wo]
+  ? [Ho] extends [never]
+    ? `the window does not fit the height ${H & Dim}`
+    : [Wo] extends [never]
+      ? `the window does not fit the width ${W & Dim}`
+      : [B, Ho & Dim, Wo & Dim, C]
+  : never
 
-type ChainOut<Ls, S extends Shape, I extends 0[] = []> =
-  Ls extends readonly [infer L, ...infer R]
-    ? OutShape<IoOf<L>, S> extends infer O
-      ? O extends Shape ? ChainOut<R, O, [...I, 0]>
+type ChainOut<Ls, S extends Shape, I extends 0[] = []> = Ls extends readonly [infer L, ...infer R]
+  ? OutShape<IoOf<L>, S> extends infer O
+    ? O extends Shape
+      ? ChainOut<R, O, [...I, 0]>
       : `sequential: layer ${I['length']}: ${O & string}`
-      : never
-    : S
+    : never
+  : S
 
 type ParallelName<C> = C extends 'add' ? 'parallelAdd' : 'parallel'
-type ParallelOuts<Ls, C, S extends Shape, I extends 0[] = [], Acc extends Shape[] = []> =
-  Ls extends readonly [infer L, ...infer R]
-    ? OutShape<IoOf<L>, S> extends infer O
-      ? O extends Shape ? ParallelOuts<R, C, S, [...I, 0], [...Acc, O]> : `${ParallelName<C>}: branch ${I['length']}: ${O & string}`
-      : never
-    : Acc
+type ParallelOuts<Ls, C, S extends Shape, I extends 0[] = [], Acc extends Shape[] = []> = Ls extends readonly [
+  infer L,
+  ...infer R,
+]
+  ? OutShape<IoOf<L>, S> extends infer O
+    ? O extends Shape
+      ? ParallelOuts<R, C, S, [...I, 0], [...Acc, O]>
+      : `${ParallelName<C>}: branch ${I['length']}: ${O & string}`
+    : never
+  : Acc
 type ParallelOut<Ls, C, S extends Shape> =
   ParallelOuts<Ls, C, S> extends infer Os
     ? Os extends readonly [infer O0 extends Shape, ...infer Rest]
-      ? C extends 'add' ? AddOut<O0, Rest> : ConcatLast<Os>
-      : Os extends string ? Os : Shape
+      ? C extends 'add'
+        ? AddOut<O0, Rest>
+        : ConcatLast<Os>
+      : Os extends string
+        ? Os
+        : Shape
     : never
-type AddOut<O0 extends Shape, Rest, I extends 0[] = [0]> =
-  Rest extends readonly [infer O extends Shape, ...infer R]
-    ? unknown extends Fits<'', O0, O> ? AddOut<O0, R, [...I, 0]> : `parallelAdd: branch ${I['length']} gives ${FormatShape<O>}, branch 0 gives ${FormatShape<O0>}; added outputs must agree`
-    : O0
+type AddOut<O0 extends Shape, Rest, I extends 0[] = [0]> = Rest extends readonly [infer O extends Shape, ...infer R]
+  ? unknown extends Fits<'', O0, O>
+    ? AddOut<O0, R, [...I, 0]>
+    : `parallelAdd: branch ${I['length']} gives ${FormatShape<O>}, branch 0 gives ${FormatShape<O0>}; added outputs must agree`
+  : O0
 type LastDims<Os> = { [K in keyof Os]: Os[K] extends Shape ? LastOf<Os[K]> : never }
-type ConcatLast<Os> =
-  Os extends readonly [infer O0 extends Shape, ...unknown[]]
-    ? IsTuple<O0> extends false ? Shape
-    : O0 extends readonly [...infer Lead, unknown] ? [...Lead, LastDims<Os> extends infer L extends readonly Dim[] ? SumOfDims<L> : number]
-    : 'parallel: concatenated outputs must have rank ≥ 1'
-    : Shape
+type ConcatLast<Os> = Os extends readonly [infer O0 extends Shape, ...unknown[]]
+  ? IsTuple<O0> extends false
+    ? Shape
+    : O0 extends readonly [...infer Lead, unknown]
+      ? [...Lead, LastDims<Os> extends infer L extends readonly Dim[] ? SumOfDims<L> : number]
+      : 'parallel: concatenated outputs must have rank ≥ 1'
+  : Shape
 
 type ResidualOut<L, S extends Shape> =
   OutShape<IoOf<L>, S> extends infer O
-    ? O extends Shape ? (unknown extends Fits<'', S, O> ? S : `residual: the layer maps ${FormatShape<S>} to ${FormatShape<O>}; x + f(x) needs the same shape`)
-    : `residual: ${O & string}`
+    ? O extends Shape
+      ? unknown extends Fits<'', S, O>
+        ? S
+        : `residual: the layer maps ${FormatShape<S>} to ${FormatShape<O>}; x + f(x) needs the same shape`
+      : `residual: ${O & string}`
     : never
 
 /** unknown when input S fits shape function I, else the message. */
@@ -259,23 +302,40 @@ export type StateOf<L> = L extends { initState(): infer S } ? S : never
  * input (a chain that starts with a fixed layer), a `ShapeLayer` otherwise.
  */
 export type LayerOf<I, P, St> = [FixedInput<I>] extends [infer In]
-  ? [In] extends [never] ? ShapeLayer<I, P, St>
-  : In extends Shape ? (OutShape<I, In> extends infer O extends Shape ? Layer<In, O, P, St> : ShapeLayer<I, P, St>) : ShapeLayer<I, P, St>
+  ? [In] extends [never]
+    ? ShapeLayer<I, P, St>
+    : In extends Shape
+      ? OutShape<I, In> extends infer O extends Shape
+        ? Layer<In, O, P, St>
+        : ShapeLayer<I, P, St>
+      : ShapeLayer<I, P, St>
   : never
 /** The input shape a shape function pins down, or never. */
 type FixedInput<I> =
-  I extends FixedIo<infer In, Shape> ? In
-  : I extends ChainIo<infer Ls> ? ChainInput<Ls>
-  : I extends ResidualIo<infer L> ? FixedInput<IoOf<L>>
-  : I extends ParallelIo<infer Ls, 'concat' | 'add'> ? (Ls extends readonly [infer L0, ...unknown[]] ? FixedInput<IoOf<L0>> : never)
-  : never
+  I extends FixedIo<infer In, Shape>
+    ? In
+    : I extends ChainIo<infer Ls>
+      ? ChainInput<Ls>
+      : I extends ResidualIo<infer L>
+        ? FixedInput<IoOf<L>>
+        : I extends ParallelIo<infer Ls, 'concat' | 'add'>
+          ? Ls extends readonly [infer L0, ...unknown[]]
+            ? FixedInput<IoOf<L0>>
+            : never
+          : never
 /** Leading shape-keeping layers pass their input through; the first other layer decides. */
-type ChainInput<Ls> =
-  Ls extends readonly [infer L, ...infer R] ? (IoOf<L> extends SameIo<unknown> ? ChainInput<R> : FixedInput<IoOf<L>>) : never
+type ChainInput<Ls> = Ls extends readonly [infer L, ...infer R]
+  ? IoOf<L> extends SameIo<unknown>
+    ? ChainInput<R>
+    : FixedInput<IoOf<L>>
+  : never
 
 /** The same layer type with parameters P2 (a tied view of a layer holds none of its own). */
-export type WithParams<L, P2> =
-  L extends { readonly __io?: infer I } ? (Exclude<I, undefined> extends FixedIo<infer In, infer Out> ? Layer<In, Out, P2, StateOf<L>> : ShapeLayer<Exclude<I, undefined>, P2, StateOf<L>>) : never
+export type WithParams<L, P2> = L extends { readonly __io?: infer I }
+  ? Exclude<I, undefined> extends FixedIo<infer In, infer Out>
+    ? Layer<In, Out, P2, StateOf<L>>
+    : ShapeLayer<Exclude<I, undefined>, P2, StateOf<L>>
+  : never
 
 // ---------------------------------------------------------------- run time
 
@@ -304,7 +364,11 @@ export function defineLayer<L>(spec: LayerSpec<any, any>): L {
 }
 
 /** A layer without state whose output depends on the context only through `call`. */
-export function statelessLayer<L>(name: string, init: (key: Key) => unknown, call: (params: any, x: Tensor, ctx: Context) => Tensor): L {
+export function statelessLayer<L>(
+  name: string,
+  init: (key: Key) => unknown,
+  call: (params: any, x: Tensor, ctx: Context) => Tensor,
+): L {
   return defineLayer<L>({ name, init, forward: (params, state, x, ctx) => [call(params, x, ctx), state] })
 }
 
@@ -330,11 +394,16 @@ export function expectLast(name: string, x: Tensor, size: number, what = 'last a
 }
 
 /** Throws unless `params` is a record with the given tensor entries (parameters from outside, e.g. a file). */
-export function expectParams(name: string, params: unknown, keys: readonly string[]): asserts params is Record<string, Tensor> {
+export function expectParams(
+  name: string,
+  params: unknown,
+  keys: readonly string[],
+): asserts params is Record<string, Tensor> {
   if (typeof params !== 'object' || params === null || Array.isArray(params))
     throw new Error(`${name}: expected parameters {${keys.join(', ')}}, got ${describeValue(params)}`)
   const missing = keys.filter((k) => !isTensorLike((params as Record<string, unknown>)[k]))
-  if (missing.length > 0) throw new Error(`${name}: expected parameters {${keys.join(', ')}}, missing tensor ${missing.join(', ')}`)
+  if (missing.length > 0)
+    throw new Error(`${name}: expected parameters {${keys.join(', ')}}, missing tensor ${missing.join(', ')}`)
 }
 
 /** Throws unless a parameter has the expected shape. */

@@ -15,7 +15,17 @@ import type * as random from '../random.ts'
 import type { PairOf } from '../shape/conv.ts'
 import type { Dim, Shape, Tuple } from '../shape/types.ts'
 import { formatAval, formatShape, type Tensor } from '../tensor.ts'
-import { avgPool2d as avgPoolFn, conv2d as convFn, conv2dTranspose as convTransposeFn, maxPool2d as maxPoolFn, pairOf, type ConvIo, type PoolIo, type PoolOptions, type WindowOptions } from './conv.ts'
+import {
+  avgPool2d as avgPoolFn,
+  conv2d as convFn,
+  conv2dTranspose as convTransposeFn,
+  maxPool2d as maxPoolFn,
+  pairOf,
+  type ConvIo,
+  type PoolIo,
+  type PoolOptions,
+  type WindowOptions,
+} from './conv.ts'
 import * as F from './functional.ts'
 import { glorotUniform, ones, uniform, zeros, type Initializer } from './init.ts'
 import {
@@ -47,7 +57,8 @@ export interface ParamOptions {
 }
 
 function checkSize(op: string, what: string, n: unknown): void {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new Error(`${op}: ${what} must be a positive integer, got ${String(n)}`)
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+    throw new Error(`${op}: ${what} must be a positive integer, got ${String(n)}`)
 }
 
 // ---------------------------------------------------------------- dense and maxout
@@ -55,7 +66,11 @@ function checkSize(op: string, what: string, n: unknown): void {
 export type DenseParams<I extends number, O extends number> = { readonly w: Tensor<[I, O]>; readonly b: Tensor<[O]> }
 
 /** z = xW + b: [B, nIn] → [B, nOut]; W from `init` (Glorot uniform), b zeros. */
-export function dense<const I extends number, const O extends number>(nIn: I, nOut: O, options: ParamOptions = {}): Layer<['B', I], ['B', O], DenseParams<I, O>, Stateless> {
+export function dense<const I extends number, const O extends number>(
+  nIn: I,
+  nOut: O,
+  options: ParamOptions = {},
+): Layer<['B', I], ['B', O], DenseParams<I, O>, Stateless> {
   const name = `dense(${nIn} → ${nOut})`
   checkSize(name, 'the input size', nIn)
   checkSize(name, 'the output size', nOut)
@@ -79,7 +94,12 @@ export type MaxoutParams<I extends number> = { readonly w: Tensor<[I, number]>; 
  * Maxout (seed 004): output unit j is max_k (x·w_{jk} + b_{jk}) over `pieces`
  * affine pieces; W is [nIn, nOut·pieces], the pieces of unit j consecutive.
  */
-export function maxout<const I extends number, const O extends number>(nIn: I, nOut: O, pieces: number, options: ParamOptions = {}): Layer<['B', I], ['B', O], MaxoutParams<I>, Stateless> {
+export function maxout<const I extends number, const O extends number>(
+  nIn: I,
+  nOut: O,
+  pieces: number,
+  options: ParamOptions = {},
+): Layer<['B', I], ['B', O], MaxoutParams<I>, Stateless> {
   const name = `maxout(${nIn} → ${nOut}, ${pieces} pieces)`
   checkSize(name, 'the input size', nIn)
   checkSize(name, 'the output size', nOut)
@@ -103,7 +123,8 @@ export function maxout<const I extends number, const O extends number>(nIn: I, n
 /** A layer without parameters that keeps the shape of its input. */
 export type Activation = ShapeLayer<SameIo, Stateless, Stateless>
 
-const activation = (name: string, f: (x: Tensor) => Tensor): Activation => statelessLayer(name, noParams, (_p, x) => f(x))
+const activation = (name: string, f: (x: Tensor) => Tensor): Activation =>
+  statelessLayer(name, noParams, (_p, x) => f(x))
 
 export const relu: Activation = activation('relu', F.relu)
 export const sigmoid: Activation = activation('sigmoid', F.sigmoid)
@@ -165,7 +186,12 @@ export interface EmbeddingLayer<V extends number, E extends number> {
   init(key: random.Key): EmbeddingParams<V, E>
   initState(): Stateless
   apply<S extends Shape>(params: EmbeddingParams<V, E>, ids: Tensor<S, 'i32'>): Tensor<OutOf<AppendIo<E>, S>>
-  forward<S extends Shape>(params: EmbeddingParams<V, E>, state: Stateless, ids: Tensor<S, 'i32'>, ctx?: Context): readonly [Tensor<OutOf<AppendIo<E>, S>>, Stateless]
+  forward<S extends Shape>(
+    params: EmbeddingParams<V, E>,
+    state: Stateless,
+    ids: Tensor<S, 'i32'>,
+    ctx?: Context,
+  ): readonly [Tensor<OutOf<AppendIo<E>, S>>, Stateless]
 }
 
 /**
@@ -214,13 +240,23 @@ export type ConvLayerOptions = WindowOptions & ParamOptions
  * Kh·Kw·cin and Kh·Kw·cout), bias zeros. The output's spatial size is
  * typed by seed 002's formula where the input's is a literal.
  */
-export function conv2d<const Cin extends number, const Cout extends number, const K extends number | readonly [number, number], const O extends ConvLayerOptions = {}>(
+export function conv2d<
+  const Cin extends number,
+  const Cout extends number,
+  const K extends number | readonly [number, number],
+  const O extends ConvLayerOptions = {},
+>(
   cin: Cin,
   cout: Cout,
   kernel: K,
   options?: O,
 ): ShapeLayer<ConvIo<[...KernelOf<K>, Cin, Cout], O>, ConvParams<K, Cin, Cout>, Stateless>
-export function conv2d(cin: number, cout: number, kernel: number | readonly [number, number], options: ConvLayerOptions = {}): unknown {
+export function conv2d(
+  cin: number,
+  cout: number,
+  kernel: number | readonly [number, number],
+  options: ConvLayerOptions = {},
+): unknown {
   const [kh, kw] = pairOf('conv2d', 'kernel', kernel, [1, 1])
   const name = `conv2d(${cin} → ${cout}, ${kh}×${kw})`
   checkSize(name, 'cin', cin)
@@ -230,7 +266,8 @@ export function conv2d(cin: number, cout: number, kernel: number | readonly [num
     name,
     (key) => ({ w: init(key, [kh, kw, cin, cout], { dtype }), b: zeros(key, [cout], { dtype }) }),
     (p, x) => {
-      if (x.ndim !== 4 || x.aval.shape[3] !== cin) throw new Error(`${name}: expected an NHWC input [B, H, W, ${cin}], got ${formatAval(x.aval)}`)
+      if (x.ndim !== 4 || x.aval.shape[3] !== cin)
+        throw new Error(`${name}: expected an NHWC input [B, H, W, ${cin}], got ${formatAval(x.aval)}`)
       expectParams(name, p, ['w', 'b'])
       expectParamShape(name, 'w', p.w, [kh, kw, cin, cout])
       return ops.add(untyped(convFn(untyped(x), untyped(p.w), options)), untyped(p.b))
@@ -244,13 +281,23 @@ export function conv2d(cin: number, cout: number, kernel: number | readonly [num
  * convolution cout → cin that it transposes), bias zeros. Output size
  * (H − 1)S + R′ − 2p, or H·S for SAME.
  */
-export function conv2dTranspose<const Cin extends number, const Cout extends number, const K extends number | readonly [number, number], const O extends ConvLayerOptions = {}>(
+export function conv2dTranspose<
+  const Cin extends number,
+  const Cout extends number,
+  const K extends number | readonly [number, number],
+  const O extends ConvLayerOptions = {},
+>(
   cin: Cin,
   cout: Cout,
   kernel: K,
   options?: O,
 ): ShapeLayer<ConvIo<[...KernelOf<K>, Cout, Cin], O, true>, ConvTransposeParams<K, Cin, Cout>, Stateless>
-export function conv2dTranspose(cin: number, cout: number, kernel: number | readonly [number, number], options: ConvLayerOptions = {}): unknown {
+export function conv2dTranspose(
+  cin: number,
+  cout: number,
+  kernel: number | readonly [number, number],
+  options: ConvLayerOptions = {},
+): unknown {
   const [kh, kw] = pairOf('conv2dTranspose', 'kernel', kernel, [1, 1])
   const name = `conv2dTranspose(${cin} → ${cout}, ${kh}×${kw})`
   checkSize(name, 'cin', cin)
@@ -258,9 +305,13 @@ export function conv2dTranspose(cin: number, cout: number, kernel: number | read
   const { init = glorotUniform, dtype = 'f32' } = options
   return statelessLayer(
     name,
-    (key) => ({ w: init(key, [kh, kw, cout, cin], { dtype, fanIn: kh * kw * cin, fanOut: kh * kw * cout }), b: zeros(key, [cout], { dtype }) }),
+    (key) => ({
+      w: init(key, [kh, kw, cout, cin], { dtype, fanIn: kh * kw * cin, fanOut: kh * kw * cout }),
+      b: zeros(key, [cout], { dtype }),
+    }),
     (p, x) => {
-      if (x.ndim !== 4 || x.aval.shape[3] !== cin) throw new Error(`${name}: expected an NHWC input [B, H, W, ${cin}], got ${formatAval(x.aval)}`)
+      if (x.ndim !== 4 || x.aval.shape[3] !== cin)
+        throw new Error(`${name}: expected an NHWC input [B, H, W, ${cin}], got ${formatAval(x.aval)}`)
       expectParams(name, p, ['w', 'b'])
       expectParamShape(name, 'w', p.w, [kh, kw, cout, cin])
       return ops.add(untyped(convTransposeFn(untyped(x), untyped(p.w), options)), untyped(p.b))
@@ -269,21 +320,39 @@ export function conv2dTranspose(cin: number, cout: number, kernel: number | read
 }
 
 /** Max pooling over windows of `size` (stride: the window size unless given; padding VALID unless given). */
-export function maxPool2d<const K extends number | readonly [number, number], const O extends PoolOptions = {}>(size: K, options?: O): ShapeLayer<PoolIo<PairOf<K>, O>, Stateless, Stateless> {
+export function maxPool2d<const K extends number | readonly [number, number], const O extends PoolOptions = {}>(
+  size: K,
+  options?: O,
+): ShapeLayer<PoolIo<PairOf<K>, O>, Stateless, Stateless> {
   pairOf('maxPool2d', 'pool size', size, [1, 1])
-  return statelessLayer(`maxPool2d(${JSON.stringify(size)})`, noParams, (_p, x) => maxPoolFn(untyped(x), size, options ?? {}))
+  return statelessLayer(`maxPool2d(${JSON.stringify(size)})`, noParams, (_p, x) =>
+    maxPoolFn(untyped(x), size, options ?? {}),
+  )
 }
 
 /** Average pooling over windows of `size`; with SAME padding only the positions inside the input are averaged. */
-export function avgPool2d<const K extends number | readonly [number, number], const O extends PoolOptions = {}>(size: K, options?: O): ShapeLayer<PoolIo<PairOf<K>, O>, Stateless, Stateless> {
+export function avgPool2d<const K extends number | readonly [number, number], const O extends PoolOptions = {}>(
+  size: K,
+  options?: O,
+): ShapeLayer<PoolIo<PairOf<K>, O>, Stateless, Stateless> {
   pairOf('avgPool2d', 'pool size', size, [1, 1])
-  return statelessLayer(`avgPool2d(${JSON.stringify(size)})`, noParams, (_p, x) => avgPoolFn(untyped(x), size, options ?? {}))
+  return statelessLayer(`avgPool2d(${JSON.stringify(size)})`, noParams, (_p, x) =>
+    avgPoolFn(untyped(x), size, options ?? {}),
+  )
 }
 
 /** Mean over the spatial axes: [B, H, W, C] → [B, C] (seed 002: "global pooling; full invariance to location"). */
-export const globalAvgPool2d: ShapeLayer<GlobalPoolIo, Stateless, Stateless> = statelessLayer('globalAvgPool2d', noParams, (_p, x) => F.globalAvgPool2d(untyped(x)))
+export const globalAvgPool2d: ShapeLayer<GlobalPoolIo, Stateless, Stateless> = statelessLayer(
+  'globalAvgPool2d',
+  noParams,
+  (_p, x) => F.globalAvgPool2d(untyped(x)),
+)
 /** Maximum over the spatial axes: [B, H, W, C] → [B, C]. */
-export const globalMaxPool2d: ShapeLayer<GlobalPoolIo, Stateless, Stateless> = statelessLayer('globalMaxPool2d', noParams, (_p, x) => F.globalMaxPool2d(untyped(x)))
+export const globalMaxPool2d: ShapeLayer<GlobalPoolIo, Stateless, Stateless> = statelessLayer(
+  'globalMaxPool2d',
+  noParams,
+  (_p, x) => F.globalMaxPool2d(untyped(x)),
+)
 
 // ---------------------------------------------------------------- batch normalisation
 
@@ -306,7 +375,10 @@ export interface BatchNormLayerOptions {
  * state; evaluation mode (and `apply`) normalises by the running averages
  * in the state it is given.
  */
-export function batchNorm<const C extends number>(features: C, options: BatchNormLayerOptions = {}): ShapeLayer<SameIo<C>, BatchNormLayerParams<C>, BatchNormLayerState<C>> {
+export function batchNorm<const C extends number>(
+  features: C,
+  options: BatchNormLayerOptions = {},
+): ShapeLayer<SameIo<C>, BatchNormLayerParams<C>, BatchNormLayerState<C>> {
   const name = `batchNorm(${features})`
   checkSize(name, 'features', features)
   const { momentum, epsilon, dtype = 'f32' } = options
@@ -318,7 +390,12 @@ export function batchNorm<const C extends number>(features: C, options: BatchNor
       expectLast(name, x, features)
       expectParams(name, p, ['scale', 'offset'])
       expectParams(`${name} state`, s, ['mean', 'variance'])
-      return F.batchNorm(x as Tensor<Shape, DType>, p as unknown as F.BatchNormParams, s as unknown as F.BatchNormState, { training: ctx.training, momentum, epsilon })
+      return F.batchNorm(
+        x as Tensor<Shape, DType>,
+        p as unknown as F.BatchNormParams,
+        s as unknown as F.BatchNormState,
+        { training: ctx.training, momentum, epsilon },
+      )
     },
   })
 }

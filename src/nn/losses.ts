@@ -45,17 +45,24 @@ export type BatchOf<S extends Shape> = S extends readonly [...infer B extends Sh
 
 function reduce(op: string, perExample: Tensor, reduction: Reduction = 'mean'): Tensor {
   switch (reduction) {
-    case 'mean': return ops.mean(untyped(perExample))
-    case 'sum': return ops.sum(untyped(perExample))
-    case 'none': return perExample
-    default: throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`)
+    case 'mean':
+      return ops.mean(untyped(perExample))
+    case 'sum':
+      return ops.sum(untyped(perExample))
+    case 'none':
+      return perExample
+    default:
+      throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`)
   }
 }
 
 function sameShapes(op: string, a: Tensor, b: Tensor, what: [string, string]): void {
   if (a.ndim !== b.ndim || a.aval.shape.some((d, i) => d !== b.aval.shape[i]))
-    throw new Error(`${op}: the ${what[1]} must have the shape of the ${what[0]} ${formatAval(a.aval)}, got ${formatAval(b.aval)}`)
-  if (a.dtype !== b.dtype) throw new Error(`${op}: the ${what[1]} must have dtype ${a.dtype} like the ${what[0]}, got ${formatAval(b.aval)}`)
+    throw new Error(
+      `${op}: the ${what[1]} must have the shape of the ${what[0]} ${formatAval(a.aval)}, got ${formatAval(b.aval)}`,
+    )
+  if (a.dtype !== b.dtype)
+    throw new Error(`${op}: the ${what[1]} must have dtype ${a.dtype} like the ${what[0]}, got ${formatAval(b.aval)}`)
 }
 
 function classes(op: string, x: Tensor): number {
@@ -67,12 +74,20 @@ function classes(op: string, x: Tensor): number {
  * One-hot vectors of i32 labels: labels S → [...S, classes]. Labels known on
  * the host are checked to lie in [0, classes).
  */
-export function oneHot<S extends Shape, D extends DType = 'f32'>(labels: T<S, 'i32'>, count: number, dtype?: D): T<[...S, number], D> {
+export function oneHot<S extends Shape, D extends DType = 'f32'>(
+  labels: T<S, 'i32'>,
+  count: number,
+  dtype?: D,
+): T<[...S, number], D> {
   if (labels.dtype !== 'i32') throw new Error(`oneHot: labels must be i32, got ${formatAval(labels.aval)}`)
-  if (!Number.isInteger(count) || count < 1) throw new Error(`oneHot: the number of classes must be a positive integer, got ${count}`)
+  if (!Number.isInteger(count) || count < 1)
+    throw new Error(`oneHot: the number of classes must be a positive integer, got ${count}`)
   if (labels instanceof ConcreteTensor) {
     const bad = labels.values.findIndex((v) => v < 0 || v >= count)
-    if (bad >= 0) throw new Error(`oneHot: label ${labels.values[bad]} at flat position ${bad} is out of range for ${count} classes`)
+    if (bad >= 0)
+      throw new Error(
+        `oneHot: label ${labels.values[bad]} at flat position ${bad} is out of range for ${count} classes`,
+      )
   }
   const hit = ops.equal(ops.expandDims(untyped(labels), -1), ops.arange(count, undefined, 1, 'i32'))
   return ops.astype(hit, dtype ?? ('f32' as D)) as T<any, D>
@@ -84,7 +99,9 @@ function targetsFor(op: string, x: Tensor, targets: Tensor): Tensor {
   if (targets.dtype === 'i32') {
     const batch = x.aval.shape.slice(0, -1)
     if (targets.ndim !== batch.length || targets.aval.shape.some((d, i) => d !== batch[i]))
-      throw new Error(`${op}: i32 labels must have the batch shape ${formatShape(batch)} of scores ${formatAval(x.aval)}, got ${formatAval(targets.aval)}`)
+      throw new Error(
+        `${op}: i32 labels must have the batch shape ${formatShape(batch)} of scores ${formatAval(x.aval)}, got ${formatAval(targets.aval)}`,
+      )
     return oneHot(untyped(targets), c, x.dtype)
   }
   sameShapes(op, x, targets, ['scores', 'targets'])
@@ -94,7 +111,11 @@ function targetsFor(op: string, x: Tensor, targets: Tensor): Tensor {
 // ---------------------------------------------------------------- regression and binary
 
 /** ½‖f − y‖² over the last axis, per example (seed 001); gradient f − y. */
-export function squaredError<S extends Shape, D extends DType, R extends Reduction = 'mean'>(predictions: T<S, D>, targets: T<NoInfer<S>, NoInfer<D>>, options: LossOptions<R> = {}): T<Reduced<BatchOf<S>, R>, D> {
+export function squaredError<S extends Shape, D extends DType, R extends Reduction = 'mean'>(
+  predictions: T<S, D>,
+  targets: T<NoInfer<S>, NoInfer<D>>,
+  options: LossOptions<R> = {},
+): T<Reduced<BatchOf<S>, R>, D> {
   classes('squaredError', predictions)
   sameShapes('squaredError', predictions, targets, ['predictions', 'targets'])
   const perExample = ops.mul(ops.sum(ops.square(ops.sub(untyped(predictions), untyped(targets))), -1), 0.5)
@@ -106,15 +127,26 @@ export function squaredError<S extends Shape, D extends DType, R extends Reducti
  * which equals −y log σ(z) − (1 − y) log(1 − σ(z)) and never overflows; y in [0, 1].
  * 'mean' averages over every element.
  */
-export function sigmoidCrossEntropy<S extends Shape, D extends DType, R extends Reduction = 'mean'>(logits: T<S, D>, labels: T<NoInfer<S>, NoInfer<D>>, options: LossOptions<R> = {}): T<Reduced<S, R>, D> {
+export function sigmoidCrossEntropy<S extends Shape, D extends DType, R extends Reduction = 'mean'>(
+  logits: T<S, D>,
+  labels: T<NoInfer<S>, NoInfer<D>>,
+  options: LossOptions<R> = {},
+): T<Reduced<S, R>, D> {
   sameShapes('sigmoidCrossEntropy', logits, labels, ['logits', 'labels'])
   const z = untyped(logits)
-  const perElement = ops.add(ops.sub(ops.maximum(z, 0), ops.mul(z, untyped(labels))), ops.log(ops.add(ops.exp(ops.neg(ops.abs(z))), 1)))
+  const perElement = ops.add(
+    ops.sub(ops.maximum(z, 0), ops.mul(z, untyped(labels))),
+    ops.log(ops.add(ops.exp(ops.neg(ops.abs(z))), 1)),
+  )
   return reduce('sigmoidCrossEntropy', perElement, options.reduction) as T<any, D>
 }
 
 /** −y log p − (1 − y) log(1 − p) elementwise, for probabilities p in (0, 1). */
-export function binaryCrossEntropy<S extends Shape, D extends DType, R extends Reduction = 'mean'>(probabilities: T<S, D>, labels: T<NoInfer<S>, NoInfer<D>>, options: LossOptions<R> = {}): T<Reduced<S, R>, D> {
+export function binaryCrossEntropy<S extends Shape, D extends DType, R extends Reduction = 'mean'>(
+  probabilities: T<S, D>,
+  labels: T<NoInfer<S>, NoInfer<D>>,
+  options: LossOptions<R> = {},
+): T<Reduced<S, R>, D> {
   sameShapes('binaryCrossEntropy', probabilities, labels, ['probabilities', 'labels'])
   const p = untyped(probabilities)
   const y = untyped(labels)
@@ -131,7 +163,11 @@ type Targets<S extends Shape, D extends DType> = T<BatchOf<S>, 'i32'> | T<S, D>
  * targets q (a distribution, or i32 labels: then −log p_y). Classes with
  * q_c = 0 contribute nothing, even where p_c = 0.
  */
-export function crossEntropy<S extends Shape, D extends DType, R extends Reduction = 'mean'>(probabilities: T<S, D>, targets: Targets<NoInfer<S>, NoInfer<D>>, options: LossOptions<R> = {}): T<Reduced<BatchOf<S>, R>, D> {
+export function crossEntropy<S extends Shape, D extends DType, R extends Reduction = 'mean'>(
+  probabilities: T<S, D>,
+  targets: Targets<NoInfer<S>, NoInfer<D>>,
+  options: LossOptions<R> = {},
+): T<Reduced<BatchOf<S>, R>, D> {
   const p = untyped(probabilities)
   const q = untyped(targetsFor('crossEntropy', p, targets))
   let perExample: Tensor
@@ -145,7 +181,11 @@ export function crossEntropy<S extends Shape, D extends DType, R extends Reducti
 }
 
 /** crossEntropy with i32 labels: −log p_y. */
-export function sparseCrossEntropy<S extends Shape, D extends DType, R extends Reduction = 'mean'>(probabilities: T<S, D>, labels: T<BatchOf<NoInfer<S>>, 'i32'>, options: LossOptions<R> = {}): T<Reduced<BatchOf<S>, R>, D> {
+export function sparseCrossEntropy<S extends Shape, D extends DType, R extends Reduction = 'mean'>(
+  probabilities: T<S, D>,
+  labels: T<BatchOf<NoInfer<S>>, 'i32'>,
+  options: LossOptions<R> = {},
+): T<Reduced<BatchOf<S>, R>, D> {
   if (labels.dtype !== 'i32') throw new Error(`sparseCrossEntropy: labels must be i32, got ${formatAval(labels.aval)}`)
   return crossEntropy(probabilities, labels as Targets<S, D>, options)
 }
@@ -156,7 +196,11 @@ export function sparseCrossEntropy<S extends Shape, D extends DType, R extends R
  * gradient is softmax(z) − q. Targets are a distribution over the classes or
  * i32 labels.
  */
-export function softmaxCrossEntropy<S extends Shape, D extends DType, R extends Reduction = 'mean'>(logits: T<S, D>, targets: Targets<NoInfer<S>, NoInfer<D>>, options: LossOptions<R> = {}): T<Reduced<BatchOf<S>, R>, D> {
+export function softmaxCrossEntropy<S extends Shape, D extends DType, R extends Reduction = 'mean'>(
+  logits: T<S, D>,
+  targets: Targets<NoInfer<S>, NoInfer<D>>,
+  options: LossOptions<R> = {},
+): T<Reduced<BatchOf<S>, R>, D> {
   const z = untyped(logits)
   const q = untyped(targetsFor('softmaxCrossEntropy', z, targets))
   // logsumexp(z) − qᵀz = log Σ exp(z − m) − qᵀ(z − m) + (1 − Σq)·m with m the maximum: for a
@@ -171,8 +215,13 @@ export function softmaxCrossEntropy<S extends Shape, D extends DType, R extends 
 }
 
 /** softmaxCrossEntropy with i32 labels: logsumexp(z) − z_y. */
-export function sparseSoftmaxCrossEntropy<S extends Shape, D extends DType, R extends Reduction = 'mean'>(logits: T<S, D>, labels: T<BatchOf<NoInfer<S>>, 'i32'>, options: LossOptions<R> = {}): T<Reduced<BatchOf<S>, R>, D> {
-  if (labels.dtype !== 'i32') throw new Error(`sparseSoftmaxCrossEntropy: labels must be i32, got ${formatAval(labels.aval)}`)
+export function sparseSoftmaxCrossEntropy<S extends Shape, D extends DType, R extends Reduction = 'mean'>(
+  logits: T<S, D>,
+  labels: T<BatchOf<NoInfer<S>>, 'i32'>,
+  options: LossOptions<R> = {},
+): T<Reduced<BatchOf<S>, R>, D> {
+  if (labels.dtype !== 'i32')
+    throw new Error(`sparseSoftmaxCrossEntropy: labels must be i32, got ${formatAval(labels.aval)}`)
   return softmaxCrossEntropy(logits, labels as Targets<S, D>, options)
 }
 
@@ -182,17 +231,28 @@ export function sparseSoftmaxCrossEntropy<S extends Shape, D extends DType, R ex
  * sparsemax(z) and τ its threshold; ≥ 0, and 0 iff sparsemax(z) = q. Its
  * gradient is sparsemax(z) − q. Targets: a distribution or i32 labels.
  */
-export function sparsemaxLoss<S extends Shape, D extends DType, R extends Reduction = 'mean'>(logits: T<S, D>, targets: Targets<NoInfer<S>, NoInfer<D>>, options: LossOptions<R> = {}): T<Reduced<BatchOf<S>, R>, D> {
+export function sparsemaxLoss<S extends Shape, D extends DType, R extends Reduction = 'mean'>(
+  logits: T<S, D>,
+  targets: Targets<NoInfer<S>, NoInfer<D>>,
+  options: LossOptions<R> = {},
+): T<Reduced<BatchOf<S>, R>, D> {
   const z = untyped(logits)
   const q = untyped(targetsFor('sparsemaxLoss', z, targets))
   const { support, tau } = sparsemaxSupport(z)
   const inside = ops.where(untyped(support), ops.sub(ops.square(z), ops.square(tau)), 0)
-  const perExample = ops.add(ops.sub(ops.mul(ops.sum(inside, -1), 0.5), ops.sum(ops.mul(q, z), -1)), ops.mul(ops.sum(ops.square(q), -1), 0.5))
+  const perExample = ops.add(
+    ops.sub(ops.mul(ops.sum(inside, -1), 0.5), ops.sum(ops.mul(q, z), -1)),
+    ops.mul(ops.sum(ops.square(q), -1), 0.5),
+  )
   return reduce('sparsemaxLoss', perExample, options.reduction) as T<any, D>
 }
 
 /** sparsemaxLoss with i32 labels: −z_y + ½Σ_{j∈S}(z_j² − τ²) + ½. */
-export function sparseSparsemaxLoss<S extends Shape, D extends DType, R extends Reduction = 'mean'>(logits: T<S, D>, labels: T<BatchOf<NoInfer<S>>, 'i32'>, options: LossOptions<R> = {}): T<Reduced<BatchOf<S>, R>, D> {
+export function sparseSparsemaxLoss<S extends Shape, D extends DType, R extends Reduction = 'mean'>(
+  logits: T<S, D>,
+  labels: T<BatchOf<NoInfer<S>>, 'i32'>,
+  options: LossOptions<R> = {},
+): T<Reduced<BatchOf<S>, R>, D> {
   if (labels.dtype !== 'i32') throw new Error(`sparseSparsemaxLoss: labels must be i32, got ${formatAval(labels.aval)}`)
   return sparsemaxLoss(logits, labels as Targets<S, D>, options)
 }
@@ -213,7 +273,8 @@ function penalised(op: string, params: unknown, options: PenaltyOptions): Tensor
   const include = options.include ?? isWeight
   return leaves.filter((leaf, i) => {
     const chosen = include(paths[i], leaf)
-    if (chosen && leaf.dtype !== 'f32' && leaf.dtype !== 'f64') throw new Error(`${op}: the leaf at ${paths[i]} is ${formatAval(leaf.aval)}, not a float`)
+    if (chosen && leaf.dtype !== 'f32' && leaf.dtype !== 'f64')
+      throw new Error(`${op}: the leaf at ${paths[i]} is ${formatAval(leaf.aval)}, not a float`)
     return chosen
   })
 }

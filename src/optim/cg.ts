@@ -38,13 +38,17 @@ export function conjugateGradient<T extends Tree>(matvec: (v: T) => T, b: T, opt
   let r = b
   let p = b
   let rr = treeVdot(r, r)
-  if (!Number.isFinite(rr)) throw new Error(`conjugateGradient: the right-hand side has a non-finite entry (‖b‖² = ${rr})`)
+  if (!Number.isFinite(rr))
+    throw new Error(`conjugateGradient: the right-hand side has a non-finite entry (‖b‖² = ${rr})`)
   const stop = tol * Math.sqrt(rr)
   if (rr === 0) return { x, iterations: 0, residualNorm: 0, negativeCurvature: false }
   for (let i = 0; i < maxIters; i++) {
     const ap = matvec(p)
     const pap = treeVdot(p, ap)
-    if (!Number.isFinite(pap)) throw new Error(`conjugateGradient: the matrix-vector product gave a non-finite value (pᵀAp = ${pap}) at iteration ${i}`)
+    if (!Number.isFinite(pap))
+      throw new Error(
+        `conjugateGradient: the matrix-vector product gave a non-finite value (pᵀAp = ${pap}) at iteration ${i}`,
+      )
     if (pap <= 0) return { x, iterations: i, residualNorm: Math.sqrt(rr), negativeCurvature: true }
     const alpha = rr / pap
     x = treeAxpy(x, alpha, p)
@@ -105,7 +109,8 @@ export function backtrackingArmijo<X>(
   let alpha = options.initial
   for (let i = 1; i <= options.maxSteps; i++) {
     const { value, payload } = phi(alpha)
-    if (Number.isFinite(value) && value <= value0 + options.c1 * alpha * slope) return { ok: true, alpha, value, payload, evaluations: i }
+    if (Number.isFinite(value) && value <= value0 + options.c1 * alpha * slope)
+      return { ok: true, alpha, value, payload, evaluations: i }
     alpha *= options.shrink
   }
   return { ok: false, alpha: 0, value: value0, payload: null, evaluations: options.maxSteps }

@@ -13,7 +13,9 @@ type Empty = Record<string, never>
 
 const checkEmptyState = (what: string, state: unknown): void => {
   if (typeof state !== 'object' || state === null || Array.isArray(state) || Object.keys(state).length !== 0)
-    throw new Error(`${what}: expected the empty state {} from init, got ${state === null ? 'null' : Array.isArray(state) ? 'an array' : typeof state === 'object' ? `{${Object.keys(state).join(', ')}}` : typeof state}`)
+    throw new Error(
+      `${what}: expected the empty state {} from init, got ${state === null ? 'null' : Array.isArray(state) ? 'an array' : typeof state === 'object' ? `{${Object.keys(state).join(', ')}}` : typeof state}`,
+    )
 }
 
 /** A stateless transform applying `f` to the whole gradient tree. */

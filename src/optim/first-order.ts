@@ -32,7 +32,14 @@ import type { FloatDType } from '../dtype.ts'
 import { filled, type Tensor } from '../tensor.ts'
 import { flatten, unflatten, type Tree } from '../tree.ts'
 import {
-  checkCount, checkGrads, checkNonNegative, checkSlot, checkStateKeys, checkUnitInterval, type Count, type Optimiser,
+  checkCount,
+  checkGrads,
+  checkNonNegative,
+  checkSlot,
+  checkStateKeys,
+  checkUnitInterval,
+  type Count,
+  type Optimiser,
 } from './optimiser.ts'
 import { checkLearningRate, rateAt, type LearningRate } from './schedule.ts'
 import { checkFloatLeaves } from './tree-math.ts'
@@ -68,9 +75,11 @@ export type FirstOrderState = { readonly count: Count } & { readonly [slot: stri
 
 function checkWeightDecay(what: string, wd: WeightDecay | undefined): WeightDecay | undefined {
   if (wd === undefined) return undefined
-  if (typeof wd !== 'object' || wd === null) throw new Error(`${what}: weightDecay must be { rate, mode: 'decoupled' | 'l2' }, got ${typeof wd}`)
+  if (typeof wd !== 'object' || wd === null)
+    throw new Error(`${what}: weightDecay must be { rate, mode: 'decoupled' | 'l2' }, got ${typeof wd}`)
   checkNonNegative(what, 'weightDecay.rate', wd.rate)
-  if (wd.mode !== 'decoupled' && wd.mode !== 'l2') throw new Error(`${what}: weightDecay.mode must be 'decoupled' or 'l2', got ${String(wd.mode)}`)
+  if (wd.mode !== 'decoupled' && wd.mode !== 'l2')
+    throw new Error(`${what}: weightDecay.mode must be 'decoupled' or 'l2', got ${String(wd.mode)}`)
   return wd
 }
 
@@ -83,7 +92,11 @@ export function fromLeafRule(name: string, rule: LeafRule, options: CommonOption
     checkFloatLeaves(`${name}.init`, params)
     const [leaves, def] = flatten(params)
     const state: Record<string, Tree> = { count: ops.scalar(0, 'i32') }
-    for (const slot of rule.slots) state[slot.name] = unflatten(def, leaves.map((x) => filled(x.aval.shape, x.aval.dtype, slot.init)))
+    for (const slot of rule.slots)
+      state[slot.name] = unflatten(
+        def,
+        leaves.map((x) => filled(x.aval.shape, x.aval.dtype, slot.init)),
+      )
     return state as FirstOrderState
   }
   const update = <P extends Tree>(grads: P, state: FirstOrderState, params: P): [P, FirstOrderState] => {
@@ -111,7 +124,11 @@ export function fromLeafRule(name: string, rule: LeafRule, options: CommonOption
     ps.forEach((p, i) => {
       const ctx = { ...scalars(p.dtype as FloatDType), param: p }
       const g = wd?.mode === 'l2' && wd.rate !== 0 ? ops.add(gs[i], ops.mul(p, wd.rate)) : gs[i]
-      const [delta, slots] = rule.step(g, slotLeaves.map((s) => s[i]), ctx)
+      const [delta, slots] = rule.step(
+        g,
+        slotLeaves.map((s) => s[i]),
+        ctx,
+      )
       let next = ops.add(p, delta)
       if (wd?.mode === 'decoupled' && wd.rate !== 0) next = ops.sub(next, ops.mul(ops.mul(p, ctx.lr), wd.rate))
       newParams.push(next)
@@ -250,10 +267,16 @@ const adamRule = (what: string, options: AdamOptions): LeafRule => {
 }
 
 /** Adam with bias-corrected moments (Kingma & Ba 2014). */
-export const adam = (options: AdamOptions): Optimiser<FirstOrderState> => fromLeafRule('adam', adamRule('adam', options), options)
+export const adam = (options: AdamOptions): Optimiser<FirstOrderState> =>
+  fromLeafRule('adam', adamRule('adam', options), options)
 
 /** Adam with decoupled weight decay λ (default 0.01): θ' = θ − α (m̂ / (√v̂ + ε) + λ θ). */
-export function adamw(options: Omit<AdamOptions, 'weightDecay'> & { readonly weightDecay?: number }): Optimiser<FirstOrderState> {
+export function adamw(
+  options: Omit<AdamOptions, 'weightDecay'> & { readonly weightDecay?: number },
+): Optimiser<FirstOrderState> {
   const { weightDecay, ...rest } = options
-  return fromLeafRule('adamw', adamRule('adamw', rest), { ...rest, weightDecay: { rate: weightDecay ?? 0.01, mode: 'decoupled' } })
+  return fromLeafRule('adamw', adamRule('adamw', rest), {
+    ...rest,
+    weightDecay: { rate: weightDecay ?? 0.01, mode: 'decoupled' },
+  })
 }

@@ -64,15 +64,28 @@ export function lbfgs(f: Objective, options: LbfgsOptions = {}): Minimiser<Lbfgs
       return { s: [], y: [], rho: [], last: null }
     },
     async step<P extends Tree>(params: P, state: LbfgsState, ...batch: unknown[]): Promise<StepInfo<P, LbfgsState>> {
-      if (typeof state !== 'object' || state === null || !Array.isArray(state.s) || !Array.isArray(state.y) || !Array.isArray(state.rho))
-        throw new Error(`${what}.step: expected the state { s, y, rho, last } from init, got ${state === null ? 'null' : typeof state}`)
+      if (
+        typeof state !== 'object' ||
+        state === null ||
+        !Array.isArray(state.s) ||
+        !Array.isArray(state.y) ||
+        !Array.isArray(state.rho)
+      )
+        throw new Error(
+          `${what}.step: expected the state { s, y, rho, last } from init, got ${state === null ? 'null' : typeof state}`,
+        )
       // The cached point is reused only when the caller passes back the very parameters the last step returned.
-      const here = state.last !== null && state.last.at === params ? { loss: state.last.loss, grad: state.last.grad as P } : lossAndGrad(params, batch)
+      const here =
+        state.last !== null && state.last.at === params
+          ? { loss: state.last.loss, grad: state.last.grad as P }
+          : lossAndGrad(params, batch)
       let evaluations = state.last !== null && state.last.at === params ? 0 : 1
-      if (!Number.isFinite(here.loss)) throw new Error(`${what}: the objective is not finite at the current parameters; expected a finite number`)
+      if (!Number.isFinite(here.loss))
+        throw new Error(`${what}: the objective is not finite at the current parameters; expected a finite number`)
       const g = here.grad
       const gradNorm = treeNorm(g)
-      if (!Number.isFinite(gradNorm)) throw new Error(`${what}: the gradient has a non-finite entry (‖g‖ = ${gradNorm})`)
+      if (!Number.isFinite(gradNorm))
+        throw new Error(`${what}: the gradient has a non-finite entry (‖g‖ = ${gradNorm})`)
       if (gradNorm === 0) return { params, state, loss: here.loss, gradNorm, evaluations }
       let s = state.s as P[]
       let y = state.y as P[]
@@ -100,7 +113,14 @@ export function lbfgs(f: Objective, options: LbfgsOptions = {}): Minimiser<Lbfgs
       )
       evaluations += ls.evaluations
       if (!ls.ok || ls.payload === null)
-        return { params, state: { s: [], y: [], rho: [], last: null }, loss: here.loss, gradNorm, evaluations, stalled: true }
+        return {
+          params,
+          state: { s: [], y: [], rho: [], last: null },
+          loss: here.loss,
+          gradNorm,
+          evaluations,
+          stalled: true,
+        }
       const next = ls.payload.at
       const sk = treeScale(d, ls.alpha)
       const yk = treeSub(ls.payload.grad, g)

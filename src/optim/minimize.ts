@@ -40,7 +40,11 @@ export interface Minimiser<S = unknown> {
 }
 
 /** A first-order optimiser and an objective as a Minimiser; with `backend`, each step is one jitted call. */
-export function fromOptimiser<S extends Tree>(optimiser: Optimiser<S>, f: Objective, options: { backend?: Backend } = {}): Minimiser<S> {
+export function fromOptimiser<S extends Tree>(
+  optimiser: Optimiser<S>,
+  f: Objective,
+  options: { backend?: Backend } = {},
+): Minimiser<S> {
   const name = optimiser.name
   const body = (params: Tree, state: S, ...batch: unknown[]) => {
     const [loss, grads] = valueAndGrad(f)(params, ...batch)
@@ -51,13 +55,23 @@ export function fromOptimiser<S extends Tree>(optimiser: Optimiser<S>, f: Object
     const [loss, grads] = valueAndGrad(f)(params, ...batch)
     return [loss, globalNorm(grads as Tree)] as const
   }
-  const jitted = options.backend === undefined ? null : { body: jit(body, { backend: options.backend }), measure: jit(measure, { backend: options.backend }) }
+  const jitted =
+    options.backend === undefined
+      ? null
+      : { body: jit(body, { backend: options.backend }), measure: jit(measure, { backend: options.backend }) }
   return {
     name,
     init: (params) => optimiser.init(params),
     async step(params, state, ...batch) {
-      const [p2, s2, loss, gnorm] = jitted === null ? body(params, state, ...batch) : await jitted.body(params, state, ...batch)
-      return { params: p2 as typeof params, state: s2, loss: (await loss.data())[0], gradNorm: (await gnorm.data())[0], evaluations: 1 }
+      const [p2, s2, loss, gnorm] =
+        jitted === null ? body(params, state, ...batch) : await jitted.body(params, state, ...batch)
+      return {
+        params: p2 as typeof params,
+        state: s2,
+        loss: (await loss.data())[0],
+        gradNorm: (await gnorm.data())[0],
+        evaluations: 1,
+      }
     },
     async evaluate(params, ...batch) {
       const [loss, gnorm] = jitted === null ? measure(params, ...batch) : await jitted.measure(params, ...batch)
@@ -97,7 +111,11 @@ export interface MinimizeResult<P> {
  * Runs `method` from `params` until ‖∇L‖ ≤ gradTol, the loss stops being
  * finite, a step stalls, or maxIters steps are taken.
  */
-export async function minimize<P extends Tree, S>(method: Minimiser<S>, params: P, options: MinimizeOptions): Promise<MinimizeResult<P>> {
+export async function minimize<P extends Tree, S>(
+  method: Minimiser<S>,
+  params: P,
+  options: MinimizeOptions,
+): Promise<MinimizeResult<P>> {
   const maxIters = options.maxIters === 0 ? 0 : checkPositiveInteger('minimize', 'maxIters', options.maxIters)
   const gradTol = checkNonNegative('minimize', 'gradTol', options.gradTol ?? 0)
   const batch = options.batch ?? []
@@ -114,7 +132,9 @@ export async function minimize<P extends Tree, S>(method: Minimiser<S>, params: 
     const info = await method.step(p, state, ...batch)
     evaluations += info.evaluations
     if (k === 0 && !Number.isFinite(info.loss))
-      throw new Error(`minimize(${method.name}): the objective is ${info.loss} at the starting parameters; expected a finite number`)
+      throw new Error(
+        `minimize(${method.name}): the objective is ${info.loss} at the starting parameters; expected a finite number`,
+      )
     losses.push(info.loss)
     gradNorms.push(info.gradNorm)
     times.push(performance.now() - start)

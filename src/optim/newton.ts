@@ -80,7 +80,8 @@ function curvatureStep<P extends Tree>(
   objective: (p: P) => number,
   o: Resolved,
 ): StepInfo<P, CurvatureState> {
-  if (!Number.isFinite(loss)) throw new Error(`${what}: the objective is ${loss} at the current parameters; expected a finite number`)
+  if (!Number.isFinite(loss))
+    throw new Error(`${what}: the objective is ${loss} at the current parameters; expected a finite number`)
   const gradNorm = treeNorm(grad)
   if (!Number.isFinite(gradNorm)) throw new Error(`${what}: the gradient has a non-finite entry (‖g‖ = ${gradNorm})`)
   if (gradNorm === 0) return { params, state: { ...state, cgIterations: 0 }, loss, gradNorm, evaluations: 1 }
@@ -101,9 +102,22 @@ function curvatureStep<P extends Tree>(
     value = objective(treeAxpy(params, 1, d))
     evaluations++
   } else {
-    const ls = backtrackingArmijo((a) => ({ value: objective(treeAxpy(params, a, d)), payload: null }), loss, slope, o.lineSearch)
+    const ls = backtrackingArmijo(
+      (a) => ({ value: objective(treeAxpy(params, a, d)), payload: null }),
+      loss,
+      slope,
+      o.lineSearch,
+    )
     evaluations += ls.evaluations
-    if (!ls.ok) return { params, state: { damping: lambda, cgIterations: cg.iterations }, loss, gradNorm, evaluations, stalled: true }
+    if (!ls.ok)
+      return {
+        params,
+        state: { damping: lambda, cgIterations: cg.iterations },
+        loss,
+        gradNorm,
+        evaluations,
+        stalled: true,
+      }
     alpha = ls.alpha
     value = ls.value
   }
@@ -114,7 +128,13 @@ function curvatureStep<P extends Tree>(
     const rho = predicted < 0 && Number.isFinite(value) ? (value - loss) / predicted : 0
     nextDamping = rho > 0.75 ? (lambda * 2) / 3 : rho < 0.25 ? lambda * 1.5 : lambda
   }
-  return { params: treeAxpy(params, alpha, d), state: { damping: nextDamping, cgIterations: cg.iterations }, loss, gradNorm, evaluations }
+  return {
+    params: treeAxpy(params, alpha, d),
+    state: { damping: nextDamping, cgIterations: cg.iterations },
+    loss,
+    gradNorm,
+    evaluations,
+  }
 }
 
 /** A trial point's objective on the host; NaN becomes +∞ so that a line search rejects it. */
@@ -126,7 +146,10 @@ const hostValue = (t: Tensor): number => {
 // ---------------------------------------------------------------- Newton-CG
 
 /** Hessian-vector products at `params`: the gradient and v ↦ H·v, with the primal pass done once. */
-export function hessianProduct<P extends Tree>(f: (params: P) => Tensor<[]>, params: P): { loss: Tensor<[]>; grad: P; product: (v: P) => P } {
+export function hessianProduct<P extends Tree>(
+  f: (params: P) => Tensor<[]>,
+  params: P,
+): { loss: Tensor<[]>; grad: P; product: (v: P) => P } {
   const [[loss, grad], lin] = linearize((p: P) => valueAndGrad(f)(p) as [Tensor<[]>, P], params)
   return { loss, grad, product: (v: P) => lin(v)[1] }
 }
@@ -198,7 +221,9 @@ export function ggnProduct<P extends Tree, X, Z extends Tree, Y>(
 export function gaussNewton(problem: GaussNewtonProblem, options: CurvatureOptions = {}): Minimiser<CurvatureState> {
   const what = 'gaussNewton'
   if (typeof problem?.model !== 'function' || typeof problem?.loss !== 'function')
-    throw new Error(`${what}: expected { model: (params, x) => z, loss: (z, y) => scalar }, got ${problem === null ? 'null' : typeof problem}`)
+    throw new Error(
+      `${what}: expected { model: (params, x) => z, loss: (z, y) => scalar }, got ${problem === null ? 'null' : typeof problem}`,
+    )
   const o = resolve(what, options, 1e-3)
   const objective = (p: Tree, x: unknown, y: unknown) => problem.loss(problem.model(p, x), y)
   const checkBatch = (batch: unknown[]) => {

@@ -53,17 +53,23 @@ export function checkGrads(what: string, grads: unknown, params: unknown): void 
 export function checkCount(what: string, count: unknown): asserts count is Count {
   const aval = (count as Tensor | undefined)?.aval
   if (aval === undefined || aval.dtype !== 'i32' || aval.shape.length !== 0)
-    throw new Error(`${what}: state.count must be an i32 scalar tensor (the step count), got ${aval ? formatAval(aval) : String(count)}`)
+    throw new Error(
+      `${what}: state.count must be an i32 scalar tensor (the step count), got ${aval ? formatAval(aval) : String(count)}`,
+    )
 }
 
 /** Throws unless `state` is a record with exactly `keys`. */
 export function checkStateKeys(what: string, state: unknown, keys: readonly string[]): Record<string, Tree> {
   if (typeof state !== 'object' || state === null || Array.isArray(state))
-    throw new Error(`${what}: expected a state record {${keys.join(', ')}} (from init), got ${state === null ? 'null' : Array.isArray(state) ? 'an array' : typeof state}`)
+    throw new Error(
+      `${what}: expected a state record {${keys.join(', ')}} (from init), got ${state === null ? 'null' : Array.isArray(state) ? 'an array' : typeof state}`,
+    )
   const got = Object.keys(state).sort()
   const want = [...keys].sort()
   if (got.length !== want.length || got.some((k, i) => k !== want[i]))
-    throw new Error(`${what}: expected a state record with keys {${want.join(', ')}} (from init), got {${got.join(', ')}}`)
+    throw new Error(
+      `${what}: expected a state record with keys {${want.join(', ')}} (from init), got {${got.join(', ')}}`,
+    )
   return state as Record<string, Tree>
 }
 
@@ -74,16 +80,19 @@ export const checkSlot = (what: string, name: string, slot: unknown, params: unk
 // ---------------------------------------------------------------- hyperparameters
 
 export const checkPositive = (what: string, name: string, v: number): number => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`${what}: ${name} must be a finite number > 0, got ${v}`)
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    throw new Error(`${what}: ${name} must be a finite number > 0, got ${v}`)
   return v
 }
 export const checkNonNegative = (what: string, name: string, v: number): number => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`${what}: ${name} must be a finite number ≥ 0, got ${v}`)
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    throw new Error(`${what}: ${name} must be a finite number ≥ 0, got ${v}`)
   return v
 }
 /** A decay rate or friction: 0 ≤ v < 1. */
 export const checkUnitInterval = (what: string, name: string, v: number): number => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v >= 1) throw new Error(`${what}: ${name} must be in [0, 1), got ${v}`)
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v >= 1)
+    throw new Error(`${what}: ${name} must be in [0, 1), got ${v}`)
   return v
 }
 export const checkPositiveInteger = (what: string, name: string, v: number): number => {
@@ -106,11 +115,15 @@ export function chain(...parts: ChainParts): Optimiser<Tree[]> {
   if (parts.length === 0) throw new Error('chain: expected gradient transforms followed by an optimiser, got nothing')
   const last = parts[parts.length - 1] as Optimiser | GradientTransform
   if (last?.kind !== 'optimiser')
-    throw new Error(`chain: the last part must be an optimiser (e.g. adam({ lr })), got ${last?.kind === 'transform' ? `the gradient transform ${last.name}` : typeof last}`)
+    throw new Error(
+      `chain: the last part must be an optimiser (e.g. adam({ lr })), got ${last?.kind === 'transform' ? `the gradient transform ${last.name}` : typeof last}`,
+    )
   const transforms = parts.slice(0, -1) as GradientTransform[]
   transforms.forEach((t, i) => {
     if (t?.kind !== 'transform')
-      throw new Error(`chain: part ${i} must be a gradient transform (only the last part is an optimiser), got ${t?.kind === 'optimiser' ? `the optimiser ${t.name}` : typeof t}`)
+      throw new Error(
+        `chain: part ${i} must be a gradient transform (only the last part is an optimiser), got ${t?.kind === 'optimiser' ? `the optimiser ${t.name}` : typeof t}`,
+      )
   })
   const optimiser = last as Optimiser
   const name = `chain(${parts.map((p) => p.name).join(', ')})`
@@ -120,7 +133,9 @@ export function chain(...parts: ChainParts): Optimiser<Tree[]> {
     init: (params) => parts.map((p) => p.init(params)),
     update(grads, state, params) {
       if (!Array.isArray(state) || state.length !== parts.length)
-        throw new Error(`${name}.update: expected the state from init, an array of ${parts.length} states, got ${Array.isArray(state) ? `an array of ${state.length}` : typeof state}`)
+        throw new Error(
+          `${name}.update: expected the state from init, an array of ${parts.length} states, got ${Array.isArray(state) ? `an array of ${state.length}` : typeof state}`,
+        )
       let g = grads
       const next: Tree[] = []
       transforms.forEach((t, i) => {

@@ -20,7 +20,8 @@ export type Schedule = (count: Count, dtype?: FloatDType) => Tensor<[], FloatDTy
 export type LearningRate = number | Schedule
 
 const asFloat = (count: Count, dtype: FloatDType): Tensor<[], FloatDType> => ops.astype(count, dtype)
-const floorNonNegative = (x: Tensor<[], FloatDType>): Tensor<[], FloatDType> => ops.astype(ops.astype(x, 'i32'), x.dtype)
+const floorNonNegative = (x: Tensor<[], FloatDType>): Tensor<[], FloatDType> =>
+  ops.astype(ops.astype(x, 'i32'), x.dtype)
 
 export function constant(value: number): Schedule {
   checkNonNegative('constant', 'value', value)
@@ -28,15 +29,24 @@ export function constant(value: number): Schedule {
 }
 
 /** Piecewise constant: init · factor^⌊t / every⌋ (the rate drops by `factor` every `every` steps). */
-export function stepDecay(options: { readonly init: number; readonly factor: number; readonly every: number }): Schedule {
+export function stepDecay(options: {
+  readonly init: number
+  readonly factor: number
+  readonly every: number
+}): Schedule {
   const init = checkPositive('stepDecay', 'init', options.init)
   const factor = checkPositive('stepDecay', 'factor', options.factor)
   const every = checkPositiveInteger('stepDecay', 'every', options.every)
-  return (count, dtype = 'f32') => ops.mul(ops.pow(factor, floorNonNegative(ops.div(asFloat(count, dtype), every))), init)
+  return (count, dtype = 'f32') =>
+    ops.mul(ops.pow(factor, floorNonNegative(ops.div(asFloat(count, dtype), every))), init)
 }
 
 /** init · rate^(t / steps): multiplied by `rate` every `steps` updates, smoothly in between. */
-export function exponentialDecay(options: { readonly init: number; readonly rate: number; readonly steps?: number }): Schedule {
+export function exponentialDecay(options: {
+  readonly init: number
+  readonly rate: number
+  readonly steps?: number
+}): Schedule {
   const init = checkPositive('exponentialDecay', 'init', options.init)
   const rate = checkPositive('exponentialDecay', 'rate', options.rate)
   const steps = checkPositive('exponentialDecay', 'steps', options.steps ?? 1)
@@ -67,18 +77,22 @@ export function rateAt(lr: LearningRate, count: Count, dtype: FloatDType): Tenso
   const value = lr(count, dtype)
   const aval = (value as Tensor | undefined)?.aval
   if (aval === undefined || aval.shape.length !== 0 || (aval.dtype !== 'f32' && aval.dtype !== 'f64'))
-    throw new Error(`learning-rate schedule: expected a floating-point scalar tensor, got ${aval ? `${aval.dtype}[${aval.shape.join(',')}]` : typeof value}`)
+    throw new Error(
+      `learning-rate schedule: expected a floating-point scalar tensor, got ${aval ? `${aval.dtype}[${aval.shape.join(',')}]` : typeof value}`,
+    )
   return ops.astype(value, dtype)
 }
 
 /** A schedule's value after `step` updates, as a host number (for plots and checks). */
 export function scheduleValue(lr: LearningRate, step: number): number {
-  if (!Number.isInteger(step) || step < 0) throw new Error(`scheduleValue: step must be a non-negative integer, got ${step}`)
+  if (!Number.isInteger(step) || step < 0)
+    throw new Error(`scheduleValue: step must be a non-negative integer, got ${step}`)
   return rateAt(lr, scalar(step, 'i32'), 'f64').item()
 }
 
 export const checkLearningRate = (what: string, lr: LearningRate): LearningRate => {
   if (typeof lr === 'function') return lr
-  if (typeof lr !== 'number') throw new Error(`${what}: lr must be a number or a schedule (count => rate), got ${typeof lr}`)
+  if (typeof lr !== 'number')
+    throw new Error(`${what}: lr must be a number or a schedule (count => rate), got ${typeof lr}`)
   return checkPositive(what, 'lr', lr)
 }

@@ -14,7 +14,10 @@ function zip<T extends Tree>(what: string, a: T, b: T, f: (x: Tensor, y: Tensor)
   checkMatching(what, 'first operand', 'second operand', a, b)
   const [la, def] = flatten(a)
   const [lb] = flatten(b)
-  return unflatten(def, la.map((x, i) => f(x, lb[i])))
+  return unflatten(
+    def,
+    la.map((x, i) => f(x, lb[i])),
+  )
 }
 
 const map = <T extends Tree>(a: T, f: (x: Tensor) => Tensor): T => {
@@ -27,7 +30,8 @@ export const treeSub = <T extends Tree>(a: T, b: T): T => zip('treeSub', a, b, (
 export const treeScale = <T extends Tree>(a: T, c: number): T => map(a, (x) => ops.mul(x, c))
 export const treeNeg = <T extends Tree>(a: T): T => map(a, (x) => ops.neg(x))
 /** a + c·b. */
-export const treeAxpy = <T extends Tree>(a: T, c: number, b: T): T => zip('treeAxpy', a, b, (x, y) => ops.add(x, ops.mul(y, c)))
+export const treeAxpy = <T extends Tree>(a: T, c: number, b: T): T =>
+  zip('treeAxpy', a, b, (x, y) => ops.add(x, ops.mul(y, c)))
 export const treeZerosLike = <T extends Tree>(a: T): T => map(a, (x) => ops.zerosLike(x))
 
 /** Σ over all leaves of ⟨aᵢ, bᵢ⟩, as a host number. */
@@ -45,7 +49,8 @@ export function checkFloatLeaves(what: string, tree: unknown, name = 'params'): 
   const [leaves, def] = flatten(tree, name)
   const paths = leafPaths(def, name)
   leaves.forEach((x, i) => {
-    if (!isFloat(x.aval.dtype)) throw new Error(`${what}: ${paths[i]} must be a floating-point tensor (f32 or f64), got ${formatAval(x.aval)}`)
+    if (!isFloat(x.aval.dtype))
+      throw new Error(`${what}: ${paths[i]} must be a floating-point tensor (f32 or f64), got ${formatAval(x.aval)}`)
   })
   if (leaves.length === 0) throw new Error(`${what}: ${name} has no tensors to optimise`)
 }
@@ -53,7 +58,9 @@ export function checkFloatLeaves(what: string, tree: unknown, name = 'params'): 
 /** Throws unless the scalar tensor `value` holds a finite number; returns that number. */
 export function finiteScalar(what: string, name: string, value: unknown): number {
   if (!(value instanceof Tensor) || value.size !== 1)
-    throw new Error(`${what}: the ${name} must be a scalar tensor, got ${value instanceof Tensor ? formatAval(value.aval) : typeof value}`)
+    throw new Error(
+      `${what}: the ${name} must be a scalar tensor, got ${value instanceof Tensor ? formatAval(value.aval) : typeof value}`,
+    )
   const v = value.item()
   if (!Number.isFinite(v)) throw new Error(`${what}: the ${name} is ${v}; expected a finite number`)
   return v

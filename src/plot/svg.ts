@@ -35,7 +35,8 @@ const decimalsOf = (step: number): number => Math.max(0, -Math.floor(Math.log10(
 
 /** The multiples of a nice step within [min, max]: niceTicks(0, 1) is 0, 0.2, 0.4, 0.6, 0.8, 1. */
 export function niceTicks(min: number, max: number, count = 5): number[] {
-  if (!Number.isFinite(min) || !Number.isFinite(max) || min > max) throw new Error(`niceTicks: expected a finite interval, got [${min}, ${max}]`)
+  if (!Number.isFinite(min) || !Number.isFinite(max) || min > max)
+    throw new Error(`niceTicks: expected a finite interval, got [${min}, ${max}]`)
   if (min === max) return [min]
   const step = niceStep(min, max, count)
   const decimals = decimalsOf(step)
@@ -52,12 +53,16 @@ export function niceDomain(min: number, max: number, count = 5): [number, number
   }
   const step = niceStep(min, max, count)
   const decimals = decimalsOf(step)
-  return [Number((Math.floor(min / step + 1e-9) * step).toFixed(decimals)), Number((Math.ceil(max / step - 1e-9) * step).toFixed(decimals))]
+  return [
+    Number((Math.floor(min / step + 1e-9) * step).toFixed(decimals)),
+    Number((Math.ceil(max / step - 1e-9) * step).toFixed(decimals)),
+  ]
 }
 
 /** Ticks of a log scale: the powers of ten in [min, max], with 2 and 5 between them when there are few decades. */
 export function logTicks(min: number, max: number): number[] {
-  if (!(min > 0) || !(max >= min) || !Number.isFinite(max)) throw new Error(`logTicks: expected 0 < min ≤ max, got [${min}, ${max}]`)
+  if (!(min > 0) || !(max >= min) || !Number.isFinite(max))
+    throw new Error(`logTicks: expected 0 < min ≤ max, got [${min}, ${max}]`)
   const lo = Math.floor(Math.log10(min) + 1e-9)
   const hi = Math.ceil(Math.log10(max) - 1e-9)
   const multiples = hi - lo <= 2 ? [1, 2, 5] : [1]
@@ -108,7 +113,8 @@ const attrs = (a: Attrs): string =>
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => ` ${k}="${typeof v === 'number' ? num(v) : escapeXml(v as string)}"`)
     .join('')
-const el = (name: string, a: Attrs, children?: string): string => (children === undefined ? `<${name}${attrs(a)}/>` : `<${name}${attrs(a)}>${children}</${name}>`)
+const el = (name: string, a: Attrs, children?: string): string =>
+  children === undefined ? `<${name}${attrs(a)}/>` : `<${name}${attrs(a)}>${children}</${name}>`
 const text = (x: number, y: number, s: string, a: Attrs = {}) => el('text', { x, y, ...a }, escapeXml(s))
 
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"'
@@ -117,7 +123,18 @@ const svgRoot = (width: number, height: number, body: string): string =>
   `<rect width="100%" height="100%" fill="white"/>${body}</svg>`
 
 /** Ten distinguishable colours (Tableau 10). */
-export const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'] as const
+export const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+] as const
 
 // ---------------------------------------------------------------- line charts
 
@@ -177,7 +194,8 @@ function seriesPoints(options: LineChartOptions): (Point | null)[][] {
   return options.series.map((s) => {
     const n = s.y.length
     if (n === 0) throw new Error(`lineChart: series '${s.name}' has no points`)
-    if (s.x !== undefined && s.x.length !== n) throw new Error(`lineChart: series '${s.name}' has ${s.x.length} x values but ${n} y values`)
+    if (s.x !== undefined && s.x.length !== n)
+      throw new Error(`lineChart: series '${s.name}' has ${s.x.length} x values but ${n} y values`)
     const points: (Point | null)[] = []
     for (let i = 0; i < n; i++) {
       const x = s.x === undefined ? i : s.x[i]
@@ -185,7 +203,9 @@ function seriesPoints(options: LineChartOptions): (Point | null)[][] {
       points.push(Number.isFinite(x) && Number.isFinite(y) && (!options.logY || y > 0) ? { x, y } : null)
     }
     if (points.every((p) => p === null))
-      throw new Error(`lineChart: series '${s.name}' has no ${options.logY ? 'positive finite' : 'finite'} points to draw (${n} points, all ${options.logY ? 'NaN, infinite or ≤ 0' : 'NaN or infinite'})`)
+      throw new Error(
+        `lineChart: series '${s.name}' has no ${options.logY ? 'positive finite' : 'finite'} points to draw (${n} points, all ${options.logY ? 'NaN, infinite or ≤ 0' : 'NaN or infinite'})`,
+      )
     return points
   })
 }
@@ -197,7 +217,8 @@ function layout(options: LineChartOptions, points: readonly (readonly (Point | n
   const height = options.height ?? 400
   const m = { ...defaultMargin, ...(options.title === undefined ? { top: 20 } : {}), ...options.margin }
   const plot = { left: m.left, top: m.top, width: width - m.left - m.right, height: height - m.top - m.bottom }
-  if (!(plot.width > 0 && plot.height > 0)) throw new Error(`lineChart: a ${width}×${height} chart leaves no room for the plot inside its margins`)
+  if (!(plot.width > 0 && plot.height > 0))
+    throw new Error(`lineChart: a ${width}×${height} chart leaves no room for the plot inside its margins`)
   const finite = points.flat().filter((p): p is Point => p !== null)
   const extent = (f: (p: Point) => number): [number, number] => [Math.min(...finite.map(f)), Math.max(...finite.map(f))]
   let xDomain: readonly [number, number] = options.xDomain ?? extent((p) => p.x)
@@ -205,15 +226,26 @@ function layout(options: LineChartOptions, points: readonly (readonly (Point | n
   const [ylo, yhi] = extent((p) => p.y)
   const logY = options.logY ?? false
   const yDomain: readonly [number, number] =
-    options.yDomain ?? (logY ? [10 ** Math.floor(Math.log10(ylo) + 1e-9), 10 ** Math.ceil(Math.log10(yhi) - 1e-9)] : niceDomain(ylo, yhi))
+    options.yDomain ??
+    (logY ? [10 ** Math.floor(Math.log10(ylo) + 1e-9), 10 ** Math.ceil(Math.log10(yhi) - 1e-9)] : niceDomain(ylo, yhi))
   if (!(xDomain[1] > xDomain[0])) throw new Error(`lineChart: xDomain must be increasing, got [${xDomain.join(', ')}]`)
-  if (!(yDomain[1] >= yDomain[0]) || (logY && !(yDomain[0] > 0))) throw new Error(`lineChart: yDomain must be increasing${logY ? ' and positive on a log scale' : ''}, got [${yDomain.join(', ')}]`)
+  if (!(yDomain[1] >= yDomain[0]) || (logY && !(yDomain[0] > 0)))
+    throw new Error(
+      `lineChart: yDomain must be increasing${logY ? ' and positive on a log scale' : ''}, got [${yDomain.join(', ')}]`,
+    )
   const yRange: [number, number] = [plot.top + plot.height, plot.top]
-  const yFixed: [number, number] = yDomain[0] === yDomain[1] ? (logY ? [yDomain[0] / 10, yDomain[1] * 10] : niceDomain(yDomain[0], yDomain[1])) : [yDomain[0], yDomain[1]]
+  const yFixed: [number, number] =
+    yDomain[0] === yDomain[1]
+      ? logY
+        ? [yDomain[0] / 10, yDomain[1] * 10]
+        : niceDomain(yDomain[0], yDomain[1])
+      : [yDomain[0], yDomain[1]]
   const x = scale(xDomain, [plot.left, plot.left + plot.width])
   const y = scale(yFixed, yRange, logY)
   const xTicks = niceTicks(xDomain[0], xDomain[1], Math.max(2, Math.round(plot.width / 90)))
-  const yTicks = logY ? logTicks(yFixed[0], yFixed[1]) : niceTicks(yFixed[0], yFixed[1], Math.max(2, Math.round(plot.height / 60)))
+  const yTicks = logY
+    ? logTicks(yFixed[0], yFixed[1])
+    : niceTicks(yFixed[0], yFixed[1], Math.max(2, Math.round(plot.height / 60)))
   return { ...plot, x, y, xTicks, yTicks }
 }
 
@@ -221,7 +253,11 @@ function layout(options: LineChartOptions, points: readonly (readonly (Point | n
 export const chartLayout = (options: LineChartOptions): ChartLayout => layout(options, seriesPoints(options))
 
 /** SVG path data for points with gaps: a new subpath after each gap. */
-export function pathData(points: readonly (Point | null)[], x: (v: number) => number, y: (v: number) => number): string {
+export function pathData(
+  points: readonly (Point | null)[],
+  x: (v: number) => number,
+  y: (v: number) => number,
+): string {
   const parts: string[] = []
   let pen = false
   for (const p of points) {
@@ -254,11 +290,18 @@ function axes(l: ChartLayout, options: LineChartOptions): string {
     out.push(text(l.left - 8, py + 4, formatTick(t, yStep), { 'text-anchor': 'end', fill: '#333' }))
   }
   out.push(el('rect', { x: l.left, y: l.top, width: l.width, height: l.height, fill: 'none', stroke: '#333' }))
-  if (options.xLabel !== undefined) out.push(text(l.left + l.width / 2, bottom + 40, options.xLabel, { 'text-anchor': 'middle', fill: '#111' }))
+  if (options.xLabel !== undefined)
+    out.push(text(l.left + l.width / 2, bottom + 40, options.xLabel, { 'text-anchor': 'middle', fill: '#111' }))
   if (options.yLabel !== undefined) {
     const cx = l.left - 52
     const cy = l.top + l.height / 2
-    out.push(text(cx, cy, options.yLabel, { 'text-anchor': 'middle', fill: '#111', transform: `rotate(-90 ${num(cx)} ${num(cy)})` }))
+    out.push(
+      text(cx, cy, options.yLabel, {
+        'text-anchor': 'middle',
+        fill: '#111',
+        transform: `rotate(-90 ${num(cx)} ${num(cy)})`,
+      }),
+    )
   }
   return out.join('')
 }
@@ -272,11 +315,30 @@ function legend(l: ChartLayout, series: readonly Series[], colors: readonly stri
   const rows = series.map((s, i) => {
     const y = y0 + 6 + rowHeight * i + rowHeight / 2
     return (
-      el('line', { x1: x0 + 6, y1: y, x2: x0 + 24, y2: y, stroke: colors[i], 'stroke-width': 2, 'stroke-dasharray': s.dashed ? '5 3' : undefined }) +
-      text(x0 + 30, y + 4, s.name, { fill: '#111' })
+      el('line', {
+        x1: x0 + 6,
+        y1: y,
+        x2: x0 + 24,
+        y2: y,
+        stroke: colors[i],
+        'stroke-width': 2,
+        'stroke-dasharray': s.dashed ? '5 3' : undefined,
+      }) + text(x0 + 30, y + 4, s.name, { fill: '#111' })
     )
   })
-  return el('g', { class: 'legend' }, el('rect', { x: x0, y: y0, width: boxWidth, height: rowHeight * series.length + 12, fill: 'white', 'fill-opacity': 0.85, stroke: '#bbb' }) + rows.join(''))
+  return el(
+    'g',
+    { class: 'legend' },
+    el('rect', {
+      x: x0,
+      y: y0,
+      width: boxWidth,
+      height: rowHeight * series.length + 12,
+      fill: 'white',
+      'fill-opacity': 0.85,
+      stroke: '#bbb',
+    }) + rows.join(''),
+  )
 }
 
 /** A line chart of one or more series. */
@@ -288,9 +350,22 @@ export function lineChart(options: LineChartOptions): string {
   const lines = options.series.map((s, i) => {
     const d = pathData(points[i], l.x, l.y)
     // A point with gaps on both sides draws no line; mark it with a dot.
-    const lone = points[i].filter((p, j) => p !== null && points[i][j - 1] == null && points[i][j + 1] == null) as Point[]
+    const lone = points[i].filter(
+      (p, j) => p !== null && points[i][j - 1] == null && points[i][j + 1] == null,
+    ) as Point[]
     const dots = lone.map((p) => el('circle', { cx: l.x(p.x), cy: l.y(p.y), r: 2, fill: colors[i] })).join('')
-    return el('g', { class: 'series', 'data-name': s.name }, el('path', { d, fill: 'none', stroke: colors[i], 'stroke-width': 1.5, 'stroke-linejoin': 'round', 'stroke-dasharray': s.dashed ? '5 3' : undefined }) + dots)
+    return el(
+      'g',
+      { class: 'series', 'data-name': s.name },
+      el('path', {
+        d,
+        fill: 'none',
+        stroke: colors[i],
+        'stroke-width': 1.5,
+        'stroke-linejoin': 'round',
+        'stroke-dasharray': s.dashed ? '5 3' : undefined,
+      }) + dots,
+    )
   })
   const width = options.width ?? 640
   const body = [
@@ -298,7 +373,14 @@ export function lineChart(options: LineChartOptions): string {
     axes(l, options),
     el('g', { 'clip-path': `url(#${clip})` }, lines.join('')),
     (options.legend ?? options.series.length > 1) ? legend(l, options.series, colors) : '',
-    options.title === undefined ? '' : text(width / 2, 24, options.title, { 'text-anchor': 'middle', 'font-size': 15, 'font-weight': 'bold', fill: '#111' }),
+    options.title === undefined
+      ? ''
+      : text(width / 2, 24, options.title, {
+          'text-anchor': 'middle',
+          'font-size': 15,
+          'font-weight': 'bold',
+          fill: '#111',
+        }),
   ]
   return svgRoot(width, options.height ?? 400, body.join(''))
 }
@@ -306,7 +388,10 @@ export function lineChart(options: LineChartOptions): string {
 // ---------------------------------------------------------------- heat maps
 
 /** A matrix: nested rows, a rank-2 tensor, or row-major values with their size. */
-export type Matrix = readonly (readonly number[])[] | Tensor | { readonly rows: number; readonly cols: number; readonly data: ArrayLike<number> }
+export type Matrix =
+  | readonly (readonly number[])[]
+  | Tensor
+  | { readonly rows: number; readonly cols: number; readonly data: ArrayLike<number> }
 
 export type ColorMap = 'grey' | 'viridis' | 'diverging'
 
@@ -329,27 +414,46 @@ export interface HeatmapOptions {
 
 function readMatrix(m: Matrix): { rows: number; cols: number; data: ArrayLike<number> } {
   if (m instanceof Tensor) {
-    if (m.aval.shape.length !== 2) throw new Error(`heatmap: expected a matrix (rank 2), got shape [${m.aval.shape.join(', ')}]`)
+    if (m.aval.shape.length !== 2)
+      throw new Error(`heatmap: expected a matrix (rank 2), got shape [${m.aval.shape.join(', ')}]`)
     return { rows: m.aval.shape[0], cols: m.aval.shape[1], data: m.dataSync() }
   }
   if (Array.isArray(m)) {
     const rows = m as readonly (readonly number[])[]
     const cols = rows[0]?.length ?? 0
     rows.forEach((r, i) => {
-      if (!Array.isArray(r) || r.length !== cols) throw new Error(`heatmap: row ${i} has ${Array.isArray(r) ? r.length : 'no'} values, expected ${cols} like row 0`)
+      if (!Array.isArray(r) || r.length !== cols)
+        throw new Error(
+          `heatmap: row ${i} has ${Array.isArray(r) ? r.length : 'no'} values, expected ${cols} like row 0`,
+        )
     })
     return { rows: rows.length, cols, data: rows.flat() }
   }
   const { rows, cols, data } = m as { rows: number; cols: number; data: ArrayLike<number> }
-  if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows >= 0 && cols >= 0)) throw new Error(`heatmap: rows and cols must be non-negative integers, got ${rows}×${cols}`)
-  if (data.length !== rows * cols) throw new Error(`heatmap: ${rows}×${cols} needs ${rows * cols} values, got ${data.length}`)
+  if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows >= 0 && cols >= 0))
+    throw new Error(`heatmap: rows and cols must be non-negative integers, got ${rows}×${cols}`)
+  if (data.length !== rows * cols)
+    throw new Error(`heatmap: ${rows}×${cols} needs ${rows * cols} values, got ${data.length}`)
   return { rows, cols, data }
 }
 
 const VIRIDIS: readonly (readonly [number, number, number])[] = [
-  [68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137], [53, 183, 121], [109, 205, 89], [180, 222, 44], [253, 231, 37],
+  [68, 1, 84],
+  [72, 40, 120],
+  [62, 74, 137],
+  [49, 104, 142],
+  [38, 130, 142],
+  [31, 158, 137],
+  [53, 183, 121],
+  [109, 205, 89],
+  [180, 222, 44],
+  [253, 231, 37],
 ]
-const DIVERGING: readonly (readonly [number, number, number])[] = [[59, 76, 192], [221, 221, 221], [180, 4, 38]]
+const DIVERGING: readonly (readonly [number, number, number])[] = [
+  [59, 76, 192],
+  [221, 221, 221],
+  [180, 4, 38],
+]
 
 const hex = (c: readonly number[]) => `#${c.map((v) => Math.round(v).toString(16).padStart(2, '0')).join('')}`
 const interpolate = (stops: readonly (readonly [number, number, number])[], t: number): string => {
@@ -362,10 +466,14 @@ const interpolate = (stops: readonly (readonly [number, number, number])[], t: n
 /** The colour of t ∈ [0, 1] in a colour map. */
 export function colorOf(map: ColorMap, t: number): string {
   switch (map) {
-    case 'grey': return hex([0, 0, 0].map(() => 255 * Math.min(1, Math.max(0, t))))
-    case 'viridis': return interpolate(VIRIDIS, t)
-    case 'diverging': return interpolate(DIVERGING, t)
-    default: return map satisfies never
+    case 'grey':
+      return hex([0, 0, 0].map(() => 255 * Math.min(1, Math.max(0, t))))
+    case 'viridis':
+      return interpolate(VIRIDIS, t)
+    case 'diverging':
+      return interpolate(DIVERGING, t)
+    default:
+      return map satisfies never
   }
 }
 
@@ -374,8 +482,14 @@ export function heatmap(options: HeatmapOptions): string {
   const { rows, cols, data } = readMatrix(options.values)
   if (rows === 0 || cols === 0) throw new Error(`heatmap: the matrix is empty (${rows}×${cols})`)
   const map = options.colors ?? 'viridis'
-  for (const [labels, count, what] of [[options.rowLabels, rows, 'rowLabels'], [options.colLabels, cols, 'colLabels']] as const)
-    if (labels !== undefined && labels.length !== count) throw new Error(`heatmap: ${what} has ${labels.length} labels for ${count} ${what === 'rowLabels' ? 'rows' : 'columns'}`)
+  for (const [labels, count, what] of [
+    [options.rowLabels, rows, 'rowLabels'],
+    [options.colLabels, cols, 'colLabels'],
+  ] as const)
+    if (labels !== undefined && labels.length !== count)
+      throw new Error(
+        `heatmap: ${what} has ${labels.length} labels for ${count} ${what === 'rowLabels' ? 'rows' : 'columns'}`,
+      )
   let lo = Number.POSITIVE_INFINITY
   let hi = Number.NEGATIVE_INFINITY
   for (let i = 0; i < data.length; i++)
@@ -388,8 +502,10 @@ export function heatmap(options: HeatmapOptions): string {
   const domain = options.domain ?? [lo, hi]
   const span = domain[1] - domain[0] === 0 ? 1 : domain[1] - domain[0]
   const cell = options.cellSize ?? Math.max(1, Math.min(40, Math.floor(320 / Math.max(rows, cols))))
-  const rowLabelWidth = options.rowLabels === undefined ? 0 : 8 + 7 * Math.max(...options.rowLabels.map((s) => s.length))
-  const colLabelHeight = options.colLabels === undefined ? 0 : 8 + 6 * Math.max(...options.colLabels.map((s) => s.length))
+  const rowLabelWidth =
+    options.rowLabels === undefined ? 0 : 8 + 7 * Math.max(...options.rowLabels.map((s) => s.length))
+  const colLabelHeight =
+    options.colLabels === undefined ? 0 : 8 + 6 * Math.max(...options.colLabels.map((s) => s.length))
   const left = 10 + rowLabelWidth + (options.yLabel === undefined ? 0 : 20)
   const top = (options.title === undefined ? 10 : 34) + colLabelHeight
   const gridW = cols * cell
@@ -404,22 +520,41 @@ export function heatmap(options: HeatmapOptions): string {
     for (let c = 0; c < cols; c++) {
       const v = data[r * cols + c]
       if (!Number.isFinite(v)) continue
-      cells.push(`<rect x="${num(left + c * cell)}" y="${num(top + r * cell)}" width="${num(cell)}" height="${num(cell)}" fill="${colorOf(map, (v - domain[0]) / span)}"/>`)
+      cells.push(
+        `<rect x="${num(left + c * cell)}" y="${num(top + r * cell)}" width="${num(cell)}" height="${num(cell)}" fill="${colorOf(map, (v - domain[0]) / span)}"/>`,
+      )
     }
   const out = [el('g', { class: 'cells', 'shape-rendering': 'crispEdges' }, cells.join(''))]
   out.push(el('rect', { x: left, y: top, width: gridW, height: gridH, fill: 'none', stroke: '#333' }))
-  options.rowLabels?.forEach((s, r) => out.push(text(left - 6, top + (r + 0.5) * cell + 4, s, { 'text-anchor': 'end', fill: '#333' })))
+  options.rowLabels?.forEach((s, r) =>
+    out.push(text(left - 6, top + (r + 0.5) * cell + 4, s, { 'text-anchor': 'end', fill: '#333' })),
+  )
   options.colLabels?.forEach((s, c) => {
     const x = left + (c + 0.5) * cell
     const y = top - 6
     out.push(text(x, y, s, { 'text-anchor': 'start', fill: '#333', transform: `rotate(-90 ${num(x)} ${num(y)})` }))
   })
-  if (options.title !== undefined) out.push(text(width / 2, 22, options.title, { 'text-anchor': 'middle', 'font-size': 15, 'font-weight': 'bold', fill: '#111' }))
-  if (options.xLabel !== undefined) out.push(text(left + gridW / 2, top + gridH + 26, options.xLabel, { 'text-anchor': 'middle', fill: '#111' }))
+  if (options.title !== undefined)
+    out.push(
+      text(width / 2, 22, options.title, {
+        'text-anchor': 'middle',
+        'font-size': 15,
+        'font-weight': 'bold',
+        fill: '#111',
+      }),
+    )
+  if (options.xLabel !== undefined)
+    out.push(text(left + gridW / 2, top + gridH + 26, options.xLabel, { 'text-anchor': 'middle', fill: '#111' }))
   if (options.yLabel !== undefined) {
     const cx = 16
     const cy = top + gridH / 2
-    out.push(text(cx, cy, options.yLabel, { 'text-anchor': 'middle', fill: '#111', transform: `rotate(-90 ${num(cx)} ${num(cy)})` }))
+    out.push(
+      text(cx, cy, options.yLabel, {
+        'text-anchor': 'middle',
+        fill: '#111',
+        transform: `rotate(-90 ${num(cx)} ${num(cy)})`,
+      }),
+    )
   }
   if (showBar) out.push(colorBar(map, domain, barX, top, gridH))
   return svgRoot(width, height, out.join(''))
@@ -427,13 +562,27 @@ export function heatmap(options: HeatmapOptions): string {
 
 function colorBar(map: ColorMap, domain: readonly [number, number], x: number, top: number, height: number): string {
   const id = `bar-${map}`
-  const stops = Array.from({ length: 11 }, (_, i) => el('stop', { offset: `${i * 10}%`, 'stop-color': colorOf(map, 1 - i / 10) })).join('')
+  const stops = Array.from({ length: 11 }, (_, i) =>
+    el('stop', { offset: `${i * 10}%`, 'stop-color': colorOf(map, 1 - i / 10) }),
+  ).join('')
   const gradient = el('defs', {}, el('linearGradient', { id, x1: 0, y1: 0, x2: 0, y2: 1 }, stops))
   const y = scale(domain[0] === domain[1] ? [domain[0], domain[0] + 1] : domain, [top + height, top])
-  const ticks = niceTicks(Math.min(domain[0], domain[1]), Math.max(domain[0], domain[1]), Math.max(2, Math.round(height / 50)))
+  const ticks = niceTicks(
+    Math.min(domain[0], domain[1]),
+    Math.max(domain[0], domain[1]),
+    Math.max(2, Math.round(height / 50)),
+  )
   const step = ticks.length > 1 ? ticks[1] - ticks[0] : undefined
-  const marks = ticks.map((t) => el('line', { x1: x + 12, y1: y(t), x2: x + 16, y2: y(t), stroke: '#333' }) + text(x + 19, y(t) + 4, formatTick(t, step), { fill: '#333' }))
-  return el('g', { class: 'color-bar' }, gradient + el('rect', { x, y: top, width: 12, height, fill: `url(#${id})`, stroke: '#333' }) + marks.join(''))
+  const marks = ticks.map(
+    (t) =>
+      el('line', { x1: x + 12, y1: y(t), x2: x + 16, y2: y(t), stroke: '#333' }) +
+      text(x + 19, y(t) + 4, formatTick(t, step), { fill: '#333' }),
+  )
+  return el(
+    'g',
+    { class: 'color-bar' },
+    gradient + el('rect', { x, y: top, width: 12, height, fill: `url(#${id})`, stroke: '#333' }) + marks.join(''),
+  )
 }
 
 // ---------------------------------------------------------------- figures
@@ -443,7 +592,10 @@ export function svgSize(svg: string): { width: number; height: number } {
   const root = /^<svg\b[^>]*>/.exec(svg)?.[0]
   const width = root === undefined ? undefined : /\swidth="([\d.]+)"/.exec(root)?.[1]
   const height = root === undefined ? undefined : /\sheight="([\d.]+)"/.exec(root)?.[1]
-  if (width === undefined || height === undefined) throw new Error(`sideBySide: expected an <svg width=".." height=".."> element, got ${JSON.stringify(svg.slice(0, 40))}`)
+  if (width === undefined || height === undefined)
+    throw new Error(
+      `sideBySide: expected an <svg width=".." height=".."> element, got ${JSON.stringify(svg.slice(0, 40))}`,
+    )
   return { width: Number(width), height: Number(height) }
 }
 
@@ -459,12 +611,17 @@ export interface SideBySideOptions {
 export function sideBySide(svgs: readonly string[], options: SideBySideOptions = {}): string {
   if (svgs.length === 0) throw new Error('sideBySide: no panels to arrange')
   const columns = options.columns ?? svgs.length
-  if (!(Number.isInteger(columns) && columns > 0)) throw new Error(`sideBySide: columns must be a positive integer, got ${columns}`)
+  if (!(Number.isInteger(columns) && columns > 0))
+    throw new Error(`sideBySide: columns must be a positive integer, got ${columns}`)
   const gap = options.gap ?? 10
   const sizes = svgs.map(svgSize)
   const rowCount = Math.ceil(svgs.length / columns)
-  const colWidths = Array.from({ length: columns }, (_, c) => Math.max(0, ...sizes.filter((_, i) => i % columns === c).map((s) => s.width)))
-  const rowHeights = Array.from({ length: rowCount }, (_, r) => Math.max(...sizes.slice(r * columns, (r + 1) * columns).map((s) => s.height)))
+  const colWidths = Array.from({ length: columns }, (_, c) =>
+    Math.max(0, ...sizes.filter((_, i) => i % columns === c).map((s) => s.width)),
+  )
+  const rowHeights = Array.from({ length: rowCount }, (_, r) =>
+    Math.max(...sizes.slice(r * columns, (r + 1) * columns).map((s) => s.height)),
+  )
   const top = options.title === undefined ? gap : 34
   const width = colWidths.reduce((a, b) => a + b, 0) + gap * (columns + 1)
   const height = top + rowHeights.reduce((a, b) => a + b, 0) + gap * rowCount
@@ -477,12 +634,23 @@ export function sideBySide(svgs: readonly string[], options: SideBySideOptions =
     const unique = svg.replace(/\bid="([^"]+)"/g, `id="p${i}-$1"`).replace(/url\(#([^)]+)\)/g, `url(#p${i}-$1)`)
     return unique.replace(/^<svg\b/, `<svg x="${num(x)}" y="${num(y)}"`)
   })
-  const title = options.title === undefined ? '' : text(width / 2, 22, options.title, { 'text-anchor': 'middle', 'font-size': 16, 'font-weight': 'bold', fill: '#111' })
+  const title =
+    options.title === undefined
+      ? ''
+      : text(width / 2, 22, options.title, {
+          'text-anchor': 'middle',
+          'font-size': 16,
+          'font-weight': 'bold',
+          fill: '#111',
+        })
   return svgRoot(width, height, title + panels.join(''))
 }
 
 /** Writes an SVG file (Node only; atomically, as `saveParams` does). */
 export async function writeSvg(path: string, svg: string): Promise<void> {
-  if (typeof svg !== 'string' || !/^<svg\b/.test(svg)) throw new Error(`writeSvg: expected SVG text starting with <svg, got ${typeof svg === 'string' ? JSON.stringify(svg.slice(0, 20)) : typeof svg}`)
+  if (typeof svg !== 'string' || !/^<svg\b/.test(svg))
+    throw new Error(
+      `writeSvg: expected SVG text starting with <svg, got ${typeof svg === 'string' ? JSON.stringify(svg.slice(0, 20)) : typeof svg}`,
+    )
   await writeFileAtomic(path, `<?xml version="1.0" encoding="UTF-8"?>\n${svg}\n`, 'writeSvg')
 }

@@ -12,7 +12,10 @@ export const concat: PrimitiveRule<'concat'> = {
     if (!Number.isInteger(axis) || axis < 0 || axis >= first.shape.length)
       throw new Error(`concat: axis ${axis} is out of range for ${formatAval(first)}`)
     for (const x of xs) {
-      const ok = x.dtype === first.dtype && x.shape.length === first.shape.length && x.shape.every((d, i) => i === axis || d === first.shape[i])
+      const ok =
+        x.dtype === first.dtype &&
+        x.shape.length === first.shape.length &&
+        x.shape.every((d, i) => i === axis || d === first.shape[i])
       if (!ok) throw new Error(`concat: ${formatAval(x)} does not match ${formatAval(first)} off axis ${axis}`)
     }
     const shape = [...first.shape]

@@ -18,7 +18,9 @@ export function checkSameShapes(prim: string, inputs: readonly Aval[]): void {
   const [first, ...rest] = inputs
   for (const a of rest) {
     if (!sameShape(first.shape, a.shape))
-      throw new Error(`${prim}: operand shapes differ: ${formatAval(first)} vs ${formatAval(a)} (broadcast them first, as ops.${prim} does)`)
+      throw new Error(
+        `${prim}: operand shapes differ: ${formatAval(first)} vs ${formatAval(a)} (broadcast them first, as ops.${prim} does)`,
+      )
     if (first.dtype !== a.dtype)
       throw new Error(`${prim}: operand dtypes differ: ${formatAval(first)} vs ${formatAval(a)} (convert one of them)`)
   }

@@ -4,7 +4,12 @@ import { generate, stridesOf } from '../cpu/ndarray.ts'
 import { concrete, type ConcreteTensor, type Tensor } from '../tensor.ts'
 import { atFront, batchSize } from './elementwise.ts'
 
-export function checkIndexing(prim: string, x: { shape: readonly number[]; dtype: string }, indices: { dtype: string }, axis: number): void {
+export function checkIndexing(
+  prim: string,
+  x: { shape: readonly number[]; dtype: string },
+  indices: { dtype: string },
+  axis: number,
+): void {
   if (indices.dtype !== 'i32') throw new Error(`${prim}: indices must be i32, got ${indices.dtype}`)
   if (!Number.isInteger(axis) || axis < 0 || axis >= x.shape.length)
     throw new Error(`${prim}: axis ${axis} is out of range for a tensor of rank ${x.shape.length}`)
@@ -19,7 +24,12 @@ export function checkIndex(prim: string, i: number, size: number, axis: number):
  * For gather and scatter-add: maps an index (pre, j, post) of the gathered
  * shape to the flat offset of x[pre, indices[j], post], checking the index.
  */
-export function indexedOffset(prim: string, x: ConcreteTensor, indices: ConcreteTensor, axis: number): (index: readonly number[]) => number {
+export function indexedOffset(
+  prim: string,
+  x: ConcreteTensor,
+  indices: ConcreteTensor,
+  axis: number,
+): (index: readonly number[]) => number {
   const strides = stridesOf(x.aval.shape)
   const ni = indices.aval.shape.length
   const iStrides = stridesOf(indices.aval.shape)
@@ -37,7 +47,11 @@ export function indexedOffset(prim: string, x: ConcreteTensor, indices: Concrete
 /** Offsets b·n added to batched indices [B, ...] so that they address a flattened [B·n, ...] operand. */
 export function flatBatchIndices(indices: Tensor, n: number): Tensor {
   const size = indices.aval.shape[0]
-  const offsets = concrete([size], 'i32', Int32Array.from({ length: size }, (_, b) => b * n))
+  const offsets = concrete(
+    [size],
+    'i32',
+    Int32Array.from({ length: size }, (_, b) => b * n),
+  )
   const shaped = reshape(offsets, [size, ...indices.aval.shape.slice(1).map(() => 1)])
   return add(indices, broadcast(shaped, indices.aval.shape))
 }

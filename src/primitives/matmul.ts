@@ -16,7 +16,10 @@ export const matmul: PrimitiveRule<'matmul'> = {
     const r = a.shape.length
     if (r < 2 || b.shape.length !== r)
       throw new Error(`matmul: expected operands of equal rank ≥ 2, got ${formatAval(a)} and ${formatAval(b)}`)
-    const ok = a.dtype === b.dtype && a.shape[r - 1] === b.shape[r - 2] && a.shape.slice(0, r - 2).every((d, i) => d === b.shape[i])
+    const ok =
+      a.dtype === b.dtype &&
+      a.shape[r - 1] === b.shape[r - 2] &&
+      a.shape.slice(0, r - 2).every((d, i) => d === b.shape[i])
     if (!ok)
       throw new Error(
         `matmul: ${formatAval(a)} × ${formatAval(b)}: inner dimensions ${a.shape[r - 1]} and ${b.shape[r - 2]} must agree, ` +
@@ -56,7 +59,7 @@ export const matmul: PrimitiveRule<'matmul'> = {
     return isUndefined(a) ? [mm(ct, swapLast(b as Tensor)), null] : [null, mm(swapLast(a as Tensor), ct)]
   },
   batch([a, b], [da, db]) {
-    const r = (da === null ? a.ndim : a.ndim - 1)
+    const r = da === null ? a.ndim : a.ndim - 1
     if (db === null && da !== null) {
       // Fold the batch axis into the rows of a: [..., B, m, k] → [..., B·m, k].
       const x = moveAxis(a, da, r - 2)

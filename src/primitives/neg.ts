@@ -3,6 +3,11 @@ import { unary } from './elementwise.ts'
 
 /** −x. Linear: its transpose is itself. */
 export const neg = {
-  ...unary('neg', (x) => -x, (_x, t) => negate(t), { floatOnly: false }),
+  ...unary(
+    'neg',
+    (x) => -x,
+    (_x, t) => negate(t),
+    { floatOnly: false },
+  ),
   transpose: ([ct]: readonly import('../tensor.ts').Tensor[]) => [negate(ct)],
 }

@@ -8,7 +8,9 @@ export const pad: PrimitiveRule<'pad'> = {
   abstractEval([x], { lo, hi }) {
     const n = x.shape.length
     if (lo.length !== n || hi.length !== n)
-      throw new Error(`pad: expected ${n} low and high paddings for ${formatAval(x)}, got ${lo.length} and ${hi.length}`)
+      throw new Error(
+        `pad: expected ${n} low and high paddings for ${formatAval(x)}, got ${lo.length} and ${hi.length}`,
+      )
     if ([...lo, ...hi].some((p) => !Number.isInteger(p) || p < 0))
       throw new Error(`pad: paddings must be non-negative integers, got lo [${lo.join(', ')}], hi [${hi.join(', ')}]`)
     return [{ shape: x.shape.map((d, i) => lo[i] + d + hi[i]), dtype: x.dtype }]
@@ -29,7 +31,13 @@ export const pad: PrimitiveRule<'pad'> = {
     ]
   },
   jvp: ([x], [t], { lo, hi }) => [[pd(x, lo, hi)], [pd(t, lo, hi)]],
-  transpose: ([ct], [x], { lo }) => [slice(ct, lo, x.aval.shape.map((d, i) => lo[i] + d))],
+  transpose: ([ct], [x], { lo }) => [
+    slice(
+      ct,
+      lo,
+      x.aval.shape.map((d, i) => lo[i] + d),
+    ),
+  ],
   batch([x], [d], { lo, hi }) {
     return [[pd(moveAxis(x, d as number, 0), [0, ...lo], [0, ...hi])], [0]]
   },

@@ -22,5 +22,13 @@ export const reduceMax: PrimitiveRule<'reduceMax'> = {
     const at = convert(compare(x, broadcast(reshape(y, keepDimsShape(shape, axes)), shape), 'eq'), x.aval.dtype)
     return [[y], [div(sum(mul(t, at), axes), sum(at, axes))]]
   },
-  batch: ([x], [d], { axes }) => [[rmax(moveAxis(x, d as number, 0), axes.map((a) => a + 1))], [0]],
+  batch: ([x], [d], { axes }) => [
+    [
+      rmax(
+        moveAxis(x, d as number, 0),
+        axes.map((a) => a + 1),
+      ),
+    ],
+    [0],
+  ],
 }

@@ -6,7 +6,9 @@ import { concrete, formatAval, formatShape, sizeOf } from '../tensor.ts'
 export const reshape: PrimitiveRule<'reshape'> = {
   abstractEval([x], { shape }) {
     if (shape.some((d) => !Number.isInteger(d) || d < 0) || sizeOf(shape) !== sizeOf(x.shape))
-      throw new Error(`reshape: cannot reshape ${formatAval(x)} (${sizeOf(x.shape)} elements) to ${formatShape(shape)} (${sizeOf(shape)} elements)`)
+      throw new Error(
+        `reshape: cannot reshape ${formatAval(x)} (${sizeOf(x.shape)} elements) to ${formatShape(shape)} (${sizeOf(shape)} elements)`,
+      )
     return [{ shape, dtype: x.dtype }]
   },
   cpu: ([x], { shape }) => [concrete(shape, x.aval.dtype, x.values)],

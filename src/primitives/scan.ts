@@ -32,9 +32,19 @@ import { jvpFlat } from '../ad/jvp.ts'
 import { transposeProgram } from '../ad/transpose.ts'
 import { BatchTrace, BatchTracer, moveBatchAxis } from '../batch/vmap.ts'
 import { stage, StagingTracer } from '../ir/partial-eval.ts'
-import { Program, Var, closeProgram, deadCodeElimination, dependsOn, evalProgram, type Atom } from '../ir/program.ts'
+import { Program, type Var, closeProgram, deadCodeElimination, dependsOn, evalProgram, type Atom } from '../ir/program.ts'
 import { foldZeros } from '../ir/simplify.ts'
-import { ConcreteTensor, concrete, filled, formatAval, sameShape, sizeOf, zerosLike, type Aval, type Tensor } from '../tensor.ts'
+import {
+  ConcreteTensor,
+  concrete,
+  filled,
+  formatAval,
+  sameShape,
+  sizeOf,
+  zerosLike,
+  type Aval,
+  type Tensor,
+} from '../tensor.ts'
 import { batchSize } from './elementwise.ts'
 
 type ScanParams = Params<'scan'>
@@ -59,7 +69,11 @@ const isZero = (x: Tensor): boolean => x instanceof ConcreteTensor && x.values.e
  * input: iterated until no carry changes, since a carry marked at one step
  * marks what it feeds at the next. `allowed` restricts which carries may be marked.
  */
-function carryFixpoint(p: ScanParams, marked: readonly boolean[], allowed: (k: number) => boolean = () => true): boolean[] {
+function carryFixpoint(
+  p: ScanParams,
+  marked: readonly boolean[],
+  allowed: (k: number) => boolean = () => true,
+): boolean[] {
   const mask = [...marked]
   for (;;) {
     const out = dependsOn(p.body, mask)
@@ -74,7 +88,11 @@ function carryFixpoint(p: ScanParams, marked: readonly boolean[], allowed: (k: n
 }
 
 /** Stages `fn` as a closed body; constants it captured come back as values for extra leading consts. */
-function stageBody(name: string, avals: readonly Aval[], fn: (inputs: Tensor[]) => Tensor[]): { body: Program; extra: Tensor[] } {
+function stageBody(
+  name: string,
+  avals: readonly Aval[],
+  fn: (inputs: Tensor[]) => Tensor[],
+): { body: Program; extra: Tensor[] } {
   const { program } = stage(name, avals, (inputs) => ({ outputs: fn(inputs), result: null }))
   const closed = closeProgram(program)
   return { body: closed.program, extra: closed.consts }
@@ -86,22 +104,33 @@ function row(x: ConcreteTensor, t: number): ConcreteTensor {
   return concrete(x.aval.shape.slice(1), x.aval.dtype, x.values.slice(t * n, (t + 1) * n))
 }
 
-const pick = <T>(list: readonly T[], mask: readonly boolean[], want = true): T[] => list.filter((_, i) => mask[i] === want)
+const pick = <T>(list: readonly T[], mask: readonly boolean[], want = true): T[] =>
+  list.filter((_, i) => mask[i] === want)
 
 export const scan: PrimitiveRule<'scan'> = {
   abstractEval(inputs, p) {
     const { body, length, numConsts: nC, numCarry: nK } = p
-    if (!Number.isInteger(length) || length < 0) throw new Error(`scan: length must be a non-negative integer, got ${length}`)
-    if (body.constVars.length > 0) throw new Error('scan: the body must be closed (its captured values passed as consts)')
+    if (!Number.isInteger(length) || length < 0)
+      throw new Error(`scan: length must be a non-negative integer, got ${length}`)
+    if (body.constVars.length > 0)
+      throw new Error('scan: the body must be closed (its captured values passed as consts)')
     const nX = body.inputs.length - nC - nK
     if (nX < 0 || body.outputs.length < nK)
-      throw new Error(`scan: a body with ${body.inputs.length} inputs and ${body.outputs.length} outputs cannot have ${nC} consts and ${nK} carries`)
+      throw new Error(
+        `scan: a body with ${body.inputs.length} inputs and ${body.outputs.length} outputs cannot have ${nC} consts and ${nK} carries`,
+      )
     if (inputs.length !== body.inputs.length)
-      throw new Error(`scan: the body takes ${nC} consts, ${nK} carries and ${nX} xs (${body.inputs.length} operands), got ${inputs.length} operands`)
-    const b = groups(body.inputs.map((v) => v.aval), p)
+      throw new Error(
+        `scan: the body takes ${nC} consts, ${nK} carries and ${nX} xs (${body.inputs.length} operands), got ${inputs.length} operands`,
+      )
+    const b = groups(
+      body.inputs.map((v) => v.aval),
+      p,
+    )
     const given = groups(inputs, p)
     given.consts.forEach((a, i) => {
-      if (!sameAval(a, b.consts[i])) throw new Error(`scan: const ${i} is ${formatAval(a)}, but the body expects ${formatAval(b.consts[i])}`)
+      if (!sameAval(a, b.consts[i]))
+        throw new Error(`scan: const ${i} is ${formatAval(a)}, but the body expects ${formatAval(b.consts[i])}`)
     })
     given.carry.forEach((a, k) => {
       const out = body.outputs[k].aval
@@ -110,13 +139,18 @@ export const scan: PrimitiveRule<'scan'> = {
           `scan: the body changes carry ${k}: it comes in as ${formatAval(b.carry[k])} and goes out as ${formatAval(out)}; ` +
             'a carry must keep its shape and dtype',
         )
-      if (!sameAval(a, b.carry[k])) throw new Error(`scan: init ${k} is ${formatAval(a)}, but the body's carry ${k} is ${formatAval(b.carry[k])}`)
+      if (!sameAval(a, b.carry[k]))
+        throw new Error(`scan: init ${k} is ${formatAval(a)}, but the body's carry ${k} is ${formatAval(b.carry[k])}`)
     })
     given.xs.forEach((a, j) => {
       if (a.shape.length === 0 || a.shape[0] !== length)
-        throw new Error(`scan: xs ${j} is ${formatAval(a)}; every xs must have a leading axis of the scan's length ${length}`)
+        throw new Error(
+          `scan: xs ${j} is ${formatAval(a)}; every xs must have a leading axis of the scan's length ${length}`,
+        )
       if (!sameAval(sliceAval(a), b.xs[j]))
-        throw new Error(`scan: a slice of xs ${j} is ${formatAval(sliceAval(a))}, but the body expects ${formatAval(b.xs[j])}`)
+        throw new Error(
+          `scan: a slice of xs ${j} is ${formatAval(sliceAval(a))}, but the body expects ${formatAval(b.xs[j])}`,
+        )
     })
     return [...b.carry, ...body.outputs.slice(nK).map((y) => stackAval(y.aval, length))]
   },
@@ -145,12 +179,21 @@ export const scan: PrimitiveRule<'scan'> = {
     }
     const mask = carryFixpoint(p, moving, (k) => isFloat(body.inputs[nC + k].aval.dtype))
     const carryMoving = mask.slice(nC, nC + nK)
-    const outMoving = dependsOn(body, mask).map((d, i) => (i < nK ? carryMoving[i] : d && isFloat(body.outputs[i].aval.dtype)))
+    const outMoving = dependsOn(body, mask).map((d, i) =>
+      i < nK ? carryMoving[i] : d && isFloat(body.outputs[i].aval.dtype),
+    )
     const ysMoving = outMoving.slice(nK)
     const inAvals = body.inputs.map((v) => v.aval)
     const g = groups(inAvals, p)
     const gm = groups(mask, p)
-    const avals = [...g.consts, ...pick(g.consts, gm.consts), ...g.carry, ...pick(g.carry, gm.carry), ...g.xs, ...pick(g.xs, gm.xs)]
+    const avals = [
+      ...g.consts,
+      ...pick(g.consts, gm.consts),
+      ...g.carry,
+      ...pick(g.carry, gm.carry),
+      ...g.xs,
+      ...pick(g.xs, gm.xs),
+    ]
     const active = mask.flatMap((m, i) => (m ? [i] : []))
     const { body: jbody, extra } = stageBody('jvp of a scan body', avals, (ins) => {
       let at = 0
@@ -169,7 +212,12 @@ export const scan: PrimitiveRule<'scan'> = {
         active.map((i) => primalIns[i]),
         [...constsT, ...carryT, ...xsT],
       )
-      return [...po.slice(0, nK), ...pick(to.slice(0, nK), carryMoving), ...po.slice(nK), ...pick(to.slice(nK), ysMoving)]
+      return [
+        ...po.slice(0, nK),
+        ...pick(to.slice(0, nK), carryMoving),
+        ...po.slice(nK),
+        ...pick(to.slice(nK), ysMoving),
+      ]
     })
     const nKT = carryMoving.filter(Boolean).length
     const nY = body.outputs.length - nK
@@ -178,7 +226,15 @@ export const scan: PrimitiveRule<'scan'> = {
     const folded = foldZeros(jbody, exact)
     const t = groups(tangents, p)
     const pr = groups(primals, p)
-    const operands = [...extra, ...pr.consts, ...pick(t.consts, gm.consts), ...pr.carry, ...pick(t.carry, gm.carry), ...pr.xs, ...pick(t.xs, gm.xs)]
+    const operands = [
+      ...extra,
+      ...pr.consts,
+      ...pick(t.consts, gm.consts),
+      ...pr.carry,
+      ...pick(t.carry, gm.carry),
+      ...pr.xs,
+      ...pick(t.xs, gm.xs),
+    ]
     const params: ScanParams = {
       length: p.length,
       reverse: p.reverse,
@@ -206,7 +262,9 @@ export const scan: PrimitiveRule<'scan'> = {
     const inAvals = body.inputs.map((v) => v.aval)
     const kind = (i: number) => (i < nC ? 'const' : i < nC + nK ? 'carry' : 'xs')
     type Residual = { readonly v: Var; readonly as: 'const' | 'xs' | 'stacked'; value?: Tensor; from?: number }
-    type Split = { readonly grown: boolean[] } | { readonly unknownPart: Program; readonly residuals: Residual[]; readonly ysKnown: boolean[] }
+    type Split =
+      | { readonly grown: boolean[] }
+      | { readonly unknownPart: Program; readonly residuals: Residual[]; readonly ysKnown: boolean[] }
 
     // Trace the body twice over: the known part into the outer Program, the unknown part into the inner one.
     // The inner Program's captured values are the residuals: values of the known part that the unknown part reads.
@@ -216,34 +274,46 @@ export const scan: PrimitiveRule<'scan'> = {
       const carryUnknown = unknown.slice(nC, nC + nK)
       const knownIdx = unknown.flatMap((u, i) => (u ? [] : [i]))
       const unknownIdx = unknown.flatMap((u, i) => (u ? [i] : []))
-      const outer = stage<Split>('known part of a scan body', knownIdx.map((i) => inAvals[i]), (kIns) => {
-        const inner = stage('unknown part of a scan body', unknownIdx.map((i) => inAvals[i]), (uIns) => {
-          const all: Tensor[] = new Array(inAvals.length)
-          knownIdx.forEach((i, j) => (all[i] = kIns[j]))
-          unknownIdx.forEach((i, j) => (all[i] = uIns[j]))
-          return { outputs: evalProgram(body, all), result: null }
-        })
-        const outKnown = inner.known.map((k) => k !== null)
-        const grown = carryUnknown.map((u, k) => u || !outKnown[k])
-        if (grown.some((g, k) => g !== carryUnknown[k])) return { outputs: [], result: { grown } }
-        const ysKnown = outKnown.slice(nK)
-        const u = inner.program
-        const unknownOutputs = u.outputs.filter((_, i) => (i < nK ? carryUnknown[i] : !ysKnown[i - nK]))
-        const unknownPart = deadCodeElimination(new Program(u.inputs, u.constVars, u.constValues, u.eqns, unknownOutputs))
-        const stacked: Tensor[] = []
-        const residuals: Residual[] = unknownPart.constVars.map((v, r) => {
-          const value = unknownPart.constValues[r]
-          const computed = value instanceof StagingTracer && value.known === null
-          const j = computed ? kIns.findIndex((x) => (x as StagingTracer).variable === value.variable) : -1
-          if (j >= 0 && kind(knownIdx[j]) !== 'carry') return { v, as: kind(knownIdx[j]) as 'const' | 'xs', value: inputs[knownIdx[j]].known as Tensor }
-          if (!computed) return { v, as: 'const', value: value instanceof StagingTracer ? (value.known as Tensor) : value }
-          stacked.push(value)
-          return { v, as: 'stacked', from: stacked.length - 1 }
-        })
-        const knownCarry = inner.known.slice(0, nK).filter((_, k) => !carryUnknown[k]) as Tensor[]
-        const knownYs = inner.known.slice(nK).filter((x): x is Tensor => x !== null)
-        return { outputs: [...knownCarry, ...knownYs, ...stacked], result: { unknownPart, residuals, ysKnown } }
-      })
+      const outer = stage<Split>(
+        'known part of a scan body',
+        knownIdx.map((i) => inAvals[i]),
+        (kIns) => {
+          const inner = stage(
+            'unknown part of a scan body',
+            unknownIdx.map((i) => inAvals[i]),
+            (uIns) => {
+              const all: Tensor[] = new Array(inAvals.length)
+              knownIdx.forEach((i, j) => (all[i] = kIns[j]))
+              unknownIdx.forEach((i, j) => (all[i] = uIns[j]))
+              return { outputs: evalProgram(body, all), result: null }
+            },
+          )
+          const outKnown = inner.known.map((k) => k !== null)
+          const grown = carryUnknown.map((u, k) => u || !outKnown[k])
+          if (grown.some((g, k) => g !== carryUnknown[k])) return { outputs: [], result: { grown } }
+          const ysKnown = outKnown.slice(nK)
+          const u = inner.program
+          const unknownOutputs = u.outputs.filter((_, i) => (i < nK ? carryUnknown[i] : !ysKnown[i - nK]))
+          const unknownPart = deadCodeElimination(
+            new Program(u.inputs, u.constVars, u.constValues, u.eqns, unknownOutputs),
+          )
+          const stacked: Tensor[] = []
+          const residuals: Residual[] = unknownPart.constVars.map((v, r) => {
+            const value = unknownPart.constValues[r]
+            const computed = value instanceof StagingTracer && value.known === null
+            const j = computed ? kIns.findIndex((x) => (x as StagingTracer).variable === value.variable) : -1
+            if (j >= 0 && kind(knownIdx[j]) !== 'carry')
+              return { v, as: kind(knownIdx[j]) as 'const' | 'xs', value: inputs[knownIdx[j]].known as Tensor }
+            if (!computed)
+              return { v, as: 'const', value: value instanceof StagingTracer ? (value.known as Tensor) : value }
+            stacked.push(value)
+            return { v, as: 'stacked', from: stacked.length - 1 }
+          })
+          const knownCarry = inner.known.slice(0, nK).filter((_, k) => !carryUnknown[k]) as Tensor[]
+          const knownYs = inner.known.slice(nK).filter((x): x is Tensor => x !== null)
+          return { outputs: [...knownCarry, ...knownYs, ...stacked], result: { unknownPart, residuals, ysKnown } }
+        },
+      )
       return { ...outer, carryUnknown, knownIdx, unknownIdx }
     }
     let unknown = inputs.map((x) => x.known === null)
@@ -262,12 +332,26 @@ export const scan: PrimitiveRule<'scan'> = {
     const nKC = knownIdx.filter((i) => kind(i) === 'const').length + closed.consts.length
     const nKK = knownIdx.filter((i) => kind(i) === 'carry').length
     const nKY = ysKnown.filter(Boolean).length
-    const constValues = [...closed.consts, ...knownIdx.filter((i) => kind(i) === 'const').map((i) => inputs[i].known as Tensor)]
-    const perStep = dependsOn(kBody, kBody.inputs.map((_, i) => i >= nKC))
+    const constValues = [
+      ...closed.consts,
+      ...knownIdx.filter((i) => kind(i) === 'const').map((i) => inputs[i].known as Tensor),
+    ]
+    const perStep = dependsOn(
+      kBody,
+      kBody.inputs.map((_, i) => i >= nKC),
+    )
     const stackedAt = (r: Residual) => nKK + nKY + (r.from as number)
     const invariant = residuals.filter((r) => r.as === 'stacked' && !perStep[stackedAt(r)])
     if (invariant.length > 0) {
-      const hoist = deadCodeElimination(new Program(kBody.inputs.slice(0, nKC), [], [], kBody.eqns, invariant.map((r) => kBody.outputs[stackedAt(r)])))
+      const hoist = deadCodeElimination(
+        new Program(
+          kBody.inputs.slice(0, nKC),
+          [],
+          [],
+          kBody.eqns,
+          invariant.map((r) => kBody.outputs[stackedAt(r)]),
+        ),
+      )
       const values = evalProgram(hoist, constValues)
       invariant.forEach((r, i) => Object.assign(r, { as: 'const', value: values[i] }))
     }
@@ -276,8 +360,17 @@ export const scan: PrimitiveRule<'scan'> = {
     let kOuts: Tensor[] = []
     if (kOutputs.length > 0) {
       const knownBody = deadCodeElimination(new Program(kBody.inputs, [], [], kBody.eqns, kOutputs))
-      const operands = [...constValues, ...knownIdx.filter((i) => kind(i) !== 'const').map((i) => inputs[i].known as Tensor)]
-      kOuts = bind('scan', operands, { length: p.length, reverse: p.reverse, numConsts: nKC, numCarry: nKK, body: knownBody })
+      const operands = [
+        ...constValues,
+        ...knownIdx.filter((i) => kind(i) !== 'const').map((i) => inputs[i].known as Tensor),
+      ]
+      kOuts = bind('scan', operands, {
+        length: p.length,
+        reverse: p.reverse,
+        numConsts: nKC,
+        numCarry: nKK,
+        body: knownBody,
+      })
     }
     const stackedOut = new Map<Residual, Tensor>()
     residuals.filter((r) => r.as === 'stacked').forEach((r, i) => stackedOut.set(r, kOuts[nKK + nKY + i]))
@@ -297,8 +390,13 @@ export const scan: PrimitiveRule<'scan'> = {
       const uInputs = unknownPart.inputs
       const pos = (i: number) => unknownIdx.indexOf(i)
       const uBody = new Program(
-        [...resConsts.map((r) => r.v), ...uIdx('const').map((i) => uInputs[pos(i)]), ...uIdx('carry').map((i) => uInputs[pos(i)]),
-          ...uIdx('xs').map((i) => uInputs[pos(i)]), ...resXs.map((r) => r.v)],
+        [
+          ...resConsts.map((r) => r.v),
+          ...uIdx('const').map((i) => uInputs[pos(i)]),
+          ...uIdx('carry').map((i) => uInputs[pos(i)]),
+          ...uIdx('xs').map((i) => uInputs[pos(i)]),
+          ...resXs.map((r) => r.v),
+        ],
         [],
         [],
         unknownPart.eqns,
@@ -312,10 +410,17 @@ export const scan: PrimitiveRule<'scan'> = {
         ...resXs.map((r) => known(r.as === 'xs' ? (r.value as Tensor) : (stackedOut.get(r) as Tensor))),
       ]
       const nUK = carryUnknown.filter(Boolean).length
-      const uOuts = emit('scan', operands, { length: p.length, reverse: p.reverse, numConsts: resConsts.length + uIdx('const').length, numCarry: nUK, body: uBody })
+      const uOuts = emit('scan', operands, {
+        length: p.length,
+        reverse: p.reverse,
+        numConsts: resConsts.length + uIdx('const').length,
+        numCarry: nUK,
+        body: uBody,
+      })
       let uc = 0
       let uy = 0
-      for (let i = 0; i < body.outputs.length; i++) if (outs[i] === undefined) outs[i] = uOuts[i < nK ? uc++ : nUK + uy++]
+      for (let i = 0; i < body.outputs.length; i++)
+        if (outs[i] === undefined) outs[i] = uOuts[i < nK ? uc++ : nUK + uy++]
     }
     return outs
   },
@@ -377,7 +482,10 @@ export const scan: PrimitiveRule<'scan'> = {
   batch(inputs, dims, p) {
     const { body, numConsts: nC, numCarry: nK } = p
     const size = batchSize(inputs, dims)
-    const mask = carryFixpoint(p, dims.map((d) => d !== null))
+    const mask = carryFixpoint(
+      p,
+      dims.map((d) => d !== null),
+    )
     const ysBatched = dependsOn(body, mask).slice(nK)
     const operands = inputs.map((x, i) => {
       if (!mask[i]) return x
@@ -387,15 +495,20 @@ export const scan: PrimitiveRule<'scan'> = {
     })
     const avals = body.inputs.map((v, i) => (mask[i] ? batchAval(v.aval, size) : v.aval))
     const { body: bbody, extra } = stageBody('vmap of a scan body', avals, (ins) =>
-      withMain('vmap', (m) => new BatchTrace(m), (trace) => {
-        const args = ins.map((x, i) => (mask[i] ? new BatchTracer(trace as BatchTrace, x, 0) : x))
-        return evalProgram(body, args).map((o, i) => {
-          const y = fullRaise(trace, o) as BatchTracer
-          if (i < nK ? mask[nC + i] : ysBatched[i - nK]) return moveBatchAxis(y.value, y.dim, 0, size)
-          if (y.dim !== null) throw new Error(`scan: output ${i} of the body came out batched where the data flow says it cannot be`)
-          return y.value
-        })
-      }),
+      withMain(
+        'vmap',
+        (m) => new BatchTrace(m),
+        (trace) => {
+          const args = ins.map((x, i) => (mask[i] ? new BatchTracer(trace as BatchTrace, x, 0) : x))
+          return evalProgram(body, args).map((o, i) => {
+            const y = fullRaise(trace, o) as BatchTracer
+            if (i < nK ? mask[nC + i] : ysBatched[i - nK]) return moveBatchAxis(y.value, y.dim, 0, size)
+            if (y.dim !== null)
+              throw new Error(`scan: output ${i} of the body came out batched where the data flow says it cannot be`)
+            return y.value
+          })
+        },
+      ),
     )
     const outs = bind('scan', [...extra, ...operands], { ...p, numConsts: extra.length + nC, body: bbody })
     return [outs, outs.map((_, i) => (i < nK ? (mask[nC + i] ? 0 : null) : ysBatched[i - nK] ? 1 : null))]
@@ -421,7 +534,12 @@ export const scan: PrimitiveRule<'scan'> = {
     if (same && keepInputs.every(Boolean) && keepOutputs.every(Boolean)) return null
     const smaller = new Program(pick(body.inputs, keepInputs), [], [], pruned.eqns, pruned.outputs)
     return {
-      params: { ...p, numConsts: keepInputs.slice(0, nC).filter(Boolean).length, numCarry: live.filter(Boolean).length, body: smaller },
+      params: {
+        ...p,
+        numConsts: keepInputs.slice(0, nC).filter(Boolean).length,
+        numCarry: live.filter(Boolean).length,
+        body: smaller,
+      },
       keepInputs,
       keepOutputs,
     }

@@ -15,7 +15,9 @@ export const scatterAdd: PrimitiveRule<'scatterAdd'> = {
     checkIndexing('scatterAdd', x, indices, axis)
     const expected = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)]
     if (!sameShape(updates.shape, expected) || updates.dtype !== x.dtype)
-      throw new Error(`scatterAdd: updates must be ${x.dtype}${formatShape(expected)} for operand ${formatAval(x)}, got ${formatAval(updates)}`)
+      throw new Error(
+        `scatterAdd: updates must be ${x.dtype}${formatShape(expected)} for operand ${formatAval(x)}, got ${formatAval(updates)}`,
+      )
     return [x]
   },
   cpu([x, indices, updates], { axis }, [out]) {

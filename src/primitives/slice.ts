@@ -8,10 +8,14 @@ export const slice: PrimitiveRule<'slice'> = {
   abstractEval([x], { starts, limits }) {
     const n = x.shape.length
     if (starts.length !== n || limits.length !== n)
-      throw new Error(`slice: expected ${n} starts and limits for ${formatAval(x)}, got ${starts.length} and ${limits.length}`)
+      throw new Error(
+        `slice: expected ${n} starts and limits for ${formatAval(x)}, got ${starts.length} and ${limits.length}`,
+      )
     x.shape.forEach((d, i) => {
       if (!(0 <= starts[i] && starts[i] <= limits[i] && limits[i] <= d))
-        throw new Error(`slice: axis ${i} of ${formatAval(x)}: need 0 ≤ start ≤ limit ≤ ${d}, got start ${starts[i]}, limit ${limits[i]}`)
+        throw new Error(
+          `slice: axis ${i} of ${formatAval(x)}: need 0 ≤ start ≤ limit ≤ ${d}, got start ${starts[i]}, limit ${limits[i]}`,
+        )
     })
     return [{ shape: limits.map((l, i) => l - starts[i]), dtype: x.dtype }]
   },
@@ -26,7 +30,13 @@ export const slice: PrimitiveRule<'slice'> = {
     ]
   },
   jvp: ([x], [t], { starts, limits }) => [[sl(x, starts, limits)], [sl(t, starts, limits)]],
-  transpose: ([ct], [x], { starts, limits }) => [pad(ct, starts, x.aval.shape.map((d, i) => d - limits[i]))],
+  transpose: ([ct], [x], { starts, limits }) => [
+    pad(
+      ct,
+      starts,
+      x.aval.shape.map((d, i) => d - limits[i]),
+    ),
+  ],
   batch([x], [d], { starts, limits }) {
     const front = moveAxis(x, d as number, 0)
     return [[sl(front, [0, ...starts], [front.aval.shape[0], ...limits])], [0]]

@@ -4,7 +4,8 @@ import { checkAxes, reduce } from '../cpu/ndarray.ts'
 import { formatAval } from '../tensor.ts'
 
 const reducedShape = (shape: readonly number[], axes: readonly number[]) => shape.filter((_, i) => !axes.includes(i))
-export const keepDimsShape = (shape: readonly number[], axes: readonly number[]) => shape.map((d, i) => (axes.includes(i) ? 1 : d))
+export const keepDimsShape = (shape: readonly number[], axes: readonly number[]) =>
+  shape.map((d, i) => (axes.includes(i) ? 1 : d))
 
 /** Sum over `axes` (removed from the shape). Linear; its transpose broadcasts the cotangent back. */
 export const sum: PrimitiveRule<'sum'> = {
@@ -19,5 +20,13 @@ export const sum: PrimitiveRule<'sum'> = {
     const shape = x.aval.shape
     return [broadcast(reshape(ct, keepDimsShape(shape, axes)), shape)]
   },
-  batch: ([x], [d], { axes }) => [[total(moveAxis(x, d as number, 0), axes.map((a) => a + 1))], [0]],
+  batch: ([x], [d], { axes }) => [
+    [
+      total(
+        moveAxis(x, d as number, 0),
+        axes.map((a) => a + 1),
+      ),
+    ],
+    [0],
+  ],
 }

@@ -7,7 +7,10 @@ import { formatAval } from '../tensor.ts'
 export const transpose: PrimitiveRule<'transpose'> = {
   abstractEval([x], { perm }) {
     const ok = perm.length === x.shape.length && [...perm].sort((a, b) => a - b).every((p, i) => p === i)
-    if (!ok) throw new Error(`transpose: [${perm.join(', ')}] is not a permutation of the ${x.shape.length} axes of ${formatAval(x)}`)
+    if (!ok)
+      throw new Error(
+        `transpose: [${perm.join(', ')}] is not a permutation of the ${x.shape.length} axes of ${formatAval(x)}`,
+      )
     return [{ shape: perm.map((p) => x.shape[p]), dtype: x.dtype }]
   },
   cpu([x], { perm }, [out]) {

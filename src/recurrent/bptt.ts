@@ -21,7 +21,15 @@ import * as ops from '../ops.ts'
 import type { Tensor } from '../tensor.ts'
 import { flatten, treeMap, treeMap2, unflatten, type Tree } from '../tree.ts'
 import type { AnyCell, Cell, StateLayout } from './cells.ts'
-import { checkLoss, checkSequence, isStepLoss, partialLoss, type SequenceGradient, type SequenceGradientFn, type SequenceLoss } from './loss.ts'
+import {
+  checkLoss,
+  checkSequence,
+  isStepLoss,
+  partialLoss,
+  type SequenceGradient,
+  type SequenceGradientFn,
+  type SequenceLoss,
+} from './loss.ts'
 import { scan } from './scan.ts'
 
 export interface BpttOptions {
@@ -32,12 +40,32 @@ export interface BpttOptions {
 /** Leaves [T, ...] → [n, k, ...] for the first n·k steps. */
 const chunked = (tree: unknown, n: number, k: number): unknown => {
   const [leaves, def] = flatten(tree)
-  return unflatten(def, leaves.map((x) => ops.reshape(ops.slice(x as Tensor, x.aval.shape.map(() => 0), [n * k, ...x.aval.shape.slice(1)]), [n, k, ...x.aval.shape.slice(1)])))
+  return unflatten(
+    def,
+    leaves.map((x) =>
+      ops.reshape(
+        ops.slice(
+          x as Tensor,
+          x.aval.shape.map(() => 0),
+          [n * k, ...x.aval.shape.slice(1)],
+        ),
+        [n, k, ...x.aval.shape.slice(1)],
+      ),
+    ),
+  )
 }
 /** Leaves [T, ...] → [T − from, ...]. */
 const tail = (tree: unknown, from: number): unknown => {
   const [leaves, def] = flatten(tree)
-  return unflatten(def, leaves.map((x) => ops.slice(x as Tensor, x.aval.shape.map((_, i) => (i === 0 ? from : 0)))))
+  return unflatten(
+    def,
+    leaves.map((x) =>
+      ops.slice(
+        x as Tensor,
+        x.aval.shape.map((_, i) => (i === 0 ? from : 0)),
+      ),
+    ),
+  )
 }
 
 /**
@@ -51,34 +79,56 @@ export function bptt<I extends number, O extends number, P, L extends StateLayou
 ): SequenceGradientFn<I, P, L, Tg> {
   const l = checkLoss('bptt', loss)
   const k = options.truncate
-  if (k !== undefined && !(Number.isInteger(k) && k >= 1)) throw new Error(`bptt: truncate must be a positive integer (steps per chunk), got ${String(k)}`)
+  if (k !== undefined && !(Number.isInteger(k) && k >= 1))
+    throw new Error(`bptt: truncate must be a positive integer (steps per chunk), got ${String(k)}`)
   return gradient(cell as unknown as AnyCell, l, k) as unknown as SequenceGradientFn<I, P, L, Tg>
 }
 
 function gradient(c: AnyCell, l: SequenceLoss, k: number | undefined) {
-  const objective = (p: unknown, h: unknown, seq: Tensor, tg: unknown, weight: Tensor | number) => partialLoss('bptt', c, l, p, h, seq, tg, weight)
+  const objective = (p: unknown, h: unknown, seq: Tensor, tg: unknown, weight: Tensor | number) =>
+    partialLoss('bptt', c, l, p, h, seq, tg, weight)
   const perStep = isStepLoss(l)
-  const chunk = valueAndGrad(objective, { argnums: [0, 1], hasAux: true }) as (...args: Parameters<typeof objective>) => [[Tensor<[]>, unknown], [unknown, unknown]]
+  const chunk = valueAndGrad(objective, { argnums: [0, 1], hasAux: true }) as (
+    ...args: Parameters<typeof objective>
+  ) => [[Tensor<[]>, unknown], [unknown, unknown]]
   return (params: unknown, h0: unknown, xs: Tensor, targets?: unknown): SequenceGradient<unknown, unknown> => {
     const [T] = checkSequence('bptt', c, h0, xs)
     if (k === undefined) {
-      const [value, [gp, gh]] = valueAndGrad((p: unknown, h: unknown) => objective(p, h, xs, targets, 1)[0], { argnums: [0, 1] })(params, h0)
+      const [value, [gp, gh]] = valueAndGrad((p: unknown, h: unknown) => objective(p, h, xs, targets, 1)[0], {
+        argnums: [0, 1],
+      })(params, h0)
       return { loss: value, grad: { params: gp, h0: gh } }
     }
     const n = Math.floor(T / k)
     const rest = T - n * k
     type Carry = { h: unknown; gp: unknown; gh: unknown; e: Tensor<[]> }
     const add = (a: unknown, b: unknown) => treeMap2(a as Tree, b as Tree, (x, y) => ops.add(x, y))
-    let carry: Carry = { h: h0, gp: treeMap(params as Tree, ops.zerosLike), gh: treeMap(h0 as Tree, ops.zerosLike), e: ops.zeros([], c.dtype) as Tensor<[]> }
+    let carry: Carry = {
+      h: h0,
+      gp: treeMap(params as Tree, ops.zerosLike),
+      gh: treeMap(h0 as Tree, ops.zerosLike),
+      e: ops.zeros([], c.dtype) as Tensor<[]>,
+    }
     if (n > 0) {
       // first[j] = 1 for the chunk that starts at h₀ (it alone gives ∂E/∂h₀); last[j] = 1 for the chunk that ends the sequence.
-      const flag = (at: number) => ops.tensor(Array.from({ length: n }, (_, j) => (j === at ? 1 : 0)), { shape: [n], dtype: c.dtype }) as Tensor
-      const chunks = { x: chunked(xs, n, k), target: perStep ? chunked(targets ?? null, n, k) : null, first: flag(0), last: flag(rest === 0 ? n - 1 : -1) }
+      const flag = (at: number) =>
+        ops.tensor(
+          Array.from({ length: n }, (_, j) => (j === at ? 1 : 0)),
+          { shape: [n], dtype: c.dtype },
+        ) as Tensor
+      const chunks = {
+        x: chunked(xs, n, k),
+        target: perStep ? chunked(targets ?? null, n, k) : null,
+        first: flag(0),
+        last: flag(rest === 0 ? n - 1 : -1),
+      }
       ;[carry] = scan(
         (s: Carry, part: any) => {
           const [[e, end], [gp, gh]] = chunk(params, s.h, part.x, perStep ? part.target : targets, part.last)
           const first = part.first as Tensor<[]>
-          const gh0 = treeMap2(s.gh as Tree, gh as Tree, (a, b) => ops.add(a, ops.mul(b, ops.astype(first, b.aval.dtype))))
+          const gh0 = treeMap2(s.gh as Tree, gh as Tree, (a, b) =>
+            ops.add(a, ops.mul(b, ops.astype(first, b.aval.dtype))),
+          )
           return [{ h: end, gp: add(s.gp, gp), gh: gh0, e: ops.add(s.e, e) }, null] as const
         },
         carry,
@@ -86,7 +136,13 @@ function gradient(c: AnyCell, l: SequenceLoss, k: number | undefined) {
       )
     }
     if (rest > 0) {
-      const [[e, end], [gp, gh]] = chunk(params, carry.h, tail(xs, n * k) as Tensor, perStep ? tail(targets ?? null, n * k) : targets, 1)
+      const [[e, end], [gp, gh]] = chunk(
+        params,
+        carry.h,
+        tail(xs, n * k) as Tensor,
+        perStep ? tail(targets ?? null, n * k) : targets,
+        1,
+      )
       carry = { h: end, gp: add(carry.gp, gp), gh: n === 0 ? gh : carry.gh, e: ops.add(carry.e, e) }
     }
     return { loss: carry.e, grad: { params: carry.gp, h0: carry.gh } }

@@ -50,9 +50,16 @@ import { scan } from './scan.ts'
 export type StateLayout = number | readonly StateLayout[] | { readonly [key: string]: StateLayout }
 
 /** The state of layout L for leading batch shape B: `StateOf<{ h: 8, c: 8 }, ['B']>` is `{ h: Tensor<['B', 8]>, c: Tensor<['B', 8]> }`. */
-export type StateOf<L, B extends Shape = ['B']> = L extends number ? Tensor<[...B, L]> : { readonly [K in keyof L]: StateOf<L[K], B> }
+export type StateOf<L, B extends Shape = ['B']> = L extends number
+  ? Tensor<[...B, L]>
+  : { readonly [K in keyof L]: StateOf<L[K], B> }
 
-export interface Cell<I extends number = number, O extends number = number, P = any, L extends StateLayout = StateLayout> {
+export interface Cell<
+  I extends number = number,
+  O extends number = number,
+  P = any,
+  L extends StateLayout = StateLayout,
+> {
   /** For messages, e.g. `lstm(3 → 8)`. */
   readonly name: string
   readonly inputSize: I
@@ -66,7 +73,11 @@ export interface Cell<I extends number = number, O extends number = number, P = 
   initialState(): StateOf<L, []>
   initialState<const N extends number>(batch: N): StateOf<L, [N]>
   /** One step: [h′, y] from the state h and the input x, for any leading batch shape B. */
-  step<B extends Shape>(params: P, state: StateOf<L, B>, x: Tensor<[...B, I]>): readonly [StateOf<L, B>, Tensor<[...B, O]>]
+  step<B extends Shape>(
+    params: P,
+    state: StateOf<L, B>,
+    x: Tensor<[...B, I]>,
+  ): readonly [StateOf<L, B>, Tensor<[...B, O]>]
 }
 
 /** Any cell, as the combinators and gradient algorithms accept it. */
@@ -85,7 +96,15 @@ export interface CellOptions {
 
 const isTensor = (x: unknown): x is Tensor => x instanceof Tensor
 const describeValue = (x: unknown): string =>
-  x === null ? 'null' : x === undefined ? 'undefined' : isTensor(x) ? formatAval(x.aval) : Array.isArray(x) ? `an array of ${x.length}` : typeof x
+  x === null
+    ? 'null'
+    : x === undefined
+      ? 'undefined'
+      : isTensor(x)
+        ? formatAval(x.aval)
+        : Array.isArray(x)
+          ? `an array of ${x.length}`
+          : typeof x
 
 /** The layout with each size replaced by f(size). */
 function mapLayout(layout: StateLayout, f: (size: number) => unknown): unknown {
@@ -101,28 +120,45 @@ export function zeroState(layout: StateLayout, lead: readonly number[], dtype: F
 }
 
 const formatLayout = (layout: StateLayout): string =>
-  typeof layout === 'number' ? `[..., ${layout}]` : Array.isArray(layout) ? `[${layout.map(formatLayout).join(', ')}]` : `{ ${Object.keys(layout).map((k) => `${k}: ${formatLayout((layout as Record<string, StateLayout>)[k])}`).join(', ')} }`
+  typeof layout === 'number'
+    ? `[..., ${layout}]`
+    : Array.isArray(layout)
+      ? `[${layout.map(formatLayout).join(', ')}]`
+      : `{ ${Object.keys(layout)
+          .map((k) => `${k}: ${formatLayout((layout as Record<string, StateLayout>)[k])}`)
+          .join(', ')} }`
 
 /** Throws unless `state` has the layout's structure with every tensor [...lead, size]. */
-export function checkState(name: string, layout: StateLayout, state: unknown, lead: readonly number[], at = 'state'): void {
+export function checkState(
+  name: string,
+  layout: StateLayout,
+  state: unknown,
+  lead: readonly number[],
+  at = 'state',
+): void {
   const fail = (detail: string): never => {
-    throw new Error(`${name}: expected a state ${formatLayout(layout)} with leading shape ${formatShape(lead)}; ${detail}`)
+    throw new Error(
+      `${name}: expected a state ${formatLayout(layout)} with leading shape ${formatShape(lead)}; ${detail}`,
+    )
   }
   const walk = (l: StateLayout, s: unknown, path: string): void => {
     if (typeof l === 'number') {
       if (!isTensor(s)) fail(`${path} is ${describeValue(s)}, not a tensor`)
       const shape = (s as Tensor).aval.shape
       const expected = [...lead, l]
-      if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) fail(`${path} should be ${formatShape(expected)}, got ${formatAval((s as Tensor).aval)}`)
+      if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i]))
+        fail(`${path} should be ${formatShape(expected)}, got ${formatAval((s as Tensor).aval)}`)
       return
     }
     if (Array.isArray(l)) {
-      if (!Array.isArray(s) || s.length !== l.length) fail(`${path} should be an array of ${l.length}, got ${describeValue(s)}`)
+      if (!Array.isArray(s) || s.length !== l.length)
+        fail(`${path} should be an array of ${l.length}, got ${describeValue(s)}`)
       l.forEach((sub, i) => walk(sub, (s as unknown[])[i], `${path}[${i}]`))
       return
     }
     const keys = Object.keys(l)
-    if (typeof s !== 'object' || s === null || Array.isArray(s) || isTensor(s)) fail(`${path} should be a record {${keys.join(', ')}}, got ${describeValue(s)}`)
+    if (typeof s !== 'object' || s === null || Array.isArray(s) || isTensor(s))
+      fail(`${path} should be a record {${keys.join(', ')}}, got ${describeValue(s)}`)
     const missing = keys.filter((k) => !(k in (s as object)))
     if (missing.length > 0) fail(`${path} has no ${missing.join(', ')}`)
     keys.forEach((k) => walk((l as Record<string, StateLayout>)[k], (s as Record<string, unknown>)[k], `${path}.${k}`))
@@ -134,12 +170,14 @@ export function checkState(name: string, layout: StateLayout, state: unknown, le
 function inputLead(name: string, x: unknown, size: number): number[] {
   if (!isTensor(x)) throw new TypeError(`${name}: expected an input tensor [..., ${size}], got ${describeValue(x)}`)
   const shape = x.aval.shape
-  if (shape.length === 0 || shape[shape.length - 1] !== size) throw new Error(`${name}: expected an input whose last axis is ${size}, got ${formatAval(x.aval)}`)
+  if (shape.length === 0 || shape[shape.length - 1] !== size)
+    throw new Error(`${name}: expected an input whose last axis is ${size}, got ${formatAval(x.aval)}`)
   return shape.slice(0, -1)
 }
 
 function checkSize(name: string, what: string, n: unknown): void {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new Error(`${name}: ${what} must be a positive integer, got ${String(n)}`)
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+    throw new Error(`${name}: ${what} must be a positive integer, got ${String(n)}`)
 }
 
 interface CellSpec<P> {
@@ -183,11 +221,16 @@ function block(z: Tensor, k: number, w: number): Tensor {
 }
 
 /** Columns [from, from + w) of a weight [n, m]. */
-const columns = (w: Tensor, from: number, width: number): Tensor => ops.slice(untyped(w), [0, from], [w.aval.shape[0], width])
+const columns = (w: Tensor, from: number, width: number): Tensor =>
+  ops.slice(untyped(w), [0, from], [w.aval.shape[0], width])
 
 const product = (x: Tensor, w: Tensor): Tensor => ops.matmul(untyped(x), untyped(w))
 
-function checkWeights(name: string, p: unknown, shapes: Record<string, readonly number[]>): asserts p is Record<string, Tensor> {
+function checkWeights(
+  name: string,
+  p: unknown,
+  shapes: Record<string, readonly number[]>,
+): asserts p is Record<string, Tensor> {
   expectParams(name, p, Object.keys(shapes))
   for (const [k, s] of Object.entries(shapes)) expectParamShape(name, k, p[k], s)
 }
@@ -195,15 +238,27 @@ function checkWeights(name: string, p: unknown, shapes: Record<string, readonly 
 function gateWeights(key: random.Key, I: number, H: number, gates: number, options: CellOptions) {
   const { init = glorotUniform, recurrentInit = orthogonal(), dtype = 'f32' } = options
   const [kx, kh] = random.split(key, 2)
-  return { wx: init(kx, [I, gates * H], { dtype }) as Tensor, wh: recurrentInit(kh, [H, gates * H], { dtype }) as Tensor, dtype }
+  return {
+    wx: init(kx, [I, gates * H], { dtype }) as Tensor,
+    wh: recurrentInit(kh, [H, gates * H], { dtype }) as Tensor,
+    dtype,
+  }
 }
 
 // ---------------------------------------------------------------- Elman
 
-export type ElmanParams<I extends number, H extends number> = { readonly wx: Tensor<[I, H]>; readonly wh: Tensor<[H, H]>; readonly b: Tensor<[H]> }
+export type ElmanParams<I extends number, H extends number> = {
+  readonly wx: Tensor<[I, H]>
+  readonly wh: Tensor<[H, H]>
+  readonly b: Tensor<[H]>
+}
 
 /** The Elman RNN (seed 001): h′ = tanh(x·Wx + h·Wh + b), y = h′; state h [..., H]. */
-export function elman<const I extends number, const H extends number>(inputSize: I, hiddenSize: H, options: CellOptions = {}): Cell<I, H, ElmanParams<I, H>, H> {
+export function elman<const I extends number, const H extends number>(
+  inputSize: I,
+  hiddenSize: H,
+  options: CellOptions = {},
+): Cell<I, H, ElmanParams<I, H>, H> {
   const name = `elman(${inputSize} → ${hiddenSize})`
   checkSize(name, 'the input size', inputSize)
   checkSize(name, 'the hidden size', hiddenSize)
@@ -228,7 +283,11 @@ export function elman<const I extends number, const H extends number>(inputSize:
 
 // ---------------------------------------------------------------- LSTM
 
-export type LstmParams<I extends number, H extends number> = { readonly wx: Tensor<[I, number]>; readonly wh: Tensor<[H, number]>; readonly b: Tensor<[number]> }
+export type LstmParams<I extends number, H extends number> = {
+  readonly wx: Tensor<[I, number]>
+  readonly wh: Tensor<[H, number]>
+  readonly b: Tensor<[number]>
+}
 export type LstmLayout<H extends number> = { readonly h: H; readonly c: H }
 
 /**
@@ -256,14 +315,20 @@ export function lstm<const I extends number, const H extends number>(
     dtype: options.dtype ?? 'f32',
     init(key) {
       const { wx, wh, dtype } = gateWeights(key, inputSize, H, 4, options)
-      const b = ops.tensor(Array.from({ length: 4 * H }, (_, j) => (j >= H && j < 2 * H ? forgetBias : 0)), { shape: [4 * H], dtype })
+      const b = ops.tensor(
+        Array.from({ length: 4 * H }, (_, j) => (j >= H && j < 2 * H ? forgetBias : 0)),
+        { shape: [4 * H], dtype },
+      )
       return { wx, wh, b }
     },
     step(p, s: { h: Tensor; c: Tensor }, x) {
       checkWeights(name, p, shapes)
       const z = ops.add(ops.add(product(x, p.wx), product(s.h, p.wh)), untyped(p.b))
       const [i, f, g, o] = [0, 1, 2, 3].map((k) => block(z, k, H))
-      const c = ops.add(ops.mul(ops.sigmoid(untyped(f)), untyped(s.c)), ops.mul(ops.sigmoid(untyped(i)), ops.tanh(untyped(g))))
+      const c = ops.add(
+        ops.mul(ops.sigmoid(untyped(f)), untyped(s.c)),
+        ops.mul(ops.sigmoid(untyped(i)), ops.tanh(untyped(g))),
+      )
       const h = ops.mul(ops.sigmoid(untyped(o)), ops.tanh(c))
       return [{ h, c }, h]
     },
@@ -272,14 +337,22 @@ export function lstm<const I extends number, const H extends number>(
 
 // ---------------------------------------------------------------- GRU
 
-export type GruParams<I extends number, H extends number> = { readonly wx: Tensor<[I, number]>; readonly wh: Tensor<[H, number]>; readonly b: Tensor<[number]> }
+export type GruParams<I extends number, H extends number> = {
+  readonly wx: Tensor<[I, number]>
+  readonly wh: Tensor<[H, number]>
+  readonly b: Tensor<[number]>
+}
 
 /**
  * The GRU (Cho et al. 2014, seed 001): reset r, update u and candidate in the
  * column blocks of wx [I, 3H], wh [H, 3H], b [3H]; the reset gate scales h
  * before the candidate's product; h′ = u⊙h̃ + (1 − u)⊙h, y = h′.
  */
-export function gru<const I extends number, const H extends number>(inputSize: I, hiddenSize: H, options: CellOptions = {}): Cell<I, H, GruParams<I, H>, H> {
+export function gru<const I extends number, const H extends number>(
+  inputSize: I,
+  hiddenSize: H,
+  options: CellOptions = {},
+): Cell<I, H, GruParams<I, H>, H> {
   const name = `gru(${inputSize} → ${hiddenSize})`
   checkSize(name, 'the input size', inputSize)
   checkSize(name, 'the hidden size', hiddenSize)
@@ -301,7 +374,9 @@ export function gru<const I extends number, const H extends number>(inputSize: I
       const zh = product(h, columns(p.wh, 0, 2 * H))
       const r = ops.sigmoid(ops.add(untyped(block(zx, 0, H)), untyped(block(zh, 0, H))))
       const u = ops.sigmoid(ops.add(untyped(block(zx, 1, H)), untyped(block(zh, 1, H))))
-      const candidate = ops.tanh(ops.add(untyped(block(zx, 2, H)), product(ops.mul(r, untyped(h)), columns(p.wh, 2 * H, H))))
+      const candidate = ops.tanh(
+        ops.add(untyped(block(zx, 2, H)), product(ops.mul(r, untyped(h)), columns(p.wh, 2 * H, H))),
+      )
       const next = ops.add(ops.mul(u, candidate), ops.mul(ops.sub(1, u), untyped(h)))
       return [next, next]
     },
@@ -312,22 +387,28 @@ export function gru<const I extends number, const H extends number>(inputSize: I
 
 type ParamsOfCell<C> = C extends { init(key: random.Key): infer P } ? P : never
 type CellParams<Cs extends readonly unknown[]> = { -readonly [K in keyof Cs]: ParamsOfCell<Cs[K]> }
-type CellLayouts<Cs extends readonly unknown[]> = { -readonly [K in keyof Cs]: Cs[K] extends { readonly layout: infer L } ? L : never }
+type CellLayouts<Cs extends readonly unknown[]> = {
+  -readonly [K in keyof Cs]: Cs[K] extends { readonly layout: infer L } ? L : never
+}
 type InOf<C> = C extends { readonly inputSize: infer I extends number } ? I : number
 type OutOf<C> = C extends { readonly outputSize: infer O extends number } ? O : number
 type Last<Cs extends readonly unknown[]> = Cs extends readonly [...unknown[], infer C] ? C : Cs[number]
 type Literal<N> = number extends N ? false : true
 /** unknown when each cell's output size is the next one's input size, else a message. */
-type CheckChain<Cs extends readonly unknown[], K extends 0[] = []> =
-  Cs extends readonly [infer A, infer B, ...infer R]
-    ? [Literal<OutOf<A>>, Literal<InOf<B>>] extends [true, true]
-      ? [OutOf<A>] extends [InOf<B>]
-        ? CheckChain<[B, ...R], [...K, 0]>
-        : `stacked: cell ${K['length']} outputs ${OutOf<A>} features but cell ${[...K, 0]['length']} takes ${InOf<B>}`
-      : CheckChain<[B, ...R], [...K, 0]>
-    : unknown
+type CheckChain<Cs extends readonly unknown[], K extends 0[] = []> = Cs extends readonly [infer A, infer B, ...infer R]
+  ? [Literal<OutOf<A>>, Literal<InOf<B>>] extends [true, true]
+    ? [OutOf<A>] extends [InOf<B>]
+      ? CheckChain<[B, ...R], [...K, 0]>
+      : `stacked: cell ${K['length']} outputs ${OutOf<A>} features but cell ${[...K, 0]['length']} takes ${InOf<B>}`
+    : CheckChain<[B, ...R], [...K, 0]>
+  : unknown
 
-export type StackedCell<Cs extends readonly AnyCell[]> = Cell<InOf<Cs[0]>, OutOf<Last<Cs>>, CellParams<Cs>, CellLayouts<Cs>>
+export type StackedCell<Cs extends readonly AnyCell[]> = Cell<
+  InOf<Cs[0]>,
+  OutOf<Last<Cs>>,
+  CellParams<Cs>,
+  CellLayouts<Cs>
+>
 
 /**
  * A deep RNN (seed 001, "Deep RNNs/LSTMs/GRUs"): cell k reads cell k − 1's
@@ -341,10 +422,15 @@ export function stacked(...cells: AnyCell[]): unknown {
     if (typeof c !== 'object' || c === null || typeof c.step !== 'function' || typeof c.init !== 'function')
       throw new TypeError(`stacked: argument ${i} is not a cell (a value with init and step), got ${describeValue(c)}`)
     if (i > 0 && cells[i - 1].outputSize !== c.inputSize)
-      throw new Error(`stacked: cell ${i - 1} (${cells[i - 1].name}) outputs ${cells[i - 1].outputSize} features but cell ${i} (${c.name}) takes ${c.inputSize}`)
+      throw new Error(
+        `stacked: cell ${i - 1} (${cells[i - 1].name}) outputs ${cells[i - 1].outputSize} features but cell ${i} (${c.name}) takes ${c.inputSize}`,
+      )
   })
   const dtypes = new Set(cells.map((c) => c.dtype))
-  if (dtypes.size > 1) throw new Error(`stacked: the cells must share one dtype, got ${cells.map((c) => `${c.name}: ${c.dtype}`).join(', ')}`)
+  if (dtypes.size > 1)
+    throw new Error(
+      `stacked: the cells must share one dtype, got ${cells.map((c) => `${c.name}: ${c.dtype}`).join(', ')}`,
+    )
   const n = cells.length
   return defineCell({
     name: `stacked(${cells.map((c) => c.name).join(', ')})`,
@@ -372,23 +458,36 @@ export function stacked(...cells: AnyCell[]): unknown {
 
 /** Throws unless xs is a sequence [T, ...B, size]; returns [T, B]. */
 function sequenceShape(name: string, xs: unknown, size: number): [number, number[]] {
-  if (!isTensor(xs)) throw new TypeError(`${name}: expected an input sequence [T, ..., ${size}], got ${describeValue(xs)}`)
+  if (!isTensor(xs))
+    throw new TypeError(`${name}: expected an input sequence [T, ..., ${size}], got ${describeValue(xs)}`)
   const shape = xs.aval.shape
   if (shape.length < 2 || shape[shape.length - 1] !== size)
-    throw new Error(`${name}: expected a time-major input sequence [T, ..., ${size}] (time first, features last), got ${formatAval(xs.aval)}`)
+    throw new Error(
+      `${name}: expected a time-major input sequence [T, ..., ${size}] (time first, features last), got ${formatAval(xs.aval)}`,
+    )
   return [shape[0], shape.slice(1, -1)]
 }
 
 /** Runs a cell over the leading (time) axis: [h_T, ys] with ys[t] = y_t. */
 function runCell(cell: AnyCell, params: unknown, h0: unknown, xs: Tensor, reverse: boolean): [unknown, Tensor] {
-  const [h, ys] = scan((s: unknown, x: Tensor) => cell.step(params, s as never, x as never) as readonly [unknown, Tensor], h0, xs, { reverse })
+  const [h, ys] = scan(
+    (s: unknown, x: Tensor) => cell.step(params, s as never, x as never) as readonly [unknown, Tensor],
+    h0,
+    xs,
+    { reverse },
+  )
   return [h, ys as Tensor]
 }
 
-export interface Rnn<I extends number, O extends number, P, L extends StateLayout> extends Layer<['T', 'B', I], ['T', 'B', O], P, Stateless> {
+export interface Rnn<I extends number, O extends number, P, L extends StateLayout>
+  extends Layer<['T', 'B', I], ['T', 'B', O], P, Stateless> {
   readonly cell: Cell<I, O, P, L>
   /** [h_T, ys] from h₀ and xs [T, ...B, I]: one scan of the cell's step. */
-  run<T extends Dim, B extends Shape>(params: P, h0: StateOf<L, B>, xs: Tensor<[T, ...B, I]>): readonly [StateOf<L, B>, Tensor<[T, ...B, O]>]
+  run<T extends Dim, B extends Shape>(
+    params: P,
+    h0: StateOf<L, B>,
+    xs: Tensor<[T, ...B, I]>,
+  ): readonly [StateOf<L, B>, Tensor<[T, ...B, O]>]
 }
 
 /**
@@ -396,7 +495,9 @@ export interface Rnn<I extends number, O extends number, P, L extends StateLayou
  * outputs [T, B, O] from the zero state (any leading batch shape, or none);
  * `run(θ, h₀, xs)` also takes the initial state and returns the final one.
  */
-export function rnn<I extends number, O extends number, P, L extends StateLayout>(cell: Cell<I, O, P, L>): Rnn<I, O, P, L> {
+export function rnn<I extends number, O extends number, P, L extends StateLayout>(
+  cell: Cell<I, O, P, L>,
+): Rnn<I, O, P, L> {
   if (typeof cell !== 'object' || cell === null || typeof cell.step !== 'function')
     throw new TypeError(`rnn: expected a cell (a value with init and step), got ${describeValue(cell)}`)
   const c = cell as AnyCell
@@ -418,10 +519,18 @@ export function rnn<I extends number, O extends number, P, L extends StateLayout
 }
 
 /** The width of two outputs side by side: OF + OB where both are literals, else number. */
-type Concatenated<OF extends number, OB extends number> = SumOfDims<[OF, OB]> extends infer S extends number ? S : number
+type Concatenated<OF extends number, OB extends number> =
+  SumOfDims<[OF, OB]> extends infer S extends number ? S : number
 
-export interface Bidirectional<I extends number, OF extends number, OB extends number, PF, PB, LF extends StateLayout, LB extends StateLayout>
-  extends Layer<['T', 'B', I], ['T', 'B', Concatenated<OF, OB>], [PF, PB], Stateless> {
+export interface Bidirectional<
+  I extends number,
+  OF extends number,
+  OB extends number,
+  PF,
+  PB,
+  LF extends StateLayout,
+  LB extends StateLayout,
+> extends Layer<['T', 'B', I], ['T', 'B', Concatenated<OF, OB>], [PF, PB], Stateless> {
   readonly cells: readonly [Cell<I, OF, PF, LF>, Cell<I, OB, PB, LB>]
   /**
    * [[h_T of the forward cell, h at t = 0 of the backward cell], ys] from
@@ -440,27 +549,38 @@ export interface Bidirectional<I extends number, OF extends number, OB extends n
  * the last axis, so that it summarises the whole sequence around t.
  * Parameters are [θ forwards, θ backwards].
  */
-export function bidirectional<I extends number, OF extends number, OB extends number, PF, PB, LF extends StateLayout, LB extends StateLayout>(
-  forwards: Cell<I, OF, PF, LF>,
-  backwards: Cell<NoInfer<I>, OB, PB, LB>,
-): Bidirectional<I, OF, OB, PF, PB, LF, LB> {
+export function bidirectional<
+  I extends number,
+  OF extends number,
+  OB extends number,
+  PF,
+  PB,
+  LF extends StateLayout,
+  LB extends StateLayout,
+>(forwards: Cell<I, OF, PF, LF>, backwards: Cell<NoInfer<I>, OB, PB, LB>): Bidirectional<I, OF, OB, PF, PB, LF, LB> {
   const [fw, bw] = [forwards, backwards] as unknown as [AnyCell, AnyCell]
   for (const [i, c] of [fw, bw].entries())
     if (typeof c !== 'object' || c === null || typeof c.step !== 'function')
-      throw new TypeError(`bidirectional: argument ${i} is not a cell (a value with init and step), got ${describeValue(c)}`)
+      throw new TypeError(
+        `bidirectional: argument ${i} is not a cell (a value with init and step), got ${describeValue(c)}`,
+      )
   const name = `bidirectional(${fw.name}, ${bw.name})`
   if (fw.inputSize !== bw.inputSize)
-    throw new Error(`${name}: both cells read the same sequence, but they take ${fw.inputSize} and ${bw.inputSize} features`)
+    throw new Error(
+      `${name}: both cells read the same sequence, but they take ${fw.inputSize} and ${bw.inputSize} features`,
+    )
   if (fw.dtype !== bw.dtype) throw new Error(`${name}: the cells must share one dtype, got ${fw.dtype} and ${bw.dtype}`)
   const both = (params: unknown, h0: readonly [unknown, unknown], xs: Tensor): [[unknown, unknown], Tensor] => {
-    if (!Array.isArray(params) || params.length !== 2) throw new Error(`${name}: expected parameters [forwards, backwards], got ${describeValue(params)}`)
+    if (!Array.isArray(params) || params.length !== 2)
+      throw new Error(`${name}: expected parameters [forwards, backwards], got ${describeValue(params)}`)
     const [hf, yf] = runCell(fw, params[0], h0[0], xs, false)
     const [hb, yb] = runCell(bw, params[1], h0[1], xs, true)
     return [[hf, hb], ops.concat([yf, yb], -1)]
   }
   const run = (params: unknown, h0: readonly [unknown, unknown], xs: Tensor) => {
     const [, lead] = sequenceShape(name, xs, fw.inputSize)
-    if (!Array.isArray(h0) || h0.length !== 2) throw new Error(`${name}: expected h0 as [forwards, backwards], got ${describeValue(h0)}`)
+    if (!Array.isArray(h0) || h0.length !== 2)
+      throw new Error(`${name}: expected h0 as [forwards, backwards], got ${describeValue(h0)}`)
     checkState(name, fw.layout, h0[0], lead, 'h0[0]')
     checkState(name, bw.layout, h0[1], lead, 'h0[1]')
     return both(params, h0, xs)
@@ -474,7 +594,15 @@ export function bidirectional<I extends number, OF extends number, OB extends nu
       return [both(params, h0, xs)[1], state]
     },
   })
-  return Object.freeze({ ...layer, cells: [fw, bw] as const, run }) as unknown as Bidirectional<I, OF, OB, PF, PB, LF, LB>
+  return Object.freeze({ ...layer, cells: [fw, bw] as const, run }) as unknown as Bidirectional<
+    I,
+    OF,
+    OB,
+    PF,
+    PB,
+    LF,
+    LB
+  >
 }
 
 type AnyLayerLike = Layer<Shape, Shape, unknown, Stateless>

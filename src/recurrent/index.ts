@@ -30,7 +30,25 @@ export {
 } from './cells.ts'
 export { orthogonal } from './orthogonal.ts'
 export { raveler, type Raveled } from './ravel.ts'
-export { sequenceLoss, type FinalStateLoss, type SequenceGradient, type SequenceGradientFn, type SequenceLoss, type SequenceObjective, type StepLoss } from './loss.ts'
+export {
+  sequenceLoss,
+  type FinalStateLoss,
+  type SequenceGradient,
+  type SequenceGradientFn,
+  type SequenceLoss,
+  type SequenceObjective,
+  type StepLoss,
+} from './loss.ts'
 export { bptt, type BpttOptions } from './bptt.ts'
-export { exactSensitivity, rtrl, rtrlOnline, type RtrlCarry, type RtrlOnline, type RtrlOptions, type RtrlFn, type RtrlResult, type SensitivityUpdate } from './rtrl.ts'
+export {
+  exactSensitivity,
+  rtrl,
+  rtrlOnline,
+  type RtrlCarry,
+  type RtrlOnline,
+  type RtrlOptions,
+  type RtrlFn,
+  type RtrlResult,
+  type SensitivityUpdate,
+} from './rtrl.ts'
 export { bytesOf, scanFootprints, type ScanFootprint } from './footprint.ts'

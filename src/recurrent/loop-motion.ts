@@ -44,7 +44,16 @@ import * as lax from '../core/lax.ts'
 import type { Params } from '../core/primitive.ts'
 import { bind } from '../core/trace.ts'
 import { stage } from '../ir/partial-eval.ts'
-import { Literal, Program, Var, closeProgram, deadCodeElimination, evalProgram, type Atom, type Eqn } from '../ir/program.ts'
+import {
+  Literal,
+  Program,
+  Var,
+  closeProgram,
+  deadCodeElimination,
+  evalProgram,
+  type Atom,
+  type Eqn,
+} from '../ir/program.ts'
 import { vmap } from '../transforms.ts'
 import { ConcreteTensor, sizeOf, zerosLike, type Tensor } from '../tensor.ts'
 
@@ -67,16 +76,23 @@ export function moveLoopInvariants(program: Program): Program {
     const moved = body !== null && body.eqns.some((q) => q.prim === 'scan') ? moveLoopInvariants(body) : body
     if (moved !== body) bodies.set(e, moved as Program)
   }
-  const moved = plans.size === 0 && bodies.size === 0 ? program : restage('loop motion', program, (eqn, args) => {
-    const p = plans.get(eqn)
-    if (p !== undefined) return rewrite(p, args)
-    const body = bodies.get(eqn)
-    if (body === undefined) return null
-    // What the moved body captured becomes the scan's first consts: a body is closed.
-    const closed = closeProgram(body)
-    const q = eqn.params as ScanParams
-    return bind('scan', [...closed.consts, ...args], { ...q, numConsts: closed.consts.length + q.numConsts, body: closed.program })
-  })
+  const moved =
+    plans.size === 0 && bodies.size === 0
+      ? program
+      : restage('loop motion', program, (eqn, args) => {
+          const p = plans.get(eqn)
+          if (p !== undefined) return rewrite(p, args)
+          const body = bodies.get(eqn)
+          if (body === undefined) return null
+          // What the moved body captured becomes the scan's first consts: a body is closed.
+          const closed = closeProgram(body)
+          const q = eqn.params as ScanParams
+          return bind('scan', [...closed.consts, ...args], {
+            ...q,
+            numConsts: closed.consts.length + q.numConsts,
+            body: closed.program,
+          })
+        })
   return splitProducts(fuseStepwiseInputs(moved))
 }
 
@@ -84,19 +100,27 @@ export function moveLoopInvariants(program: Program): Program {
  * `program` staged again, each equation bound as it is unless `replace` computes its outputs (from its arguments;
  * `read` gives any variable computed before it); dead code removed.
  */
-function restage(name: string, program: Program, replace: (eqn: Eqn, args: Tensor[], read: (a: Atom) => Tensor) => Tensor[] | null): Program {
-  const { program: out } = stage(name, program.inputs.map((v) => v.aval), (inputs) => {
-    const env = new Map<Var, Tensor>()
-    program.constVars.forEach((v, i) => env.set(v, program.constValues[i]))
-    program.inputs.forEach((v, i) => env.set(v, inputs[i]))
-    const read = (a: Atom) => (a instanceof Literal ? a.value : (env.get(a) as Tensor))
-    for (const eqn of program.eqns) {
-      const args = eqn.inputs.map(read)
-      const outs = replace(eqn, args, read) ?? bind(eqn.prim, args, eqn.params)
-      eqn.outputs.forEach((v, i) => env.set(v, outs[i]))
-    }
-    return { outputs: program.outputs.map(read), result: null }
-  })
+function restage(
+  name: string,
+  program: Program,
+  replace: (eqn: Eqn, args: Tensor[], read: (a: Atom) => Tensor) => Tensor[] | null,
+): Program {
+  const { program: out } = stage(
+    name,
+    program.inputs.map((v) => v.aval),
+    (inputs) => {
+      const env = new Map<Var, Tensor>()
+      program.constVars.forEach((v, i) => env.set(v, program.constValues[i]))
+      program.inputs.forEach((v, i) => env.set(v, inputs[i]))
+      const read = (a: Atom) => (a instanceof Literal ? a.value : (env.get(a) as Tensor))
+      for (const eqn of program.eqns) {
+        const args = eqn.inputs.map(read)
+        const outs = replace(eqn, args, read) ?? bind(eqn.prim, args, eqn.params)
+        eqn.outputs.forEach((v, i) => env.set(v, outs[i]))
+      }
+      return { outputs: program.outputs.map(read), result: null }
+    },
+  )
   return deadCodeElimination(out)
 }
 
@@ -117,9 +141,20 @@ type Block = { readonly v: Atom | null; readonly rows: number }
 function blocksOf(producer: ReadonlyMap<Var, Eqn>, a: Atom): Block[] {
   const rows = sizeOf(a.aval.shape.slice(0, -1))
   const e = a instanceof Var ? producer.get(a) : undefined
-  if (e?.prim === 'reshape' && e.inputs[0].aval.shape.length >= 2 && e.inputs[0].aval.shape.at(-1) === a.aval.shape.at(-1)) return blocksOf(producer, e.inputs[0])
-  if (e?.prim === 'concat' && (e.params as Params<'concat'>).axis === 0) return e.inputs.flatMap((x) => blocksOf(producer, x))
-  if (e?.prim === 'broadcast' && e.inputs[0] instanceof Literal && e.inputs[0].value.toConcrete().values.every((x) => x === 0)) return [{ v: null, rows }]
+  if (
+    e?.prim === 'reshape' &&
+    e.inputs[0].aval.shape.length >= 2 &&
+    e.inputs[0].aval.shape.at(-1) === a.aval.shape.at(-1)
+  )
+    return blocksOf(producer, e.inputs[0])
+  if (e?.prim === 'concat' && (e.params as Params<'concat'>).axis === 0)
+    return e.inputs.flatMap((x) => blocksOf(producer, x))
+  if (
+    e?.prim === 'broadcast' &&
+    e.inputs[0] instanceof Literal &&
+    e.inputs[0].value.toConcrete().values.every((x) => x === 0)
+  )
+    return [{ v: null, rows }]
   return [{ v: a, rows }]
 }
 
@@ -140,7 +175,10 @@ function splitProducts(program: Program): Program {
     const a = blocksOf(producer, t.inputs[0])
     const b = blocksOf(producer, y)
     if (a.length === 1 && b.length === 1) continue
-    const runs = motion.runs(a.map((q) => q.rows), b.map((q) => q.rows))
+    const runs = motion.runs(
+      a.map((q) => q.rows),
+      b.map((q) => q.rows),
+    )
     // Every run must be whole steps of both blocks it lies in.
     const ok = runs.every((r) => [a, b].every((blocks) => pieceOf(blocks, r) !== undefined))
     if (ok) splits.set(e, { a, b, runs })
@@ -190,8 +228,26 @@ function piece(x: Tensor, p: NonNullable<Piece>, [from, to]: readonly [number, n
 }
 
 const ELEMENTWISE = new Set([
-  'neg', 'exp', 'log', 'tanh', 'logistic', 'sin', 'cos', 'sqrt', 'abs', 'sign', 'convert', 'stopGradient',
-  'add', 'sub', 'mul', 'div', 'pow', 'max', 'compare', 'select',
+  'neg',
+  'exp',
+  'log',
+  'tanh',
+  'logistic',
+  'sin',
+  'cos',
+  'sqrt',
+  'abs',
+  'sign',
+  'convert',
+  'stopGradient',
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'max',
+  'compare',
+  'select',
 ])
 /** Stacked values a fused xs may read: each is one more buffer that the loop's kernels bind. */
 const MAX_STEPWISE_LEAVES = 2
@@ -236,7 +292,9 @@ function stepwiseOf(producer: ReadonlyMap<Var, Eqn>, a: Atom, length: number): S
 function leadingRun(e: Eqn): number | null {
   const { starts, limits } = e.params as Params<'slice'>
   const shape = e.inputs[0].aval.shape
-  return starts.every((s, i) => i === 0 || s === 0) && limits.every((l, i) => i === 0 || l === shape[i]) ? starts[0] : null
+  return starts.every((s, i) => i === 0 || s === 0) && limits.every((l, i) => i === 0 || l === shape[i])
+    ? starts[0]
+    : null
 }
 
 /** What a broadcast that only adds leading axes broadcasts: through such broadcasts of broadcasts, the first operand. */
@@ -281,13 +339,19 @@ function fuseStepwiseInputs(program: Program): Program {
  * steps from their offsets), what it broadcasts over the steps becomes consts.
  */
 function fusedScan(
-  eqn: Eqn<'scan'>, fused: readonly (Stepwise | null)[], producer: ReadonlyMap<Var, Eqn>, args: readonly Tensor[], read: (a: Atom) => Tensor,
+  eqn: Eqn<'scan'>,
+  fused: readonly (Stepwise | null)[],
+  producer: ReadonlyMap<Var, Eqn>,
+  args: readonly Tensor[],
+  read: (a: Atom) => Tensor,
 ): Tensor[] {
   const p = eqn.params
   const { numConsts: nC, numCarry: nK, length: T } = p
   const xsAtoms = eqn.inputs.slice(nC + nK)
   const fixed = unique(fused.flatMap((f) => f?.fixed ?? []).filter((a): a is Var => a instanceof Var))
-  const stacked = fused.flatMap((f) => f?.stacked ?? []).filter((l, i, all) => all.findIndex((m) => m.v === l.v && m.offset === l.offset) === i)
+  const stacked = fused
+    .flatMap((f) => f?.stacked ?? [])
+    .filter((l, i, all) => all.findIndex((m) => m.v === l.v && m.offset === l.offset) === i)
   const kept = xsAtoms.flatMap((_, j) => (fused[j] === null ? [j] : []))
   const keptXs = kept.map((j) => args[nC + nK + j])
   const leaves = stacked.map(({ v, offset }) => {
@@ -295,7 +359,13 @@ function fusedScan(
     return offset === 0 && x.aval.shape[0] === T ? x : steps(x, offset, offset + T)
   })
   const perStep = (x: Tensor) => ({ ...x.aval, shape: x.aval.shape.slice(1) })
-  const avals = [...args.slice(0, nC).map((x) => x.aval), ...fixed.map((v) => v.aval), ...args.slice(nC, nC + nK).map((x) => x.aval), ...keptXs.map(perStep), ...leaves.map(perStep)]
+  const avals = [
+    ...args.slice(0, nC).map((x) => x.aval),
+    ...fixed.map((v) => v.aval),
+    ...args.slice(nC, nC + nK).map((x) => x.aval),
+    ...keptXs.map(perStep),
+    ...leaves.map(perStep),
+  ]
   const { program: body } = stage('fused scan body', avals, (ins) => {
     let at = 0
     const take = (n: number) => ins.slice(at, (at += n))
@@ -305,7 +375,8 @@ function fusedScan(
     const keptIn = take(kept.length)
     const leafIn = take(leaves.length)
     // One step of a fused xs: its equations on the leaves' slices, each value once per offset.
-    const broadcastStep = (x: Atom, shape: readonly number[]) => lax.broadcast(x instanceof Var ? fixedIn[fixed.indexOf(x)] : x.value, shape)
+    const broadcastStep = (x: Atom, shape: readonly number[]) =>
+      lax.broadcast(x instanceof Var ? fixedIn[fixed.indexOf(x)] : x.value, shape)
     const memo = new Map<Var, Map<number, Tensor>>()
     const value = (a: Atom, offset: number): Tensor => {
       if (a instanceof Literal) return a.value
@@ -313,10 +384,18 @@ function fusedScan(
       if (seen !== undefined) return seen
       const leaf = stacked.findIndex((l) => l.v === a && l.offset === offset)
       const e = producer.get(a)
-      const y = leaf >= 0 ? leafIn[leaf]
-        : e?.prim === 'slice' ? value(e.inputs[0], motion.throughSlice(offset, leadingRun(e) as number))
-        : e?.prim === 'broadcast' ? broadcastStep(broadcastSource(producer, e), a.aval.shape.slice(1))
-        : bind((e as Eqn).prim, (e as Eqn).inputs.map((b) => value(b, offset)), (e as Eqn).params)[0]
+      const y =
+        leaf >= 0
+          ? leafIn[leaf]
+          : e?.prim === 'slice'
+            ? value(e.inputs[0], motion.throughSlice(offset, leadingRun(e) as number))
+            : e?.prim === 'broadcast'
+              ? broadcastStep(broadcastSource(producer, e), a.aval.shape.slice(1))
+              : bind(
+                  (e as Eqn).prim,
+                  (e as Eqn).inputs.map((b) => value(b, offset)),
+                  (e as Eqn).params,
+                )[0]
       if (!memo.has(a)) memo.set(a, new Map())
       ;(memo.get(a) as Map<number, Tensor>).set(offset, y)
       return y
@@ -325,9 +404,15 @@ function fusedScan(
     return { outputs: evalProgram(p.body, [...consts, ...carries, ...xs]), result: null }
   })
   const closed = closeProgram(body)
-  return bind('scan', [...closed.consts, ...args.slice(0, nC), ...fixed.map(read), ...args.slice(nC, nC + nK), ...keptXs, ...leaves], {
-    ...p, numConsts: closed.consts.length + nC + fixed.length, body: closed.program,
-  })
+  return bind(
+    'scan',
+    [...closed.consts, ...args.slice(0, nC), ...fixed.map(read), ...args.slice(nC, nC + nK), ...keptXs, ...leaves],
+    {
+      ...p,
+      numConsts: closed.consts.length + nC + fixed.length,
+      body: closed.program,
+    },
+  )
 }
 
 /** How one scan is split: which carries are sums, which work is hoisted, what the sunk part computes. */
@@ -375,7 +460,14 @@ function plan(eqn: Eqn<'scan'>): Plan | null {
   carryIn.forEach((c, k) => {
     const o = outs[k]
     const e = o instanceof Var ? producer.get(o) : undefined
-    if (e === undefined || e.prim !== 'add' || reads.get(c) !== 1 || reads.get(o) !== 1 || !c.aval.dtype.startsWith('f')) return
+    if (
+      e === undefined ||
+      e.prim !== 'add' ||
+      reads.get(c) !== 1 ||
+      reads.get(o) !== 1 ||
+      !c.aval.dtype.startsWith('f')
+    )
+      return
     const term = e.inputs[0] === c ? e.inputs[1] : e.inputs[1] === c ? e.inputs[0] : null
     if (term !== null && term !== c) sums.push({ k, term, add: e })
   })
@@ -383,16 +475,43 @@ function plan(eqn: Eqn<'scan'>): Plan | null {
   const kept = carryIn.map((_, k) => k).filter((k) => !summed.has(k))
 
   // The loop computes the kept carries; what of that reads no carry is hoisted.
-  const loopFull = deadCodeElimination(new Program(body.inputs, [], [], body.eqns, kept.map((k) => outs[k])))
-  const fromCarry = flowsFrom(loopFull.eqns, kept.map((k) => carryIn[k]))
+  const loopFull = deadCodeElimination(
+    new Program(
+      body.inputs,
+      [],
+      [],
+      body.eqns,
+      kept.map((k) => outs[k]),
+    ),
+  )
+  const fromCarry = flowsFrom(
+    loopFull.eqns,
+    kept.map((k) => carryIn[k]),
+  )
   const fromXs = flowsFrom(loopFull.eqns, xs)
-  const hoisted = new Set(loopFull.eqns.filter((e) => !e.outputs.some((v) => fromCarry.has(v)) && (e.outputs.some((v) => fromXs.has(v)) || HEAVY.has(e.prim))))
+  const hoisted = new Set(
+    loopFull.eqns.filter(
+      (e) => !e.outputs.some((v) => fromCarry.has(v)) && (e.outputs.some((v) => fromXs.has(v)) || HEAVY.has(e.prim)),
+    ),
+  )
   const stays = loopFull.eqns.filter((e) => !hoisted.has(e))
   const hoistedOut = new Set([...hoisted].flatMap((e) => e.outputs))
-  const boundary = unique([...stays.flatMap((e) => e.inputs), ...kept.map((k) => outs[k])].filter((a): a is Var => a instanceof Var && hoistedOut.has(a)))
+  const boundary = unique(
+    [...stays.flatMap((e) => e.inputs), ...kept.map((k) => outs[k])].filter(
+      (a): a is Var => a instanceof Var && hoistedOut.has(a),
+    ),
+  )
   const invariantVars = boundary.filter((v) => !fromXs.has(v))
   const varyingVars = boundary.filter((v) => fromXs.has(v))
-  const loop = deadCodeElimination(new Program([...consts, ...invariantVars, ...kept.map((k) => carryIn[k]), ...xs, ...varyingVars], [], [], stays, kept.map((k) => outs[k])))
+  const loop = deadCodeElimination(
+    new Program(
+      [...consts, ...invariantVars, ...kept.map((k) => carryIn[k]), ...xs, ...varyingVars],
+      [],
+      [],
+      stays,
+      kept.map((k) => outs[k]),
+    ),
+  )
   const rotation = rotate(loop, nC + invariantVars.length, kept.length)
 
   // The sunk part: the ys and the sums' terms (a product's factors), from the stacked carries. What is computed
@@ -403,7 +522,8 @@ function plan(eqn: Eqn<'scan'>): Plan | null {
     const o = outs[k]
     if (o instanceof Var && producer.has(o)) candidates.set(o, { kind: 'loop', v: o })
   })
-  for (const e of loop.eqns) if (HEAVY.has(e.prim)) for (const v of e.outputs) if (!candidates.has(v)) candidates.set(v, { kind: 'loop', v })
+  for (const e of loop.eqns)
+    if (HEAVY.has(e.prim)) for (const v of e.outputs) if (!candidates.has(v)) candidates.set(v, { kind: 'loop', v })
   // A rotated loop carries D: stacking it costs nothing.
   for (const v of rotation?.D ?? []) if (producer.has(v)) candidates.set(v, { kind: 'loop', v })
   invariantVars.forEach((v, i) => candidates.set(v, { kind: 'invariant', i }))
@@ -417,15 +537,33 @@ function plan(eqn: Eqn<'scan'>): Plan | null {
       // A factor that is a transpose is stacked untransposed: the product over all steps then reads it as it is.
       const [a, b] = e.inputs
       const ta = a instanceof Var && producer.get(a)?.prim === 'transpose' && !cut.has(producer.get(a) as Eqn)
-      termOutputs.push([sunkOutputs.push(ta ? (producer.get(a as Var) as Eqn).inputs[0] : a) - 1, sunkOutputs.push(b) - 1, ta])
+      termOutputs.push([
+        sunkOutputs.push(ta ? (producer.get(a as Var) as Eqn).inputs[0] : a) - 1,
+        sunkOutputs.push(b) - 1,
+        ta,
+      ])
     } else termOutputs.push([sunkOutputs.push(s.term) - 1])
   }
   const given = [...candidates.keys()]
-  const pruned = sunkOutputs.length === 0 ? null : deadCodeElimination(new Program(
-    [...consts, ...kept.map((k) => carryIn[k]), ...given, ...xs], [], [], body.eqns.filter((e) => !cut.has(e) && !sums.some((s) => s.add === e)), sunkOutputs))
-  const sunkReads = pruned === null ? new Set<Atom>() : new Set<Atom>([...pruned.eqns.flatMap((e) => e.inputs), ...pruned.outputs])
+  const pruned =
+    sunkOutputs.length === 0
+      ? null
+      : deadCodeElimination(
+          new Program(
+            [...consts, ...kept.map((k) => carryIn[k]), ...given, ...xs],
+            [],
+            [],
+            body.eqns.filter((e) => !cut.has(e) && !sums.some((s) => s.add === e)),
+            sunkOutputs,
+          ),
+        )
+  const sunkReads =
+    pruned === null ? new Set<Atom>() : new Set<Atom>([...pruned.eqns.flatMap((e) => e.inputs), ...pruned.outputs])
   const read = given.filter((v) => sunkReads.has(v))
-  const sunk = pruned === null ? null : new Program([...consts, ...kept.map((k) => carryIn[k]), ...read, ...xs], [], [], pruned.eqns, pruned.outputs)
+  const sunk =
+    pruned === null
+      ? null
+      : new Program([...consts, ...kept.map((k) => carryIn[k]), ...read, ...xs], [], [], pruned.eqns, pruned.outputs)
   const needsIn = kept.map((k) => sunkReads.has(carryIn[k]))
   // The loop stacks what the sunk part reads of it, and the outgoing carries whose incoming values it reads.
   const loopYs = unique([
@@ -436,10 +574,27 @@ function plan(eqn: Eqn<'scan'>): Plan | null {
 
   // Worth it only if something leaves the loop, or the loop rotates.
   if (sums.length === 0 && hoisted.size === 0 && nK === outs.length && rotation === null) return null
-  const invariant = invariantVars.length === 0 ? null : deadCodeElimination(new Program(consts, [], [], body.eqns, invariantVars))
-  const varying = varyingVars.length === 0 ? null : deadCodeElimination(new Program([...consts, ...xs], [], [], body.eqns, varyingVars))
+  const invariant =
+    invariantVars.length === 0 ? null : deadCodeElimination(new Program(consts, [], [], body.eqns, invariantVars))
+  const varying =
+    varyingVars.length === 0
+      ? null
+      : deadCodeElimination(new Program([...consts, ...xs], [], [], body.eqns, varyingVars))
   const sunkInputs = read.map((v) => candidates.get(v) as Source)
-  return { p, kept, sums: sums.map(({ k, term }) => ({ k, term })), loop, invariant, varying, sunk, needsIn, sunkInputs, loopYs, termOutputs, rotation }
+  return {
+    p,
+    kept,
+    sums: sums.map(({ k, term }) => ({ k, term })),
+    loop,
+    invariant,
+    varying,
+    sunk,
+    needsIn,
+    sunkInputs,
+    loopYs,
+    termOutputs,
+    rotation,
+  }
 }
 
 interface Rotation {
@@ -481,13 +636,31 @@ function rotate(loop: Program, fixed: number, nCarry: number): Rotation | null {
   return {
     D,
     // What reads no carry may be needed on either side: each keeps what it needs of it.
-    P: deadCodeElimination(new Program(loop.inputs, [], [], loop.eqns.filter((e) => P.includes(e) || !e.outputs.some((v) => fromCarries.has(v))), D)),
-    Q: deadCodeElimination(new Program([...loop.inputs.slice(0, fixed), ...D, ...loop.inputs.slice(fixed + nCarry)], [], [], rest, loop.outputs)),
+    P: deadCodeElimination(
+      new Program(
+        loop.inputs,
+        [],
+        [],
+        loop.eqns.filter((e) => P.includes(e) || !e.outputs.some((v) => fromCarries.has(v))),
+        D,
+      ),
+    ),
+    Q: deadCodeElimination(
+      new Program(
+        [...loop.inputs.slice(0, fixed), ...D, ...loop.inputs.slice(fixed + nCarry)],
+        [],
+        [],
+        rest,
+        loop.outputs,
+      ),
+    ),
   }
 }
 
 /** Where a value the sunk part reads comes from: the loop's stacked ys, or the hoisted values (once, or per step). */
-type Source = { readonly kind: 'loop'; readonly v: Var } | { readonly kind: 'invariant' | 'varying'; readonly i: number }
+type Source =
+  | { readonly kind: 'loop'; readonly v: Var }
+  | { readonly kind: 'invariant' | 'varying'; readonly i: number }
 
 /**
  * The body with sums regrouped so that the terms no carry feeds are added
@@ -505,7 +678,9 @@ function reassociate(body: Program, carries: readonly Var[]): Program {
     for (const a of [...eqns.flatMap((e) => e.inputs), ...body.outputs]) uses.set(a, (uses.get(a) ?? 0) + 1)
     for (const [at, e] of eqns.entries()) {
       if (e.prim !== 'add' || free(e.outputs[0])) continue
-      const inner = e.inputs.find((y) => !free(y) && uses.get(y) === 1 && eqns.some((f) => f.prim === 'add' && f.outputs[0] === y))
+      const inner = e.inputs.find(
+        (y) => !free(y) && uses.get(y) === 1 && eqns.some((f) => f.prim === 'add' && f.outputs[0] === y),
+      )
       const c = e.inputs.find((x) => x !== inner && free(x))
       if (inner === undefined || c === undefined) continue
       const f = eqns.find((q) => q.outputs[0] === inner) as Eqn
@@ -520,7 +695,9 @@ function reassociate(body: Program, carries: readonly Var[]): Program {
       break
     }
   }
-  return eqns.length === body.eqns.length && eqns.every((e, i) => e === body.eqns[i]) ? body : new Program(body.inputs, [], [], eqns, body.outputs)
+  return eqns.length === body.eqns.length && eqns.every((e, i) => e === body.eqns[i])
+    ? body
+    : new Program(body.inputs, [], [], eqns, body.outputs)
 }
 
 /** The variables that depend on `from` through `eqns` (those included). */
@@ -532,7 +709,12 @@ function flowsFrom(eqns: readonly Eqn[], from: readonly Var[]): Set<Var> {
 
 const unique = <T>(xs: readonly T[]): T[] => [...new Set(xs)]
 /** Steps from … to − 1 of a stacked [T, ...] value. */
-const steps = (x: Tensor, from: number, to: number) => lax.slice(x, x.aval.shape.map((_, i) => (i === 0 ? from : 0)), x.aval.shape.map((d, i) => (i === 0 ? to : d)))
+const steps = (x: Tensor, from: number, to: number) =>
+  lax.slice(
+    x,
+    x.aval.shape.map((_, i) => (i === 0 ? from : 0)),
+    x.aval.shape.map((d, i) => (i === 0 ? to : d)),
+  )
 const isZero = (x: Tensor): boolean => x instanceof ConcreteTensor && x.values.every((v) => v === 0)
 
 /** Runs `program` at every step t: the `stepped` arguments [T, ...] are sliced along their leading axis, the others are the same at every step. */
@@ -550,7 +732,10 @@ function rewrite(plan: Plan, operands: readonly Tensor[]): Tensor[] {
   const xs = operands.slice(nC + nK)
 
   const invariants = invariant === null ? [] : evalProgram(invariant, consts)
-  const varyings = varying === null ? [] : everyStep(varying, [...consts, ...xs], [...consts.map(() => false), ...xs.map(() => true)], T)
+  const varyings =
+    varying === null
+      ? []
+      : everyStep(varying, [...consts, ...xs], [...consts.map(() => false), ...xs.map(() => true)], T)
   // The loop stacks, as ys, the values of its body that the sunk part reads.
   const { loopYs } = plan
   const fixed = [...consts, ...invariants]
@@ -562,32 +747,60 @@ function rewrite(plan: Plan, operands: readonly Tensor[]): Tensor[] {
     finals = []
     stackedOf = new Map()
   } else if (plan.rotation === null) {
-    const loopBody = loopYs.length === 0 ? loop : new Program(loop.inputs, [], [], loop.eqns, [...loop.outputs, ...loopYs])
+    const loopBody =
+      loopYs.length === 0 ? loop : new Program(loop.inputs, [], [], loop.eqns, [...loop.outputs, ...loopYs])
     const loopOuts = bind('scan', [...fixed, ...kept.map((k) => init[k]), ...perStep], {
-      length: T, reverse, numConsts: fixed.length, numCarry: kept.length, body: loopBody,
+      length: T,
+      reverse,
+      numConsts: fixed.length,
+      numCarry: kept.length,
+      body: loopBody,
     })
     finals = loopOuts.slice(0, kept.length)
     stackedOf = new Map(loopYs.map((v, i) => [v, loopOuts[kept.length + i]]))
-  } else [finals, stackedOf] = rotated(plan.rotation, loopYs, fixed, kept.map((k) => init[k]), perStep, T, reverse)
+  } else
+    [finals, stackedOf] = rotated(
+      plan.rotation,
+      loopYs,
+      fixed,
+      kept.map((k) => init[k]),
+      perStep,
+      T,
+      reverse,
+    )
 
   const carryOut: Tensor[] = new Array(nK)
   kept.forEach((k, j) => (carryOut[k] = finals[j]))
   let ys: Tensor[] = []
   if (sunk !== null) {
     // A carry the sunk part does not read enters as its init, the same at every step.
-    const given = plan.sunkInputs.map((s) => (s.kind === 'loop' ? (stackedOf.get(s.v) as Tensor) : s.kind === 'invariant' ? invariants[s.i] : varyings[s.i]))
+    const given = plan.sunkInputs.map((s) =>
+      s.kind === 'loop' ? (stackedOf.get(s.v) as Tensor) : s.kind === 'invariant' ? invariants[s.i] : varyings[s.i],
+    )
     const args = [
       ...consts,
-      ...kept.map((k, j) => (plan.needsIn[j] ? motion.incoming(stackedOf.get(p.body.outputs[k] as Var) as Tensor, init[k], reverse) : init[k])),
+      ...kept.map((k, j) =>
+        plan.needsIn[j]
+          ? motion.incoming(stackedOf.get(p.body.outputs[k] as Var) as Tensor, init[k], reverse)
+          : init[k],
+      ),
       ...given,
       ...xs,
     ]
-    const steppedArgs = [...consts.map(() => false), ...plan.needsIn, ...plan.sunkInputs.map((s) => s.kind !== 'invariant'), ...xs.map(() => true)]
+    const steppedArgs = [
+      ...consts.map(() => false),
+      ...plan.needsIn,
+      ...plan.sunkInputs.map((s) => s.kind !== 'invariant'),
+      ...xs.map(() => true),
+    ]
     const sunkOuts = everyStep(sunk, args, steppedArgs, T)
     ys = sunkOuts.slice(0, p.body.outputs.length - nK)
     sums.forEach(({ k }, i) => {
       const at = plan.termOutputs[i]
-      const total = at.length === 1 ? lax.sum(sunkOuts[at[0]], [0]) : motion.productOverSteps(sunkOuts[at[0]], sunkOuts[at[1]], at[2])
+      const total =
+        at.length === 1
+          ? lax.sum(sunkOuts[at[0]], [0])
+          : motion.productOverSteps(sunkOuts[at[0]], sunkOuts[at[1]], at[2])
       // A sum that starts from zero (as a transposed loop's cotangent sums do) needs no addition.
       carryOut[k] = isZero(init[k]) ? total : lax.add(init[k], total)
     })
@@ -602,7 +815,13 @@ function rewrite(plan: Plan, operands: readonly Tensor[]): Tensor[] {
  * over all T steps in time order.
  */
 function rotated(
-  r: Rotation, ys: readonly Var[], fixed: readonly Tensor[], init: readonly Tensor[], perStep: readonly Tensor[], T: number, reverse: boolean,
+  r: Rotation,
+  ys: readonly Var[],
+  fixed: readonly Tensor[],
+  init: readonly Tensor[],
+  perStep: readonly Tensor[],
+  T: number,
+  reverse: boolean,
 ): [Tensor[], Map<Var, Tensor>] {
   const at = (t: number) => perStep.map((x) => lax.reshape(steps(x, t, t + 1), x.aval.shape.slice(1)))
   const [first, last] = reverse ? [T - 1, 0] : [0, T - 1]
@@ -617,19 +836,32 @@ function rotated(
     const nF = fixed.length
     const nX = perStep.length
     const nD = r.D.length
-    const { program } = stage('rotated loop body', [...fixed, ...d0, ...perStep, ...perStep].map((x, i) => (i < nF + nD ? x.aval : { ...x.aval, shape: x.aval.shape.slice(1) })), (ins) => {
-      const f = ins.slice(0, nF)
-      const d = ins.slice(nF, nF + nD)
-      const xq = ins.slice(nF + nD, nF + nD + nX)
-      const xp = ins.slice(nF + nD + nX)
-      const q = evalProgram(Q, [...f, ...d, ...xq])
-      const next = evalProgram(r.P, [...f, ...q.slice(0, Q.outputs.length - qYs.length), ...xp])
-      return { outputs: [...next, ...q.slice(Q.outputs.length - qYs.length), ...dYs.map((v) => next[r.D.indexOf(v)])], result: null }
-    })
+    const { program } = stage(
+      'rotated loop body',
+      [...fixed, ...d0, ...perStep, ...perStep].map((x, i) =>
+        i < nF + nD ? x.aval : { ...x.aval, shape: x.aval.shape.slice(1) },
+      ),
+      (ins) => {
+        const f = ins.slice(0, nF)
+        const d = ins.slice(nF, nF + nD)
+        const xq = ins.slice(nF + nD, nF + nD + nX)
+        const xp = ins.slice(nF + nD + nX)
+        const q = evalProgram(Q, [...f, ...d, ...xq])
+        const next = evalProgram(r.P, [...f, ...q.slice(0, Q.outputs.length - qYs.length), ...xp])
+        return {
+          outputs: [...next, ...q.slice(Q.outputs.length - qYs.length), ...dYs.map((v) => next[r.D.indexOf(v)])],
+          result: null,
+        }
+      },
+    )
     const closed = closeProgram(program)
     const { q: xq, p: xp } = motion.rotatedInputs(perStep, reverse)
     const outs = bind('scan', [...closed.consts, ...fixed, ...d0, ...xq, ...xp], {
-      length: T - 1, reverse, numConsts: closed.consts.length + nF, numCarry: nD, body: closed.program,
+      length: T - 1,
+      reverse,
+      numConsts: closed.consts.length + nF,
+      numCarry: nD,
+      body: closed.program,
     })
     dLast = outs.slice(0, nD)
     qStacks = outs.slice(nD, nD + qYs.length)
@@ -640,7 +872,14 @@ function rotated(
   const one = (x: Tensor) => lax.reshape(x, [1, ...x.aval.shape])
   const stacked = new Map<Var, Tensor>()
   // Q's values run over steps 0 … T − 2 in the loop (1 … T − 1 reversed), the last one after it; D's over 1 … T − 1 (0 … T − 2), the first before it.
-  qYs.forEach((v, i) => stacked.set(v, T === 1 ? one(q[nOut + i]) : lax.concat(reverse ? [one(q[nOut + i]), qStacks[i]] : [qStacks[i], one(q[nOut + i])], 0)))
+  qYs.forEach((v, i) =>
+    stacked.set(
+      v,
+      T === 1
+        ? one(q[nOut + i])
+        : lax.concat(reverse ? [one(q[nOut + i]), qStacks[i]] : [qStacks[i], one(q[nOut + i])], 0),
+    ),
+  )
   dYs.forEach((v, i) => {
     const d = one(d0[r.D.indexOf(v)])
     stacked.set(v, T === 1 ? d : lax.concat(reverse ? [dStacks[i], d] : [d, dStacks[i]], 0))

@@ -46,8 +46,13 @@ export const isStepLoss = (loss: SequenceLoss): loss is StepLoss => typeof loss 
 
 /** Throws unless `loss` is a step loss or a final-state loss. */
 export function checkLoss(name: string, loss: unknown): SequenceLoss {
-  const ok = typeof loss === 'function' || (typeof loss === 'object' && loss !== null && typeof (loss as FinalStateLoss).final === 'function')
-  if (!ok) throw new TypeError(`${name}: expected a loss (y, target) => scalar or { final: (state, target) => scalar }, got ${loss === null ? 'null' : typeof loss}`)
+  const ok =
+    typeof loss === 'function' ||
+    (typeof loss === 'object' && loss !== null && typeof (loss as FinalStateLoss).final === 'function')
+  if (!ok)
+    throw new TypeError(
+      `${name}: expected a loss (y, target) => scalar or { final: (state, target) => scalar }, got ${loss === null ? 'null' : typeof loss}`,
+    )
   return loss as SequenceLoss
 }
 
@@ -55,7 +60,9 @@ export function checkLoss(name: string, loss: unknown): SequenceLoss {
 export function scalarLoss(name: string, value: unknown, like: Tensor): Tensor<[]> {
   const v = value as Tensor
   if (typeof v !== 'object' || v === null || !('aval' in v) || v.aval.shape.length !== 0 || !isFloat(v.aval.dtype))
-    throw new Error(`${name}: the loss must return a floating-point scalar tensor (shape []), got ${typeof v === 'object' && v !== null && 'aval' in v ? formatAval(v.aval) : typeof v}`)
+    throw new Error(
+      `${name}: the loss must return a floating-point scalar tensor (shape []), got ${typeof v === 'object' && v !== null && 'aval' in v ? formatAval(v.aval) : typeof v}`,
+    )
   return (v.aval.dtype === like.aval.dtype ? v : ops.astype(v as Tensor<[]>, like.aval.dtype)) as Tensor<[]>
 }
 
@@ -77,7 +84,16 @@ export function checkSequence(name: string, cell: AnyCell, h0: unknown, xs: unkn
  * summed over the steps of xs; a final-state loss is added, times `weight`
  * (1 or 0, a tensor or number), on the state after them.
  */
-export function partialLoss(name: string, cell: AnyCell, loss: SequenceLoss, params: unknown, h: unknown, xs: Tensor, targets: unknown, weight: Tensor | number = 1): [Tensor<[]>, unknown] {
+export function partialLoss(
+  name: string,
+  cell: AnyCell,
+  loss: SequenceLoss,
+  params: unknown,
+  h: unknown,
+  xs: Tensor,
+  targets: unknown,
+  weight: Tensor | number = 1,
+): [Tensor<[]>, unknown] {
   const zero = ops.zeros([], cell.dtype) as Tensor<[]>
   if (isStepLoss(loss)) {
     const [end] = scan(
@@ -96,10 +112,18 @@ export function partialLoss(name: string, cell: AnyCell, loss: SequenceLoss, par
 }
 
 /** E(θ, h₀) as a function of (θ, h₀, xs, targets), for any leading batch shape B of the sequence. */
-export type SequenceObjective<I extends number, P, L extends StateLayout, Tg> = <B extends Shape>(params: P, h0: StateOf<L, B>, xs: Tensor<[Dim, ...B, I]>, targets?: Tg) => Tensor<[]>
+export type SequenceObjective<I extends number, P, L extends StateLayout, Tg> = <B extends Shape>(
+  params: P,
+  h0: StateOf<L, B>,
+  xs: Tensor<[Dim, ...B, I]>,
+  targets?: Tg,
+) => Tensor<[]>
 
 /** E(θ, h₀) for a cell, a loss, a sequence xs [T, ...B, I] and its targets: what `bptt` and `rtrl` differentiate. */
-export function sequenceLoss<I extends number, O extends number, P, L extends StateLayout, Tg>(cell: Cell<I, O, P, L>, loss: SequenceLoss<L, Tg>): SequenceObjective<I, P, L, Tg> {
+export function sequenceLoss<I extends number, O extends number, P, L extends StateLayout, Tg>(
+  cell: Cell<I, O, P, L>,
+  loss: SequenceLoss<L, Tg>,
+): SequenceObjective<I, P, L, Tg> {
   const l = checkLoss('sequenceLoss', loss)
   const c = cell as unknown as AnyCell
   const objective = (params: unknown, h0: unknown, xs: Tensor, targets?: unknown): Tensor<[]> => {

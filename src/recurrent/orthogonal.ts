@@ -54,7 +54,11 @@ function orthonormal(key: random.Key, n: number, m: number): Float64Array {
  */
 export const orthogonal =
   (gain = 1): Initializer =>
-  <const S extends readonly number[]>(key: random.Key, shape: S, options: InitOptions = {}): Tensor<Tuple<S>, FloatDType> => {
+  <const S extends readonly number[]>(
+    key: random.Key,
+    shape: S,
+    options: InitOptions = {},
+  ): Tensor<Tuple<S>, FloatDType> => {
     if (!Number.isFinite(gain)) throw new Error(`orthogonal: gain must be a finite number, got ${gain}`)
     if (shape.length < 2 || !shape.every((d) => Number.isInteger(d) && d > 0))
       throw new Error(`orthogonal: expected a weight shape of rank ≥ 2 with positive sizes, got ${formatShape(shape)}`)

@@ -34,9 +34,12 @@ export function raveler<T>(like: T, what: string, fallback: FloatDType = 'f32'):
   const paths = leafPaths(def, what)
   const dtype = (leaves[0]?.aval.dtype ?? fallback) as FloatDType
   leaves.forEach((x, i) => {
-    if (!isFloat(x.aval.dtype)) throw new Error(`ravel: ${paths[i]} is ${formatAval(x.aval)}; only floating-point leaves form a vector`)
+    if (!isFloat(x.aval.dtype))
+      throw new Error(`ravel: ${paths[i]} is ${formatAval(x.aval)}; only floating-point leaves form a vector`)
     if (x.aval.dtype !== dtype)
-      throw new Error(`ravel: the leaves of ${what} must share one dtype to form a vector: ${paths[0]} is ${formatAval(leaves[0].aval)}, ${paths[i]} is ${formatAval(x.aval)}`)
+      throw new Error(
+        `ravel: the leaves of ${what} must share one dtype to form a vector: ${paths[0]} is ${formatAval(leaves[0].aval)}, ${paths[i]} is ${formatAval(x.aval)}`,
+      )
   })
   const shapes = leaves.map((x) => x.aval.shape)
   const sizes = shapes.map((s) => sizeOf(s))
@@ -44,11 +47,14 @@ export function raveler<T>(like: T, what: string, fallback: FloatDType = 'f32'):
   const size = sizes.reduce((a, b) => a + b, 0)
   const check = (tree: unknown): Tensor[] => {
     const [ls, d] = flatten(tree, what)
-    if (describe(d) !== describe(def)) throw new Error(`ravel: expected ${what} with the structure ${describe(def)}, got ${describe(d)}`)
+    if (describe(d) !== describe(def))
+      throw new Error(`ravel: expected ${what} with the structure ${describe(def)}, got ${describe(d)}`)
     ls.forEach((x, i) => {
       const s = x.aval.shape
       if (s.length !== shapes[i].length || s.some((n, j) => n !== shapes[i][j]) || x.aval.dtype !== dtype)
-        throw new Error(`ravel: expected ${paths[i]} to be ${dtype}${formatShape(shapes[i])}, got ${formatAval(x.aval)}`)
+        throw new Error(
+          `ravel: expected ${paths[i]} to be ${dtype}${formatShape(shapes[i])}, got ${formatAval(x.aval)}`,
+        )
     })
     return ls
   }
@@ -64,7 +70,9 @@ export function raveler<T>(like: T, what: string, fallback: FloatDType = 'f32'):
     unravel(v) {
       if (v.aval.shape.length !== 1 || v.aval.shape[0] !== size || v.aval.dtype !== dtype)
         throw new Error(`unravel: expected a ${dtype}[${size}] vector for ${what}, got ${formatAval(v.aval)}`)
-      const parts = shapes.map((s, i) => ops.reshape(ops.slice(v as Tensor, [offsets[i]], [sizes[i]]) as Tensor, s) as Tensor)
+      const parts = shapes.map(
+        (s, i) => ops.reshape(ops.slice(v as Tensor, [offsets[i]], [sizes[i]]) as Tensor, s) as Tensor,
+      )
       return unflatten(def as TreeDef, parts) as T
     },
   }

@@ -36,7 +36,15 @@ import * as ops from '../ops.ts'
 import type { Dim, Shape } from '../shape/types.ts'
 import { formatAval, type Tensor } from '../tensor.ts'
 import type { AnyCell, Cell, StateLayout, StateOf } from './cells.ts'
-import { checkLoss, checkSequence, isStepLoss, scalarLoss, type SequenceGradient, type SequenceLoss, type StepLoss } from './loss.ts'
+import {
+  checkLoss,
+  checkSequence,
+  isStepLoss,
+  scalarLoss,
+  type SequenceGradient,
+  type SequenceLoss,
+  type StepLoss,
+} from './loss.ts'
 import { raveler } from './ravel.ts'
 import { scan } from './scan.ts'
 
@@ -65,7 +73,8 @@ export interface RtrlCarry<S> {
 export type SensitivityUpdate = (dfdh: Matrix, sensitivity: Matrix, dfdtheta: Matrix) => Matrix
 
 /** S_t = ∂f/∂h · S_{t−1} + ∂f/∂θ (seed 000). */
-export const exactSensitivity: SensitivityUpdate = (dfdh, sensitivity, dfdtheta) => ops.add(ops.matmul(dfdh, sensitivity), dfdtheta) as Matrix
+export const exactSensitivity: SensitivityUpdate = (dfdh, sensitivity, dfdtheta) =>
+  ops.add(ops.matmul(dfdh, sensitivity), dfdtheta) as Matrix
 
 export interface RtrlOptions {
   /** The sensitivity recursion (default `exactSensitivity`). */
@@ -94,11 +103,22 @@ function vectors(name: string, params: unknown, state: unknown) {
 
 function checkCarry(name: string, carry: unknown, N: number, P: number): asserts carry is RtrlCarry<unknown> {
   const c = carry as RtrlCarry<unknown>
-  if (typeof c !== 'object' || c === null || !('sensitivity' in c) || !('grad' in c) || !('state' in c) || !('loss' in c))
-    throw new Error(`${name}: expected a carry { state, sensitivity, grad, loss } from init, got ${c === null ? 'null' : typeof c}`)
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    !('sensitivity' in c) ||
+    !('grad' in c) ||
+    !('state' in c) ||
+    !('loss' in c)
+  )
+    throw new Error(
+      `${name}: expected a carry { state, sensitivity, grad, loss } from init, got ${c === null ? 'null' : typeof c}`,
+    )
   const s = c.sensitivity.aval.shape
   if (s.length !== 2 || s[0] !== N || s[1] !== P + N)
-    throw new Error(`${name}: expected the sensitivity [${N}, ${P + N}] (state scalars × parameter and initial-state scalars), got ${formatAval(c.sensitivity.aval)}`)
+    throw new Error(
+      `${name}: expected the sensitivity [${N}, ${P + N}] (state scalars × parameter and initial-state scalars), got ${formatAval(c.sensitivity.aval)}`,
+    )
 }
 
 /**
@@ -110,9 +130,11 @@ export function rtrlOnline<I extends number, O extends number, P, L extends Stat
   loss: StepLoss<Tg> | null,
   options: Pick<RtrlOptions, 'sensitivity'> = {},
 ): RtrlOnline<P, StateOf<L, Shape>, Tg> {
-  if (loss !== null && typeof loss !== 'function') throw new TypeError(`rtrl: expected a step loss (y, target) => scalar or null, got ${typeof loss}`)
+  if (loss !== null && typeof loss !== 'function')
+    throw new TypeError(`rtrl: expected a step loss (y, target) => scalar or null, got ${typeof loss}`)
   const update = options.sensitivity ?? exactSensitivity
-  if (typeof update !== 'function') throw new TypeError(`rtrl: options.sensitivity must be a function (dfdh, S, dfdθ) => S′, got ${typeof update}`)
+  if (typeof update !== 'function')
+    throw new TypeError(`rtrl: options.sensitivity must be a function (dfdh, S, dfdθ) => S′, got ${typeof update}`)
   return online(cell as unknown as AnyCell, loss, update) as RtrlOnline<P, StateOf<L, Shape>, Tg>
 }
 
@@ -121,18 +143,28 @@ function online(c: AnyCell, loss: StepLoss | null, update: SensitivityUpdate): R
     init(params, h0) {
       const { h, P, N } = vectors('rtrl.init', params, h0)
       const S0 = ops.concat([ops.zeros([N, P], h.dtype), ops.eye(N, h.dtype)] as Tensor[], 1) as Matrix
-      return { state: h0, sensitivity: S0, grad: ops.zeros([P + N], h.dtype) as Tensor as Vector, loss: ops.zeros([], h.dtype) as Tensor<[]> }
+      return {
+        state: h0,
+        sensitivity: S0,
+        grad: ops.zeros([P + N], h.dtype) as Tensor as Vector,
+        loss: ops.zeros([], h.dtype) as Tensor<[]>,
+      }
     },
     step(params, carry, x, target) {
       const { theta, h, P, N } = vectors('rtrl.step', params, carry?.state)
       checkCarry('rtrl.step', carry, N, P)
       const tv = theta.ravel(params)
       const hv = h.ravel(carry.state)
-      const f = (t: Vector, s: Vector) => c.step(theta.unravel(t), h.unravel(s) as never, x as never) as readonly [unknown, Tensor]
+      const f = (t: Vector, s: Vector) =>
+        c.step(theta.unravel(t), h.unravel(s) as never, x as never) as readonly [unknown, Tensor]
       const next = (t: Vector, s: Vector) => h.ravel(f(t, s)[0])
       const dfdh = jacfwd((s: Vector) => next(tv, s))(hv) as Matrix
-      const dfdtheta = P === 0 ? (ops.zeros([N, 0], h.dtype) as Tensor as Matrix) : (jacrev((t: Vector) => next(t, hv))(tv) as Matrix)
-      const padded = ops.pad(dfdtheta as Tensor, [[0, 0], [0, N]]) as Matrix
+      const dfdtheta =
+        P === 0 ? (ops.zeros([N, 0], h.dtype) as Tensor as Matrix) : (jacrev((t: Vector) => next(t, hv))(tv) as Matrix)
+      const padded = ops.pad(dfdtheta as Tensor, [
+        [0, 0],
+        [0, N],
+      ]) as Matrix
       const sensitivity = update(dfdh, carry.sensitivity, padded)
       if (loss === null) return { state: h.unravel(next(tv, hv)), sensitivity, grad: carry.grad, loss: carry.loss }
       // dL_t/d(θ, h₀) = [∂L_t/∂θ | 0] + ∂L_t/∂h_{t−1} · S_{t−1}
@@ -140,7 +172,10 @@ function online(c: AnyCell, loss: StepLoss | null, update: SensitivityUpdate): R
         const [state, y] = f(t, s)
         return [scalarLoss('rtrl', loss(y, target), carry.loss), state] as const
       }
-      const [[l, state], [dLdtheta, dLdh]] = valueAndGrad(stepLoss, { argnums: [0, 1], hasAux: true })(tv, hv) as [[Tensor<[]>, unknown], [Vector, Vector]]
+      const [[l, state], [dLdtheta, dLdh]] = valueAndGrad(stepLoss, { argnums: [0, 1], hasAux: true })(tv, hv) as [
+        [Tensor<[]>, unknown],
+        [Vector, Vector],
+      ]
       const direct = ops.pad(dLdtheta as Tensor, [[0, N]])
       const grad = ops.add(ops.add(carry.grad, direct), ops.matmul(dLdh, carry.sensitivity)) as Vector
       return { state, sensitivity, grad, loss: ops.add(carry.loss, l) as Tensor<[]> }
@@ -149,7 +184,10 @@ function online(c: AnyCell, loss: StepLoss | null, update: SensitivityUpdate): R
       const { theta, h, P, N } = vectors('rtrl.gradient', params, carry?.state)
       checkCarry('rtrl.gradient', carry, N, P)
       const g = carry.grad as Tensor
-      return { params: theta.unravel(ops.slice(g, [0], [P]) as Vector), h0: h.unravel(ops.slice(g, [P], [N]) as Vector) }
+      return {
+        params: theta.unravel(ops.slice(g, [0], [P]) as Vector),
+        h0: h.unravel(ops.slice(g, [P], [N]) as Vector),
+      }
     },
   }
 }
@@ -179,7 +217,10 @@ export function rtrl<I extends number, O extends number, P, L extends StateLayou
 ): RtrlFn<I, P, L, Tg> {
   const l = checkLoss('rtrl', loss)
   const perStep = isStepLoss(l)
-  if (options.history && !perStep) throw new Error('rtrl: history (the gradient of the loss so far at every step) needs a step loss, not a final-state loss')
+  if (options.history && !perStep)
+    throw new Error(
+      'rtrl: history (the gradient of the loss so far at every step) needs a step loss, not a final-state loss',
+    )
   const c = cell as unknown as AnyCell
   const steps = rtrlOnline(cell, perStep ? l : null, options) as RtrlOnline<unknown, unknown, unknown>
   const run = (params: unknown, h0: unknown, xs: Tensor, targets?: unknown): RtrlResult<unknown, unknown> => {
@@ -196,14 +237,18 @@ export function rtrl<I extends number, O extends number, P, L extends StateLayou
     if (!isStepLoss(l)) {
       // E = L(h_T): dE/d(θ, h₀) = ∂L/∂h_T · S_T.
       const { h } = vectors('rtrl', params, end.state)
-      const final = (s: Vector) => scalarLoss('rtrl', (l.final as (state: unknown, target: unknown) => Tensor)(h.unravel(s), targets), end.loss)
+      const final = (s: Vector) =>
+        scalarLoss('rtrl', (l.final as (state: unknown, target: unknown) => Tensor)(h.unravel(s), targets), end.loss)
       const [e, dLdh] = valueAndGrad(final)(h.ravel(end.state)) as [Tensor<[]>, Vector]
       carry = { ...end, grad: ops.matmul(dLdh, end.sensitivity) as Vector, loss: e }
     }
     const grad = steps.gradient(params, carry)
     if (!options.history || ys === null) return { loss: carry.loss, grad }
     const stacked = ys as { loss: Tensor<[number]>; grad: Tensor }
-    const history = vmap((g: Vector) => steps.gradient(params, { ...carry, grad: g }))(stacked.grad) as { params: unknown; h0: unknown }
+    const history = vmap((g: Vector) => steps.gradient(params, { ...carry, grad: g }))(stacked.grad) as {
+      params: unknown
+      h0: unknown
+    }
     return { loss: carry.loss, grad, history: { loss: stacked.loss, grad: history } }
   }
   return run as unknown as RtrlFn<I, P, L, Tg>

@@ -65,20 +65,27 @@ function leaves(tree: unknown, path: string): [Tensor[], TreeDef] {
 
 function scanLength(xs: readonly Tensor[], paths: readonly string[], length: number | undefined): number {
   xs.forEach((x, j) => {
-    if (x.ndim === 0) throw new Error(`scan: ${paths[j]} is ${formatAval(x.aval)}, a scalar; every leaf of xs needs a leading axis to scan over`)
+    if (x.ndim === 0)
+      throw new Error(
+        `scan: ${paths[j]} is ${formatAval(x.aval)}, a scalar; every leaf of xs needs a leading axis to scan over`,
+      )
   })
   if (length !== undefined && (!Number.isInteger(length) || length < 0))
     throw new Error(`scan: length must be a non-negative integer, got ${length}`)
   if (xs.length === 0) {
-    if (length === undefined) throw new Error('scan: xs has no leaves, so the number of steps is unknown; give options.length')
+    if (length === undefined)
+      throw new Error('scan: xs has no leaves, so the number of steps is unknown; give options.length')
     return length
   }
   const n = xs[0].aval.shape[0]
   xs.forEach((x, j) => {
     if (x.aval.shape[0] !== n)
-      throw new Error(`scan: every leaf of xs must have the same leading length: ${paths[0]} has ${n}, but ${paths[j]} has ${x.aval.shape[0]}`)
+      throw new Error(
+        `scan: every leaf of xs must have the same leading length: ${paths[0]} has ${n}, but ${paths[j]} has ${x.aval.shape[0]}`,
+      )
   })
-  if (length !== undefined && length !== n) throw new Error(`scan: options.length is ${length}, but the leaves of xs have leading length ${n}`)
+  if (length !== undefined && length !== n)
+    throw new Error(`scan: options.length is ${length}, but the leaves of xs have leading length ${n}`)
   return n
 }
 
@@ -88,21 +95,32 @@ export function scan<C, X = null, Y = null, const N extends number = number>(
   xs: X = null as X,
   options: ScanOptions<N> = {},
 ): [C, Stacked<Y, LengthOf<X, N>>] {
-  if (typeof f !== 'function') throw new TypeError(`scan: expected a function (carry, x) => [carry, y], got ${typeof f}`)
+  if (typeof f !== 'function')
+    throw new TypeError(`scan: expected a function (carry, x) => [carry, y], got ${typeof f}`)
   const [initLeaves, carryDef] = leaves(init, 'init')
   const [xsLeaves, xsDef] = leaves(xs, 'xs')
   const length = scanLength(xsLeaves, leafPaths(xsDef, 'xs'), options.length)
   const carryPaths = leafPaths(carryDef, 'carry')
   const nK = initLeaves.length
   let ysDef: TreeDef | null = null
-  const inAvals = [...initLeaves.map((x) => x.aval), ...xsLeaves.map((x) => ({ shape: x.aval.shape.slice(1), dtype: x.aval.dtype }))]
+  const inAvals = [
+    ...initLeaves.map((x) => x.aval),
+    ...xsLeaves.map((x) => ({ shape: x.aval.shape.slice(1), dtype: x.aval.dtype })),
+  ]
   const { program } = stage('scan', inAvals, (ins) => {
-    const out = f(unflatten(carryDef, ins.slice(0, nK)) as C, unflatten(xsDef, ins.slice(nK)) as Unstacked<X>) as unknown
+    const out = f(
+      unflatten(carryDef, ins.slice(0, nK)) as C,
+      unflatten(xsDef, ins.slice(nK)) as Unstacked<X>,
+    ) as unknown
     if (!Array.isArray(out) || out.length !== 2)
-      throw new Error(`scan: the body must return [carry, y], got ${Array.isArray(out) ? `an array of ${out.length}` : typeof out}`)
+      throw new Error(
+        `scan: the body must return [carry, y], got ${Array.isArray(out) ? `an array of ${out.length}` : typeof out}`,
+      )
     const [carryOut, carryOutDef] = leaves(out[0], 'carry')
     if (!sameStructure(carryDef, carryOutDef))
-      throw new Error(`scan: the body must return a carry with the structure of init: expected ${describe(carryDef)}, got ${describe(carryOutDef)}`)
+      throw new Error(
+        `scan: the body must return a carry with the structure of init: expected ${describe(carryDef)}, got ${describe(carryOutDef)}`,
+      )
     carryOut.forEach((c, k) => {
       const a = initLeaves[k].aval
       if (!sameShape(c.aval.shape, a.shape) || c.aval.dtype !== a.dtype)

@@ -40,7 +40,12 @@ const dtypes: readonly DType[] = ['f32', 'f64', 'i32', 'bool']
  * sizes, and one size per name (names bound in `bindings` keep their size).
  * Returns the bindings extended with the names seen here.
  */
-export function matchShape(expected: Shape, actual: readonly number[], bindings: Bindings = {}, where = ''): E.Either<string, Bindings> {
+export function matchShape(
+  expected: Shape,
+  actual: readonly number[],
+  bindings: Bindings = {},
+  where = '',
+): E.Either<string, Bindings> {
   const head = `expected shape ${formatShape(expected)}, got ${formatShape(actual)}`
   if (expected.length !== actual.length) return E.left(`${head}: rank ${actual.length}, not ${expected.length}`)
   const bound: Record<string, Binding> = { ...bindings }
@@ -70,11 +75,22 @@ const position = (shape: readonly number[], flat: number): string => {
 }
 
 const describeValue = (u: unknown): string =>
-  typeof u === 'string' ? JSON.stringify(u) : u === null ? 'null' : Array.isArray(u) ? 'an array' : typeof u === 'object' ? 'an object' : `${typeof u} ${String(u)}`
+  typeof u === 'string'
+    ? JSON.stringify(u)
+    : u === null
+      ? 'null'
+      : Array.isArray(u)
+        ? 'an array'
+        : typeof u === 'object'
+          ? 'an object'
+          : `${typeof u} ${String(u)}`
 
 /** Why a value cannot be an element of the dtype, or undefined when it can. */
 function invalidValue(dtype: DType, x: unknown): string | undefined {
-  if (dtype === 'bool') return x === true || x === false || x === 0 || x === 1 ? undefined : `expected a bool (true, false, 0 or 1), got ${describeValue(x)}`
+  if (dtype === 'bool')
+    return x === true || x === false || x === 0 || x === 1
+      ? undefined
+      : `expected a bool (true, false, 0 or 1), got ${describeValue(x)}`
   if (typeof x !== 'number') return `expected a number, got ${describeValue(x)}`
   if (Number.isNaN(x)) return 'expected a number, got NaN'
   if (dtype === 'i32' && !(Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31)) return `expected an i32, got ${x}`
@@ -82,7 +98,11 @@ function invalidValue(dtype: DType, x: unknown): string | undefined {
 }
 
 /** Values in row-major order, checked against the dtype; the error names the position. */
-function readValues(dtype: DType, values: ArrayLike<unknown>, label: (flat: number) => string): E.Either<string, number[]> {
+function readValues(
+  dtype: DType,
+  values: ArrayLike<unknown>,
+  label: (flat: number) => string,
+): E.Either<string, number[]> {
   const out = new Array<number>(values.length)
   for (let i = 0; i < values.length; i++) {
     const why = invalidValue(dtype, values[i])
@@ -110,8 +130,10 @@ function flattenNested(u: unknown, shape: readonly number[]): E.Either<string, u
       return undefined
     }
     const at = depth === 0 ? 'the top level' : `[${path.join(', ')}]`
-    if (!Array.isArray(node)) return `ragged data: expected ${shape[depth]} entries at ${at}, got ${describeValue(node)}`
-    if (node.length !== shape[depth]) return `ragged data: expected ${shape[depth]} entries at ${at}, got ${node.length}`
+    if (!Array.isArray(node))
+      return `ragged data: expected ${shape[depth]} entries at ${at}, got ${describeValue(node)}`
+    if (node.length !== shape[depth])
+      return `ragged data: expected ${shape[depth]} entries at ${at}, got ${node.length}`
     for (let i = 0; i < node.length; i++) {
       const why = walk(node[i], [...path, i])
       if (why !== undefined) return why
@@ -122,7 +144,8 @@ function flattenNested(u: unknown, shape: readonly number[]): E.Either<string, u
   return why === undefined ? E.right(out) : E.left(why)
 }
 
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === 'object' && u !== null && !Array.isArray(u) && !ArrayBuffer.isView(u)
+const isRecord = (u: unknown): u is Record<string, unknown> =>
+  typeof u === 'object' && u !== null && !Array.isArray(u) && !ArrayBuffer.isView(u)
 
 interface Raw {
   readonly shape: readonly number[]
@@ -137,11 +160,17 @@ function readJson(u: Record<string, unknown>, dtype: DType): E.Either<string, Ra
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
     return E.left(`shape must be a list of non-negative integers, got ${JSON.stringify(shape) ?? 'nothing'}`)
   if (u.dtype !== undefined && u.dtype !== dtype)
-    return E.left(dtypes.includes(u.dtype as DType) ? `expected dtype ${dtype}, got ${String(u.dtype)}` : `dtype must be one of ${dtypes.join(', ')}, got ${describeValue(u.dtype)}`)
-  if (!Array.isArray(data) && !ArrayBuffer.isView(data)) return E.left(`data must be a list of numbers, got ${describeValue(data)}`)
+    return E.left(
+      dtypes.includes(u.dtype as DType)
+        ? `expected dtype ${dtype}, got ${String(u.dtype)}`
+        : `dtype must be one of ${dtypes.join(', ')}, got ${describeValue(u.dtype)}`,
+    )
+  if (!Array.isArray(data) && !ArrayBuffer.isView(data))
+    return E.left(`data must be a list of numbers, got ${describeValue(data)}`)
   const values = data as ArrayLike<unknown>
   const size = sizeOf(shape)
-  if (values.length !== size) return E.left(`data has ${values.length} values, but shape ${formatShape(shape)} needs ${size}`)
+  if (values.length !== size)
+    return E.left(`data has ${values.length} values, but shape ${formatShape(shape)} needs ${size}`)
   return E.right({ shape, values, label: (i) => `data[${i}] (${position(shape, i)})` })
 }
 
@@ -175,7 +204,10 @@ export function decodeWith(
   if (u instanceof Tensor)
     return u.dtype !== dtype
       ? E.left(`expected dtype ${dtype}, got ${u.dtype}`)
-      : pipe(matchShape(shape, u.aval.shape, bindings, where), E.map((b) => [u, b] as const))
+      : pipe(
+          matchShape(shape, u.aval.shape, bindings, where),
+          E.map((b) => [u, b] as const),
+        )
   return pipe(
     isRecord(u) ? readJson(u, dtype) : readNested(u),
     E.chain((raw) =>
@@ -192,7 +224,11 @@ export function decodeWith(
   )
 }
 
-const encodeTensor = (x: Tensor): TensorJson => ({ shape: [...x.aval.shape], dtype: x.aval.dtype, data: Array.from(x.dataSync()) })
+const encodeTensor = (x: Tensor): TensorJson => ({
+  shape: [...x.aval.shape],
+  dtype: x.aval.dtype,
+  data: Array.from(x.dataSync()),
+})
 
 /** A codec for one tensor; it keeps its expected shape and dtype for `tensorRecord`. */
 export class TensorType<S extends Shape, D extends DType> extends t.Type<Tensor<Tuple<S>, D>, TensorJson, unknown> {
@@ -203,7 +239,8 @@ export class TensorType<S extends Shape, D extends DType> extends t.Type<Tensor<
   ) {
     super(
       `Tensor<${formatShape(shape)}, ${dtype}>`,
-      (u): u is Tensor<Tuple<S>, D> => u instanceof Tensor && u.dtype === dtype && E.isRight(matchShape(shape, u.aval.shape)),
+      (u): u is Tensor<Tuple<S>, D> =>
+        u instanceof Tensor && u.dtype === dtype && E.isRight(matchShape(shape, u.aval.shape)),
       (u, c) =>
         pipe(
           decodeWith(shape, dtype, u),
@@ -221,8 +258,10 @@ export class TensorType<S extends Shape, D extends DType> extends t.Type<Tensor<
  * `tensorCodec(['B', 784])` decodes nested number arrays, a typed array (a
  * vector) or `{ shape, dtype, data }` JSON to a `Tensor<['B', 784], 'f32'>`.
  */
-export const tensorCodec = <const S extends Shape, D extends DType = 'f32'>(shape: S, dtype?: D): TensorType<S, NoInfer<D>> =>
-  new TensorType(shape, dtype ?? ('f32' as D))
+export const tensorCodec = <const S extends Shape, D extends DType = 'f32'>(
+  shape: S,
+  dtype?: D,
+): TensorType<S, NoInfer<D>> => new TensorType(shape, dtype ?? ('f32' as D))
 
 /** Any `TensorType`, whatever its shape and dtype. */
 export interface SomeTensorType extends t.Mixed {
@@ -237,7 +276,10 @@ type Decoded<P extends Record<string, SomeTensorType>> = { readonly [K in keyof 
  * `{ x: tensorCodec(['B', 784]), y: tensorCodec(['B'], 'i32') }` the batch
  * size of y must be that of x.
  */
-export function tensorRecord<P extends Record<string, SomeTensorType>>(props: P, name = 'TensorRecord'): t.Type<Decoded<P>, { readonly [K in keyof P]: TensorJson }, unknown> {
+export function tensorRecord<P extends Record<string, SomeTensorType>>(
+  props: P,
+  name = 'TensorRecord',
+): t.Type<Decoded<P>, { readonly [K in keyof P]: TensorJson }, unknown> {
   const keys = Object.keys(props) as (keyof P & string)[]
   const decodeAll = (u: unknown): E.Either<string, Decoded<P>> => {
     if (!isRecord(u)) return E.left(`expected a record with fields ${keys.join(', ')}, got ${describeValue(u)}`)
@@ -253,7 +295,11 @@ export function tensorRecord<P extends Record<string, SomeTensorType>>(props: P,
   return new t.Type(
     name,
     (u): u is Decoded<P> => E.isRight(decodeAll(u)),
-    (u, c) => pipe(decodeAll(u), E.fold((message) => t.failure(u, c, message), t.success)),
+    (u, c) =>
+      pipe(
+        decodeAll(u),
+        E.fold((message) => t.failure(u, c, message), t.success),
+      ),
     (v) => Object.fromEntries(keys.map((k) => [k, encodeTensor(v[k])])) as { readonly [K in keyof P]: TensorJson },
   )
 }
@@ -262,8 +308,13 @@ export function tensorRecord<P extends Record<string, SomeTensorType>>(props: P,
 export const formatDecodeError = (errors: t.Errors): string =>
   errors
     .map((e) => {
-      const path = e.context.map((c) => c.key).filter((k) => k !== '').join('.')
-      const message = e.message ?? `invalid value ${describeValue(e.value)} for ${e.context[e.context.length - 1]?.type.name ?? 'the codec'}`
+      const path = e.context
+        .map((c) => c.key)
+        .filter((k) => k !== '')
+        .join('.')
+      const message =
+        e.message ??
+        `invalid value ${describeValue(e.value)} for ${e.context[e.context.length - 1]?.type.name ?? 'the codec'}`
       return path === '' ? message : `${path}: ${message}`
     })
     .join('\n')

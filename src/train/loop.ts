@@ -34,11 +34,14 @@ export function datasetSize(data: unknown, caller = 'datasetSize'): number {
   const paths = leafPaths(def)
   let n: number | undefined
   leaves.forEach((x, i) => {
-    if (x.aval.shape.length === 0) throw new Error(`${caller}: ${where(paths[i])} is a scalar; every leaf needs a leading axis of examples`)
+    if (x.aval.shape.length === 0)
+      throw new Error(`${caller}: ${where(paths[i])} is a scalar; every leaf needs a leading axis of examples`)
     const rows = x.aval.shape[0]
     if (n === undefined) n = rows
     else if (rows !== n)
-      throw new Error(`${caller}: ${where(paths[i])} has ${rows} examples (shape ${formatShape(x.aval.shape)}), but ${where(paths[0])} has ${n}`)
+      throw new Error(
+        `${caller}: ${where(paths[i])} has ${rows} examples (shape ${formatShape(x.aval.shape)}), but ${where(paths[0])} has ${n}`,
+      )
   })
   return n as number
 }
@@ -54,7 +57,8 @@ export function takeRows<D>(data: D, indices: ArrayLike<number>): D {
     const source = x.toConcrete().values
     const rowSize = sizeOf(x.aval.shape.slice(1))
     const out = allocate(x.aval.dtype, indices.length * rowSize)
-    for (let i = 0; i < indices.length; i++) out.set(source.subarray(indices[i] * rowSize, (indices[i] + 1) * rowSize), i * rowSize)
+    for (let i = 0; i < indices.length; i++)
+      out.set(source.subarray(indices[i] * rowSize, (indices[i] + 1) * rowSize), i * rowSize)
     return concrete([indices.length, ...x.aval.shape.slice(1)], x.aval.dtype, out)
   })
   return unflatten(def, picked) as D
@@ -65,7 +69,10 @@ export function sliceRows<D>(data: D, start: number, end: number): D {
   const n = datasetSize(data, 'sliceRows')
   if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= n))
     throw new Error(`sliceRows: rows ${start}..${end} do not lie within 0..${n}`)
-  return takeRows(data, Int32Array.from({ length: end - start }, (_, i) => start + i))
+  return takeRows(
+    data,
+    Int32Array.from({ length: end - start }, (_, i) => start + i),
+  )
 }
 
 export interface BatchOptions {
@@ -81,8 +88,10 @@ export interface BatchOptions {
  * consecutive batches. No example is drawn twice.
  */
 export function epochBatches(key: Key, n: number, batchSize: number, options: BatchOptions = {}): Int32Array[] {
-  if (!(Number.isInteger(n) && n >= 0)) throw new Error(`epochBatches: the number of examples must be a non-negative integer, got ${n}`)
-  if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`epochBatches: batchSize must be a positive integer, got ${batchSize}`)
+  if (!(Number.isInteger(n) && n >= 0))
+    throw new Error(`epochBatches: the number of examples must be a non-negative integer, got ${n}`)
+  if (!(Number.isInteger(batchSize) && batchSize > 0))
+    throw new Error(`epochBatches: batchSize must be a positive integer, got ${batchSize}`)
   const order = options.shuffle === false ? Int32Array.from({ length: n }, (_, i) => i) : permutation(key, n)
   return cutBatches(order, batchSize, options.dropLast ?? true)
 }
@@ -103,7 +112,10 @@ export interface ValidationSplitOptions {
 }
 
 /** Holds out part of a dataset for validation. */
-export function splitValidation<D>(data: D, options: ValidationSplitOptions): { readonly train: D; readonly validation: D } {
+export function splitValidation<D>(
+  data: D,
+  options: ValidationSplitOptions,
+): { readonly train: D; readonly validation: D } {
   const n = datasetSize(data, 'splitValidation')
   if ((options.fraction === undefined) === (options.count === undefined))
     throw new Error('splitValidation: give exactly one of fraction and count')
@@ -118,7 +130,8 @@ export function splitValidation<D>(data: D, options: ValidationSplitOptions): { 
 
 // ---------------------------------------------------------------- metrics
 
-export const mean = (xs: readonly number[]): number => (xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length)
+export const mean = (xs: readonly number[]): number =>
+  xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length
 
 /**
  * The share of rows whose largest logit is at the label (argmax ties go to
@@ -126,9 +139,12 @@ export const mean = (xs: readonly number[]): number => (xs.length === 0 ? Number
  */
 export async function accuracy(logits: Tensor, labels: Tensor): Promise<number> {
   const [n, classes] = logits.aval.shape
-  if (logits.aval.shape.length !== 2) throw new Error(`accuracy: logits must have shape [N, C], got ${formatAval(logits.aval)}`)
+  if (logits.aval.shape.length !== 2)
+    throw new Error(`accuracy: logits must have shape [N, C], got ${formatAval(logits.aval)}`)
   if (labels.aval.dtype !== 'i32' || labels.aval.shape.length !== 1 || labels.aval.shape[0] !== n)
-    throw new Error(`accuracy: labels must be i32 of shape [${n}] to match logits ${formatShape(logits.aval.shape)}, got ${formatAval(labels.aval)}`)
+    throw new Error(
+      `accuracy: labels must be i32 of shape [${n}] to match logits ${formatShape(logits.aval.shape)}, got ${formatAval(labels.aval)}`,
+    )
   if (n === 0) throw new Error('accuracy: no examples')
   const [z, y] = await Promise.all([logits.data(), labels.data()])
   let right = 0
@@ -146,12 +162,21 @@ export async function accuracy(logits: Tensor, labels: Tensor): Promise<number> 
  * batches are weighted by their sizes, so the result is the mean over all
  * examples whatever the batch size.
  */
-export async function meanOverBatches<D>(data: D, batchSize: number, f: (batch: D) => Promise<number | Tensor> | number | Tensor): Promise<number> {
+export async function meanOverBatches<D>(
+  data: D,
+  batchSize: number,
+  f: (batch: D) => Promise<number | Tensor> | number | Tensor,
+): Promise<number> {
   const n = datasetSize(data, 'meanOverBatches')
-  if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`meanOverBatches: batchSize must be a positive integer, got ${batchSize}`)
+  if (!(Number.isInteger(batchSize) && batchSize > 0))
+    throw new Error(`meanOverBatches: batchSize must be a positive integer, got ${batchSize}`)
   if (n === 0) throw new Error('meanOverBatches: the dataset has no examples')
   let total = 0
-  for (const rows of cutBatches(Int32Array.from({ length: n }, (_, i) => i), batchSize, false)) {
+  for (const rows of cutBatches(
+    Int32Array.from({ length: n }, (_, i) => i),
+    batchSize,
+    false,
+  )) {
     const value = await f(takeRows(data, rows))
     total += (await scalarValue(value, 'meanOverBatches')) * rows.length
   }
@@ -190,13 +215,21 @@ export interface EarlyStoppingState<P> {
 function checkEarlyStopping(options: EarlyStoppingOptions): void {
   if (!(Number.isInteger(options.patience) && options.patience >= 1))
     throw new Error(`earlyStopping: patience must be a positive integer, got ${options.patience}`)
-  if (options.minDelta !== undefined && !(options.minDelta >= 0)) throw new Error(`earlyStopping: minDelta must be non-negative, got ${options.minDelta}`)
-  if (options.mode !== undefined && options.mode !== 'min' && options.mode !== 'max') throw new Error(`earlyStopping: mode must be 'min' or 'max', got ${String(options.mode)}`)
+  if (options.minDelta !== undefined && !(options.minDelta >= 0))
+    throw new Error(`earlyStopping: minDelta must be non-negative, got ${options.minDelta}`)
+  if (options.mode !== undefined && options.mode !== 'min' && options.mode !== 'max')
+    throw new Error(`earlyStopping: mode must be 'min' or 'max', got ${String(options.mode)}`)
 }
 
 export const earlyStoppingInit = <P>(options: EarlyStoppingOptions): EarlyStoppingState<P> => {
   checkEarlyStopping(options)
-  return Object.freeze({ best: (options.mode ?? 'min') === 'min' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY, bestEpoch: 0, bestParams: undefined, wait: 0, stop: false })
+  return Object.freeze({
+    best: (options.mode ?? 'min') === 'min' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY,
+    bestEpoch: 0,
+    bestParams: undefined,
+    wait: 0,
+    stop: false,
+  })
 }
 
 /** Whether `metric` improves on the best so far by more than `minDelta` (NaN never does). */
@@ -206,16 +239,27 @@ export function improves(options: EarlyStoppingOptions, state: EarlyStoppingStat
 }
 
 /** The state after an epoch that ended with `metric` and `params`. */
-export function earlyStoppingUpdate<P>(options: EarlyStoppingOptions, state: EarlyStoppingState<P>, epoch: number, metric: number, params: P): EarlyStoppingState<P> {
+export function earlyStoppingUpdate<P>(
+  options: EarlyStoppingOptions,
+  state: EarlyStoppingState<P>,
+  epoch: number,
+  metric: number,
+  params: P,
+): EarlyStoppingState<P> {
   checkEarlyStopping(options)
-  if (improves(options, state, metric)) return Object.freeze({ best: metric, bestEpoch: epoch, bestParams: params, wait: 0, stop: false })
+  if (improves(options, state, metric))
+    return Object.freeze({ best: metric, bestEpoch: epoch, bestParams: params, wait: 0, stop: false })
   const wait = state.wait + 1
   return Object.freeze({ ...state, wait, stop: wait >= options.patience })
 }
 
 // ---------------------------------------------------------------- fit
 
-export type StepFn<P, S, D> = (params: P, state: S, batch: D) => Promise<readonly [P, S, Tensor | number]> | readonly [P, S, Tensor | number]
+export type StepFn<P, S, D> = (
+  params: P,
+  state: S,
+  batch: D,
+) => Promise<readonly [P, S, Tensor | number]> | readonly [P, S, Tensor | number]
 
 export interface FitOptions<P, S, D> {
   /** One optimisation step on a batch, typically jitted; it returns the new parameters, optimiser state and the batch loss. */
@@ -274,12 +318,15 @@ export interface FitResult<P, S> {
  */
 async function snapshot<P>(params: P): Promise<P> {
   const [leaves, def] = flatten(params, 'params')
-  const host = await Promise.all(leaves.map(async (x) => (x instanceof ConcreteTensor ? x : concrete(x.aval.shape, x.aval.dtype, await x.data()))))
+  const host = await Promise.all(
+    leaves.map(async (x) => (x instanceof ConcreteTensor ? x : concrete(x.aval.shape, x.aval.dtype, await x.data()))),
+  )
   return unflatten(def, host) as P
 }
 
 const positiveInteger = (name: string, x: number | undefined) => {
-  if (x !== undefined && !(Number.isInteger(x) && x > 0)) throw new Error(`fit: ${name} must be a positive integer, got ${x}`)
+  if (x !== undefined && !(Number.isInteger(x) && x > 0))
+    throw new Error(`fit: ${name} must be a positive integer, got ${x}`)
 }
 
 /**
@@ -298,10 +345,13 @@ export async function fit<P, S, D>(options: FitOptions<P, S, D>): Promise<FitRes
   const dropLast = options.dropLast ?? true
   const n = datasetSize(train, 'fit (train)')
   if (validation !== undefined) datasetSize(validation, 'fit (validation)')
-  if ((validation === undefined) !== (evaluate === undefined)) throw new Error('fit: validation data and evaluate go together: give both or neither')
-  if (earlyStopping !== undefined && evaluate === undefined) throw new Error('fit: earlyStopping needs validation data and an evaluate function')
+  if ((validation === undefined) !== (evaluate === undefined))
+    throw new Error('fit: validation data and evaluate go together: give both or neither')
+  if (earlyStopping !== undefined && evaluate === undefined)
+    throw new Error('fit: earlyStopping needs validation data and an evaluate function')
   const stepsPerEpoch = dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize)
-  if (stepsPerEpoch === 0) throw new Error(`fit: ${n} examples make no full batch of ${batchSize}; lower batchSize or pass dropLast: false`)
+  if (stepsPerEpoch === 0)
+    throw new Error(`fit: ${n} examples make no full batch of ${batchSize}; lower batchSize or pass dropLast: false`)
   const samplesPerEpoch = dropLast ? stepsPerEpoch * batchSize : n
 
   let params = options.params
@@ -320,14 +370,32 @@ export async function fit<P, S, D>(options: FitOptions<P, S, D>): Promise<FitRes
     if (pending.length === 0) return
     const batch = pending
     pending = []
-    const values = await Promise.all(batch.map((p) => scalarValue(p.value, 'fit: the step\'s loss')))
+    const values = await Promise.all(batch.map((p) => scalarValue(p.value, "fit: the step's loss")))
     batch.forEach((p, i) => (loss[p.at] = values[i]))
   }
-  const status = (epochIndex: number, stepInEpoch: number, lossValue: number | undefined, metrics?: Record<string, number>): ProgressStatus => ({
-    epoch: epochIndex, epochs, step: stepInEpoch, stepsPerEpoch, samples, totalSamples: samplesPerEpoch * epochs, loss: lossValue, metrics,
+  const status = (
+    epochIndex: number,
+    stepInEpoch: number,
+    lossValue: number | undefined,
+    metrics?: Record<string, number>,
+  ): ProgressStatus => ({
+    epoch: epochIndex,
+    epochs,
+    step: stepInEpoch,
+    stepsPerEpoch,
+    samples,
+    totalSamples: samplesPerEpoch * epochs,
+    loss: lossValue,
+    metrics,
   })
   const history = (): FitHistory => ({
-    loss: [...loss], epochLoss: [...epochLoss], validation: [...scores], metricName, epochs: epoch, steps, stepsPerEpoch,
+    loss: [...loss],
+    epochLoss: [...epochLoss],
+    validation: [...scores],
+    metricName,
+    epochs: epoch,
+    steps,
+    stepsPerEpoch,
     stoppedEarly: (stopping?.stop ?? false) && epoch < epochs,
     bestEpoch: stopping === undefined || stopping.bestEpoch === 0 ? undefined : stopping.bestEpoch,
   })
@@ -374,8 +442,17 @@ export async function fit<P, S, D>(options: FitOptions<P, S, D>): Promise<FitRes
     options.onEpoch?.(epoch, history())
   }
   const last = history()
-  progress.finish(status(epoch, stepsPerEpoch, last.epochLoss[epoch - 1], scores.length > 0 ? { [metricName]: scores[scores.length - 1] } : undefined), steps)
-  const restore = earlyStopping !== undefined && (earlyStopping.restoreBest ?? true) && stopping?.bestParams !== undefined
+  progress.finish(
+    status(
+      epoch,
+      stepsPerEpoch,
+      last.epochLoss[epoch - 1],
+      scores.length > 0 ? { [metricName]: scores[scores.length - 1] } : undefined,
+    ),
+    steps,
+  )
+  const restore =
+    earlyStopping !== undefined && (earlyStopping.restoreBest ?? true) && stopping?.bestParams !== undefined
   return { params: restore ? (stopping?.bestParams as P) : params, lastParams: params, state, history: last }
 }
 
@@ -392,6 +469,9 @@ export function historySeries(history: FitHistory): { readonly loss: Series[]; r
       { name: 'loss', y: history.loss },
       { name: 'epoch mean loss', x: ends, y: history.epochLoss, dashed: true },
     ],
-    validation: history.validation.length === 0 ? [] : [{ name: history.metricName, x: ends.slice(0, history.validation.length), y: history.validation }],
+    validation:
+      history.validation.length === 0
+        ? []
+        : [{ name: history.metricName, x: ends.slice(0, history.validation.length), y: history.validation }],
   }
 }

@@ -52,7 +52,11 @@ export function formatDuration(seconds: number): string {
 /** Three significant digits with an SI suffix: 950, 1.23k, 45.6k, 7.89M. */
 export function formatCount(n: number): string {
   if (!Number.isFinite(n)) return '?'
-  const units: readonly [number, string][] = [[1e9, 'G'], [1e6, 'M'], [1e3, 'k']]
+  const units: readonly [number, string][] = [
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ]
   for (const [scale, suffix] of units) if (Math.abs(n) >= scale) return `${Number((n / scale).toPrecision(3))}${suffix}`
   return Math.abs(n) >= 100 ? n.toFixed(0) : String(Number(n.toPrecision(3)))
 }
@@ -90,7 +94,11 @@ const padTo = (s: string, n: number) => s.padStart(n)
 export function formatProgressLine(v: ProgressView, barWidth = 20): string {
   const digits = String(v.stepsPerEpoch).length
   const parts = [`epoch ${padTo(String(v.epoch), String(v.epochs).length)}/${v.epochs}`]
-  if (barWidth > 0) parts.push(progressBar(v.stepsPerEpoch > 0 ? v.step / v.stepsPerEpoch : 0, barWidth), `${padTo(String(v.step), digits)}/${v.stepsPerEpoch}`)
+  if (barWidth > 0)
+    parts.push(
+      progressBar(v.stepsPerEpoch > 0 ? v.step / v.stepsPerEpoch : 0, barWidth),
+      `${padTo(String(v.step), digits)}/${v.stepsPerEpoch}`,
+    )
   else parts.push(`step ${padTo(String(v.step), digits)}/${v.stepsPerEpoch}`)
   if (v.loss !== undefined) parts.push(`loss ${formatValue(v.loss)}`)
   for (const [name, value] of Object.entries(v.metrics ?? {})) parts.push(`${name} ${formatValue(value)}`)
@@ -184,7 +192,8 @@ export function progressReporter(options: ProgressOptions = {}): ProgressReporte
     first ??= { time: now, samples: s.samples }
     const since = (now - first.time) / 1000
     const elapsedSeconds = (now - started) / 1000
-    const samplesPerSecond = since > 0 ? (s.samples - first.samples) / since : elapsedSeconds > 0 ? s.samples / elapsedSeconds : Number.NaN
+    const samplesPerSecond =
+      since > 0 ? (s.samples - first.samples) / since : elapsedSeconds > 0 ? s.samples / elapsedSeconds : Number.NaN
     return { ...s, elapsedSeconds, samplesPerSecond }
   }
   const width = () => Math.max(20, (stream.columns ?? 100) - 1)
@@ -223,4 +232,9 @@ export function progressReporter(options: ProgressOptions = {}): ProgressReporte
 }
 
 /** A reporter that shows nothing and is never due (the loop then reads the loss only at epoch ends). */
-export const silentProgress: ProgressReporter = { due: () => false, update: () => undefined, epochEnd: () => undefined, finish: () => undefined }
+export const silentProgress: ProgressReporter = {
+  due: () => false,
+  update: () => undefined,
+  epochEnd: () => undefined,
+  finish: () => undefined,
+}

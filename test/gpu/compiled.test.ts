@@ -19,20 +19,33 @@ const backend = gpu.backend
  * adapters (SwiftShader) use all of it; exp, log and pow are allowed a few ULP.
  */
 const TOLERANCE: Partial<Record<Primitive, number>> = {
-  exp: 1e-5, log: 1e-5, tanh: 1e-5, logistic: 1e-5, sin: 2 ** -11, cos: 2 ** -11, pow: 1e-4, sqrt: 1e-5, div: 1e-5,
-  matmul: 1e-5, sum: 1e-5,
+  exp: 1e-5,
+  log: 1e-5,
+  tanh: 1e-5,
+  logistic: 1e-5,
+  sin: 2 ** -11,
+  cos: 2 ** -11,
+  pow: 1e-4,
+  sqrt: 1e-5,
+  div: 1e-5,
+  matmul: 1e-5,
+  sum: 1e-5,
 }
 const DEFAULT_TOLERANCE = 1e-6
 
 function close(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, what: string): void {
   expect(actual.length, what).toBe(expected.length)
   let scale = 1
-  for (let i = 0; i < expected.length; i++) if (Number.isFinite(expected[i])) scale = Math.max(scale, Math.abs(expected[i]))
+  for (let i = 0; i < expected.length; i++)
+    if (Number.isFinite(expected[i])) scale = Math.max(scale, Math.abs(expected[i]))
   for (let i = 0; i < expected.length; i++) {
     const [a, e] = [actual[i], expected[i]]
     if (Number.isNaN(e)) expect(Number.isNaN(a), `${what}[${i}]: expected NaN, got ${a}`).toBe(true)
     else if (!Number.isFinite(e)) expect(a, `${what}[${i}]`).toBe(e)
-    else expect(Math.abs(a - e), `${what}[${i}]: ${a} vs ${e} (tolerance ${rtol} × ${scale})`).toBeLessThanOrEqual(rtol * scale)
+    else
+      expect(Math.abs(a - e), `${what}[${i}]: ${a} vs ${e} (tolerance ${rtol} × ${scale})`).toBeLessThanOrEqual(
+        rtol * scale,
+      )
   }
 }
 
@@ -47,7 +60,13 @@ describe.skipIf(backend === null)(`compiled = interpreted on ${backend?.name ?? 
       for (const [n, instance] of instances.entries()) {
         const drawn = instance.point
           ? fc.sample(instance.point, { numRuns: 1, seed: n })[0]
-          : instance.inputs.map((s, j) => fc.sample(arb.tensor(s.shape, { domain: s.domain, dtype: s.dtype }), { numRuns: 1, seed: 31 * n + j })[0])
+          : instance.inputs.map(
+              (s, j) =>
+                fc.sample(arb.tensor(s.shape, { domain: s.domain, dtype: s.dtype }), {
+                  numRuns: 1,
+                  seed: 31 * n + j,
+                })[0],
+            )
         const inputs = drawn.map(asF32)
         const label = `${instance.label} (instance ${n})`
         const expected = instance.fn(...inputs)
@@ -65,7 +84,8 @@ describe.skipIf(backend === null)(`compiled = interpreted on ${backend?.name ?? 
         const ct = random.normal(random.key(n), expected.shape as number[])
         const want = pullback(inputs, ct)
         const got = await jit(pullback, { backend: backend! })(inputs, ct)
-        for (const [i, g] of got.entries()) close(await g.data(), want[i].dataSync(), rtol * 10, `${label}, cotangent ${i}`)
+        for (const [i, g] of got.entries())
+          close(await g.data(), want[i].dataSync(), rtol * 10, `${label}, cotangent ${i}`)
       }
     })
   }
@@ -74,9 +94,17 @@ describe.skipIf(backend === null)(`compiled = interpreted on ${backend?.name ?? 
 describe.skipIf(backend === null)('gradient programs of networks, compiled', () => {
   const key = random.split(random.key(42), 8)
   it('an MLP with tanh and softmax cross-entropy', async () => {
-    const p = { w1: random.normal(key[0], [6, 8]), b1: random.normal(key[1], [8]), w2: random.normal(key[2], [8, 3]), b2: random.normal(key[3], [3]) }
+    const p = {
+      w1: random.normal(key[0], [6, 8]),
+      b1: random.normal(key[1], [8]),
+      w2: random.normal(key[2], [8, 3]),
+      b2: random.normal(key[3], [3]),
+    }
     const x = random.normal(key[4], [5, 6])
-    const y = ops.astype(ops.equal(ops.reshape(tensor([0, 2, 1, 1, 0], { dtype: 'i32' }), [5, 1]), ops.arange(3, undefined, 1, 'i32')), 'f32')
+    const y = ops.astype(
+      ops.equal(ops.reshape(tensor([0, 2, 1, 1, 0], { dtype: 'i32' }), [5, 1]), ops.arange(3, undefined, 1, 'i32')),
+      'f32',
+    )
     const loss = (q: typeof p, v: Tensor, t: Tensor) => {
       const h = ops.tanh(ops.add(ops.matmul(v, q.w1), q.b1))
       const z = ops.add(ops.matmul(h, q.w2), q.b2)
@@ -88,7 +116,13 @@ describe.skipIf(backend === null)('gradient programs of networks, compiled', () 
   })
   it('an embedding lookup with repeated indices (gather; scatter-add in the gradient)', async () => {
     const table = random.normal(key[5], [7, 4])
-    const ids = tensor([[1, 4, 1], [6, 1, 0]], { dtype: 'i32' })
+    const ids = tensor(
+      [
+        [1, 4, 1],
+        [6, 1, 0],
+      ],
+      { dtype: 'i32' },
+    )
     const loss = (t: Tensor, i: Tensor) => ops.sum(ops.square(ops.take(t, i as Tensor<[number, number], 'i32'>)))
     const got = await jit(grad(loss), { backend: backend! })(table, ids)
     close(await got.data(), grad(loss)(table, ids).dataSync(), 1e-6, 'embedding gradient')
@@ -99,7 +133,11 @@ describe.skipIf(backend === null)('gradient programs of networks, compiled', () 
     const f = (u: Tensor, v: Tensor) => {
       const m = ops.matmul(u, v)
       const c = ops.concat([m, ops.transpose(m, [0, 2, 1])], 2)
-      const padded = ops.pad(c, [[0, 0], [1, 0], [0, 2]])
+      const padded = ops.pad(c, [
+        [0, 0],
+        [1, 0],
+        [0, 2],
+      ])
       return ops.sum(ops.mul(ops.slice(padded, [0, 1, 1], [2, 3, 6]), ops.sin(ops.slice(padded, [0, 0, 0], [2, 3, 6]))))
     }
     const [gu, gv] = await jit(grad(f, { argnums: [0, 1] }), { backend: backend! })(a, b)
@@ -117,8 +155,18 @@ describe.skipIf(backend === null)('gradient programs of networks, compiled', () 
       // (slice takes starts and sizes)
       const rows = ops.reshape(ops.slice(e, [2, 0, 0], [4, 3, 4]), [12, 4])
       const left = ops.matmul(rows, ops.reshape(ops.slice(v, [1, 0, 0], [1, 4, 5]), [4, 5]))
-      const across = ops.matmul(ops.transpose(ops.reshape(ops.slice(e, [1, 0, 0], [4, 3, 4]), [12, 4])), ops.reshape(ops.slice(e, [3, 0, 0], [4, 3, 4]), [12, 4]))
-      return [left, across, ops.matmul(ops.slice(ops.reshape(e, [21, 4]), [5, 0], [11, 4]), ops.slice(ops.reshape(v, [24, 5]), [3, 0], [4, 5]))] as const
+      const across = ops.matmul(
+        ops.transpose(ops.reshape(ops.slice(e, [1, 0, 0], [4, 3, 4]), [12, 4])),
+        ops.reshape(ops.slice(e, [3, 0, 0], [4, 3, 4]), [12, 4]),
+      )
+      return [
+        left,
+        across,
+        ops.matmul(
+          ops.slice(ops.reshape(e, [21, 4]), [5, 0], [11, 4]),
+          ops.slice(ops.reshape(v, [24, 5]), [3, 0], [4, 5]),
+        ),
+      ] as const
     }
     const compiled = jit(f, { backend: backend! })
     const got = await compiled(x, w)
@@ -127,7 +175,14 @@ describe.skipIf(backend === null)('gradient programs of networks, compiled', () 
     // exp(u) once, then the three products: no copies of the runs (each at least half of what it is a run of).
     expect((await compiled.compiled(x, w)).stats().dispatches).toBe(4)
     // A short run of a computed value is copied rather than computing all of the value for it.
-    const short = jit((u: Tensor, v: Tensor) => ops.matmul(ops.reshape(ops.slice(ops.exp(u), [2, 0, 0], [2, 3, 4]), [6, 4]), ops.reshape(ops.slice(v, [1, 0, 0], [1, 4, 5]), [4, 5])), { backend: backend! })
+    const short = jit(
+      (u: Tensor, v: Tensor) =>
+        ops.matmul(
+          ops.reshape(ops.slice(ops.exp(u), [2, 0, 0], [2, 3, 4]), [6, 4]),
+          ops.reshape(ops.slice(v, [1, 0, 0], [1, 4, 5]), [4, 5]),
+        ),
+      { backend: backend! },
+    )
     close(await (await short(x, w)).data(), want[0].dataSync().slice(0, 6 * 5), 1e-5, 'short run')
     expect((await short.compiled(x, w)).stats().dispatches).toBe(2)
   })

@@ -9,7 +9,8 @@ import { webgpuBackend } from '../../gpu/index.ts'
 import { gpu } from './setup.ts'
 
 /** c plus the sum of the rows of xs [n, 2], as a scan: with no rows, c itself. */
-const cumulative = (c: Tensor, xs: Tensor) => scan((s: Tensor, row: Tensor) => [ops.add(s, row), null] as const, c, xs)[0]
+const cumulative = (c: Tensor, xs: Tensor) =>
+  scan((s: Tensor, row: Tensor) => [ops.add(s, row), null] as const, c, xs)[0]
 const noRows = () => ops.zeros([0, 2]) as Tensor
 
 describe.skipIf(gpu.backend === null)('programs WebGPU does not compile yet', () => {
@@ -20,12 +21,16 @@ describe.skipIf(gpu.backend === null)('programs WebGPU does not compile yet', ()
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined)
     const ys = await jit(cumulative)(tensor([1, 2]), noRows())
     expect(Array.from(await ys.data())).toEqual([1, 2])
-    expect(warn).toHaveBeenCalledWith('adjoint: lowering: WebGPU does not compile a scan of length 0; running this function on the CPU')
+    expect(warn).toHaveBeenCalledWith(
+      'adjoint: lowering: WebGPU does not compile a scan of length 0; running this function on the CPU',
+    )
     // A function WebGPU compiles still runs there.
     expect((await jit((x: Tensor) => ops.exp(x)).compiled(tensor([1]))).kernels).toBe(1)
   })
 
   it('fail with the reason when WebGPU is asked for', async () => {
-    await expect(jit(cumulative, { backend: gpu.backend! })(tensor([1, 2]), noRows())).rejects.toThrow(UnsupportedProgramError)
+    await expect(jit(cumulative, { backend: gpu.backend! })(tensor([1, 2]), noRows())).rejects.toThrow(
+      UnsupportedProgramError,
+    )
   })
 })

@@ -5,23 +5,49 @@
  * and a function jitted for the default backend moves to a new one.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { cpuBackend, defaultBackend, grad, jit, ops, registerBackend, tensor, tree, type Tensor } from '../../src/index.ts'
+import {
+  cpuBackend,
+  defaultBackend,
+  grad,
+  jit,
+  ops,
+  registerBackend,
+  tensor,
+  tree,
+  type Tensor,
+} from '../../src/index.ts'
 import { webgpuBackend, type WebGpuBackend } from '../../gpu/index.ts'
 import { gpu } from './setup.ts'
 
 type Params = { w: Tensor; b: Tensor }
 
 /** Least squares of a tanh layer: a step of SGD per call, parameters donated. */
-const loss = (p: Params, x: Tensor, y: Tensor) => ops.mean(ops.square(ops.sub(ops.tanh(ops.add(ops.matmul(x, p.w), p.b)), y)))
+const loss = (p: Params, x: Tensor, y: Tensor) =>
+  ops.mean(ops.square(ops.sub(ops.tanh(ops.add(ops.matmul(x, p.w), p.b)), y)))
 const sgd = (p: Params, x: Tensor, y: Tensor): [Params, Tensor] => {
   const g = grad(loss)(p, x, y)
   return [tree.treeMap2(p, g, (a, d) => ops.sub(a, ops.mul(d, 0.5))), loss(p, x, y)]
 }
 
-const params = (): Params => ({ w: tensor([[0.3, -0.2], [0.1, 0.4], [-0.5, 0.2]]), b: tensor([0.05, -0.05]) })
+const params = (): Params => ({
+  w: tensor([
+    [0.3, -0.2],
+    [0.1, 0.4],
+    [-0.5, 0.2],
+  ]),
+  b: tensor([0.05, -0.05]),
+})
 const batchAt = (i: number): [Tensor, Tensor] => [
-  tensor([[Math.sin(i), 1, -0.5], [0.2, Math.cos(i), 0.7], [1, -1, i % 3]]),
-  tensor([[0.5, -0.2], [0.1, 0.3], [-0.4, 0.6]]),
+  tensor([
+    [Math.sin(i), 1, -0.5],
+    [0.2, Math.cos(i), 0.7],
+    [1, -1, i % 3],
+  ]),
+  tensor([
+    [0.5, -0.2],
+    [0.1, 0.3],
+    [-0.4, 0.6],
+  ]),
 ]
 
 /** The same steps on the CPU interpreter: what a recovered value must equal. */
@@ -74,7 +100,9 @@ describe.skipIf(gpu.backend === null)('after a lost device', () => {
     const [p2] = await step(p1, ...batchAt(1))
     await loseDevice(own)
     await expect(p1.w.data()).rejects.toThrow(/was donated to a jitted call/)
-    await expect(step(p2, ...batchAt(2))).rejects.toThrow(/cannot run: the WebGPU device was lost.*`await t.data\(\)` recomputes them on the CPU/)
+    await expect(step(p2, ...batchAt(2))).rejects.toThrow(
+      /cannot run: the WebGPU device was lost.*`await t.data\(\)` recomputes them on the CPU/,
+    )
     await close(p2.w, (await reference(2)).w)
   })
 
@@ -96,7 +124,9 @@ describe.skipIf(gpu.backend === null)('after a lost device', () => {
     const f = jit((x: Tensor) => ops.exp(x), { backend: own, checkpointEvery: 0 })
     const y = await f(tensor([1, 2]))
     await loseDevice(own)
-    await expect(y.data()).rejects.toThrow(/cannot recover a f32\[2\] tensor after the WebGPU device was lost.*no lineage was kept/)
+    await expect(y.data()).rejects.toThrow(
+      /cannot recover a f32\[2\] tensor after the WebGPU device was lost.*no lineage was kept/,
+    )
   })
 
   it('memory stays bounded: a call older than four checkpoint intervals is forgotten, with a clear error', async () => {
@@ -119,7 +149,11 @@ describe.skipIf(gpu.backend === null)('after a lost device', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined)
     await loseDevice(first)
     for (let i = 5; i < 8; i++) [p] = await step(p, ...batchAt(i))
-    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^adjoint: cannot run: the WebGPU device was lost .*compiling again for the default backend$/))
+    expect(warn).toHaveBeenCalledWith(
+      expect.stringMatching(
+        /^adjoint: cannot run: the WebGPU device was lost .*compiling again for the default backend$/,
+      ),
+    )
     expect(await defaultBackend()).not.toBe(first)
     await close(p.w, (await reference(8)).w)
   })

@@ -103,7 +103,10 @@ async function run(ctx: Context, spec: MatmulSpec): Promise<{ actual: Float32Arr
   device.pushErrorScope('validation')
   const module = device.createShaderModule({ code: kernel.code })
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: kernel.entryPoint } })
-  const entries = [bufA, bufB, bufC, ...(bufBias ? [bufBias] : [])].map((buffer, binding) => ({ binding, resource: { buffer } }))
+  const entries = [bufA, bufB, bufC, ...(bufBias ? [bufBias] : [])].map((buffer, binding) => ({
+    binding,
+    resource: { buffer },
+  }))
   const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries })
   const encoder = device.createCommandEncoder()
   const pass = encoder.beginComputePass()
@@ -116,7 +119,9 @@ async function run(ctx: Context, spec: MatmulSpec): Promise<{ actual: Float32Arr
   const error = await device.popErrorScope()
   if (error) {
     const info = await module.getCompilationInfo()
-    throw new Error(`${error.message}\n${info.messages.map((msg) => `${msg.lineNum}:${msg.linePos} ${msg.message}`).join('\n')}\n${kernel.code}`)
+    throw new Error(
+      `${error.message}\n${info.messages.map((msg) => `${msg.lineNum}:${msg.linePos} ${msg.message}`).join('\n')}\n${kernel.code}`,
+    )
   }
   await readback.mapAsync(GPUMapMode.READ)
   const actual = new Float32Array(readback.getMappedRange().slice(0))
@@ -136,7 +141,9 @@ function expectClose(spec: MatmulSpec, actual: Float32Array, expected: Float64Ar
   }
   if (worst > 0 || Number.isNaN(worst)) {
     const [b, row, col] = [Math.floor(where / (m * n)), Math.floor(where / n) % m, where % n]
-    expect.fail(`C[${b}, ${row}, ${col}] = ${actual[where]}, expected ${expected[where]} (spec ${JSON.stringify(spec)})`)
+    expect.fail(
+      `C[${b}, ${row}, ${col}] = ${actual[where]}, expected ${expected[where]} (spec ${JSON.stringify(spec)})`,
+    )
   }
 }
 
@@ -144,20 +151,38 @@ const shape = (batch: number, m: number, n: number, k: number, transA = false, t
   ({ batch, m, n, k, transA, transB }) satisfies MatmulSpec
 const label = (s: MatmulSpec) =>
   `${s.batch > 1 ? `${s.batch}×` : ''}${s.m}×${s.n}×${s.k}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`
-const transposes = [[false, false], [true, false], [false, true], [true, true]] as const
+const transposes = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+] as const
 const small: MatmulTile = { rows: 2, cols: 2, workgroup: [4, 2] }
 const wide: MatmulTile = { rows: 4, cols: 8, workgroup: [4, 2] }
 
 const cases: Case[] = [
-  ...[shape(1, 1, 1, 1), shape(1, 7, 5, 3), shape(1, 65, 33, 17), shape(1, 1, 9, 5), shape(1, 9, 1, 5), shape(1, 3, 4, 1)].map((spec) => ({ name: label(spec), spec })),
+  ...[
+    shape(1, 1, 1, 1),
+    shape(1, 7, 5, 3),
+    shape(1, 65, 33, 17),
+    shape(1, 1, 9, 5),
+    shape(1, 9, 1, 5),
+    shape(1, 3, 4, 1),
+  ].map((spec) => ({ name: label(spec), spec })),
   ...transposes.flatMap(([ta, tb]) => [
     // odd sizes: every load one f32 at a time, partial tiles everywhere
     { name: label(shape(3, 13, 11, 9, ta, tb)), spec: shape(3, 13, 11, 9, ta, tb) },
     // multiples of 4: the vec4 loads along k, rows or columns, with a partial last tile
     { name: `${label(shape(2, 36, 44, 20, ta, tb))} vec4`, spec: { ...shape(2, 36, 44, 20, ta, tb), tile: wide } },
     // vec4 along rows/columns with k not a multiple of 4 (the k tail loop)
-    { name: `${label(shape(1, 12, 16, 7, ta, tb))} vec4, k tail`, spec: { ...shape(1, 12, 16, 7, ta, tb), tile: wide } },
-    { name: `${label(shape(2, 24, 20, 12, ta, tb))} f32 only`, spec: { ...shape(2, 24, 20, 12, ta, tb), tile: { ...wide, vectorize: false } } },
+    {
+      name: `${label(shape(1, 12, 16, 7, ta, tb))} vec4, k tail`,
+      spec: { ...shape(1, 12, 16, 7, ta, tb), tile: wide },
+    },
+    {
+      name: `${label(shape(2, 24, 20, 12, ta, tb))} f32 only`,
+      spec: { ...shape(2, 24, 20, 12, ta, tb), tile: { ...wide, vectorize: false } },
+    },
   ]),
   { name: 'default tile, 2×130×70×50', spec: shape(2, 130, 70, 50) },
   { name: 'default tile, 96×200×64', spec: shape(1, 96, 200, 64) },
@@ -166,28 +191,47 @@ const cases: Case[] = [
   { name: 'broadcast B, odd sizes', spec: { ...shape(4, 5, 7, 3), batchStrideB: 0, tile: small } },
   { name: 'strided batches (stride > m·k)', spec: { ...shape(2, 4, 8, 4), batchStrideA: 20, batchStrideB: 36 } },
   { name: 'epilogue: bias + relu', spec: { ...shape(2, 33, 17, 9), epilogue: RELU_BIAS } },
-  { name: 'epilogue: bias + relu, vec4, Bᵀ', spec: { ...shape(1, 16, 24, 8, false, true), epilogue: RELU_BIAS, tile: wide } },
+  {
+    name: 'epilogue: bias + relu, vec4, Bᵀ',
+    spec: { ...shape(1, 16, 24, 8, false, true), epilogue: RELU_BIAS, tile: wide },
+  },
   // llvmpipe stops an invocation after 65535 loop iterations in all: a 16×16 block over k = 1024
   // is right only if the shader compiler unrolls the block's loops, as the template expects.
-  { name: 'long k with a 16×16 block: 64×64×1024', spec: { ...shape(1, 64, 64, 1024), tile: { rows: 16, cols: 16, workgroup: [4, 4] } } },
-  { name: 'long k, f32 loads, Aᵀ: 32×48×1000', spec: { ...shape(1, 32, 48, 1000, true, false), tile: { rows: 16, cols: 16, workgroup: [2, 2], vectorize: false } } },
+  {
+    name: 'long k with a 16×16 block: 64×64×1024',
+    spec: { ...shape(1, 64, 64, 1024), tile: { rows: 16, cols: 16, workgroup: [4, 4] } },
+  },
+  {
+    name: 'long k, f32 loads, Aᵀ: 32×48×1000',
+    spec: { ...shape(1, 32, 48, 1000, true, false), tile: { rows: 16, cols: 16, workgroup: [2, 2], vectorize: false } },
+  },
   { name: 'batch 70000 (linear workgroup numbering)', spec: shape(70000, 1, 1, 2) },
-  { name: 'n = 66000 with 1×1 tiles (linear workgroup numbering)', spec: { ...shape(1, 2, 66000, 1), tile: { rows: 1, cols: 1, workgroup: [1, 1] } } },
+  {
+    name: 'n = 66000 with 1×1 tiles (linear workgroup numbering)',
+    spec: { ...shape(1, 2, 66000, 1), tile: { rows: 1, cols: 1, workgroup: [1, 1] } },
+  },
 ]
 
-describe.skipIf(context === null)(`renderMatmul on ${context?.description ?? `no adapter (skipped: ${reason})`}`, () => {
-  afterAll(() => context?.device.destroy())
-  for (const { name, spec } of cases) {
-    it(name, async () => {
-      const { actual, expected } = await run(context as Context, spec)
-      expectClose(spec, actual, expected)
-    })
-  }
-})
+describe.skipIf(context === null)(
+  `renderMatmul on ${context?.description ?? `no adapter (skipped: ${reason})`}`,
+  () => {
+    afterAll(() => context?.device.destroy())
+    for (const { name, spec } of cases) {
+      it(name, async () => {
+        const { actual, expected } = await run(context as Context, spec)
+        expectClose(spec, actual, expected)
+      })
+    }
+  },
+)
 
 describe('renderMatmul without a device', () => {
   it('keeps every dispatch dimension within the limit', () => {
-    for (const spec of [shape(70000, 1, 1, 1), { ...shape(1, 1, 3_000_000, 1), tile: { rows: 1, cols: 1, workgroup: [1, 1] as [number, number] } }, shape(5, 4096, 4096, 8)])
+    for (const spec of [
+      shape(70000, 1, 1, 1),
+      { ...shape(1, 1, 3_000_000, 1), tile: { rows: 1, cols: 1, workgroup: [1, 1] as [number, number] } },
+      shape(5, 4096, 4096, 8),
+    ])
       for (const d of renderMatmul(spec).workgroups) expect(d).toBeLessThanOrEqual(65535)
   })
   it('rejects sizes that are not positive integers', () => {
@@ -202,9 +246,22 @@ describe('renderMatmul without a device', () => {
     expect(chooseMatmulTile(shape(1, 128, 128, 1600))).toEqual({ rows: 16, cols: 16, workgroup: [8, 1] })
     const t = chooseMatmulTile(shape(1, 1, 1, 1))
     expect(t.rows * t.workgroup[1] * t.cols * t.workgroup[0]).toBe(1)
-    for (const [m, n] of [[1, 1000], [1000, 1], [65, 33], [9, 1], [128, 128], [7, 300], [3000, 5]]) {
-      const { rows, cols, workgroup: [wx, wy] } = chooseMatmulTile(shape(1, m, n, 64))
-      for (const size of [rows, cols, wx, wy]) expect(Number.isInteger(size) && size >= 1, `${m}×${n}: ${size}`).toBe(true)
+    for (const [m, n] of [
+      [1, 1000],
+      [1000, 1],
+      [65, 33],
+      [9, 1],
+      [128, 128],
+      [7, 300],
+      [3000, 5],
+    ]) {
+      const {
+        rows,
+        cols,
+        workgroup: [wx, wy],
+      } = chooseMatmulTile(shape(1, m, n, 64))
+      for (const size of [rows, cols, wx, wy])
+        expect(Number.isInteger(size) && size >= 1, `${m}×${n}: ${size}`).toBe(true)
       expect(wx * wy, `${m}×${n}`).toBeLessThanOrEqual(32)
       expect(Math.ceil(m / rows) * rows, `${m}×${n}`).toBeLessThanOrEqual(1.25 * m)
       expect(Math.ceil(n / cols) * cols, `${m}×${n}`).toBeLessThanOrEqual(1.25 * n)

@@ -28,19 +28,27 @@ function close(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: num
   let scale = 1
   for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]))
   for (let i = 0; i < expected.length; i++)
-    if (!(Math.abs(actual[i] - expected[i]) <= rtol * scale)) expect.fail(`${what}[${i}]: compiled ${actual[i]}, interpreted ${expected[i]} (tolerance ${rtol} × ${scale})`)
+    if (!(Math.abs(actual[i] - expected[i]) <= rtol * scale))
+      expect.fail(`${what}[${i}]: compiled ${actual[i]}, interpreted ${expected[i]} (tolerance ${rtol} × ${scale})`)
 }
 
 const base = random.key(2024)
 let draws = 0
-const normal = (shape: readonly number[], scale = 1): AnyT => ops.mul(random.normal(random.foldIn(base, draws++), shape), scale) as AnyT
+const normal = (shape: readonly number[], scale = 1): AnyT =>
+  ops.mul(random.normal(random.foldIn(base, draws++), shape), scale) as AnyT
 const key = random.key(5)
 
 const isFloat = (x: Tensor) => x.dtype === 'f32' || x.dtype === 'f64'
 const hasFloatLeaves = (t: unknown) => tree.flatten(t)[0].some(isFloat)
 
 /** Value and gradients of f at (p, x): compiled against interpreted. */
-async function compiledMatches(label: string, f: Fn, p: unknown, x: AnyT, tolerance = { value: VALUE_TOLERANCE, gradient: GRADIENT_TOLERANCE }): Promise<void> {
+async function compiledMatches(
+  label: string,
+  f: Fn,
+  p: unknown,
+  x: AnyT,
+  tolerance = { value: VALUE_TOLERANCE, gradient: GRADIENT_TOLERANCE },
+): Promise<void> {
   const want = f(p, x)
   const got = await jit(f, { backend: backend! })(p, x)
   expect(got.shape, `${label}: shape`).toEqual(want.shape)
@@ -53,11 +61,13 @@ async function compiledMatches(label: string, f: Fn, p: unknown, x: AnyT, tolera
   const wantG = tree.flatten(gradient(p, x, u))[0]
   const gotG = tree.flatten(await jit(gradient, { backend: backend! })(p, x, u))[0]
   expect(gotG.length, `${label}: gradient leaves`).toBe(wantG.length)
-  for (const [i, g] of gotG.entries()) close(await g.data(), wantG[i].dataSync(), tolerance.gradient, `${label}: gradient leaf ${i}`)
+  for (const [i, g] of gotG.entries())
+    close(await g.data(), wantG[i].dataSync(), tolerance.gradient, `${label}: gradient leaf ${i}`)
 }
 
 /** A layer's apply at its initial parameters. */
-const layerCase = (label: string, layer: nn.AnyLayer, x: AnyT) => it(label, () => compiledMatches(label, (p, v) => layer.apply(p, v), layer.init(key), x))
+const layerCase = (label: string, layer: nn.AnyLayer, x: AnyT) =>
+  it(label, () => compiledMatches(label, (p, v) => layer.apply(p, v), layer.init(key), x))
 
 describe.skipIf(backend === null)(`nn layers compiled = interpreted on ${backend?.name ?? 'no adapter'}`, () => {
   layerCase('dense', nn.dense(6, 5), normal([4, 6]))
@@ -69,10 +79,24 @@ describe.skipIf(backend === null)(`nn layers compiled = interpreted on ${backend
   layerCase('softmax', nn.softmax, normal([4, 7], 3))
   layerCase('sparsemax', nn.sparsemax, normal([4, 7]))
   layerCase('flatten', nn.flatten, normal([2, 3, 4, 2]))
-  layerCase('embedding', nn.embedding(9, 4), tensor([[1, 8, 1], [0, 3, 1]], { dtype: 'i32' }) as AnyT)
+  layerCase(
+    'embedding',
+    nn.embedding(9, 4),
+    tensor(
+      [
+        [1, 8, 1],
+        [0, 3, 1],
+      ],
+      { dtype: 'i32' },
+    ) as AnyT,
+  )
   layerCase('conv2d 3×3, stride 2, SAME', nn.conv2d(3, 4, 3, { stride: 2, padding: 'SAME' }), normal([2, 7, 6, 3]))
   layerCase('conv2d 2×3, dilation 2, VALID', nn.conv2d(2, 3, [2, 3], { dilation: 2 }), normal([1, 6, 7, 2]))
-  layerCase('conv2dTranspose 3×3, stride 2, SAME', nn.conv2dTranspose(3, 2, 3, { stride: 2, padding: 'SAME' }), normal([2, 3, 4, 3]))
+  layerCase(
+    'conv2dTranspose 3×3, stride 2, SAME',
+    nn.conv2dTranspose(3, 2, 3, { stride: 2, padding: 'SAME' }),
+    normal([2, 3, 4, 3]),
+  )
   layerCase('maxPool2d 3×3, stride 2, SAME', nn.maxPool2d(3, { stride: 2, padding: 'SAME' }), normal([2, 7, 6, 3]))
   layerCase('avgPool2d 2×2, SAME', nn.avgPool2d(2, { stride: 1, padding: 'SAME' }), normal([2, 5, 5, 2]))
   layerCase('globalAvgPool2d', nn.globalAvgPool2d, normal([2, 4, 3, 5]))
@@ -85,10 +109,17 @@ describe.skipIf(backend === null)(`nn layers compiled = interpreted on ${backend
     const layer = nn.batchNorm(5)
     const p = { scale: normal([5]), offset: normal([5]) }
     const x = ops.add(normal([6, 2, 2, 5], 2), 3) as AnyT
-    await compiledMatches('batchNorm (training)', (q, v) => layer.forward(q, layer.initState(), v, nn.training())[0], p, x)
+    await compiledMatches(
+      'batchNorm (training)',
+      (q, v) => layer.forward(q, layer.initState(), v, nn.training())[0],
+      p,
+      x,
+    )
     const [, state] = layer.forward(p, layer.initState(), x, nn.training())
     await compiledMatches('batchNorm (evaluation)', (q, v) => layer.forward(q, state, v, nn.evaluation)[0], p, x)
-    const newState = await jit((q: typeof p, v: AnyT) => layer.forward(q, layer.initState(), v, nn.training())[1], { backend: backend! })(p, x)
+    const newState = await jit((q: typeof p, v: AnyT) => layer.forward(q, layer.initState(), v, nn.training())[1], {
+      backend: backend!,
+    })(p, x)
     close(await newState.mean.data(), state.mean.dataSync(), VALUE_TOLERANCE, 'batchNorm running mean')
     close(await newState.variance.data(), state.variance.dataSync(), VALUE_TOLERANCE, 'batchNorm running variance')
   })
@@ -99,7 +130,11 @@ describe.skipIf(backend === null)('nn combinators compiled = interpreted', () =>
   layerCase('residual', nn.residual(nn.sequential(nn.dense(5, 5), nn.relu)), normal([3, 5]))
   layerCase('parallel', nn.parallel(nn.dense(4, 3), nn.sigmoid), normal([3, 4]))
   layerCase('parallelAdd', nn.parallelAdd(nn.dense(4, 4), nn.tanh), normal([3, 4]))
-  layerCase('tie', nn.tie(nn.dense(4, 4), (d) => nn.sequential(d, nn.tanh, d)), normal([3, 4]))
+  layerCase(
+    'tie',
+    nn.tie(nn.dense(4, 4), (d) => nn.sequential(d, nn.tanh, d)),
+    normal([3, 4]),
+  )
   layerCase(
     'a CNN',
     nn.sequential(
@@ -122,12 +157,32 @@ describe.skipIf(backend === null)('nn losses compiled = interpreted', () => {
   const logits = normal([5, 4], 2)
   const lossCase = (label: string, f: Fn, p: unknown, x: AnyT) => it(label, () => compiledMatches(label, f, p, x))
   lossCase('softmaxCrossEntropy, labels', (y, z) => nn.softmaxCrossEntropy(z, y), labels, logits)
-  lossCase('softmaxCrossEntropy, logits of magnitude 1e4', (y, z) => nn.softmaxCrossEntropy(z, y), labels, normal([5, 4], 1e4))
+  lossCase(
+    'softmaxCrossEntropy, logits of magnitude 1e4',
+    (y, z) => nn.softmaxCrossEntropy(z, y),
+    labels,
+    normal([5, 4], 1e4),
+  )
   lossCase('sparsemaxLoss', (y, z) => nn.sparsemaxLoss(z, y), labels, logits)
-  lossCase('crossEntropy', (q, p) => nn.crossEntropy(p, q), nn.functional.softmax(normal([5, 4])), nn.functional.softmax(logits))
+  lossCase(
+    'crossEntropy',
+    (q, p) => nn.crossEntropy(p, q),
+    nn.functional.softmax(normal([5, 4])),
+    nn.functional.softmax(logits),
+  )
   lossCase('sigmoidCrossEntropy', (y, z) => nn.sigmoidCrossEntropy(z, y), ops.sigmoid(normal([6])), normal([6], 3))
-  lossCase('binaryCrossEntropy', (y, p) => nn.binaryCrossEntropy(p, y), ops.sigmoid(normal([6])), ops.sigmoid(normal([6])))
+  lossCase(
+    'binaryCrossEntropy',
+    (y, p) => nn.binaryCrossEntropy(p, y),
+    ops.sigmoid(normal([6])),
+    ops.sigmoid(normal([6])),
+  )
   lossCase('squaredError', (t, f) => nn.squaredError(f, t), normal([4, 3]), normal([4, 3]))
   const bias = normal([3])
-  lossCase('l1Penalty + l2Penalty (the bias skipped)', (_q, w) => ops.add(nn.l1Penalty({ w, b: bias }), nn.l2Penalty({ w, b: bias })), null, normal([4, 3]))
+  lossCase(
+    'l1Penalty + l2Penalty (the bias skipped)',
+    (_q, w) => ops.add(nn.l1Penalty({ w, b: bias }), nn.l2Penalty({ w, b: bias })),
+    null,
+    normal([4, 3]),
+  )
 })

@@ -10,15 +10,32 @@ import { flatten, type Tree } from '../../src/tree.ts'
 import { gpu } from './setup.ts'
 
 type Lin = { w: Tensor<[3, 1]>; b: Tensor<[1]> }
-const xs = tensor([[0.1, 0.2, -0.3], [1, -1, 0.5], [0.3, 0.8, 0.2], [-0.6, 0.1, 0.9]])
+const xs = tensor([
+  [0.1, 0.2, -0.3],
+  [1, -1, 0.5],
+  [0.3, 0.8, 0.2],
+  [-0.6, 0.1, 0.9],
+])
 const ys = tensor([[0.3], [-1], [0.8], [0.5]])
 const mse = (p: Lin, x: Tensor, y: Tensor) => ops.mean(ops.square(ops.sub(ops.add(ops.matmul(x, p.w), p.b), y)))
 const init: Lin = { w: tensor([[0.5], [-0.5], [0.25]]), b: tensor([0]) }
 
 describe.skipIf(gpu.backend === null)('optimiser steps on WebGPU', () => {
   const cases: [string, optim.Optimiser<any>][] = [
-    ['adam, cyclic rate, decoupled decay', optim.adam({ lr: optim.cyclic({ min: 0.01, max: 0.1, halfPeriod: 2 }), weightDecay: { rate: 0.1, mode: 'decoupled' } })],
-    ['clipped nesterov, step decay', optim.chain(optim.clipByGlobalNorm(0.1), optim.nesterov({ lr: optim.stepDecay({ init: 0.1, factor: 0.5, every: 2 }) }))],
+    [
+      'adam, cyclic rate, decoupled decay',
+      optim.adam({
+        lr: optim.cyclic({ min: 0.01, max: 0.1, halfPeriod: 2 }),
+        weightDecay: { rate: 0.1, mode: 'decoupled' },
+      }),
+    ],
+    [
+      'clipped nesterov, step decay',
+      optim.chain(
+        optim.clipByGlobalNorm(0.1),
+        optim.nesterov({ lr: optim.stepDecay({ init: 0.1, factor: 0.5, every: 2 }) }),
+      ),
+    ],
   ]
   for (const [name, opt] of cases)
     it(`${name}: one submission per step, the CPU's numbers`, async () => {

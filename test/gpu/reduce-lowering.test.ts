@@ -11,7 +11,26 @@ import { lower } from '../../gpu/lower.ts'
 import { renderKernel } from '../../gpu/wgsl/render.ts'
 
 describe('chooseReduction', () => {
-  const sizes = [1, 2, 7, 8, 15, 16, 100, 4096, 16383, 16384, 32768, 60000, 60001, 65536, 100000, 2 ** 20, 2 ** 22 + 3, 2 ** 26]
+  const sizes = [
+    1,
+    2,
+    7,
+    8,
+    15,
+    16,
+    100,
+    4096,
+    16383,
+    16384,
+    32768,
+    60000,
+    60001,
+    65536,
+    100000,
+    2 ** 20,
+    2 ** 22 + 3,
+    2 ** 26,
+  ]
   it('never loops serially past SERIAL_LIMIT, nor gives a workgroup more than CHUNK_LIMIT elements', () => {
     for (const outputs of sizes)
       for (const count of sizes) {
@@ -31,7 +50,8 @@ describe('chooseReduction', () => {
 })
 
 describe('lowering reductions', () => {
-  const kernelsOf = (f: (...xs: Tensor[]) => Tensor | Tensor[], ...xs: Tensor[]) => lower(makeProgram(f)(...xs), { maxBuffers: 8 })
+  const kernelsOf = (f: (...xs: Tensor[]) => Tensor | Tensor[], ...xs: Tensor[]) =>
+    lower(makeProgram(f)(...xs), { maxBuffers: 8 })
 
   it('splits a full reduction in two kernels, each binding only what it reads', () => {
     const lowered = kernelsOf((v: Tensor) => ops.sum(v), ops.zeros([2 ** 20]))
@@ -49,7 +69,12 @@ describe('lowering reductions', () => {
     expect(lowered.outputs).toEqual([total.output])
     // A scatter-add: the parts read the indices and updates, the second kernel the table it adds into and the parts.
     const ids = ops.zeros([70000], 'i32')
-    const scatter = kernelsOf((t: Tensor, i: Tensor, u: Tensor) => ops.scatterAdd(t, i as Tensor<[number], 'i32'>, u), ops.zeros([4, 3]), ids, ops.zeros([70000, 3]))
+    const scatter = kernelsOf(
+      (t: Tensor, i: Tensor, u: Tensor) => ops.scatterAdd(t, i as Tensor<[number], 'i32'>, u),
+      ops.zeros([4, 3]),
+      ids,
+      ops.zeros([70000, 3]),
+    )
     const [scatterParts, scatterTotal] = scatter.kernels as ReduceKernel[]
     expect(scatter.kernels).toHaveLength(2)
     expect(scatterParts.inputs).toEqual([1, 2])
@@ -57,7 +82,10 @@ describe('lowering reductions', () => {
   })
 
   it('pads the last chunk with the identity when the parts do not divide the elements', () => {
-    const lowered = lower(makeProgram((v: Tensor) => ops.max(v))(ops.zeros([1001])), { maxBuffers: 8, reduction: (_, c) => (c > 10 ? { workgroup: 8, parts: 10 } : {}) })
+    const lowered = lower(makeProgram((v: Tensor) => ops.max(v))(ops.zeros([1001])), {
+      maxBuffers: 8,
+      reduction: (_, c) => (c > 10 ? { workgroup: 8, parts: 10 } : {}),
+    })
     const [parts, total] = lowered.kernels as ReduceKernel[]
     expect(parts.reduced).toEqual([101])
     expect(total.reduced).toEqual([10])
@@ -80,7 +108,8 @@ describe('lowering reductions', () => {
   it('fuses only within the adapter’s storage buffers', () => {
     const x = ops.zeros([5, 7])
     const extra = [1, 2, 3, 4].map(() => ops.zeros([5]))
-    const f = (v: Tensor, a: Tensor, b: Tensor, c: Tensor, d: Tensor) => ops.add(ops.add(ops.add(ops.add(ops.sum(v, 1), a), b), c), d)
+    const f = (v: Tensor, a: Tensor, b: Tensor, c: Tensor, d: Tensor) =>
+      ops.add(ops.add(ops.add(ops.add(ops.sum(v, 1), a), b), c), d)
     const program = makeProgram(f)(x, extra[0], extra[1], extra[2], extra[3])
     // Fused: x, a, b, c, d and the output are 6 buffers.
     expect(lower(program, { maxBuffers: 6 }).kernels).toHaveLength(1)
@@ -96,6 +125,7 @@ describe('lowering reductions', () => {
     const k = lowered.kernels[0] as ReduceKernel
     expect(k.workgroup).toBe(REDUCE_WORKGROUP)
     expect(renderKernel(k, lowered.buffers).code).toContain('var<workgroup> partial')
-    for (const workgroup of [4, 100, 512]) expect(() => renderKernel({ ...k, workgroup }, lowered.buffers)).toThrow(/power of two from 8 to 256/)
+    for (const workgroup of [4, 100, 512])
+      expect(() => renderKernel({ ...k, workgroup }, lowered.buffers)).toThrow(/power of two from 8 to 256/)
   })
 })

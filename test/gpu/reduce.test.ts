@@ -38,13 +38,20 @@ function ints(shape: readonly number[], seed: number, range = 3, dtype: 'f32' | 
 
 function exact(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
   expect(actual.length, what).toBe(expected.length)
-  for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) expect.fail(`${what}[${i}]: ${actual[i]}, expected ${expected[i]}`)
+  for (let i = 0; i < expected.length; i++)
+    if (actual[i] !== expected[i]) expect.fail(`${what}[${i}]: ${actual[i]}, expected ${expected[i]}`)
 }
 
-function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: (i: number) => number, what: string): void {
+function close(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tolerance: (i: number) => number,
+  what: string,
+): void {
   expect(actual.length, what).toBe(expected.length)
   for (let i = 0; i < expected.length; i++)
-    if (!(Math.abs(actual[i] - expected[i]) <= tolerance(i))) expect.fail(`${what}[${i}]: ${actual[i]}, expected ${expected[i]} (tolerance ${tolerance(i)})`)
+    if (!(Math.abs(actual[i] - expected[i]) <= tolerance(i)))
+      expect.fail(`${what}[${i}]: ${actual[i]}, expected ${expected[i]} (tolerance ${tolerance(i)})`)
 }
 
 const relative = (expected: ArrayLike<number>, rtol: number) => (i: number) => rtol * Math.max(1, Math.abs(expected[i]))
@@ -66,10 +73,17 @@ async function compile(
 ): Promise<Compiled> {
   const context = backend!.context
   const program = makeProgram(f)(...inputs)
-  const lowered = lower(program, { maxBuffers: context.limits.maxStorageBuffersPerShaderStage, reduction: options.reduction })
+  const lowered = lower(program, {
+    maxBuffers: context.limits.maxStorageBuffersPerShaderStage,
+    reduction: options.reduction,
+  })
   const compiled = lowered.kernels.map((k, i) => {
     const rendered = renderKernel(k, lowered.buffers)
-    return { ...rendered, code: options.patch ? options.patch(rendered.code) : rendered.code, label: `#${i} (${k.kind})` }
+    return {
+      ...rendered,
+      code: options.patch ? options.patch(rendered.code) : rendered.code,
+      label: `#${i} (${k.kind})`,
+    }
   })
   const exe = new WebGpuExecutable(program, lowered, compiled, context, backend!.pool)
   const outputs = await exe.run(inputs)
@@ -98,18 +112,29 @@ describe.skipIf(backend === null)('reductions with one workgroup per output elem
   it('sum and max over several axes, split into parts', async () => {
     const x = ints([6, 2, 40, 250], 3)
     const y = ints([4, 3, 128, 256], 4)
-    const f = (v: Tensor, w: Tensor) => [ops.sum(v, [0, 2, 3]), ops.max(v, [0, 2, 3]), ops.sum(w, [0, 2, 3]), ops.max(w, [0, 3])]
+    const f = (v: Tensor, w: Tensor) => [
+      ops.sum(v, [0, 2, 3]),
+      ops.max(v, [0, 2, 3]),
+      ops.sum(w, [0, 2, 3]),
+      ops.max(w, [0, 3]),
+    ]
     const { lowered, values } = await compile(f, [x, y])
     // y over [0, 2, 3]: 3 outputs of 131072 elements, split into parts (two kernels).
     expect(chooseReduction(3, 131072).parts).toBeGreaterThan(1)
-    expect(reduces(lowered).some((k) => k.shape.length === 2 && k.shape[0] === 3 && k.workgroup !== undefined)).toBe(true)
+    expect(reduces(lowered).some((k) => k.shape.length === 2 && k.shape[0] === 3 && k.workgroup !== undefined)).toBe(
+      true,
+    )
     cpu(f, x, y).forEach((want, i) => exact(values[i], want, `output ${i}`))
   })
 
   it('keepdims-like shapes (a reshape of the result)', async () => {
     const x = ints([2, 50000], 5)
     const y = ints([100, 3, 200], 6)
-    const f = (v: Tensor, w: Tensor) => [ops.sum(v, 1, { keepDims: true }), ops.max(w, [0, 2], { keepDims: true }), ops.sub(w, ops.max(w, [0, 2], { keepDims: true }))]
+    const f = (v: Tensor, w: Tensor) => [
+      ops.sum(v, 1, { keepDims: true }),
+      ops.max(w, [0, 2], { keepDims: true }),
+      ops.sub(w, ops.max(w, [0, 2], { keepDims: true })),
+    ]
     const { lowered, values } = await compile(f, [x, y])
     expect(parallel(lowered).length).toBeGreaterThanOrEqual(2)
     const want = cpu(f, x, y)
@@ -144,7 +169,10 @@ describe.skipIf(backend === null)('reductions with one workgroup per output elem
 
   it('more elements per output than the loop limit of llvmpipe (65535 iterations per invocation)', async () => {
     const f = (v: Tensor) => ops.sum(v, 1)
-    for (const shape of [[4, 100000], [16, 70000]]) {
+    for (const shape of [
+      [4, 100000],
+      [16, 70000],
+    ]) {
       const x = ops.ones(shape)
       const got = await (await jit(f, { backend: backend! })(x)).data()
       exact(got, new Float32Array(shape[0]).fill(shape[1]), `sum over the rows of ones${JSON.stringify(shape)}`)
@@ -153,7 +181,10 @@ describe.skipIf(backend === null)('reductions with one workgroup per output elem
 
   it('scatter-add with many indices into a small table (workgroups, split)', async () => {
     const table = ints([4, 3], 10)
-    const ids = tensor(Int32Array.from({ length: 70000 }, (_, i) => (i * 7) % 4), { shape: [70000], dtype: 'i32' })
+    const ids = tensor(
+      Int32Array.from({ length: 70000 }, (_, i) => (i * 7) % 4),
+      { shape: [70000], dtype: 'i32' },
+    )
     const updates = ints([70000, 3], 11)
     const f = (t: Tensor, i: Tensor, u: Tensor) => ops.scatterAdd(t, i as Tensor<[number], 'i32'>, u)
     const { lowered, values } = await compile(f, [table, ids, updates])
@@ -165,105 +196,142 @@ describe.skipIf(backend === null)('reductions with one workgroup per output elem
     const x = ints([3, 5001], 12)
     const xi = ints([3, 5001], 13, 50, 'i32')
     const table = ints([5, 2], 14)
-    const ids = tensor(Int32Array.from({ length: 3001 }, (_, i) => (i * 3) % 5), { shape: [3001], dtype: 'i32' })
+    const ids = tensor(
+      Int32Array.from({ length: 3001 }, (_, i) => (i * 3) % 5),
+      { shape: [3001], dtype: 'i32' },
+    )
     const updates = ints([3001, 2], 15)
     const f = (v: Tensor, vi: Tensor, t: Tensor, i: Tensor, u: Tensor) => [
-      ops.sum(v, 1), ops.max(v, 1), ops.sum(v), ops.sum(vi, 1), ops.max(vi), ops.scatterAdd(t, i as Tensor<[number], 'i32'>, u), ops.mean(v, 0),
+      ops.sum(v, 1),
+      ops.max(v, 1),
+      ops.sum(v),
+      ops.sum(vi, 1),
+      ops.max(vi),
+      ops.scatterAdd(t, i as Tensor<[number], 'i32'>, u),
+      ops.mean(v, 0),
     ]
     const want = cpu(f, x, xi, table, ids, updates)
-    const strategies: ReductionStrategy[] = [{}, { workgroup: 8 }, { workgroup: 64 }, { workgroup: 256 }, { workgroup: 128, parts: 3 }, { parts: 7 }, { workgroup: 32, parts: 2 }]
+    const strategies: ReductionStrategy[] = [
+      {},
+      { workgroup: 8 },
+      { workgroup: 64 },
+      { workgroup: 256 },
+      { workgroup: 128, parts: 3 },
+      { parts: 7 },
+      { workgroup: 32, parts: 2 },
+    ]
     for (const strategy of strategies) {
-      const { lowered, values } = await compile(f, [x, xi, table, ids, updates], { reduction: (_, count) => (count > 8 ? strategy : {}) })
+      const { lowered, values } = await compile(f, [x, xi, table, ids, updates], {
+        reduction: (_, count) => (count > 8 ? strategy : {}),
+      })
       const what = JSON.stringify(strategy)
       if (strategy.workgroup !== undefined) expect(parallel(lowered).length, what).toBeGreaterThan(0)
       if ((strategy.parts ?? 1) > 1) expect(reduces(lowered).length, what).toBeGreaterThan(7)
-      want.forEach((w, i) => (i === 6 ? close(values[i], w, relative(w, 1e-6), `${what} output ${i}`) : exact(values[i], w, `${what} output ${i}`)))
+      want.forEach((w, i) =>
+        i === 6
+          ? close(values[i], w, relative(w, 1e-6), `${what} output ${i}`)
+          : exact(values[i], w, `${what} output ${i}`),
+      )
     }
   })
 })
 
-describe.skipIf(backend === null)('reduction epilogues: a map that reads a reduction only at its own index is fused into it', () => {
-  const epilogued = (l: LoweredProgram) => reduces(l).filter((k) => k.epilogue !== undefined)
+describe.skipIf(backend === null)(
+  'reduction epilogues: a map that reads a reduction only at its own index is fused into it',
+  () => {
+    const epilogued = (l: LoweredProgram) => reduces(l).filter((k) => k.epilogue !== undefined)
 
-  it('mean = sum · (1/n): one kernel instead of two', async () => {
-    const x = random.normal(random.key(20), [16, 30])
-    const f = (v: Tensor) => ops.mean(v, 1)
-    const { lowered, values } = await compile(f, [x])
-    expect(lowered.kernels.map((k) => k.kind)).toEqual(['reduce'])
-    expect(epilogued(lowered).length).toBe(1)
-    const [want] = cpu(f, x)
-    close(values[0], want, relative(want, 1e-6), 'mean')
-  })
-
-  it('logsumexp: the log and the maximum added back, in the sum kernel (two kernels instead of three)', async () => {
-    const x = random.normal(random.key(21), [8, 50], { stddev: 4 })
-    const f = (v: Tensor) => ops.logsumexp(v, 1)
-    const { lowered, values } = await compile(f, [x])
-    expect(lowered.kernels.length).toBe(2)
-    expect(epilogued(lowered).map((k) => k.op)).toEqual(['sum'])
-    const [want] = cpu(f, x)
-    close(values[0], want, relative(want, 1e-5), 'logsumexp')
-  })
-
-  it('a normaliser over a keepdims shape, an update with another input, an i32 sum converted, a bool result', async () => {
-    const x = ints([6, 40], 22)
-    const b = ints([40], 23)
-    const xi = ints([6, 40], 24, 100, 'i32')
-    const f = (v: Tensor, w: Tensor, vi: Tensor) => [
-      ops.div(1, ops.sum(v, 1, { keepDims: true })),
-      ops.sub(w, ops.mul(ops.sum(v, 0), 0.5)),
-      ops.mul(ops.astype(ops.sum(vi, 1), 'f32'), 0.25),
-      ops.greater(ops.sum(v, 1), 0),
-    ]
-    const { lowered, values } = await compile(f, [x, b, xi])
-    expect(lowered.kernels.length).toBe(4)
-    expect(epilogued(lowered).length).toBe(4)
-    const want = cpu(f, x, b, xi)
-    close(values[0], want[0], relative(want[0], 1e-6), 'normaliser')
-    exact(values[1], want[1], 'update')
-    exact(values[2], want[2], 'converted i32 sum')
-    exact(values[3], want[3], 'comparison')
-  })
-
-  it('on the workgroup form, and on the second kernel of a split', async () => {
-    const x = ints([3, 50000], 25)
-    const y = ints([2 ** 20], 26)
-    const f = (v: Tensor, w: Tensor) => [ops.mean(v, 1), ops.mean(w)]
-    const { lowered, values } = await compile(f, [x, y])
-    // mean over rows: one kernel; mean of y: the parts, then their sum with the scale.
-    expect(lowered.kernels.length).toBe(3)
-    expect(epilogued(lowered).length).toBe(2)
-    expect(epilogued(lowered).some((k) => k.workgroup !== undefined)).toBe(true)
-    const want = cpu(f, x, y)
-    want.forEach((w, i) => close(values[i], w, relative(w, 1e-6), `mean ${i}`))
-  })
-
-  it('not fused where another kernel reads the result, or where it is read at another index', async () => {
-    const x = ints([6, 40], 27)
-    const twice = (v: Tensor) => {
-      const s = ops.sum(v, 1)
-      return [ops.mul(s, 2), ops.add(s, 1)]
-    }
-    const shifted = (v: Tensor) => {
-      const s = ops.sum(v, 1)
-      return ops.sub(s, ops.concat([ops.slice(s, [1], [5]), ops.slice(s, [0], [1])], 0))
-    }
-    for (const [f, kernels] of [[twice, 3], [shifted, 2]] as const) {
+    it('mean = sum · (1/n): one kernel instead of two', async () => {
+      const x = random.normal(random.key(20), [16, 30])
+      const f = (v: Tensor) => ops.mean(v, 1)
       const { lowered, values } = await compile(f, [x])
-      expect(lowered.kernels.length).toBe(kernels)
-      expect(epilogued(lowered).length).toBe(0)
-      cpu(f, x).forEach((w, i) => exact(values[i], w, `output ${i}`))
-    }
-  })
-})
+      expect(lowered.kernels.map((k) => k.kind)).toEqual(['reduce'])
+      expect(epilogued(lowered).length).toBe(1)
+      const [want] = cpu(f, x)
+      close(values[0], want, relative(want, 1e-6), 'mean')
+    })
+
+    it('logsumexp: the log and the maximum added back, in the sum kernel (two kernels instead of three)', async () => {
+      const x = random.normal(random.key(21), [8, 50], { stddev: 4 })
+      const f = (v: Tensor) => ops.logsumexp(v, 1)
+      const { lowered, values } = await compile(f, [x])
+      expect(lowered.kernels.length).toBe(2)
+      expect(epilogued(lowered).map((k) => k.op)).toEqual(['sum'])
+      const [want] = cpu(f, x)
+      close(values[0], want, relative(want, 1e-5), 'logsumexp')
+    })
+
+    it('a normaliser over a keepdims shape, an update with another input, an i32 sum converted, a bool result', async () => {
+      const x = ints([6, 40], 22)
+      const b = ints([40], 23)
+      const xi = ints([6, 40], 24, 100, 'i32')
+      const f = (v: Tensor, w: Tensor, vi: Tensor) => [
+        ops.div(1, ops.sum(v, 1, { keepDims: true })),
+        ops.sub(w, ops.mul(ops.sum(v, 0), 0.5)),
+        ops.mul(ops.astype(ops.sum(vi, 1), 'f32'), 0.25),
+        ops.greater(ops.sum(v, 1), 0),
+      ]
+      const { lowered, values } = await compile(f, [x, b, xi])
+      expect(lowered.kernels.length).toBe(4)
+      expect(epilogued(lowered).length).toBe(4)
+      const want = cpu(f, x, b, xi)
+      close(values[0], want[0], relative(want[0], 1e-6), 'normaliser')
+      exact(values[1], want[1], 'update')
+      exact(values[2], want[2], 'converted i32 sum')
+      exact(values[3], want[3], 'comparison')
+    })
+
+    it('on the workgroup form, and on the second kernel of a split', async () => {
+      const x = ints([3, 50000], 25)
+      const y = ints([2 ** 20], 26)
+      const f = (v: Tensor, w: Tensor) => [ops.mean(v, 1), ops.mean(w)]
+      const { lowered, values } = await compile(f, [x, y])
+      // mean over rows: one kernel; mean of y: the parts, then their sum with the scale.
+      expect(lowered.kernels.length).toBe(3)
+      expect(epilogued(lowered).length).toBe(2)
+      expect(epilogued(lowered).some((k) => k.workgroup !== undefined)).toBe(true)
+      const want = cpu(f, x, y)
+      want.forEach((w, i) => close(values[i], w, relative(w, 1e-6), `mean ${i}`))
+    })
+
+    it('not fused where another kernel reads the result, or where it is read at another index', async () => {
+      const x = ints([6, 40], 27)
+      const twice = (v: Tensor) => {
+        const s = ops.sum(v, 1)
+        return [ops.mul(s, 2), ops.add(s, 1)]
+      }
+      const shifted = (v: Tensor) => {
+        const s = ops.sum(v, 1)
+        return ops.sub(s, ops.concat([ops.slice(s, [1], [5]), ops.slice(s, [0], [1])], 0))
+      }
+      for (const [f, kernels] of [
+        [twice, 3],
+        [shifted, 2],
+      ] as const) {
+        const { lowered, values } = await compile(f, [x])
+        expect(lowered.kernels.length).toBe(kernels)
+        expect(epilogued(lowered).length).toBe(0)
+        cpu(f, x).forEach((w, i) => exact(values[i], w, `output ${i}`))
+      }
+    })
+  },
+)
 
 describe.skipIf(backend === null)('a wrong workgroup reduction is caught', () => {
   // Each plant edits the rendered workgroup kernel; the comparison that the
   // suites above use must reject the result.
   const plants: readonly { name: string; from: string; to: string }[] = [
     { name: 'a tree step that skips levels', from: 's /= 2u', to: 's /= 4u' },
-    { name: 'a span that reads one element twice and skips another', from: 'first + i + 2u * LANES', to: 'first + i + LANES' },
-    { name: 'a tail loop that skips elements', from: 'i < COUNT; i += WORKGROUP', to: 'i < COUNT; i += 2u * WORKGROUP' },
+    {
+      name: 'a span that reads one element twice and skips another',
+      from: 'first + i + 2u * LANES',
+      to: 'first + i + LANES',
+    },
+    {
+      name: 'a tail loop that skips elements',
+      from: 'i < COUNT; i += WORKGROUP',
+      to: 'i < COUNT; i += 2u * WORKGROUP',
+    },
   ]
   const x = ints([3, 50000], 30)
   const f = (v: Tensor) => ops.sum(v, 1)

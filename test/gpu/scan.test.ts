@@ -15,7 +15,20 @@
  *    with UnsupportedProgramError.
  */
 import { describe, expect, it } from 'vitest'
-import { UnsupportedProgramError, cpuBackend, grad, jit, makeProgram, ops, random, scan, tensor, tree, vmap, type Tensor } from '../../src/index.ts'
+import {
+  UnsupportedProgramError,
+  cpuBackend,
+  grad,
+  jit,
+  makeProgram,
+  ops,
+  random,
+  scan,
+  tensor,
+  tree,
+  vmap,
+  type Tensor,
+} from '../../src/index.ts'
 import { bptt, elman, gru, lstm, rtrl, type AnyCell } from '../../src/recurrent/index.ts'
 import { lower } from '../../gpu/lower.ts'
 import { WebGpuExecutable } from '../../gpu/executable.ts'
@@ -37,7 +50,10 @@ async function expectClose(got: unknown, want: unknown, rtol: number, what: stri
     let scale = 1
     for (const e of expected) scale = Math.max(scale, Math.abs(e))
     for (let j = 0; j < expected.length; j++)
-      expect(Math.abs(actual[j] - expected[j]), `${what}, leaf ${i}[${j}]: ${actual[j]} vs ${expected[j]}`).toBeLessThanOrEqual(rtol * scale)
+      expect(
+        Math.abs(actual[j] - expected[j]),
+        `${what}, leaf ${i}[${j}]: ${actual[j]} vs ${expected[j]}`,
+      ).toBeLessThanOrEqual(rtol * scale)
   }
 }
 
@@ -76,7 +92,10 @@ describe.skipIf(backend === null)(`scan compiled = interpreted on ${backend?.nam
     const f = (a: Tensor, b: Tensor, xs: Tensor) =>
       scan(
         (c: { a: Tensor; b: Tensor; keep: Tensor }, x: Tensor) =>
-          [{ a: c.b, b: ops.add(c.a, ops.mul(x, c.keep)), keep: c.keep }, { a: c.a, sum: ops.add(c.b, ops.sum(xs)) }] as const,
+          [
+            { a: c.b, b: ops.add(c.a, ops.mul(x, c.keep)), keep: c.keep },
+            { a: c.a, sum: ops.add(c.b, ops.sum(xs)) },
+          ] as const,
         { a, b, keep: ops.add(a, 1) },
         xs,
       )
@@ -86,13 +105,24 @@ describe.skipIf(backend === null)(`scan compiled = interpreted on ${backend?.nam
   it('a carry that is also a y is stacked (written to its slice, read from the previous one)', async () => {
     for (const reverse of [false, true])
       for (const T of [1, 2, 3]) {
-        const both = (w: Tensor, h: Tensor, xs: Tensor) => scan((c: Tensor, x: Tensor) => {
-          const next = ops.tanh(ops.add(ops.matmul(c, w), x))
-          return [next, next] as const
-        }, h, xs, { reverse })
+        const both = (w: Tensor, h: Tensor, xs: Tensor) =>
+          scan(
+            (c: Tensor, x: Tensor) => {
+              const next = ops.tanh(ops.add(ops.matmul(c, w), x))
+              return [next, next] as const
+            },
+            h,
+            xs,
+            { reverse },
+          )
         const args: [Tensor, Tensor, Tensor] = [normal(0, [4, 4], 0.4), normal(1, [3, 4]), normal(2, [T, 3, 4])]
         await agree(both, args, 1e-5, `T = ${T}${reverse ? ', reversed' : ''}`)
-        await agree((w: Tensor, h: Tensor, xs: Tensor) => both(w, h, xs)[1], args, 1e-5, `ys only, T = ${T}${reverse ? ', reversed' : ''}`)
+        await agree(
+          (w: Tensor, h: Tensor, xs: Tensor) => both(w, h, xs)[1],
+          args,
+          1e-5,
+          `ys only, T = ${T}${reverse ? ', reversed' : ''}`,
+        )
         // One kernel per step, which stores the state and its slice of the ys.
         const lowered = lower(makeProgram(both)(...args), { maxBuffers: 8 })
         const body = lowered.loops[0].body.map((item) => lowered.kernels[(item as { kernel: number }).kernel])
@@ -101,11 +131,13 @@ describe.skipIf(backend === null)(`scan compiled = interpreted on ${backend?.nam
       }
   })
 
-  it('xs that are a run of a computed value\'s leading axis are read in place (a view from the run\'s start)', async () => {
+  it("xs that are a run of a computed value's leading axis are read in place (a view from the run's start)", async () => {
     const f = (h: Tensor, seq: Tensor) => {
       const v = ops.tanh(seq)
       const run = ops.slice(v, [2, 0, 0], [3, 3, 4])
-      return scan((c: Tensor, x: Tensor) => [ops.add(ops.mul(c, 0.5), x), ops.mul(c, x)] as const, h, run, { reverse: true })
+      return scan((c: Tensor, x: Tensor) => [ops.add(ops.mul(c, 0.5), x), ops.mul(c, x)] as const, h, run, {
+        reverse: true,
+      })
     }
     const args: [Tensor, Tensor] = [normal(1, [3, 4]), normal(2, [6, 3, 4])]
     await agree(f, args)
@@ -117,38 +149,77 @@ describe.skipIf(backend === null)(`scan compiled = interpreted on ${backend?.nam
 
   it('an integer carry (a step counter) beside a float one', async () => {
     const f = (xs: Tensor) =>
-      scan((c: { n: Tensor; s: Tensor }, x: Tensor) => [{ n: ops.add(c.n, tensor(1, { dtype: 'i32' })), s: ops.add(c.s, ops.mul(x, ops.astype(c.n, 'f32'))) }, c.n] as const,
-        { n: tensor(0, { dtype: 'i32' }) as Tensor, s: ops.zeros([2]) as Tensor }, xs)
+      scan(
+        (c: { n: Tensor; s: Tensor }, x: Tensor) =>
+          [
+            { n: ops.add(c.n, tensor(1, { dtype: 'i32' })), s: ops.add(c.s, ops.mul(x, ops.astype(c.n, 'f32'))) },
+            c.n,
+          ] as const,
+        { n: tensor(0, { dtype: 'i32' }) as Tensor, s: ops.zeros([2]) as Tensor },
+        xs,
+      )
     await agree(f, [normal(6, [6, 2])])
   })
 
-  const cells: readonly [string, AnyCell][] = [['elman', elman(3, 5)], ['lstm', lstm(3, 5)], ['gru', gru(3, 5)]]
+  const cells: readonly [string, AnyCell][] = [
+    ['elman', elman(3, 5)],
+    ['lstm', lstm(3, 5)],
+    ['gru', gru(3, 5)],
+  ]
   for (const [name, cell] of cells) {
     it(`bptt of ${name} (a sequence loss), and vmap of the cell over a batch axis`, async () => {
-      const params = tree.treeMap(cell.init(random.key(7)) as tree.Tree, (p) => ops.add(p, normal(8, p.shape as number[], 0.1)))
+      const params = tree.treeMap(cell.init(random.key(7)) as tree.Tree, (p) =>
+        ops.add(p, normal(8, p.shape as number[], 0.1)),
+      )
       const h0 = cell.initialState(4)
       const xs = normal(9, [6, 4, 3])
       const targets = normal(10, [6, 4, 5])
       const loss = (y: Tensor, t: Tensor) => ops.mean(ops.square(ops.sub(y, t))) as Tensor<[]>
-      await agree((p: unknown, h: unknown, x: Tensor, t: Tensor) => bptt(cell, loss)(p as never, h as never, x as never, t), [params, h0, xs, targets], 1e-4, 'bptt')
-      const run = (p: unknown, h: unknown, x: Tensor) => scan((s: any, xt: Tensor) => cell.step(p as never, s, xt as never), h, x)
+      await agree(
+        (p: unknown, h: unknown, x: Tensor, t: Tensor) => bptt(cell, loss)(p as never, h as never, x as never, t),
+        [params, h0, xs, targets],
+        1e-4,
+        'bptt',
+      )
+      const run = (p: unknown, h: unknown, x: Tensor) =>
+        scan((s: any, xt: Tensor) => cell.step(p as never, s, xt as never), h, x)
       const one = cell.initialState()
-      await agree(vmap((x: Tensor) => run(params, one, x), 1, 1), [xs], 1e-5, 'vmap')
+      await agree(
+        vmap((x: Tensor) => run(params, one, x), 1, 1),
+        [xs],
+        1e-5,
+        'vmap',
+      )
     })
   }
 
-  for (const [outer, inner] of [[false, false], [true, false], [false, true], [true, true]])
+  for (const [outer, inner] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ])
     it(`a scan inside a scan body${outer ? ', the outer reversed' : ''}${inner ? ', the inner reversed' : ''}: values and the gradient`, async () => {
       // Per row of xs [n, m, 3]: a tanh recurrence over the row's m vectors from the outer carry, whose ys the outer
       // loop stacks ([n, m, 3]); the outer carry takes the inner one's end, scaled by a const.
       const f = (w: Tensor, h: Tensor, xs: Tensor) =>
-        scan((c: Tensor, row: Tensor) => {
-          const [end, ys] = scan((d: Tensor, x: Tensor) => {
-            const next = ops.tanh(ops.add(ops.matmul(d, w), x))
-            return [next, ops.mul(next, x)] as const
-          }, c, row, { reverse: inner })
-          return [ops.mul(end, 0.9), ys] as const
-        }, h, xs, { reverse: outer })
+        scan(
+          (c: Tensor, row: Tensor) => {
+            const [end, ys] = scan(
+              (d: Tensor, x: Tensor) => {
+                const next = ops.tanh(ops.add(ops.matmul(d, w), x))
+                return [next, ops.mul(next, x)] as const
+              },
+              c,
+              row,
+              { reverse: inner },
+            )
+            return [ops.mul(end, 0.9), ys] as const
+          },
+          h,
+          xs,
+          { reverse: outer },
+        )
       const loss = (w: Tensor, h: Tensor, xs: Tensor) => {
         const [last, ys] = f(w, h, xs)
         return ops.add(ops.sum(ops.square(last)), ops.sum(ops.mul(ys, ys)))
@@ -158,16 +229,22 @@ describe.skipIf(backend === null)(`scan compiled = interpreted on ${backend?.nam
       await agree(grad(loss, { argnums: [0, 1, 2] }), args, 1e-4, 'gradient')
     })
 
-  const truncated: readonly [string, AnyCell][] = [['elman', elman(3, 4)], ['lstm', lstm(3, 4)]]
+  const truncated: readonly [string, AnyCell][] = [
+    ['elman', elman(3, 4)],
+    ['lstm', lstm(3, 4)],
+  ]
   for (const [name, cell] of truncated)
     it(`truncated bptt of ${name} (a scan over chunks, each a forward and a backward scan), k dividing T and not`, async () => {
-      const params = tree.treeMap(cell.init(random.key(14)) as tree.Tree, (p) => ops.add(p, normal(8, p.shape as number[], 0.1)))
+      const params = tree.treeMap(cell.init(random.key(14)) as tree.Tree, (p) =>
+        ops.add(p, normal(8, p.shape as number[], 0.1)),
+      )
       const h0 = cell.initialState(2)
       const xs = normal(9, [7, 2, 3])
       const targets = normal(10, [7, 2, 4])
       const loss = (y: Tensor, t: Tensor) => ops.mean(ops.square(ops.sub(y, t))) as Tensor<[]>
       for (const truncate of [7, 3, 1]) {
-        const f = (p: unknown, h: unknown, x: Tensor, t: Tensor) => bptt(cell, loss, { truncate })(p as never, h as never, x as never, t)
+        const f = (p: unknown, h: unknown, x: Tensor, t: Tensor) =>
+          bptt(cell, loss, { truncate })(p as never, h as never, x as never, t)
         await agree(f, [params, h0, xs, targets], 1e-4, `truncate ${truncate}`)
         const g = jit(f, { backend: backend! })
         await g(params, h0, xs, targets)
@@ -214,7 +291,10 @@ describe.skipIf(backend === null)('a scan runs as one loop in one submission', (
     const f = (w: Tensor, h: Tensor, xs: Tensor) => scan(tanhCell(w), h, xs)
     const program = makeProgram(f)(...args)
     const lowered = plant(lower(program, { maxBuffers: backend!.context.limits.maxStorageBuffersPerShaderStage }))
-    const compiled = lowered.kernels.map((k, i) => ({ ...renderKernel(k, lowered.buffers), label: `#${i} (${k.kind})` }))
+    const compiled = lowered.kernels.map((k, i) => ({
+      ...renderKernel(k, lowered.buffers),
+      label: `#${i} (${k.kind})`,
+    }))
     const outs = await new WebGpuExecutable(program, lowered, compiled, backend!.context, backend!.pool).run(args)
     const want = f(...args)
     const wants = [want[0], want[1]]
@@ -225,42 +305,69 @@ describe.skipIf(backend === null)('a scan runs as one loop in one submission', (
     return false
   }
 
-  it('the comparison catches a planted bug in the loop: steps in the wrong order, a carry\'s two buffers swapped', async () => {
+  it("the comparison catches a planted bug in the loop: steps in the wrong order, a carry's two buffers swapped", async () => {
     expect(await plantedDiffers((l) => l)).toBe(false)
-    expect(await plantedDiffers((l) => ({ ...l, loops: l.loops.map((loop) => ({ ...loop, reverse: !loop.reverse })) }))).toBe(true)
+    expect(
+      await plantedDiffers((l) => ({ ...l, loops: l.loops.map((loop) => ({ ...loop, reverse: !loop.reverse })) })),
+    ).toBe(true)
     // The last step then writes the spare: the result holds the state one step early.
-    const swapped = (l: LoweredProgram) => ({ ...l, loops: l.loops.map((loop) => ({ ...loop, carries: loop.carries.map((c) => ({ ...c, result: c.spare, spare: c.result })) })) })
+    const swapped = (l: LoweredProgram) => ({
+      ...l,
+      loops: l.loops.map((loop) => ({
+        ...loop,
+        carries: loop.carries.map((c) => ({ ...c, result: c.spare, spare: c.result })),
+      })),
+    })
     expect(await plantedDiffers(swapped)).toBe(true)
   })
 
   it('a binding WebGPU rejects (a carry read and written through one buffer) fails the call by name instead of returning zeros', async () => {
-    const aliased = (l: LoweredProgram) => ({ ...l, loops: l.loops.map((loop) => ({ ...loop, carries: loop.carries.map((c) => ({ ...c, spare: c.result })) })) })
+    const aliased = (l: LoweredProgram) => ({
+      ...l,
+      loops: l.loops.map((loop) => ({ ...loop, carries: loop.carries.map((c) => ({ ...c, spare: c.result })) })),
+    })
     await expect(plantedDiffers(aliased)).rejects.toThrow(/WebGPU rejected the commands of a call/)
   })
 
-  it('a planted bug in a nested loop is caught: the outer loop\'s slices read at the inner loop\'s step', async () => {
+  it("a planted bug in a nested loop is caught: the outer loop's slices read at the inner loop's step", async () => {
     const f = (xs: Tensor) =>
-      scan((c: Tensor, row: Tensor) => {
-        const [end, ys] = scan((d: Tensor, x: Tensor) => [ops.add(ops.mul(d, 0.5), x), d] as const, c, row)
-        return [end, ys] as const
-      }, ops.zeros([2]) as Tensor, xs)
+      scan(
+        (c: Tensor, row: Tensor) => {
+          const [end, ys] = scan((d: Tensor, x: Tensor) => [ops.add(ops.mul(d, 0.5), x), d] as const, c, row)
+          return [end, ys] as const
+        },
+        ops.zeros([2]) as Tensor,
+        xs,
+      )
     const args: [Tensor] = [normal(3, [3, 4, 2])]
     const program = makeProgram(f)(...args)
     const run = async (plant: (l: LoweredProgram) => LoweredProgram) => {
       const lowered = plant(lower(program, { maxBuffers: backend!.context.limits.maxStorageBuffersPerShaderStage }))
-      const compiled = lowered.kernels.map((k, i) => ({ ...renderKernel(k, lowered.buffers), label: `#${i} (${k.kind})` }))
-      return Promise.all((await new WebGpuExecutable(program, lowered, compiled, backend!.context, backend!.pool).run(args)).map((t) => t.data()))
+      const compiled = lowered.kernels.map((k, i) => ({
+        ...renderKernel(k, lowered.buffers),
+        label: `#${i} (${k.kind})`,
+      }))
+      return Promise.all(
+        (await new WebGpuExecutable(program, lowered, compiled, backend!.context, backend!.pool).run(args)).map((t) =>
+          t.data(),
+        ),
+      )
     }
     const want = await Promise.all(f(...args).map((t) => t.data()))
-    const differs = (got: ArrayLike<number>[]) => got.some((g, i) => Array.from(g).some((v, j) => Math.abs(v - want[i][j]) > 1e-5))
+    const differs = (got: ArrayLike<number>[]) =>
+      got.some((g, i) => Array.from(g).some((v, j) => Math.abs(v - want[i][j]) > 1e-5))
     expect(differs(await run((l) => l))).toBe(false)
     // The loops are numbered inner first: loop 0 is the inner one.
-    const planted = (l: LoweredProgram) => ({ ...l, buffers: l.buffers.map((b) => (b.role === 'view' && b.loop === 1 ? { ...b, loop: 0 } : b)) })
+    const planted = (l: LoweredProgram) => ({
+      ...l,
+      buffers: l.buffers.map((b) => (b.role === 'view' && b.loop === 1 ? { ...b, loop: 0 } : b)),
+    })
     expect(differs(await run(planted))).toBe(true)
   })
 
   it('a scan of length 0 is refused by name (the default backend runs it on the CPU)', () => {
-    const empty = (xs: Tensor) => scan((c: Tensor, x: Tensor) => [ops.add(c, x), null] as const, tensor(1) as Tensor, xs)[0]
+    const empty = (xs: Tensor) =>
+      scan((c: Tensor, x: Tensor) => [ops.add(c, x), null] as const, tensor(1) as Tensor, xs)[0]
     expect(() => lower(makeProgram(empty)(ops.ones([0])), { maxBuffers: 8 })).toThrow(UnsupportedProgramError)
     expect(() => lower(makeProgram(empty)(ops.ones([0])), { maxBuffers: 8 })).toThrow(/a scan of length 0/)
   })

@@ -12,7 +12,9 @@ import { fillTemplate } from '../../gpu/kernels/template.ts'
 import { renderMatmul } from '../../gpu/kernels/matmul.ts'
 
 const dir = new URL('../../gpu/kernels/', import.meta.url)
-const files = readdirSync(dir).filter((f) => f.endsWith('.wgsl')).sort()
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.wgsl'))
+  .sort()
 
 describe('gpu/kernels/sources.ts', () => {
   it('holds every .wgsl file of gpu/kernels, character for character', () => {
@@ -21,12 +23,17 @@ describe('gpu/kernels/sources.ts', () => {
     expect(Object.keys(embedded).sort()).toEqual(files.map((f) => `${f.slice(0, -5).toUpperCase()}_WGSL`).sort())
     for (const f of files) {
       const name = `${f.slice(0, -5).toUpperCase()}_WGSL`
-      expect(embedded[name], `${name} differs from gpu/kernels/${f}: run node scripts/embed-wgsl.mjs`).toBe(readFileSync(new URL(f, dir), 'utf8'))
+      expect(embedded[name], `${name} differs from gpu/kernels/${f}: run node scripts/embed-wgsl.mjs`).toBe(
+        readFileSync(new URL(f, dir), 'utf8'),
+      )
     }
   })
 
   it('is what scripts/embed-wgsl.mjs writes', () => {
-    const result = spawnSync(process.execPath, ['scripts/embed-wgsl.mjs', '--check'], { cwd: new URL('../../', import.meta.url), encoding: 'utf8' })
+    const result = spawnSync(process.execPath, ['scripts/embed-wgsl.mjs', '--check'], {
+      cwd: new URL('../../', import.meta.url),
+      encoding: 'utf8',
+    })
     expect(result.stderr).toBe('')
     expect(result.status).toBe(0)
   })
@@ -40,10 +47,15 @@ describe('kernel templates', () => {
   })
   it('refuse a placeholder without a value and a value without a placeholder', () => {
     expect(() => fillTemplate('t', template, { N: 4 })).toThrow(/t: no value for the placeholder \{\{TYPE\}\}/)
-    expect(() => fillTemplate('t', template, { N: 4, TYPE: 'f32', K: 1 })).toThrow(/t: the template has no placeholder \{\{K\}\}/)
+    expect(() => fillTemplate('t', template, { N: 4, TYPE: 'f32', K: 1 })).toThrow(
+      /t: the template has no placeholder \{\{K\}\}/,
+    )
   })
   it('leave no placeholder in a rendered GEMM', () => {
-    for (const [transA, transB] of [[false, false], [true, true]]) {
+    for (const [transA, transB] of [
+      [false, false],
+      [true, true],
+    ]) {
       const { code } = renderMatmul({ batch: 2, m: 12, n: 20, k: 7, transA, transB })
       expect(code).not.toMatch(/\{\{|\}\}/)
       expect(code).toContain('const K = 7u;')

@@ -18,9 +18,12 @@ function mlp(sizes: readonly [number, number, number, number], seed: number): Pa
   const k = random.split(random.key(seed), 3)
   const w = (key: random.Key, m: number, n: number) => random.normal(key, [m, n], { stddev: Math.sqrt(2 / m) })
   return {
-    w1: w(k[0], sizes[0], sizes[1]), b1: ops.zeros([sizes[1]]),
-    w2: w(k[1], sizes[1], sizes[2]), b2: ops.zeros([sizes[2]]),
-    w3: w(k[2], sizes[2], sizes[3]), b3: ops.zeros([sizes[3]]),
+    w1: w(k[0], sizes[0], sizes[1]),
+    b1: ops.zeros([sizes[1]]),
+    w2: w(k[1], sizes[1], sizes[2]),
+    b2: ops.zeros([sizes[2]]),
+    w3: w(k[2], sizes[2], sizes[3]),
+    b3: ops.zeros([sizes[3]]),
   }
 }
 
@@ -41,7 +44,10 @@ function batch(n: number, features: number, classes: number, seed: number): [Ten
   const [a, b] = random.split(random.key(seed))
   const x = random.normal(a, [n, features])
   const labels = Array.from(random.uniform(b, [n]).dataSync(), (u) => Math.floor(u * classes))
-  const y = ops.astype(ops.equal(ops.reshape(tensor(labels, { dtype: 'i32' }), [n, 1]), ops.arange(classes, undefined, 1, 'i32')), 'f32')
+  const y = ops.astype(
+    ops.equal(ops.reshape(tensor(labels, { dtype: 'i32' }), [n, 1]), ops.arange(classes, undefined, 1, 'i32')),
+    'f32',
+  )
   return [x, y]
 }
 
@@ -80,7 +86,9 @@ describe.skipIf(backend === null)('a training step on WebGPU', () => {
     expect(costs.map((c) => c.kernel)).toEqual(exe.lowered.kernels.map((_, k) => k))
     expect(costs.reduce((n, c) => n + c.dispatches, 0)).toBe(exe.dispatches.length)
     for (const c of costs) expect(Number.isFinite(c.ms)).toBe(true)
-    await expect(exe.kernelCosts(tree.flatten([p, x, y])[0] as Tensor[], 0)).rejects.toThrow(/rounds must be a whole number of at least 1, got 0/)
+    await expect(exe.kernelCosts(tree.flatten([p, x, y])[0] as Tensor[], 0)).rejects.toThrow(
+      /rounds must be a whole number of at least 1, got 0/,
+    )
     // Nothing of the profiling calls stays behind: the next call computes the step.
     const [got, loss] = await step(p, x, y)
     const [want, wantLoss] = sgdStep(p, x, y)
@@ -123,12 +131,20 @@ describe.skipIf(backend === null)('WebGPU errors', () => {
     const limit = backend!.context.limits.maxStorageBufferBindingSize
     const n = Math.floor(limit / 4) + 1
     const program = makeProgram((v: Tensor) => ops.reshape(v, [n]))(ops.zeros([n]))
-    expect(() => backend!.compile(program)).toThrow(new RegExp(`f32\\[${n}\\] tensor needs ${4 * n} bytes, more than this adapter's maxStorageBufferBindingSize of ${limit} bytes`))
+    expect(() => backend!.compile(program)).toThrow(
+      new RegExp(
+        `f32\\[${n}\\] tensor needs ${4 * n} bytes, more than this adapter's maxStorageBufferBindingSize of ${limit} bytes`,
+      ),
+    )
   })
   it('a shader that fails to compile names the kernel', async () => {
     const program = makeProgram((v: Tensor) => ops.exp(v))(ops.ones([4]))
     const lowered = lower(program, { maxBuffers: 8 })
-    const broken = lowered.kernels.map((k, i) => ({ ...renderKernel(k, lowered.buffers), code: 'fn main() { let x: f32 = ; }', label: `#${i} (${k.kind})` }))
+    const broken = lowered.kernels.map((k, i) => ({
+      ...renderKernel(k, lowered.buffers),
+      code: 'fn main() { let x: f32 = ; }',
+      label: `#${i} (${k.kind})`,
+    }))
     const exe = new WebGpuExecutable(program, lowered, broken, backend!.context, backend!.pool)
     await expect(exe.run([ops.ones([4])])).rejects.toThrow(/WebGPU could not compile kernel #0 \(map\)/)
   })

@@ -8,10 +8,15 @@ export const kinds: readonly Kind[] = ['elman', 'lstm', 'gru', 'stacked']
 export function makeCell(kind: Kind, I: number, H: number): AnyCell {
   const o = { dtype: 'f64' } as const
   switch (kind) {
-    case 'elman': return elman(I, H, o)
-    case 'lstm': return lstm(I, H, o)
-    case 'gru': return gru(I, H, o)
-    case 'stacked': return stacked(lstm(I, H, o), elman(H, H, o)) as unknown as AnyCell
-    default: return kind satisfies never
+    case 'elman':
+      return elman(I, H, o)
+    case 'lstm':
+      return lstm(I, H, o)
+    case 'gru':
+      return gru(I, H, o)
+    case 'stacked':
+      return stacked(lstm(I, H, o), elman(H, H, o)) as unknown as AnyCell
+    default:
+      return kind satisfies never
   }
 }
