@@ -18,7 +18,7 @@ import { UnsupportedProgramError } from '../src/core/backend.ts'
 import type { Params } from '../src/core/primitive.ts'
 import { Literal, Var, innerPrograms, type Atom, type Eqn, type Program } from '../src/ir/program.ts'
 import { formatAval, sizeOf } from '../src/tensor.ts'
-import { stridesOf } from '../src/cpu/ndarray.ts'
+import { stridesOf } from '../src/shape/index.ts'
 import {
   ACC_SLOT,
   ExprBuilder,

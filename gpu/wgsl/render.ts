@@ -20,7 +20,7 @@ import {
   type ScalarType,
   type UnaryOp,
 } from '../kernel.ts'
-import { stridesOf } from '../../src/cpu/ndarray.ts'
+import { stridesOf } from '../../src/shape/index.ts'
 import { renderMatmul } from '../kernels/matmul.ts'
 import { REDUCE_WGSL } from '../kernels/sources.ts'
 import { fillTemplate } from '../kernels/template.ts'

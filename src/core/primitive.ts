@@ -67,6 +67,70 @@ export interface PrimitiveParams {
 }
 
 export type Primitive = keyof PrimitiveParams
+
+/**
+ * What a primitive does with its operands' elements, for the passes and
+ * backends that treat whole families alike: an elementwise function of one
+ * operand (`unary`) or several (`elementwise`), a reduction over axes, a
+ * rearrangement of elements (`structural`, including `gather`), a
+ * contraction (`matmul`), an accumulation into an output (`scatter`), or a
+ * loop over a Program (`control`).
+ */
+export type PrimitiveKind = 'unary' | 'elementwise' | 'reduction' | 'structural' | 'contraction' | 'scatter' | 'control'
+
+export const primitiveKinds = {
+  neg: 'unary',
+  exp: 'unary',
+  log: 'unary',
+  tanh: 'unary',
+  logistic: 'unary',
+  sin: 'unary',
+  cos: 'unary',
+  sqrt: 'unary',
+  abs: 'unary',
+  sign: 'unary',
+  convert: 'elementwise',
+  stopGradient: 'elementwise',
+  add: 'elementwise',
+  sub: 'elementwise',
+  mul: 'elementwise',
+  div: 'elementwise',
+  pow: 'elementwise',
+  max: 'elementwise',
+  compare: 'elementwise',
+  select: 'elementwise',
+  sum: 'reduction',
+  reduceMax: 'reduction',
+  broadcast: 'structural',
+  reshape: 'structural',
+  transpose: 'structural',
+  slice: 'structural',
+  pad: 'structural',
+  concat: 'structural',
+  gather: 'structural',
+  matmul: 'contraction',
+  scatterAdd: 'scatter',
+  scan: 'control',
+} as const satisfies { readonly [P in Primitive]: PrimitiveKind }
+
+/** The elementwise functions of one operand, by name (the WGSL renderer's unary operators). */
+export type UnaryPrimitive = { [P in Primitive]: (typeof primitiveKinds)[P] extends 'unary' ? P : never }[Primitive]
+
+/** Elementwise primitives: unary functions and the maps of several operands of one shape. */
+export const isElementwise = (prim: Primitive): boolean => {
+  const kind: PrimitiveKind = primitiveKinds[prim]
+  return kind === 'unary' || kind === 'elementwise'
+}
+
+/**
+ * Primitives each of whose output elements combines many input elements (a
+ * contraction, a reduction or a scatter): worth a kernel of their own on a
+ * backend, and worth moving out of a loop when their inputs allow it.
+ */
+export const isHeavy = (prim: Primitive): boolean => {
+  const kind: PrimitiveKind = primitiveKinds[prim]
+  return kind === 'contraction' || kind === 'reduction' || kind === 'scatter'
+}
 export type Params<P extends Primitive> = PrimitiveParams[P]
 
 /** Marks an input of a linear equation whose primal value is not known: the variable being transposed. */

@@ -3,17 +3,8 @@
  * these kernels are the oracle every compiled kernel is checked against.
  */
 import { allocate, type DType, type TypedArray } from '../dtype.ts'
+import { stridesOf } from '../shape/strides.ts'
 import { concrete, sizeOf, type ConcreteTensor } from '../tensor.ts'
-
-export const stridesOf = (shape: readonly number[]): number[] => {
-  const strides = new Array<number>(shape.length)
-  let s = 1
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = s
-    s *= shape[i]
-  }
-  return strides
-}
 
 /** Calls `body(flatOut, index)` for every multi-index of `shape`, in row-major order. */
 export function forEachIndex(shape: readonly number[], body: (flat: number, index: number[]) => void): void {

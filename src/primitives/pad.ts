@@ -1,6 +1,7 @@
 import { moveAxis, pad as pd, slice } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
-import { generate, stridesOf } from '../cpu/ndarray.ts'
+import { generate } from '../cpu/ndarray.ts'
+import { stridesOf } from '../shape/strides.ts'
 import { formatAval } from '../tensor.ts'
 
 /** Zero padding: lo[i] zeros before and hi[i] after axis i. Linear; its transpose slices the cotangent. */

@@ -32,7 +32,15 @@ import { jvpFlat } from '../ad/jvp.ts'
 import { transposeProgram } from '../ad/transpose.ts'
 import { BatchTrace, BatchTracer, moveBatchAxis } from '../batch/vmap.ts'
 import { stage, StagingTracer } from '../ir/partial-eval.ts'
-import { Program, type Var, closeProgram, deadCodeElimination, dependsOn, evalProgram, type Atom } from '../ir/program.ts'
+import {
+  Program,
+  type Var,
+  closeProgram,
+  deadCodeElimination,
+  dependsOn,
+  evalProgram,
+  type Atom,
+} from '../ir/program.ts'
 import { foldZeros } from '../ir/simplify.ts'
 import {
   ConcreteTensor,

@@ -1,6 +1,7 @@
 import { moveAxis, pad, slice as sl } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
-import { generate, stridesOf } from '../cpu/ndarray.ts'
+import { generate } from '../cpu/ndarray.ts'
+import { stridesOf } from '../shape/strides.ts'
 import { formatAval } from '../tensor.ts'
 
 /** The block starts[i] ≤ index[i] < limits[i]. Linear; its transpose pads the cotangent with zeros. */

@@ -1,6 +1,7 @@
 import { invertPerm, transpose as tr } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
-import { generate, stridesOf } from '../cpu/ndarray.ts'
+import { generate } from '../cpu/ndarray.ts'
+import { stridesOf } from '../shape/strides.ts'
 import { formatAval } from '../tensor.ts'
 
 /** Permutes the axes: output axis i is input axis perm[i]. Linear; its transpose applies the inverse permutation. */

@@ -1,5 +1,6 @@
 /** Shapes: the type-level shape functions and the run-time codecs for data from outside. */
 export type * from './types.ts'
+export { stridesOf } from './strides.ts'
 export {
   TensorType,
   decodeTensor,
