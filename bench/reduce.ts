@@ -27,7 +27,7 @@ import { WebGpuExecutable } from '../gpu/executable.ts'
 import { webgpuBackend } from '../gpu/index.ts'
 import type { DeviceTensor } from '../gpu/tensor.ts'
 import { chooseReduction, type ReductionStrategy } from '../gpu/kernels/reduce.ts'
-import { lower } from '../gpu/lower.ts'
+import { lower } from '../gpu/lower/index.ts'
 import { renderKernel } from '../gpu/wgsl/render.ts'
 
 const args = process.argv.slice(2)

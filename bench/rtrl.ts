@@ -3,8 +3,9 @@
  * h_t = tanh(x_t·Wx + h_{t−1}·Wh + b), input 32, hidden 128, T = 50, loss
  * mean(h_T²), SGD lr 0.01): one jitted training step each, the same
  * parameters and data, on WebGPU and on the CPU interpreter. Neither peer
- * has RTRL, so this compares the two exact gradients of seed 000 with each
- * other, not with TensorFlow.js or jax-js.
+ * has RTRL, so this compares the two exact gradients of D. Barber, Neural Nets
+ * (lecture notes), "Computing the Gradient", with each other, not with
+ * TensorFlow.js or jax-js.
  *
  * RTRL carries S_t = dh_t/dθ per sequence, [H, |θ| + H] with |θ| = I·H + H² + H
  * = 20,608: 10.6 MB for one sequence, and a step costs the product
@@ -40,7 +41,7 @@ const cell = elman(I, H)
 type Params = { wx: Tensor; wh: Tensor; b: Tensor }
 const loss = { final: (h: Tensor) => ops.mean(ops.square(h)) as Tensor<[]> }
 
-/** GFLOP of one training step by the cost formulas of seed 000 (products only). */
+/** GFLOP of one training step by the cost formulas of RTRL and BPTT (products only; see the header). */
 const gflop = (method: 'rtrl' | 'bptt', B: number) =>
   method === 'rtrl' ? (B * T * 2 * H * H * (P + H)) / 1e9 : (B * T * 3 * 2 * H * (I + H)) / 1e9
 

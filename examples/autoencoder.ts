@@ -1,11 +1,12 @@
 /**
- * Autoencoders against PCA on MNIST, with a 30-unit bottleneck (seed 000,
- * "Autoencoders and PCA"): the best rank-H reconstruction of centred data is
+ * Autoencoders against PCA on MNIST, with a 30-unit bottleneck (D. Barber,
+ * Neural Nets (lecture notes), "Autoencoders and PCA"): the best rank-H reconstruction of centred data is
  * PCA's, Ỹ = U_H S_H V_Hᵀ; an autoencoder y → h → ỹ with linear units can
  * at best match it (and a single hidden layer with a linear output cannot
  * beat it whatever its hidden non-linearity), while a deep non-linear one
  * can. Reconstruction error = Σ_pixels (y − ỹ)², averaged over the 1,000
- * held-out test digits; printed side by side with the seed's figures.
+ * held-out test digits; printed side by side with the figures of Barber's
+ * "Autoencoder on MNIST digits".
  * Writes out/autoencoder/reconstructions.svg (test digits: original, PCA,
  * linear, deep) and training.svg.
  *
@@ -289,7 +290,7 @@ const linError = reconstructionError(testImages, linTest, nTest)
 const deepError = reconstructionError(testImages, deepTest, nTest)
 
 console.log(`\nreconstruction error, mean over ${nTest} test digits of Σ_pixels (y − ỹ)², H = ${H}`)
-console.log('model                                   adjoint    seed 000')
+console.log('model                                   adjoint      Barber')
 console.log(`PCA                                     ${pcaError.toFixed(2).padStart(7)}       14.46`)
 console.log(
   `linear autoencoder 784-30-784           ${linError.toFixed(2).padStart(7)}           —   (PCA is its optimum: ratio ${(linError / pcaError).toFixed(3)})`,
@@ -298,7 +299,7 @@ console.log(
   `deep non-linear autoencoder             ${deepError.toFixed(2).padStart(7)}  2.42, 2.38   (${deepError < pcaError ? 'beats' : 'does not beat'} PCA by ${(100 * (1 - deepError / pcaError)).toFixed(1)} %)`,
 )
 console.log(
-  "(the seed's networks trained on all 60,000 MNIST digits for far longer than these 40 epochs on 8,000; the order is the point: linear ≈ PCA > deep)",
+  "(Barber's networks trained on all 60,000 MNIST digits for far longer than these 40 epochs on 8,000; the order is the point: linear ≈ PCA > deep)",
 )
 
 await mkdir(outDir, { recursive: true })

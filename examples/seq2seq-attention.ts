@@ -1,5 +1,6 @@
 /**
- * Sequence to sequence with attention (seed 001, "Attention Mechanism"):
+ * Sequence to sequence with attention (Bahdanau et al. 2015; A. Martins, Deep
+ * Learning: A Shallow Tutorial, NLPL Winter School 2018, "Attention Mechanism"):
  * learn to reverse a sequence of symbols. The encoder is a bidirectional GRU,
  * the decoder a GRU that attends (additive, Bahdanau et al. 2015) over the
  * encoder's annotations before each output symbol (examples/lib/seq2seq.ts).

@@ -1,6 +1,8 @@
 /**
- * Implicit and explicit attention (seed 002, "Attention": implicitly given by
- * the Jacobian J_ij = ∂y_i/∂x_j; explicitly by an attention model). The
+ * Implicit and explicit attention (Deep Learning, COMP613 Advanced Topics in
+ * Machine Learning (lecture notes), "Attention & Memory in Deep Learning":
+ * implicitly given by the Jacobian J_ij = ∂y_i/∂x_j; explicitly by an
+ * attention model). The
  * sequential Jacobian of a network that reads x_1 … x_T and writes y_1 … y_S
  * says which inputs each output depends on, whether or not the network has an
  * attention mechanism; an attention model also states its own weights. For a
@@ -131,15 +133,16 @@ function positionalInputs(src: readonly number[]) {
  * correctly decoded sequences are used, for which they are the reference
  * symbols, i.e. this is the teacher-forced decoder.
  */
+/** Decoding steps: the longest output and its end token. */
+const steps = MAX_LENGTH + 1
 const logitsOf = (p: Seq2SeqParams, table: Tensor, ids: Tensor) =>
-  model.greedy({ ...p, srcEmbed: { ...p.srcEmbed, table } } as Seq2SeqParams, ids, MAX_LENGTH + 1).logits
+  model.greedy({ ...p, srcEmbed: { ...p.srcEmbed, table } } as Seq2SeqParams, ids, steps).logits
 // [1, steps, V] × [V, E]: one vjp per logit, vectorised by jacrev.
 const jacobian = jit(
   (p: Seq2SeqParams, table: Tensor, ids: Tensor) => jacrev(logitsOf, { argnums: 1 })(p, table, ids) as Tensor,
   { backend },
 )
 
-const steps = MAX_LENGTH + 1
 /** Row-normalised J[t, k] (t over the symbols and the end token, k over the source) and the attention a[t, k]. */
 async function sequentialJacobian(src: readonly number[]) {
   const { table, ids } = positionalInputs(src)

@@ -1,7 +1,8 @@
 /**
- * Seed 000, "Parameter Tying": E(θ) = [y − f(θ g(xθ))]² uses θ twice. Untied,
+ * D. Barber, Neural Nets (lecture notes), "Parameter Tying":
+ * E(θ) = [y − f(θ g(xθ))]² uses θ twice. Untied,
  * F(θ₁, θ₂) = [y − f(θ₁ g(xθ₂))]², and dE/dθ = ∂F/∂θ₁ + ∂F/∂θ₂ at θ₁ = θ₂ = θ.
- * Here f = tanh, g = sin; the closed forms are the seed's.
+ * Here f = tanh, g = sin; the closed forms are Barber's.
  *
  *   npx tsx examples/tying.ts
  */

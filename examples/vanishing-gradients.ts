@@ -1,6 +1,7 @@
 /**
- * Vanishing and exploding gradients (seed 001, "Backpropagation Through
- * Time"): for the Elman RNN h_t = tanh(x_t·Wx + h_{t−1}·Wh + b) and a loss L
+ * Vanishing and exploding gradients (Pascanu et al. 2013; A. Martins, Deep
+ * Learning: A Shallow Tutorial, NLPL Winter School 2018, "Backpropagation
+ * Through Time"): for the Elman RNN h_t = tanh(x_t·Wx + h_{t−1}·Wh + b) and a loss L
  * on the last state,
  *
  *   ∂L/∂h_k = ∂L/∂h_T · Π_{t=k+1..T} Diag(tanh′(z_t)) Whᵀ,
@@ -14,7 +15,7 @@
  * ∂L/∂h_k is read off one reverse pass: h_k = f(h_{k−1}, x_k) + δ_k, and
  * ∂L/∂h_k = ∂L/∂δ_k at δ = 0. Two regimes: small inputs (the state stays near
  * 0, tanh is nearly linear) and unit inputs (the state saturates). Then the
- * effect of gradient clipping by norm (seed 001: ∇ ← c/‖∇‖ · ∇ if ‖∇‖ ≥ c) on
+ * effect of gradient clipping by norm (Martins, "Gradient Clipping": ∇ ← c/‖∇‖ · ∇ if ‖∇‖ ≥ c) on
  * ‖∂L/∂θ‖. Writes out/vanishing-gradients.svg.
  *
  *   npx tsx examples/vanishing-gradients.ts [output file]
@@ -162,7 +163,7 @@ await plot.writeSvg(
 console.log(`\nwrote ${out}`)
 console.log(`
 Observed: while the state is small (every ρ with small inputs, and the first steps from h₀ = 0) the error
-shrinks or grows by ρ per step, as the seed says: it vanishes for ρ < 1, is kept for ρ = 1 and explodes for
+shrinks or grows by ρ per step, as Martins's tutorial says: it vanishes for ρ < 1, is kept for ρ = 1 and explodes for
 ρ > 1. With tanh the explosion limits itself: a large ρ drives the state into saturation, tanh′ = 1 − h² falls,
 and the factor per step falls below ρ (towards 1 and below once |h_t| ≈ 1). With unit inputs the state
 saturates for every ρ and the gradient vanishes even at ρ = 1.5. Clipping rescales ‖∂L/∂θ‖ to c without

@@ -1,12 +1,14 @@
 /**
- * XOR with a 2-2-1 network (seed 001: a linear classifier cannot separate
- * XOR; one hidden layer of two sigmoid units can). Full-batch gradient
+ * XOR with a 2-2-1 network (Minsky and Papert 1969; A. Martins, Deep Learning:
+ * A Shallow Tutorial, NLPL Winter School 2018, "What a Simple Perceptron Can
+ * and Can't Do": a linear classifier cannot separate XOR; one hidden layer of
+ * two sigmoid units can). Full-batch gradient
  * descent with momentum on the four points, binary cross-entropy; prints the
  * loss as it falls and the network's outputs at the end.
  *
  *   npx tsx examples/xor.ts
  */
-import { cpuBackend, grad, jit, nn, optim, random, tensor, tree, type Tensor } from '../src/index.ts'
+import { cpuBackend, grad, jit, nn, optim, random, tensor, tree } from '../src/index.ts'
 
 const net = nn.sequential(nn.dense(2, 2), nn.sigmoid, nn.dense(2, 1))
 type P = nn.ParamsOf<typeof net>

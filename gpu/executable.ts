@@ -6,8 +6,8 @@
  * new device tensors, and only what the caller reads with `await t.data()`
  * comes back to the host.
  */
-import { DeviceLostError, type Executable, type ExecutableStats, type RunOptions } from '../src/core/backend.ts'
-import type { Program } from '../src/ir/program.ts'
+import { DeviceLostError, type Executable, type ExecutableStats, type RunOptions } from '../src/core/index.ts'
+import type { Program } from '../src/ir/index.ts'
 import { concrete, formatAval, sameShape, sizeOf, type Tensor } from '../src/tensor.ts'
 import type { GpuContext } from './device.ts'
 import type { LoweredProgram } from './kernel.ts'
@@ -49,6 +49,7 @@ async function pipelineFor(context: GpuContext, kernel: CompiledKernel): Promise
       } finally {
         const error = await device.popErrorScope()
         if (error !== null && errors.length === 0)
+          // biome-ignore lint/correctness/noUnsafeFinally: a validation error outranks the pipeline the try returned
           throw new Error(`WebGPU rejected kernel ${kernel.label}: ${error.message}\n${kernel.code}`)
       }
     })()
@@ -217,7 +218,8 @@ export class WebGpuExecutable implements Executable {
     const { device } = this.context
     if (this.context.lost !== null)
       throw new DeviceLostError(
-        `cannot run: ${this.context.lost}; the tensors it computed can still be read (\`await t.data()\` recomputes them on the CPU)`,
+        `cannot run: ${this.context.lost}; ` +
+          'the tensors it computed can still be read (`await t.data()` recomputes them on the CPU)',
       )
     const { program, lowered } = this
     if (inputs.length !== program.inputs.length)
@@ -354,7 +356,8 @@ export class WebGpuExecutable implements Executable {
       offsets.push(total)
       total += Math.ceil((sizeOf(t.aval.shape) * 4) / 16) * 16
     }
-    const staging = this.context.device.createBuffer({ size: Math.max(16, total), usage: 0x01 | 0x08 }) // MAP_READ | COPY_DST
+    // usage: MAP_READ | COPY_DST
+    const staging = this.context.device.createBuffer({ size: Math.max(16, total), usage: 0x01 | 0x08 })
     results.forEach((t, i) => {
       const bytes = sizeOf(t.aval.shape) * 4
       if (bytes > 0) encoder.copyBufferToBuffer(buffers[i], 0, staging, offsets[i], bytes)

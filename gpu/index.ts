@@ -1,16 +1,16 @@
 /**
- * The WebGPU backend: lower a Program to kernels (lower.ts), render each to
+ * The WebGPU backend: lower a Program to kernels (lower/), render each to
  * WGSL (wgsl/render.ts), plan buffers (plan.ts) and run every call as one
  * submission (executable.ts).
  */
-import type { Backend } from '../src/core/backend.ts'
-import type { Program } from '../src/ir/program.ts'
+import type { Backend } from '../src/core/index.ts'
+import type { Program } from '../src/ir/index.ts'
 import { formatAval, sizeOf } from '../src/tensor.ts'
 import { createContext, type DeviceOptions, type GpuContext } from './device.ts'
 import { WebGpuExecutable } from './executable.ts'
-import { lower } from './lower.ts'
+import { lower } from './lower/index.ts'
 import { dispatchesOf, type Dispatch } from './plan.ts'
-import { moveLoopInvariants } from '../src/recurrent/loop-motion.ts'
+import { optimize } from '../src/passes/index.ts'
 import { BufferPool } from './pool.ts'
 import { renderKernel, type Starts } from './wgsl/render.ts'
 
@@ -30,12 +30,13 @@ export async function webgpuBackend(options: DeviceOptions = {}): Promise<WebGpu
     pool,
     compile(program) {
       // Each step of a loop costs dispatches: what need not run step by step leaves the loop first.
-      const moved = moveLoopInvariants(program)
+      const moved = optimize(program, { loopMotion: true })
       for (const v of [...moved.inputs, ...moved.constVars, ...moved.eqns.flatMap((e) => e.outputs)]) {
         const bytes = sizeOf(v.aval.shape) * 4
         if (bytes > limit)
           throw new Error(
-            `a ${formatAval(v.aval)} tensor needs ${bytes} bytes, more than this adapter's maxStorageBufferBindingSize of ${limit} bytes`,
+            `a ${formatAval(v.aval)} tensor needs ${bytes} bytes, ` +
+              `more than this adapter's maxStorageBufferBindingSize of ${limit} bytes`,
           )
       }
       const lowered = lower(moved, { maxBuffers: context.limits.maxStorageBuffersPerShaderStage })

@@ -5,10 +5,9 @@
  * (structurally equal expressions are the same object), so a subexpression
  * used twice is computed once by the renderer. Index arithmetic is i32.
  */
-import type { CompareOp } from '../src/core/primitive.ts'
+import type { CompareOp, UnaryPrimitive } from '../src/core/index.ts'
 
 export type ScalarType = 'f32' | 'i32' | 'bool'
-export type UnaryOp = 'neg' | 'exp' | 'log' | 'tanh' | 'logistic' | 'sin' | 'cos' | 'sqrt' | 'abs' | 'sign'
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min' | 'mod'
 
 interface Node {
@@ -19,7 +18,7 @@ export type Expr =
   | (Node & { readonly k: 'idx'; readonly name: string })
   | (Node & { readonly k: 'lit'; readonly value: number })
   | (Node & { readonly k: 'load'; readonly slot: number; readonly offset: Expr })
-  | (Node & { readonly k: 'un'; readonly op: UnaryOp; readonly a: Expr })
+  | (Node & { readonly k: 'un'; readonly op: UnaryPrimitive; readonly a: Expr })
   | (Node & { readonly k: 'bin'; readonly op: BinaryOp; readonly a: Expr; readonly b: Expr })
   | (Node & { readonly k: 'cmp'; readonly op: CompareOp; readonly a: Expr; readonly b: Expr })
   | (Node & { readonly k: 'sel'; readonly c: Expr; readonly a: Expr; readonly b: Expr })
@@ -50,7 +49,7 @@ export class ExprBuilder {
   load(slot: number, offset: Expr, t: ScalarType): Expr {
     return this.intern<'load'>({ k: 'load', slot, offset, t })
   }
-  un(op: UnaryOp, a: Expr): Expr {
+  un(op: UnaryPrimitive, a: Expr): Expr {
     return this.intern<'un'>({ k: 'un', op, a, t: a.t })
   }
   bin(op: BinaryOp, a: Expr, b: Expr): Expr {
@@ -258,7 +257,10 @@ export interface MatmulKernel extends KernelBase {
   /** Where A and B start in their buffers, in elements (an operand that is a run of a stored value's leading axis). */
   readonly startA: number
   readonly startB: number
-  /** Over the product's shape [..., m, n] with batch entries flattened into `batch`; its extra inputs are inputs[2…]. */
+  /**
+   * Over the product's shape [..., m, n] with batch entries flattened into
+   * `batch`; its extra inputs are inputs[2…].
+   */
   readonly epilogue?: Epilogue
 }
 

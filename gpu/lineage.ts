@@ -12,8 +12,8 @@
  * its last few calls only (four checkpoint intervals), and an older record
  * forgets its inputs.
  */
-import type { Program } from '../src/ir/program.ts'
-import { runProgram } from '../src/cpu/interpreter.ts'
+import type { Program } from '../src/ir/index.ts'
+import { runProgram } from '../src/cpu/index.ts'
 import type { ConcreteTensor, Tensor } from '../src/tensor.ts'
 
 /** Outputs of a call whose chain reaches this many links are copied back (default of `RunOptions.checkpointEvery`). */

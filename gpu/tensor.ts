@@ -20,7 +20,10 @@ export class DeviceTensor extends Tensor {
   readonly aval: Aval
   private host: ConcreteTensor | null = null
   private gone: string | null = null
-  /** A copy back to the host is on its way (a checkpoint, or a small output copied back with its call): settles when it lands or fails. */
+  /**
+   * A copy back to the host is on its way (a checkpoint, or a small output
+   * copied back with its call): settles when it lands or fails.
+   */
   private arriving: Promise<void> | null = null
   constructor(
     aval: Aval,
@@ -78,7 +81,8 @@ export class DeviceTensor extends Tensor {
       return DeviceTensor.hostValues(this)
     } catch (e) {
       throw new Error(
-        `cannot recover a ${formatAval(this.aval)} tensor after ${this.context.lost ?? 'a device failure'}: ${(e as Error).message}`,
+        `cannot recover a ${formatAval(this.aval)} tensor after ${this.context.lost ?? 'a device failure'}: ` +
+          (e as Error).message,
       )
     }
   }
@@ -101,7 +105,8 @@ export class DeviceTensor extends Tensor {
     if (this.gone !== null) throw new Error(`this ${formatAval(this.aval)} tensor ${this.gone}; read it before that`)
     if (this.context.lost !== null) return this.recover()
     throw new Error(
-      `this ${formatAval(this.aval)} tensor lives on the GPU: read it first with \`await t.data()\`, or use it inside jit`,
+      `this ${formatAval(this.aval)} tensor lives on the GPU: ` +
+        'read it first with `await t.data()`, or use it inside jit',
     )
   }
 
@@ -125,7 +130,8 @@ export class DeviceTensor extends Tensor {
   private async copyToHost(buffer: GPUBuffer): Promise<ConcreteTensor> {
     const bytes = sizeOf(this.aval.shape) * 4
     const { device } = this.context
-    const staging = device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: 0x01 | 0x08 }) // MAP_READ | COPY_DST
+    // usage: MAP_READ | COPY_DST
+    const staging = device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: 0x01 | 0x08 })
     const encoder = device.createCommandEncoder()
     if (bytes > 0) encoder.copyBufferToBuffer(buffer, 0, staging, 0, Math.ceil(bytes / 4) * 4)
     device.queue.submit([encoder.finish()])

@@ -22,8 +22,9 @@
  * - secondOrder (f scalar, H = hessian(f)(x)): H = Hᵀ; H·v = hvp(f)(x)(v) = (∇f(x + hv) − ∇f(x − hv)) / 2h + O(h²).
  * - vmap:                                      vmap(f, inAxes, outAxes)(xs) at index i along outAxes
  *                                              = f(each mapped xs at index i along its in axis).
- * - tying (seed 000):                          F = untie(f) ⇒ F(θ, …, θ) = f(θ) and
- *                                              vjp(f)(θ)(u) = Σᵢ vjp_θᵢ(F)(θ, …, θ)(u).
+ * - tying:                                     F = untie(f) ⇒ F(θ, …, θ) = f(θ) and
+ *                                              vjp(f)(θ)(u) = Σᵢ vjp_θᵢ(F)(θ, …, θ)(u)
+ *                                              (D. Barber, Neural Nets, "Parameter Tying").
  * - shape:                                     the avals that makeProgram declares for f, jvp(f), vjp(f) and
  *                                              grad⟨u, f⟩ are those of the values computed; jvp's tangent
  *                                              has the output's avals, vjp's cotangents and grad the inputs'.
@@ -402,16 +403,10 @@ export function vmapCommutes(
       const expected = f(...args)
       const actual = indexTree(out, outAxes, i)
       const c = compareTrees(expected, actual, t)
-      if (!c.ok)
-        return fail(
-          'vmap',
-          describeComparison(
-            `vmap(f, [${inAxes.map(String).join(', ')}], ${outAxes}) at batch index ${i} vs f at slice ${i}`,
-            c,
-            expected,
-            actual,
-          ) + ` (outputs ${paths.join(', ')})`,
-        )
+      if (!c.ok) {
+        const what = `vmap(f, [${inAxes.map(String).join(', ')}], ${outAxes}) at batch index ${i} vs f at slice ${i}`
+        return fail('vmap', `${describeComparison(what, c, expected, actual)} (outputs ${paths.join(', ')})`)
+      }
     }
     return pass(
       'vmap',

@@ -15,10 +15,8 @@
  * reversed, so that every law runs through the loop's rules.
  */
 import * as fc from 'fast-check'
-import * as lax from '../src/core/lax.ts'
-import type { CompareOp } from '../src/core/primitive.ts'
-import type { DType, Primitive, Tensor } from '../src/index.ts'
-import { scan } from '../src/recurrent/scan.ts'
+import type { CompareOp } from '../src/core/index.ts'
+import { type DType, lax, type Primitive, scan, type Tensor } from '../src/index.ts'
 import { arb, domain, type Domain } from './arbitraries.ts'
 import type { Tolerance } from './numeric.ts'
 
@@ -244,11 +242,15 @@ export const specs: SpecTable = {
         order: fc.shuffledSubarray(range(4), { minLength: 4, maxLength: 4 }),
       })
       .map(({ factors, mergeIn, mergeOut, order }) => {
-        const group = (fs: number[], merge: boolean[]) =>
-          fs.reduce<number[]>(
-            (acc, f, i) => (i > 0 && merge[i] ? [...acc.slice(0, -1), acc[acc.length - 1] * f] : [...acc, f]),
-            [],
-          )
+        /** Consecutive factors multiplied together where `merge` says so. */
+        const group = (fs: number[], merge: boolean[]) => {
+          const out: number[] = []
+          fs.forEach((f, i) => {
+            if (i > 0 && merge[i]) out[out.length - 1] *= f
+            else out.push(f)
+          })
+          return out
+        }
         const input = group(factors, mergeIn)
         const shuffled = order.filter((i) => i < factors.length).map((i) => factors[i])
         const grouped = group(shuffled, mergeOut)
@@ -308,13 +310,11 @@ export const specs: SpecTable = {
     instance: structureShape()
       .chain((shape) => {
         const widths = fc.array(fc.integer({ min: 0, max: 2 }), { minLength: shape.length, maxLength: shape.length })
-        return fc
-          .tuple(widths, widths)
-          .map(([lo, hi]) => ({
-            shape,
-            lo: lo.every((w) => w === 0) && hi.every((w) => w === 0) ? [1, ...lo.slice(1)] : lo,
-            hi,
-          }))
+        return fc.tuple(widths, widths).map(([lo, hi]) => ({
+          shape,
+          lo: lo.every((w) => w === 0) && hi.every((w) => w === 0) ? [1, ...lo.slice(1)] : lo,
+          hi,
+        }))
       })
       .map(({ shape, lo, hi }) => ({
         label: `pad lo=${text(lo)} hi=${text(hi)} of f64${text(shape)}`,

@@ -18,14 +18,14 @@ export function generate() {
     .filter((f) => f.endsWith('.wgsl'))
     .sort()
   const paths = files.map((f) => `${dir}/${f}`)
-  const escape = (text) => text.replaceAll('\\', '\\\\').replaceAll('`', '\\`').replaceAll('${', '\\${')
+  const escapeTemplate = (text) => text.replaceAll('\\', '\\\\').replaceAll('`', '\\`').replaceAll('${', '\\${')
   const constants = files.map((f, i) => {
     const name = `${f
       .slice(0, -'.wgsl'.length)
       .replace(/[^A-Za-z0-9]+/g, '_')
       .toUpperCase()}_WGSL`
     const text = readFileSync(join(root, paths[i]), 'utf8').replaceAll('\r\n', '\n')
-    return `/** ${paths[i]} */\nexport const ${name} = \`${escape(text)}\`\n`
+    return `/** ${paths[i]} */\nexport const ${name} = \`${escapeTemplate(text)}\`\n`
   })
   return [
     `// Generated from ${paths.join(', ')}; run node scripts/embed-wgsl.mjs after editing them.`,

@@ -1,7 +1,8 @@
-// The test command: type-check everything (type tests included), run every
-// suite (the GPU suites on the default adapter: Mesa llvmpipe here), run the
-// GPU suites once more on SwiftShader's Vulkan adapter when it is installed
-// (lower limits, core mode), and end with one summary line:
+// The test command: type-check everything (type tests included), lint and
+// check the formatting, run every suite (the GPU suites on the default
+// adapter: Mesa llvmpipe here), run the GPU suites once more on SwiftShader's
+// Vulkan adapter when it is installed (lower limits, core mode), and end
+// with one summary line:
 // "tests: N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
@@ -12,6 +13,12 @@ const run = (cmd, args, env = baseEnv) => spawnSync(cmd, args, { stdio: 'inherit
 
 if (run('npx', ['tsc', '--noEmit']) !== 0) {
   console.log('type check failed')
+  console.log('tests: 0 passed, 1 failed')
+  process.exit(1)
+}
+// Formatting and lint (Biome, biome.jsonc): import cycles, floating promises and the rest, warnings included.
+if (run('npx', ['biome', 'ci', '--error-on-warnings', '.']) !== 0) {
+  console.log('lint or formatting failed (`npm run format` fixes the formatting)')
   console.log('tests: 0 passed, 1 failed')
   process.exit(1)
 }

@@ -6,6 +6,8 @@ export { Tensor, ConcreteTensor, type Aval } from './tensor.ts'
 export type { DType, FloatDType } from './dtype.ts'
 export type { Dim, Shape, RuntimeShape } from './shape/types.ts'
 export * as ops from './ops.ts'
+/** The primitives one by one, strict (no broadcasting, no dtype promotion): what `ops` calls after checking. */
+export * as lax from './core/lax.ts'
 export { tensor, scalar, zeros, ones, full, arange, eye } from './ops.ts'
 export * as random from './random.ts'
 export * as tree from './tree.ts'
@@ -23,11 +25,12 @@ export {
   makeProgram,
 } from './transforms.ts'
 export { untie } from './ad/tie.ts'
-export { Program, Var, Literal, evalProgram, typecheck, type Eqn, type Atom } from './ir/program.ts'
+export { Program, Var, Literal, type Eqn, type Atom } from './ir/program.ts'
+export { evalProgram, typecheck } from './core/interpret.ts'
 export { transposeProgram } from './ad/transpose.ts'
 export { runProgram, type RunOptions } from './cpu/interpreter.ts'
 export type { Primitive, PrimitiveParams, PrimitiveRule, RuleTable } from './core/primitive.ts'
-export { rules } from './primitives/index.ts'
+export { rules } from './rules.ts'
 export { cpuBackend } from './cpu/backend.ts'
 export {
   registerBackend,

@@ -14,8 +14,9 @@ import {
 } from './core/backend.ts'
 import { cpuBackend } from './cpu/backend.ts'
 import { Tracer } from './core/trace.ts'
-import { stage } from './ir/partial-eval.ts'
-import { commonSubexpressions, type Program } from './ir/program.ts'
+import { stage } from './core/staging.ts'
+import { optimize } from './passes/index.ts'
+import type { Program } from './ir/program.ts'
 import { describe, flatten, unflatten, type TreeDef } from './tree.ts'
 import { formatAval, type Tensor } from './tensor.ts'
 
@@ -66,7 +67,7 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
         return { outputs: outs, result: null }
       },
     )
-    return { program: commonSubexpressions(program), outDef: outDef as unknown as TreeDef }
+    return { program: optimize(program, { cse: true }), outDef: outDef as unknown as TreeDef }
   }
   const signature = (args: unknown[]) => {
     const [leaves, def] = flatten(args, 'args')

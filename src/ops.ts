@@ -5,6 +5,8 @@
  * `core/lax.ts`, so every transform sees only primitives.
  */
 import * as lax from './core/lax.ts'
+// Loads the primitives' rules (and registers them with the core) before any operation runs.
+import './rules.ts'
 import type { CompareOp } from './core/primitive.ts'
 import { fromNumbers, isFloat, type DType } from './dtype.ts'
 import type {
@@ -361,54 +363,44 @@ export interface ReduceOptions<K extends boolean = boolean> {
 }
 type AxisArg = number | readonly number[] | undefined
 
-/** Sum over `axis` (an axis, a list, or all axes when omitted). */
-export function sum<S extends Shape, D extends DType, const Ax extends AxisArg = undefined, K extends boolean = false>(
-  x: T<S, D>,
-  axis?: Ax & OnNumber<CheckAxes<'sum', S, Ax>>,
-  opts?: ReduceOptions<K>,
-): T<Reduce<S, Ax, K>, D>
-export function sum(x: Tensor, axis?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
-  const axes = normAxes('sum', axis, x.ndim)
-  return keep(x, lax.sum(x, axes), axes, opts.keepDims ?? false)
-}
-export function mean<S extends Shape, D extends DType, const Ax extends AxisArg = undefined, K extends boolean = false>(
-  x: T<S, D>,
-  axis?: Ax & OnNumber<CheckAxes<'mean', S, Ax>>,
-  opts?: ReduceOptions<K>,
-): T<Reduce<S, Ax, K>, D>
-export function mean(x: Tensor, axis?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
-  const axes = normAxes('mean', axis, x.ndim)
-  const count = axes.reduce((n, a) => n * x.aval.shape[a], 1)
-  const s = keep(x, lax.sum(x, axes), axes, opts.keepDims ?? false)
-  return lax.div(s, lax.fullLike(s, count))
-}
-/** Maximum over `axis`; ties share the tangent equally. */
-export function max<S extends Shape, D extends DType, const Ax extends AxisArg = undefined, K extends boolean = false>(
-  x: T<S, D>,
-  axis?: Ax & OnNumber<CheckAxes<'max', S, Ax>>,
-  opts?: ReduceOptions<K>,
-): T<Reduce<S, Ax, K>, D>
-export function max(x: Tensor, axis?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
-  const axes = normAxes('max', axis, x.ndim)
-  return keep(x, lax.reduceMax(x, axes), axes, opts.keepDims ?? false)
-}
-export function min<S extends Shape, D extends DType, const Ax extends AxisArg = undefined, K extends boolean = false>(
-  x: T<S, D>,
-  axis?: Ax & OnNumber<CheckAxes<'min', S, Ax>>,
-  opts?: ReduceOptions<K>,
-): T<Reduce<S, Ax, K>, D>
-export function min(x: Tensor, axis?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
-  return neg(max(neg(x), axis, opts))
-}
-/** log Σ exp(x) over `axis`, computed as m + log Σ exp(x − m) with m the (gradient-stopped) maximum. */
-export function logsumexp<
+/**
+ * A reduction over `axis` (an axis, a list, or all axes when omitted); with
+ * `keepDims` the reduced axes stay, as 1s. `Op` names it in the shape errors.
+ */
+export type Reduction<Op extends string> = <
   S extends Shape,
   D extends DType,
   const Ax extends AxisArg = undefined,
   K extends boolean = false,
->(x: T<S, D>, axis?: Ax & OnNumber<CheckAxes<'logsumexp', S, Ax>>, opts?: ReduceOptions<K>): T<Reduce<S, Ax, K>, D>
-export function logsumexp(x: Tensor, axis?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
-  const axes = normAxes('logsumexp', axis, x.ndim)
+>(
+  x: T<S, D>,
+  axis?: Ax & OnNumber<CheckAxes<Op, S, Ax>>,
+  opts?: ReduceOptions<K>,
+) => T<Reduce<S, Ax, K>, D>
+
+/** The reduction `op`, from `f` given x, the axes (normalised: non-negative; all when omitted) and keepDims. */
+const reduction = <Op extends string>(
+  op: Op,
+  f: (x: Tensor, axes: number[], keepDims: boolean) => Tensor,
+): Reduction<Op> =>
+  ((x: Tensor, axis?: number | readonly number[], opts: ReduceOptions = {}) =>
+    f(x, normAxes(op, axis, x.ndim), opts.keepDims ?? false)) as Reduction<Op>
+
+/** Sum over `axis` (an axis, a list, or all axes when omitted). */
+export const sum = reduction('sum', (x, axes, keepDims) => keep(x, lax.sum(x, axes), axes, keepDims))
+export const mean = reduction('mean', (x, axes, keepDims) => {
+  const count = axes.reduce((n, a) => n * x.aval.shape[a], 1)
+  const s = keep(x, lax.sum(x, axes), axes, keepDims)
+  return lax.div(s, lax.fullLike(s, count))
+})
+/** Maximum over `axis`; ties share the tangent equally. */
+export const max = reduction('max', (x, axes, keepDims) => keep(x, lax.reduceMax(x, axes), axes, keepDims))
+/** Minimum over `axis`: −max(−x). */
+export const min = reduction('min', (x, axes, keepDims) =>
+  lax.neg(keep(x, lax.reduceMax(lax.neg(x), axes), axes, keepDims)),
+)
+/** log Σ exp(x) over `axis`, computed as m + log Σ exp(x − m) with m the (gradient-stopped) maximum. */
+export const logsumexp = reduction('logsumexp', (x, axes, keepDims) => {
   const m = stopGradient(keep(x, lax.reduceMax(x, axes), axes, true))
   const shifted = lax.sub(x, lax.broadcast(m, x.aval.shape))
   const s = lax.add(
@@ -418,8 +410,8 @@ export function logsumexp(x: Tensor, axis?: number | readonly number[], opts: Re
       m.aval.shape.filter((_, i) => !axes.includes(i)),
     ),
   )
-  return keep(x, s, axes, opts.keepDims ?? false)
-}
+  return keep(x, s, axes, keepDims)
+})
 
 /** The value of x with a zero derivative (the identity, treated as a constant by every derivative transform). */
 export function stopGradient<S extends Shape, D extends DType>(x: T<S, D>): T<S, D> {

@@ -127,3 +127,6 @@ export const scalarOf = (value: number, dtype: DType): ConcreteTensor =>
   concrete([], dtype, fromNumbers(dtype, [value]))
 
 export const zerosLike = (x: { aval: Aval }): ConcreteTensor => filled(x.aval.shape, x.aval.dtype, 0)
+
+/** Whether x is known to be zero everywhere: a concrete tensor all of whose elements are 0 (a tracer is not known). */
+export const isKnownZero = (x: Tensor): boolean => x instanceof ConcreteTensor && x.values.every((v) => v === 0)

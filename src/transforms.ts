@@ -4,11 +4,13 @@
  * linearize.ts, vmap.ts, partial-eval.ts) and rebuilds the structure.
  */
 import { fullLike, moveAxis, reshape } from './core/lax.ts'
+// Loads the primitives' rules (and registers them with the core) before any operation runs.
+import './rules.ts'
 import type { BatchDim } from './core/primitive.ts'
 import { jvpFlat } from './ad/jvp.ts'
 import { applyLinear, linearizeFlat, vjpFlat } from './ad/linearize.ts'
 import { vmapFlat } from './batch/vmap.ts'
-import { stage } from './ir/partial-eval.ts'
+import { stage } from './core/staging.ts'
 import type { Program } from './ir/program.ts'
 import { isFloat } from './dtype.ts'
 import { checkMatching, describe, flatten, leafPaths, unflatten, type TreeDef } from './tree.ts'

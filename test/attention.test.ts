@@ -17,6 +17,7 @@ import {
 } from '../src/nn/attention.ts'
 import * as F from '../src/nn/functional.ts'
 import { arb, checkLayer, laws } from '../laws/index.ts'
+import { expectClose } from './lib/close.ts'
 
 type AnyT = Tensor<any, any>
 type Out = Attended<any, any, any, any, any>
@@ -28,12 +29,7 @@ const values = (x: Tensor): number[] => Array.from(x.dataSync())
 const nested = (x: Tensor) => x.toArray() as number[][][]
 const sigma = (z: number) => 1 / (1 + Math.exp(-z))
 
-const expectClose = (actual: readonly number[], expected: readonly number[], tol = 1e-12) => {
-  expect(actual.length).toBe(expected.length)
-  actual.forEach((a, i) =>
-    expect(Math.abs(a - expected[i]), `entry ${i}: ${a} vs ${expected[i]}`).toBeLessThanOrEqual(tol),
-  )
-}
+const tight = { atol: 1e-12 }
 
 // ---------------------------------------------------------------- a scalar reference
 
@@ -105,8 +101,8 @@ function matchesHandComputation(impl: Impl): void {
   expect(weights.aval.shape).toEqual([1, 2, 2])
   expect(context.aval.shape).toEqual([1, 2, 2])
   const [a, b] = [sigma(2), sigma(1)]
-  expectClose(values(weights), [a, 1 - a, b, 1 - b])
-  expectClose(values(context), [a + 3 * (1 - a), 2 * a - (1 - a), b + 3 * (1 - b), 2 * b - (1 - b)])
+  expectClose(values(weights), [a, 1 - a, b, 1 - b], tight)
+  expectClose(values(context), [a + 3 * (1 - a), 2 * a - (1 - a), b + 3 * (1 - b), 2 * b - (1 - b)], tight)
 }
 
 /** Every query's weights are non-negative and sum to 1, on a batch of several queries and keys. */
@@ -136,8 +132,8 @@ describe('dot-product attention', () => {
     const [q, k, v] = [draw(1, [2, 3, 4]), draw(2, [2, 5, 4]), draw(3, [2, 5, 3])]
     const out = dotProductAttention(q, k, v)
     const ref = reference(nested(q), nested(k), nested(v), scaledDot, softmaxRow)
-    expectClose(values(out.weights), ref.weights.flat(2))
-    expectClose(values(out.context), ref.context.flat(2))
+    expectClose(values(out.weights), ref.weights.flat(2), tight)
+    expectClose(values(out.context), ref.context.flat(2), tight)
   })
 
   it('gives masked keys weight exactly 0 and renormalises over the others', () => {
@@ -152,10 +148,14 @@ describe('dot-product attention', () => {
     // The masked example attends as if its last key were not there; the other is unchanged.
     const cut = (x: AnyT) => ops.slice(x, [1, 0, 0], [1, 2, x.aval.shape[2]]) as AnyT
     const shorter = dotProductAttention(cut(q), cut(k), cut(v))
-    expectClose(values(out.context).slice(4), values(shorter.context))
-    expectClose(w[1].flatMap((row) => row.slice(0, 2)), values(shorter.weights))
+    expectClose(values(out.context).slice(4), values(shorter.context), tight)
+    expectClose(
+      w[1].flatMap((row) => row.slice(0, 2)),
+      values(shorter.weights),
+      tight,
+    )
     const unmasked = dotProductAttention(q, k, v)
-    expectClose(values(out.context).slice(0, 4), values(unmasked.context).slice(0, 4))
+    expectClose(values(out.context).slice(0, 4), values(unmasked.context).slice(0, 4), tight)
   })
 
   it('applies a causal mask [Q, K] to every example, and gives a fully masked query zeros', () => {
@@ -219,7 +219,7 @@ describe('sparsemax attention', () => {
     ])
     const out = sparsemaxAttention(q, k, v)
     expect(values(out.weights)).toEqual([0.75, 0.25, 0])
-    expectClose(values(out.context), [0.75, 0.25])
+    expectClose(values(out.context), [0.75, 0.25], tight)
     // Softmax attention on the same scores gives the dominated key a positive weight.
     expect(values(dotProductAttention(q, k, v).weights)[2]).toBeGreaterThan(0)
   })
@@ -230,8 +230,8 @@ describe('sparsemax attention', () => {
     const [q, k, v] = [ops.mul(draw(12, [2, 3, 4]), 2) as AnyT, draw(13, [2, 5, 4]), draw(14, [2, 5, 3])]
     const out = sparsemaxAttention(q, k, v)
     const ref = reference(nested(q), nested(k), nested(v), scaledDot, sparsemaxRow)
-    expectClose(values(out.weights), ref.weights.flat(2))
-    expectClose(values(out.context), ref.context.flat(2))
+    expectClose(values(out.weights), ref.weights.flat(2), tight)
+    expectClose(values(out.context), ref.context.flat(2), tight)
     expect(values(out.weights).filter((a) => a === 0).length).toBeGreaterThan(0)
   })
 
@@ -276,8 +276,8 @@ describe('additive (Bahdanau) attention', () => {
         ],
       ]),
     )
-    expectClose(values(out.weights), [a1, 1 - a1])
-    expectClose(values(out.context), [2 * a1, 4 * (1 - a1)])
+    expectClose(values(out.weights), [a1, 1 - a1], tight)
+    expectClose(values(out.context), [2 * a1, 4 * (1 - a1)], tight)
   })
 
   it('matches the scalar reference on a batch, with initialised parameters', () => {
@@ -295,8 +295,8 @@ describe('additive (Bahdanau) attention', () => {
       )
     const out = net.apply(p, q, k, v)
     const ref = reference(nested(q), nested(k), nested(v), score, softmaxRow)
-    expectClose(values(out.weights), ref.weights.flat(2))
-    expectClose(values(out.context), ref.context.flat(2))
+    expectClose(values(out.weights), ref.weights.flat(2), tight)
+    expectClose(values(out.context), ref.context.flat(2), tight)
   })
 
   it('initialises W, U, v by Glorot and b at zero, in the requested dtype', () => {

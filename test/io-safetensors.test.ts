@@ -19,6 +19,7 @@ import { Tensor as TensorBase, concrete, type Aval } from '../src/tensor.ts'
 import type { TypedArray } from '../src/dtype.ts'
 import { flatten } from '../src/tree.ts'
 import type { DType } from '../src/dtype.ts'
+import { assertProperty } from './lib/property.ts'
 
 const ok = <A>(r: E.Either<string, A>): A => {
   if (E.isLeft(r)) throw new Error(`expected success, got: ${r.left}`)
@@ -148,7 +149,7 @@ const treeArb = fc.letrec<{ node: unknown; record: Record<string, unknown> }>((t
 
 describe('safetensors encoding', () => {
   it('round trips random trees exactly, with and without a template', () => {
-    fc.assert(
+    assertProperty(
       fc.property(treeArb, fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }), (tree, metadata) => {
         const bytes = encodeSafetensors(tree, metadata)
         const withTemplate = ok(decodeSafetensors(bytes, tree))

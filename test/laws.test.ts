@@ -36,6 +36,7 @@ import {
   type LawResult,
 } from '../laws/index.ts'
 import { compareTrees } from '../laws/numeric.ts'
+import { assertProperty } from './lib/property.ts'
 
 const runs = { numRuns: lawRuns() }
 const holds = (r: LawResult) => {
@@ -124,7 +125,7 @@ const batch = arb.f64([2, 3], domain.real(1.5))
 
 describe('the laws hold for transformed functions', () => {
   it('jacfwd(grad f) = jacrev(grad f) = hessian(f)', () => {
-    fc.assert(
+    assertProperty(
       fc.property(point, (x) => {
         holds(jacobians(grad(smooth), [x]))
         const c = compareTrees(hessian(smooth)(x), jacfwd(grad(smooth))(x), { rtol: 1e-9, atol: 1e-12 })
@@ -135,7 +136,7 @@ describe('the laws hold for transformed functions', () => {
   })
 
   it('grad∘grad: second order of a vector function through ⟨u, f⟩', () => {
-    fc.assert(
+    assertProperty(
       fc.property(point, direction, (x, v) =>
         holds(secondOrder((y: Tensor) => ops.vdot(vector(y), ops.onesLike(y)), [x], [v])),
       ),
@@ -144,7 +145,7 @@ describe('the laws hold for transformed functions', () => {
   })
 
   it('grad f is a function whose derivative obeys the adjoint and finite-difference laws (⟨Hu, v⟩ = ⟨u, Hv⟩)', () => {
-    fc.assert(
+    assertProperty(
       fc.property(point, direction, direction, (x, v, u) => {
         holds(adjoint(grad(smooth), [x], [v], u))
         holds(finiteDifferences(grad(smooth), [x], [v]))
@@ -154,7 +155,7 @@ describe('the laws hold for transformed functions', () => {
   })
 
   it('vmap(grad f)(xs)[i] = grad f(xs[i]), batched on either axis', () => {
-    fc.assert(
+    assertProperty(
       fc.property(batch, fc.constantFrom(0, 1), (xs, axis) =>
         holds(vmapCommutes(grad(smooth), [axis === 0 ? xs : ops.transpose(xs)], [axis], 0)),
       ),
@@ -164,7 +165,7 @@ describe('the laws hold for transformed functions', () => {
 
   it('grad(vmap f): the batched function obeys adjoint, finite differences and jacobians', () => {
     const batched = vmap(vector)
-    fc.assert(
+    assertProperty(
       fc.property(batch, batch, batch, (xs, v, u) => {
         holds(adjoint(batched, [xs], [v], u))
         holds(finiteDifferences(batched, [xs], [v]))
@@ -180,14 +181,14 @@ describe('the laws hold for transformed functions', () => {
 
   it('vmap(jvp f) slices to jvp f, with the primal unbatched', () => {
     const push = (x: Tensor, t: Tensor) => jvp(vector, [x], [t])[1]
-    fc.assert(
+    assertProperty(
       fc.property(point, batch, (x, ts) => holds(vmapCommutes(push, [x, ts], [null, 0], -1))),
       runs,
     )
   })
 
   it('linearize agrees with jvp, and its linear map obeys the vmap law', () => {
-    fc.assert(
+    assertProperty(
       fc.property(point, direction, batch, (x, v, vs) => {
         const [, fLin] = linearize(vector, x)
         expect(compareTrees(jvp(vector, [x], [v])[1], fLin(v), { rtol: 1e-12, atol: 1e-14 }).ok).toBe(true)

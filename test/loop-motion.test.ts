@@ -1,5 +1,5 @@
 /**
- * Loop motion (src/recurrent/loop-motion.ts): a Program with its scans
+ * Loop motion (src/passes/loop-motion.ts): a Program with its scans
  * rewritten computes what the Program computes (f64, CPU interpreter), on
  *
  *  - random cells (Elman, LSTM, GRU, a stack), random sizes and lengths:
@@ -11,24 +11,34 @@
  * and the loops that remain are the recurrence alone: an RNN's forward loop
  * does one product per step (x·Wx left it), its backward loop one, rotated
  * to carry δ (the weight gradients are one product over all T·B rows each).
- * The comparison catches a planted bug in each identity the rewrite rests on.
+ * Each pass alone (a stage of the scan rewrite with the stages it needs, or
+ * fused inputs and split products on the program they see) computes what
+ * its input computes: exactly where its header says it is exact. The
+ * comparison catches a planted bug in each identity the rewrite rests on.
  */
 import * as fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { grad, makeProgram, ops, random, scan, tensor, tree, vjp, vmap, type Tensor } from '../src/index.ts'
 import { bptt, elman, rtrl } from '../src/recurrent/index.ts'
-import { motion, moveLoopInvariants } from '../src/recurrent/loop-motion.ts'
-import { evalProgram, type Program } from '../src/ir/program.ts'
-import { arb, lawRuns, specs } from '../laws/index.ts'
+import {
+  fuseStepwiseInputs,
+  identities,
+  moveLoopInvariants,
+  splitProducts,
+  type LoopMotionOptions,
+} from '../src/passes/index.ts'
+import * as lax from '../src/core/lax.ts'
+import { evalProgram } from '../src/core/interpret.ts'
+import type { Program } from '../src/ir/program.ts'
+import { arb, specs } from '../laws/index.ts'
 import { kinds, makeCell } from './lib/cells.ts'
+import { assertProperty, runs } from './lib/property.ts'
 
 /** Standard normal draws in f64. */
 const normal64 = (key: random.Key, shape: number[]) => ops.astype(random.normal(key, shape), 'f64') as Tensor
-const runs = (cost: number) => ({ numRuns: Math.max(3, Math.ceil(lawRuns() / cost)) })
 
-/** The largest difference between the two programs' outputs on `args`, relative to the largest magnitude (at least 1). */
-function discrepancy(program: Program, args: readonly Tensor[]): number {
-  const moved = moveLoopInvariants(program)
+/** The largest difference between two programs' outputs on `args`, relative to the largest magnitude (at least 1). */
+function gap(program: Program, moved: Program, args: readonly Tensor[]): number {
   const want = evalProgram(program, args).map((t) => t.dataSync())
   const got = evalProgram(moved, args).map((t) => t.dataSync())
   let scale = 1
@@ -37,6 +47,8 @@ function discrepancy(program: Program, args: readonly Tensor[]): number {
   want.forEach((w, i) => w.forEach((v, j) => (worst = Math.max(worst, Math.abs(got[i][j] - v)))))
   return worst / scale
 }
+/** How far loop motion's rewrite of `program` is from it on `args`. */
+const discrepancy = (program: Program, args: readonly Tensor[]) => gap(program, moveLoopInvariants(program), args)
 
 const programOf = (f: (...args: any[]) => unknown, args: unknown[]) => ({
   program: makeProgram(f)(...args),
@@ -78,7 +90,7 @@ const finalLoss = {
 
 describe('loop motion computes what the program computes', () => {
   it('bptt of random cells, step and final-state losses', () => {
-    fc.assert(
+    assertProperty(
       fc.property(problem, (pr) => {
         const { cell, params, h0, xs, targets } = draw(pr)
         const f = (p: unknown, h: unknown, x: Tensor, t: Tensor) =>
@@ -93,7 +105,7 @@ describe('loop motion computes what the program computes', () => {
   })
 
   it('truncated bptt (scans inside a scan over chunks): the loops in the body are moved', () => {
-    fc.assert(
+    assertProperty(
       fc.property(problem, fc.integer({ min: 1, max: 4 }), (pr, truncate) => {
         const { cell, params, h0, xs, targets } = draw(pr)
         const f = (p: unknown, h: unknown, x: Tensor, t: Tensor) =>
@@ -117,7 +129,7 @@ describe('loop motion computes what the program computes', () => {
   })
 
   it('vmap of bptt over sequences; rtrl', () => {
-    fc.assert(
+    assertProperty(
       fc.property(problem, (pr) => {
         const { cell, params, xs, targets } = draw(pr)
         const one = cell.initialState()
@@ -140,7 +152,7 @@ describe('loop motion computes what the program computes', () => {
 
   it("the spec table's scan and its pullback", () => {
     const spec = specs.scan
-    fc.assert(
+    assertProperty(
       fc.property(spec.instance, fc.integer({ min: 0, max: 1000 }), (instance, seed) => {
         const inputs = instance.inputs.map(
           (s, j) =>
@@ -186,6 +198,97 @@ describe('loop motion computes what the program computes', () => {
   })
 })
 
+/** Loop motion with only the named stages and passes (sinking, the frame of a scan's rewrite, always runs). */
+const only = (...on: (keyof LoopMotionOptions)[]): LoopMotionOptions => ({
+  accumulate: on.includes('accumulate'),
+  hoist: on.includes('hoist'),
+  rotate: on.includes('rotate'),
+  fuseInputs: on.includes('fuseInputs'),
+  splitProducts: on.includes('splitProducts'),
+})
+/** bptt's gradient program for a drawn problem, and its inputs. */
+function bpttProgram(pr: Problem) {
+  const { cell, params, h0, xs, targets } = draw(pr)
+  return programOf(
+    (p: unknown, h: unknown, x: Tensor, t: Tensor) =>
+      bptt(cell, pr.final ? finalLoss : stepLoss)(p as never, h as never, x as never, t),
+    [params, h0, xs, targets],
+  )
+}
+const carriesInLoops = (p: Program) => scans(p).reduce((n, e) => n + (e.params as { numCarry: number }).numCarry, 0)
+const productsInLoops = (p: Program) =>
+  scans(p).reduce((n, e) => n + bodyOf(e).eqns.filter((q) => q.prim === 'matmul').length, 0)
+const elmanProblem = { kind: 'elman', I: 2, H: 3, B: 2, T: 4, final: false, seed: 1 } as const
+/** Checks `law` on random problems. */
+const forEveryProblem = (law: (pr: Problem) => void) => assertProperty(fc.property(problem, law), runs(10))
+
+describe('each pass alone computes what its input computes (bptt of random cells)', () => {
+  it('sink, the frame of every scan rewrite: exactly', () => {
+    forEveryProblem((pr) => {
+      const { program, leaves } = bpttProgram(pr)
+      expect(gap(program, moveLoopInvariants(program, only()), leaves)).toBe(0)
+    })
+    const { program } = bpttProgram(elmanProblem)
+    expect(moveLoopInvariants(program, only())).not.toBe(program)
+  })
+
+  it('accumulate: up to the order of the sums over the steps', () => {
+    forEveryProblem((pr) => {
+      const { program, leaves } = bpttProgram(pr)
+      expect(gap(program, moveLoopInvariants(program, only('accumulate')), leaves)).toBeLessThan(1e-12)
+    })
+    // The weight gradients leave the backward loop.
+    const { program } = bpttProgram(elmanProblem)
+    expect(carriesInLoops(moveLoopInvariants(program, only('accumulate')))).toBeLessThan(
+      carriesInLoops(moveLoopInvariants(program, only())),
+    )
+  })
+
+  it('hoist: up to the order of the regrouped sums', () => {
+    forEveryProblem((pr) => {
+      const { program, leaves } = bpttProgram(pr)
+      expect(gap(program, moveLoopInvariants(program, only('hoist')), leaves)).toBeLessThan(1e-12)
+    })
+    // x·Wx leaves the forward loop.
+    const { program } = bpttProgram(elmanProblem)
+    expect(productsInLoops(moveLoopInvariants(program, only('hoist')))).toBeLessThan(
+      productsInLoops(moveLoopInvariants(program, only())),
+    )
+  })
+
+  it('rotate (on the sums left by accumulate, which it needs): exactly', () => {
+    forEveryProblem((pr) => {
+      const { program, leaves } = bpttProgram(pr)
+      const summed = moveLoopInvariants(program, only('accumulate'))
+      expect(gap(summed, moveLoopInvariants(program, only('accumulate', 'rotate')), leaves)).toBe(0)
+    })
+    const lengths = (p: Program) => scans(p).map((e) => (e.params as { length: number }).length)
+    const { program } = bpttProgram(elmanProblem)
+    expect(lengths(moveLoopInvariants(program, only('accumulate', 'rotate')))).toContain(elmanProblem.T - 1)
+    expect(lengths(moveLoopInvariants(program, only('accumulate')))).not.toContain(elmanProblem.T - 1)
+  })
+
+  it('fuse inputs, on the program the scan rewrite leaves: exactly', () => {
+    forEveryProblem((pr) => {
+      const { program, leaves } = bpttProgram(pr)
+      const moved = moveLoopInvariants(program, { fuseInputs: false, splitProducts: false })
+      expect(gap(moved, fuseStepwiseInputs(moved), leaves)).toBe(0)
+    })
+    const moved = moveLoopInvariants(bpttProgram(elmanProblem).program, { fuseInputs: false, splitProducts: false })
+    expect(fuseStepwiseInputs(moved)).not.toBe(moved)
+  })
+
+  it('split products, on the program the rest of loop motion leaves: up to the order of the split sums', () => {
+    forEveryProblem((pr) => {
+      const { program, leaves } = bpttProgram(pr)
+      const moved = moveLoopInvariants(program, { splitProducts: false })
+      expect(gap(moved, splitProducts(moved), leaves)).toBeLessThan(1e-12)
+    })
+    const moved = moveLoopInvariants(bpttProgram(elmanProblem).program, { splitProducts: false })
+    expect(splitProducts(moved)).not.toBe(moved)
+  })
+})
+
 describe('what stays in the loop', () => {
   it('nothing, where every carry is a sum over the steps', () => {
     const f = (w: Tensor, xs: Tensor) =>
@@ -217,7 +320,8 @@ describe('what stays in the loop', () => {
     const loops = scans(moved)
     expect(loops).toHaveLength(2)
     for (const e of loops) expect(bodyOf(e).eqns.filter((q) => q.prim === 'matmul')).toHaveLength(1)
-    // The backward loop is rotated: it carries δ = c ⊙ (1 − h²) over T − 1 steps, so its body is the product and its epilogue.
+    // The backward loop is rotated: it carries δ = c ⊙ (1 − h²) over T − 1 steps, so its body is the product and its
+    // epilogue.
     expect(loops.map((e) => (e.params as { length: number }).length)).toEqual([T, T - 1])
     expect(
       bodyOf(loops[1]).eqns.every(
@@ -261,8 +365,23 @@ describe('what stays in the loop', () => {
 })
 
 describe('the comparison catches a planted bug', () => {
-  const original = { ...motion }
-  afterEach(() => Object.assign(motion, original))
+  const { accumulate, hoist, sink, rotate, fuseInputs, splitProducts: split } = identities
+  const original = {
+    accumulate: { ...accumulate },
+    hoist: { ...hoist },
+    sink: { ...sink },
+    rotate: { ...rotate },
+    fuseInputs: { ...fuseInputs },
+    split: { ...split },
+  }
+  afterEach(() => {
+    Object.assign(accumulate, original.accumulate)
+    Object.assign(hoist, original.hoist)
+    Object.assign(sink, original.sink)
+    Object.assign(rotate, original.rotate)
+    Object.assign(fuseInputs, original.fuseInputs)
+    Object.assign(split, original.split)
+  })
 
   const bpttProblems = [
     { kind: 'elman', I: 2, H: 3, B: 2, T: 4, final: false, seed: 1 },
@@ -284,18 +403,18 @@ describe('the comparison catches a planted bug', () => {
   it('the planted rules are the ones in use', () => {
     expect(worst()).toBeLessThan(1e-12)
   })
-  it('incoming carries shifted the wrong way for a reversed loop', () => {
-    motion.incoming = (outgoing, init, reverse) => original.incoming(outgoing, init, !reverse)
+  it('sink: incoming carries shifted the wrong way for a reversed loop', () => {
+    sink.incoming = (outgoing, init, reverse) => original.sink.incoming(outgoing, init, !reverse)
     expect(worst()).toBeGreaterThan(1e-3)
   })
-  it('a rotated loop whose two halves read the same step', () => {
-    motion.rotatedInputs = (perStep, reverse) => {
-      const { q } = original.rotatedInputs(perStep, reverse)
+  it('rotate: a rotated loop whose two halves read the same step', () => {
+    rotate.rotatedInputs = (perStep, reverse) => {
+      const { q } = original.rotate.rotatedInputs(perStep, reverse)
       return { q, p: q }
     }
     expect(worst()).toBeGreaterThan(1e-3)
   })
-  it('a fused input that reads the step where its slice starts', () => {
+  it('fuse inputs: a fused input that reads the step where its slice starts', () => {
     // xs = exp(x)[1:]: the loop reads x from step 1 and takes exp itself.
     const f = (h: Tensor, x: Tensor) =>
       scan((c: Tensor, xt: Tensor) => [ops.add(c, ops.mul(c, xt)), c] as const, h, ops.slice(ops.exp(x), [1, 0]))
@@ -303,19 +422,29 @@ describe('the comparison catches a planted bug', () => {
     const program = makeProgram(f)(...args)
     expect(bodyOf(scans(moveLoopInvariants(program))[0]).eqns.map((q) => q.prim)).toContain('exp')
     expect(discrepancy(program, args)).toBeLessThan(1e-12)
-    motion.throughSlice = (t) => t
+    fuseInputs.throughSlice = (t) => t
     expect(discrepancy(program, args)).toBeGreaterThan(1e-3)
   })
-  it('a split product that leaves out its last run', () => {
-    motion.runs = (a, b) => original.runs(a, b).slice(0, -1)
+  it('split products: a split product that leaves out its last run', () => {
+    split.runs = (a, b) => original.split.runs(a, b).slice(0, -1)
     expect(worst()).toBeGreaterThan(1e-3)
   })
-  it('a product over the steps with a factor read untransposed', () => {
-    motion.productOverSteps = (a, b, transposed) =>
+  it('accumulate: a product over the steps with a factor read untransposed', () => {
+    accumulate.productOverSteps = (a, b, transposed) =>
       a.aval.shape[1] === a.aval.shape[2]
-        ? original.productOverSteps(a, b, !transposed)
-        : original.productOverSteps(a, b, transposed)
+        ? original.accumulate.productOverSteps(a, b, !transposed)
+        : original.accumulate.productOverSteps(a, b, transposed)
     // Square factors only (the planted version must still type-check in shape): the recurrent weights' gradient.
+    expect(worst()).toBeGreaterThan(1e-3)
+  })
+  it("hoist: values hoisted for all steps computed from the next step's xs", () => {
+    // Step t reads xsₜ₊₁ (the last step xs₀): the batched values are rolled one step along the steps.
+    const next = (x: Tensor) => {
+      const [T, ...rest] = x.aval.shape
+      const at = (from: number, to: number) => lax.slice(x, [from, ...rest.map(() => 0)], [to, ...rest])
+      return T === 1 ? x : lax.concat([at(1, T), at(0, 1)], 0)
+    }
+    hoist.atEveryStep = (program, consts, xs, T) => original.hoist.atEveryStep(program, consts, xs.map(next), T)
     expect(worst()).toBeGreaterThan(1e-3)
   })
 })

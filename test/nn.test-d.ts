@@ -41,7 +41,7 @@ describe('layers', () => {
       readonly [Tensor<['B', 784], 'f32'>, null]
     >()
   })
-  it('conv2d computes its output size by seed 002 where sizes are literals', () => {
+  it("conv2d computes its output size by the COMP613 notes' formula where sizes are literals", () => {
     const same = nn.conv2d(1, 8, 3, { padding: 'SAME' })
     expectTypeOf(same.apply(same.init(key), images)).toEqualTypeOf<Tensor<['B', 28, 28, 8], 'f32'>>()
     const valid = nn.conv2d(3, 16, 5)
@@ -222,7 +222,7 @@ describe('losses', () => {
   })
 })
 
-describe('type-level window arithmetic (seed 002)', () => {
+describe('type-level window arithmetic (output size in the COMP613 Deep Learning notes)', () => {
   it('M = floor((N + 2p − R′)/S) + 1, R′ = R + (R − 1)(r − 1); SAME = ceil(N/S)', () => {
     expectTypeOf<WindowOut<28, 3, 1, 1, 'SAME'>>().toEqualTypeOf<28>()
     expectTypeOf<WindowOut<28, 3, 1, 1, 'VALID'>>().toEqualTypeOf<26>()

@@ -14,18 +14,12 @@ import {
 } from '../src/index.ts'
 import * as optim from '../src/optim/index.ts'
 import type { Tree } from '../src/tree.ts'
+import { expectClose, within } from './lib/close.ts'
 
 type Nested = number | readonly Nested[]
 const f64 = <const X extends Nested>(data: X) => tensor(data, { dtype: 'f64' })
 const values = (t: Tensor): number[] => Array.from(t.dataSync())
-const close = (actual: Tensor | number[], expected: readonly number[], tol = 1e-12) => {
-  const a = Array.isArray(actual) ? actual : values(actual)
-  expect(a.length).toBe(expected.length)
-  a.forEach((v, i) => {
-    if (Math.abs(v - expected[i]) > tol * (1 + Math.abs(expected[i])))
-      expect.fail(`entry ${i}: got ${v}, expected ${expected[i]} (tolerance ${tol})`)
-  })
-}
+const tight = within(1e-12)
 
 // ---------------------------------------------------------------- reference updates
 
@@ -69,22 +63,22 @@ function reference(
 
 describe('first-order updates match the formulas, step by step', () => {
   const lr = 0.1
-  it('SGD: θ′ = θ − α g (seed 002)', () => {
+  it('SGD: θ′ = θ − α g (COMP613 Deep Learning notes, "Optimisation for Machine Learning")', () => {
     const got = runSteps(optim.sgd({ lr }))
     // By hand for the first entry: 1 − 0.1·0.5 = 0.95; − 0.1·0.1 = 0.94; + 0.1·0.7 = 1.01.
     expect(got.map((p) => p[0])).toEqual([0.95, 0.94, 1.01].map((v, i) => expect.closeTo(v, 12 - i)))
-    got.forEach((p, k) => close(p, reference((g, th) => th - lr * g, 0)[k]))
+    got.forEach((p, k) => expectClose(p, reference((g, th) => th - lr * g, 0)[k], tight))
   })
-  it('momentum: v′ = ηv − αg, θ′ = θ + v′ (seed 002)', () => {
+  it('momentum: v′ = ηv − αg, θ′ = θ + v′ (COMP613 Deep Learning notes, "Optimisation for Machine Learning")', () => {
     const eta = 0.9
     const got = runSteps(optim.momentum({ lr, momentum: eta }))
     // First entry: v = −0.05 → θ = 0.95; v = −0.045 − 0.01 = −0.055 → θ = 0.895.
-    close([got[0][0], got[1][0]], [0.95, 0.895])
+    expectClose([got[0][0], got[1][0]], [0.95, 0.895], tight)
     const ref = reference((g, th, st) => {
       st[0] = eta * st[0] - lr * g
       return th + st[0]
     }, 1)
-    got.forEach((p, k) => close(p, ref[k]))
+    got.forEach((p, k) => expectClose(p, ref[k], tight))
   })
   it('Nesterov: φ′ = φ + ηv′ − αg with v′ = ηv − αg', () => {
     const eta = 0.8
@@ -93,9 +87,9 @@ describe('first-order updates match the formulas, step by step', () => {
       st[0] = eta * st[0] - lr * g
       return th + eta * st[0] - lr * g
     }, 1)
-    got.forEach((p, k) => close(p, ref[k]))
+    got.forEach((p, k) => expectClose(p, ref[k], tight))
   })
-  it("Nesterov's iterates are the look-ahead points θ + ηv of seed 003's form, with the gradient taken there", () => {
+  it("Nesterov's iterates are the look-ahead points θ + ηv (Neural Networks II notes), with the gradient taken there", () => {
     // h(θ) = Σ cᵢ θᵢ² / 2 + θᵢ³ / 3 (non-quadratic, so the gradient's point matters).
     const cs = [1, 3, 0.5, 2]
     const h = (p: Params) => {
@@ -111,27 +105,27 @@ describe('first-order updates match the formulas, step by step', () => {
     const opt = optim.nesterov({ lr: alpha, momentum: eta })
     let s = opt.init(phi)
     for (let k = 0; k < 4; k++) {
-      const g = dh(theta.map((th, i) => th + eta * v[i])) // ∇L(θ + αv) in seed 003's notation
+      const g = dh(theta.map((th, i) => th + eta * v[i])) // ∇L(θ + αv) in the notation of the Neural Networks II notes
       v = v.map((vi, i) => eta * vi - alpha * g[i])
       theta = theta.map((th, i) => th + v[i])
       ;[phi, s] = opt.update(grad(h)(phi), s, phi)
-      close(
+      expectClose(
         flat(phi),
         theta.map((th, i) => th + eta * v[i]),
-        1e-12,
+        tight,
       )
     }
   })
-  it('Adagrad: s′ = s + g², θ′ = θ − αg/√(s′ + ε) (seed 001)', () => {
+  it('Adagrad: s′ = s + g², θ′ = θ − αg/√(s′ + ε) (Duchi et al. 2011)', () => {
     const eps = 1e-8
     const got = runSteps(optim.adagrad({ lr, eps }))
     const ref = reference((g, th, st) => {
       st[0] += g * g
       return th - (lr * g) / Math.sqrt(st[0] + eps)
     }, 1)
-    got.forEach((p, k) => close(p, ref[k]))
+    got.forEach((p, k) => expectClose(p, ref[k], tight))
   })
-  it('RMSProp: s′ = ρs + (1 − ρ)g², θ′ = θ − αg/√(s′ + ε) (seed 001)', () => {
+  it('RMSProp: s′ = ρs + (1 − ρ)g², θ′ = θ − αg/√(s′ + ε) (Tieleman and Hinton 2012)', () => {
     const rho = 0.9
     const eps = 1e-8
     const got = runSteps(optim.rmsprop({ lr, decay: rho, eps }))
@@ -139,7 +133,7 @@ describe('first-order updates match the formulas, step by step', () => {
       st[0] = rho * st[0] + (1 - rho) * g * g
       return th - (lr * g) / Math.sqrt(st[0] + eps)
     }, 1)
-    got.forEach((p, k) => close(p, ref[k]))
+    got.forEach((p, k) => expectClose(p, ref[k], tight))
   })
   it('Adam: bias-corrected moments (Kingma & Ba)', () => {
     const [b1, b2, eps] = [0.9, 0.999, 1e-8]
@@ -151,7 +145,7 @@ describe('first-order updates match the formulas, step by step', () => {
       const vHat = st[1] / (1 - b2 ** t)
       return th - (lr * mHat) / (Math.sqrt(vHat) + eps)
     }, 2)
-    got.forEach((p, k) => close(p, ref[k]))
+    got.forEach((p, k) => expectClose(p, ref[k], tight))
   })
   it('the state is a pytree of tensors that counts the steps and mirrors the parameters', () => {
     const opt = optim.adam({ lr })
@@ -210,22 +204,28 @@ describe('a planted bug fails the bias-correction check', () => {
 describe('learning-rate schedules are functions of the step-count tensor', () => {
   const at = (s: optim.Schedule, steps: number[]) => steps.map((k) => optim.scheduleValue(s, k))
   it('step decay: init·factor^⌊t/every⌋', () => {
-    close(
+    expectClose(
       at(optim.stepDecay({ init: 1, factor: 0.5, every: 10 }), [0, 9, 10, 19, 20, 35]),
       [1, 1, 0.5, 0.5, 0.25, 0.125],
+      tight,
     )
   })
   it('exponential decay: init·rate^(t/steps)', () => {
-    close(at(optim.exponentialDecay({ init: 2, rate: 0.5, steps: 4 }), [0, 2, 4, 8]), [2, 2 * Math.SQRT1_2, 1, 0.5])
+    expectClose(
+      at(optim.exponentialDecay({ init: 2, rate: 0.5, steps: 4 }), [0, 2, 4, 8]),
+      [2, 2 * Math.SQRT1_2, 1, 0.5],
+      tight,
+    )
   })
   it('cyclic (triangular): up from min to max over halfPeriod steps, then down', () => {
-    close(
+    expectClose(
       at(optim.cyclic({ min: 0.1, max: 1, halfPeriod: 5 }), [0, 2, 5, 7, 10, 12, 15]),
       [0.1, 0.46, 1, 0.64, 0.1, 0.46, 1],
+      tight,
     )
   })
   it('a constant', () => {
-    close(at(optim.constant(0.3), [0, 100]), [0.3, 0.3])
+    expectClose(at(optim.constant(0.3), [0, 100]), [0.3, 0.3], tight)
   })
   it('the optimiser evaluates the schedule at the count before each update', () => {
     // SGD with g = 1: each step moves θ by exactly the rate of that step.
@@ -238,7 +238,7 @@ describe('learning-rate schedules are functions of the step-count tensor', () =>
       moves.push(p.x.item() - p2.x.item())
       ;[p, s] = [p2, s2]
     }
-    close(moves, [1, 1, 0.1, 0.1, 0.01])
+    expectClose(moves, [1, 1, 0.1, 0.1, 0.01], tight)
   })
   it('jitted, a schedule computes the same rates from the count it is given', async () => {
     const schedule = optim.cyclic({ min: 0.01, max: 0.5, halfPeriod: 3 })
@@ -262,9 +262,9 @@ describe('clipping by global norm', () => {
   it('scales larger gradients down to the bound, keeping their direction', () => {
     const g = { a: f64([3, 0]), b: f64([[-4]]) } // ‖g‖ = 5
     const [out] = clip.update(g, clip.init(params), params)
-    close(out.a, [0.6, 0])
-    close(out.b, [-0.8])
-    close([optim.globalNorm(out).item()], [1])
+    expectClose(out.a, [0.6, 0], tight)
+    expectClose(out.b, [-0.8], tight)
+    expectClose([optim.globalNorm(out).item()], [1], tight)
   })
   it('the global norm spans every leaf, in the widest dtype', () => {
     const n = optim.globalNorm({ a: tensor([3], { dtype: 'f32' }), b: f64([[4]]) })
@@ -275,16 +275,16 @@ describe('clipping by global norm', () => {
     const opt = optim.chain(optim.clipByGlobalNorm(1), optim.sgd({ lr: 1 }))
     const g = { a: f64([3, 0]), b: f64([[-4]]) }
     const [p1, s1] = opt.update(g, opt.init(params), params)
-    close(p1.a, [-0.6, 0])
-    close(p1.b, [0.8])
+    expectClose(p1.a, [-0.6, 0], tight)
+    expectClose(p1.b, [0.8], tight)
     expect(Array.isArray(s1)).toBe(true)
     expect((s1[1] as { count: Tensor }).count.item()).toBe(1)
   })
-  it('clipping by value truncates each entry to [−c, c] (seed 001)', () => {
+  it('clipping by value truncates each entry to [−c, c] (Martins, Deep Learning: A Shallow Tutorial)', () => {
     const byValue = optim.clipByValue(0.5)
     const [out] = byValue.update({ a: f64([3, -0.1]), b: f64([[-4]]) }, byValue.init(params), params)
-    close(out.a, [0.5, -0.1])
-    close(out.b, [-0.5])
+    expectClose(out.a, [0.5, -0.1], tight)
+    expectClose(out.b, [-0.5], tight)
   })
 })
 
@@ -295,19 +295,23 @@ describe('weight decay, coupled and decoupled', () => {
   const zero = { x: f64([0, 0]) }
   const step = (opt: optim.Optimiser<any>, g = zero) => values(opt.update(g, opt.init(p), p)[0].x)
   it('decoupled (AdamW) shrinks θ by α·λ·θ, outside the adaptive scaling', () => {
-    close(step(optim.adam({ lr: 0.1, weightDecay: { rate: 0.1, mode: 'decoupled' } })), [2 * 0.99, -0.5 * 0.99])
-    close(step(optim.adamw({ lr: 0.1, weightDecay: 0.1 })), [2 * 0.99, -0.5 * 0.99])
+    expectClose(
+      step(optim.adam({ lr: 0.1, weightDecay: { rate: 0.1, mode: 'decoupled' } })),
+      [2 * 0.99, -0.5 * 0.99],
+      tight,
+    )
+    expectClose(step(optim.adamw({ lr: 0.1, weightDecay: 0.1 })), [2 * 0.99, -0.5 * 0.99], tight)
   })
   it('coupled L2 adds λθ to the gradient, which Adam then normalises to a step of α·sign(θ)', () => {
-    close(step(optim.adam({ lr: 0.1, weightDecay: { rate: 0.1, mode: 'l2' } })), [1.9, -0.4], 1e-6)
+    expectClose(step(optim.adam({ lr: 0.1, weightDecay: { rate: 0.1, mode: 'l2' } })), [1.9, -0.4], within(1e-6))
     // The same as the addWeightDecay transform in front of plain Adam.
-    close(step(optim.chain(optim.addWeightDecay(0.1), optim.adam({ lr: 0.1 }))), [1.9, -0.4], 1e-6)
+    expectClose(step(optim.chain(optim.addWeightDecay(0.1), optim.adam({ lr: 0.1 }))), [1.9, -0.4], within(1e-6))
   })
   it('for plain SGD the two coincide', () => {
     const g = { x: f64([1, 1]) }
     const a = step(optim.sgd({ lr: 0.1, weightDecay: { rate: 0.3, mode: 'l2' } }), g)
-    close(a, step(optim.sgd({ lr: 0.1, weightDecay: { rate: 0.3, mode: 'decoupled' } }), g))
-    close(a, [2 - 0.1 * (1 + 0.6), -0.5 - 0.1 * (1 - 0.15)])
+    expectClose(a, step(optim.sgd({ lr: 0.1, weightDecay: { rate: 0.3, mode: 'decoupled' } }), g), tight)
+    expectClose(a, [2 - 0.1 * (1 + 0.6), -0.5 - 0.1 * (1 - 0.15)], tight)
   })
   it('with momentum, coupled decay enters the velocity and so differs from the second step on', () => {
     const run = (mode: 'l2' | 'decoupled') => {
@@ -321,10 +325,10 @@ describe('weight decay, coupled and decoupled', () => {
       return out
     }
     const [l2, dec] = [run('l2'), run('decoupled')]
-    close(l2[0], dec[0])
+    expectClose(l2[0], dec[0], tight)
     // l2: v₁ = −0.1, θ₁ = 1.9; v₂ = 0.9·(−0.1) − 0.1·0.5·1.9 = −0.185, θ₂ = 1.715.
     // decoupled: θ₁ = 1.9; v₂ = 0, θ₂ = 1.9 − 0.1·0.5·1.9 = 1.805.
-    close([l2[1][0], dec[1][0]], [1.715, 1.805])
+    expectClose([l2[1][0], dec[1][0]], [1.715, 1.805], tight)
   })
 })
 
@@ -366,12 +370,12 @@ describe('every optimiser decreases a convex quadratic and converges on it', () 
       })
       expect(r.reason).toBe('gradTol')
       expect(r.losses[1]).toBeLessThan(r.losses[0])
-      close(qFlat(r.params), thetaStar, 1e-5)
+      expectClose(qFlat(r.params), thetaStar, within(1e-5))
     })
   it('Newton-CG solves it in one step when CG may take dim = 3 iterations', async () => {
     const newton = optim.newtonCG(quadratic, { maxCgIters: 3, lineSearch: false })
     const { params } = await newton.step(q0, newton.init(q0))
-    close(qFlat(params), thetaStar, 1e-10)
+    expectClose(qFlat(params), thetaStar, within(1e-10))
   })
   it('…and not with fewer CG iterations than the dimension', async () => {
     const newton = optim.newtonCG(quadratic, { maxCgIters: 2, lineSearch: false })
@@ -385,12 +389,12 @@ describe('every optimiser decreases a convex quadratic and converges on it', () 
       { damping: 0, maxCgIters: 3, lineSearch: false },
     )
     const { params } = await gn.step(q0, gn.init(q0), null, null)
-    close(qFlat(params), thetaStar, 1e-10)
+    expectClose(qFlat(params), thetaStar, within(1e-10))
   })
   it('L-BFGS converges', async () => {
     const r = await optim.minimize(optim.lbfgs(quadratic), q0, { maxIters: 50, gradTol: 1e-9 })
     expect(r.converged).toBe(true)
-    close(qFlat(r.params), thetaStar, 1e-8)
+    expectClose(qFlat(r.params), thetaStar, within(1e-8))
   })
 })
 
@@ -446,7 +450,7 @@ describe('curvature products never form a matrix yet equal the explicit one', ()
     const HJv = matvec(H, Jv)
     const explicit = Array.from({ length: 8 }, (_, j) => Jm.reduce((s, row, i) => s + row[j] * HJv[i], 0))
     const { product } = optim.ggnProduct({ model, loss }, net, x, targets)
-    close(vec(product(v)), explicit, 1e-10)
+    expectClose(vec(product(v)), explicit, within(1e-10))
   })
   it('the GGN is positive semi-definite where the Hessian is not', () => {
     const { product } = optim.ggnProduct({ model, loss }, net, x, targets)
@@ -483,23 +487,23 @@ describe('curvature products never form a matrix yet equal the explicit one', ()
     for (const d of dirs) expect(optim.treeVdot(d, product(d))).toBeGreaterThanOrEqual(-1e-12)
     expect(Math.min(...dirs.map((d) => optim.treeVdot(d, h.product(d))))).toBeLessThan(0)
   })
-  it('the Hessian product equals hvp, and for a linear model the GGN equals the Hessian (seed 002)', () => {
+  it('the Hessian product equals hvp, and for a linear model the GGN equals the Hessian (COMP613 notes)', () => {
     const f = (p: Net) => loss(model(p, x), targets)
-    close(vec(optim.hessianProduct(f, net).product(v)), vec(hvp(f, [net], [v]) as Net), 1e-12)
+    expectClose(vec(optim.hessianProduct(f, net).product(v)), vec(hvp(f, [net], [v]) as Net), tight)
     const linear = (p: Net, xs: Tensor) => ops.add(ops.matmul(xs, p.w), p.b)
     const g = (p: Net) => loss(linear(p, x), targets)
-    close(
+    expectClose(
       vec(optim.ggnProduct({ model: linear, loss }, net, x, targets).product(v)),
       vec(hvp(g, [net], [v]) as Net),
-      1e-12,
+      tight,
     )
   })
   it('the GGN step also gives the loss and the gradient Jᵀ∇l', () => {
     const f = (p: Net) => loss(model(p, x), targets)
     const [value, g] = valueAndGrad(f)(net)
     const r = optim.ggnProduct({ model, loss }, net, x, targets)
-    close([r.loss.item()], [value.item()])
-    close(vec(r.grad), vec(g as Net), 1e-12)
+    expectClose([r.loss.item()], [value.item()], tight)
+    expectClose(vec(r.grad), vec(g as Net), tight)
   })
   it('conjugate gradient solves a small SPD system and reports its iterations', () => {
     const A = [
@@ -512,7 +516,7 @@ describe('curvature products never form a matrix yet equal the explicit one', ()
       maxIters: 10,
       tol: 1e-14,
     })
-    close(matvec(A, values(r.x.x)), [1, 2, 3], 1e-12)
+    expectClose(matvec(A, values(r.x.x)), [1, 2, 3], tight)
     expect(r.iterations).toBeLessThanOrEqual(3)
     expect(r.negativeCurvature).toBe(false)
     const neg = optim.conjugateGradient((q: { x: Tensor }) => ({ x: ops.neg(q.x) }), b, { maxIters: 10 })
@@ -522,7 +526,7 @@ describe('curvature products never form a matrix yet equal the explicit one', ()
     const s = [{ x: f64([1, 0.5]) }, { x: f64([-0.2, 1]) }]
     const y = [{ x: f64([2, 0.3]) }, { x: f64([0.1, 1.5]) }]
     const rho = s.map((si, i) => 1 / optim.treeVdot(si, y[i]))
-    close(optim.twoLoop(y[1], s, y, rho).x, [-0.2, 1], 1e-12)
+    expectClose(optim.twoLoop(y[1], s, y, rho).x, [-0.2, 1], tight)
   })
 })
 
@@ -542,20 +546,20 @@ describe('second-order methods on Rosenbrock', () => {
     const r = await optim.minimize(optim.lbfgs(rosenbrock, { history: 5 }), start, { maxIters: 100, gradTol: 1e-8 })
     expect(r.converged).toBe(true)
     expect(r.iterations).toBeLessThanOrEqual(100)
-    close(r.params.xy, [1, 1], 1e-4)
+    expectClose(r.params.xy, [1, 1], within(1e-4))
   })
   it('Newton-CG (Hessian-vector products) and Gauss-Newton (residuals, square loss) reach it too', async () => {
     const newton = await optim.minimize(optim.newtonCG(rosenbrock, { damping: 1e-3 }), start, {
       maxIters: 100,
       gradTol: 1e-8,
     })
-    close(newton.params.xy, [1, 1], 1e-4)
+    expectClose(newton.params.xy, [1, 1], within(1e-4))
     const gn = optim.gaussNewton({
       model: (p: { xy: Tensor<[2]> }) => rosenResidual(p),
       loss: (z: Tensor) => ops.sum(ops.square(z)),
     })
     const r = await optim.minimize(gn, start, { maxIters: 100, gradTol: 1e-8, batch: [null, null] })
-    close(r.params.xy, [1, 1], 1e-4)
+    expectClose(r.params.xy, [1, 1], within(1e-4))
   })
 })
 
@@ -599,9 +603,9 @@ describe('a whole training step jits into one call that gives the unjitted numbe
       for (let k = 0; k < 5; k++) {
         const [p1, s1, l1] = step(pe, se, xs, ys)
         const [p2, s2, l2] = await jitted(pj, sj, xs, ys)
-        close(l2, values(l1), 1e-6)
-        close(p2.w, values(p1.w), 1e-6)
-        close(p2.b, values(p1.b), 1e-6)
+        expectClose(l2, values(l1), within(1e-6))
+        expectClose(p2.w, values(p1.w), within(1e-6))
+        expectClose(p2.b, values(p1.b), within(1e-6))
         ;[pe, se, pj, sj] = [p1, s1, p2, s2]
       }
       // The count rides in the state as an input of the one traced program.

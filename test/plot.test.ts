@@ -19,6 +19,7 @@ import {
   svgSize,
   writeSvg,
 } from '../src/plot/svg.ts'
+import { assertProperty } from './lib/property.ts'
 
 interface Element {
   readonly name: string
@@ -72,14 +73,14 @@ const all = (e: Element, name: string): Element[] => [
   ...(e.name === name ? [e] : []),
   ...e.children.flatMap((c) => all(c, name)),
 ]
-const unescape = (s: string) =>
+const decodeEntities = (s: string) =>
   s
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
     .replace(/&quot;/g, '"')
     .replace(/&apos;/g, "'")
     .replace(/&amp;/g, '&')
-const texts = (e: Element) => all(e, 'text').map((t) => unescape(t.text))
+const texts = (e: Element) => all(e, 'text').map((t) => decodeEntities(t.text))
 const seriesPath = (svg: Element, name: string) => {
   const g = all(svg, 'g').find((x) => x.attrs.class === 'series' && x.attrs['data-name'] === name)
   if (g === undefined) throw new Error(`no series ${name}`)
@@ -108,7 +109,7 @@ describe('ticks and scales', () => {
     expect(() => niceTicks(1, Number.NaN)).toThrow('niceTicks: expected a finite interval, got [1, NaN]')
   })
   it('gives 2 to 6 evenly spaced round ticks inside any interval', () => {
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.double({ min: -1e6, max: 1e6, noNaN: true }),
         fc.double({ min: 1e-3, max: 1e6, noNaN: true }),

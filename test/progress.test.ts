@@ -13,6 +13,9 @@ import {
   type ProgressView,
 } from '../src/train/progress.ts'
 
+/** ESC, which starts the terminal's control sequences (ESC [K erases to the end of the line). */
+const ESC = '\u001b'
+
 const view = (over: Partial<ProgressView> = {}): ProgressView => ({
   epoch: 2,
   epochs: 10,
@@ -138,19 +141,23 @@ describe('progress reporter on a terminal', () => {
     h.advance(10)
     p.epochEnd(status(10, { metrics: { val: 0.25 } }))
     expect(h.writes[2]).toMatch(
-      /^\repoch 1\/2 ▕██████████▏ 10\/10 loss 0\.1000 val 0\.2500 · .* samples\/s · ETA .*\x1b\[K\n$/,
+      new RegExp(
+        String.raw`^\repoch 1\/2 ▕██████████▏ 10\/10 loss 0\.1000 val 0\.2500 · .* samples\/s · ETA .*${ESC}\[K\n$`,
+      ),
     )
     p.update(status(11))
     p.finish(status(20), 20)
     expect(h.writes[4]).toMatch(
-      /^\rdone: 2 epochs, 20 steps, 640 samples in 0:02 \(\d+ samples\/s\), loss 0\.05000\x1b\[K\n$/,
+      new RegExp(
+        String.raw`^\rdone: 2 epochs, 20 steps, 640 samples in 0:02 \(\d+ samples\/s\), loss 0\.05000${ESC}\[K\n$`,
+      ),
     )
   })
   it('fits the line to the terminal width', () => {
     const h = harness(true, 40)
     const p = progressReporter({ stream: h.stream, clock: h.clock })
     p.update(status(3))
-    const line = h.writes[0].replace(/^\r/, '').replace(/\x1b\[K$/, '')
+    const line = h.writes[0].replace(/^\r/, '').replace(new RegExp(String.raw`${ESC}\[K$`), '')
     expect(Array.from(line)).toHaveLength(39)
     expect(line.endsWith('…')).toBe(true)
   })
@@ -172,7 +179,7 @@ describe('progress reporter writing plain lines', () => {
     expect(h.writes).toHaveLength(4)
     for (const w of h.writes) {
       expect(w.endsWith('\n')).toBe(true)
-      expect(w).not.toMatch(/\r|\x1b|▕/)
+      expect(w).not.toMatch(new RegExp(String.raw`\r|${ESC}|▕`))
     }
     expect(h.writes[0]).toBe('epoch 1/2 step  1/10 loss 1.000 · ? samples/s · ETA --:--\n')
     expect(h.writes[3]).toMatch(/^done: 2 epochs, 20 steps, 640 samples in 0:05 \(128 samples\/s\), loss 0\.05000\n$/)

@@ -1,6 +1,7 @@
 /**
  * The cells against independent implementations: each step against the
- * formula of seed 001 written out in plain JavaScript arithmetic, the LSTM
+ * formula of A. Martins, Deep Learning: A Shallow Tutorial, NLPL Winter School
+ * 2018 ("Recurrent Neural Networks") written out in plain JavaScript arithmetic, the LSTM
  * step against TensorFlow.js's `tf.basicLSTMCell`, and `rnn` and
  * `bidirectional` over whole sequences against TensorFlow.js's recurrent
  * layers (simpleRNN, LSTM, GRU, Bidirectional) with the same weights. Then the
@@ -12,8 +13,10 @@ import * as fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ops, random, tree, type Tensor } from '../src/index.ts'
 import { bidirectional, elman, gru, lstm, orthogonal, rnn, stacked, type AnyCell } from '../src/recurrent/index.ts'
-import { arb, checkLayer, lawRuns } from '../laws/index.ts'
-import { compareTrees, randomLike, type Tolerance } from '../laws/numeric.ts'
+import { arb, checkLayer } from '../laws/index.ts'
+import { randomLike, type Tolerance } from '../laws/numeric.ts'
+import { expectTreesClose } from './lib/close.ts'
+import { assertProperty, runs } from './lib/property.ts'
 
 beforeAll(async () => {
   await tf.setBackend('cpu')
@@ -22,11 +25,6 @@ beforeAll(async () => {
 
 const exact: Tolerance = { rtol: 1e-12, atol: 1e-14 }
 const f32: Tolerance = { rtol: 2e-5, atol: 1e-6 }
-const close = (expected: unknown, actual: unknown, tol: Tolerance = exact) => {
-  const c = compareTrees(expected, actual, tol)
-  expect(c.ok, `${c.where}: ‖difference‖∞ = ${c.error} > ${c.bound}`).toBe(true)
-}
-const runs = (cost: number) => ({ numRuns: Math.max(3, Math.ceil(lawRuns() / cost)) })
 
 // ---------------------------------------------------------------- the formulas by hand
 
@@ -96,16 +94,16 @@ const zerosLead = (cell: AnyCell, lead: readonly number[]): tree.Tree => {
   return tree.treeMap(one, (x) => ops.zeros([...lead, ...x.shape], cell.dtype))
 }
 
-describe('each step is the formula of seed 001, for any leading batch shape', () => {
+describe('each step is the formula of Martins, Deep Learning: A Shallow Tutorial, for any leading batch shape', () => {
   it('Elman: h′ = tanh(x·Wx + h·Wh + b)', () => {
-    fc.assert(
+    assertProperty(
       fc.property(stepCases, ({ I, H, lead, seed }) => {
         const cell = elman(I, H, { dtype: 'f64' })
         const { params, state, x } = drawn(cell, seed, lead)
         const [h, y] = cell.step(params as never, state as never, x as never)
         const p = values(params)
         const expected = rowsOf(x).map((xr, r) => elmanByHand(p, H, rowsOf(state as Tensor)[r], xr))
-        close(ops.tensor(expected.flat(), { shape: [...lead, H], dtype: 'f64' }), h)
+        expectTreesClose(ops.tensor(expected.flat(), { shape: [...lead, H], dtype: 'f64' }), h, exact)
         expect(y).toBe(h)
       }),
       runs(2),
@@ -113,7 +111,7 @@ describe('each step is the formula of seed 001, for any leading batch shape', ()
   })
 
   it('LSTM: gates i, f, g, o; c′ = σ(f)c + σ(i)tanh(g), h′ = σ(o)tanh(c′)', () => {
-    fc.assert(
+    assertProperty(
       fc.property(stepCases, ({ I, H, lead, seed }) => {
         const cell = lstm(I, H, { dtype: 'f64' })
         const { params, state, x } = drawn(cell, seed, lead)
@@ -122,7 +120,7 @@ describe('each step is the formula of seed 001, for any leading batch shape', ()
         const p = values(params)
         const rows = rowsOf(x).map((xr, r) => lstmByHand(p, H, rowsOf(s.h)[r], rowsOf(s.c)[r], xr))
         const shape = [...lead, H]
-        close(
+        expectTreesClose(
           {
             c: ops.tensor(
               rows.flatMap((r) => r.c),
@@ -134,6 +132,7 @@ describe('each step is the formula of seed 001, for any leading batch shape', ()
             ),
           },
           next,
+          exact,
         )
         expect(y).toBe(next.h)
       }),
@@ -142,21 +141,21 @@ describe('each step is the formula of seed 001, for any leading batch shape', ()
   })
 
   it('GRU: r, u, h̃ = tanh(x·Wxc + (r⊙h)·Whc + bc), h′ = u⊙h̃ + (1 − u)⊙h', () => {
-    fc.assert(
+    assertProperty(
       fc.property(stepCases, ({ I, H, lead, seed }) => {
         const cell = gru(I, H, { dtype: 'f64' })
         const { params, state, x } = drawn(cell, seed, lead)
         const [h] = cell.step(params as never, state as never, x as never)
         const p = values(params)
         const expected = rowsOf(x).map((xr, r) => gruByHand(p, H, rowsOf(state as Tensor)[r], xr))
-        close(ops.tensor(expected.flat(), { shape: [...lead, H], dtype: 'f64' }), h)
+        expectTreesClose(ops.tensor(expected.flat(), { shape: [...lead, H], dtype: 'f64' }), h, exact)
       }),
       runs(2),
     )
   })
 
   it('stacked: each cell reads the one before, states and parameters one per cell', () => {
-    fc.assert(
+    assertProperty(
       fc.property(stepCases, ({ I, H, lead, seed }) => {
         const [a, b] = [gru(I, H, { dtype: 'f64' }), lstm(H, 2, { dtype: 'f64' })]
         const deep = stacked(a, b)
@@ -165,8 +164,8 @@ describe('each step is the formula of seed 001, for any leading batch shape', ()
         const [states, y] = deep.step([pa.params, pb.params] as never, [pa.state, pb.state] as never, pa.x as never)
         const [sa, ya] = a.step(pa.params as never, pa.state as never, pa.x as never)
         const [sb, yb] = b.step(pb.params as never, pb.state as never, ya as never)
-        close([sa, sb], states)
-        close(yb, y)
+        expectTreesClose([sa, sb], states, exact)
+        expectTreesClose(yb, y, exact)
       }),
       runs(8),
     )
@@ -191,11 +190,12 @@ describe('rnn and bidirectional run the step over the time axis', () => {
       s = next as typeof s
       outs.push(y as Tensor)
     }
-    close(s, last)
-    close(ops.stack(outs), ys)
-    close(
+    expectTreesClose(s, last, exact)
+    expectTreesClose(ops.stack(outs), ys, exact)
+    expectTreesClose(
       rnn(cell).run(params as never, cell.initialState(2) as never, xs as never)[1],
       rnn(cell).apply(params as never, xs as never),
+      exact,
     )
   })
 
@@ -209,10 +209,10 @@ describe('rnn and bidirectional run the step over the time axis', () => {
     const reversed = (x: Tensor) =>
       ops.concat([4, 3, 2, 1, 0].map((t) => ops.slice(x, [t, 0, 0], [1, ...x.shape.slice(1)])) as Tensor[], 0)
     const bwd = reversed(rnn(back).apply(pb as never, reversed(xs) as never) as Tensor)
-    close(ops.concat([fwd, bwd], -1), ys)
+    expectTreesClose(ops.concat([fwd, bwd], -1), ys, exact)
     const [[hf, hb]] = bi.run([params, pb] as never, [cell.initialState(2), back.initialState(2)] as never, xs as never)
-    close(rnn(cell).run(params as never, cell.initialState(2) as never, xs as never)[0], hf)
-    close(rnn(back).run(pb as never, back.initialState(2) as never, reversed(xs) as never)[0], hb)
+    expectTreesClose(rnn(cell).run(params as never, cell.initialState(2) as never, xs as never)[0], hf, exact)
+    expectTreesClose(rnn(back).run(pb as never, back.initialState(2) as never, reversed(xs) as never)[0], hb, exact)
   })
 })
 
@@ -258,12 +258,12 @@ describe('against TensorFlow.js (f32)', () => {
       toTf(s.c) as tf.Tensor2D,
       toTf(s.h) as tf.Tensor2D,
     )
-    close({ c: fromTf(c), h: fromTf(h) }, next, f32)
+    expectTreesClose({ c: fromTf(c), h: fromTf(h) }, next, f32)
   })
 
   it('rnn(elman) = tf.layers.simpleRNN', () => {
     const p = f32Params(elman(I, H), 25)
-    close(
+    expectTreesClose(
       tfRun(tf.layers.simpleRNN({ units: H, returnSequences: true }), [p.wx, p.wh, p.b]),
       rnn(elman(I, H)).apply(p as never, xs as never),
       f32,
@@ -273,7 +273,7 @@ describe('against TensorFlow.js (f32)', () => {
   it('rnn(lstm) = tf.layers.lstm (same gate order i, f, c, o)', () => {
     const p = f32Params(lstm(I, H), 26)
     const layer = tf.layers.lstm({ units: H, returnSequences: true, recurrentActivation: 'sigmoid' })
-    close(tfRun(layer, [p.wx, p.wh, p.b]), rnn(lstm(I, H)).apply(p as never, xs as never), f32)
+    expectTreesClose(tfRun(layer, [p.wx, p.wh, p.b]), rnn(lstm(I, H)).apply(p as never, xs as never), f32)
   })
 
   it('rnn(gru) = tf.layers.gru (reset before the product; its gates z, r, h with z = 1 − u, so z’s weights are −u’s)', () => {
@@ -281,7 +281,7 @@ describe('against TensorFlow.js (f32)', () => {
     const layer = tf.layers.gru({ units: H, returnSequences: true, recurrentActivation: 'sigmoid' })
     const order = [1, 0, 2]
     const sign = [-1, 1, 1]
-    close(
+    expectTreesClose(
       tfRun(layer, [regroup(p.wx, H, order, sign), regroup(p.wh, H, order, sign), regroup(p.b, H, order, sign)]),
       rnn(gru(I, H)).apply(p as never, xs as never),
       f32,
@@ -294,7 +294,7 @@ describe('against TensorFlow.js (f32)', () => {
       layer: tf.layers.lstm({ units: H, returnSequences: true, recurrentActivation: 'sigmoid' }) as tf.RNN,
       mergeMode: 'concat',
     })
-    close(
+    expectTreesClose(
       tfRun(layer, [pf.wx, pf.wh, pf.b, pb.wx, pb.wh, pb.b]),
       bidirectional(lstm(I, H), lstm(I, H)).apply([pf, pb] as never, xs as never),
       f32,
@@ -345,12 +345,12 @@ describe('initialisation', () => {
       [3, 8],
       [2, 8],
     ])
-    close(ops.eye(2, 'f64'), ops.matmul(p.wh, ops.transpose(p.wh)), { rtol: 1e-12, atol: 1e-12 })
+    expectTreesClose(ops.eye(2, 'f64'), ops.matmul(p.wh, ops.transpose(p.wh)), { rtol: 1e-12, atol: 1e-12 })
     expect(lstm(3, 2, { forgetBias: 2.5 }).init(random.key(1)).b.dataSync()[2]).toBe(2.5)
   })
 
   it('orthogonal(ρ): ρQ with QᵀQ = I, so every eigenvalue of a square one has modulus ρ (its spectral radius is ρ)', () => {
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.integer({ min: 1, max: 6 }),
         fc.integer({ min: 1, max: 6 }),
@@ -359,7 +359,7 @@ describe('initialisation', () => {
         (n, m, rho, seed) => {
           const w = orthogonal(rho)(random.key(seed), [n, m], { dtype: 'f64' }) as Tensor
           const gram = n <= m ? ops.matmul(w, ops.transpose(w)) : ops.matmul(ops.transpose(w), w)
-          close(ops.mul(ops.eye(Math.min(n, m), 'f64'), rho * rho), gram, { rtol: 1e-12, atol: 1e-12 })
+          expectTreesClose(ops.mul(ops.eye(Math.min(n, m), 'f64'), rho * rho), gram, { rtol: 1e-12, atol: 1e-12 })
           // ‖W v‖ = ρ‖v‖ for a square W: no direction grows or shrinks other than by ρ.
           if (n === m) {
             const v = randomLike(ops.zeros([n], 'f64'), seed) as Tensor

@@ -1,7 +1,8 @@
 /**
- * The laws of the recurrent gradient algorithms (seed 000, "Computing the
- * Gradient", "Real Time Recurrent Learning", "Parameter Tying", "Backprop
- * Through Time"), on random cells (Elman, LSTM, GRU, a stack of two) of
+ * The laws of the recurrent gradient algorithms (D. Barber, Neural Nets
+ * (lecture notes), "Computing the Gradient", "Real Time Recurrent Learning
+ * (Williams and Zipser)", "Parameter Tying", "Backprop Through Time"), on
+ * random cells (Elman, LSTM, GRU, a stack of two) of
  * random small sizes, random lengths, inputs and targets, in f64:
  *
  *  - agreement:   rtrl(cell, L) = bptt(cell, L) = central differences of E;
@@ -46,9 +47,9 @@ import {
   stackTrees,
   type Tolerance,
 } from '../laws/numeric.ts'
+import { assertProperty, runs } from './lib/property.ts'
 
 const exact: Tolerance = { rtol: 1e-9, atol: 1e-12 }
-const runs = (cost: number) => ({ numRuns: Math.max(3, Math.ceil(lawRuns() / cost)) })
 
 // ---------------------------------------------------------------- random cases
 
@@ -165,14 +166,14 @@ const holds = (v: Verdict) => {
 
 describe('RTRL = BPTT = finite differences', () => {
   it('on random cells, sizes, lengths, inputs and losses (per step and on the final state)', () => {
-    fc.assert(
+    assertProperty(
       fc.property(problems(), (p) => holds(agreement(p))),
       runs(1),
     )
   })
 
   it('online, one step at a time: after step t the carried gradient is BPTT’s on the prefix x₁ … x_t', () => {
-    fc.assert(
+    assertProperty(
       fc.property(problems({ final: false, maxT: 4 }), (p) => {
         const online = rtrlOnline(p.cell, squared)
         let carry = online.init(p.params, p.h0 as never)
@@ -210,7 +211,7 @@ describe('RTRL = BPTT = finite differences', () => {
       )
       return { p, others, toString: () => `${p.cell.name}, T = ${p.T}, batch ${n}, seed ${p.seed}` }
     })
-    fc.assert(
+    assertProperty(
       fc.property(batches, ({ p, others }) => {
         const h0s = stackTrees(others.map((q) => q.h0))
         const xss = stackTrees(others.map((q) => q.xs))
@@ -279,9 +280,9 @@ function perStepUntied(f: ReturnType<typeof unrolled>, p: Problem, steps: number
 
 const sumTrees = (ts: readonly unknown[]): unknown => ts.reduce((a, b) => axpby(1, a, 1, b))
 
-describe('RTRL and BPTT are two views of parameter tying across time (seed 000)', () => {
+describe('RTRL and BPTT are two views of parameter tying across time (Barber, Neural Nets)', () => {
   it('M[t][τ] = ∂L_t/∂θ_τ: rows sum to RTRL’s increments dL_t/dθ, columns to ∂E/∂θ_τ, whose total is BPTT’s gradient', () => {
-    fc.assert(
+    assertProperty(
       fc.property(problems({ final: false, maxT: 4 }), (p) => {
         const r = rtrl(p.cell, squared, { history: true })(...(p.args as [never, never, never, never]))
         const b = bptt(p.cell, squared)(...(p.args as [never, never, never, never]))
@@ -334,7 +335,7 @@ function cutEvery(p: Problem, k: number) {
 describe('truncated BPTT (chunks of k steps, the state a constant between chunks)', () => {
   it('with k ≥ T it is BPTT', () => {
     const cases = fc.tuple(problems(), fc.integer({ min: 0, max: 3 }))
-    fc.assert(
+    assertProperty(
       fc.property(cases, ([p, extra]) => {
         const full = bptt(p.cell, p.loss as never)(...(p.args as [never, never, never, never]))
         const cut = bptt(p.cell, p.loss as never, { truncate: p.T + extra })(
@@ -352,7 +353,7 @@ describe('truncated BPTT (chunks of k steps, the state a constant between chunks
         .integer({ min: 1, max: p.T })
         .map((k) => ({ p, k, toString: () => `${String(p[fc.toStringMethod]())}, k = ${k}` })),
     )
-    fc.assert(
+    assertProperty(
       fc.property(cases, ({ p, k }) => {
         const cut = bptt(p.cell, p.loss as never, { truncate: k })(...(p.args as [never, never, never, never]))
         const reference = grad(cutEvery(p, k), { argnums: [0, 1] })(p.params, p.h0)
@@ -364,7 +365,7 @@ describe('truncated BPTT (chunks of k steps, the state a constant between chunks
   })
 
   it('with k = 1 it is the one-step gradient, written out by hand for the Elman RNN', () => {
-    fc.assert(
+    assertProperty(
       fc.property(problems({ kinds: ['elman'], final: false }), (p) => {
         const cut = bptt(p.cell, squared, { truncate: 1 })(...(p.args as [never, never, never, never]))
         const q = p.params as { wx: Tensor; wh: Tensor; b: Tensor }

@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ops, tensor, grad, valueAndGrad, jvp, vjp, jacrev, hessian, random, type Tensor } from '../src/index.ts'
+import { expectClose, type Closeness } from './lib/close.ts'
 
 beforeAll(async () => {
   await tf.setBackend('cpu')
@@ -24,30 +25,12 @@ beforeAll(async () => {
 const RTOL = 1e-4
 
 /**
- * |actual − expected| ≤ RTOL·(|expected| + 0.01·max|expected|): relative per
+ * |actual − expected| ≤ rtol·(|expected| + 0.01·max|expected| + 1e-30): relative per
  * element, except that entries far below the tensor's largest are judged
  * against 1% of it, since f32 cancellation makes their relative error
  * meaningless.
  */
-function expectClose(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = RTOL): void {
-  expect(actual.length, `${label}: length`).toBe(expected.length)
-  let scale = 0
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]))
-  const floor = 0.01 * scale + 1e-30
-  let worst = 0
-  let at = -1
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]
-    const e = expected[i]
-    expect(Number.isFinite(a), `${label}[${i}] is ${a}`).toBe(true)
-    const r = Math.abs(a - e) / (Math.abs(e) + floor)
-    if (r > worst) [worst, at] = [r, i]
-  }
-  if (worst > rtol)
-    expect.fail(
-      `${label}: element ${at} is ${actual[at]}, reference ${expected[at]} (relative error ${worst.toExponential(2)} > ${rtol})`,
-    )
-}
+const relative = (rtol = RTOL): Closeness => ({ rtol, largest: 0.01 * rtol, atol: 1e-30 * rtol })
 
 /** Independent normal tensors for one test, from a per-test seed. */
 function sampler(seed: number): (shape: readonly number[]) => Tensor {
@@ -82,11 +65,11 @@ function compareLoss(label: string, inputs: Tensor[], fa: AdjointLoss, ft: TfLos
     return { value: v.dataSync().slice(), grads: gs.map((g) => g.dataSync().slice()) }
   })
   expect(value.shape).toEqual([])
-  expectClose(`${label}: value`, value.dataSync(), ref.value, rtol)
+  expectClose(value.dataSync(), ref.value, relative(rtol), `${label}: value`)
   expect(grads).toHaveLength(inputs.length)
   grads.forEach((g, i) => {
     expect(g.shape, `${label}: shape of gradient ${i}`).toEqual(inputs[i].shape)
-    expectClose(`${label}: gradient ${i}`, g.dataSync(), ref.grads[i], rtol)
+    expectClose(g.dataSync(), ref.grads[i], relative(rtol), `${label}: gradient ${i}`)
   })
 }
 
@@ -490,8 +473,8 @@ describe('reference: jvp, vjp, jacrev, hessian against TensorFlow.js', () => {
       y: ft(toTf(x)).dataSync().slice(),
       g: tf.grad(ft)(toTf(x), toTf(c)).dataSync().slice(),
     }))
-    expectClose('vjp value', y.dataSync(), ref.y)
-    expectClose('vjp cotangent', gx.dataSync(), ref.g)
+    expectClose(y.dataSync(), ref.y, relative(), 'vjp value')
+    expectClose(gx.dataSync(), ref.g, relative(), 'vjp cotangent')
   })
 
   it('jacrev rows equal tf.grad with one-hot cotangents', () => {
@@ -499,9 +482,10 @@ describe('reference: jvp, vjp, jacrev, hessian against TensorFlow.js', () => {
     expect(J.shape).toEqual([3, 4])
     const rows = tf.tidy(() => [0, 1, 2].map((i) => tf.grad(ft)(toTf(x), tf.oneHot(i, 3).toFloat()).dataSync().slice()))
     expectClose(
-      'jacrev',
       J.dataSync(),
       rows.flatMap((r) => Array.from(r)),
+      relative(),
+      'jacrev',
     )
   })
 
@@ -517,8 +501,8 @@ describe('reference: jvp, vjp, jacrev, hessian against TensorFlow.js', () => {
       const { value: l, grad: g } = tf.valueAndGrad(lossT)(toTf(w1))
       return { value: l.dataSync()[0], dir: tf.sum(tf.mul(g, toTf(v))).dataSync()[0] }
     })
-    expectClose('jvp value', value.dataSync(), [ref.value])
-    expectClose('jvp tangent', tangent.dataSync(), [ref.dir])
+    expectClose(value.dataSync(), [ref.value], relative(), 'jvp value')
+    expectClose(tangent.dataSync(), [ref.dir], relative(), 'jvp tangent')
   })
 
   // tfjs differentiates twice only through gradients built from x (sin, mul,
@@ -547,9 +531,10 @@ describe('reference: jvp, vjp, jacrev, hessian against TensorFlow.js', () => {
       ),
     )
     expectClose(
-      'hessian',
       H.dataSync(),
       rows.flatMap((row) => Array.from(row)),
+      relative(),
+      'hessian',
     )
   })
 })
@@ -575,7 +560,7 @@ describe('reference: closed forms in f64', () => {
       const d = 1 - Math.tanh(s) ** 2
       for (let j = 0; j < n; j++) expected.push(d * xv[j])
     }
-    expectClose('tanh closed form', g.dataSync(), expected, 1e-12)
+    expectClose(g.dataSync(), expected, relative(1e-12), 'tanh closed form')
   })
 
   it('the Hessian of Σ tanh(B v) + Σ v·sin v is Bᵀ diag(−2 t (1 − t²)) B + diag(2 cos v − v sin v), t = tanh(B v)', () => {
@@ -600,7 +585,7 @@ describe('reference: closed forms in f64', () => {
       for (let i = 0; i < m; i++) h += b[i * n + p] * curv[i] * b[i * n + q]
       return h
     })
-    expectClose('tanh Hessian', H.dataSync(), expected, 1e-12)
+    expectClose(H.dataSync(), expected, relative(1e-12), 'tanh Hessian')
   })
 
   it('the Hessian of ½ xᵀA x is (A + Aᵀ)/2 for a non-symmetric A', () => {
@@ -611,6 +596,6 @@ describe('reference: closed forms in f64', () => {
     expect(H.shape).toEqual([n, n])
     const a = A.dataSync()
     const expected = Array.from({ length: n * n }, (_, k) => (a[k] + a[(k % n) * n + Math.floor(k / n)]) / 2)
-    expectClose('quadratic Hessian', H.dataSync(), expected, 1e-12)
+    expectClose(H.dataSync(), expected, relative(1e-12), 'quadratic Hessian')
   })
 })

@@ -1,7 +1,8 @@
 /**
  * scan against the loop it stands for: every value, derivative and batched
  * result of a scan equals the one computed by a plain JavaScript loop of ops
- * (the unrolled network of seed 000, "Backprop Through Time"), and the
+ * (the unrolled network of D. Barber, Neural Nets (lecture notes), "Backprop
+ * Through Time"), and the
  * programs it produces have the shape BPTT promises: one forward scan that
  * stacks O(T·H) residuals, one reverse scan.
  */
@@ -30,15 +31,15 @@ import {
   type Tensor,
 } from '../src/index.ts'
 import { scan } from '../src/recurrent/scan.ts'
-import { lower } from '../gpu/lower.ts'
+import { lower } from '../gpu/lower/index.ts'
 import { checkLayer, transposeIdentity, arb, domain } from '../laws/index.ts'
-import { compareTrees } from '../laws/numeric.ts'
+import { expectTreesClose } from './lib/close.ts'
 
 const f64 = (data: Parameters<typeof tensor>[0]) => tensor(data, { dtype: 'f64' }) as Tensor
-const close = (expected: unknown, actual: unknown, rtol = 1e-12, atol = 1e-13) => {
-  const c = compareTrees(expected, actual, { rtol, atol })
-  expect(c.ok, `${c.where}: error ${c.error} > ${c.bound}`).toBe(true)
-}
+/** Tolerances of expectTreesClose: values, first derivatives (more rounding) and second derivatives. */
+const exact = { rtol: 1e-12, atol: 1e-13 }
+const derivative = { rtol: 1e-11, atol: 1e-13 }
+const second = { rtol: 1e-10, atol: 1e-12 }
 /** xs[t], by ops: what the unrolled loops read. */
 const at = (xs: Tensor, t: number): Tensor =>
   ops.reshape(ops.slice(xs, [t, ...xs.shape.slice(1).map(() => 0)], [1, ...xs.shape.slice(1)]), xs.shape.slice(1))
@@ -62,7 +63,7 @@ const draw = (dtype: 'f32' | 'f64') => ({
 })
 const { p, h0, xs } = draw('f64')
 
-/** h′ = tanh(W h + U x + b), the RNN of seed 000. */
+/** h′ = tanh(W h + U x + b), an h_t = g(x_t, h_{t−1}) of Barber, "Computing the Gradient". */
 const cell = (q: Params, h: Tensor, x: Tensor) =>
   ops.tanh(ops.add(ops.add(ops.matmul(q.W, h), ops.matmul(q.U, x)), q.b))
 const rnn = (q: Params, h: Tensor, seq: Tensor, reverse = false) =>
@@ -148,8 +149,8 @@ describe('values equal the loop', () => {
       const [last, states] = rnn(p, h0, xs, reverse)
       const [lastU, statesU] = unrolled(p, h0, xs, reverse)
       expect(states.shape).toEqual([T, H])
-      close(lastU, last)
-      close(statesU, states)
+      expectTreesClose(lastU, last, exact)
+      expectTreesClose(statesU, states, exact)
     }
   })
 
@@ -157,7 +158,7 @@ describe('values equal the loop', () => {
     const d = draw('f32')
     const [last, states] = rnn(d.p, d.h0, d.xs)
     expect(states.dtype).toBe('f32')
-    close(unrolled(d.p, d.h0, d.xs), [last, states], 1e-6, 1e-7)
+    expectTreesClose(unrolled(d.p, d.h0, d.xs), [last, states], { rtol: 1e-6, atol: 1e-7 })
   })
 })
 
@@ -169,22 +170,22 @@ describe('derivatives equal those of the unrolled loop', () => {
     ] as const) {
       const g = grad(scanned, { argnums: [0, 1, 2] })(p, h0, xs)
       const gU = grad(loop, { argnums: [0, 1, 2] })(p, h0, xs)
-      close(gU, g, 1e-11, 1e-13)
-      close(valueAndGrad(loop)(p, h0, xs)[0], valueAndGrad(scanned)(p, h0, xs)[0])
+      expectTreesClose(gU, g, derivative)
+      expectTreesClose(valueAndGrad(loop)(p, h0, xs)[0], valueAndGrad(scanned)(p, h0, xs)[0], exact)
     }
   })
 
   it('grad of a reversed scan', () => {
     const loss = (q: Params, seq: Tensor) => ops.sum(rnn(q, h0, seq, true)[1])
     const lossU = (q: Params, seq: Tensor) => ops.sum(unrolled(q, h0, seq, true)[1])
-    close(grad(lossU, { argnums: [0, 1] })(p, xs), grad(loss, { argnums: [0, 1] })(p, xs), 1e-11, 1e-13)
+    expectTreesClose(grad(lossU, { argnums: [0, 1] })(p, xs), grad(loss, { argnums: [0, 1] })(p, xs), derivative)
   })
 
   it('grad in f32 agrees with the f32 loop to f32 tolerance', () => {
     const d = draw('f32')
     const g = grad(lossAll, { argnums: [0, 1, 2] })(d.p, d.h0, d.xs)
     const gU = grad(lossAllUnrolled, { argnums: [0, 1, 2] })(d.p, d.h0, d.xs)
-    close(gU, g, 1e-5, 1e-6)
+    expectTreesClose(gU, g, { rtol: 1e-5, atol: 1e-6 })
     expect((g[0] as Params).W.dtype).toBe('f32')
   })
 
@@ -199,29 +200,29 @@ describe('derivatives equal those of the unrolled loop', () => {
     }
     const dh = random.normal(dk[3], [H], { dtype: 'f64' }) as Tensor
     const dxs = random.normal(dk[4], [T, I], { dtype: 'f64' }) as Tensor
-    close(jvp(fU, [p, h0, xs], [dp, dh, dxs]), jvp(f, [p, h0, xs], [dp, dh, dxs]))
+    expectTreesClose(jvp(fU, [p, h0, xs], [dp, dh, dxs]), jvp(f, [p, h0, xs], [dp, dh, dxs]), exact)
     const [out, pull] = vjp(f, p, h0, xs)
     const [outU, pullU] = vjp(fU, p, h0, xs)
-    close(outU, out)
+    expectTreesClose(outU, out, exact)
     const ct = [
       random.normal(keys[0], [H], { dtype: 'f64' }) as Tensor,
       random.normal(keys[1], [T, H], { dtype: 'f64' }) as Tensor,
     ]
-    close(pullU(ct as never), pull(ct as never), 1e-11, 1e-13)
+    expectTreesClose(pullU(ct as never), pull(ct as never), derivative)
   })
 
   it('jacfwd, jacrev, hessian and hvp', () => {
     const lastOf = (h: Tensor) => rnn(p, h, xs)[0]
     const lastOfU = (h: Tensor) => unrolled(p, h, xs)[0]
-    close(jacfwd(lastOfU)(h0), jacfwd(lastOf)(h0))
-    close(jacfwd(lastOfU)(h0), jacrev(lastOf)(h0))
+    expectTreesClose(jacfwd(lastOfU)(h0), jacfwd(lastOf)(h0), exact)
+    expectTreesClose(jacfwd(lastOfU)(h0), jacrev(lastOf)(h0), exact)
     const ofW = (w: Tensor) => lossAll({ ...p, W: w }, h0, xs)
     const ofWU = (w: Tensor) => lossAllUnrolled({ ...p, W: w }, h0, xs)
     const hess = hessian(ofW)(p.W)
     expect(hess.shape).toEqual([H, H, H, H])
-    close(hessian(ofWU)(p.W), hess, 1e-10, 1e-12)
+    expectTreesClose(hessian(ofWU)(p.W), hess, second)
     const v = random.normal(keys[2], [H, H], { dtype: 'f64' })
-    close(hvp(ofWU, [p.W], [v]), hvp(ofW, [p.W], [v]), 1e-10, 1e-12)
+    expectTreesClose(hvp(ofWU, [p.W], [v]), hvp(ofW, [p.W], [v]), second)
   })
 })
 
@@ -252,10 +253,14 @@ describe('integer carries and xs are held fixed by the derivatives', () => {
   const lossU = (e: Emb, tokens: Tensor) => ops.sum(ops.square(loop(e, tokens)[1] as Tensor))
 
   it('values, grad (the embedding gradient is a scatter-add, summed over the steps), jvp', () => {
-    close(loop(q, ids), f(q, ids))
-    close(grad(lossU)(q, ids), grad(loss)(q, ids), 1e-11, 1e-13)
+    expectTreesClose(loop(q, ids), f(q, ids), exact)
+    expectTreesClose(grad(lossU)(q, ids), grad(loss)(q, ids), derivative)
     const dq = { W: ops.mul(q.W, 0.5), E: ops.neg(q.E) }
-    close(jvp(lossU, [q, ids], [dq, ops.zerosLike(ids)]), jvp(loss, [q, ids], [dq, ops.zerosLike(ids)]), 1e-11, 1e-13)
+    expectTreesClose(
+      jvp(lossU, [q, ids], [dq, ops.zerosLike(ids)]),
+      jvp(loss, [q, ids], [dq, ops.zerosLike(ids)]),
+      derivative,
+    )
   })
 
   it('vmap over a batch of token sequences, and its gradient', () => {
@@ -267,9 +272,15 @@ describe('integer carries and xs are held fixed by the derivatives', () => {
       { dtype: 'i32' },
     )
     const out = vmap(f, [null, 0])(q, batch)
-    ;[0, 1].forEach((i) => close(f(q, at(batch, i)), [{ h: at(out[0].h, i), t: at(out[0].t, i) }, at(out[1], i)]))
+    ;[0, 1].forEach((i) =>
+      expectTreesClose(f(q, at(batch, i)), [{ h: at(out[0].h, i), t: at(out[0].t, i) }, at(out[1], i)], exact),
+    )
     const total = (e: Emb) => ops.sum(vmap((tokens: Tensor) => loss(e, tokens))(batch))
-    close(ops.add(grad(lossU)(q, at(batch, 0)).E, grad(lossU)(q, at(batch, 1)).E), grad(total)(q).E, 1e-11, 1e-13)
+    expectTreesClose(
+      ops.add(grad(lossU)(q, at(batch, 0)).E, grad(lossU)(q, at(batch, 1)).E),
+      grad(total)(q).E,
+      derivative,
+    )
   })
 })
 
@@ -289,7 +300,7 @@ describe('reverse over reverse', () => {
   const gradNormU = (w: Tensor) => ops.sum(ops.square(grad(lossU)(w)))
 
   it('grad of a function of grad equals the unrolled one', () =>
-    close(grad(gradNormU)(W), grad(gradNorm)(W), 1e-10, 1e-12))
+    expectTreesClose(grad(gradNormU)(W), grad(gradNorm)(W), second))
 
   it('residuals that depend only on the weights (Wᵀ in the backward body) are computed once, outside the loops', () => {
     const program = makeProgram(grad(gradNorm))(W)
@@ -316,16 +327,18 @@ describe('vmap', () => {
   it('vmap of scan: batched xs, batched initial carry, batched weights (in any combination)', () => {
     const f = (W: Tensor, h: Tensor, seq: Tensor) => rnn({ ...p, W }, h, seq)
     const batched = vmap(f, [0, 0, 0])(Ws, hs, seqs)
-    rows(Ws).forEach((W, i) => close(f(W, at(hs, i), at(seqs, i)), [at(batched[0], i), at(batched[1], i)]))
+    rows(Ws).forEach((W, i) =>
+      expectTreesClose(f(W, at(hs, i), at(seqs, i)), [at(batched[0], i), at(batched[1], i)], exact),
+    )
     const overXs = vmap(f, [null, null, 0])(p.W, h0, seqs)
-    rows(seqs).forEach((s, i) => close(f(p.W, h0, s), [at(overXs[0], i), at(overXs[1], i)]))
+    rows(seqs).forEach((s, i) => expectTreesClose(f(p.W, h0, s), [at(overXs[0], i), at(overXs[1], i)], exact))
     // Only the initial carry is batched: the carry is, the weights are not.
     const overH = vmap(f, [null, 0, null])(p.W, hs, xs)
-    rows(hs).forEach((h, i) => close(f(p.W, h, xs), [at(overH[0], i), at(overH[1], i)]))
+    rows(hs).forEach((h, i) => expectTreesClose(f(p.W, h, xs), [at(overH[0], i), at(overH[1], i)], exact))
     // Batched along a later axis of the xs.
     const seqsT = ops.transpose(seqs, [1, 0, 2])
     const overT = vmap(f, [null, null, 1])(p.W, h0, seqsT)
-    close(overXs, overT)
+    expectTreesClose(overXs, overT, exact)
   })
 
   it('a carry that the batch reaches only through the body becomes batched', () => {
@@ -340,7 +353,9 @@ describe('vmap', () => {
       [4, 5, 6],
     ])
     const out = vmap(f)(seqsS)
-    rows(seqsS).forEach((s, i) => close(f(s), [{ a: at(out[0].a, i), b: at(out[0].b, i) }, at(out[1], i)]))
+    rows(seqsS).forEach((s, i) =>
+      expectTreesClose(f(s), [{ a: at(out[0].a, i), b: at(out[0].b, i) }, at(out[1], i)], exact),
+    )
   })
 
   it('scan of vmap: a batched cell inside the body', () => {
@@ -355,8 +370,8 @@ describe('vmap', () => {
     )
     rows(hs).forEach((h, i) => {
       const [l, s] = unrolled(p, h, at(seqs, i))
-      close(l, at(last, i))
-      close(s, at(ops.transpose(states, [1, 0, 2]), i))
+      expectTreesClose(l, at(last, i), exact)
+      expectTreesClose(s, at(ops.transpose(states, [1, 0, 2]), i), exact)
     })
   })
 
@@ -366,15 +381,14 @@ describe('vmap', () => {
       rows(hs)
         .map((h, i) => lossAllUnrolled(q, h, at(seqs, i)))
         .reduce((a, b) => ops.add(a, b))
-    close(grad(totalU)(p), grad(total)(p), 1e-11, 1e-13)
+    expectTreesClose(grad(totalU)(p), grad(total)(p), derivative)
     // And vmap of grad: per-sequence gradients.
     const per = vmap((h: Tensor, s: Tensor) => grad(lossAll)(p, h, s))(hs, seqs) as Params
     rows(hs).forEach((h, i) =>
-      close(
+      expectTreesClose(
         grad(lossAllUnrolled)(p, h, at(seqs, i)),
         { W: at(per.W, i), U: at(per.U, i), b: at(per.b, i) },
-        1e-11,
-        1e-13,
+        derivative,
       ),
     )
   })
@@ -419,18 +433,17 @@ describe('a scan inside a scan', () => {
   const w = f64(0.7)
   const c0 = f64(0.2)
 
-  it('values', () => close(loops(w, c0, grid), nested(w, c0, grid)))
+  it('values', () => expectTreesClose(loops(w, c0, grid), nested(w, c0, grid), exact))
 
   it('grad and the Hessian in w', () => {
     const loss = (w: Tensor, c: Tensor, g: Tensor) => ops.sum(ops.square(nested(w, c, g)[1]))
     const lossU = (w: Tensor, c: Tensor, g: Tensor) => ops.sum(ops.square(loops(w, c, g)[1] as Tensor))
-    close(
+    expectTreesClose(
       grad(lossU, { argnums: [0, 1, 2] })(w, c0, grid),
       grad(loss, { argnums: [0, 1, 2] })(w, c0, grid),
-      1e-11,
-      1e-13,
+      derivative,
     )
-    close(hessian(lossU)(w, c0, grid), hessian(loss)(w, c0, grid), 1e-10, 1e-12)
+    expectTreesClose(hessian(lossU)(w, c0, grid), hessian(loss)(w, c0, grid), second)
   })
 
   it('the program holds the inner scan in the outer body, and its gradient program has two scans at each level', () => {
@@ -529,10 +542,17 @@ describe('the gradient program: BPTT', () => {
     const ins = [d.p.U, d.p.W, d.p.b, d.h0, d.xs]
     const expected = grad(lossAll)(d.p, d.h0, d.xs)
     const [gU, gW, gb] = runProgram(program, ins)
-    close({ U: expected.U, W: expected.W, b: expected.b }, { U: gU, W: gW, b: gb }, 1e-6, 1e-7)
+    expectTreesClose(
+      { U: expected.U, W: expected.W, b: expected.b },
+      { U: gU, W: gW, b: gb },
+      { rtol: 1e-6, atol: 1e-7 },
+    )
     const precise = runProgram(program, ins, { precision: 'f64' })
     expect(precise[0].dtype).toBe('f64')
-    close(grad(lossAllUnrolled)(draw('f64').p, draw('f64').h0, draw('f64').xs).U, precise[0], 1e-5, 1e-6)
+    expectTreesClose(grad(lossAllUnrolled)(draw('f64').p, draw('f64').h0, draw('f64').xs).U, precise[0], {
+      rtol: 1e-5,
+      atol: 1e-6,
+    })
   })
 })
 
@@ -542,8 +562,8 @@ describe('jit, and the WebGPU compiler', () => {
       backend: cpuBackend(),
     })
     const [value, g] = await step(p, h0, xs)
-    close(lossAllUnrolled(p, h0, xs), value)
-    close(grad(lossAllUnrolled)(p, h0, xs), g, 1e-11, 1e-13)
+    expectTreesClose(lossAllUnrolled(p, h0, xs), value, exact)
+    expectTreesClose(grad(lossAllUnrolled)(p, h0, xs), g, derivative)
   })
 
   it('common subexpressions never merge two scans whose bodies print alike but differ', async () => {
@@ -675,7 +695,7 @@ describe('bad input is named', () => {
   })
   it('a body that changes the carry structure, or does not return a pair', () => {
     expect(() =>
-      scan((c: { h: Tensor }, x: Tensor) => [{ h: x, g: x } as never, x] as const, { h: f64([0, 0]) }, seq),
+      scan((_c: { h: Tensor }, x: Tensor) => [{ h: x, g: x } as never, x] as const, { h: f64([0, 0]) }, seq),
     ).toThrow(/scan: the body must return a carry with the structure of init: expected \{h: \*\}, got \{g: \*, h: \*\}/)
     expect(() => scan(((c: Tensor) => c) as never, f64(0), seq)).toThrow(/scan: the body must return \[carry, y\]/)
   })

@@ -9,23 +9,24 @@ import {
   historySeries,
   earlyStoppingUpdate,
   epochBatches,
-  fit,
   meanOverBatches,
   sliceRows,
   splitValidation,
   takeRows,
   type EarlyStoppingOptions,
 } from '../src/train/loop.ts'
+import * as loop from '../src/train/loop.ts'
 import { progressReporter, type ProgressReporter, type ProgressStatus } from '../src/train/progress.ts'
 import { Tensor as TensorBase, type Aval } from '../src/tensor.ts'
 import type { TypedArray } from '../src/dtype.ts'
+import { assertProperty } from './lib/property.ts'
 
 const sorted = (xs: Iterable<number>) => [...xs].sort((a, b) => a - b)
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
 describe('epochBatches', () => {
   it('visits every index once per epoch, in batches of the given size', () => {
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.integer({ min: 0, max: 200 }),
         fc.integer({ min: 1, max: 40 }),
@@ -192,7 +193,7 @@ describe('fit', () => {
 
   it('trains a linear regression: the loss falls and the history has one entry per step and epoch', async () => {
     const epochsSeen: number[] = []
-    const result = await fit({
+    const result = await loop.fit({
       step: sgd(0.1),
       params: init(),
       state: { t: ops.scalar(0) },
@@ -235,7 +236,7 @@ describe('fit', () => {
     // Scripted validation figures; the parameters seen by evaluate are kept to compare with.
     const script = [1.0, 0.8, 0.7, 0.71, 0.705, 0.72, 0.5, 0.4]
     const seen: Params[] = []
-    const result = await fit({
+    const result = await loop.fit({
       step: sgd(0.05),
       params: init(),
       state: { t: ops.scalar(0) },
@@ -258,7 +259,7 @@ describe('fit', () => {
     expect(Array.from(result.params.w.dataSync())).toEqual(Array.from(seen[2].w.dataSync()))
     expect(Array.from(result.lastParams.w.dataSync())).toEqual(Array.from(seen[5].w.dataSync()))
     expect(Array.from(result.params.w.dataSync())).not.toEqual(Array.from(result.lastParams.w.dataSync()))
-    const last = await fit({
+    const last = await loop.fit({
       step: sgd(0.05),
       params: init(),
       state: { t: ops.scalar(0) },
@@ -276,7 +277,7 @@ describe('fit', () => {
 
   it('stops when the real validation loss stops improving', async () => {
     // lr = 0: the parameters, and so the validation loss, never change after the first epoch.
-    const result = await fit({
+    const result = await loop.fit({
       step: sgd(0),
       params: init(),
       state: { t: ops.scalar(0) },
@@ -327,7 +328,7 @@ describe('fit', () => {
       finish: () => undefined,
     }
     const data = regression(5, 96)
-    const r = await fit({
+    const r = await loop.fit({
       step,
       params: init(),
       state: { t: ops.scalar(0) },
@@ -352,7 +353,7 @@ describe('fit', () => {
 
     readsAt.length = 0
     stepsRun = 0
-    await fit({
+    await loop.fit({
       step,
       params: init(),
       state: { t: ops.scalar(0) },
@@ -373,7 +374,7 @@ describe('fit', () => {
       clock: () => (now += 100),
       everySteps: 3,
     })
-    await fit({
+    await loop.fit({
       step: sgd(0.1),
       params: init(),
       state: { t: ops.scalar(0) },
@@ -393,7 +394,7 @@ describe('fit', () => {
 
   it('keeps or drops the last partial batch', async () => {
     const data = regression(6, 100)
-    const kept = await fit({
+    const kept = await loop.fit({
       step: sgd(0.1),
       params: init(),
       state: { t: ops.scalar(0) },
@@ -405,7 +406,7 @@ describe('fit', () => {
     })
     expect(kept.history.steps).toBe(4)
     expect(kept.state.t.item()).toBe(4)
-    const dropped = await fit({
+    const dropped = await loop.fit({
       step: sgd(0.1),
       params: init(),
       state: { t: ops.scalar(0) },
@@ -427,15 +428,15 @@ describe('fit', () => {
       batchSize: 32,
       key: random.key(0),
     }
-    await expect(fit({ ...base, batchSize: 512 })).rejects.toThrow(
+    await expect(loop.fit({ ...base, batchSize: 512 })).rejects.toThrow(
       'fit: 256 examples make no full batch of 512; lower batchSize or pass dropLast: false',
     )
-    await expect(fit({ ...base, epochs: 0 })).rejects.toThrow('fit: epochs must be a positive integer, got 0')
-    await expect(fit({ ...base, earlyStopping: { patience: 2 } })).rejects.toThrow(
+    await expect(loop.fit({ ...base, epochs: 0 })).rejects.toThrow('fit: epochs must be a positive integer, got 0')
+    await expect(loop.fit({ ...base, earlyStopping: { patience: 2 } })).rejects.toThrow(
       'fit: earlyStopping needs validation data and an evaluate function',
     )
-    await expect(fit({ ...base, validation })).rejects.toThrow('fit: validation data and evaluate go together')
-    await expect(fit({ ...base, train: { x: train.x, y: ops.zeros([10, 1]) } })).rejects.toThrow(
+    await expect(loop.fit({ ...base, validation })).rejects.toThrow('fit: validation data and evaluate go together')
+    await expect(loop.fit({ ...base, train: { x: train.x, y: ops.zeros([10, 1]) } })).rejects.toThrow(
       'fit (train): dataset.y has 10 examples',
     )
   })

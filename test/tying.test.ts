@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest'
 import { grad, ops, scalar, untie, type Tensor } from '../src/index.ts'
 
 /**
- * Seed 000, "Parameter Tying": E(θ) = [y − f(θ g(xθ))]², here with f = tanh
+ * D. Barber, Neural Nets (lecture notes), "Parameter Tying":
+ * E(θ) = [y − f(θ g(xθ))]², here with f = tanh
  * and g = sin. Untied, F(θ₁, θ₂) = [y − f(θ₁ g(xθ₂))]² and
  *   dE/dθ = ∂F/∂θ₁(θ, θ) + ∂F/∂θ₂(θ, θ).
  */
-describe('parameter tying: the seed example', () => {
+describe('parameter tying: the example of Barber, Neural Nets', () => {
   const [x, y, theta] = [0.5, 2, 0.7]
   const fp = (u: number) => 1 - Math.tanh(u) ** 2
   const E = (t: Tensor) =>
@@ -14,7 +15,7 @@ describe('parameter tying: the seed example', () => {
   const inner = Math.sin(x * theta)
   const outer = theta * inner
   const residual = y - Math.tanh(outer)
-  // The seed's closed forms.
+  // Barber's closed forms.
   const dE = -2 * residual * fp(outer) * (theta * Math.cos(x * theta) * x + inner)
   const dF1 = -2 * residual * fp(outer) * inner
   const dF2 = -2 * residual * fp(outer) * theta * x * Math.cos(x * theta)
@@ -23,7 +24,7 @@ describe('parameter tying: the seed example', () => {
     expect(grad(E)(scalar(theta, 'f64')).item()).toBeCloseTo(dE, 12)
   })
 
-  it('untie finds two uses and the partials equal the seed formulas', () => {
+  it("untie finds two uses and the partials equal Barber's formulas", () => {
     const u = untie(E)(scalar(theta, 'f64'))
     expect(u.copies).toBe(2)
     expect(u.uses).toEqual([2])

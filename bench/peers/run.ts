@@ -72,7 +72,7 @@ type Msg =
   | { type: 'done' }
 
 function send(m: Msg): void {
-  process.stdout.write(MARK + JSON.stringify(m) + '\n')
+  process.stdout.write(`${MARK}${JSON.stringify(m)}\n`)
 }
 
 async function child(peerId: string, workload: WorkloadName, budgetMs: number): Promise<void> {
@@ -256,7 +256,7 @@ function table(rows: readonly Row[]): string {
 function arg(args: string[], name: string): string | undefined {
   const i = args.indexOf(name)
   if (i >= 0) return args[i + 1]
-  const eq = args.find((a) => a.startsWith(name + '='))
+  const eq = args.find((a) => a.startsWith(`${name}=`))
   return eq?.slice(name.length + 1)
 }
 
@@ -274,8 +274,8 @@ async function parent(args: string[]): Promise<void> {
       if (!PEERS.some((p) => p.id === id))
         throw new Error(`unknown peer ${id}; known: ${PEERS.map((p) => p.id).join(', ')}`)
 
-  const log = (s: string) => process.stderr.write(s + '\n')
-  const out = (s: string) => (json ? process.stderr : process.stdout).write(s + '\n')
+  const log = (s: string) => process.stderr.write(`${s}\n`)
+  const out = (s: string) => (json ? process.stderr : process.stdout).write(`${s}\n`)
   const rows: Row[] = []
   const reports: PeerReport[] = []
   for (const spec of peers) {
@@ -303,7 +303,7 @@ async function parent(args: string[]): Promise<void> {
       }
       for (const r of newRows) {
         rows.push(r)
-        if (json) process.stdout.write(JSON.stringify(r) + '\n')
+        if (json) process.stdout.write(`${JSON.stringify(r)}\n`)
         else
           log(
             `  ${r.workload} ${r.system} ${r.backend}: ${fmt(r.value, r.unit)} ${r.unit}${r.note ? ` (${r.note})` : ''}`,

@@ -27,7 +27,10 @@ export async function createTfjsPeer(backend: TfjsBackend): Promise<Workloads & 
   if (tf.getBackend() !== backend) throw new Error(`active backend is ${tf.getBackend()}, not ${backend}`)
 
   const keep: TF.Tensor[] = []
-  const hold = <T extends TF.Tensor>(t: T): T => (keep.push(t), t)
+  const hold = <T extends TF.Tensor>(t: T): T => {
+    keep.push(t)
+    return t
+  }
   let lastLoss: number | undefined
 
   return {

@@ -1,5 +1,8 @@
 /**
- * A character-level LSTM language model (seed 002, "Language models":
+ * A character-level LSTM language model (Deep Learning, COMP613 Advanced
+ * Topics in Machine Learning (lecture notes), "Deep Learning for NLP"; A.
+ * Martins, Deep Learning: A Shallow Tutorial, NLPL Winter School 2018,
+ * "Example: Language Modeling":
  * p(x₁ … x_T) = Πₜ p(xₜ | x₁ … xₜ₋₁), each factor a softmax over the
  * vocabulary from the state of a recurrent net that has read x₁ … xₜ₋₁):
  * embedding → LSTM → dense logits, trained by BPTT on windows of the text,
@@ -60,7 +63,10 @@ export function charLm({ vocab, embed, hidden }: CharLmConfig) {
 }
 export type CharLm = ReturnType<typeof charLm>
 
-/** A jitted Adam step (gradients clipped by global norm, seed 002 "thresholding") from zero states; it returns the loss. */
+/**
+ * A jitted Adam step (gradients clipped by global norm, the "thresholding" of the COMP613 notes, "Sequences &
+ * Recurrent Neural Nets") from zero states; it returns the loss.
+ */
 export function trainingStep(
   model: CharLm,
   backend: Backend,

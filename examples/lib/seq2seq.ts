@@ -1,6 +1,7 @@
 /**
- * An encoder–decoder with attention (Bahdanau et al. 2015; seed 001,
- * "Attention Mechanism") for sequences of symbols, shared by the example
+ * An encoder–decoder with attention (Bahdanau et al. 2015; A. Martins, Deep
+ * Learning: A Shallow Tutorial, NLPL Winter School 2018, "Attention
+ * Mechanism") for sequences of symbols, shared by the example
  * examples/seq2seq-attention.ts and its test.
  *
  *  - Encoder: an embedding, then a bidirectional GRU over the padded source

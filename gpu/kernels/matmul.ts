@@ -71,13 +71,19 @@ export interface MatmulSpec {
    * at each step (one step's slice of a stacked buffer), where it starts.
    */
   step?: { binding: number; vectors: number; a?: StepSlice; b?: StepSlice; c?: StepSlice }
-  /** Where A, B, C and ALSO start in their buffers, in elements (default 0): an operand that is part of a larger buffer. */
+  /**
+   * Where A, B, C and ALSO start in their buffers, in elements (default 0):
+   * an operand that is part of a larger buffer.
+   */
   start?: { a?: number; b?: number; c?: number; also?: number }
   /** A second output laid out as C, at this binding (and where it starts, if it is one step's slice). */
   also?: { binding: number; slice?: StepSlice }
 }
 
-/** Where an operand starts at this step: a u32 WGSL expression over the step uniform, and whether it is a multiple of 4 at every step. */
+/**
+ * Where an operand starts at this step: a u32 WGSL expression over the step
+ * uniform, and whether it is a multiple of 4 at every step.
+ */
 export interface StepSlice {
   at: string
   aligned: boolean
@@ -209,7 +215,9 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
         : `@group(0) @binding(${spec.also.binding}) var<storage, read_write> ALSO: array<f32>;`,
     ALSO_STORE: spec.also === undefined ? '' : `ALSO[${offset(spec.also.slice, spec.start?.also ?? 0)} + i] = v;`,
   })
-  const summary = `// C[b] = ${transA ? 'Aᵀ' : 'A'}[b] · ${transB ? 'Bᵀ' : 'B'}[b]; ${R}×${Cn} block of C per invocation, workgroup ${wx}×${wy}; A ${readA}, B ${readB}.`
+  const summary =
+    `// C[b] = ${transA ? 'Aᵀ' : 'A'}[b] · ${transB ? 'Bᵀ' : 'B'}[b]; ` +
+    `${R}×${Cn} block of C per invocation, workgroup ${wx}×${wy}; A ${readA}, B ${readB}.`
   return { code: `${summary}\n${code}`, workgroups, entryPoint: 'main' }
 }
 

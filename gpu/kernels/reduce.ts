@@ -45,7 +45,10 @@
  */
 
 export interface ReductionStrategy {
-  /** Invocations per output element: one workgroup of this many (a power of two, 8 to 256); absent, one invocation, serially. */
+  /**
+   * Invocations per output element: one workgroup of this many (a power of
+   * two, 8 to 256); absent, one invocation, serially.
+   */
   readonly workgroup?: number
   /**
    * Chunks each output's elements are split into (absent or 1: no split).

@@ -18,8 +18,8 @@ import {
   type MatmulKernel,
   type ReduceKernel,
   type ScalarType,
-  type UnaryOp,
 } from '../kernel.ts'
+import type { UnaryPrimitive } from '../../src/core/index.ts'
 import { stridesOf } from '../../src/shape/index.ts'
 import { renderMatmul } from '../kernels/matmul.ts'
 import { REDUCE_WGSL } from '../kernels/sources.ts'
@@ -124,7 +124,7 @@ fn pow_(a: f32, b: f32) -> f32 {
  * WGSL for each unary primitive. Exported as a table so that the law
  * suites can plant a wrong entry and check that they catch it.
  */
-export const UNARY_WGSL: Record<UnaryOp, (a: string) => string> = {
+export const UNARY_WGSL: Record<UnaryPrimitive, (a: string) => string> = {
   neg: (a) => `(-${a})`,
   exp: (a) => `exp(${a})`,
   log: (a) => `log(${a})`,
@@ -237,11 +237,13 @@ function bindings(kernel: Kernel, buffers: readonly LogicalBuffer[], starts: Sta
     (id, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(buffers[id].type)}>;`,
   )
   lines.push(
-    `@group(0) @binding(${kernel.inputs.length}) var<storage, read_write> out: array<${storageType(buffers[kernel.output].type)}>;`,
+    `@group(0) @binding(${kernel.inputs.length}) var<storage, read_write> out: ` +
+      `array<${storageType(buffers[kernel.output].type)}>;`,
   )
   if (kernel.also !== undefined)
     lines.push(
-      `@group(0) @binding(${kernel.inputs.length + 1}) var<storage, read_write> also: array<${storageType(buffers[kernel.also].type)}>;`,
+      `@group(0) @binding(${kernel.inputs.length + 1}) var<storage, read_write> also: ` +
+        `array<${storageType(buffers[kernel.also].type)}>;`,
     )
   if (usesStep(kernel, starts)) lines.push(stepDeclaration(outputsOf(kernel).length + kernel.inputs.length, kernel))
   return lines.join('\n')

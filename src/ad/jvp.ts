@@ -5,8 +5,8 @@
  */
 import type { Params, Primitive } from '../core/primitive.ts'
 import { fullRaise, withMain } from '../core/trace.ts'
-import { Trace, Tracer } from '../core/tracer.ts'
-import { rules } from '../primitives/index.ts'
+import { Trace, Tracer } from '../core/trace.ts'
+import { ruleOf } from '../core/registry.ts'
 import { zerosLike, type Aval, type Tensor } from '../tensor.ts'
 
 export class JvpTracer extends Tracer {
@@ -26,7 +26,7 @@ export class JvpTrace extends Trace {
     return new JvpTracer(this, x, zerosLike(x))
   }
   process<P extends Primitive>(prim: P, inputs: readonly JvpTracer[], params: Params<P>): Tensor[] {
-    const [primals, tangents] = rules[prim].jvp(
+    const [primals, tangents] = ruleOf(prim).jvp(
       inputs.map((x) => x.primal),
       inputs.map((x) => x.tangent),
       params,

@@ -4,8 +4,9 @@
  * Program whose constants are the primal residuals. vjp = transpose of that
  * Program, so reverse mode needs no second set of derivative rules.
  */
-import { stage, StagingTracer } from '../ir/partial-eval.ts'
-import { evalProgram, type Program } from '../ir/program.ts'
+import { stage, StagingTracer } from '../core/staging.ts'
+import { evalProgram } from '../core/interpret.ts'
+import type { Program } from '../ir/program.ts'
 import type { Tensor } from '../tensor.ts'
 import { jvpFlat } from './jvp.ts'
 import { transposeProgram } from './transpose.ts'

@@ -1,5 +1,5 @@
 /**
- * Parameter tying (seed 000, "Parameter Tying"). A function that uses a
+ * Parameter tying (D. Barber, Neural Nets, "Parameter Tying"). A function that uses a
  * parameter θ k times is the restriction to θ₁ = … = θₖ = θ of an untied
  * function F(θ₁, …, θₖ) in which each use reads its own copy, and
  *
@@ -9,8 +9,9 @@
  * the tied argument reads that leaf from the i-th copy. In reverse mode the
  * sum is what the transpose of a fan-out computes.
  */
-import { stage } from '../ir/partial-eval.ts'
-import { Program, Var, evalProgram, type Atom, type Eqn } from '../ir/program.ts'
+import { stage } from '../core/staging.ts'
+import { Program, Var, type Atom, type Eqn } from '../ir/program.ts'
+import { evalProgram } from '../core/interpret.ts'
 import { checkMatching, flatten, unflatten, type Tree } from '../tree.ts'
 import type { Tensor } from '../tensor.ts'
 

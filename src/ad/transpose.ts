@@ -2,12 +2,12 @@
  * Transposition of a linear Program: the backward pass. Cotangents flow from
  * the outputs to the inputs through each equation's `transpose` rule, in
  * reverse order; where a variable is used twice its cotangents are summed
- * (the fan-out's transpose is a sum: parameter tying, seed 000).
+ * (the fan-out's transpose is a sum: parameter tying, D. Barber, Neural Nets, "Parameter Tying").
  */
 import { UndefinedPrimal } from '../core/primitive.ts'
 import { add } from '../core/lax.ts'
 import { bind } from '../core/trace.ts'
-import { rules } from '../primitives/index.ts'
+import { ruleOf } from '../core/registry.ts'
 import { Literal, Var, type Atom, type Program } from '../ir/program.ts'
 import { filled, formatAval, sameShape, type Tensor } from '../tensor.ts'
 
@@ -45,7 +45,7 @@ export function transposeProgram(program: Program, cts: readonly Tensor[]): Tens
     const eqn = program.eqns[n]
     if (!eqn.outputs.some((v) => linear.has(v))) continue
     if (!eqn.outputs.some((v) => ct.has(v))) continue
-    const rule = rules[eqn.prim].transpose as
+    const rule = ruleOf(eqn.prim).transpose as
       | ((cts: readonly Tensor[], inputs: readonly (Tensor | UndefinedPrimal)[], params: unknown) => (Tensor | null)[])
       | undefined
     if (rule === undefined)

@@ -6,8 +6,8 @@
 import type { BatchDim, Params, Primitive } from '../core/primitive.ts'
 import { broadcast, moveAxis, reshape } from '../core/lax.ts'
 import { bind, fullRaise, withMain } from '../core/trace.ts'
-import { Trace, Tracer } from '../core/tracer.ts'
-import { rules } from '../primitives/index.ts'
+import { Trace, Tracer } from '../core/trace.ts'
+import { ruleOf } from '../core/registry.ts'
 import { formatAval, type Aval, type Tensor } from '../tensor.ts'
 
 export class BatchTracer extends Tracer {
@@ -31,7 +31,7 @@ export class BatchTrace extends Trace {
     const values = inputs.map((x) => x.value)
     const dims = inputs.map((x) => x.dim)
     if (dims.every((d) => d === null)) return bind(prim, values, params).map((y) => this.pure(y))
-    const [outs, outDims] = rules[prim].batch(values, dims, params)
+    const [outs, outDims] = ruleOf(prim).batch(values, dims, params)
     return outs.map((y, i) => new BatchTracer(this, y, outDims[i]))
   }
 }

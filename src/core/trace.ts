@@ -5,22 +5,49 @@
  * lifting the other inputs into that trace. The bottom of the stack is the
  * evaluating trace, which runs the CPU reference kernels.
  */
-import { Tensor, formatAval, type Aval } from '../tensor.ts'
+import { type Aval, formatAval, Tensor } from '../tensor.ts'
 import type { Params, Primitive } from './primitive.ts'
-// Before the rules: a rule module may load a transform (scan's rules use jvp,
-// vmap and staging), whose tracer classes extend these while this module is
-// still loading.
-import { Trace, Tracer, type MainTrace } from './tracer.ts'
-import { rules } from '../primitives/index.ts'
+import { ruleOf } from './registry.ts'
 
-export { Trace, Tracer, type MainTrace }
+/** One active transform on the trace stack: its level orders it among the others. */
+export interface MainTrace {
+  readonly level: number
+  readonly name: string
+  readonly make: (main: MainTrace) => Trace
+  active: boolean
+}
+
+/** A transform's interpreter of the primitives; its tracers are the tensors it owns. */
+export abstract class Trace {
+  constructor(readonly main: MainTrace) {}
+  /** Wraps a value from outside every trace. */
+  abstract pure(x: Tensor): Tracer
+  /** Wraps a tracer of a lower trace. */
+  lift(x: Tensor): Tracer {
+    return this.pure(x)
+  }
+  abstract process<P extends Primitive>(prim: P, inputs: readonly Tracer[], params: Params<P>): Tensor[]
+}
+
+export abstract class Tracer extends Tensor {
+  abstract readonly trace: Trace
+  dataSync(): never {
+    throw new Error(
+      `cannot read the values of a tensor ${formatAval(this.aval)} that is being traced by ${this.trace.main.name}; ` +
+        `return it from the transformed function instead`,
+    )
+  }
+  override toString(): string {
+    return `Tracer<${this.trace.main.name}>(${formatAval(this.aval)})`
+  }
+}
 
 class EvalTrace extends Trace {
   pure(): Tracer {
     throw new Error('the evaluating trace has no tracers')
   }
   process<P extends Primitive>(prim: P, inputs: readonly Tensor[], params: Params<P>): Tensor[] {
-    const rule = rules[prim]
+    const rule = ruleOf(prim)
     const outs = rule.abstractEval(
       inputs.map((x) => x.aval),
       params,
@@ -92,4 +119,4 @@ export const bind1 = <P extends Primitive>(prim: P, inputs: readonly Tensor[], p
 
 /** Abstract evaluation of one primitive, used by staging transforms. */
 export const abstractEval = <P extends Primitive>(prim: P, inputs: readonly Aval[], params: Params<P>): Aval[] =>
-  rules[prim].abstractEval(inputs, params)
+  ruleOf(prim).abstractEval(inputs, params)

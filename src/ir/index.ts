@@ -1,3 +1,2 @@
-/** The IR, as data: Programs of equations over the primitives, and their printer. */
+/** The IR, as data: Programs of equations over the primitives, and how they print. */
 export * from './program.ts'
-export { printProgram } from './pprint.ts'

@@ -1,8 +1,9 @@
 /**
  * Attention: each query takes a convex combination of the values, weighted
- * by how well it matches each key (seed 001, "Attention Mechanism (Bahdanau
- * et al., 2015)"): scores z_{q,k}, weights a_q = normalise(z_q) over the
- * keys, context c_q = Σ_k a_{q,k} v_k (seed 001's c_t = F a_t with the
+ * by how well it matches each key (Bahdanau et al. 2015; A. Martins, Deep
+ * Learning: A Shallow Tutorial, NLPL Winter School 2018, "Attention
+ * Mechanism"): scores z_{q,k}, weights a_q = normalise(z_q) over the
+ * keys, context c_q = Σ_k a_{q,k} v_k (Martins's c_t = F a_t with the
  * values as the columns of F). Every function is batched over a leading
  * axis B, and returns the context vectors [B, Q, V] together with the
  * weights [B, Q, K], the attention matrix of each example.
@@ -10,14 +11,16 @@
  * Scores:
  *  - dot product: z_{q,k} = ⟨s_q, h_k⟩ / √d with d the query size, so that
  *    the scores of unit-variance vectors have unit variance whatever d;
- *  - additive (seed 001): z_{q,k} = vᵀ tanh(W s_q + U h_k + b), W, U, b, v
- *    parameters of a layer value.
- * Normalisers (seed 001): softmax, or sparsemax (Martins and Astudillo
- * 2016), the projection onto the simplex, whose weights can be exactly 0.
+ *  - additive (Bahdanau et al. 2015): z_{q,k} = vᵀ tanh(W s_q + U h_k + b),
+ *    W, U, b, v parameters of a layer value.
+ * Normalisers (Martins, "Attention Mechanisms"): softmax, or sparsemax
+ * (Martins and Astudillo 2016), the projection onto the simplex, whose
+ * weights can be exactly 0.
  *
  * The derivatives come from the primitives (no hand-written rules), so the
- * Jacobian ∂c_q/∂h_k that seed 002 reads attention from is `jacrev` of these
- * functions.
+ * Jacobian ∂c_q/∂h_k that Deep Learning, COMP613 Advanced Topics in Machine
+ * Learning (lecture notes), "Attention & Memory in Deep Learning", reads
+ * attention from is `jacrev` of these functions.
  */
 import type { DType, FloatDType } from '../dtype.ts'
 import * as ops from '../ops.ts'
@@ -148,7 +151,7 @@ export function dotProductAttention<
 
 /**
  * Dot-product attention with sparsemax weights (Martins and Astudillo 2016,
- * seed 001 "Sparse Attention"): a = max(z − τ, 0), so a key whose scaled
+ * Martins, "Sparse Attention"): a = max(z − τ, 0), so a key whose scaled
  * score is at least 1 below the best gets weight exactly 0.
  */
 export function sparsemaxAttention<
@@ -182,7 +185,7 @@ export interface AdditiveAttentionOptions {
   readonly init?: Initializer
   /** The dtype of the parameters (default f32). */
   readonly dtype?: FloatDType
-  /** Default 'softmax', as in seed 001. */
+  /** Default 'softmax', as in Bahdanau et al. 2015. */
   readonly normaliser?: Normaliser
 }
 
@@ -192,7 +195,7 @@ export interface AdditiveAttention<S extends number, Hk extends number, H extend
   init(key: random.Key): AdditiveAttentionParams<S, Hk, H>
   /**
    * Queries [B, Q, S] (decoder states s), keys [B, K, Hk] (encoder
-   * annotations h), values [B, K, V] (in seed 001 the annotations again).
+   * annotations h), values [B, K, V] (in Bahdanau et al. 2015 the annotations again).
    */
   apply<B extends Dim, Q extends Dim, K extends Dim, V extends Dim, D extends DType>(
     params: AdditiveAttentionParams<S, Hk, H>,
@@ -204,8 +207,9 @@ export interface AdditiveAttention<S extends number, Hk extends number, H extend
 }
 
 /**
- * Additive attention (Bahdanau et al. 2015; seed 001, z_{t,i} = v · g(W h_i
- * + U s_{t−1} + b) with g = tanh): z_{q,k} = vᵀ tanh(W s_q + U h_k + b).
+ * Additive attention (Bahdanau et al. 2015; Martins, "Attention Mechanism",
+ * z_{t,i} = v · g(W h_i + U s_{t−1} + b) with g = tanh):
+ * z_{q,k} = vᵀ tanh(W s_q + U h_k + b).
  * Written with row vectors, s_q W + h_k U is formed once per query and once
  * per key and the two broadcast against each other to [B, Q, K, H].
  */

@@ -7,13 +7,16 @@
  *
  * Laws:
  *  - sequential(f, g).apply([p, q], x) = g.apply(q, f.apply(p, x));
- *  - residual(f).apply(p, x) = x + f.apply(p, x) (seed 002: "add connections
- *    which skip layers"; the identity path passes gradients unchanged);
+ *  - residual(f).apply(p, x) = x + f.apply(p, x) (He et al. 2016; connections
+ *    which skip layers, in Deep Learning, COMP613 Advanced Topics in Machine
+ *    Learning (lecture notes), "Image Recognition with Convolutional
+ *    Networks"; the identity path passes gradients unchanged);
  *  - parallel(f, g).apply([p, q], x) = concat([f.apply(p, x), g.apply(q, x)], −1),
  *    parallelAdd the sum instead;
  *  - tie(f, build): every use of the view of f inside build(view) uses the one
  *    set of parameters `shared`, so the gradient with respect to `shared` is
- *    the sum of the gradients at each use (seed 000, "tying = sum of gradients").
+ *    the sum of the gradients at each use (D. Barber, Neural Nets (lecture
+ *    notes), "Parameter Tying").
  */
 import * as ops from '../ops.ts'
 import * as random from '../random.ts'

@@ -8,15 +8,17 @@
  * convolution kernel of its own: the structural ops fuse into the kernels
  * that read them.
  *
- * Sizes (seed 002): a window of R taps with dilation r spans R′ = R + (R − 1)(r − 1)
+ * Sizes (Deep Learning, COMP613 Advanced Topics in Machine Learning (lecture
+ * notes), "Image Recognition with Convolutional Networks"): a window of R taps
+ * with dilation r spans R′ = R + (R − 1)(r − 1)
  * positions, and N positions padded by p give M = floor((N + 2p − R′)/S) + 1
  * outputs. SAME padding follows TensorFlow: M = ceil(N/S), total padding
  * max((M − 1)S + R′ − N, 0), the smaller half before. Kernels are
  * [Kh, Kw, Cin, Cout]; the transpose takes TensorFlow's [Kh, Kw, Cout, Cin],
  * the kernel of the convolution it transposes.
  *
- * The transpose (deconvolution, seed 002: "swap direction of convolution;
- * increases resolution; used in backprop") is the adjoint of conv2d in its
+ * The transpose (deconvolution, in the same section: "swap direction of
+ * convolution; increases resolution; used in backprop") is the adjoint of conv2d in its
  * input: ⟨conv2dTranspose(y, w), x⟩ = ⟨y, conv2d(x, w)⟩. It is computed as
  * that adjoint is: per-position products y·wᵀ added back into the padded
  * input positions they came from, then the padding cut off.
@@ -118,7 +120,7 @@ function paddingPerAxis(op: string, padding: Padding | undefined): [AxisPadding,
   )
 }
 
-/** Seed 002's geometry along one axis (see the header); throws when the window does not fit. */
+/** The geometry of the COMP613 notes along one axis (see the header); throws when the window does not fit. */
 export function windowAxis(
   op: string,
   what: string,
@@ -280,11 +282,12 @@ function untaps(y: Tensor, axis: number, a: WindowAxis, size: number): Tensor {
  * y[b, i, j, o] = Σ_{a, c, k} x_padded[b, i·Sh + a·rh, j·Sw + c·rw, k] · w[a, c, k, o]:
  * cross-correlation, as in TensorFlow and every deep-learning library.
  */
-export function conv2d<S extends Shape, W extends Shape, D extends DType, const O extends WindowOptions = {}>(
-  x: T<S, D>,
-  w: T<W>,
-  options?: O,
-): T<OutOf<ConvIo<W, O>, S>, D>
+export function conv2d<
+  S extends Shape,
+  W extends Shape,
+  D extends DType,
+  const O extends WindowOptions = Record<never, never>,
+>(x: T<S, D>, w: T<W>, options?: O): T<OutOf<ConvIo<W, O>, S>, D>
 export function conv2d(x: Tensor, w: Tensor, options: WindowOptions = {}): Tensor {
   const [b, h, wd, c] = expectNhwc('conv2d', x)
   if (w.ndim !== 4 || w.aval.shape[2] !== c)
@@ -310,7 +313,7 @@ export interface TransposeOptions extends WindowOptions {
   readonly outputSize?: readonly [number, number]
 }
 
-/** The shape of conv2dTranspose: the given outputSize, else the transpose of seed 002's formula. */
+/** The shape of conv2dTranspose: the given outputSize, else the transpose of the output-size formula (header). */
 type TransposeOut<S extends Shape, W extends Shape, O> = O extends {
   readonly outputSize: readonly [infer H extends number, infer Wd extends number]
 }
@@ -353,7 +356,7 @@ export function conv2dTranspose<
   S extends Shape,
   W extends Shape,
   D extends DType,
-  const O extends TransposeOptions = {},
+  const O extends TransposeOptions = Record<never, never>,
 >(y: T<S, D>, w: T<W>, options?: O): T<TransposeOut<S, W, O>, D>
 export function conv2dTranspose(y: Tensor, w: Tensor, options: TransposeOptions = {}): Tensor {
   const op = 'conv2dTranspose'
@@ -394,53 +397,47 @@ export function conv2dTranspose(y: Tensor, w: Tensor, options: TransposeOptions 
 /** The most negative finite f32: padding that never wins a maximum, and stays finite on every backend. */
 const LOWEST = -3.4028234663852886e38
 
-function poolGeometry(
-  op: string,
-  x: Tensor,
-  size: number | readonly [number, number],
-  options: PoolOptions,
-): [WindowAxis, WindowAxis] {
-  const [, h, w] = expectNhwc(op, x)
-  const kernel = pairOf(op, 'pool size', size, [1, 1])
-  if ('dilation' in options && (options as WindowOptions).dilation !== undefined)
-    throw new Error(`${op}: pooling takes no dilation`)
-  return windowGeometry(op, h, w, kernel, options, kernel)
-}
+/** The signature of the pooling functions: x [B, H, W, C] with windows of `size`, typed by `PoolIo`. */
+export type Pool2d = <
+  S extends Shape,
+  D extends DType,
+  const K extends number | readonly [number, number],
+  const O extends PoolOptions = Record<never, never>,
+>(
+  x: T<S, D>,
+  size: K,
+  options?: O,
+) => T<OutOf<PoolIo<PairOf<K>, O>, S>, D>
+
+/** Reduces the windows `win` [B, Ho, Kh, Wo, Kw, C] over their taps (axes 2 and 4), counting only the taps inside the input. */
+type WindowReduction = (win: T<any, any>, ah: WindowAxis, aw: WindowAxis) => Tensor
+
+/** The pooling `op`: the windows of x (stride: the window size unless given), each reduced by `reduce`. */
+const pooling = (op: string, reduce: WindowReduction): Pool2d =>
+  ((x: Tensor, size: number | readonly [number, number], options: PoolOptions = {}) => {
+    const [, h, w] = expectNhwc(op, x)
+    const kernel = pairOf(op, 'pool size', size, [1, 1])
+    if ('dilation' in options && (options as WindowOptions).dilation !== undefined)
+      throw new Error(`${op}: pooling takes no dilation`)
+    const geometry = windowGeometry(op, h, w, kernel, options, kernel)
+    return reduce(untyped(windows(x, geometry)), ...geometry)
+  }) as Pool2d
 
 /** Maximum over each window; padded positions never count (they are not part of the input). */
-export function maxPool2d<
-  S extends Shape,
-  D extends DType,
-  const K extends number | readonly [number, number],
-  const O extends PoolOptions = {},
->(x: T<S, D>, size: K, options?: O): T<OutOf<PoolIo<PairOf<K>, O>, S>, D>
-export function maxPool2d(x: Tensor, size: number | readonly [number, number], options: PoolOptions = {}): Tensor {
-  const geometry = poolGeometry('maxPool2d', x, size, options)
-  const [ah, aw] = geometry
-  let w = untyped(windows(x, geometry)) // [B, Ho, Kh, Wo, Kw, C]
+export const maxPool2d = pooling('maxPool2d', (win, ah, aw) => {
   const inH = insideInput(ah)
   const inW = insideInput(aw)
-  if (inH.some((f) => !f) || inW.some((f) => !f)) {
-    const flags = new Uint8Array(ah.out * ah.taps * aw.out * aw.taps)
-    let k = 0
-    for (let i = 0; i < ah.out * ah.taps; i++)
-      for (let j = 0; j < aw.out * aw.taps; j++) flags[k++] = inH[i] && inW[j] ? 1 : 0
-    const inside = concrete([1, ah.out, ah.taps, aw.out, aw.taps, 1], 'bool', flags) as unknown as T<any, 'bool'>
-    w = ops.where(inside, w, LOWEST)
-  }
-  return ops.max(w, [2, 4])
-}
+  if (inH.every(Boolean) && inW.every(Boolean)) return ops.max(win, [2, 4])
+  const flags = new Uint8Array(ah.out * ah.taps * aw.out * aw.taps)
+  let k = 0
+  for (let i = 0; i < ah.out * ah.taps; i++)
+    for (let j = 0; j < aw.out * aw.taps; j++) flags[k++] = inH[i] && inW[j] ? 1 : 0
+  const inside = concrete([1, ah.out, ah.taps, aw.out, aw.taps, 1], 'bool', flags) as unknown as T<any, 'bool'>
+  return ops.max(ops.where(inside, win, LOWEST), [2, 4])
+})
 
 /** Mean over each window, of the positions inside the input only (TensorFlow's SAME average pooling). */
-export function avgPool2d<
-  S extends Shape,
-  D extends DType,
-  const K extends number | readonly [number, number],
-  const O extends PoolOptions = {},
->(x: T<S, D>, size: K, options?: O): T<OutOf<PoolIo<PairOf<K>, O>, S>, D>
-export function avgPool2d(x: Tensor, size: number | readonly [number, number], options: PoolOptions = {}): Tensor {
-  const geometry = poolGeometry('avgPool2d', x, size, options)
-  const [ah, aw] = geometry
+export const avgPool2d = pooling('avgPool2d', (win, ah, aw) => {
   const count = (a: WindowAxis) => {
     const inside = insideInput(a)
     return Array.from({ length: a.out }, (_, o) => inside.slice(o * a.taps, (o + 1) * a.taps).filter(Boolean).length)
@@ -448,10 +445,10 @@ export function avgPool2d(x: Tensor, size: number | readonly [number, number], o
   const [ch, cw] = [count(ah), count(aw)]
   const counts = ops.tensor(
     ch.flatMap((m) => cw.map((n) => m * n)),
-    { shape: [1, ah.out, aw.out, 1], dtype: x.aval.dtype },
+    { shape: [1, ah.out, aw.out, 1], dtype: win.aval.dtype },
   )
-  return ops.div(ops.sum(untyped(windows(x, geometry)), [2, 4]), counts)
-}
+  return ops.div(ops.sum(win, [2, 4]), counts)
+})
 
 /** Mean over the spatial axes: [B, H, W, C] → [B, C]. */
 export function globalAvgPool2d<B extends Shape[0], C extends Shape[0], D extends DType>(

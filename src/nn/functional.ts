@@ -3,7 +3,10 @@
  * typed ops so that every transform differentiates them from the rules of
  * the primitives (no hand-written derivatives).
  *
- * Formulas (seed 004 for the activations, seed 001 for softmax, sparsemax and dropout):
+ * Formulas (activations: Multi-level networks (lecture notes), "Activation
+ * Functions"; softmax, sparsemax and dropout: A. Martins, Deep Learning: A
+ * Shallow Tutorial, NLPL Winter School 2018, "Softmax Activation", "Sparsemax
+ * Activation" and "Dropout Regularization"):
  *  - sigmoid σ(z) = 1/(1 + e^{−z}), σ′ = σ(1 − σ); tanh′ = 1 − tanh²;
  *  - relu(z) = max(0, z), relu′(0) = 0; leakyRelu(z) = z for z > 0, αz otherwise (derivative α at 0);
  *  - maxout: the maximum over groups of `pieces` consecutive features;
@@ -116,7 +119,8 @@ function checkRate(rate: number): void {
 
 /**
  * Inverted dropout: each unit kept with probability 1 − rate and scaled by
- * 1/(1 − rate) (seed 001), so E[y] = x. The mask comes from `key` alone; the
+ * 1/(1 − rate) (Srivastava et al. 2014; Martins, "Dropout Regularization"),
+ * so E[y] = x. The mask comes from `key` alone; the
  * same key gives the same mask. When traced (under grad, vmap or jit) the
  * mask is a constant of the traced program, drawn for the shape the
  * function sees: under vmap every example shares it, and a jitted step
@@ -156,9 +160,11 @@ export interface BatchNormOptions {
 }
 
 /**
- * Batch normalisation over every axis but the last (seed 002: "normalising
- * input to zero mean, unit variance", then scale and shift; Ioffe and
- * Szegedy 2015): y = scale·(x − μ)/√(σ² + ε) + offset.
+ * Batch normalisation over every axis but the last (Ioffe and Szegedy 2015;
+ * "normalising input to zero mean, unit variance" in Deep Learning, COMP613
+ * Advanced Topics in Machine Learning (lecture notes), "Image Recognition
+ * with Convolutional Networks"), then scale and shift:
+ * y = scale·(x − μ)/√(σ² + ε) + offset.
  * Training: μ and σ² are the batch's (σ² the biased variance), and the
  * running averages become m·old + (1 − m)·batch, returned as the new state
  * (constants: no derivative flows into them). Evaluation: μ and σ² are the

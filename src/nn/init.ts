@@ -5,11 +5,13 @@
  * [n_in, n_out]; a convolution kernel [Kh, Kw, Cin, Cout] has fan-in
  * Kh·Kw·Cin and fan-out Kh·Kw·Cout).
  *
- * - Glorot/Xavier uniform (seed 001, Glorot and Bengio 2010): U[−t, t], t = √6 / √(n_in + n_out),
+ * - Glorot/Xavier uniform (Glorot and Bengio 2010; A. Martins, Deep Learning: A Shallow Tutorial,
+ *   NLPL Winter School 2018, "Initialization"): U[−t, t], t = √6 / √(n_in + n_out),
  *   variance 2/(n_in + n_out); for tanh and sigmoid.
- * - He normal (seed 003, He et al. 2015): N(0, 2/n_in), so that ½·n_in·Var[w] = 1 and the
+ * - He normal (He et al. 2015; Neural Networks II (lecture notes), "Weight Initialisation"):
+ *   N(0, 2/n_in), so that ½·n_in·Var[w] = 1 and the
  *   variance of ReLU activations neither grows nor shrinks with depth.
- * - Zeros: for biases (seed 001: "initialize all biases to zero").
+ * - Zeros: for biases (Martins, "Initialization": "initialize all biases to zero").
  */
 import type { FloatDType } from '../dtype.ts'
 import { full } from '../ops.ts'
@@ -52,7 +54,7 @@ function resolveFans(name: string, shape: readonly number[], options: InitOption
   return f
 }
 
-/** U[−t, t] with t = √(6 / (n_in + n_out)) (seed 001). */
+/** U[−t, t] with t = √(6 / (n_in + n_out)) (Glorot and Bengio 2010). */
 export const glorotUniform: Initializer = (key, shape, options = {}) => {
   const { fanIn, fanOut } = resolveFans('glorotUniform', shape, options)
   const t = Math.sqrt(6 / (fanIn + fanOut))
@@ -71,7 +73,7 @@ export const glorotNormal: Initializer = (key, shape, options = {}) => {
   }) as Tensor as Tensor<Tuple<typeof shape>, FloatDType>
 }
 
-/** N(0, 2/n_in) (seed 003, He et al. 2015): for ReLU networks. */
+/** N(0, 2/n_in) (He et al. 2015): for ReLU networks. */
 export const heNormal: Initializer = (key, shape, options = {}) => {
   const { fanIn } = resolveFans('heNormal', shape, options)
   return random.normal(key, shape, { stddev: Math.sqrt(2 / fanIn), dtype: options.dtype ?? 'f32' }) as Tensor as Tensor<

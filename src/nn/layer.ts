@@ -15,7 +15,9 @@
  *    stand for any size), e.g. `dense(784, 256): Layer<['B', 784], ['B', 256]>`;
  *  - `ShapeLayer<Io, P, St>`: a layer whose output shape is a function `Io`
  *    of its input shape (activations keep it, a convolution computes its
- *    spatial size by seed 002's formula, flatten multiplies out the trailing
+ *    spatial size by the formula of Deep Learning, COMP613 Advanced Topics in
+ *    Machine Learning (lecture notes), "Image Recognition with Convolutional
+ *    Networks"; flatten multiplies out the trailing
  *    axes). Its `apply` is generic in the input shape.
  * `sequential` folds the shape functions over its layers at compile time, so
  * a layer whose input does not fit its predecessor's output does not compile,

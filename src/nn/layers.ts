@@ -4,10 +4,13 @@
  * Parameters default to f32; `dtype: 'f64'` gives f64 parameters (the law
  * suites use it for tight tolerances).
  *
- * Layer formulas (seed 004, seed 002's table): dense z = xW + b with
+ * Layer formulas (Multi-level networks (lecture notes), "Layering and
+ * composition" and "Activation Functions"; the layer table of Deep Learning,
+ * COMP613 Advanced Topics in Machine Learning (lecture notes), "Neural
+ * Networks: Foundations"): dense z = xW + b with
  * ∂L/∂x = ∂L/∂z Wᵀ, ∂L/∂W = xᵀ ∂L/∂z, ∂L/∂b = Σ_batch ∂L/∂z; maxout
- * max_k(x W_k + b_k); embedding E[ids] (a gather, whose gradient is a
- * scatter-add of the output cotangents into the rows of E).
+ * max_k(x W_k + b_k) (Goodfellow et al. 2013); embedding E[ids] (a gather,
+ * whose gradient is a scatter-add of the output cotangents into the rows of E).
  */
 import type { DType, FloatDType } from '../dtype.ts'
 import * as ops from '../ops.ts'
@@ -22,6 +25,7 @@ import {
   maxPool2d as maxPoolFn,
   pairOf,
   type ConvIo,
+  type Pool2d,
   type PoolIo,
   type PoolOptions,
   type WindowOptions,
@@ -91,7 +95,8 @@ export function dense<const I extends number, const O extends number>(
 export type MaxoutParams<I extends number> = { readonly w: Tensor<[I, number]>; readonly b: Tensor<[number]> }
 
 /**
- * Maxout (seed 004): output unit j is max_k (x·w_{jk} + b_{jk}) over `pieces`
+ * Maxout (Goodfellow et al. 2013; Multi-level networks notes, "Activation
+ * Functions"): output unit j is max_k (x·w_{jk} + b_{jk}) over `pieces`
  * affine pieces; W is [nIn, nOut·pieces], the pieces of unit j consecutive.
  */
 export function maxout<const I extends number, const O extends number>(
@@ -238,13 +243,14 @@ export type ConvLayerOptions = WindowOptions & ParamOptions
  * `kernel` taps (a number or [Kh, Kw]), stride, dilation and padding
  * (default VALID); weights [Kh, Kw, cin, cout] (Glorot uniform, fans
  * Kh·Kw·cin and Kh·Kw·cout), bias zeros. The output's spatial size is
- * typed by seed 002's formula where the input's is a literal.
+ * typed by the formula of the COMP613 notes ("Image Recognition with
+ * Convolutional Networks") where the input's is a literal.
  */
 export function conv2d<
   const Cin extends number,
   const Cout extends number,
   const K extends number | readonly [number, number],
-  const O extends ConvLayerOptions = {},
+  const O extends ConvLayerOptions = Record<never, never>,
 >(
   cin: Cin,
   cout: Cout,
@@ -257,22 +263,7 @@ export function conv2d(
   kernel: number | readonly [number, number],
   options: ConvLayerOptions = {},
 ): unknown {
-  const [kh, kw] = pairOf('conv2d', 'kernel', kernel, [1, 1])
-  const name = `conv2d(${cin} → ${cout}, ${kh}×${kw})`
-  checkSize(name, 'cin', cin)
-  checkSize(name, 'cout', cout)
-  const { init = glorotUniform, dtype = 'f32' } = options
-  return statelessLayer(
-    name,
-    (key) => ({ w: init(key, [kh, kw, cin, cout], { dtype }), b: zeros(key, [cout], { dtype }) }),
-    (p, x) => {
-      if (x.ndim !== 4 || x.aval.shape[3] !== cin)
-        throw new Error(`${name}: expected an NHWC input [B, H, W, ${cin}], got ${formatAval(x.aval)}`)
-      expectParams(name, p, ['w', 'b'])
-      expectParamShape(name, 'w', p.w, [kh, kw, cin, cout])
-      return ops.add(untyped(convFn(untyped(x), untyped(p.w), options)), untyped(p.b))
-    },
-  )
+  return convLayer('conv2d', cin, cout, kernel, options)
 }
 
 /**
@@ -285,7 +276,7 @@ export function conv2dTranspose<
   const Cin extends number,
   const Cout extends number,
   const K extends number | readonly [number, number],
-  const O extends ConvLayerOptions = {},
+  const O extends ConvLayerOptions = Record<never, never>,
 >(
   cin: Cin,
   cout: Cout,
@@ -298,50 +289,71 @@ export function conv2dTranspose(
   kernel: number | readonly [number, number],
   options: ConvLayerOptions = {},
 ): unknown {
-  const [kh, kw] = pairOf('conv2dTranspose', 'kernel', kernel, [1, 1])
-  const name = `conv2dTranspose(${cin} → ${cout}, ${kh}×${kw})`
+  return convLayer('conv2dTranspose', cin, cout, kernel, options)
+}
+
+/**
+ * The layer of conv2d or its transpose: the kernel [Kh, Kw, cin, cout], or
+ * for the transpose [Kh, Kw, cout, cin] with the fans of the convolution
+ * cin → cout given to the initialiser (the layout alone would swap them).
+ */
+function convLayer(
+  op: 'conv2d' | 'conv2dTranspose',
+  cin: number,
+  cout: number,
+  kernel: number | readonly [number, number],
+  options: ConvLayerOptions,
+): unknown {
+  const [kh, kw] = pairOf(op, 'kernel', kernel, [1, 1])
+  const name = `${op}(${cin} → ${cout}, ${kh}×${kw})`
   checkSize(name, 'cin', cin)
   checkSize(name, 'cout', cout)
   const { init = glorotUniform, dtype = 'f32' } = options
+  const transposed = op === 'conv2dTranspose'
+  const shape = transposed ? [kh, kw, cout, cin] : [kh, kw, cin, cout]
+  const fans = transposed ? { fanIn: kh * kw * cin, fanOut: kh * kw * cout } : {}
+  const conv: (x: Tensor<any, any>, w: Tensor<any, any>, o: WindowOptions) => Tensor = transposed
+    ? convTransposeFn
+    : convFn
   return statelessLayer(
     name,
-    (key) => ({
-      w: init(key, [kh, kw, cout, cin], { dtype, fanIn: kh * kw * cin, fanOut: kh * kw * cout }),
-      b: zeros(key, [cout], { dtype }),
-    }),
+    (key) => ({ w: init(key, shape, { dtype, ...fans }), b: zeros(key, [cout], { dtype }) }),
     (p, x) => {
       if (x.ndim !== 4 || x.aval.shape[3] !== cin)
         throw new Error(`${name}: expected an NHWC input [B, H, W, ${cin}], got ${formatAval(x.aval)}`)
       expectParams(name, p, ['w', 'b'])
-      expectParamShape(name, 'w', p.w, [kh, kw, cout, cin])
-      return ops.add(untyped(convTransposeFn(untyped(x), untyped(p.w), options)), untyped(p.b))
+      expectParamShape(name, 'w', p.w, shape)
+      return ops.add(untyped(conv(untyped(x), untyped(p.w), options)), untyped(p.b))
     },
   )
 }
 
-/** Max pooling over windows of `size` (stride: the window size unless given; padding VALID unless given). */
-export function maxPool2d<const K extends number | readonly [number, number], const O extends PoolOptions = {}>(
+/** The signature of the pooling layers: windows of `size`, typed by `PoolIo`. */
+export type PoolLayer = <
+  const K extends number | readonly [number, number],
+  const O extends PoolOptions = Record<never, never>,
+>(
   size: K,
   options?: O,
-): ShapeLayer<PoolIo<PairOf<K>, O>, Stateless, Stateless> {
-  pairOf('maxPool2d', 'pool size', size, [1, 1])
-  return statelessLayer(`maxPool2d(${JSON.stringify(size)})`, noParams, (_p, x) =>
-    maxPoolFn(untyped(x), size, options ?? {}),
-  )
-}
+) => ShapeLayer<PoolIo<PairOf<K>, O>, Stateless, Stateless>
+
+/** The layer of the pooling function `pool`, named `op`. */
+const poolLayer = (op: string, pool: Pool2d): PoolLayer =>
+  ((size: number | readonly [number, number], options?: PoolOptions) => {
+    pairOf(op, 'pool size', size, [1, 1])
+    return statelessLayer(`${op}(${JSON.stringify(size)})`, noParams, (_p, x) => pool(untyped(x), size, options ?? {}))
+  }) as PoolLayer
+
+/** Max pooling over windows of `size` (stride: the window size unless given; padding VALID unless given). */
+export const maxPool2d = poolLayer('maxPool2d', maxPoolFn)
 
 /** Average pooling over windows of `size`; with SAME padding only the positions inside the input are averaged. */
-export function avgPool2d<const K extends number | readonly [number, number], const O extends PoolOptions = {}>(
-  size: K,
-  options?: O,
-): ShapeLayer<PoolIo<PairOf<K>, O>, Stateless, Stateless> {
-  pairOf('avgPool2d', 'pool size', size, [1, 1])
-  return statelessLayer(`avgPool2d(${JSON.stringify(size)})`, noParams, (_p, x) =>
-    avgPoolFn(untyped(x), size, options ?? {}),
-  )
-}
+export const avgPool2d = poolLayer('avgPool2d', avgPoolFn)
 
-/** Mean over the spatial axes: [B, H, W, C] → [B, C] (seed 002: "global pooling; full invariance to location"). */
+/**
+ * Mean over the spatial axes: [B, H, W, C] → [B, C] (global pooling, "full invariance to location":
+ * COMP613 notes, "Image Recognition with Convolutional Networks").
+ */
 export const globalAvgPool2d: ShapeLayer<GlobalPoolIo, Stateless, Stateless> = statelessLayer(
   'globalAvgPool2d',
   noParams,

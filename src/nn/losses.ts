@@ -4,7 +4,10 @@
  * every other axis is a batch axis, and 'mean' (the default) averages over
  * all of them.
  *
- * Per example, with their gradients (seeds 001, 002):
+ * Per example, with their gradients (A. Martins, Deep Learning: A Shallow
+ * Tutorial, NLPL Winter School 2018, "Loss Function" to "Sparsemax Loss";
+ * the layer table of Deep Learning, COMP613 Advanced Topics in Machine
+ * Learning (lecture notes), "Neural Networks: Foundations"):
  *  - squaredError:        ½‖f − y‖²                                  ∂/∂f = f − y
  *  - sigmoidCrossEntropy: −y log σ(z) − (1 − y) log(1 − σ(z))        ∂/∂z = σ(z) − y
  *  - binaryCrossEntropy:  −y log p − (1 − y) log(1 − p)              ∂/∂p = −y/p + (1 − y)/(1 − p)
@@ -16,8 +19,9 @@
  * the sigmoid cross-entropy never exponentiate a positive number, so they
  * stay finite for logits of any magnitude.
  *
- * Penalties: l1Penalty Σ|w| (gradient sign(w), seed 001) and l2Penalty ½Σw²
- * (gradient w; seed 004 writes λ/2 Σ W²). They skip biases, recognised by
+ * Penalties: l1Penalty Σ|w| (gradient sign(w); Martins, "ℓ1 Regularization")
+ * and l2Penalty ½Σw² (gradient w; Multi-level networks (lecture notes),
+ * "Training", writes λ/2 Σ W²). They skip biases, recognised by
  * rank: a leaf of rank ≤ 1 (a bias, a batch-norm scale or offset) is not
  * penalised, a leaf of rank ≥ 2 (dense, convolution and embedding weights)
  * is. A rank-1 weight (a linear model's weight vector) is therefore skipped
@@ -110,7 +114,7 @@ function targetsFor(op: string, x: Tensor, targets: Tensor): Tensor {
 
 // ---------------------------------------------------------------- regression and binary
 
-/** ½‖f − y‖² over the last axis, per example (seed 001); gradient f − y. */
+/** ½‖f − y‖² over the last axis, per example (Martins, "Squared Loss"); gradient f − y. */
 export function squaredError<S extends Shape, D extends DType, R extends Reduction = 'mean'>(
   predictions: T<S, D>,
   targets: T<NoInfer<S>, NoInfer<D>>,
@@ -192,7 +196,8 @@ export function sparseCrossEntropy<S extends Shape, D extends DType, R extends R
 
 /**
  * Cross-entropy of softmax(z) against q, from the logits z:
- * logsumexp(z) − Σ_c q_c z_c per example (seed 002, "X-ent w/ logits"); its
+ * logsumexp(z) − Σ_c q_c z_c per example (COMP613 notes, "Neural Networks:
+ * Foundations", cross-entropy loss with logits); its
  * gradient is softmax(z) − q. Targets are a distribution over the classes or
  * i32 labels.
  */
@@ -226,7 +231,7 @@ export function sparseSoftmaxCrossEntropy<S extends Shape, D extends DType, R ex
 }
 
 /**
- * The sparsemax loss (Martins and Astudillo 2016, seed 001):
+ * The sparsemax loss (Martins and Astudillo 2016; Martins, "Sparsemax Loss"):
  * −qᵀz + ½Σ_{j∈S(z)}(z_j² − τ²(z)) + ½‖q‖², with S(z) the support of
  * sparsemax(z) and τ its threshold; ≥ 0, and 0 iff sparsemax(z) = q. Its
  * gradient is sparsemax(z) − q. Targets: a distribution or i32 labels.

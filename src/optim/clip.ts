@@ -1,5 +1,6 @@
 /**
- * Gradient transforms without state: clipping (seed 001, "Gradient
+ * Gradient transforms without state: clipping (Pascanu et al. 2013; A. Martins,
+ * Deep Learning: A Shallow Tutorial, NLPL Winter School 2018, "Gradient
  * Clipping") and coupled L2 weight decay. Put them in front of any optimiser
  * with `chain`, e.g. `chain(clipByGlobalNorm(1), adam({ lr: 1e-3 }))`.
  */
@@ -44,7 +45,7 @@ export function globalNorm(tree: Tree): Tensor<[], FloatDType> {
 
 /**
  * g ← g · c / max(‖g‖, c): unchanged when ‖g‖ ≤ c (the factor is exactly 1),
- * else rescaled to norm c (seed 001: c/‖∇‖ · ∇ if ‖∇‖ ≥ c).
+ * else rescaled to norm c (Martins, "Gradient Clipping": c/‖∇‖ · ∇ if ‖∇‖ ≥ c).
  */
 export function clipByGlobalNorm(maxNorm: number): GradientTransform<Empty> {
   const c = checkPositive('clipByGlobalNorm', 'maxNorm', maxNorm)
@@ -55,7 +56,7 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransform<Empty> {
   })
 }
 
-/** gᵢ ← min(c, |gᵢ|)·sign(gᵢ), element by element (seed 001). */
+/** gᵢ ← min(c, |gᵢ|)·sign(gᵢ), element by element (Martins, "Gradient Clipping"). */
 export function clipByValue(maxAbs: number): GradientTransform<Empty> {
   const c = checkPositive('clipByValue', 'maxAbs', maxAbs)
   return stateless(`clipByValue(${c})`, (gs) => gs.map((g) => ops.minimum(ops.maximum(g, -c), c)))

@@ -10,22 +10,29 @@
  * the step count, schedules, weight decay and the checks.
  *
  * Formulas (α the learning rate, g the gradient):
- *  - SGD (seed 002, "Optimisation"):       θ' = θ − α g
- *  - momentum (seed 002):                  v' = η v − α g,  θ' = θ + v'
- *  - Nesterov (seed 003):                  v' = η v − α ∇L(θ + η v),  θ' = θ + v'
- *  - Adagrad (seed 001, Duchi et al.):     s' = s + g²,  θ' = θ − α g / √(s' + ε)
- *  - RMSProp (seed 001, Tieleman–Hinton):  s' = ρ s + (1 − ρ) g²,  θ' = θ − α g / √(s' + ε)
- *  - Adam (Kingma & Ba 2014; seed 001 names it "RMSProp with momentum"):
+ *  - SGD [1]:                              θ' = θ − α g
+ *  - momentum [1]:                         v' = η v − α g,  θ' = θ + v'
+ *  - Nesterov (Nesterov 1983) [2]:         v' = η v − α ∇L(θ + η v),  θ' = θ + v'
+ *  - Adagrad (Duchi et al. 2011) [3]:      s' = s + g²,  θ' = θ − α g / √(s' + ε)
+ *  - RMSProp (Tieleman & Hinton 2012) [3]: s' = ρ s + (1 − ρ) g²,  θ' = θ − α g / √(s' + ε)
+ *  - Adam (Kingma & Ba 2015; [3] names it "RMSProp with momentum"):
  *      m' = β₁ m + (1 − β₁) g,  v' = β₂ v + (1 − β₂) g²,
  *      m̂ = m' / (1 − β₁ᵗ),  v̂ = v' / (1 − β₂ᵗ),  θ' = θ − α m̂ / (√v̂ + ε)
  *    The bias corrections make the first step α·g/(|g| + ε) ≈ α·sign(g).
  *
- * Weight decay (seed 002: the penalty λ‖w‖², a Gaussian prior), two ways:
+ * Weight decay (the penalty λ‖w‖², a Gaussian prior [4]), two ways:
  *  - 'l2' (coupled): g ← g + λθ before the rule, the gradient of (λ/2)‖θ‖²,
  *    so the decay passes through the rule's scaling (Adam divides it by √v̂);
  *  - 'decoupled' (AdamW, Loshchilov & Hutter 2019): θ' = θ + δ − α λ θ,
  *    applied outside the rule, at the same relative rate for every parameter.
  * For plain SGD the two coincide.
+ *
+ * [1] Deep Learning, COMP613 Advanced Topics in Machine Learning (lecture
+ *     notes), "Optimisation for Machine Learning".
+ * [2] Neural Networks II (lecture notes), "Training Neural Networks".
+ * [3] A. Martins, Deep Learning: A Shallow Tutorial, NLPL Winter School 2018,
+ *     "Adaptive Learning Rates".
+ * [4] COMP613 notes (as [1]), "Supervised Learning".
  */
 import * as ops from '../ops.ts'
 import type { FloatDType } from '../dtype.ts'
@@ -152,7 +159,7 @@ export interface MomentumOptions extends CommonOptions {
   readonly momentum?: number
 }
 
-/** v' = η v − α g, θ' = θ + v' (seed 002). */
+/** v' = η v − α g, θ' = θ + v' (COMP613 notes, "Optimisation for Machine Learning"). */
 export function momentum(options: MomentumOptions): Optimiser<FirstOrderState> {
   const eta = checkUnitInterval('momentum', 'momentum', options.momentum ?? 0.9)
   return fromLeafRule(
@@ -169,10 +176,11 @@ export function momentum(options: MomentumOptions): Optimiser<FirstOrderState> {
 }
 
 /**
- * Nesterov's accelerated gradient. Seed 003 writes it with the gradient at
+ * Nesterov's accelerated gradient (Nesterov 1983). The Neural Networks II
+ * notes ("Training Neural Networks") write it with the gradient at
  * the look-ahead point θ + ηv; an update only sees the gradient at the
  * parameters it is given, so the parameters held here are that look-ahead
- * point φ = θ + ηv. Substituting, the seed's recursion becomes
+ * point φ = θ + ηv. Substituting, that recursion becomes
  *   v' = η v − α ∇L(φ),  φ' = φ + η v' − α ∇L(φ),
  * the form of Sutskever et al. (2013) and of most libraries.
  */
@@ -199,7 +207,7 @@ export interface AdagradOptions extends CommonOptions {
   readonly initialAccumulator?: number
 }
 
-/** s' = s + g², θ' = θ − α g / √(s' + ε) (seed 001). */
+/** s' = s + g², θ' = θ − α g / √(s' + ε) (Duchi et al. 2011; Martins, "Adaptive Learning Rates"). */
 export function adagrad(options: AdagradOptions): Optimiser<FirstOrderState> {
   const eps = checkNonNegative('adagrad', 'eps', options.eps ?? 1e-8)
   const init = checkNonNegative('adagrad', 'initialAccumulator', options.initialAccumulator ?? 0)
@@ -223,7 +231,7 @@ export interface RMSPropOptions extends CommonOptions {
   readonly eps?: number
 }
 
-/** s' = ρ s + (1 − ρ) g², θ' = θ − α g / √(s' + ε) (seed 001). */
+/** s' = ρ s + (1 − ρ) g², θ' = θ − α g / √(s' + ε) (Tieleman & Hinton 2012; Martins, "Adaptive Learning Rates"). */
 export function rmsprop(options: RMSPropOptions): Optimiser<FirstOrderState> {
   const rho = checkUnitInterval('rmsprop', 'decay', options.decay ?? 0.9)
   const eps = checkNonNegative('rmsprop', 'eps', options.eps ?? 1e-8)

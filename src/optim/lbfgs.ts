@@ -1,7 +1,8 @@
 /**
  * L-BFGS (Nocedal 1980; Liu & Nocedal 1989): a low-rank approximation of the
  * inverse Hessian from the last m pairs sₖ = θₖ₊₁ − θₖ, yₖ = ∇hₖ₊₁ − ∇hₖ
- * (seed 002, "Curvature matrix approximations": low rank, O(rn) storage),
+ * (Deep Learning, COMP613 Advanced Topics in Machine Learning (lecture notes),
+ * "Optimisation 2", "Curvature matrix approximations": low rank, O(rn) storage),
  * applied to the gradient by the two-loop recursion (Nocedal & Wright,
  * Algorithm 7.4), with a backtracking Armijo line search. Pairs with
  * sᵀy ≤ 0 would make the approximation indefinite and are skipped (Armijo

@@ -1,6 +1,7 @@
 /**
- * Second-order methods built from the transforms, on the host loop. Seed 002
- * ("Optimisation"): minimise the local quadratic model
+ * Second-order methods built from the transforms, on the host loop (Deep
+ * Learning, COMP613 Advanced Topics in Machine Learning (lecture notes),
+ * "Optimisation for Machine Learning"): minimise the local quadratic model
  *   h(θ + δ) ≈ h(θ) + ∇hᵀδ + ½ δᵀBδ,  so  δ = −B⁻¹∇h,
  * with B the Hessian H (Newton) or the generalised Gauss-Newton matrix
  * G = Σ Jᵢᵀ Hᵢ Jᵢ (always PSD), damped to B + λI to keep the step inside the
@@ -143,6 +144,45 @@ const hostValue = (t: Tensor): number => {
   return Number.isFinite(v) ? v : Number.POSITIVE_INFINITY
 }
 
+/** What tells Newton-CG and Gauss-Newton apart. */
+interface Method {
+  readonly name: string
+  readonly defaultDamping: number
+  /** The objective h(θ, ...batch). */
+  readonly objective: Objective
+  /** The loss, its gradient and the curvature products v ↦ B·v at `params`, for one batch. */
+  readonly products: <P extends Tree>(
+    params: P,
+    batch: unknown[],
+  ) => { loss: Tensor<[]>; grad: P; product: (v: P) => P }
+  /** Throws unless `batch` is one the method takes. */
+  readonly checkBatch?: (batch: unknown[]) => void
+}
+
+/** A curvature method as a Minimiser: each step is `curvatureStep` on the method's products. */
+function curvatureMinimiser(method: Method, options: CurvatureOptions): Minimiser<CurvatureState> {
+  const { name: what, objective, products, checkBatch = () => {} } = method
+  const o = resolve(what, options, method.defaultDamping)
+  return {
+    name: what,
+    init: (params) => {
+      checkFloatLeaves(`${what}.init`, params)
+      return { damping: o.damping, cgIterations: 0 }
+    },
+    async step(params, state, ...batch) {
+      const s = checkState(`${what}.step`, state)
+      checkBatch(batch)
+      const { loss, grad, product } = products(params, batch)
+      return curvatureStep(what, params, s, loss.item(), grad, product, (p) => hostValue(objective(p, ...batch)), o)
+    },
+    async evaluate(params, ...batch) {
+      checkBatch(batch)
+      const [loss, grad] = valueAndGrad(objective)(params, ...batch)
+      return { loss: loss.item(), gradNorm: treeNorm(grad as Tree) }
+    },
+  }
+}
+
 // ---------------------------------------------------------------- Newton-CG
 
 /** Hessian-vector products at `params`: the gradient and v ↦ H·v, with the primal pass done once. */
@@ -156,28 +196,19 @@ export function hessianProduct<P extends Tree>(
 
 /**
  * Newton's method, θ' = θ − α (H + λI)⁻¹ ∇h, with the system solved by
- * truncated CG on Hessian-vector products (seed 002).
+ * truncated CG on Hessian-vector products (COMP613 notes, "Optimisation for
+ * Machine Learning").
  */
 export function newtonCG(f: Objective, options: CurvatureOptions = {}): Minimiser<CurvatureState> {
-  const what = 'newtonCG'
-  const o = resolve(what, options, 0)
-  return {
-    name: what,
-    init: (params) => {
-      checkFloatLeaves(`${what}.init`, params)
-      return { damping: o.damping, cgIterations: 0 }
+  return curvatureMinimiser(
+    {
+      name: 'newtonCG',
+      defaultDamping: 0,
+      objective: f,
+      products: (params, batch) => hessianProduct((p: typeof params) => f(p, ...batch), params),
     },
-    async step(params, state, ...batch) {
-      const s = checkState(`${what}.step`, state)
-      const fθ = (p: typeof params) => f(p, ...batch)
-      const { loss, grad, product } = hessianProduct(fθ, params)
-      return curvatureStep(what, params, s, loss.item(), grad, product, (p) => hostValue(fθ(p)), o)
-    },
-    async evaluate(params, ...batch) {
-      const [loss, grad] = valueAndGrad(f)(params, ...batch)
-      return { loss: loss.item(), gradNorm: treeNorm(grad as Tree) }
-    },
-  }
+    options,
+  )
 }
 
 // ---------------------------------------------------------------- Gauss-Newton
@@ -189,7 +220,8 @@ export interface GaussNewtonProblem<P extends Tree = any, X = any, Z extends Tre
 }
 
 /**
- * The generalised Gauss-Newton product at θ (seed 002):
+ * The generalised Gauss-Newton product at θ (Schraudolph 2002; COMP613 notes,
+ * "Optimisation for Machine Learning"):
  *   G v = Jᵀ H_l J v,  J = ∂g(θ, x)/∂θ,  H_l = ∂²l(z, y)/∂z² at z = g(θ, x),
  * as jvp of the model (J v, by `linearize`), the loss's Hessian-vector
  * product in output space (H_l u), and vjp of the model (Jᵀ w). Over a batch
@@ -224,28 +256,16 @@ export function gaussNewton(problem: GaussNewtonProblem, options: CurvatureOptio
     throw new Error(
       `${what}: expected { model: (params, x) => z, loss: (z, y) => scalar }, got ${problem === null ? 'null' : typeof problem}`,
     )
-  const o = resolve(what, options, 1e-3)
-  const objective = (p: Tree, x: unknown, y: unknown) => problem.loss(problem.model(p, x), y)
-  const checkBatch = (batch: unknown[]) => {
-    if (batch.length !== 2) throw new Error(`${what}: expected the batch (x, y), got ${batch.length} argument(s)`)
-    return batch as [unknown, unknown]
-  }
-  return {
-    name: what,
-    init: (params) => {
-      checkFloatLeaves(`${what}.init`, params)
-      return { damping: o.damping, cgIterations: 0 }
+  return curvatureMinimiser(
+    {
+      name: what,
+      defaultDamping: 1e-3,
+      objective: (p: Tree, x: unknown, y: unknown) => problem.loss(problem.model(p, x), y),
+      products: (params, [x, y]) => ggnProduct(problem, params, x, y),
+      checkBatch: (batch) => {
+        if (batch.length !== 2) throw new Error(`${what}: expected the batch (x, y), got ${batch.length} argument(s)`)
+      },
     },
-    async step(params, state, ...batch) {
-      const s = checkState(`${what}.step`, state)
-      const [x, y] = checkBatch(batch)
-      const { loss, grad, product } = ggnProduct(problem, params, x, y)
-      return curvatureStep(what, params, s, loss.item(), grad, product, (p) => hostValue(objective(p, x, y)), o)
-    },
-    async evaluate(params, ...batch) {
-      const [x, y] = checkBatch(batch)
-      const [loss, grad] = valueAndGrad(objective)(params, x, y)
-      return { loss: loss.item(), gradNorm: treeNorm(grad as Tree) }
-    },
-  }
+    options,
+  )
 }

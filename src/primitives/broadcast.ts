@@ -1,6 +1,6 @@
 import { broadcast as bcast, moveAxis, reshape, unbroadcast } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
-import { generate } from '../cpu/ndarray.ts'
+import { generate } from './ndarray.ts'
 import { stridesOf } from '../shape/strides.ts'
 import { formatAval, formatShape } from '../tensor.ts'
 

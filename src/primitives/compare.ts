@@ -1,7 +1,7 @@
 import { compare as cmp, fullLike } from '../core/lax.ts'
 import type { CompareOp, PrimitiveRule } from '../core/primitive.ts'
 import { batchElementwise, checkSameShapes } from './elementwise.ts'
-import { mapBinary } from '../cpu/ndarray.ts'
+import { mapBinary } from './ndarray.ts'
 
 const tests: { [K in CompareOp]: (x: number, y: number) => boolean } = {
   lt: (x, y) => x < y,

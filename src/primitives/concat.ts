@@ -1,6 +1,6 @@
 import { concat as cat, slice } from '../core/lax.ts'
 import { isUndefined, type PrimitiveRule } from '../core/primitive.ts'
-import { generate } from '../cpu/ndarray.ts'
+import { generate } from './ndarray.ts'
 import { formatAval } from '../tensor.ts'
 import { batchElementwise } from './elementwise.ts'
 

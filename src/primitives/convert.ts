@@ -1,7 +1,7 @@
 import { convert as cast, fullLike } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
 import { isFloat } from '../dtype.ts'
-import { mapUnary } from '../cpu/ndarray.ts'
+import { mapUnary } from './ndarray.ts'
 import type { Tensor } from '../tensor.ts'
 
 /** Changes the element type. Between floats it is linear (the identity up to rounding); into integers or bool the tangent is zero. */

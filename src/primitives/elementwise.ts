@@ -4,7 +4,7 @@ import type { BatchDim, Params, PrimitiveRule } from '../core/primitive.ts'
 import { bind1 } from '../core/trace.ts'
 import { broadcast, moveAxis } from '../core/lax.ts'
 import { formatAval, sameShape, type Aval, type Tensor } from '../tensor.ts'
-import { mapBinary, mapUnary } from '../cpu/ndarray.ts'
+import { mapBinary, mapUnary } from './ndarray.ts'
 
 type None = Record<string, never>
 type UnaryName = 'neg' | 'exp' | 'log' | 'tanh' | 'logistic' | 'sin' | 'cos' | 'sqrt' | 'abs' | 'sign'

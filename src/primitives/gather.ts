@@ -1,6 +1,6 @@
 import { add, broadcast, fullLike, gather as take, moveAxis, reshape, scatterAdd, transpose } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
-import { generate } from '../cpu/ndarray.ts'
+import { generate } from './ndarray.ts'
 import { stridesOf } from '../shape/strides.ts'
 import { concrete, type ConcreteTensor, type Tensor } from '../tensor.ts'
 import { atFront, batchSize } from './elementwise.ts'

@@ -1,6 +1,6 @@
 import { broadcast, compare, convert, div, moveAxis, mul, reduceMax as rmax, reshape, sum } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
-import { checkAxes, reduce } from '../cpu/ndarray.ts'
+import { checkAxes, reduce } from './ndarray.ts'
 import { keepDimsShape } from './sum.ts'
 
 /**

@@ -1,6 +1,6 @@
 import { gather, moveAxis, reshape, scatterAdd as scatter, transpose } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
-import { forEachIndex } from '../cpu/ndarray.ts'
+import { forEachIndex } from './ndarray.ts'
 import { concrete, formatAval, formatShape, sameShape, type Tensor } from '../tensor.ts'
 import { atFront, batchSize } from './elementwise.ts'
 import { checkIndexing, flatBatchIndices, indexedOffset } from './gather.ts'

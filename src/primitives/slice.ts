@@ -1,6 +1,6 @@
 import { moveAxis, pad, slice as sl } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
-import { generate } from '../cpu/ndarray.ts'
+import { generate } from './ndarray.ts'
 import { stridesOf } from '../shape/strides.ts'
 import { formatAval } from '../tensor.ts'
 

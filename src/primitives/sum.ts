@@ -1,6 +1,6 @@
 import { broadcast, moveAxis, reshape, sum as total } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
-import { checkAxes, reduce } from '../cpu/ndarray.ts'
+import { checkAxes, reduce } from './ndarray.ts'
 import { formatAval } from '../tensor.ts'
 
 const reducedShape = (shape: readonly number[], axes: readonly number[]) => shape.filter((_, i) => !axes.includes(i))

@@ -1,10 +1,12 @@
 /**
- * Backpropagation through time (seed 000, "Backprop Through Time"; seed 001):
+ * Backpropagation through time (Werbos 1990; D. Barber, Neural Nets (lecture
+ * notes), "Backprop Through Time"; A. Martins, Deep Learning: A Shallow
+ * Tutorial, NLPL Winter School 2018, "Backpropagation Through Time"):
  * the gradient of E(θ, h₀) (loss.ts) by reverse mode through the scan that
  * runs the cell. Reverse mode of a scan is one forward scan that stacks, for
  * every step, the values the backward pass needs (the residuals, O(T·H)
  * memory), then one scan backwards in time that carries ∂E/∂h_t and sums the
- * per-step parameter cotangents, the untied gradients of the tied θ (seed 000,
+ * per-step parameter cotangents, the untied gradients of the tied θ (Barber,
  * "Parameter Tying": ∂E/∂θ = Σ_t ∂E/∂θ_t).
  *
  * Truncated BPTT, `{ truncate: k }`: the sequence is cut into chunks of k

@@ -3,7 +3,8 @@
  *
  *   { init(key) => θ, initialState(batch?) => h₀, step(θ, h, x) => [h′, y] },
  *
- * the `g_θ(x_t, h_{t−1})` of seed 000 ("Computing the Gradient") with its
+ * the `g_θ(x_t, h_{t−1})` of D. Barber, Neural Nets (lecture notes),
+ * "Computing the Gradient" and "Real Time Recurrent Learning", with its
  * output, so that `scan(([h, x]) => step(θ, h, x), h₀, xs)` runs it over a
  * sequence, and every transform (grad, jvp, vmap, jit, `bptt`, `rtrl`)
  * applies to it unchanged.
@@ -11,20 +12,22 @@
  * Conventions. Inputs and states are rows, as in `nn.dense` and in Keras /
  * TensorFlow.js: a step takes x [...B, I] and a state whose tensors are
  * [...B, H] for any leading batch shape B (none, for one sequence); weights
- * multiply from the right, so the seed's `W h + U x + b` is written
+ * multiply from the right, so the column-vector form `W h + U x + b` is written
  * `h·Wh + x·Wx + b` with Wh = Wᵀ [H, H] and Wx = Uᵀ [I, H]. A sequence is
  * time-major, [T, ...B, I]: scan runs over the leading axis.
  *
- * The cells (seed 001, "Recurrent Neural Networks"):
+ * The cells (A. Martins, Deep Learning: A Shallow Tutorial, NLPL Winter
+ * School 2018, part "Recurrent Neural Networks"):
  *  - elman:  h′ = tanh(x·Wx + h·Wh + b);  y = h′.
  *  - lstm:   [i f g o] = x·Wx + h·Wh + b (four column blocks of width H);
  *            c′ = σ(f)⊙c + σ(i)⊙tanh(g),  h′ = σ(o)⊙tanh(c′);  y = h′.
- *            The forget block of b starts at 1 (seed 001: "initialize so that
- *            the bias on the forget gate is large"); the gate order is Keras's.
+ *            The forget block of b starts at 1 (Martins, "Implementation Tricks":
+ *            "initialize so that the bias on the forget gate is large"); the
+ *            gate order is Keras's.
  *  - gru:    r = σ(x·Wxr + h·Whr + br),  u = σ(x·Wxu + h·Whu + bu),
  *            h̃ = tanh(x·Wxc + (r⊙h)·Whc + bc),  h′ = u⊙h̃ + (1 − u)⊙h;  y = h′
- *            (Cho et al. 2014 as in seed 001; Keras's z is 1 − u).
- * Gates share one matrix product (seed 001, "Implementation Tricks":
+ *            (Cho et al. 2014, as in Martins, "Gated Recurrent Units"; Keras's z is 1 − u).
+ * Gates share one matrix product (Martins, "Implementation Tricks":
  * concatenate the gates' parameter matrices). Input weights start Glorot
  * uniform, recurrent ones orthogonal, biases zero.
  *
@@ -253,7 +256,10 @@ export type ElmanParams<I extends number, H extends number> = {
   readonly b: Tensor<[H]>
 }
 
-/** The Elman RNN (seed 001): h′ = tanh(x·Wx + h·Wh + b), y = h′; state h [..., H]. */
+/**
+ * The Elman RNN (Elman 1990; Martins, "Feed-forward vs Recurrent Networks"):
+ * h′ = tanh(x·Wx + h·Wh + b), y = h′; state h [..., H].
+ */
 export function elman<const I extends number, const H extends number>(
   inputSize: I,
   hiddenSize: H,
@@ -291,7 +297,8 @@ export type LstmParams<I extends number, H extends number> = {
 export type LstmLayout<H extends number> = { readonly h: H; readonly c: H }
 
 /**
- * The LSTM (Hochreiter and Schmidhuber 1997, with a forget gate; seed 001):
+ * The LSTM (Hochreiter and Schmidhuber 1997, with the forget gate of Gers et
+ * al. 2000; Martins, "Long Short-Term Memories"):
  * gates i, f, g, o in the column blocks of wx [I, 4H], wh [H, 4H], b [4H];
  * state { h, c }; y = h′. The forget bias starts at `forgetBias` (default 1).
  */
@@ -344,8 +351,9 @@ export type GruParams<I extends number, H extends number> = {
 }
 
 /**
- * The GRU (Cho et al. 2014, seed 001): reset r, update u and candidate in the
- * column blocks of wx [I, 3H], wh [H, 3H], b [3H]; the reset gate scales h
+ * The GRU (Cho et al. 2014; Martins, "Gated Recurrent Units"): reset r,
+ * update u and candidate in the column blocks of wx [I, 3H], wh [H, 3H],
+ * b [3H]; the reset gate scales h
  * before the candidate's product; h′ = u⊙h̃ + (1 − u)⊙h, y = h′.
  */
 export function gru<const I extends number, const H extends number>(
@@ -411,7 +419,7 @@ export type StackedCell<Cs extends readonly AnyCell[]> = Cell<
 >
 
 /**
- * A deep RNN (seed 001, "Deep RNNs/LSTMs/GRUs"): cell k reads cell k − 1's
+ * A deep RNN (Martins, "Deep RNNs/LSTMs/GRUs"): cell k reads cell k − 1's
  * output; parameters and states are arrays with one entry per cell; the
  * output is the last cell's.
  */
@@ -544,7 +552,8 @@ export interface Bidirectional<
 }
 
 /**
- * A bidirectional RNN (seed 001): `forwards` reads x₀ … x_{T−1}, `backwards`
+ * A bidirectional RNN (Schuster and Paliwal 1997; Martins, "Bidirectional RNNs"):
+ * `forwards` reads x₀ … x_{T−1}, `backwards`
  * reads x_{T−1} … x₀, and the output at t is [y→_t, y←_t] concatenated on
  * the last axis, so that it summarises the whole sequence around t.
  * Parameters are [θ forwards, θ backwards].

@@ -1,8 +1,9 @@
 /**
  * The memory a program's loops hold, read off its shapes (no run needed).
  * A scan keeps its carry live for the whole loop, whatever its length T, and
- * writes each of its ys as T stacked slices. For the gradient programs of
- * seed 000 this is the difference between the two algorithms: BPTT's forward
+ * writes each of its ys as T stacked slices. For the two gradient programs
+ * of D. Barber, Neural Nets (lecture notes), "Computing the Gradient", this is
+ * the difference between the two algorithms: BPTT's forward
  * scan stacks the residuals its backward scan reads (O(T·H)), RTRL's single
  * scan carries the sensitivities dh/dθ (O(H·|θ|)) and stacks nothing.
  */

@@ -1,6 +1,7 @@
 /**
  * Recurrent networks: `scan`, cells and the combinators that run them over
- * sequences, and the two exact gradient algorithms of seed 000, BPTT (reverse
+ * sequences, and the two exact gradient algorithms of D. Barber, Neural Nets
+ * (lecture notes), "Computing the Gradient": BPTT (reverse
  * mode through the scan) and RTRL (forward sensitivities), which compute the
  * gradient of the same objective `sequenceLoss(cell, loss)`.
  */

@@ -1,6 +1,6 @@
 /**
- * The objective of a recurrent network over one sequence (seed 000,
- * "Computing the Gradient"), in one of two forms:
+ * The objective of a recurrent network over one sequence (D. Barber, Neural
+ * Nets (lecture notes), "Computing the Gradient"), in one of two forms:
  *
  *  - per step:   E(θ, h₀) = Σ_t L(y_t, target_t), with (h_t, y_t) = step(θ, h_{t−1}, x_t);
  *  - final state: E(θ, h₀) = L(h_T, target).

@@ -1,8 +1,9 @@
 /**
- * Orthogonal initialisation (seed 001, "Implementation Tricks": "use random
- * orthogonal matrices to initialize the square matrices"). For a recurrent
- * matrix W, the backpropagated error is multiplied at each step by
- * Diag(g′(z))·W (seed 001, "Backpropagation Through Time"); an orthogonal W
+ * Orthogonal initialisation (Saxe et al. 2014; A. Martins, Deep Learning: A
+ * Shallow Tutorial, NLPL Winter School 2018, "Implementation Tricks": "use
+ * random orthogonal matrices to initialize the square matrices"). For a
+ * recurrent matrix W, the backpropagated error is multiplied at each step by
+ * Diag(g′(z))·W (Martins, "Backpropagation Through Time"); an orthogonal W
  * has every singular value and every eigenvalue modulus equal to 1, so at
  * initialisation that product neither shrinks nor grows a vector by itself.
  * `orthogonal(gain)` scales it: gain·Q has spectral radius exactly `gain`.

@@ -1,7 +1,8 @@
 /**
- * Real-time recurrent learning (Williams and Zipser; seed 000): the exact
- * gradient of E(θ, h₀) (loss.ts) in one forward pass, by carrying the
- * sensitivities S_t = dh_t/dθ along the sequence with the seed's recursion
+ * Real-time recurrent learning (Williams and Zipser 1989; D. Barber, Neural
+ * Nets (lecture notes), "Real Time Recurrent Learning (Williams and Zipser)"):
+ * the exact gradient of E(θ, h₀) (loss.ts) in one forward pass, by carrying
+ * the sensitivities S_t = dh_t/dθ along the sequence with the recursion
  *
  *   S_t = ∂f/∂h · S_{t−1} + ∂f/∂θ,      (h_t, y_t) = f(θ, h_{t−1}, x_t),
  *
@@ -21,7 +22,7 @@
  * sensitivity starts at I and that f does not read directly, so S_t is
  * [N, P + N] and the carried gradient gives dE/dh₀ as well.
  *
- * Costs (seed 000): memory O(N·(P + N)) for S, whatever T (BPTT's is O(T·N));
+ * Costs (Barber, same section): memory O(N·(P + N)) for S, whatever T (BPTT's is O(T·N));
  * time per step O(N²·(P + N)) for ∂f/∂h · S, which for an RNN with H units
  * (P ≈ H²) is O(H⁴): "very high storage cost" and time, which is why BPTT is
  * the usual choice. The carry (h, S, gradient, loss) runs as one scan, so
@@ -65,14 +66,14 @@ export interface RtrlCarry<S> {
 
 /**
  * The sensitivity update S_{t−1} ↦ S_t from ∂f/∂h [N, N] and ∂f/∂θ padded
- * with zero columns for h₀ [N, P + N]. Only the default, the seed's
- * recursion, gives the exact gradient; another one gives an approximate
+ * with zero columns for h₀ [N, P + N]. Only the default, Williams and
+ * Zipser's recursion, gives the exact gradient; another one gives an approximate
  * RTRL (dropping or sparsifying ∂f/∂h · S_{t−1} is what cheaper online
  * algorithms do).
  */
 export type SensitivityUpdate = (dfdh: Matrix, sensitivity: Matrix, dfdtheta: Matrix) => Matrix
 
-/** S_t = ∂f/∂h · S_{t−1} + ∂f/∂θ (seed 000). */
+/** S_t = ∂f/∂h · S_{t−1} + ∂f/∂θ (Williams and Zipser 1989; Barber, "Real Time Recurrent Learning"). */
 export const exactSensitivity: SensitivityUpdate = (dfdh, sensitivity, dfdtheta) =>
   ops.add(ops.matmul(dfdh, sensitivity), dfdtheta) as Matrix
 

@@ -8,14 +8,15 @@
  *
  * `f` is traced once into the body of one `scan` equation, whatever T; grad
  * of a scan is one forward scan that stacks what the backward pass needs and
- * one reverse scan (backprop through time, seed 000), never an unrolled loop.
+ * one reverse scan (backprop through time: D. Barber, Neural Nets (lecture
+ * notes), "Backprop Through Time"), never an unrolled loop.
  * init, xs and the ys are pytrees of tensors; xs may be null when `length`
  * is given. Values that f reads from its closure (weights) are the loop's
  * constants: the same at every step, a tied parameter whose gradient sums
  * over the steps.
  */
 import { bind } from '../core/trace.ts'
-import { stage } from '../ir/partial-eval.ts'
+import { stage } from '../core/staging.ts'
 import { closeProgram } from '../ir/program.ts'
 import { describe, flatten, leafPaths, sameStructure, unflatten, type TreeDef } from '../tree.ts'
 import { formatAval, sameShape, type Tensor } from '../tensor.ts'

@@ -5,11 +5,13 @@
  * gives `number`, so untyped and very large shapes still compile.
  *
  * Output size of a window of R taps with dilation r and stride S over N
- * positions padded by p on each side (seed 002):
+ * positions padded by p on each side (Deep Learning, COMP613 Advanced Topics
+ * in Machine Learning (lecture notes), "Image Recognition with Convolutional
+ * Networks"):
  *   M = floor((N + 2p − R′)/S) + 1,  R′ = R + (R − 1)(r − 1).
  * SAME padding follows TensorFlow: M = ceil(N/S), the total padding
  * max((M − 1)S + R′ − N, 0) split with the smaller half first (for S = 1 and
- * odd R′ this is the seed's p = (R′ − 1)/2 on both sides). VALID is p = 0.
+ * odd R′ this is the notes' p = (R′ − 1)/2 on both sides). VALID is p = 0.
  * The transpose maps M positions back to N: (M − 1)S + R′ − 2p, and M·S for SAME.
  */
 import type { Dim } from './types.ts'
@@ -70,7 +72,7 @@ type DivLoop<A extends 0[], B extends 0[], Q extends 0[] = []> = A extends [...B
   ? DivLoop<R, B, [...Q, 0]>
   : Q['length']
 
-/** The dilated extent R′ = R + (R − 1)(r − 1) (seed 002). */
+/** The dilated extent R′ = R + (R − 1)(r − 1) (COMP613 notes, "Image Recognition with Convolutional Networks"). */
 export type DilatedExtent<R, D> = Add<R, Mul<Sub<R, 1>, Sub<D, 1>>>
 
 /** Padding of a windowed op: SAME, VALID, p on every side, or [[top, bottom], [left, right]]. */

@@ -7,6 +7,7 @@ import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { grad, jit, ops, random, tensor, vjp, type Primitive, type Tensor } from '../../src/index.ts'
 import { arb, specs } from '../../laws/index.ts'
+import { expectClose, ofLargest, type Closeness } from '../lib/close.ts'
 import { gpu } from './setup.ts'
 
 const runs = Number(process.env.ADJOINT_GPU_RUNS ?? 6)
@@ -33,21 +34,8 @@ const TOLERANCE: Partial<Record<Primitive, number>> = {
 }
 const DEFAULT_TOLERANCE = 1e-6
 
-function close(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, what: string): void {
-  expect(actual.length, what).toBe(expected.length)
-  let scale = 1
-  for (let i = 0; i < expected.length; i++)
-    if (Number.isFinite(expected[i])) scale = Math.max(scale, Math.abs(expected[i]))
-  for (let i = 0; i < expected.length; i++) {
-    const [a, e] = [actual[i], expected[i]]
-    if (Number.isNaN(e)) expect(Number.isNaN(a), `${what}[${i}]: expected NaN, got ${a}`).toBe(true)
-    else if (!Number.isFinite(e)) expect(a, `${what}[${i}]`).toBe(e)
-    else
-      expect(Math.abs(a - e), `${what}[${i}]: ${a} vs ${e} (tolerance ${rtol} × ${scale})`).toBeLessThanOrEqual(
-        rtol * scale,
-      )
-  }
-}
+/** Within rtol of the largest expected magnitude (at least 1); NaN and infinities expected must be given exactly. */
+const tolerance = (rtol: number): Closeness => ({ ...ofLargest(rtol), nonFinite: 'match' })
 
 const asF32 = (x: Tensor) => (x.dtype === 'f64' ? ops.astype(x, 'f32') : x)
 
@@ -73,7 +61,7 @@ describe.skipIf(backend === null)(`compiled = interpreted on ${backend?.name ?? 
         const actual = await jit(instance.fn, { backend: backend! })(...inputs)
         expect(actual.shape, label).toEqual(expected.shape)
         expect(actual.dtype, label).toBe(expected.dtype)
-        close(await actual.data(), expected.dataSync(), rtol, label)
+        expectClose(await actual.data(), expected.dataSync(), tolerance(rtol), label)
         if (spec.order === 0) continue
         // Cotangents: the transposed linear program, compiled.
         const floats = inputs.map((x) => x.dtype === 'f32')
@@ -85,7 +73,7 @@ describe.skipIf(backend === null)(`compiled = interpreted on ${backend?.name ?? 
         const want = pullback(inputs, ct)
         const got = await jit(pullback, { backend: backend! })(inputs, ct)
         for (const [i, g] of got.entries())
-          close(await g.data(), want[i].dataSync(), rtol * 10, `${label}, cotangent ${i}`)
+          expectClose(await g.data(), want[i].dataSync(), tolerance(rtol * 10), `${label}, cotangent ${i}`)
       }
     })
   }
@@ -112,7 +100,8 @@ describe.skipIf(backend === null)('gradient programs of networks, compiled', () 
     }
     const want = grad(loss)(p, x, y)
     const got = await jit(grad(loss), { backend: backend! })(p, x, y)
-    for (const k of ['w1', 'b1', 'w2', 'b2'] as const) close(await got[k].data(), want[k].dataSync(), 1e-5, k)
+    for (const k of ['w1', 'b1', 'w2', 'b2'] as const)
+      expectClose(await got[k].data(), want[k].dataSync(), tolerance(1e-5), k)
   })
   it('an embedding lookup with repeated indices (gather; scatter-add in the gradient)', async () => {
     const table = random.normal(key[5], [7, 4])
@@ -125,7 +114,7 @@ describe.skipIf(backend === null)('gradient programs of networks, compiled', () 
     )
     const loss = (t: Tensor, i: Tensor) => ops.sum(ops.square(ops.take(t, i as Tensor<[number, number], 'i32'>)))
     const got = await jit(grad(loss), { backend: backend! })(table, ids)
-    close(await got.data(), grad(loss)(table, ids).dataSync(), 1e-6, 'embedding gradient')
+    expectClose(await got.data(), grad(loss)(table, ids).dataSync(), tolerance(1e-6), 'embedding gradient')
   })
   it('structure: concat, pad, slice, transpose, batched matmul', async () => {
     const a = random.normal(key[6], [2, 3, 4])
@@ -143,8 +132,8 @@ describe.skipIf(backend === null)('gradient programs of networks, compiled', () 
     const [gu, gv] = await jit(grad(f, { argnums: [0, 1] }), { backend: backend! })(a, b)
     const [wu, wv] = grad(f, { argnums: [0, 1] })(a, b)
     // sin's allowance (2⁻¹¹) scaled by the sums it enters.
-    close(await gu.data(), wu.dataSync(), 1e-4, 'd/du')
-    close(await gv.data(), wv.dataSync(), 1e-4, 'd/dv')
+    expectClose(await gu.data(), wu.dataSync(), tolerance(1e-4), 'd/du')
+    expectClose(await gv.data(), wv.dataSync(), tolerance(1e-4), 'd/dv')
   })
   it('a product of runs of stored values: read in place from where each starts, vec4 and f32 loads', async () => {
     // Runs of the leading axis, through reshapes, transposed or not; starts that are and are not multiples of 4.
@@ -171,7 +160,7 @@ describe.skipIf(backend === null)('gradient programs of networks, compiled', () 
     const compiled = jit(f, { backend: backend! })
     const got = await compiled(x, w)
     const want = f(x, w)
-    for (const [i, g] of got.entries()) close(await g.data(), want[i].dataSync(), 1e-5, `product ${i}`)
+    for (const [i, g] of got.entries()) expectClose(await g.data(), want[i].dataSync(), tolerance(1e-5), `product ${i}`)
     // exp(u) once, then the three products: no copies of the runs (each at least half of what it is a run of).
     expect((await compiled.compiled(x, w)).stats().dispatches).toBe(4)
     // A short run of a computed value is copied rather than computing all of the value for it.
@@ -183,7 +172,7 @@ describe.skipIf(backend === null)('gradient programs of networks, compiled', () 
         ),
       { backend: backend! },
     )
-    close(await (await short(x, w)).data(), want[0].dataSync().slice(0, 6 * 5), 1e-5, 'short run')
+    expectClose(await (await short(x, w)).data(), want[0].dataSync().slice(0, 6 * 5), tolerance(1e-5), 'short run')
     expect((await short.compiled(x, w)).stats().dispatches).toBe(2)
   })
 })

@@ -17,6 +17,7 @@ import {
   type Tensor,
 } from '../../src/index.ts'
 import { webgpuBackend, type WebGpuBackend } from '../../gpu/index.ts'
+import { expectClose } from '../lib/close.ts'
 import { gpu } from './setup.ts'
 
 type Params = { w: Tensor; b: Tensor }
@@ -63,11 +64,8 @@ async function loseDevice(backend: WebGpuBackend): Promise<void> {
   await backend.context.device.lost
 }
 
-const close = async (got: Tensor, want: Tensor) => {
-  const [a, b] = [await got.data(), await want.data()]
-  expect(a.length).toBe(b.length)
-  a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThan(1e-4))
-}
+/** The device's parameters against the CPU's, elementwise. */
+const trained = { atol: 1e-4 }
 
 describe.skipIf(gpu.backend === null)('after a lost device', () => {
   afterEach(() => vi.restoreAllMocks())
@@ -88,8 +86,8 @@ describe.skipIf(gpu.backend === null)('after a lost device', () => {
     expect(checkpointed).toBe(Math.floor(steps / every) * 4 * 9)
     await loseDevice(own)
     const want = await reference(steps)
-    await close(p.w, want.w)
-    await close(p.b, want.b)
+    expectClose(await p.w.data(), await want.w.data(), trained)
+    expectClose(await p.b.data(), await want.b.data(), trained)
     expect(p.w.toConcrete().aval.shape).toEqual([3, 2])
   })
 
@@ -103,7 +101,7 @@ describe.skipIf(gpu.backend === null)('after a lost device', () => {
     await expect(step(p2, ...batchAt(2))).rejects.toThrow(
       /cannot run: the WebGPU device was lost.*`await t.data\(\)` recomputes them on the CPU/,
     )
-    await close(p2.w, (await reference(2)).w)
+    expectClose(await p2.w.data(), await (await reference(2)).w.data(), trained)
   })
 
   it('a scalar came back with the call that computed it: it is read without a submission, and survives the loss', async () => {
@@ -155,6 +153,6 @@ describe.skipIf(gpu.backend === null)('after a lost device', () => {
       ),
     )
     expect(await defaultBackend()).not.toBe(first)
-    await close(p.w, (await reference(8)).w)
+    expectClose(await p.w.data(), await (await reference(8)).w.data(), trained)
   })
 })

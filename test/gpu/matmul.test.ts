@@ -12,6 +12,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { createContext } from '../../gpu/device.ts'
 import { chooseMatmulTile, renderMatmul, type MatmulSpec, type MatmulTile } from '../../gpu/kernels/matmul.ts'
+import { firstFar } from '../lib/close.ts'
 
 interface Context {
   device: GPUDevice
@@ -130,21 +131,14 @@ async function run(ctx: Context, spec: MatmulSpec): Promise<{ actual: Float32Arr
   return { actual, expected: reference(spec, a, b, bias) }
 }
 
-function expectClose(spec: MatmulSpec, actual: Float32Array, expected: Float64Array): void {
+/** Each element of C within 1e-5 relative plus k·1e-6 absolute; a failure names the element by its place in C. */
+function expectProduct(spec: MatmulSpec, actual: Float32Array, expected: Float64Array): void {
   expect(actual.length).toBe(expected.length)
-  const { m, n, k } = spec
-  let worst = -Infinity
-  let where = -1
-  for (let i = 0; i < expected.length; i++) {
-    const excess = Math.abs(actual[i] - expected[i]) - (1e-5 * Math.abs(expected[i]) + k * 1e-6)
-    if (!(excess <= worst)) [worst, where] = [excess, i]
-  }
-  if (worst > 0 || Number.isNaN(worst)) {
-    const [b, row, col] = [Math.floor(where / (m * n)), Math.floor(where / n) % m, where % n]
-    expect.fail(
-      `C[${b}, ${row}, ${col}] = ${actual[where]}, expected ${expected[where]} (spec ${JSON.stringify(spec)})`,
-    )
-  }
+  const far = firstFar(actual, expected, { rtol: 1e-5, atol: spec.k * 1e-6 })
+  if (far === undefined) return
+  const { m, n } = spec
+  const [b, row, col] = [Math.floor(far.index / (m * n)), Math.floor(far.index / n) % m, far.index % n]
+  expect.fail(`C[${b}, ${row}, ${col}] = ${far.actual}, expected ${far.expected} (spec ${JSON.stringify(spec)})`)
 }
 
 const shape = (batch: number, m: number, n: number, k: number, transA = false, transB = false) =>
@@ -219,7 +213,7 @@ describe.skipIf(context === null)(
     for (const { name, spec } of cases) {
       it(name, async () => {
         const { actual, expected } = await run(context as Context, spec)
-        expectClose(spec, actual, expected)
+        expectProduct(spec, actual, expected)
       })
     }
   },

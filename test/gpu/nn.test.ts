@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest'
 import { grad, jit, ops, random, tensor, tree, type Tensor } from '../../src/index.ts'
 import * as nn from '../../src/nn/index.ts'
+import { expectClose, ofLargest } from '../lib/close.ts'
 import { gpu } from './setup.ts'
 
 const backend = gpu.backend
@@ -22,15 +23,6 @@ type Fn = (p: any, x: any) => Tensor
  */
 const VALUE_TOLERANCE = 2e-5
 const GRADIENT_TOLERANCE = 1e-4
-
-function close(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, what: string): void {
-  expect(actual.length, `${what}: length`).toBe(expected.length)
-  let scale = 1
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]))
-  for (let i = 0; i < expected.length; i++)
-    if (!(Math.abs(actual[i] - expected[i]) <= rtol * scale))
-      expect.fail(`${what}[${i}]: compiled ${actual[i]}, interpreted ${expected[i]} (tolerance ${rtol} × ${scale})`)
-}
 
 const base = random.key(2024)
 let draws = 0
@@ -52,7 +44,7 @@ async function compiledMatches(
   const want = f(p, x)
   const got = await jit(f, { backend: backend! })(p, x)
   expect(got.shape, `${label}: shape`).toEqual(want.shape)
-  close(await got.data(), want.dataSync(), tolerance.value, `${label}: value`)
+  expectClose(await got.data(), want.dataSync(), ofLargest(tolerance.value), `${label}: value`)
 
   const argnums = [...(hasFloatLeaves(p) ? [0] : []), ...(isFloat(x) ? [1] : [])]
   const u = normal(want.shape as number[])
@@ -62,7 +54,7 @@ async function compiledMatches(
   const gotG = tree.flatten(await jit(gradient, { backend: backend! })(p, x, u))[0]
   expect(gotG.length, `${label}: gradient leaves`).toBe(wantG.length)
   for (const [i, g] of gotG.entries())
-    close(await g.data(), wantG[i].dataSync(), tolerance.gradient, `${label}: gradient leaf ${i}`)
+    expectClose(await g.data(), wantG[i].dataSync(), ofLargest(tolerance.gradient), `${label}: gradient leaf ${i}`)
 }
 
 /** A layer's apply at its initial parameters. */
@@ -120,8 +112,13 @@ describe.skipIf(backend === null)(`nn layers compiled = interpreted on ${backend
     const newState = await jit((q: typeof p, v: AnyT) => layer.forward(q, layer.initState(), v, nn.training())[1], {
       backend: backend!,
     })(p, x)
-    close(await newState.mean.data(), state.mean.dataSync(), VALUE_TOLERANCE, 'batchNorm running mean')
-    close(await newState.variance.data(), state.variance.dataSync(), VALUE_TOLERANCE, 'batchNorm running variance')
+    expectClose(await newState.mean.data(), state.mean.dataSync(), ofLargest(VALUE_TOLERANCE), 'batchNorm running mean')
+    expectClose(
+      await newState.variance.data(),
+      state.variance.dataSync(),
+      ofLargest(VALUE_TOLERANCE),
+      'batchNorm running variance',
+    )
   })
 })
 

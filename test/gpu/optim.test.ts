@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { cpuBackend, jit, ops, tensor, valueAndGrad, type Tensor } from '../../src/index.ts'
 import * as optim from '../../src/optim/index.ts'
 import { flatten, type Tree } from '../../src/tree.ts'
+import { expectClose, within } from '../lib/close.ts'
 import { gpu } from './setup.ts'
 
 type Lin = { w: Tensor<[3, 1]>; b: Tensor<[1]> }
@@ -49,8 +50,7 @@ describe.skipIf(gpu.backend === null)('optimiser steps on WebGPU', () => {
       for (let k = 0; k < 5; k++) {
         const [p1, s1] = await onGpu(pg, sg, xs, ys)
         const [p2, s2] = await onCpu(pc, sc, xs, ys)
-        const [a, b] = [await p1.w.data(), await p2.w.data()]
-        a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThan(1e-4 * (1 + Math.abs(b[i]))))
+        expectClose(await p1.w.data(), await p2.w.data(), within(1e-4), `step ${k}`)
         ;[pg, sg, pc, sc] = [p1, s1, p2, s2]
       }
       const exe = await onGpu.compiled(pg, sg, xs, ys)

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { makeProgram, ops, type Tensor } from '../../src/index.ts'
 import type { ReduceKernel } from '../../gpu/kernel.ts'
 import { CHUNK_LIMIT, REDUCE_WORKGROUP, SERIAL_LIMIT, chooseReduction } from '../../gpu/kernels/reduce.ts'
-import { lower } from '../../gpu/lower.ts'
+import { lower } from '../../gpu/lower/index.ts'
 import { renderKernel } from '../../gpu/wgsl/render.ts'
 
 describe('chooseReduction', () => {

@@ -18,8 +18,9 @@ import { jit, makeProgram, ops, random, tensor, type Tensor } from '../../src/in
 import { WebGpuExecutable } from '../../gpu/executable.ts'
 import type { Kernel, LoweredProgram, ReduceKernel } from '../../gpu/kernel.ts'
 import { chooseReduction, type ReductionStrategy } from '../../gpu/kernels/reduce.ts'
-import { lower } from '../../gpu/lower.ts'
+import { lower } from '../../gpu/lower/index.ts'
 import { renderKernel } from '../../gpu/wgsl/render.ts'
+import { expectClose, type Closeness } from '../lib/close.ts'
 import { gpu } from './setup.ts'
 
 const backend = gpu.backend
@@ -42,19 +43,8 @@ function exact(actual: ArrayLike<number>, expected: ArrayLike<number>, what: str
     if (actual[i] !== expected[i]) expect.fail(`${what}[${i}]: ${actual[i]}, expected ${expected[i]}`)
 }
 
-function close(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tolerance: (i: number) => number,
-  what: string,
-): void {
-  expect(actual.length, what).toBe(expected.length)
-  for (let i = 0; i < expected.length; i++)
-    if (!(Math.abs(actual[i] - expected[i]) <= tolerance(i)))
-      expect.fail(`${what}[${i}]: ${actual[i]}, expected ${expected[i]} (tolerance ${tolerance(i)})`)
-}
-
-const relative = (expected: ArrayLike<number>, rtol: number) => (i: number) => rtol * Math.max(1, Math.abs(expected[i]))
+/** rtol·max(1, |eᵢ|) per element. */
+const relative = (rtol: number): Closeness => ({ rtol, floor: 1 })
 
 interface Compiled {
   readonly lowered: LoweredProgram
@@ -160,10 +150,10 @@ describe.skipIf(backend === null)('reductions with one workgroup per output elem
     const want = cpu(f, x, z)
     exact(values[0], want[0], 'sum')
     exact(values[1], want[1], 'max')
-    close(values[2], want[2], relative(want[2], 1e-6), 'mean')
+    expectClose(values[2], want[2], relative(1e-6), 'mean')
     let magnitude = 0
     for (const v of z.dataSync()) magnitude += Math.abs(v)
-    close(values[3], want[3], () => 1e-5 * magnitude, 'sum of normal values')
+    expectClose(values[3], want[3], { atol: 1e-5 * magnitude }, 'sum of normal values')
     exact(values[4], want[4], 'max of normal values')
   })
 
@@ -229,7 +219,7 @@ describe.skipIf(backend === null)('reductions with one workgroup per output elem
       if ((strategy.parts ?? 1) > 1) expect(reduces(lowered).length, what).toBeGreaterThan(7)
       want.forEach((w, i) =>
         i === 6
-          ? close(values[i], w, relative(w, 1e-6), `${what} output ${i}`)
+          ? expectClose(values[i], w, relative(1e-6), `${what} output ${i}`)
           : exact(values[i], w, `${what} output ${i}`),
       )
     }
@@ -248,7 +238,7 @@ describe.skipIf(backend === null)(
       expect(lowered.kernels.map((k) => k.kind)).toEqual(['reduce'])
       expect(epilogued(lowered).length).toBe(1)
       const [want] = cpu(f, x)
-      close(values[0], want, relative(want, 1e-6), 'mean')
+      expectClose(values[0], want, relative(1e-6), 'mean')
     })
 
     it('logsumexp: the log and the maximum added back, in the sum kernel (two kernels instead of three)', async () => {
@@ -258,7 +248,7 @@ describe.skipIf(backend === null)(
       expect(lowered.kernels.length).toBe(2)
       expect(epilogued(lowered).map((k) => k.op)).toEqual(['sum'])
       const [want] = cpu(f, x)
-      close(values[0], want, relative(want, 1e-5), 'logsumexp')
+      expectClose(values[0], want, relative(1e-5), 'logsumexp')
     })
 
     it('a normaliser over a keepdims shape, an update with another input, an i32 sum converted, a bool result', async () => {
@@ -275,7 +265,7 @@ describe.skipIf(backend === null)(
       expect(lowered.kernels.length).toBe(4)
       expect(epilogued(lowered).length).toBe(4)
       const want = cpu(f, x, b, xi)
-      close(values[0], want[0], relative(want[0], 1e-6), 'normaliser')
+      expectClose(values[0], want[0], relative(1e-6), 'normaliser')
       exact(values[1], want[1], 'update')
       exact(values[2], want[2], 'converted i32 sum')
       exact(values[3], want[3], 'comparison')
@@ -291,7 +281,7 @@ describe.skipIf(backend === null)(
       expect(epilogued(lowered).length).toBe(2)
       expect(epilogued(lowered).some((k) => k.workgroup !== undefined)).toBe(true)
       const want = cpu(f, x, y)
-      want.forEach((w, i) => close(values[i], w, relative(w, 1e-6), `mean ${i}`))
+      want.forEach((w, i) => expectClose(values[i], w, relative(1e-6), `mean ${i}`))
     })
 
     it('not fused where another kernel reads the result, or where it is read at another index', async () => {

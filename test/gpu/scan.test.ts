@@ -30,38 +30,27 @@ import {
   type Tensor,
 } from '../../src/index.ts'
 import { bptt, elman, gru, lstm, rtrl, type AnyCell } from '../../src/recurrent/index.ts'
-import { lower } from '../../gpu/lower.ts'
+import { lower } from '../../gpu/lower/index.ts'
 import { WebGpuExecutable } from '../../gpu/executable.ts'
 import { renderKernel } from '../../gpu/wgsl/render.ts'
 import type { LoweredProgram } from '../../gpu/kernel.ts'
+import { expectClose, ofLargest } from '../lib/close.ts'
 import { gpu } from './setup.ts'
 
 const backend = gpu.backend
 
-/** Every leaf of `got` within rtol (relative to the largest expected magnitude, at least 1) of `want`. */
-async function expectClose(got: unknown, want: unknown, rtol: number, what: string): Promise<void> {
-  const [gs] = tree.flatten(got)
-  const [ws] = tree.flatten(want)
+/**
+ * f jitted on WebGPU against f on the CPU interpreter, on the same f32
+ * arguments: every leaf within rtol of the largest magnitude expected (at least 1).
+ */
+async function agree(f: (...args: any[]) => unknown, args: unknown[], rtol = 1e-5, what = 'outputs'): Promise<void> {
+  const [ws] = tree.flatten(await jit(f, { backend: cpuBackend() })(...args))
+  const [gs] = tree.flatten(await jit(f, { backend: backend! })(...args))
   expect(gs.length, what).toBe(ws.length)
   for (const [i, w] of ws.entries()) {
-    const expected = await w.data()
-    const actual = await gs[i].data()
     expect(gs[i].shape, `${what}, leaf ${i}`).toEqual(w.shape)
-    let scale = 1
-    for (const e of expected) scale = Math.max(scale, Math.abs(e))
-    for (let j = 0; j < expected.length; j++)
-      expect(
-        Math.abs(actual[j] - expected[j]),
-        `${what}, leaf ${i}[${j}]: ${actual[j]} vs ${expected[j]}`,
-      ).toBeLessThanOrEqual(rtol * scale)
+    expectClose(await gs[i].data(), await w.data(), ofLargest(rtol), `${what}, leaf ${i}`)
   }
-}
-
-/** f jitted on WebGPU against f on the CPU interpreter, on the same f32 arguments. */
-async function agree(f: (...args: any[]) => unknown, args: unknown[], rtol = 1e-5, what = 'outputs'): Promise<void> {
-  const want = await jit(f, { backend: cpuBackend() })(...args)
-  const got = await jit(f, { backend: backend! })(...args)
-  await expectClose(got, want, rtol, what)
 }
 
 const keys = random.split(random.key(3), 16)

@@ -4,10 +4,11 @@
  */
 import { describe, expect, it } from 'vitest'
 import { grad, jit, makeProgram, ops, random, tensor, tree, type Tensor } from '../../src/index.ts'
-import { lower } from '../../gpu/lower.ts'
+import { lower } from '../../gpu/lower/index.ts'
 import { webgpuBackend } from '../../gpu/index.ts'
 import { WebGpuExecutable } from '../../gpu/executable.ts'
 import { renderKernel, UNARY_WGSL } from '../../gpu/wgsl/render.ts'
+import { expectClose } from '../lib/close.ts'
 import { gpu } from './setup.ts'
 
 const backend = gpu.backend
@@ -71,10 +72,7 @@ describe.skipIf(backend === null)('a training step on WebGPU', () => {
     const [q1, m1] = sgdStep(p, x, y)
     expect(Math.abs((await l1.data())[0] - m1.item())).toBeLessThan(1e-5)
     expect(exe.stats()).toMatchObject({ submissions: 1, bytesRead: 4 })
-    const [got, want] = [await p1.w1.data(), q1.w1.dataSync()]
-    let err = 0
-    for (let i = 0; i < got.length; i++) err = Math.max(err, Math.abs(got[i] - want[i]))
-    expect(err).toBeLessThan(1e-5)
+    expectClose(await p1.w1.data(), q1.w1.dataSync(), { atol: 1e-5 }, 'w1')
   })
 
   it('kernelCosts: a cost per kernel from calls that leave it out, and the calls after it are right', async () => {
@@ -93,8 +91,7 @@ describe.skipIf(backend === null)('a training step on WebGPU', () => {
     const [got, loss] = await step(p, x, y)
     const [want, wantLoss] = sgdStep(p, x, y)
     expect(Math.abs((await loss.data())[0] - wantLoss.item())).toBeLessThan(1e-5)
-    const [a, b] = [await got.w2.data(), want.w2.dataSync()]
-    a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThan(1e-5))
+    expectClose(await got.w2.data(), want.w2.dataSync(), { atol: 1e-5 }, 'w2')
   })
 
   it('device memory after 1,000 steps equals that after 10 (parameters donated)', async () => {

@@ -9,12 +9,12 @@
  * may split itself: its `partialEval` rule runs the known part now and
  * stages the rest.
  */
-import type { Params, PartialValue, Primitive } from '../core/primitive.ts'
-import { abstractEval, bind, fullRaise, withMain } from '../core/trace.ts'
-import { Trace, Tracer } from '../core/tracer.ts'
-import { rules } from '../primitives/index.ts'
-import { ConcreteTensor, scalarOf, type Aval, type Tensor } from '../tensor.ts'
-import { Literal, Program, Var, deadCodeElimination, type Atom, type Eqn } from './program.ts'
+import { type Atom, type Eqn, Literal, Program, Var } from '../ir/program.ts'
+import { type Aval, ConcreteTensor, scalarOf, type Tensor } from '../tensor.ts'
+import { deadCodeElimination } from './dce.ts'
+import type { Params, PartialValue, Primitive } from './primitive.ts'
+import { ruleOf } from './registry.ts'
+import { abstractEval, bind, fullRaise, Trace, Tracer, withMain } from './trace.ts'
 
 class Builder {
   readonly eqns: Eqn[] = []
@@ -87,7 +87,7 @@ export class StagingTrace extends Trace {
         inputs.map((x) => x.known as Tensor),
         params,
       ).map((y) => this.pure(y))
-    const split = rules[prim].partialEval as
+    const split = ruleOf(prim).partialEval as
       | ((
           inputs: readonly PartialValue[],
           params: Params<P>,

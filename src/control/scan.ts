@@ -5,6 +5,9 @@
  *
  * t running backwards when `reverse`. The body is a closed Program, staged
  * once whatever T; every rule transforms the body once and emits one scan.
+ * So scan's rules are built from the transforms themselves (jvp, transpose,
+ * vmap, staging), which is why control flow sits above src/ad and src/batch
+ * while the elementary primitives (src/primitives) sit below them.
  *
  * - jvp: a scan of the body's JVP, whose carry holds primal and tangent
  *   carries. Inputs whose tangent is a constant zero get no tangent; a carry
@@ -13,10 +16,11 @@
  * - partialEval: the known part of the body runs now as its own scan and
  *   stacks, as extra ys, the per-step values the unknown part needs
  *   (residuals); loop-invariant residuals are computed once, outside.
- * - transpose: backprop through time (seed 000): a scan in the opposite
+ * - transpose: backprop through time (D. Barber, Neural Nets, "Backprop Through Time"): a scan in the opposite
  *   direction of the transposed body, carrying the carry cotangents. A linear
  *   const is used at every step, a tied parameter, so its cotangent is the sum
- *   over the steps of the per-step cotangents (seed 000, "Parameter Tying");
+ *   over the steps of the per-step cotangents (D. Barber, Neural Nets,
+ *   "Parameter Tying");
  *   the sum is accumulated in the carry.
  * - batch: a scan of the batched body; a batched xs is batched on axis 1
  *   (axis 0 is time), a carry is batched where its init is or the body makes
@@ -31,21 +35,16 @@ import { allocate, isFloat } from '../dtype.ts'
 import { jvpFlat } from '../ad/jvp.ts'
 import { transposeProgram } from '../ad/transpose.ts'
 import { BatchTrace, BatchTracer, moveBatchAxis } from '../batch/vmap.ts'
-import { stage, StagingTracer } from '../ir/partial-eval.ts'
+import { stage, StagingTracer } from '../core/staging.ts'
+import { Program, type Var, closeProgram, dependsOn, type Atom } from '../ir/program.ts'
+import { deadCodeElimination } from '../core/dce.ts'
+import { evalProgram } from '../core/interpret.ts'
+import { foldZeros } from '../passes/simplify.ts'
 import {
-  Program,
-  type Var,
-  closeProgram,
-  deadCodeElimination,
-  dependsOn,
-  evalProgram,
-  type Atom,
-} from '../ir/program.ts'
-import { foldZeros } from '../ir/simplify.ts'
-import {
-  ConcreteTensor,
+  type ConcreteTensor,
   concrete,
   filled,
+  isKnownZero,
   formatAval,
   sameShape,
   sizeOf,
@@ -53,7 +52,7 @@ import {
   type Aval,
   type Tensor,
 } from '../tensor.ts'
-import { batchSize } from './elementwise.ts'
+import { batchSize } from '../primitives/elementwise.ts'
 
 type ScanParams = Params<'scan'>
 
@@ -70,7 +69,6 @@ function groups<T>(list: readonly T[], p: ScanParams): { consts: T[]; carry: T[]
 }
 
 /** A tangent that is a constant zero (what a value from outside a JVP gets): it need not enter the loop. */
-const isZero = (x: Tensor): boolean => x instanceof ConcreteTensor && x.values.every((v) => v === 0)
 
 /**
  * The input mask with every carry marked whose next value depends on a marked
@@ -180,7 +178,7 @@ export const scan: PrimitiveRule<'scan'> = {
 
   jvp(primals, tangents, p) {
     const { body, numConsts: nC, numCarry: nK } = p
-    const moving = tangents.map((t, i) => isFloat(primals[i].aval.dtype) && !isZero(t))
+    const moving = tangents.map((t, i) => isFloat(primals[i].aval.dtype) && !isKnownZero(t))
     if (!moving.some(Boolean)) {
       const outs = bind('scan', primals, p)
       return [outs, outs.map((y) => zerosLike(y))]
@@ -434,7 +432,7 @@ export const scan: PrimitiveRule<'scan'> = {
   },
 
   transpose(cts, inputs, p) {
-    const { body, numConsts: nC, numCarry: nK } = p
+    const { body, numCarry: nK } = p
     const g = groups(inputs, p)
     const linC = g.consts.map(isUndefined)
     const linX = g.xs.map(isUndefined)
@@ -442,7 +440,7 @@ export const scan: PrimitiveRule<'scan'> = {
     const ctCarry = cts.slice(0, nK)
     const ctYs = cts.slice(nK)
     // A y whose cotangent is a constant zero contributes nothing: it is left out of the transposed body.
-    const ysLive = ctYs.map((c) => !isZero(c))
+    const ysLive = ctYs.map((c) => !isKnownZero(c))
     const resConsts = pick(g.consts, linC, false) as Tensor[]
     const resXs = pick(g.xs, linX, false) as Tensor[]
     const linConstVars = pick(bv.consts, linC)

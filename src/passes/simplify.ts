@@ -5,15 +5,21 @@
  * that cannot flow (the tangent of the data, say) costs nothing inside a loop
  * body instead of a matmul and a stacked residual per step.
  *
- * This is the symbolic zero of JAX's JVP, applied after staging: it assumes
- * 0·x = 0, which fails only for x = ±∞ or NaN. Equations that compute the
- * `exact` outputs (the primal values of a JVP body) are left as they are.
+ * This is the symbolic zero of JAX's JVP, applied after staging. Equations
+ * that compute the `exact` outputs (the primal values of a JVP body) are
+ * left as they are.
+ *
+ * Preserves: every output's value, but that it assumes 0·x = 0 and 0/x = 0
+ * (a product, matmul or quotient with a zero operand is folded to zero),
+ * which fail where x is ±∞ or NaN (or 0/0); and x + 0 = x, x − 0 = x and
+ * 0 − x = −x, which can differ in the sign of a zero result. Everything else
+ * it folds is exact.
  */
-import { ConcreteTensor, scalarOf } from '../tensor.ts'
-import { Literal, Program, Var, deadCodeElimination, type Atom, type Eqn } from './program.ts'
+import { deadCodeElimination } from '../core/dce.ts'
+import { type Atom, type Eqn, Literal, Program, Var } from '../ir/program.ts'
+import { isKnownZero, scalarOf } from '../tensor.ts'
 
-const isZeroLiteral = (a: Atom): boolean =>
-  a instanceof Literal && a.value instanceof ConcreteTensor && a.value.values.every((v) => v === 0)
+const isZeroLiteral = (a: Atom): boolean => a instanceof Literal && isKnownZero(a.value)
 
 /** Primitives linear in their first input alone: zero in, zero out. */
 const ZERO_PRESERVING = new Set([
@@ -29,6 +35,26 @@ const ZERO_PRESERVING = new Set([
   'gather',
 ])
 
+/** The identities the folding rests on, as a table so that the law suite can plant a wrong one. */
+export const foldIdentities = {
+  /** Whether an equation's output is zero, given which of its inputs are (0·x = 0 assumed). */
+  isZero(prim: string, z: readonly boolean[]): boolean {
+    return (
+      (ZERO_PRESERVING.has(prim) && z[0]) ||
+      ((prim === 'mul' || prim === 'matmul') && (z[0] || z[1])) ||
+      (prim === 'div' && z[0]) ||
+      (prim === 'select' && z[1] && z[2]) ||
+      (prim === 'concat' && z.every(Boolean)) ||
+      (prim === 'scatterAdd' && z[0] && z[2]) ||
+      ((prim === 'add' || prim === 'sub') && z[0] && z[1])
+    )
+  },
+}
+
+/**
+ * The Program with values that are zero by construction folded: each computed by one broadcast 0 (a scalar zero
+ * literal), x + 0 and x − 0 read as x, 0 − x as −x; the equations that compute the `exact` outputs kept as they are.
+ */
 export function foldZeros(program: Program, exact: readonly boolean[] = []): Program {
   const kept = new Set<Var>()
   program.outputs.forEach((a, i) => exact[i] && a instanceof Var && kept.add(a))
@@ -62,23 +88,11 @@ export function foldZeros(program: Program, exact: readonly boolean[] = []): Pro
       eqns.push(e)
       continue
     }
-    if (ZERO_PRESERVING.has(e.prim) && z[0]) makeZero(out)
-    else if ((e.prim === 'mul' || e.prim === 'matmul') && (z[0] || z[1])) makeZero(out)
-    else if (e.prim === 'div' && z[0]) makeZero(out)
-    else if (
-      (e.prim === 'select' && z[1] && z[2]) ||
-      (e.prim === 'concat' && z.every(Boolean)) ||
-      (e.prim === 'scatterAdd' && z[0] && z[2])
-    )
-      makeZero(out)
-    else if (e.prim === 'add' && (z[0] || z[1])) {
-      if (z[0] && z[1]) makeZero(out)
-      else alias.set(out, z[0] ? e.inputs[1] : e.inputs[0])
-    } else if (e.prim === 'sub' && (z[0] || z[1])) {
-      if (z[0] && z[1]) makeZero(out)
-      else if (z[1]) alias.set(out, e.inputs[0])
-      else eqns.push({ prim: 'neg', inputs: [e.inputs[1]], params: {}, outputs: [out] })
-    } else eqns.push(e)
+    if (foldIdentities.isZero(e.prim, z)) makeZero(out)
+    else if (e.prim === 'add' && (z[0] || z[1])) alias.set(out, z[0] ? e.inputs[1] : e.inputs[0])
+    else if (e.prim === 'sub' && z[1]) alias.set(out, e.inputs[0])
+    else if (e.prim === 'sub' && z[0]) eqns.push({ prim: 'neg', inputs: [e.inputs[1]], params: {}, outputs: [out] })
+    else eqns.push(e)
   }
   return deadCodeElimination(
     new Program(program.inputs, program.constVars, program.constValues, eqns, program.outputs.map(sub)),

@@ -1,0 +1,243 @@
+/**
+ * Lowering rules, one per primitive, in a table exhaustive in the primitive
+ * type (like the library's other rule tables): a primitive added without its
+ * lowering does not compile. What a rule is follows from the primitive's kind
+ * (src/core/primitive.ts): an elementwise or structural primitive is an
+ * expression for one output element, inlined into the kernels that read it;
+ * a heavy one (contraction, reduction, scatter) is a kernel of its own; a loop
+ * is lowered with its body (loops.ts). A primitive WebGPU cannot compile
+ * says so with an `unsupported` rule, and the lowering refuses the Program.
+ */
+import type { Params, Primitive, UnaryPrimitive, primitiveKinds } from '../../src/core/index.ts'
+import type { Atom, Eqn, Var } from '../../src/ir/index.ts'
+import { sizeOf } from '../../src/tensor.ts'
+import type { BinaryOp, Expr, ExprBuilder, Kernel, ReduceKernel, ScalarType } from '../kernel.ts'
+import { reshapeIndex } from './indexing.ts'
+import type { MatmulOperand } from './state.ts'
+
+/** What a rule sees of the element it computes. */
+interface ElementContext {
+  readonly b: ExprBuilder
+  /** The equation's operands. */
+  readonly inputs: readonly Atom[]
+  /** The output's element type. */
+  readonly type: ScalarType
+  /** The output element's index, one expression per axis. */
+  readonly index: readonly Expr[]
+  /** The element of `a` at `index`: a load from its buffer, or its producer inlined in turn. */
+  readonly expr: (a: Atom, index: readonly Expr[]) => Expr
+}
+
+/** An inlined equation: the expression for one element of its output. */
+export interface InlineContext extends ElementContext {
+  readonly output: Var
+}
+
+/** A heavy equation: its kernel, whose loads go to the input buffers in `reads`. */
+export interface KernelContext extends ElementContext {
+  /** The root's shape (the index ranges over it). */
+  readonly shape: readonly number[]
+  /** The kernel's input buffers, in slot order; `expr` adds those it loads from. */
+  readonly reads: readonly number[]
+  readonly output: number
+  /** A matmul operand read in place (the analysis made every matmul operand one). */
+  readonly matmulOperand: (a: Atom) => MatmulOperand
+  readonly bufferOf: (v: Var) => number
+  /** The reduction as its strategy runs it: one kernel, or a split into parts. */
+  readonly reduction: (kernel: ReduceKernel) => readonly ReduceKernel[]
+}
+
+interface InlineRule<P extends Primitive> {
+  readonly kind: 'inline'
+  readonly inline: (cx: InlineContext, params: Params<P>) => Expr
+}
+interface KernelRule<P extends Primitive> {
+  readonly kind: 'kernel'
+  readonly kernel: (cx: KernelContext, params: Params<P>) => Kernel | readonly Kernel[]
+}
+interface LoopRule {
+  readonly kind: 'loop'
+}
+interface UnsupportedRule {
+  readonly kind: 'unsupported'
+}
+
+/** The rule each kind of primitive takes: inlined, a kernel of its own (isHeavy), or a loop. */
+interface RuleOfKind<P extends Primitive> {
+  readonly unary: InlineRule<P>
+  readonly elementwise: InlineRule<P>
+  readonly structural: InlineRule<P>
+  readonly contraction: KernelRule<P>
+  readonly reduction: KernelRule<P>
+  readonly scatter: KernelRule<P>
+  readonly control: LoopRule
+}
+/**
+ * A primitive's rule: the one its kind takes, or `unsupported`. (A new kind of
+ * primitive needs an entry in RuleOfKind: the index does not compile without.)
+ */
+export type LoweringRule<P extends Primitive> = RuleOfKind<P>[(typeof primitiveKinds)[P]] | UnsupportedRule
+
+const unary = <P extends UnaryPrimitive>(op: P): InlineRule<P> => ({
+  kind: 'inline',
+  inline: ({ b, inputs: [x], index, expr }) => b.un(op, expr(x, index)),
+})
+const binary = <P extends BinaryOp & Primitive>(op: P): InlineRule<P> => ({
+  kind: 'inline',
+  inline: ({ b, inputs: [x, y], index, expr }) => b.bin(op, expr(x, index), expr(y, index)),
+})
+const reduce = <P extends 'sum' | 'reduceMax'>(op: 'sum' | 'max'): KernelRule<P> => ({
+  kind: 'kernel',
+  kernel: ({ b, inputs: [x], type, index: o, expr, reads, output, shape, reduction }, { axes }) => {
+    const reduced = axes.map((a) => x.aval.shape[a])
+    const from: Expr[] = []
+    let oi = 0
+    x.aval.shape.forEach((_, i) => from.push(axes.includes(i) ? b.idx(`r${axes.indexOf(i)}`) : o[oi++]))
+    const body = expr(x, from)
+    const init = b.lit(op === 'sum' ? 0 : type === 'i32' ? -(2 ** 31) : -Infinity, type)
+    return reduction({ kind: 'reduce', op, inputs: reads, output, shape, reduced, init, body })
+  },
+})
+
+export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
+  neg: unary('neg'),
+  exp: unary('exp'),
+  log: unary('log'),
+  tanh: unary('tanh'),
+  logistic: unary('logistic'),
+  sin: unary('sin'),
+  cos: unary('cos'),
+  sqrt: unary('sqrt'),
+  abs: unary('abs'),
+  sign: unary('sign'),
+  convert: { kind: 'inline', inline: ({ b, inputs: [x], index, expr, type }) => b.cast(expr(x, index), type) },
+  stopGradient: { kind: 'inline', inline: ({ inputs: [x], index, expr }) => expr(x, index) },
+  add: binary('add'),
+  sub: binary('sub'),
+  mul: binary('mul'),
+  div: binary('div'),
+  pow: binary('pow'),
+  max: binary('max'),
+  compare: {
+    kind: 'inline',
+    inline: ({ b, inputs: [x, y], index, expr }, { op }) => b.cmp(op, expr(x, index), expr(y, index)),
+  },
+  select: {
+    kind: 'inline',
+    inline: ({ b, inputs: [x, y, z], index, expr }) => b.sel(expr(x, index), expr(y, index), expr(z, index)),
+  },
+  sum: reduce('sum'),
+  reduceMax: reduce('max'),
+  broadcast: {
+    kind: 'inline',
+    inline: ({ b, inputs: [x], index, expr }) => {
+      const from = x.aval.shape
+      const lead = index.length - from.length
+      return expr(
+        x,
+        from.map((d, i) => (d === 1 ? b.lit(0, 'i32') : index[lead + i])),
+      )
+    },
+  },
+  reshape: {
+    kind: 'inline',
+    inline: ({ b, inputs: [x], output, index, expr }) =>
+      expr(x, reshapeIndex(b, index, output.aval.shape, x.aval.shape)),
+  },
+  transpose: {
+    kind: 'inline',
+    inline: ({ inputs: [x], index, expr }, { perm }) => {
+      const from: Expr[] = new Array(perm.length)
+      perm.forEach((q, i) => (from[q] = index[i]))
+      return expr(x, from)
+    },
+  },
+  slice: {
+    kind: 'inline',
+    inline: ({ b, inputs: [x], index, expr }, { starts }) =>
+      expr(
+        x,
+        index.map((e, i) => b.bin('add', e, b.lit(starts[i], 'i32'))),
+      ),
+  },
+  pad: {
+    kind: 'inline',
+    inline: ({ b, inputs: [x], output, type, index, expr }, { lo }) => {
+      const from = index.map((e, i) => b.bin('sub', e, b.lit(lo[i], 'i32')))
+      let inside: Expr = b.lit(1, 'bool')
+      x.aval.shape.forEach((d, i) => {
+        if (d === output.aval.shape[i]) return
+        const ok = b.sel(b.cmp('ge', from[i], b.lit(0, 'i32')), b.cmp('lt', from[i], b.lit(d, 'i32')), b.lit(0, 'bool'))
+        inside = inside.k === 'lit' ? ok : b.sel(inside, ok, b.lit(0, 'bool'))
+      })
+      return b.sel(inside, expr(x, from), b.lit(0, type))
+    },
+  },
+  concat: {
+    kind: 'inline',
+    inline: ({ b, inputs, index, expr }, { axis }) => {
+      let offset = 0
+      const parts = inputs.map((part) => {
+        const start = offset
+        offset += part.aval.shape[axis]
+        return { part, start, end: offset }
+      })
+      let result: Expr | null = null
+      for (const { part, start, end } of parts.reverse()) {
+        const from = index.map((e, i) => (i === axis ? b.bin('sub', e, b.lit(start, 'i32')) : e))
+        const value = expr(part, from)
+        result = result === null ? value : b.sel(b.cmp('lt', index[axis], b.lit(end, 'i32')), value, result)
+      }
+      return result as Expr
+    },
+  },
+  matmul: {
+    kind: 'kernel',
+    kernel: ({ inputs, shape, output, matmulOperand, bufferOf }) => {
+      const [A, B] = inputs.map((a) => matmulOperand(a))
+      const r = shape.length
+      const [m, n] = shape.slice(r - 2)
+      const k = inputs[0].aval.shape[r - 1]
+      const batch = sizeOf(shape.slice(0, r - 2))
+      return {
+        kind: 'matmul',
+        inputs: [bufferOf(A.source), bufferOf(B.source)],
+        output,
+        batch,
+        m,
+        n,
+        k,
+        transA: A.trans,
+        transB: B.trans,
+        startA: A.from,
+        startB: B.from,
+        batchStrideA: A.broadcastBatch ? 0 : m * k,
+        batchStrideB: B.broadcastBatch ? 0 : k * n,
+      }
+    },
+  },
+  gather: {
+    kind: 'inline',
+    inline: ({ b, inputs: [x, y], index, expr }, { axis }) => {
+      const ni = y.aval.shape.length
+      const which = b.cast(expr(y, index.slice(axis, axis + ni)), 'i32')
+      return expr(x, [...index.slice(0, axis), which, ...index.slice(axis + ni)])
+    },
+  },
+  scatterAdd: {
+    kind: 'kernel',
+    kernel: ({ b, inputs: [x, idx, upd], type, index: o, expr, reads, output, shape, reduction }, { axis }) => {
+      const ni = idx.aval.shape.length
+      const r = idx.aval.shape.map((_, i) => b.idx(`r${i}`))
+      const init = expr(x, o)
+      const hit = b.cmp('eq', b.cast(expr(idx, r), 'i32'), o[axis])
+      const body = b.sel(hit, expr(upd, [...o.slice(0, axis), ...r, ...o.slice(axis + 1)]), b.lit(0, type))
+      const reduced = idx.aval.shape.slice(0, ni)
+      return reduction({ kind: 'reduce', op: 'sum', inputs: reads, output, shape, reduced, init, body })
+    },
+  },
+  scan: { kind: 'loop' },
+}
+
+/** The rule of an equation's primitive, its parameters typed as that primitive's. */
+export const ruleOf = <P extends Primitive>(eqn: Eqn<P>): LoweringRule<P> => loweringRules[eqn.prim]
