@@ -3,7 +3,7 @@
  * registered, so `jit` runs on WebGPU wherever an adapter exists and on the
  * CPU interpreter otherwise.
  */
-import { registerBackend } from './src/core/backend.ts'
+import { registerBackend } from './src/core/index.ts'
 import { webgpuBackend } from './gpu/index.ts'
 
 export * from './src/index.ts'
