@@ -5,12 +5,12 @@
  */
 import type { Backend } from '../src/core/index.ts'
 import type { Program } from '../src/ir/index.ts'
+import { optimize } from '../src/passes/index.ts'
 import { formatAval, sizeOf } from '../src/tensor.ts'
 import { createContext, type DeviceOptions, type GpuContext } from './device.ts'
 import { WebGpuExecutable } from './executable.ts'
 import { lower } from './lower/index.ts'
 import { dispatchesOf, type Dispatch } from './plan.ts'
-import { optimize } from '../src/passes/index.ts'
 import { BufferPool } from './pool.ts'
 import { renderKernel, type Starts } from './wgsl/render.ts'
 
