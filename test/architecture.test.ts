@@ -5,7 +5,8 @@
  * cycles are Biome's to find (`noImportCycles`, in the lint step of the test
  * command); this file checks the direction, which a cycle checker cannot.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, normalize, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -143,6 +144,26 @@ describe('architecture', () => {
       ['src/core/registry.ts', false],
       ['src/core/staging.ts', false],
     ])
+  })
+
+  it('the cycle check (Biome, with the settings of biome.jsonc) flags a value cycle and not a type-only one', () => {
+    const dir = join(root, 'test', `cycle-fixture-${process.pid}`)
+    mkdirSync(dir, { recursive: true })
+    try {
+      const file = (name: string, text: string) => writeFileSync(join(dir, name), `${text}\n`)
+      file('a.ts', "import { b } from './b.ts'\nexport const a = (): number => b() + 1")
+      file('b.ts', "import { a } from './a.ts'\nexport const b = (): number => a() - 1")
+      file('c.ts', "import type { D } from './d.ts'\nexport const c = (d: D): number => d.n")
+      file('d.ts', "import { c } from './c.ts'\nexport interface D {\n  n: number\n}\nexport const d = c({ n: 1 })")
+      const lint = spawnSync('npx', ['biome', 'lint', '--only=suspicious/noImportCycles', relative(root, dir)], {
+        cwd: root,
+        encoding: 'utf8',
+      })
+      const flagged = [...`${lint.stdout}${lint.stderr}`.matchAll(/cycle-fixture-\d+\/(\w)\.ts:\d+:\d+ lint/g)]
+      expect(flagged.map((m) => m[1]).sort()).toEqual(['a', 'b'])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it(`no source file (library, tests, examples, benchmarks) is longer than ${MAX_LINES} lines`, () => {
