@@ -17,7 +17,7 @@
 import * as lax from '../core/lax.ts'
 import type { Params } from '../core/primitive.ts'
 import { Literal, Var, type Atom, type Eqn, type Program } from '../ir/program.ts'
-import { sizeOf, zerosLike, type Tensor } from '../tensor.ts'
+import { isKnownZero, sizeOf, zerosLike, type Tensor } from '../tensor.ts'
 import { producersOf, restage, steps, unique } from './shared.ts'
 
 /** The identity the split rests on, as a table so that the law suite can plant a wrong one. */
@@ -51,11 +51,7 @@ function blocksOf(producer: ReadonlyMap<Var, Eqn>, a: Atom): Block[] {
     return blocksOf(producer, e.inputs[0])
   if (e?.prim === 'concat' && (e.params as Params<'concat'>).axis === 0)
     return e.inputs.flatMap((x) => blocksOf(producer, x))
-  if (
-    e?.prim === 'broadcast' &&
-    e.inputs[0] instanceof Literal &&
-    e.inputs[0].value.toConcrete().values.every((x) => x === 0)
-  )
+  if (e?.prim === 'broadcast' && e.inputs[0] instanceof Literal && isKnownZero(e.inputs[0].value))
     return [{ v: null, rows }]
   return [{ v: a, rows }]
 }
