@@ -14,7 +14,7 @@
 import { UnsupportedProgramError, isHeavy, type Params } from '../../src/core/index.ts'
 import { type Atom, type Eqn, type Program, Var } from '../../src/ir/index.ts'
 import { sizeOf } from '../../src/tensor.ts'
-import { ruleOf } from './rules.ts'
+import { loweringOf } from './rules.ts'
 import type { Analysis, MatmulOperand } from './state.ts'
 
 /** Whether a transpose's permutation swaps the last two axes and keeps the others. */
@@ -25,14 +25,14 @@ const swapsLastTwo = (perm: readonly number[]): boolean =>
 
 export function analyse(program: Program): Analysis {
   for (const e of program.eqns)
-    if (ruleOf(e).kind === 'unsupported')
+    if (loweringOf(e).kind === 'unsupported')
       throw new UnsupportedProgramError(`lowering: WebGPU does not compile '${e.prim}' yet`)
   const producer = new Map<Var, Eqn>()
   for (const e of program.eqns) for (const v of e.outputs) producer.set(v, e)
   const roots = new Set<Var>()
   for (const e of program.eqns) {
     if (isHeavy(e.prim)) roots.add(e.outputs[0])
-    if (ruleOf(e).kind === 'loop') for (const v of e.outputs) roots.add(v)
+    if (loweringOf(e).kind === 'loop') for (const v of e.outputs) roots.add(v)
   }
   for (const a of program.outputs) if (a instanceof Var && producer.has(a)) roots.add(a)
   const materialized = (v: Var) => roots.has(v) || !producer.has(v)

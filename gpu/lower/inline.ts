@@ -15,7 +15,7 @@ import { stridesOf } from '../../src/shape/index.ts'
 import { formatAval, sizeOf } from '../../src/tensor.ts'
 import type { Expr, Kernel, LogicalBuffer } from '../kernel.ts'
 import { reduction } from './reductions.ts'
-import { ruleOf } from './rules.ts'
+import { loweringOf } from './rules.ts'
 import { addRecord, type MatmulOperand, type Scope, scalarType } from './state.ts'
 
 /** What a new buffer is besides its size and type. */
@@ -63,7 +63,7 @@ export function emitKernel(scope: Scope, root: Var, record: BufferRecord): void 
   const inline = (eqn: Eqn, index: readonly Expr[]): Expr => {
     const output = eqn.outputs[0]
     const type = scalarType(output.aval.dtype, formatAval(output.aval))
-    const rule = ruleOf(eqn)
+    const rule = loweringOf(eqn)
     if (rule.kind !== 'inline') throw new UnsupportedProgramError(`lowering: WebGPU does not compile '${eqn.prim}' yet`)
     return rule.inline({ b, inputs: eqn.inputs, output, type, index, expr: exprOf }, eqn.params)
   }
@@ -73,7 +73,7 @@ export function emitKernel(scope: Scope, root: Var, record: BufferRecord): void 
   const output = addRecord(state, { size: sizeOf(root.aval.shape), type, ...record })
   const shape = root.aval.shape
   const o = shape.map((_, i) => b.idx(`o${i}`))
-  const rule = ruleOf(eqn)
+  const rule = loweringOf(eqn)
   const kernel: Kernel | readonly Kernel[] =
     rule.kind === 'kernel'
       ? rule.kernel(

@@ -13,7 +13,7 @@ import { fuseEpilogues } from './epilogues.ts'
 import { emitKernel } from './inline.ts'
 import { emitLoop } from './loops.ts'
 import { bindOutputs } from './outputs.ts'
-import { ruleOf } from './rules.ts'
+import { loweringOf } from './rules.ts'
 import { addBuffer, type BodyBinding, type Lowered, type Lowering, type Scope } from './state.ts'
 
 /** Lowers one Program (the top level, or a loop body under `binding`); its schedule and output buffers. */
@@ -36,7 +36,7 @@ export function lowerProgram(state: Lowering, program: Program, binding: BodyBin
 
   for (const e of program.eqns) {
     const v = e.outputs[0]
-    if (ruleOf(e).kind === 'loop') emitLoop(scope, e as Eqn<'scan'>)
+    if (loweringOf(e).kind === 'loop') emitLoop(scope, e as Eqn<'scan'>)
     else if (analysis.roots.has(v)) emitKernel(scope, v, { role: 'temp' })
   }
   const outputs = bindOutputs(scope, binding)

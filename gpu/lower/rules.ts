@@ -239,5 +239,5 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
   scan: { kind: 'loop' },
 }
 
-/** The rule of an equation's primitive, its parameters typed as that primitive's. */
-export const ruleOf = <P extends Primitive>(eqn: Eqn<P>): LoweringRule<P> => loweringRules[eqn.prim]
+/** The lowering rule of an equation's primitive (beside core's `ruleOf`, which gives its transform rules). */
+export const loweringOf = <P extends Primitive>(eqn: Eqn<P>): LoweringRule<P> => loweringRules[eqn.prim]
