@@ -23,6 +23,12 @@ export type Expr =
   | (Node & { readonly k: 'cmp'; readonly op: CompareOp; readonly a: Expr; readonly b: Expr })
   | (Node & { readonly k: 'sel'; readonly c: Expr; readonly a: Expr; readonly b: Expr })
   | (Node & { readonly k: 'cast'; readonly a: Expr })
+  /**
+   * Threefry-2×32 of a key (args 0, 1) and a counter (args 2, 3), word
+   * `args[4]` of the pair: raw bits (i32), or its top 24 bits scaled to
+   * [0, 1) (f32). All arguments are i32.
+   */
+  | (Node & { readonly k: 'rand'; readonly args: readonly [Expr, Expr, Expr, Expr, Expr] })
 
 type Fields<K extends Expr['k']> = Omit<Extract<Expr, { k: K }>, 'id'>
 
@@ -105,6 +111,9 @@ export class ExprBuilder {
     if (a.k === 'lit') return this.lit(t === 'i32' ? Math.trunc(a.value) : a.value, t)
     return this.intern<'cast'>({ k: 'cast', a, t })
   }
+  rand(args: readonly [Expr, Expr, Expr, Expr, Expr], t: 'i32' | 'f32'): Expr {
+    return this.intern<'rand'>({ k: 'rand', args, t })
+  }
   /** a₀·s₀ + a₁·s₁ + … for index expressions a and integer strides s. */
   affine(terms: readonly (readonly [Expr, number])[]): Expr {
     return terms.reduce<Expr>(
@@ -156,6 +165,11 @@ export class ExprBuilder {
       case 'cast':
         out = this.cast(go(e.a), e.t)
         break
+      case 'rand': {
+        const [k0, k1, c0, c1, w] = e.args.map(go)
+        out = this.rand([k0, k1, c0, c1, w], e.t as 'i32' | 'f32')
+        break
+      }
       default:
         return e satisfies never
     }

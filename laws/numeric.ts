@@ -189,7 +189,7 @@ export function randomLike(like: unknown, seed: number): any {
     def,
     leaves.map((x, k) =>
       isFloatDType(x.aval.dtype)
-        ? random.normal(keys[k], x.aval.shape as number[], { dtype: x.aval.dtype })
+        ? random.normal(keys[k], x.aval.shape as number[], { dtype: x.aval.dtype as 'f32' | 'f64' })
         : tensor(new Float64Array(x.size), { shape: x.aval.shape, dtype: x.aval.dtype }),
     ),
   )

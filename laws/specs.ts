@@ -404,6 +404,27 @@ export const specs: SpecTable = {
         }
       }),
   },
+  randomBits: {
+    arity: 2,
+    order: 0,
+    linearIn: [],
+    // One key or a batch of keys, each drawing a block of bits or of uniform floats.
+    instance: fc
+      .record({
+        keys: arb.shape({ maxRank: 1 }),
+        shape: arb.shape({ maxRank: 2 }),
+        stream: fc.nat({ max: 3 }),
+        dtype: fc.constantFrom('i32' as const, 'f32' as const),
+      })
+      .map(({ keys, shape, stream, dtype }) => ({
+        label: `randomBits ${dtype}${text(shape)} (stream ${stream}) of keys i32${text([...keys, 2])}`,
+        fn: (key: Tensor, offset: Tensor) => lax.randomBits(key, offset, shape, stream, dtype),
+        inputs: [
+          { shape: [...keys, 2], domain: domain.index(2 ** 31 - 1) },
+          { shape: keys, domain: domain.index(1000) },
+        ],
+      })),
+  },
   scan: {
     arity: 3,
     order: 2,

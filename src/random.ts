@@ -1,133 +1,176 @@
 /**
- * Random numbers from explicit keys: no hidden global state. A key is split
- * into independent keys (`split`), and each draw consumes one key, as in
- * JAX. Bits come from the Threefry-2x32 counter-based generator (Salmon et
- * al., 2011): bits = threefry(key, counter) for counters 0, 1, 2, …
+ * Random numbers from explicit keys, as in JAX: no hidden global state. A
+ * key is an ordinary tensor, i32[2] (two 32-bit words), so it flows through
+ * `jit`, `vmap`, `grad` (as an argument that is not differentiated) and
+ * `scan` carries like any other value. A key is split into independent keys
+ * (`split`), or a new one is derived from it and an integer (`foldIn`), and
+ * each draw consumes one key. Bits come from the Threefry-2×32
+ * counter-based generator (Salmon et al., 2011) through the `randomBits`
+ * primitive, so a draw inside a compiled program costs no host round trip
+ * and gives the same bits on every backend:
+ *
+ * - split(k, n)[i] = threefry(k, (0, i));
+ * - foldIn(k, d) = threefry(k, (1, d));
+ * - bits(k, shape) word i = word i mod 2 of threefry(k, (2, ⌊i/2⌋));
+ * - uniform f64 element i from 53 bits of threefry(k, (2, i)); f32 from the
+ *   top 24 bits of its first word (the f64 draw rounded down).
  */
-import type { DType } from './dtype.ts'
-import { allocate } from './dtype.ts'
-import type { Tensor } from './tensor.ts'
-import { concrete, formatShape, sizeOf } from './tensor.ts'
+import * as lax from './core/lax.ts'
+import type { DType, FloatDType } from './dtype.ts'
+import * as ops from './ops.ts'
+import { threefry2x32 } from './primitives/random-bits.ts'
+import type { Shape } from './shape/types.ts'
+import { concrete, formatAval, formatShape, scalarOf, Tensor } from './tensor.ts'
 
-export class Key {
-  private constructor(
-    readonly hi: number,
-    readonly lo: number,
-  ) {
-    Object.freeze(this)
-  }
-  static of(hi: number, lo: number): Key {
-    return new Key(hi >>> 0, lo >>> 0)
-  }
-  toString(): string {
-    return `Key(${this.hi}, ${this.lo})`
-  }
+export { threefry2x32 }
+
+/** A key: two 32-bit words, as i32[2]. */
+export type Key = Tensor<[2], 'i32'>
+
+type T<S extends Shape = Shape, D extends DType = DType> = Tensor<S, D>
+
+const checkKey = (name: string, k: unknown): Key => {
+  if (!(k instanceof Tensor) || k.aval.dtype !== 'i32' || formatShape(k.aval.shape) !== '[2]')
+    throw new TypeError(
+      `random.${name}: expected a key, i32[2] (from random.key, random.split or random.foldIn), got ` +
+        (k instanceof Tensor ? formatAval(k.aval) : k === null ? 'null' : typeof k) +
+        '. For a batch of keys [n, 2], vmap over it',
+    )
+  return k as Key
 }
 
-const rotl = (x: number, r: number) => ((x << r) | (x >>> (32 - r))) >>> 0
-const ROTATIONS = [
-  [13, 15, 26, 6],
-  [17, 29, 16, 24],
-]
-
-/** Threefry-2x32 with 20 rounds. */
-export function threefry2x32(k0: number, k1: number, c0: number, c1: number): [number, number] {
-  const ks = [k0 >>> 0, k1 >>> 0, (k0 ^ k1 ^ 0x1bd11bda) >>> 0]
-  let x0 = (c0 + ks[0]) >>> 0
-  let x1 = (c1 + ks[1]) >>> 0
-  for (let i = 0; i < 5; i++) {
-    for (const r of ROTATIONS[i % 2]) {
-      x0 = (x0 + x1) >>> 0
-      x1 = (rotl(x1, r) ^ x0) >>> 0
-    }
-    x0 = (x0 + ks[(i + 1) % 3]) >>> 0
-    x1 = (x1 + ks[(i + 2) % 3] + i + 1) >>> 0
-  }
-  return [x0, x1]
+const checkShape = (name: string, shape: readonly number[]) => {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+    throw new Error(`random.${name}: shape must be non-negative integers, got ${formatShape(shape)}`)
 }
+
+const zeroOffset = scalarOf(0, 'i32')
 
 /** A key from an integer seed. */
 export const key = (seed: number): Key => {
   if (!Number.isSafeInteger(seed)) throw new Error(`random.key: the seed must be a safe integer, got ${seed}`)
-  return Key.of(Math.floor(seed / 2 ** 32), seed % 2 ** 32)
+  const hi = Math.floor(seed / 2 ** 32)
+  const lo = seed - hi * 2 ** 32
+  return concrete([2], 'i32', Int32Array.of(hi | 0, lo | 0)) as unknown as Key
 }
 
-/** `n` independent keys from one (default 2). */
+/** The words of a key as unsigned numbers (the key must not be traced). */
+export const keyData = (k: Key): [number, number] => {
+  const [hi, lo] = checkKey('keyData', k).dataSync()
+  return [hi >>> 0, lo >>> 0]
+}
+
+/** `n` independent keys from one (default 2). For one tensor of keys [n, 2] (to vmap over), `ops.stack` them. */
 export function split(k: Key, n = 2): Key[] {
-  return Array.from({ length: n }, (_, i) => {
-    const [a, b] = threefry2x32(k.hi, k.lo, 0, i)
-    return Key.of(a, b)
-  })
+  checkKey('split', k)
+  if (!Number.isInteger(n) || n < 0) throw new Error(`random.split: n must be a non-negative integer, got ${n}`)
+  const words = lax.randomBits(k, zeroOffset, [n, 2], 0, 'i32')
+  return Array.from({ length: n }, (_, i) => lax.reshape(lax.slice(words, [i, 0], [i + 1, 2]), [2]) as Key)
 }
 
-/** A key derived from `k` and an integer, e.g. a step number. */
-export const foldIn = (k: Key, data: number): Key => {
-  const [a, b] = threefry2x32(k.hi, k.lo, 1, data >>> 0)
-  return Key.of(a, b)
+/** A key derived from `k` and an integer (a number, or an i32 scalar that may be traced: a step counter in a loop). */
+export function foldIn(k: Key, data: number | T<[], 'i32'>): Key {
+  checkKey('foldIn', k)
+  let d: Tensor
+  if (typeof data === 'number') {
+    if (!Number.isInteger(data)) throw new Error(`random.foldIn: data must be an integer, got ${data}`)
+    d = scalarOf(data | 0, 'i32')
+  } else if (data instanceof Tensor && data.aval.dtype === 'i32' && data.aval.shape.length === 0) d = data
+  else
+    throw new TypeError(
+      `random.foldIn: data must be an integer or an i32 scalar, got ${data instanceof Tensor ? formatAval(data.aval) : typeof data}`,
+    )
+  return lax.randomBits(k, d, [2], 1, 'i32') as Key
 }
 
-/** n uniformly random 32-bit words. */
-export function bits(k: Key, n: number): Uint32Array {
-  const out = new Uint32Array(n)
-  for (let i = 0; i < n; i += 2) {
-    const [a, b] = threefry2x32(k.hi, k.lo, 2, i >>> 1)
-    out[i] = a
-    if (i + 1 < n) out[i + 1] = b
+/** Uniformly random 32-bit words, as i32 (their bit patterns). */
+export function bits<const S extends readonly number[]>(k: Key, shape: S): T<S, 'i32'> {
+  checkKey('bits', k)
+  checkShape('bits', shape)
+  return lax.randomBits(k, zeroOffset, shape, 2, 'i32')
+}
+
+/** The largest float of `dtype` below `x`. */
+function below(x: number, dtype: FloatDType): number {
+  if (x === 0) return dtype === 'f64' ? -Number.MIN_VALUE : -(2 ** -149)
+  if (dtype === 'f64') {
+    const f = new Float64Array([x])
+    new BigInt64Array(f.buffer)[0] += x > 0 ? -1n : 1n
+    return f[0]
   }
-  return out
+  const f = new Float32Array([x])
+  new Int32Array(f.buffer)[0] += x > 0 ? -1 : 1
+  return f[0]
 }
 
-const checkShape = (name: string, shape: readonly number[]) => {
-  if (!shape.every((d) => Number.isInteger(d) && d >= 0))
-    throw new Error(`random.${name}: shape must be non-negative integers, got ${formatShape(shape)}`)
+function checkFloatDtype(name: string, dtype: DType): FloatDType {
+  if (dtype !== 'f32' && dtype !== 'f64') throw new Error(`random.${name}: dtype must be f32 or f64, got ${dtype}`)
+  return dtype
 }
 
-/** Uniform on [lo, hi). */
-export function uniform<const S extends readonly number[], D extends DType = 'f32'>(
+/** Uniform on [lo, hi) (default [0, 1)). */
+export function uniform<const S extends readonly number[], D extends FloatDType = 'f32'>(
   k: Key,
   shape: S,
   opts: { lo?: number; hi?: number; dtype?: D } = {},
-): Tensor<S, D> {
+): T<S, D> {
+  checkKey('uniform', k)
   checkShape('uniform', shape)
   const { lo = 0, hi = 1 } = opts
-  const dtype = opts.dtype ?? 'f32'
-  const n = sizeOf(shape)
-  const words = bits(k, 2 * n)
-  const values = allocate(dtype, n)
-  for (let i = 0; i < n; i++) {
-    // 53 random bits → [0, 1)
-    const u = ((words[2 * i] >>> 5) * 67108864 + (words[2 * i + 1] >>> 6)) / 9007199254740992
-    values[i] = lo + (hi - lo) * u
-  }
-  // f32 rounding can reach hi; keep the interval half-open.
-  if (dtype === 'f32')
-    for (let i = 0; i < n; i++) if (values[i] >= hi) values[i] = Math.fround(hi - (hi - lo) * 2 ** -24)
-  return concrete(shape, dtype, values) as unknown as Tensor<S, D>
+  if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi))
+    throw new Error(`random.uniform: expected finite bounds lo < hi, got [${lo}, ${hi})`)
+  const dtype = checkFloatDtype('uniform', opts.dtype ?? 'f32')
+  const u = lax.randomBits(k, zeroOffset, shape, 2, dtype)
+  if (lo === 0 && hi === 1) return u
+  // Rounding can reach hi: keep the interval half-open.
+  return ops.minimum(ops.add(ops.mul(u, hi - lo), lo), below(hi, dtype)) as T<S, D>
 }
 
-/** Standard normal (Box–Muller), scaled by `stddev` and shifted by `mean`. */
-export function normal<const S extends readonly number[], D extends DType = 'f32'>(
+/** Standard normal (Box–Muller on pairs of uniforms), scaled by `stddev` and shifted by `mean`. */
+export function normal<const S extends readonly number[], D extends FloatDType = 'f32'>(
   k: Key,
   shape: S,
   opts: { mean?: number; stddev?: number; dtype?: D } = {},
-): Tensor<S, D> {
+): T<S, D> {
+  checkKey('normal', k)
   checkShape('normal', shape)
   const { mean = 0, stddev = 1 } = opts
-  const dtype = opts.dtype ?? 'f32'
-  const n = sizeOf(shape)
-  const u = uniform(k, [n + (n % 2)], { dtype: 'f64' }).dataSync()
-  const values = allocate(dtype, n)
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - u[i]))
-    const theta = 2 * Math.PI * u[i + 1]
-    values[i] = mean + stddev * r * Math.cos(theta)
-    if (i + 1 < n) values[i + 1] = mean + stddev * r * Math.sin(theta)
-  }
-  return concrete(shape, dtype, values) as unknown as Tensor<S, D>
+  const dtype = checkFloatDtype('normal', opts.dtype ?? 'f32')
+  const n = shape.reduce((a, b) => a * b, 1)
+  const pairs = Math.ceil(n / 2)
+  const u = lax.randomBits(k, zeroOffset, [pairs, 2], 2, dtype)
+  const u0 = ops.slice(u, [0, 0], [pairs, 1])
+  const u1 = ops.slice(u, [0, 1], [pairs, 1])
+  const r = ops.sqrt(ops.mul(ops.log(ops.sub(1, u0)), -2))
+  const theta = ops.mul(u1, 2 * Math.PI)
+  const z = ops.reshape(ops.concat([ops.mul(r, ops.cos(theta)), ops.mul(r, ops.sin(theta))], 1), [2 * pairs])
+  const x = ops.reshape(ops.slice(z, [0], [n]), shape) as Tensor
+  return (mean === 0 && stddev === 1 ? x : ops.add(ops.mul(x, stddev), mean)) as T<S, D>
 }
 
-/** A random permutation of 0..n−1 (Fisher–Yates driven by the key). */
+/** True with probability p (a number, or a tensor broadcast against `shape`). */
+export function bernoulli<const S extends readonly number[]>(
+  k: Key,
+  p: number | T<Shape, FloatDType>,
+  shape: S,
+): T<S, 'bool'> {
+  checkKey('bernoulli', k)
+  checkShape('bernoulli', shape)
+  const dtype = p instanceof Tensor ? checkFloatDtype('bernoulli', p.aval.dtype) : 'f32'
+  const u = uniform(k, shape, { dtype })
+  if (typeof p === 'number') {
+    if (!(p >= 0 && p <= 1)) throw new Error(`random.bernoulli: p must be in [0, 1], got ${p}`)
+    return ops.less(u, p) as T<S, 'bool'>
+  }
+  const out = ops.less(u, p as Tensor) as Tensor
+  if (formatShape(out.aval.shape) !== formatShape(shape))
+    throw new Error(`random.bernoulli: p ${formatAval(p.aval)} does not broadcast to the shape ${formatShape(shape)}`)
+  return out as T<S, 'bool'>
+}
+
+/** A random permutation of 0..n−1 (Fisher–Yates driven by the key; the key must not be traced). */
 export function permutation(k: Key, n: number): Int32Array {
+  checkKey('permutation', k)
   const p = Int32Array.from({ length: n }, (_, i) => i)
   const u = uniform(k, [n], { dtype: 'f64' }).dataSync()
   for (let i = n - 1; i > 0; i--) {

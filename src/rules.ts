@@ -26,6 +26,7 @@ import { mul } from './primitives/mul.ts'
 import { neg } from './primitives/neg.ts'
 import { pad } from './primitives/pad.ts'
 import { pow } from './primitives/pow.ts'
+import { randomBits } from './primitives/random-bits.ts'
 import { reduceMax } from './primitives/reduce-max.ts'
 import { reshape } from './primitives/reshape.ts'
 import { scan } from './control/scan.ts'
@@ -73,6 +74,7 @@ export const rules: RuleTable = {
   matmul,
   gather,
   scatterAdd,
+  randomBits,
   scan,
 }
 

@@ -51,10 +51,14 @@ const flattenArgs = (args: readonly unknown[], name: string): [Tensor[], TreeDef
 function checkDifferentiable(name: string, leaves: readonly Tensor[], def: TreeDef): void {
   const paths = leafPaths(def, 'args')
   leaves.forEach((x, i) => {
-    if (!isFloat(x.aval.dtype))
+    if (!isFloat(x.aval.dtype)) {
+      const shape = x.aval.shape
+      const key = x.aval.dtype === 'i32' && shape.length > 0 && shape[shape.length - 1] === 2
       throw new Error(
-        `${name}: can only differentiate with respect to floating-point inputs, but ${paths[i]} is ${formatAval(x.aval)}`,
+        `${name}: can only differentiate with respect to floating-point inputs, but ${paths[i]} is ${formatAval(x.aval)}` +
+          (key ? ' (if it is a random key: a random key is not differentiable; leave it out of argnums)' : ''),
       )
+    }
   })
 }
 

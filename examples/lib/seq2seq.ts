@@ -214,7 +214,7 @@ export function reversalExamples(
   minLength: number,
   maxLength: number,
 ): number[][] {
-  const words = random.bits(key, count * (maxLength + 1))
+  const words = Uint32Array.from(random.bits(key, [count * (maxLength + 1)]).dataSync(), (v) => v >>> 0)
   const out: number[][] = []
   for (let i = 0; i < count; i++) {
     const base = i * (maxLength + 1)

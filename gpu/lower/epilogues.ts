@@ -112,6 +112,8 @@ function readsOnlyAt(e: Expr, slot: number, offset: Expr, seen = new Set<number>
         readsOnlyAt(e.a, slot, offset, seen) &&
         readsOnlyAt(e.b, slot, offset, seen)
       )
+    case 'rand':
+      return e.args.every((a) => readsOnlyAt(a, slot, offset, seen))
     default:
       return true
   }

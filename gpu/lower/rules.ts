@@ -10,6 +10,7 @@
  */
 import type { Params, Primitive, UnaryPrimitive, primitiveKinds } from '../../src/core/index.ts'
 import type { Atom, Eqn, Var } from '../../src/ir/index.ts'
+import { stridesOf } from '../../src/shape/index.ts'
 import { sizeOf } from '../../src/tensor.ts'
 import type { BinaryOp, Expr, ExprBuilder, Kernel, ReduceKernel, ScalarType } from '../kernel.ts'
 import { reshapeIndex } from './indexing.ts'
@@ -70,6 +71,7 @@ interface RuleOfKind<P extends Primitive> {
   readonly contraction: KernelRule<P>
   readonly reduction: KernelRule<P>
   readonly scatter: KernelRule<P>
+  readonly random: InlineRule<P>
   readonly control: LoopRule
 }
 /**
@@ -234,6 +236,24 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
       const body = b.sel(hit, expr(upd, [...o.slice(0, axis), ...r, ...o.slice(axis + 1)]), b.lit(0, type))
       const reduced = idx.aval.shape.slice(0, ni)
       return reduction({ kind: 'reduce', op: 'sum', inputs: reads, output, shape, reduced, init, body })
+    },
+  },
+  randomBits: {
+    kind: 'inline',
+    // Element i of a key's draw: bits, word i mod 2 of threefry(key, (stream, offset + ⌊i/2⌋)); f32, the top 24
+    // bits of word 0 of threefry(key, (stream, offset + i)). (f64 has no WGSL type.)
+    inline: ({ b, inputs: [key, offset], index, expr, type }, { shape, stream }) => {
+      if (type !== 'i32' && type !== 'f32') throw new Error(`randomBits: WebGPU draws i32 bits or f32, not ${type}`)
+      const lead = index.length - shape.length
+      const batch = index.slice(0, lead)
+      const strides = stridesOf(shape)
+      const i = b.affine(shape.map((_, a) => [index[lead + a], strides[a]] as const))
+      const two = b.lit(2, 'i32')
+      const [k0, k1] = [0, 1].map((w) => expr(key, [...batch, b.lit(w, 'i32')]))
+      const base = expr(offset, batch)
+      const c0 = b.lit(stream | 0, 'i32')
+      if (type === 'f32') return b.rand([k0, k1, c0, b.bin('add', base, i), b.lit(0, 'i32')], type)
+      return b.rand([k0, k1, c0, b.bin('add', base, b.bin('div', i, two)), b.bin('mod', i, two)], type)
     },
   },
   scan: { kind: 'loop' },

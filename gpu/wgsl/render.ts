@@ -120,6 +120,49 @@ fn pow_(a: f32, b: f32) -> f32 {
 }
 `
 
+/** The rotations of Threefry-2×32, four rounds to a group, alternating (as in src/primitives/random-bits.ts). */
+const ROTATIONS = [
+  [13, 15, 26, 6],
+  [17, 29, 16, 24],
+]
+
+/**
+ * Threefry-2×32 (20 rounds) in WGSL, unrolled, on u32 words: appended to a
+ * kernel that draws random bits. `random_` picks one word of the pair, as
+ * i32 bits or as its top 24 bits scaled to [0, 1) (exact in f32).
+ */
+const THREEFRY = (() => {
+  const lines = [
+    'fn threefry_(key0: i32, key1: i32, c0: i32, c1: i32) -> vec2<u32> {',
+    '  let k0 = bitcast<u32>(key0);',
+    '  let k1 = bitcast<u32>(key1);',
+    '  let k2 = k0 ^ k1 ^ 0x1bd11bdau;',
+    '  var x0 = bitcast<u32>(c0) + k0;',
+    '  var x1 = bitcast<u32>(c1) + k1;',
+  ]
+  const ks = ['k0', 'k1', 'k2']
+  for (let i = 0; i < 5; i++) {
+    for (const r of ROTATIONS[i % 2]) lines.push(`  x0 = x0 + x1; x1 = ((x1 << ${r}u) | (x1 >> ${32 - r}u)) ^ x0;`)
+    lines.push(`  x0 = x0 + ${ks[(i + 1) % 3]}; x1 = x1 + ${ks[(i + 2) % 3]} + ${i + 1}u;`)
+  }
+  lines.push('  return vec2<u32>(x0, x1);', '}')
+  lines.push(
+    'fn random_bits_(k0: i32, k1: i32, c0: i32, c1: i32, word: i32) -> i32 {',
+    '  let x = threefry_(k0, k1, c0, c1);',
+    '  return bitcast<i32>(select(x.y, x.x, word == 0i));',
+    '}',
+    'fn random_f32_(k0: i32, k1: i32, c0: i32, c1: i32, word: i32) -> f32 {',
+    '  let x = threefry_(k0, k1, c0, c1);',
+    '  return f32(select(x.y, x.x, word == 0i) >> 8u) * 5.9604644775390625e-8f;',
+    '}',
+  )
+  return `\n${lines.join('\n')}\n`
+})()
+
+/** The kernel's source with the helpers it calls that the prelude does not hold. */
+const withHelpers = (rendered: RenderedKernel): RenderedKernel =>
+  /random_(bits|f32)_\(/.test(rendered.code) ? { ...rendered, code: `${rendered.code}${THREEFRY}` } : rendered
+
 /**
  * WGSL for each unary primitive. Exported as a table so that the law
  * suites can plant a wrong entry and check that they catch it.
@@ -194,6 +237,8 @@ class Emitter {
         if (e.t === 'bool') return `(${a} != ${literal(0, e.a.t)})`
         return `${wgslType(e.t)}(${a})`
       }
+      case 'rand':
+        return `random_${e.t === 'f32' ? 'f32' : 'bits'}_(${e.args.map((a) => this.expr(a)).join(', ')})`
       default:
         return e satisfies never
     }
@@ -223,6 +268,9 @@ function countUses(roots: readonly Expr[]): Map<number, number> {
         visit(e.c)
         visit(e.a)
         visit(e.b)
+        break
+      case 'rand':
+        e.args.forEach(visit)
         break
       default:
         break
@@ -444,6 +492,10 @@ export function renderKernel(
   buffers: readonly LogicalBuffer[],
   starts: Starts = startsOf(kernel, buffers),
 ): RenderedKernel {
+  return withHelpers(renderKernelSource(kernel, buffers, starts))
+}
+
+function renderKernelSource(kernel: Kernel, buffers: readonly LogicalBuffer[], starts: Starts): RenderedKernel {
   switch (kernel.kind) {
     case 'map':
       return renderMap(kernel, buffers, starts)

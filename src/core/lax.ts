@@ -53,6 +53,13 @@ export const matmul = (a: Tensor, b: Tensor) => bind1('matmul', [a, b], none)
 export const gather = (x: Tensor, indices: Tensor, axis: number) => bind1('gather', [x, indices], { axis })
 export const scatterAdd = (x: Tensor, indices: Tensor, updates: Tensor, axis: number) =>
   bind1('scatterAdd', [x, indices, updates], { axis })
+export const randomBits = (
+  key: Tensor,
+  offset: Tensor,
+  shape: readonly number[],
+  stream: number,
+  dtype: 'i32' | 'f32' | 'f64',
+) => bind1('randomBits', [key, offset], { shape, stream, dtype })
 
 // Helpers built from the primitives.
 

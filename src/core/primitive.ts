@@ -49,6 +49,13 @@ export interface PrimitiveParams {
   matmul: None
   gather: { readonly axis: number }
   scatterAdd: { readonly axis: number }
+  // randomness
+  /**
+   * Threefry-2×32 bits from keys i32[..., 2] and counter offsets i32[...]
+   * (src/primitives/random-bits.ts): raw bits (i32) or uniform floats on
+   * [0, 1) (f32, f64), of shape [...keys' batch, ...shape].
+   */
+  randomBits: { readonly shape: readonly number[]; readonly stream: number; readonly dtype: 'i32' | 'f32' | 'f64' }
   // control flow
   /**
    * A loop over the leading axis of the xs. `body` is closed (no captured
@@ -73,10 +80,20 @@ export type Primitive = keyof PrimitiveParams
  * backends that treat whole families alike: an elementwise function of one
  * operand (`unary`) or several (`elementwise`), a reduction over axes, a
  * rearrangement of elements (`structural`, including `gather`), a
- * contraction (`matmul`), an accumulation into an output (`scatter`), or a
- * loop over a Program (`control`).
+ * contraction (`matmul`), an accumulation into an output (`scatter`), a
+ * function of its element's position and its operands (`random`: each
+ * element a hash of a key and a counter), or a loop over a Program
+ * (`control`).
  */
-export type PrimitiveKind = 'unary' | 'elementwise' | 'reduction' | 'structural' | 'contraction' | 'scatter' | 'control'
+export type PrimitiveKind =
+  | 'unary'
+  | 'elementwise'
+  | 'reduction'
+  | 'structural'
+  | 'contraction'
+  | 'scatter'
+  | 'random'
+  | 'control'
 
 export const primitiveKinds = {
   neg: 'unary',
@@ -110,6 +127,7 @@ export const primitiveKinds = {
   gather: 'structural',
   matmul: 'contraction',
   scatterAdd: 'scatter',
+  randomBits: 'random',
   scan: 'control',
 } as const satisfies { readonly [P in Primitive]: PrimitiveKind }
 

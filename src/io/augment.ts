@@ -34,7 +34,7 @@ export function randomShift<N extends number | string, P extends number>(
   const n = shape[0]
   const source = images.toConcrete().values as Float32Array
   const out = new Float32Array(source.length)
-  const r = bits(key, 2 * n)
+  const r = Uint32Array.from(bits(key, [2 * n]).dataSync(), (v) => v >>> 0)
   const span = 2 * maxShift + 1
   for (let b = 0; b < n; b++) {
     const dy = (r[2 * b] % span) - maxShift

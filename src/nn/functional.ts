@@ -107,10 +107,15 @@ export function sparsemax<S extends Shape, D extends DType>(z: T<S, D>): T<S, D>
   return ops.relu(ops.sub(untyped(z), tau)) as T<S, D>
 }
 
-/** The keep mask of inverted dropout: each entry true with probability 1 − rate, from the key alone. */
+/**
+ * The keep mask of inverted dropout: each entry true with probability
+ * 1 − rate, from the key alone (the same key gives the same mask). The key
+ * may be traced: inside a jitted step the mask is drawn on the device at
+ * each call, from the key the call is given.
+ */
 export function dropoutMask(key: random.Key, shape: readonly number[], rate: number): T<Shape, 'bool'> {
   checkRate(rate)
-  return ops.greaterEqual(random.uniform(key, shape, { dtype: 'f64' }), rate)
+  return ops.greaterEqual(random.uniform(key, shape), rate)
 }
 
 function checkRate(rate: number): void {
@@ -120,12 +125,10 @@ function checkRate(rate: number): void {
 /**
  * Inverted dropout: each unit kept with probability 1 − rate and scaled by
  * 1/(1 − rate) (Srivastava et al. 2014; Martins, "Dropout Regularization"),
- * so E[y] = x. The mask comes from `key` alone; the
- * same key gives the same mask. When traced (under grad, vmap or jit) the
- * mask is a constant of the traced program, drawn for the shape the
- * function sees: under vmap every example shares it, and a jitted step
- * keeps the mask it was traced with, so pass a fresh mask (`dropoutMask`)
- * as an argument of a jitted step instead.
+ * so E[y] = x. The mask comes from `key` alone: the same key gives the same
+ * mask, and a key that is an argument of a jitted step gives a new mask at
+ * every call with a new key (split or fold in the step number for each
+ * step). Under vmap over a batch of keys each member draws its own mask.
  */
 export function dropout<S extends Shape, D extends DType>(x: T<S, D>, rate: number, key: random.Key): T<S, D> {
   checkRate(rate)
