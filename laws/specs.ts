@@ -114,6 +114,8 @@ export const specs: SpecTable = {
   neg: unaryRow('neg', lax.neg, domain.real(), 1, [[0]]),
   exp: unaryRow('exp', lax.exp, domain.real(2), 2),
   log: unaryRow('log', lax.log, domain.positive(), 2),
+  log1p: unaryRow('log1p', lax.log1p, domain.positive(), 2),
+  expm1: unaryRow('expm1', lax.expm1, domain.real(2), 2),
   tanh: unaryRow('tanh', lax.tanh, domain.real(), 2),
   logistic: unaryRow('logistic', lax.logistic, domain.real(4), 2),
   sin: unaryRow('sin', lax.sin, domain.real(), 2),
@@ -121,6 +123,7 @@ export const specs: SpecTable = {
   sqrt: unaryRow('sqrt', lax.sqrt, domain.positive(), 2),
   abs: unaryRow('abs', lax.abs, domain.nonzero(), 2),
   sign: unaryRow('sign', lax.sign, domain.nonzero(), 0),
+  erf: unaryRow('erf', lax.erf, domain.real(2), 2),
   stopGradient: unaryRow('stopGradient', lax.stopGradient, domain.real(), 0),
   convert: {
     arity: 1,
@@ -403,6 +406,51 @@ export const specs: SpecTable = {
           ],
         }
       }),
+  },
+  rev: {
+    arity: 1,
+    order: 1,
+    linearIn: [[0]],
+    instance: structureShape()
+      .chain((shape) => fc.subarray(range(shape.length)).map((axes) => ({ shape, axes })))
+      .map(({ shape, axes }) => ({
+        label: `rev axes=${text(axes)} of f64${text(shape)}`,
+        fn: (x: Tensor) => lax.rev(x, axes),
+        inputs: [{ shape, domain: domain.real() }],
+      })),
+  },
+  cumsum: {
+    arity: 1,
+    order: 1,
+    linearIn: [[0]],
+    instance: structureShape()
+      .chain((shape) =>
+        fc
+          .record({ axis: fc.integer({ min: 0, max: shape.length - 1 }), reverse: fc.boolean() })
+          .map((r) => ({ shape, ...r })),
+      )
+      .map(({ shape, axis, reverse }) => ({
+        label: `cumsum axis=${axis}${reverse ? ' (reverse)' : ''} of f64${text(shape)}`,
+        fn: (x: Tensor) => lax.cumsum(x, axis, reverse),
+        inputs: [{ shape, domain: domain.real() }],
+      })),
+  },
+  argsort: {
+    arity: 1,
+    order: 0,
+    linearIn: [],
+    // Values on a grid of three, so that ties (which keep their order) are common.
+    instance: structureShape()
+      .chain((shape) =>
+        fc
+          .record({ axis: fc.integer({ min: 0, max: shape.length - 1 }), descending: fc.boolean() })
+          .map((r) => ({ shape, ...r })),
+      )
+      .map(({ shape, axis, descending }) => ({
+        label: `argsort axis=${axis}${descending ? ' (descending)' : ''} of f64${text(shape)}`,
+        fn: (x: Tensor) => lax.argsort(x, axis, descending),
+        inputs: [{ shape, domain: domain.index(3), dtype: 'f64' as const }],
+      })),
   },
   randomBits: {
     arity: 2,

@@ -5,7 +5,7 @@
 export { Tensor, ConcreteTensor, type Aval } from './tensor.ts'
 export type { DType, FloatDType } from './dtype.ts'
 export type { Dim, Shape, RuntimeShape } from './shape/types.ts'
-export * as ops from './ops.ts'
+export * as ops from './ops/index.ts'
 /** The primitives one by one, strict (no broadcasting, no dtype promotion): what `ops` calls after checking. */
 export * as lax from './core/lax.ts'
 export { tensor, scalar, zeros, ones, full, arange, eye } from './ops.ts'

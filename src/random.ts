@@ -12,12 +12,16 @@
  * - split(k, n)[i] = threefry(k, (0, i));
  * - foldIn(k, d) = threefry(k, (1, d));
  * - bits(k, shape) word i = word i mod 2 of threefry(k, (2, ⌊i/2⌋));
+ * - permutation(k, n) sorts the words of threefry(k, (3, ·));
  * - uniform f64 element i from 53 bits of threefry(k, (2, i)); f32 from the
  *   top 24 bits of its first word (the f64 draw rounded down).
  */
 import * as lax from './core/lax.ts'
 import type { DType, FloatDType } from './dtype.ts'
 import * as ops from './ops.ts'
+import * as math from './ops/math.ts'
+import * as statistics from './ops/statistics.ts'
+import { erfOf } from './primitives/erf.ts'
 import { threefry2x32 } from './primitives/random-bits.ts'
 import type { Shape } from './shape/types.ts'
 import { concrete, formatAval, formatShape, scalarOf, Tensor } from './tensor.ts'
@@ -168,14 +172,83 @@ export function bernoulli<const S extends readonly number[]>(
   return out as T<S, 'bool'>
 }
 
-/** A random permutation of 0..n−1 (Fisher–Yates driven by the key; the key must not be traced). */
-export function permutation(k: Key, n: number): Int32Array {
+/**
+ * A normal draw truncated to [lower, upper] (default [−2, 2]), by the
+ * inverse distribution function: u uniform on [erf(lower/√2), erf(upper/√2))
+ * and x = √2·erfinv(u), kept inside the bounds.
+ */
+export function truncatedNormal<const S extends readonly number[], D extends FloatDType = 'f32'>(
+  k: Key,
+  shape: S,
+  opts: { lower?: number; upper?: number; dtype?: D } = {},
+): T<S, D> {
+  checkKey('truncatedNormal', k)
+  checkShape('truncatedNormal', shape)
+  const { lower = -2, upper = 2 } = opts
+  if (!(lower < upper)) throw new Error(`random.truncatedNormal: expected lower < upper, got [${lower}, ${upper}]`)
+  const dtype = checkFloatDtype('truncatedNormal', opts.dtype ?? 'f32')
+  const [a, b] = [erfOf(lower / Math.SQRT2), erfOf(upper / Math.SQRT2)]
+  const u = ops.add(ops.mul(lax.randomBits(k, zeroOffset, shape, 2, dtype), b - a), a)
+  const x = ops.mul(math.erfinv(u), Math.SQRT2)
+  return math.clip(x, Math.max(lower, -Number.MAX_VALUE), Math.min(upper, Number.MAX_VALUE)) as T<S, D>
+}
+
+/**
+ * Draws from the categorical distributions whose unnormalised log
+ * probabilities are `logits` along `axis` (default: the last), by the
+ * Gumbel-max trick: argmax(logits + g) with g = −log(−log u). The result has
+ * the logits' shape without `axis`, or `shape` when given (which must end
+ * with that batch shape: more draws per distribution).
+ */
+export function categorical(
+  k: Key,
+  logits: T<Shape, FloatDType>,
+  opts: { axis?: number; shape?: readonly number[] } = {},
+): T<Shape, 'i32'> {
+  checkKey('categorical', k)
+  if (!(logits instanceof Tensor) || (logits.aval.dtype !== 'f32' && logits.aval.dtype !== 'f64') || logits.ndim === 0)
+    throw new Error(
+      `random.categorical: expected logits f32 or f64 of rank ≥ 1, got ${logits instanceof Tensor ? formatAval(logits.aval) : typeof logits}`,
+    )
+  const axis = opts.axis ?? -1
+  const a = axis < 0 ? axis + logits.ndim : axis
+  if (!Number.isInteger(a) || a < 0 || a >= logits.ndim)
+    throw new Error(`random.categorical: axis ${axis} is out of range for logits ${formatAval(logits.aval)}`)
+  const last = lax.moveAxis(logits, a, logits.ndim - 1)
+  const batch = last.aval.shape.slice(0, -1)
+  const n = last.aval.shape[last.ndim - 1]
+  const shape = opts.shape ?? batch
+  checkShape('categorical', shape)
+  if (shape.length < batch.length || batch.some((d, i) => d !== shape[shape.length - batch.length + i]))
+    throw new Error(
+      `random.categorical: shape ${formatShape(shape)} must end with the logits' batch shape ${formatShape(batch)}`,
+    )
+  const dtype = logits.aval.dtype
+  const u = ops.maximum(
+    lax.randomBits(k, zeroOffset, [...shape, n], 2, dtype),
+    dtype === 'f32' ? 2 ** -126 : 2 ** -1022,
+  )
+  const gumbel = ops.neg(ops.log(ops.neg(ops.log(u))))
+  return statistics.argmax(ops.add(ops.broadcastTo(last, [...shape, n]), gumbel), -1) as T<Shape, 'i32'>
+}
+
+/**
+ * A random permutation of 0..n−1 (for a number n), or of `x` along its
+ * first axis: the order that sorts n random words (a stable sort, so a tie
+ * of two words, rare, keeps their order). Inside a compiled program it costs
+ * no host round trip.
+ */
+export function permutation(k: Key, n: number): T<[number], 'i32'>
+export function permutation<S extends Shape, D extends DType>(k: Key, x: T<S, D>): T<S, D>
+export function permutation(k: Key, n: number | Tensor): Tensor {
   checkKey('permutation', k)
-  const p = Int32Array.from({ length: n }, (_, i) => i)
-  const u = uniform(k, [n], { dtype: 'f64' }).dataSync()
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(u[i] * (i + 1))
-    ;[p[i], p[j]] = [p[j], p[i]]
+  if (typeof n === 'number') {
+    if (!Number.isInteger(n) || n < 0) throw new Error(`random.permutation: n must be a non-negative integer, got ${n}`)
+    return lax.argsort(lax.randomBits(k, zeroOffset, [n], 3, 'i32'), 0, false)
   }
-  return p
+  if (!(n instanceof Tensor) || n.ndim === 0)
+    throw new Error(
+      `random.permutation: expected a count or a tensor of rank ≥ 1, got ${n instanceof Tensor ? formatAval(n.aval) : typeof n}`,
+    )
+  return lax.gather(n, permutation(k, n.aval.shape[0]), 0)
 }

@@ -9,16 +9,21 @@
 import type { RuleTable } from './core/primitive.ts'
 import { registerRules } from './core/registry.ts'
 import { abs } from './primitives/abs.ts'
+import { argsort } from './primitives/argsort.ts'
 import { add } from './primitives/add.ts'
 import { broadcast } from './primitives/broadcast.ts'
 import { compare } from './primitives/compare.ts'
 import { concat } from './primitives/concat.ts'
 import { convert } from './primitives/convert.ts'
 import { cos } from './primitives/cos.ts'
+import { cumsum } from './primitives/cumsum.ts'
 import { div } from './primitives/div.ts'
+import { erf } from './primitives/erf.ts'
 import { exp } from './primitives/exp.ts'
+import { expm1 } from './primitives/expm1.ts'
 import { gather } from './primitives/gather.ts'
 import { log } from './primitives/log.ts'
+import { log1p } from './primitives/log1p.ts'
 import { logistic } from './primitives/logistic.ts'
 import { matmul } from './primitives/matmul.ts'
 import { max } from './primitives/max.ts'
@@ -29,6 +34,7 @@ import { pow } from './primitives/pow.ts'
 import { randomBits } from './primitives/random-bits.ts'
 import { reduceMax } from './primitives/reduce-max.ts'
 import { reshape } from './primitives/reshape.ts'
+import { rev } from './primitives/rev.ts'
 import { scan } from './control/scan.ts'
 import { scatterAdd } from './primitives/scatter-add.ts'
 import { select } from './primitives/select.ts'
@@ -46,6 +52,8 @@ export const rules: RuleTable = {
   neg,
   exp,
   log,
+  log1p,
+  expm1,
   tanh,
   logistic,
   sin,
@@ -53,6 +61,7 @@ export const rules: RuleTable = {
   sqrt,
   abs,
   sign,
+  erf,
   convert,
   stopGradient,
   add,
@@ -65,15 +74,18 @@ export const rules: RuleTable = {
   select,
   sum,
   reduceMax,
+  cumsum,
   broadcast,
   reshape,
   transpose,
   slice,
   pad,
   concat,
+  rev,
   matmul,
   gather,
   scatterAdd,
+  argsort,
   randomBits,
   scan,
 }

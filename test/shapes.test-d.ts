@@ -277,3 +277,27 @@ describe('wrong shapes do not compile', () => {
     void badLayer
   })
 })
+
+describe('special functions, statistics and orderings', () => {
+  it('keep or reduce shapes as their core counterparts do', () => {
+    expectTypeOf(ops.softplus(b234)).toEqualTypeOf<Tensor<[2, 3, 4], 'f32'>>()
+    expectTypeOf(ops.gelu(m23)).toEqualTypeOf<Tensor<[2, 3], 'f32'>>()
+    expectTypeOf(ops.erf(v3)).toEqualTypeOf<Tensor<[3], 'f32'>>()
+    expectTypeOf(ops.clip(m23, 0, 1)).toEqualTypeOf<Tensor<[2, 3], 'f32'>>()
+    expectTypeOf(ops.var(b234, 1)).toEqualTypeOf<Tensor<[2, 4], 'f32'>>()
+    expectTypeOf(ops.std(b234, [0, 2], { keepDims: true })).toEqualTypeOf<Tensor<[1, 3, 1], 'f32'>>()
+    expectTypeOf(ops.argmax(b234, -1)).toEqualTypeOf<Tensor<[2, 3], 'i32'>>()
+    expectTypeOf(ops.argmin(m23)).toEqualTypeOf<Tensor<[], 'i32'>>()
+    expectTypeOf(ops.flip(m23, 0)).toEqualTypeOf<Tensor<[2, 3], 'f32'>>()
+    expectTypeOf(ops.cumsum(m23)).toEqualTypeOf<Tensor<[2, 3], 'f32'>>()
+    expectTypeOf(ops.sort(b234)).toEqualTypeOf<Tensor<[2, 3, 4], 'f32'>>()
+    expectTypeOf(ops.argsort(b234)).toEqualTypeOf<Tensor<[2, 3, 4], 'i32'>>()
+    expectTypeOf(ops.topK(b234, 2)).toEqualTypeOf<[Tensor<[2, 3, 2], 'f32'>, Tensor<[2, 3, 2], 'i32'>]>()
+  })
+  it('reject an axis out of range', () => {
+    // @ts-expect-error axis 3 of a rank-3 tensor
+    ops.var(b234, 3)
+    // @ts-expect-error axis 2 of a rank-2 tensor
+    ops.argmax(m23, 2)
+  })
+})

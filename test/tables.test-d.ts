@@ -25,7 +25,7 @@ describe('the tables over the primitives', () => {
   })
   it('the unary primitives are one list, the WGSL renderer’s unary operators', () => {
     expectTypeOf<UnaryPrimitive>().toEqualTypeOf<
-      'neg' | 'exp' | 'log' | 'tanh' | 'logistic' | 'sin' | 'cos' | 'sqrt' | 'abs' | 'sign'
+      'neg' | 'exp' | 'log' | 'log1p' | 'expm1' | 'tanh' | 'logistic' | 'sin' | 'cos' | 'sqrt' | 'abs' | 'sign' | 'erf'
     >()
   })
 })

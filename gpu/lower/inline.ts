@@ -89,6 +89,11 @@ export function emitKernel(scope: Scope, root: Var, record: BufferRecord): void 
             matmulOperand: (a) => matmulOperand(a) as MatmulOperand,
             bufferOf: (v) => bufferOf.get(v) as number,
             reduction: (k) => reduction(state, k),
+            temp: (size, t) => {
+              const id = state.buffers.length
+              state.buffers.push({ id, size, type: t, role: 'temp' })
+              return id
+            },
           },
           eqn.params,
         )

@@ -46,6 +46,8 @@ export interface KernelContext extends ElementContext {
   readonly bufferOf: (v: Var) => number
   /** The reduction as its strategy runs it: one kernel, or a split into parts. */
   readonly reduction: (kernel: ReduceKernel) => readonly ReduceKernel[]
+  /** A new temporary buffer of `size` elements, for a rule that runs more than one kernel; its id. */
+  readonly temp: (size: number, type: ScalarType) => number
 }
 
 interface InlineRule<P extends Primitive> {
@@ -71,6 +73,7 @@ interface RuleOfKind<P extends Primitive> {
   readonly contraction: KernelRule<P>
   readonly reduction: KernelRule<P>
   readonly scatter: KernelRule<P>
+  readonly sort: KernelRule<P>
   readonly random: InlineRule<P>
   readonly control: LoopRule
 }
@@ -101,10 +104,26 @@ const reduce = <P extends 'sum' | 'reduceMax'>(op: 'sum' | 'max'): KernelRule<P>
   },
 })
 
+/** `index` with its entry at `axis` replaced by `at`. */
+const along = (index: readonly Expr[], axis: number, at: Expr) => index.map((e, i) => (i === axis ? at : e))
+
+/**
+ * Whether a comes strictly before b in ascending order with NaN last (a NaN
+ * test is x ≠ x, which the renderer emits as a test of the bits).
+ */
+function sortsBefore(b: ExprBuilder, x: Expr, y: Expr): Expr {
+  const isNan = (e: Expr) => b.cmp('ne', e, e)
+  const no = b.lit(0, 'bool')
+  const yes = b.lit(1, 'bool')
+  return b.sel(isNan(x), no, b.sel(isNan(y), yes, b.cmp('lt', x, y)))
+}
+
 export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
   neg: unary('neg'),
   exp: unary('exp'),
   log: unary('log'),
+  log1p: unary('log1p'),
+  expm1: unary('expm1'),
   tanh: unary('tanh'),
   logistic: unary('logistic'),
   sin: unary('sin'),
@@ -112,6 +131,7 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
   sqrt: unary('sqrt'),
   abs: unary('abs'),
   sign: unary('sign'),
+  erf: unary('erf'),
   convert: { kind: 'inline', inline: ({ b, inputs: [x], index, expr, type }) => b.cast(expr(x, index), type) },
   stopGradient: { kind: 'inline', inline: ({ inputs: [x], index, expr }) => expr(x, index) },
   add: binary('add'),
@@ -130,6 +150,25 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
   },
   sum: reduce('sum'),
   reduceMax: reduce('max'),
+  cumsum: {
+    kind: 'kernel',
+    // y[o] = Σ_r x[o with axis = r] over r ≤ o[axis] (r ≥ o[axis] reversed): a reduction over the axis.
+    kernel: ({ b, inputs: [x], type, index: o, expr, reads, output, shape, reduction }, { axis, reverse }) => {
+      const r = b.idx('r0')
+      const inside = b.cmp(reverse ? 'ge' : 'le', r, o[axis])
+      const body = b.sel(inside, expr(x, along(o, axis, r)), b.lit(0, type))
+      return reduction({
+        kind: 'reduce',
+        op: 'sum',
+        inputs: reads,
+        output,
+        shape,
+        reduced: [shape[axis]],
+        init: b.lit(0, type),
+        body,
+      })
+    },
+  },
   broadcast: {
     kind: 'inline',
     inline: ({ b, inputs: [x], index, expr }) => {
@@ -174,6 +213,14 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
       })
       return b.sel(inside, expr(x, from), b.lit(0, type))
     },
+  },
+  rev: {
+    kind: 'inline',
+    inline: ({ b, inputs: [x], index, expr }, { axes }) =>
+      expr(
+        x,
+        index.map((e, i) => (axes.includes(i) ? b.bin('sub', b.lit(x.aval.shape[i] - 1, 'i32'), e) : e)),
+      ),
   },
   concat: {
     kind: 'inline',
@@ -236,6 +283,46 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
       const body = b.sel(hit, expr(upd, [...o.slice(0, axis), ...r, ...o.slice(axis + 1)]), b.lit(0, type))
       const reduced = idx.aval.shape.slice(0, ni)
       return reduction({ kind: 'reduce', op: 'sum', inputs: reads, output, shape, reduced, init, body })
+    },
+  },
+  argsort: {
+    kind: 'kernel',
+    // Two reductions over the axis: each element's rank (how many elements sort before it, ties by
+    // position), then for each position the index whose rank it is. O(n²) work per row of n.
+    kernel: ({ b, inputs: [x], index: o, expr, reads, output, shape, reduction, temp }, { axis, descending }) => {
+      const n = shape[axis]
+      const r = b.idx('r0')
+      const [mine, other] = [expr(x, o), expr(x, along(o, axis, r))]
+      const first = descending ? sortsBefore(b, mine, other) : sortsBefore(b, other, mine)
+      const tie = b.sel(
+        first,
+        b.lit(0, 'bool'),
+        b.sel(
+          descending ? sortsBefore(b, other, mine) : sortsBefore(b, mine, other),
+          b.lit(0, 'bool'),
+          b.lit(1, 'bool'),
+        ),
+      )
+      const before = b.sel(first, b.lit(1, 'bool'), b.sel(tie, b.cmp('lt', r, o[axis]), b.lit(0, 'bool')))
+      const zero = b.lit(0, 'i32')
+      const rank = temp(sizeOf(shape), 'i32')
+      const ranks = reduction({
+        kind: 'reduce',
+        op: 'sum',
+        inputs: reads,
+        output: rank,
+        shape,
+        reduced: [n],
+        init: zero,
+        body: b.sel(before, b.lit(1, 'i32'), zero),
+      })
+      const strides = stridesOf(shape)
+      const rankOf = b.load(0, b.affine(along(o, axis, r).map((e, i) => [e, strides[i]] as const)), 'i32')
+      const body = b.sel(b.cmp('eq', rankOf, o[axis]), r, zero)
+      return [
+        ...ranks,
+        ...reduction({ kind: 'reduce', op: 'sum', inputs: [rank], output, shape, reduced: [n], init: zero, body }),
+      ]
     },
   },
   randomBits: {

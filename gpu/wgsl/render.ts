@@ -159,9 +159,68 @@ const THREEFRY = (() => {
   return `\n${lines.join('\n')}\n`
 })()
 
+/**
+ * Helpers a kernel gets only when it calls them (by the names before each
+ * '('), so that kernels that do not use them compile no more code.
+ */
+const HELPERS: readonly { readonly calls: readonly string[]; readonly code: string }[] = [
+  { calls: ['random_bits_', 'random_f32_'], code: THREEFRY },
+  {
+    calls: ['isnan_'],
+    code: `
+fn isnan_(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+`,
+  },
+  {
+    calls: ['log1p_'],
+    // Near 0, 2·atanh(s) with s = x/(2 + x) by its series (|s| < 0.2: seven terms reach 2⁻²⁷); WGSL's log
+    // is only accurate to 2⁻²¹ absolute near 1, which would cost small arguments their digits.
+    code: `
+fn log1p_(x: f32) -> f32 {
+  if (x > -0.3f && x < 0.5f) {
+    let s = x / (2.0f + x);
+    let z = s * s;
+    return 2.0f * s * (1.0f + z * (0.33333334f + z * (0.2f + z * (0.14285715f + z * (0.11111111f + z * (0.09090909f + z * 0.07692308f))))));
+  }
+  return log(1.0f + x);
+}
+`,
+  },
+  {
+    calls: ['expm1_'],
+    // Near 0, the Taylor series to x¹⁰ (|x| < 0.5: error below 2⁻²⁸ relative); elsewhere eˣ − 1 loses nothing.
+    code: `
+fn expm1_(x: f32) -> f32 {
+  if (abs(x) < 0.5f) {
+    return x * (1.0f + x * (0.5f + x * (0.16666667f + x * (0.041666668f + x * (0.008333334f + x * (0.0013888889f + x * (0.0001984127f + x * (0.0000248016f + x * (0.0000027557f + x * 0.00000027557319f)))))))));
+  }
+  return exp(x) - 1.0f;
+}
+`,
+  },
+  {
+    calls: ['erf_'],
+    // Below |x| = 0.5 the Maclaurin series to x⁹; above, Abramowitz and Stegun 7.1.26 (|error| ≤ 1.5e-7).
+    code: `
+fn erf_(x: f32) -> f32 {
+  let a = abs(x);
+  if (a < 0.5f) {
+    let z = x * x;
+    return x * (1.1283791671f + z * (-0.3761263890f + z * (0.1128379167f + z * (-0.0268661706f + z * 0.0052239776f))));
+  }
+  let t = 1.0f / (1.0f + 0.3275911f * a);
+  let p = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+  return sign(x) * (1.0f - p * exp(-a * a));
+}
+`,
+  },
+]
+
 /** The kernel's source with the helpers it calls that the prelude does not hold. */
-const withHelpers = (rendered: RenderedKernel): RenderedKernel =>
-  /random_(bits|f32)_\(/.test(rendered.code) ? { ...rendered, code: `${rendered.code}${THREEFRY}` } : rendered
+function withHelpers(rendered: RenderedKernel): RenderedKernel {
+  const extra = HELPERS.filter((h) => h.calls.some((c) => rendered.code.includes(`${c}(`))).map((h) => h.code)
+  return extra.length === 0 ? rendered : { ...rendered, code: `${rendered.code}${extra.join('')}` }
+}
 
 /**
  * WGSL for each unary primitive. Exported as a table so that the law
@@ -171,6 +230,8 @@ export const UNARY_WGSL: Record<UnaryPrimitive, (a: string) => string> = {
   neg: (a) => `(-${a})`,
   exp: (a) => `exp(${a})`,
   log: (a) => `log(${a})`,
+  log1p: (a) => `log1p_(${a})`,
+  expm1: (a) => `expm1_(${a})`,
   tanh: (a) => `tanh_(${a})`,
   logistic: (a) => `logistic_(${a})`,
   sin: (a) => `sin(reduce_angle(${a}))`,
@@ -178,6 +239,7 @@ export const UNARY_WGSL: Record<UnaryPrimitive, (a: string) => string> = {
   sqrt: (a) => `sqrt(${a})`,
   abs: (a) => `abs(${a})`,
   sign: (a) => `sign(${a})`,
+  erf: (a) => `erf_(${a})`,
 }
 
 const CMP: Record<string, string> = { lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=' }
@@ -229,6 +291,9 @@ class Emitter {
         return `(${a} ${BIN[e.op]} ${b})`
       }
       case 'cmp':
+        // x ≠ x is the NaN test, which WGSL lets a compiler fold to false: test the bits instead.
+        if (e.a === e.b && e.a.t === 'f32' && (e.op === 'ne' || e.op === 'eq'))
+          return `${e.op === 'eq' ? '!' : ''}isnan_(${this.expr(e.a)})`
         return `(${this.expr(e.a)} ${CMP[e.op]} ${this.expr(e.b)})`
       case 'sel':
         return `select(${this.expr(e.b)}, ${this.expr(e.a)}, ${this.expr(e.c)})`

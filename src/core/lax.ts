@@ -13,6 +13,9 @@ const none = {} as Record<string, never>
 export const neg = (x: Tensor) => bind1('neg', [x], none)
 export const exp = (x: Tensor) => bind1('exp', [x], none)
 export const log = (x: Tensor) => bind1('log', [x], none)
+export const log1p = (x: Tensor) => bind1('log1p', [x], none)
+export const expm1 = (x: Tensor) => bind1('expm1', [x], none)
+export const erf = (x: Tensor) => bind1('erf', [x], none)
 export const tanh = (x: Tensor) => bind1('tanh', [x], none)
 export const logistic = (x: Tensor) => bind1('logistic', [x], none)
 export const sin = (x: Tensor) => bind1('sin', [x], none)
@@ -47,6 +50,9 @@ export const slice = (x: Tensor, starts: readonly number[], limits: readonly num
   starts.every((s) => s === 0) && same(limits, x.aval.shape) ? x : bind1('slice', [x], { starts, limits })
 export const pad = (x: Tensor, lo: readonly number[], hi: readonly number[]) =>
   lo.every((p) => p === 0) && hi.every((p) => p === 0) ? x : bind1('pad', [x], { lo, hi })
+export const rev = (x: Tensor, axes: readonly number[]) => (axes.length === 0 ? x : bind1('rev', [x], { axes }))
+export const cumsum = (x: Tensor, axis: number, reverse = false) => bind1('cumsum', [x], { axis, reverse })
+export const argsort = (x: Tensor, axis: number, descending = false) => bind1('argsort', [x], { axis, descending })
 export const concat = (xs: readonly Tensor[], axis: number) => (xs.length === 1 ? xs[0] : bind1('concat', xs, { axis }))
 
 export const matmul = (a: Tensor, b: Tensor) => bind1('matmul', [a, b], none)

@@ -17,6 +17,8 @@ export interface PrimitiveParams {
   neg: None
   exp: None
   log: None
+  log1p: None
+  expm1: None
   tanh: None
   logistic: None
   sin: None
@@ -24,6 +26,7 @@ export interface PrimitiveParams {
   sqrt: None
   abs: None
   sign: None
+  erf: None
   convert: { readonly dtype: DType }
   stopGradient: None
   // elementwise binary (operands of equal shape; broadcasting is explicit)
@@ -38,6 +41,7 @@ export interface PrimitiveParams {
   // reductions
   sum: { readonly axes: readonly number[] }
   reduceMax: { readonly axes: readonly number[] }
+  cumsum: { readonly axis: number; readonly reverse: boolean }
   // structure
   broadcast: { readonly shape: readonly number[] }
   reshape: { readonly shape: readonly number[] }
@@ -45,10 +49,12 @@ export interface PrimitiveParams {
   slice: { readonly starts: readonly number[]; readonly limits: readonly number[] }
   pad: { readonly lo: readonly number[]; readonly hi: readonly number[] }
   concat: { readonly axis: number }
+  rev: { readonly axes: readonly number[] }
   // linear algebra and indexing
   matmul: None
   gather: { readonly axis: number }
   scatterAdd: { readonly axis: number }
+  argsort: { readonly axis: number; readonly descending: boolean }
   // randomness
   /**
    * Threefry-2×32 bits from keys i32[..., 2] and counter offsets i32[...]
@@ -80,7 +86,8 @@ export type Primitive = keyof PrimitiveParams
  * backends that treat whole families alike: an elementwise function of one
  * operand (`unary`) or several (`elementwise`), a reduction over axes, a
  * rearrangement of elements (`structural`, including `gather`), a
- * contraction (`matmul`), an accumulation into an output (`scatter`), a
+ * contraction (`matmul`), an accumulation into an output (`scatter`), an ordering of elements
+ * (`sort`: each output element depends on its whole row), a
  * function of its element's position and its operands (`random`: each
  * element a hash of a key and a counter), or a loop over a Program
  * (`control`).
@@ -92,6 +99,7 @@ export type PrimitiveKind =
   | 'structural'
   | 'contraction'
   | 'scatter'
+  | 'sort'
   | 'random'
   | 'control'
 
@@ -99,6 +107,8 @@ export const primitiveKinds = {
   neg: 'unary',
   exp: 'unary',
   log: 'unary',
+  log1p: 'unary',
+  expm1: 'unary',
   tanh: 'unary',
   logistic: 'unary',
   sin: 'unary',
@@ -106,6 +116,7 @@ export const primitiveKinds = {
   sqrt: 'unary',
   abs: 'unary',
   sign: 'unary',
+  erf: 'unary',
   convert: 'elementwise',
   stopGradient: 'elementwise',
   add: 'elementwise',
@@ -118,15 +129,18 @@ export const primitiveKinds = {
   select: 'elementwise',
   sum: 'reduction',
   reduceMax: 'reduction',
+  cumsum: 'reduction',
   broadcast: 'structural',
   reshape: 'structural',
   transpose: 'structural',
   slice: 'structural',
   pad: 'structural',
   concat: 'structural',
+  rev: 'structural',
   gather: 'structural',
   matmul: 'contraction',
   scatterAdd: 'scatter',
+  argsort: 'sort',
   randomBits: 'random',
   scan: 'control',
 } as const satisfies { readonly [P in Primitive]: PrimitiveKind }
@@ -147,7 +161,7 @@ export const isElementwise = (prim: Primitive): boolean => {
  */
 export const isHeavy = (prim: Primitive): boolean => {
   const kind: PrimitiveKind = primitiveKinds[prim]
-  return kind === 'contraction' || kind === 'reduction' || kind === 'scatter'
+  return kind === 'contraction' || kind === 'reduction' || kind === 'scatter' || kind === 'sort'
 }
 export type Params<P extends Primitive> = PrimitiveParams[P]
 

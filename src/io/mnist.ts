@@ -8,7 +8,7 @@
  * and pass it: `loadMnist({ source: mnist })`.
  *
  * The split is fixed: entries are numbered class by class in the package's
- * order (all 0s, then all 1s, …), shuffled by `random.permutation` with the
+ * order (all 0s, then all 1s, …), shuffled by Fisher–Yates on the f64 uniforms of the
  * key `random.key(MNIST_SPLIT_SEED)`, and cut into 80% train, 10% validation
  * and 10% test (8,000 / 1,000 / 1,000 for the package's 10,000 digits). Each
  * split keeps the shuffled order. The same digits land in the same split on
@@ -16,7 +16,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { permutation, key } from '../random.ts'
+import { key, uniform, type Key } from '../random.ts'
 import { concrete, type Tensor } from '../tensor.ts'
 
 export const MNIST_IMAGE_SIZE = 28
@@ -203,13 +203,28 @@ export async function importMnistPackage(importer: () => Promise<unknown> = impo
 
 // ---------------------------------------------------------------- the split
 
+/**
+ * The permutation that fixes the split: Fisher–Yates driven by the key's
+ * f64 uniforms (j = ⌊u_i·(i + 1)⌋ for i = n − 1, …, 1), kept as it is so
+ * that the split never changes.
+ */
+function fisherYates(k: Key, n: number): Int32Array {
+  const p = Int32Array.from({ length: n }, (_, i) => i)
+  const u = uniform(k, [n], { dtype: 'f64' }).dataSync()
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(u[i] * (i + 1))
+    ;[p[i], p[j]] = [p[j], p[i]]
+  }
+  return p
+}
+
 /** Indices of the fixed split of n entries (see the header). */
 export function mnistSplitIndices(n: number): {
   readonly train: Int32Array
   readonly validation: Int32Array
   readonly test: Int32Array
 } {
-  const order = permutation(key(MNIST_SPLIT_SEED), n)
+  const order = fisherYates(key(MNIST_SPLIT_SEED), n)
   const nTrain = Math.floor(n * MNIST_SPLIT_FRACTIONS.train)
   const nValidation = Math.floor(n * MNIST_SPLIT_FRACTIONS.validation)
   return {

@@ -19,6 +19,7 @@
  */
 import type { DType } from '../dtype.ts'
 import * as ops from '../ops.ts'
+import * as math from '../ops/math.ts'
 import * as random from '../random.ts'
 import type { Shape } from '../shape/types.ts'
 import { formatAval, type Tensor } from '../tensor.ts'
@@ -29,6 +30,10 @@ const untyped = (x: Tensor): T<any, any> => x as T<any, any>
 export const sigmoid = ops.sigmoid
 export const tanh = ops.tanh
 export const relu = ops.relu
+/** log(1 + eᶻ) without overflow; its derivative is σ(z). */
+export const softplus = math.softplus
+/** z·Φ(z); `approximate` (the default, as in JAX) uses the tanh form. */
+export const gelu = math.gelu
 
 /** z for z > 0, αz otherwise. */
 export function leakyRelu<S extends Shape, D extends DType>(z: T<S, D>, alpha = 0.01): T<S, D> {

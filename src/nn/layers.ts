@@ -134,6 +134,11 @@ const activation = (name: string, f: (x: Tensor) => Tensor): Activation =>
 export const relu: Activation = activation('relu', F.relu)
 export const sigmoid: Activation = activation('sigmoid', F.sigmoid)
 export const tanh: Activation = activation('tanh', F.tanh)
+/** log(1 + eᶻ). */
+export const softplus: Activation = activation('softplus', F.softplus)
+/** z·Φ(z), in the tanh form unless `approximate` is false (then through erf). */
+export const gelu = (opts: { approximate?: boolean } = {}): Activation =>
+  activation(opts.approximate === false ? 'gelu(exact)' : 'gelu', (x) => F.gelu(x, opts))
 /** Softmax over the last axis. */
 export const softmax: Activation = activation('softmax', (x) => F.softmax(x))
 /** Sparsemax over the last axis. */

@@ -1,13 +1,13 @@
 /** Shared rules for elementwise primitives: same-shape operands, batch axes moved to the front. */
 import { isFloat, type DType } from '../dtype.ts'
-import type { BatchDim, Params, PrimitiveRule } from '../core/primitive.ts'
+import type { BatchDim, Params, PrimitiveRule, UnaryPrimitive } from '../core/primitive.ts'
 import { bind1 } from '../core/trace.ts'
 import { broadcast, moveAxis } from '../core/lax.ts'
 import { formatAval, sameShape, type Aval, type Tensor } from '../tensor.ts'
 import { mapBinary, mapUnary } from './ndarray.ts'
 
 type None = Record<string, never>
-type UnaryName = 'neg' | 'exp' | 'log' | 'tanh' | 'logistic' | 'sin' | 'cos' | 'sqrt' | 'abs' | 'sign'
+type UnaryName = UnaryPrimitive
 type BinaryName = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max'
 
 export function checkFloat(prim: string, a: Aval): void {

@@ -22,6 +22,9 @@ const backend = gpu.backend
 const TOLERANCE: Partial<Record<Primitive, number>> = {
   exp: 1e-5,
   log: 1e-5,
+  log1p: 1e-5,
+  expm1: 1e-5,
+  erf: 1e-6,
   tanh: 1e-5,
   logistic: 1e-5,
   sin: 2 ** -11,

@@ -6,7 +6,7 @@
  * deterministic and a true sampler fails with probability 0.001 per seed.
  */
 import { expect } from 'vitest'
-import { ops, random, type Tensor } from '../../src/index.ts'
+import { ops, random, vmap, type Tensor } from '../../src/index.ts'
 import { chiSquare, chiSquareCritical, ksCritical, ksDistance, meanOf, normalCdf, varianceOf } from './stats.ts'
 
 /** Runs a sampler of one key and returns its values. */
@@ -97,6 +97,59 @@ export const samplerChecks: readonly SamplerCheck[] = [
       // Each bit: Binomial(N, 1/2), within 4.5 standard deviations (32 positions at once).
       for (const [b, ones] of perBit.entries())
         expect(Math.abs(ones - N / 2), `bit ${b}: ${ones} ones`).toBeLessThan(4.5 * Math.sqrt(N / 4))
+    },
+  },
+  {
+    name: 'truncatedNormal on [−1, 2]: Kolmogorov–Smirnov against the truncated Φ',
+    check: async (draw) => {
+      const z = await draw((k) => random.truncatedNormal(k, [N], { lower: -1, upper: 2 }), random.key(108))
+      expect(Array.from(z).every((v) => v >= -1 && v <= 2)).toBe(true)
+      const [a, b] = [normalCdf(-1), normalCdf(2)]
+      ksCheck(z, (x) => Math.min(1, Math.max(0, (normalCdf(x) - a) / (b - a))), 'truncatedNormal')
+    },
+  },
+  {
+    name: 'categorical: the frequencies of softmax(logits) (χ²), a batch of two distributions',
+    check: async (draw) => {
+      const logits = [
+        [0, 1, 2, -1, 0.5],
+        [3, 0, 0, 0, -2],
+      ]
+      const samples = await draw(
+        (k) => random.categorical(k, ops.tensor(logits), { shape: [N / 2, 2] }),
+        random.key(109),
+      )
+      for (const [row, l] of logits.entries()) {
+        const z = l.reduce((s, v) => s + Math.exp(v), 0)
+        const counts = new Array<number>(l.length).fill(0)
+        for (let i = row; i < samples.length; i += 2) counts[samples[i]]++
+        const expected = l.map((v) => (Math.exp(v) / z) * (N / 2))
+        expect(chiSquare(counts, expected), `row ${row}: counts ${counts}`).toBeLessThan(
+          chiSquareCritical(l.length - 1),
+        )
+      }
+    },
+  },
+  {
+    name: 'permutation: a permutation every time, each position uniform (χ² over 2,000 keys)',
+    check: async (draw) => {
+      const n = 7
+      const keys = ops.stack(random.split(random.key(110), 2000))
+      // A batch of keys stands in for the one key: the sampler maps over it.
+      const perms = await draw(
+        (ks) => vmap((k: random.Key) => random.permutation(k, n))(ks),
+        keys as unknown as random.Key,
+      )
+      const counts = Array.from({ length: n }, () => new Array<number>(n).fill(0))
+      for (let s = 0; s < 2000; s++) {
+        const p = Array.from(perms).slice(s * n, (s + 1) * n)
+        expect([...p].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6])
+        p.forEach((v, position) => counts[position][v]++)
+      }
+      for (const [position, c] of counts.entries())
+        expect(chiSquare(c, new Array<number>(n).fill(2000 / n)), `position ${position}: ${c}`).toBeLessThan(
+          chiSquareCritical(n - 1),
+        )
     },
   },
   {

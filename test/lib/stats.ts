@@ -20,11 +20,11 @@ export function ksDistance(samples: ArrayLike<number>, cdf: (x: number) => numbe
 /** The KS distance that a true sample of size n exceeds with probability α (asymptotic: c(α)/√n). */
 export const ksCritical = (n: number, alpha: 0.01 | 0.001): number => (alpha === 0.01 ? 1.628 : 1.949) / Math.sqrt(n)
 
-/** erf(x) to about 1e-15: its Maclaurin series for |x| < 3, else 1 − erfc from a continued fraction. */
+/** erf(x) to about 1e-15: its Maclaurin series for |x| < 1, else 1 − erfc from a continued fraction. */
 export function erf(x: number): number {
   if (Number.isNaN(x)) return Number.NaN
   const a = Math.abs(x)
-  if (a < 3) {
+  if (a < 1) {
     let term = a
     let sum = a
     for (let n = 1; n < 200; n++) {
@@ -37,7 +37,7 @@ export function erf(x: number): number {
   }
   // erfc(a) = exp(−a²)/√π · 1/(a + 1/2/(a + 1/(a + 3/2/(a + …)))), evaluated from the tail.
   let f = a
-  for (let k = 60; k >= 1; k--) f = a + k / 2 / f
+  for (let k = 400; k >= 1; k--) f = a + k / 2 / f
   const erfc = Math.exp(-a * a) / Math.sqrt(Math.PI) / f
   return Math.sign(x) * (1 - erfc)
 }
