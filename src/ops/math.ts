@@ -32,14 +32,20 @@ export const erfinv: Unary = (x) => {
   const horner = (w: Tensor, coefficients: readonly number[]) =>
     coefficients.slice(1).reduce<Tensor>((p, k) => lax.add(c(k), lax.mul(p, w)), c(coefficients[0]))
   const w = lax.neg(lax.log(lax.mul(lax.sub(c(1), t), lax.add(c(1), t))))
-  const central = horner(lax.sub(w, c(2.5)), [
-    2.81022636e-8, 3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164,
-    0.246640727, 1.50140941,
-  ])
-  const tail = horner(lax.sub(lax.sqrt(w), c(3)), [
-    -0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047,
-    1.00167406, 2.83297682,
-  ])
+  const central = horner(
+    lax.sub(w, c(2.5)),
+    [
+      2.81022636e-8, 3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164,
+      0.246640727, 1.50140941,
+    ],
+  )
+  const tail = horner(
+    lax.sub(lax.sqrt(w), c(3)),
+    [
+      -0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047,
+      1.00167406, 2.83297682,
+    ],
+  )
   const inside = lax.mul(lax.select(lax.compare(w, c(5), 'lt'), central, tail), t)
   // At ±1 the polynomial's leading term decides the sign of ∞ wrongly: erfinv(±1) = ±∞.
   return lax.select(lax.compare(lax.abs(t), c(1), 'eq'), lax.mul(t, c(Infinity)), inside) as never

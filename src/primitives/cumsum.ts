@@ -35,7 +35,10 @@ export const cumsum: PrimitiveRule<'cumsum'> = {
       }
     return [concrete(shape, out.dtype, values)]
   },
-  jvp: ([x], [t], params) => [[cumulative(x, params.axis, params.reverse)], [cumulative(t, params.axis, params.reverse)]],
+  jvp: ([x], [t], params) => [
+    [cumulative(x, params.axis, params.reverse)],
+    [cumulative(t, params.axis, params.reverse)],
+  ],
   transpose: ([ct], _x, { axis, reverse }) => [cumulative(ct, axis, !reverse)],
   batch: ([x], [d], { axis, reverse }) => [[cumulative(moveAxis(x, d as number, 0), axis + 1, reverse)], [0]],
 }

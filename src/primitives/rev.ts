@@ -17,12 +17,21 @@ export const rev: PrimitiveRule<'rev'> = {
     return [
       generate(out.shape, out.dtype, (index) => {
         let o = 0
-        for (let i = 0; i < strides.length; i++) o += strides[i] * (axes.includes(i) ? shape[i] - 1 - index[i] : index[i])
+        for (let i = 0; i < strides.length; i++)
+          o += strides[i] * (axes.includes(i) ? shape[i] - 1 - index[i] : index[i])
         return x.values[o]
       }),
     ]
   },
   jvp: ([x], [t], { axes }) => [[reverse(x, axes)], [reverse(t, axes)]],
   transpose: ([ct], _x, { axes }) => [reverse(ct, axes)],
-  batch: ([x], [d], { axes }) => [[reverse(moveAxis(x, d as number, 0), axes.map((a) => a + 1))], [0]],
+  batch: ([x], [d], { axes }) => [
+    [
+      reverse(
+        moveAxis(x, d as number, 0),
+        axes.map((a) => a + 1),
+      ),
+    ],
+    [0],
+  ],
 }

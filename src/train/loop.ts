@@ -92,7 +92,10 @@ export function epochBatches(key: Key, n: number, batchSize: number, options: Ba
     throw new Error(`epochBatches: the number of examples must be a non-negative integer, got ${n}`)
   if (!(Number.isInteger(batchSize) && batchSize > 0))
     throw new Error(`epochBatches: batchSize must be a positive integer, got ${batchSize}`)
-  const order = options.shuffle === false ? Int32Array.from({ length: n }, (_, i) => i) : (permutation(key, n).dataSync() as Int32Array)
+  const order =
+    options.shuffle === false
+      ? Int32Array.from({ length: n }, (_, i) => i)
+      : (permutation(key, n).dataSync() as Int32Array)
   return cutBatches(order, batchSize, options.dropLast ?? true)
 }
 
@@ -124,7 +127,10 @@ export function splitValidation<D>(
   const count = options.count ?? Math.round((options.fraction as number) * n)
   if (!(Number.isInteger(count) && count >= 1 && count <= n - 1))
     throw new Error(`splitValidation: the validation set must hold 1 to ${n - 1} of the ${n} examples, got ${count}`)
-  const order = options.key === undefined ? Int32Array.from({ length: n }, (_, i) => i) : (permutation(options.key, n).dataSync() as Int32Array)
+  const order =
+    options.key === undefined
+      ? Int32Array.from({ length: n }, (_, i) => i)
+      : (permutation(options.key, n).dataSync() as Int32Array)
   return { train: takeRows(data, order.subarray(0, n - count)), validation: takeRows(data, order.subarray(n - count)) }
 }
 
