@@ -25,6 +25,7 @@ import {
   finiteDifferences,
   jacobians,
   linearity,
+  reverseRefused,
   scalarize,
   secondOrder,
   transposeIdentity,
@@ -269,12 +270,22 @@ export function specLaws(name: string, spec: Spec): LawCheck[] {
       const { g, xs } = c.differentiable()
       return body(c, g, xs, draw(g, xs, c.directions.seed))
     })
+  const reverse = spec.reverse !== false
   const checks: LawCheck[] = [
-    on('shape', (_c, g, xs, d) => declaredShapes(g, xs, d.v, d.u)),
+    on('shape', (_c, g, xs, d) => declaredShapes(g, xs, d.v, d.u, reverse)),
     lawCheck(name, 'vmap', vmapCases(spec), (c) => vmapCommutes(c.instance.fn, c.batched, c.inAxes, c.outAxis, tol)),
   ]
   if (spec.order === 0) {
     checks.push(on('zeroDerivative', (_c, g, xs, d) => zeroDerivative(g, xs, d.v, d.u)))
+    return checks
+  }
+  if (spec.reverse === false) {
+    // Forward mode only: the laws of jvp, and reverse mode refused.
+    checks.push(
+      on('finiteDifferences', (_c, g, xs, d) => finiteDifferences(g, xs, d.v, { tol: fdTol })),
+      on('linearity', (c, g, xs, d) => linearity(g, xs, { ...d, a: c.directions.a, b: c.directions.b }, tol, false)),
+      on('reverseRefused', (_c, g, xs, d) => reverseRefused(g, xs, d.u)),
+    )
     return checks
   }
   checks.push(

@@ -81,6 +81,7 @@ export type LawName =
   | 'vmap'
   | 'tying'
   | 'zeroDerivative'
+  | 'reverseRefused'
 
 export interface LawResult {
   readonly ok: boolean
@@ -239,8 +240,14 @@ export interface LinearityDirections {
   readonly b: number
 }
 
-/** J(av + bw) = aJv + bJw and Jᵀ(au + bu′) = aJᵀu + bJᵀu′. */
-export function linearity(f: Fn, primals: readonly unknown[], d: LinearityDirections, tol?: Tolerance): LawResult {
+/** J(av + bw) = aJv + bJw and Jᵀ(au + bu′) = aJᵀu + bJᵀu′ (the first alone for a forward-only f, `reverse` false). */
+export function linearity(
+  f: Fn,
+  primals: readonly unknown[],
+  d: LinearityDirections,
+  tol?: Tolerance,
+  reverse = true,
+): LawResult {
   return guard('linearity', () => {
     const t = tol ?? exactTolerance(dtypeOf(primals))
     const push = (v: readonly unknown[]) => jvp(f, primals, v)[1] as unknown
@@ -252,6 +259,7 @@ export function linearity(f: Fn, primals: readonly unknown[], d: LinearityDirect
         'linearity',
         describeComparison(`jvp(${d.a}·v + ${d.b}·w) vs ${d.a}·jvp(v) + ${d.b}·jvp(w)`, cf, forwardRhs, forwardLhs),
       )
+    if (!reverse) return pass('linearity', describeComparison('jvp', cf, forwardRhs, forwardLhs))
     const [, pull] = vjp(f, ...primals)
     const reverseLhs = pull(axpby(d.a, d.u, d.b, d.u2))
     const reverseRhs = axpby(d.a, pull(d.u), d.b, pull(d.u2))
@@ -471,6 +479,7 @@ export function declaredShapes(
   primals: readonly unknown[],
   tangents: readonly unknown[],
   cotangent: unknown,
+  reverse = true,
 ): LawResult {
   return guard('shape', () => {
     const [xs] = tree.flatten(primals)
@@ -480,6 +489,10 @@ export function declaredShapes(
     const tangentProgram = makeProgram((ps: unknown[], ts: unknown[]) => jvp(f, ps, ts)[1])([...primals], [...tangents])
     typecheck(tangentProgram)
     const [jv] = tree.flatten(jvp(f, primals, tangents)[1])
+    if (!reverse) {
+      const forward = sameAvals('f', value.outputs, ys) ?? sameAvals('jvp(f) tangent', tangentProgram.outputs, jv)
+      return forward === null ? pass('shape', `f: ${ys.map(avalText).join(', ')}; jvp matches`) : fail('shape', forward)
+    }
     const cotangentProgram = makeProgram((ps: unknown[], ct: unknown) => vjp(f, ...ps)[1](ct))([...primals], cotangent)
     typecheck(cotangentProgram)
     const [ju] = tree.flatten(vjp(f, ...primals)[1](cotangent))
@@ -504,6 +517,22 @@ export function declaredShapes(
       `f: ${ys.map(avalText).join(', ')}; jvp, vjp${differentiable ? ' and grad' : ''} match their declarations`,
     )
   })
+}
+
+/**
+ * For a function only forward mode differentiates (a whileLoop): vjp refuses
+ * it with an error that names the differentiable alternatives (foriLoop,
+ * scan), instead of returning a number.
+ */
+export function reverseRefused(f: Fn, primals: readonly unknown[], cotangent: unknown): LawResult {
+  try {
+    const [, pull] = vjp(f, ...primals)
+    pull(cotangent)
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e)
+    return verdict('reverseRefused', /foriLoop/.test(message) && /scan/.test(message), `vjp threw: ${message}`)
+  }
+  return verdict('reverseRefused', false, 'vjp returned a cotangent; reverse mode must be refused')
 }
 
 /** For piecewise-constant f (or one behind stopGradient): jvp(f)(x)(v) = 0 and vjp(f)(x)(u) = 0 exactly. */

@@ -16,7 +16,7 @@
  */
 import * as fc from 'fast-check'
 import type { CompareOp } from '../src/core/index.ts'
-import { type DType, lax, type Primitive, scan, type Tensor } from '../src/index.ts'
+import { type DType, lax, type Primitive, scan, switchCase, type Tensor, whileLoop } from '../src/index.ts'
 import { arb, domain, type Domain } from './arbitraries.ts'
 import type { Tolerance } from './numeric.ts'
 
@@ -52,6 +52,12 @@ export interface Spec {
    * checked directly.
    */
   readonly linearIn: 'all' | readonly (readonly number[])[]
+  /**
+   * false: forward mode only (a whileLoop, whose trip count is known only at
+   * run time): the laws that need reverse mode are left out, and reverse mode
+   * must be refused with an error. Default true.
+   */
+  readonly reverse?: boolean
   /** Tolerance of the exact identities (default: exactTolerance('f64')). */
   readonly tol?: Tolerance
   /** Tolerance of finite differences (default: finiteDifferenceTolerance). */
@@ -472,6 +478,54 @@ export const specs: SpecTable = {
           { shape: keys, domain: domain.index(1000) },
         ],
       })),
+  },
+  cond: {
+    arity: 3,
+    order: 2,
+    linearIn: [],
+    // Two branches chosen by an index drawn from {0, 1, 2}: 2 is clamped to the last branch.
+    instance: elementwiseShape.map((shape) => ({
+      label: `switchCase of [sin(x)·y, x² + y] on f64${text(shape)}`,
+      fn: (i: Tensor, x: Tensor, y: Tensor) =>
+        switchCase(
+          i as Tensor<[], 'i32'>,
+          [(a: Tensor, b: Tensor) => lax.mul(lax.sin(a), b), (a: Tensor, b: Tensor) => lax.add(lax.mul(a, a), b)],
+          x,
+          y,
+        ),
+      inputs: [
+        { shape: [], domain: domain.index(3) },
+        { shape, domain: domain.real() },
+        { shape, domain: domain.real() },
+      ],
+    })),
+  },
+  whileLoop: {
+    arity: 3,
+    order: 1,
+    reverse: false,
+    linearIn: [],
+    // k iterations (k drawn from 0…3, so that under vmap members stop at different steps) of x ← tanh(x·w) + x/2.
+    instance: elementwiseShape.map((shape) => ({
+      label: `whileLoop of x ← tanh(x·w) + x/2, k times, on f64${text(shape)}`,
+      fn: (k: Tensor, x: Tensor, w: Tensor) => {
+        const [, out] = whileLoop(
+          ([i]: [Tensor, Tensor]) => lax.compare(i, k, 'lt') as Tensor<[], 'bool'>,
+          ([i, v]: [Tensor, Tensor]) =>
+            [lax.add(i, lax.fullLike(i, 1)), lax.add(lax.tanh(lax.mul(v, w)), lax.mul(v, lax.fullLike(v, 0.5)))] as [
+              Tensor,
+              Tensor,
+            ],
+          [lax.fullLike(k, 0), x] as [Tensor, Tensor],
+        )
+        return out
+      },
+      inputs: [
+        { shape: [], domain: domain.index(4) },
+        { shape, domain: domain.real() },
+        { shape, domain: domain.real() },
+      ],
+    })),
   },
   scan: {
     arity: 3,

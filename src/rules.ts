@@ -36,6 +36,8 @@ import { reduceMax } from './primitives/reduce-max.ts'
 import { reshape } from './primitives/reshape.ts'
 import { rev } from './primitives/rev.ts'
 import { scan } from './control/scan.ts'
+import { cond } from './control/cond.ts'
+import { whileLoop } from './control/while.ts'
 import { scatterAdd } from './primitives/scatter-add.ts'
 import { select } from './primitives/select.ts'
 import { sign } from './primitives/sign.ts'
@@ -88,6 +90,8 @@ export const rules: RuleTable = {
   argsort,
   randomBits,
   scan,
+  cond,
+  whileLoop,
 }
 
 registerRules(rules)

@@ -176,6 +176,39 @@ const mutants: readonly Mutant[] = [
     }),
     caughtBy: ['shape', 'finiteDifferences', 'adjoint'],
   },
+  {
+    bug: 'cond JVP takes its tangents from the other branch (the index flipped)',
+    primitive: 'cond',
+    wrong: (r) => ({
+      ...r,
+      jvp: ([i, ...ops]: Tensor[], tangents: Tensor[], params: unknown) => {
+        const flipped = lax.select(lax.compare(i, lax.fullLike(i, 1), 'ge'), lax.fullLike(i, 0), lax.fullLike(i, 1))
+        return r
+          .jvp([flipped, ...ops], tangents, params)
+          .map((part: Tensor[], k: number) => (k === 0 ? r.jvp([i, ...ops], tangents, params)[0] : part)) as [
+          Tensor[],
+          Tensor[],
+        ]
+      },
+    }),
+    caughtBy: ['finiteDifferences'],
+  },
+  {
+    bug: 'whileLoop JVP drops the tangent of the body constants (w treated as a constant)',
+    primitive: 'whileLoop',
+    wrong: (r) => ({
+      ...r,
+      jvp: (primals: Tensor[], tangents: Tensor[], params: { condConsts: number; bodyConsts: number }) =>
+        r.jvp(
+          primals,
+          tangents.map((t, k) =>
+            k >= params.condConsts && k < params.condConsts + params.bodyConsts ? lax.fullLike(t, 0) : t,
+          ),
+          params,
+        ),
+    }),
+    caughtBy: ['finiteDifferences'],
+  },
 ]
 
 function lawOf(primitive: Primitive, law: LawName) {

@@ -344,6 +344,8 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
     },
   },
   scan: { kind: 'loop' },
+  cond: { kind: 'unsupported' },
+  whileLoop: { kind: 'unsupported' },
 }
 
 /** The lowering rule of an equation's primitive (beside core's `ruleOf`, which gives its transform rules). */

@@ -64,6 +64,24 @@ export interface PrimitiveParams {
   randomBits: { readonly shape: readonly number[]; readonly stream: number; readonly dtype: 'i32' | 'f32' | 'f64' }
   // control flow
   /**
+   * One of the closed `branches`, chosen by the index input (an i32 scalar,
+   * clamped to [0, n − 1]); inputs [index, ...operands], each branch taking
+   * the operands and returning outputs of the same shapes.
+   */
+  cond: { readonly branches: readonly Program[] }
+  /**
+   * carry = init; while cond(condConsts, carry): carry = body(bodyConsts, carry),
+   * at most `maxIterations` times when it is a number. Inputs
+   * [...condConsts, ...bodyConsts, ...init]; outputs the final carry.
+   */
+  whileLoop: {
+    readonly cond: Program
+    readonly body: Program
+    readonly condConsts: number
+    readonly bodyConsts: number
+    readonly maxIterations: number | null
+  }
+  /**
    * A loop over the leading axis of the xs. `body` is closed (no captured
    * values): its inputs are [...consts, ...carry, ...x] (x: one slice of each
    * xs), its outputs [...carry, ...y]; the scan's inputs are
@@ -143,6 +161,8 @@ export const primitiveKinds = {
   argsort: 'sort',
   randomBits: 'random',
   scan: 'control',
+  cond: 'control',
+  whileLoop: 'control',
 } as const satisfies { readonly [P in Primitive]: PrimitiveKind }
 
 /** The elementwise functions of one operand, by name (the WGSL renderer's unary operators). */

@@ -55,7 +55,17 @@ export class Program {
 
 /** The Programs an equation holds in its parameters (the body of a scan). */
 export const innerPrograms = (eqn: Eqn): Program[] =>
-  Object.values(eqn.params as Record<string, unknown>).filter((v): v is Program => v instanceof Program)
+  Object.values(eqn.params as Record<string, unknown>)
+    .flatMap((v) => (Array.isArray(v) ? v : [v]))
+    .filter((v): v is Program => v instanceof Program)
+
+/** A parameter's Programs under their names: `body`, or `branches[0]`, `branches[1]`, … for a list. */
+const namedPrograms = ([k, v]: [string, unknown]): [string, Program][] =>
+  v instanceof Program
+    ? [[k, v]]
+    : Array.isArray(v) && v.length > 0 && v.every((x) => x instanceof Program)
+      ? v.map((x, i) => [`${k}[${i}]`, x as Program])
+      : []
 
 /**
  * Which outputs depend on the marked inputs, following the data flow (an
@@ -138,13 +148,13 @@ function programLines(program: Program, name: (v: Var) => string): string[] {
   const eqns = program.eqns.map((e) => {
     const entries = Object.entries(e.params as Record<string, unknown>)
     const params = entries
-      .filter(([, v]) => !(v instanceof Program))
+      .filter((entry) => namedPrograms(entry).length === 0)
       .map(([k, v]) => `${k}=${formatParam(v)}`)
       .join(' ')
     const lhs = e.outputs.map(decl).join(' ')
     const line = `${lhs} = ${e.prim}${params ? `[${params}]` : ''} ${e.inputs.map(atom).join(' ')}`
     const inner = entries
-      .filter((entry): entry is [string, Program] => entry[1] instanceof Program)
+      .flatMap(namedPrograms)
       .flatMap(([k, body]) =>
         programLines(body, name).map((l, i) => `  ${i === 0 ? `${k}=` : ' '.repeat(k.length + 1)}${l}`),
       )
