@@ -1,8 +1,10 @@
 /**
- * jit(f): trace f once per input signature (structure, shapes, dtypes) into a
- * Program, compile it with a backend, and run the compiled program on each
- * call. On WebGPU a call is one command submission whatever the number of
- * kernels, and outputs stay on the device until read with `await t.data()`.
+ * jit(f): trace f once per input signature (structure, shapes, dtypes, and
+ * the values of static arguments) into a Program, compile it with a backend,
+ * and run the compiled program on each call. A number argument is traced as
+ * an f32 scalar, as in the transforms. On WebGPU a call is one command
+ * submission whatever the number of kernels, and outputs stay on the device
+ * until read with `await t.data()`.
  */
 import {
   DeviceLostError,
@@ -19,6 +21,7 @@ import { optimize } from './passes/index.ts'
 import type { Program } from './ir/program.ts'
 import { describe, flatten, unflatten, type TreeDef } from './tree.ts'
 import { formatAval, type Tensor } from './tensor.ts'
+import { isRecord, numbersToTensors, resolveArgnums, type Args } from './transforms.ts'
 
 type Fn = (...args: any[]) => any
 
@@ -26,11 +29,20 @@ export interface JitOptions {
   /** The backend to compile for (default: the default backend: WebGPU where an adapter exists, else the CPU). */
   readonly backend?: Backend
   /**
-   * Arguments whose storage the compiled call may reuse for its outputs (e.g.
-   * parameters and optimiser state replaced by a training step). A donated
-   * argument must not be used after the call.
+   * Arguments passed to f as they are rather than traced, as JAX's
+   * static_argnums: an index or a list (a negative index counts from the
+   * end). Their values are part of the cache key, so each must be a number,
+   * string, boolean, null or undefined, or a plain array or record of them;
+   * a new value traces and compiles f again.
    */
-  readonly donateArgnums?: readonly number[]
+  readonly staticArgnums?: number | readonly number[]
+  /**
+   * Arguments whose storage the compiled call may reuse for its outputs (e.g.
+   * parameters and optimiser state replaced by a training step): an index or
+   * a list, a negative index counting from the end. A donated argument must
+   * not be used after the call, and cannot be static.
+   */
+  readonly donateArgnums?: number | readonly number[]
   /**
    * On a device backend, copy the outputs back once this many calls have fed
    * one another (default 16), so that a lost device loses nothing: between
@@ -47,42 +59,82 @@ interface Compiled {
 }
 
 export interface Jitted<F extends Fn> {
-  (...args: Parameters<F>): Promise<ReturnType<F>>
+  (...args: Args<F>): Promise<ReturnType<F>>
   /** The traced Program for these arguments (not compiled). */
-  lower(...args: Parameters<F>): Program
+  lower(...args: Args<F>): Program
   /** The compiled executable for these arguments: `kernels`, `stats()` after a call. */
-  compiled(...args: Parameters<F>): Promise<Executable>
+  compiled(...args: Args<F>): Promise<Executable>
+}
+
+/** A stable string for a static argument: equal values (records in any key order) give equal strings. */
+function staticKey(x: unknown, at: string): string {
+  if (x === null || x === undefined || typeof x === 'boolean') return String(x)
+  if (typeof x === 'number') return Object.is(x, -0) ? '0' : String(x)
+  if (typeof x === 'string') return JSON.stringify(x)
+  if (Array.isArray(x)) return `[${x.map((v, i) => staticKey(v, `${at}[${i}]`)).join(',')}]`
+  if (isRecord(x))
+    return `{${Object.keys(x)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${staticKey(x[k], `${at}.${k}`)}`)
+      .join(',')}}`
+  const what = typeof x === 'object' ? `a ${x.constructor?.name ?? 'object'}` : `a ${typeof x}`
+  throw new TypeError(
+    `jit: a static argument must be hashable: a number, string, boolean, null or undefined, ` +
+      `or a plain array or record of them; ${at} is ${what}`,
+  )
 }
 
 export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
   const cache = new Map<string, Promise<Compiled>>()
-  const trace = (leaves: readonly Tensor[], def: TreeDef) => {
+  /** The call's arguments split into static ones (by position) and traced ones, and the cache key. */
+  const signature = (given: readonly unknown[]) => {
+    const statics = resolveArgnums('jit', 'staticArgnums', options.staticArgnums ?? [], given.length)
+    const donate = resolveArgnums('jit', 'donateArgnums', options.donateArgnums ?? [], given.length)
+    for (const i of donate)
+      if (statics.includes(i))
+        throw new Error(`jit: argument ${i} is both static and donated; a static one has no storage`)
+    const traced = numbersToTensors(given.filter((_, i) => !statics.includes(i)))
+    const [leaves, def] = flatten(traced, 'args')
+    if (leaves.some((x) => x instanceof Tracer))
+      throw new Error(
+        'jit: a jitted function was called inside a transform; call the function itself there, or jit the transformed function',
+      )
+    const staticPart = [...statics]
+      .sort((a, b) => a - b)
+      .map((i) => `${i}=${staticKey(given[i], `args[${i}]`)}`)
+      .join(',')
+    const key = `${staticPart}|${describe(def)}|${leaves.map((x) => formatAval(x.aval)).join(' ')}`
+    // Which leaves are donated, by the argument each belongs to.
+    const positions = given.map((_, i) => i).filter((i) => !statics.includes(i))
+    const donated = positions.flatMap((i, k) => flatten(traced[k])[0].map(() => donate.includes(i)))
+    /** f's arguments: the static ones as given, the traced ones rebuilt from `inputs`. */
+    const argsOf = (inputs: readonly Tensor[]): unknown[] => {
+      const rebuilt = unflatten(def, inputs) as unknown[]
+      const full = [...given]
+      positions.forEach((i, k) => (full[i] = rebuilt[k]))
+      return full
+    }
+    return { leaves, key, donated, argsOf }
+  }
+  const trace = (leaves: readonly Tensor[], argsOf: (inputs: readonly Tensor[]) => unknown[]) => {
     let outDef: TreeDef | null = null
     const { program } = stage(
       'jit',
       leaves.map((x) => x.aval),
       (inputs) => {
-        const [outs, d] = flatten(f(...(unflatten(def, inputs) as unknown[])), 'output')
+        const [outs, d] = flatten(f(...argsOf(inputs)), 'output')
         outDef = d
         return { outputs: outs, result: null }
       },
     )
     return { program: optimize(program, { cse: true }), outDef: outDef as unknown as TreeDef }
   }
-  const signature = (args: unknown[]) => {
-    const [leaves, def] = flatten(args, 'args')
-    if (leaves.some((x) => x instanceof Tracer))
-      throw new Error(
-        'jit: a jitted function was called inside a transform; call the function itself there, or jit the transformed function',
-      )
-    return { leaves, def, key: `${describe(def)}|${leaves.map((x) => formatAval(x.aval)).join(' ')}` }
-  }
-  const compile = (args: unknown[]) => {
-    const { leaves, def, key } = signature(args)
+  const compile = (args: readonly unknown[]) => {
+    const { leaves, key, donated, argsOf } = signature(args)
     let entry = cache.get(key)
     if (entry === undefined) {
-      entry = (async () => {
-        const { program, outDef } = trace(leaves, def)
+      const made = (async () => {
+        const { program, outDef } = trace(leaves, argsOf)
         const backend = options.backend ?? (await defaultBackend())
         try {
           return { backend, executable: backend.compile(program), outDef }
@@ -94,22 +146,22 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
           return { backend: cpu, executable: cpu.compile(program), outDef }
         }
       })()
-      cache.set(key, entry)
-      entry.catch(() => cache.delete(key))
+      // A failed entry leaves the cache (unless a newer one replaced it); the handler also marks the rejection
+      // handled, so that it is reported only to the callers that await the entry.
+      made.then(undefined, () => {
+        if (cache.get(key) === made) cache.delete(key)
+      })
+      cache.set(key, made)
+      entry = made
     }
-    return { entry, leaves }
+    return { entry, leaves, donated }
   }
-  const donated = (args: unknown[]): boolean[] => {
-    const marks: boolean[] = []
-    args.forEach((a, i) => flatten(a)[0].forEach(() => marks.push(options.donateArgnums?.includes(i) ?? false)))
-    return marks
-  }
-  const call = async (...args: Parameters<F>) => {
+  const call = async (...args: Args<F>) => {
     for (let attempt = 0; ; attempt++) {
-      const { entry, leaves } = compile(args)
+      const { entry, leaves, donated } = compile(args)
       const { backend, executable, outDef } = await entry
       try {
-        const outs = await executable.run(leaves, { donate: donated(args), checkpointEvery: options.checkpointEvery })
+        const outs = await executable.run(leaves, { donate: donated, checkpointEvery: options.checkpointEvery })
         return unflatten(outDef, outs) as ReturnType<F>
       } catch (e) {
         // The default backend's device was lost: choose the default again (a new device, or the CPU) and run there.
@@ -121,10 +173,10 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
     }
   }
   return Object.assign(call, {
-    lower: (...args: Parameters<F>) => {
-      const { leaves, def } = signature(args)
-      return trace(leaves, def).program
+    lower: (...args: Args<F>) => {
+      const { leaves, argsOf } = signature(args)
+      return trace(leaves, argsOf).program
     },
-    compiled: async (...args: Parameters<F>) => (await compile(args).entry).executable,
+    compiled: async (...args: Args<F>) => (await compile(args).entry).executable,
   })
 }

@@ -63,8 +63,8 @@ describe('errors say what was expected and where', () => {
     expect(() => ops.matmul(a, a)).toThrow(/matmul: f64\[1,3\] × f64\[1,3\]: the inner dimensions 3 and 1 differ/)
   })
   it('non-tensor leaves are named by path', () => {
-    expect(() => grad((p: { w: Tensor }) => ops.sum(p.w))({ w: 3 } as unknown as { w: Tensor })).toThrow(
-      /expected a Tensor, an array or a plain record at args\[0\]\.w, got the number 3/,
+    expect(() => grad((p: { w: Tensor }) => ops.sum(p.w))({ w: 'three' } as unknown as { w: Tensor })).toThrow(
+      /at args\[0\]\.w, got a string/,
     )
   })
   it('ragged data', () => {
