@@ -24,7 +24,9 @@ import {
   finiteDifferenceTolerance,
   finiteDifferences,
   jacobians,
+  forwardRefused,
   linearity,
+  reverseDifferences,
   reverseRefused,
   scalarize,
   secondOrder,
@@ -272,11 +274,19 @@ export function specLaws(name: string, spec: Spec): LawCheck[] {
     })
   const reverse = spec.reverse !== false
   const checks: LawCheck[] = [
-    on('shape', (_c, g, xs, d) => declaredShapes(g, xs, d.v, d.u, reverse)),
+    on('shape', (_c, g, xs, d) => declaredShapes(g, xs, d.v, d.u, reverse, spec.forward !== false)),
     lawCheck(name, 'vmap', vmapCases(spec), (c) => vmapCommutes(c.instance.fn, c.batched, c.inAxes, c.outAxis, tol)),
   ]
   if (spec.order === 0) {
     checks.push(on('zeroDerivative', (_c, g, xs, d) => zeroDerivative(g, xs, d.v, d.u)))
+    return checks
+  }
+  if (spec.forward === false) {
+    // Reverse mode only: vjp against finite differences, and forward mode refused.
+    checks.push(
+      on('reverseDifferences', (_c, g, xs, d) => reverseDifferences(g, xs, d.v, d.u, { tol: fdTol })),
+      on('forwardRefused', (_c, g, xs, d) => forwardRefused(g, xs, d.v)),
+    )
     return checks
   }
   if (spec.reverse === false) {

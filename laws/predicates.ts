@@ -82,6 +82,8 @@ export type LawName =
   | 'tying'
   | 'zeroDerivative'
   | 'reverseRefused'
+  | 'reverseDifferences'
+  | 'forwardRefused'
 
 export interface LawResult {
   readonly ok: boolean
@@ -480,12 +482,26 @@ export function declaredShapes(
   tangents: readonly unknown[],
   cotangent: unknown,
   reverse = true,
+  forward = true,
 ): LawResult {
   return guard('shape', () => {
     const [xs] = tree.flatten(primals)
     const value = makeProgram(f)(...primals)
     typecheck(value)
     const [ys] = tree.flatten(f(...primals))
+    if (!forward) {
+      const cotangentProgram = makeProgram((ps: unknown[], ct: unknown) => vjp(f, ...ps)[1](ct))(
+        [...primals],
+        cotangent,
+      )
+      typecheck(cotangentProgram)
+      const [ju] = tree.flatten(vjp(f, ...primals)[1](cotangent))
+      const problem =
+        sameAvals('f', value.outputs, ys) ??
+        sameAvals('vjp(f) cotangent', cotangentProgram.outputs, ju) ??
+        sameAvals('vjp(f) cotangent vs the inputs', xs, ju)
+      return problem === null ? pass('shape', `f: ${ys.map(avalText).join(', ')}; vjp matches`) : fail('shape', problem)
+    }
     const tangentProgram = makeProgram((ps: unknown[], ts: unknown[]) => jvp(f, ps, ts)[1])([...primals], [...tangents])
     typecheck(tangentProgram)
     const [jv] = tree.flatten(jvp(f, primals, tangents)[1])
@@ -517,6 +533,50 @@ export function declaredShapes(
       `f: ${ys.map(avalText).join(', ')}; jvp, vjp${differentiable ? ' and grad' : ''} match their declarations`,
     )
   })
+}
+
+/**
+ * For a function only reverse mode differentiates (a customVjp): the central
+ * difference of f along v, seen through u, against the pullback:
+ * ⟨u, (f(x + hv) − f(x − hv))/2h⟩ ≈ ⟨vjp(f)(x)(u), v⟩.
+ */
+export function reverseDifferences(
+  f: Fn,
+  primals: readonly unknown[],
+  tangents: readonly unknown[],
+  cotangent: unknown,
+  opts: FiniteDifferenceOptions = {},
+): LawResult {
+  return guard('reverseDifferences', () => {
+    const tol = opts.tol ?? finiteDifferenceTolerance
+    const { xs, flat } = flatArgs(f, primals)
+    const [vs] = tree.flatten(tangents)
+    const value = makeProgram(flat)(...xs)
+    const float = (k: number) => value.outputs[k].aval.dtype === 'f32' || value.outputs[k].aval.dtype === 'f64'
+    const { numerical, h, roundoff } = centralDifference(value, xs, vs, opts.eps ?? 1e-6, float)
+    const us = tree.flatten(cotangent)[0].filter((_, k) => float(k))
+    const lhs = inner(us, numerical)
+    const rhs = inner(vjp(f, ...primals)[1](cotangent), tangents)
+    const weight = us.reduce((s, u) => s + Array.from(u.toConcrete().values, Math.abs).reduce((a, b) => a + b, 0), 0)
+    const err = Math.abs(lhs.value - rhs.value)
+    const bound = tol.atol + roundoff * weight + tol.rtol * Math.max(lhs.scale, rhs.scale)
+    return verdict(
+      'reverseDifferences',
+      err <= bound,
+      `⟨u, central difference (h = ${num(h)})⟩ = ${num(lhs.value)}, ⟨vjp(f)(x)(u), v⟩ = ${num(rhs.value)}, |difference| ${num(err)} ${err <= bound ? '≤' : '>'} bound ${num(bound)}`,
+    )
+  })
+}
+
+/** For a function with a reverse-mode rule only (a customVjp): jvp refuses it with an error that says so. */
+export function forwardRefused(f: Fn, primals: readonly unknown[], tangents: readonly unknown[]): LawResult {
+  try {
+    jvp(f, primals, tangents)
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e)
+    return verdict('forwardRefused', /forward-mode/.test(message), `jvp threw: ${message}`)
+  }
+  return verdict('forwardRefused', false, 'jvp returned a tangent; forward mode must be refused')
 }
 
 /**

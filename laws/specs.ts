@@ -16,7 +16,18 @@
  */
 import * as fc from 'fast-check'
 import type { CompareOp } from '../src/core/index.ts'
-import { type DType, lax, type Primitive, scan, switchCase, type Tensor, whileLoop } from '../src/index.ts'
+import {
+  checkpoint,
+  customJvp,
+  customVjp,
+  type DType,
+  lax,
+  type Primitive,
+  scan,
+  switchCase,
+  type Tensor,
+  whileLoop,
+} from '../src/index.ts'
 import { arb, domain, type Domain } from './arbitraries.ts'
 import type { Tolerance } from './numeric.ts'
 
@@ -58,6 +69,12 @@ export interface Spec {
    * must be refused with an error. Default true.
    */
   readonly reverse?: boolean
+  /**
+   * false: reverse mode only (a customVjp, whose rule is a VJP): the laws
+   * that need forward mode are left out, and forward mode must be refused.
+   * Default true.
+   */
+  readonly forward?: boolean
   /** Tolerance of the exact identities (default: exactTolerance('f64')). */
   readonly tol?: Tolerance
   /** Tolerance of finite differences (default: finiteDifferenceTolerance). */
@@ -113,6 +130,30 @@ function binaryRow(
 
 /** A non-empty set of axes of a rank-r tensor, in any order (the rules must not assume sorted axes). */
 const someAxes = (rank: number) => fc.shuffledSubarray(range(rank), { minLength: 1, maxLength: rank })
+
+/** x·y + sin(x) with its VJP: residuals (x, y), cotangents (ct·(y + cos x), ct·x). */
+function customVjpRow(name: string): Spec {
+  const f = customVjp(
+    (x: Tensor, y: Tensor) => lax.add(lax.mul(x, y), lax.sin(x)),
+    (x: Tensor, y: Tensor) => [lax.add(lax.mul(x, y), lax.sin(x)), [x, y]] as const,
+    ([x, y]: readonly [Tensor, Tensor], ct: Tensor) =>
+      [lax.mul(ct, lax.add(y, lax.cos(x))), lax.mul(ct, x)] as [Tensor, Tensor],
+  )
+  return {
+    arity: 2,
+    order: 1,
+    forward: false,
+    linearIn: [],
+    instance: elementwiseShape.map((shape) => ({
+      label: `${name}: customVjp of x·y + sin(x) on f64${text(shape)}`,
+      fn: f,
+      inputs: [
+        { shape, domain: domain.real() },
+        { shape, domain: domain.real() },
+      ],
+    })),
+  }
+}
 
 const compareOps: readonly CompareOp[] = ['lt', 'le', 'gt', 'ge', 'eq', 'ne']
 
@@ -495,6 +536,39 @@ export const specs: SpecTable = {
         ),
       inputs: [
         { shape: [], domain: domain.index(3) },
+        { shape, domain: domain.real() },
+        { shape, domain: domain.real() },
+      ],
+    })),
+  },
+  customJvp: {
+    arity: 2,
+    order: 2,
+    linearIn: [],
+    instance: elementwiseShape.map((shape) => ({
+      label: `customJvp of x·sin(y) with its own rule, on f64${text(shape)}`,
+      fn: customJvp(
+        (x: Tensor, y: Tensor) => lax.mul(x, lax.sin(y)),
+        ([x, y], [tx, ty]) =>
+          [lax.mul(x, lax.sin(y)), lax.add(lax.mul(tx, lax.sin(y)), lax.mul(lax.mul(x, lax.cos(y)), ty))] as const,
+      ),
+      inputs: [
+        { shape, domain: domain.real() },
+        { shape, domain: domain.real() },
+      ],
+    })),
+  },
+  customVjp: customVjpRow('customVjp'),
+  // The tangent of a customVjp appears only under reverse mode: its laws are the customVjp's.
+  customVjpLin: customVjpRow('customVjpLin'),
+  checkpoint: {
+    arity: 2,
+    order: 2,
+    linearIn: [],
+    instance: elementwiseShape.map((shape) => ({
+      label: `checkpoint of tanh(x·w)·x on f64${text(shape)}`,
+      fn: checkpoint((x: Tensor, w: Tensor) => lax.mul(lax.tanh(lax.mul(x, w)), x)),
+      inputs: [
         { shape, domain: domain.real() },
         { shape, domain: domain.real() },
       ],

@@ -37,6 +37,7 @@ import { reshape } from './primitives/reshape.ts'
 import { rev } from './primitives/rev.ts'
 import { scan } from './control/scan.ts'
 import { cond } from './control/cond.ts'
+import { checkpoint, customJvp, customVjp, customVjpLin } from './control/custom.ts'
 import { whileLoop } from './control/while.ts'
 import { scatterAdd } from './primitives/scatter-add.ts'
 import { select } from './primitives/select.ts'
@@ -91,6 +92,10 @@ export const rules: RuleTable = {
   randomBits,
   scan,
   cond,
+  customJvp,
+  customVjp,
+  customVjpLin,
+  checkpoint,
   whileLoop,
 }
 

@@ -12,13 +12,15 @@
  * values roots until no kernel binds more buffers than the adapter allows.
  */
 import { type Program, innerPrograms } from '../../src/ir/index.ts'
+import { inlineCalls } from '../../src/passes/index.ts'
 import { ExprBuilder, type LoweredProgram, bindingCount } from '../kernel.ts'
 import { lowerProgram } from './program.ts'
 import type { Analysis, LowerOptions, Lowering } from './state.ts'
 
 export type { LowerOptions } from './state.ts'
 
-export function lower(program: Program, options: LowerOptions): LoweredProgram {
+export function lower(called: Program, options: LowerOptions): LoweredProgram {
+  const program = inlineCalls(called)
   const analyses = new Map<Program, Analysis>()
   const eqnCount = (p: Program): number =>
     p.eqns.reduce((n, e) => n + 1 + innerPrograms(e).reduce((m, q) => m + eqnCount(q), 0), 0)

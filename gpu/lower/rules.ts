@@ -61,6 +61,10 @@ interface KernelRule<P extends Primitive> {
 interface LoopRule {
   readonly kind: 'loop'
 }
+/** A call of a Program `fun`: inlined before lowering (src/passes/inline-calls.ts), so it never reaches a kernel. */
+interface CallRule {
+  readonly kind: 'call'
+}
 interface UnsupportedRule {
   readonly kind: 'unsupported'
 }
@@ -75,6 +79,7 @@ interface RuleOfKind<P extends Primitive> {
   readonly scatter: KernelRule<P>
   readonly sort: KernelRule<P>
   readonly random: InlineRule<P>
+  readonly call: CallRule
   readonly control: LoopRule
 }
 /**
@@ -346,6 +351,11 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
   scan: { kind: 'loop' },
   cond: { kind: 'unsupported' },
   whileLoop: { kind: 'unsupported' },
+  customJvp: { kind: 'call' },
+  customVjp: { kind: 'call' },
+  checkpoint: { kind: 'call' },
+  // Only a linearized customVjp holds it, which transposition replaces by the backward pass.
+  customVjpLin: { kind: 'unsupported' },
 }
 
 /** The lowering rule of an equation's primitive (beside core's `ruleOf`, which gives its transform rules). */

@@ -5,7 +5,11 @@
  * the same extra operands (the union of what each captured), as `cond`
  * needs.
  */
+import { moveAxis } from '../core/lax.ts'
+import { evalProgram } from '../core/interpret.ts'
 import { stage } from '../core/staging.ts'
+import { fullRaise, withMain } from '../core/trace.ts'
+import { BatchTrace, BatchTracer, moveBatchAxis } from '../batch/vmap.ts'
 import { closeProgram, Program, Var } from '../ir/program.ts'
 import type { Aval, Tensor } from '../tensor.ts'
 
@@ -42,4 +46,66 @@ export function stageBranches(
     return new Program([...inputs, ...program.inputs.slice(own.length)], [], [], program.eqns, program.outputs)
   })
   return { branches, extra }
+}
+
+/**
+ * `program` batched: its inputs batched on axis 0 where `mask` says, every
+ * output batched on axis 0 (broadcast where the data flow leaves it
+ * unbatched), staged as a closed Program that takes [...extra, ...inputs].
+ */
+export function batchedProgram(
+  name: string,
+  program: Program,
+  inputs: readonly Tensor[],
+  mask: readonly boolean[],
+  size: number,
+): { program: Program; extra: Tensor[] } {
+  return stageClosed(
+    name,
+    inputs.map((x) => x.aval),
+    (ins) =>
+      withMain(
+        'vmap',
+        (m) => new BatchTrace(m),
+        (trace) => {
+          const args = ins.map((x, i) => (mask[i] ? new BatchTracer(trace as BatchTrace, x, 0) : x))
+          return evalProgram(program, args).map((o) => {
+            const y = fullRaise(trace, o) as BatchTracer
+            return moveBatchAxis(y.value, y.dim, 0, size)
+          })
+        },
+      ),
+  )
+}
+
+/** The inputs of a batch rule with their batch axes at 0 (unbatched ones as they are), and which are batched. */
+export function batchedInputs(
+  inputs: readonly Tensor[],
+  dims: readonly (number | null)[],
+): {
+  moved: Tensor[]
+  mask: boolean[]
+} {
+  return {
+    moved: inputs.map((x, i) => (dims[i] === null ? x : moveAxis(x, dims[i] as number, 0))),
+    mask: dims.map((d) => d !== null),
+  }
+}
+
+/**
+ * The part of `program` that is linear in its inputs marked `linear`, the
+ * others fixed at `residuals`: the program is evaluated by partial
+ * evaluation, so what depends on the residuals alone runs now (a loop inside
+ * splits into its known and unknown parts) and the linear rest is staged, a
+ * Program that transposeProgram can transpose.
+ */
+export function linearPart(program: Program, linear: readonly boolean[], residuals: readonly Tensor[]): Program {
+  const linearAvals = program.inputs.filter((_, i) => linear[i]).map((v) => v.aval)
+  const { program: part } = stage('linear part', linearAvals, (ts) => {
+    let r = 0
+    let t = 0
+    const all = linear.map((l) => (l ? ts[t++] : residuals[r++]))
+    return { outputs: evalProgram(program, all), result: null }
+  })
+  return part
 }

@@ -27,7 +27,7 @@ import { Program, type Atom } from '../ir/program.ts'
 import { foldZeros } from '../passes/simplify.ts'
 import { type Aval, formatAval, isKnownZero, sameShape, type Tensor, zerosLike } from '../tensor.ts'
 import { batchSize } from '../primitives/elementwise.ts'
-import { stageBranches } from './branches.ts'
+import { linearPart, stageBranches } from './branches.ts'
 
 const sameAval = (a: Aval, b: Aval) => a.dtype === b.dtype && sameShape(a.shape, b.shape)
 const pick = <T>(list: readonly T[], mask: readonly boolean[], want = true): T[] =>
@@ -132,15 +132,11 @@ export const cond: PrimitiveRule<'cond'> = {
       'transpose of a cond branch',
       avals,
       branches.map((branch) => (ins) => {
-        const res = ins.slice(0, residuals.length)
-        const program = new Program(
-          pick(branch.inputs, linear),
-          pick(branch.inputs, linear, false),
-          res,
-          branch.eqns,
-          pick(branch.outputs, live),
+        const outputs = new Program(branch.inputs, [], [], branch.eqns, pick(branch.outputs, live))
+        return transposeProgram(
+          linearPart(outputs, linear, ins.slice(0, residuals.length)),
+          ins.slice(residuals.length),
         )
-        return transposeProgram(program, ins.slice(residuals.length))
       }),
     )
     const ctIn = bind('cond', [index as Tensor, ...extra, ...residuals, ...liveCts], {

@@ -32,8 +32,6 @@ import { stageClosed } from './branches.ts'
 type WhileParams = Params<'whileLoop'>
 
 const sameAval = (a: Aval, b: Aval) => a.dtype === b.dtype && sameShape(a.shape, b.shape)
-const pick = <T>(list: readonly T[], mask: readonly boolean[], want = true): T[] =>
-  list.filter((_, i) => mask[i] === want)
 
 /** The error of reverse mode through a loop whose trip count is known only at run time. */
 export const WHILE_TRANSPOSE_ERROR =

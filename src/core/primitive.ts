@@ -74,6 +74,39 @@ export interface PrimitiveParams {
    * at most `maxIterations` times when it is a number. Inputs
    * [...condConsts, ...bodyConsts, ...init]; outputs the final carry.
    */
+  /**
+   * A function with its own forward-mode rule (src/control/custom.ts):
+   * inputs [...funConsts, ...ruleConsts, ...operands].
+   */
+  customJvp: { readonly fun: Program; readonly rule: Program; readonly funConsts: number; readonly ruleConsts: number }
+  /**
+   * A function with its own reverse-mode rule, a forward pass `fwd` that also
+   * returns residuals and a backward pass `bwd`: inputs [...funConsts,
+   * ...fwdConsts, ...bwdConsts, ...operands].
+   */
+  customVjp: {
+    readonly fun: Program
+    readonly fwd: Program
+    readonly bwd: Program
+    readonly funConsts: number
+    readonly fwdConsts: number
+    readonly bwdConsts: number
+  }
+  /**
+   * The tangent of a customVjp: linear in its tangent inputs, its transpose
+   * the backward pass; inputs [...bwdConsts, ...residuals, ...float operand
+   * tangents], outputs the float outputs' tangents.
+   */
+  customVjpLin: {
+    readonly bwd: Program
+    readonly bwdConsts: number
+    readonly numResiduals: number
+    readonly floatIn: readonly boolean[]
+    readonly outAvals: readonly Aval[]
+    readonly allOutAvals: readonly Aval[]
+  }
+  /** `fun` applied to the inputs, its residuals recomputed rather than stored under reverse mode. */
+  checkpoint: { readonly fun: Program }
   whileLoop: {
     readonly cond: Program
     readonly body: Program
@@ -107,8 +140,9 @@ export type Primitive = keyof PrimitiveParams
  * contraction (`matmul`), an accumulation into an output (`scatter`), an ordering of elements
  * (`sort`: each output element depends on its whole row), a
  * function of its element's position and its operands (`random`: each
- * element a hash of a key and a counter), or a loop over a Program
- * (`control`).
+ * element a hash of a key and a counter), a call of a Program `fun`
+ * (`call`: the same values as `fun`, with rules of its own), or a Program
+ * run conditionally or in a loop (`control`).
  */
 export type PrimitiveKind =
   | 'unary'
@@ -119,6 +153,7 @@ export type PrimitiveKind =
   | 'scatter'
   | 'sort'
   | 'random'
+  | 'call'
   | 'control'
 
 export const primitiveKinds = {
@@ -162,6 +197,10 @@ export const primitiveKinds = {
   randomBits: 'random',
   scan: 'control',
   cond: 'control',
+  customJvp: 'call',
+  customVjp: 'call',
+  customVjpLin: 'control',
+  checkpoint: 'call',
   whileLoop: 'control',
 } as const satisfies { readonly [P in Primitive]: PrimitiveKind }
 

@@ -9,6 +9,7 @@ import type { DType } from '../dtype.ts'
 import * as ops from '../ops.ts'
 import type { Shape } from '../shape/types.ts'
 import type { Tensor } from '../tensor.ts'
+import { customJvp } from '../control/derivatives.ts'
 
 type T<S extends Shape = Shape, D extends DType = DType> = Tensor<S, D>
 type Unary = <S extends Shape, D extends DType>(x: T<S, D>) => T<S, D>
@@ -51,14 +52,38 @@ export const erfinv: Unary = (x) => {
   return lax.select(lax.compare(lax.abs(t), c(1), 'eq'), lax.mul(t, c(Infinity)), inside) as never
 }
 
+const softplusValue = (t: Tensor) => lax.add(lax.max(t, lax.fullLike(t, 0)), lax.log1p(lax.exp(lax.neg(lax.abs(t)))))
+const stableSoftplus = customJvp(
+  softplusValue,
+  ([t], [dt]) => [softplusValue(t), lax.mul(dt, lax.logistic(t))] as const,
+)
+
 /**
  * softplus(x) = log(1 + eˣ), computed as max(x, 0) + log1p(e^{−|x|}): no
- * overflow for large |x|, and its derivative is σ(x) everywhere (at 0 the
- * maximum's tie gives ½ and |x|'s subgradient 0).
+ * overflow for large |x|; its derivative is given by a custom rule, σ(x),
+ * rather than differentiated through the maximum and |x|.
  */
-export const softplus: Unary = (x) => {
-  const t = x as Tensor
-  return lax.add(lax.max(t, lax.fullLike(t, 0)), lax.log1p(lax.exp(lax.neg(lax.abs(t))))) as never
+export const softplus: Unary = (x) => stableSoftplus(x as Tensor) as never
+
+/**
+ * The Euclidean norm √Σx² over `axis` (all axes when omitted), with a custom
+ * derivative that is safe at the zero vector: Σ x·dx / ‖x‖ where ‖x‖ > 0,
+ * and 0 there (the composition would give 0/0 = NaN).
+ */
+export function norm<S extends Shape, D extends DType>(
+  x: T<S, D>,
+  axis?: number | readonly number[],
+  opts: { readonly keepDims?: boolean } = {},
+): T<Shape, D> {
+  const keepDims = opts.keepDims ?? false
+  const value = (v: Tensor) => ops.sqrt(ops.sum(ops.square(v), axis as number, { keepDims }))
+  const safe = customJvp(value, ([v], [dv]) => {
+    const y = value(v)
+    const dot = ops.sum(ops.mul(v, dv), axis as number, { keepDims })
+    const positive = ops.greater(y, 0)
+    return [y, ops.where(positive, ops.div(dot, ops.where(positive, y, 1)), 0)] as const
+  })
+  return safe(x as Tensor) as T<Shape, D>
 }
 
 /**

@@ -40,6 +40,8 @@ export interface Passes {
 }
 
 /** `program` with the chosen passes applied: common subexpressions merged, then loop motion. */
+export { inlineCalls } from './inline-calls.ts'
+
 export function optimize(program: Program, passes: Passes): Program {
   const merged = passes.cse ? commonSubexpressions(program) : program
   const { loopMotion } = passes

@@ -18,6 +18,7 @@
  * BPTT; with k = 1 it is Σ_t ∂L_t/∂θ with h_{t−1} held fixed. ∂E/∂h₀ is the
  * first chunk's. For a final-state loss only the last chunk sees the loss.
  */
+import { checkpoint } from '../control/derivatives.ts'
 import { valueAndGrad } from '../transforms.ts'
 import * as ops from '../ops.ts'
 import type { Tensor } from '../tensor.ts'
@@ -37,6 +38,14 @@ import { scan } from './scan.ts'
 export interface BpttOptions {
   /** Chunks of this many steps, the state a constant between them (default: no truncation). */
   readonly truncate?: number
+  /**
+   * Rematerialise: the forward pass keeps the state only every this many
+   * steps, and the backward pass recomputes each chunk's k steps from it
+   * (`checkpoint` around each chunk). The residuals then hold O(T/k) states
+   * plus one chunk's O(k) while it is differentiated, instead of O(T); the
+   * gradient is the same. k ≈ √T balances the two.
+   */
+  readonly checkpointEvery?: number
 }
 
 /** Leaves [T, ...] → [n, k, ...] for the first n·k steps. */
@@ -83,7 +92,67 @@ export function bptt<I extends number, O extends number, P, L extends StateLayou
   const k = options.truncate
   if (k !== undefined && !(Number.isInteger(k) && k >= 1))
     throw new Error(`bptt: truncate must be a positive integer (steps per chunk), got ${String(k)}`)
+  const every = options.checkpointEvery
+  if (every !== undefined) {
+    if (!(Number.isInteger(every) && every >= 1))
+      throw new Error(`bptt: checkpointEvery must be a positive integer (steps per chunk), got ${String(every)}`)
+    if (k !== undefined) throw new Error('bptt: use truncate or checkpointEvery, not both')
+    return rematerialised(cell as unknown as AnyCell, l, every) as unknown as SequenceGradientFn<I, P, L, Tg>
+  }
   return gradient(cell as unknown as AnyCell, l, k) as unknown as SequenceGradientFn<I, P, L, Tg>
+}
+
+/**
+ * E(θ, h₀) as a scan over chunks of k steps, each chunk a checkpoint: reverse
+ * mode stores each chunk's initial state and recomputes the chunk's steps in
+ * the backward pass.
+ */
+export function checkpointedLoss(c: AnyCell, l: SequenceLoss, k: number) {
+  const perStep = isStepLoss(l)
+  const part = checkpoint((p: unknown, h: unknown, seq: Tensor, tg: unknown, weight: Tensor | number) =>
+    partialLoss('bptt', c, l, p, h, seq, tg, weight),
+  )
+  return (params: unknown, h0: unknown, xs: Tensor, targets?: unknown): Tensor<[]> => {
+    const [T] = checkSequence('bptt', c, h0, xs)
+    const n = Math.floor(T / k)
+    const rest = T - n * k
+    let h = h0
+    let e = ops.zeros([], c.dtype) as Tensor<[]>
+    if (n > 0) {
+      const last = ops.tensor(
+        Array.from({ length: n }, (_, j) => (rest === 0 && j === n - 1 ? 1 : 0)),
+        { shape: [n], dtype: c.dtype },
+      ) as Tensor
+      const chunks = { x: chunked(xs, n, k), target: perStep ? chunked(targets ?? null, n, k) : null, last }
+      const [end, es] = scan(
+        (s: unknown, q: any) => {
+          const [ek, next] = part(params, s, q.x, perStep ? q.target : targets, q.last as Tensor)
+          return [next, ek] as const
+        },
+        h,
+        chunks,
+      )
+      h = end
+      e = ops.sum(es as Tensor) as Tensor<[]>
+    }
+    if (rest > 0) {
+      const one = ops.ones([], c.dtype) as Tensor
+      const [er] = part(params, h, tail(xs, n * k) as Tensor, perStep ? tail(targets ?? null, n * k) : targets, one)
+      e = ops.add(e, er) as Tensor<[]>
+    }
+    return e
+  }
+}
+
+function rematerialised(c: AnyCell, l: SequenceLoss, k: number) {
+  const loss = checkpointedLoss(c, l, k)
+  return (params: unknown, h0: unknown, xs: Tensor, targets?: unknown): SequenceGradient<unknown, unknown> => {
+    const [value, [gp, gh]] = valueAndGrad((p: unknown, h: unknown) => loss(p, h, xs, targets), { argnums: [0, 1] })(
+      params,
+      h0,
+    )
+    return { loss: value, grad: { params: gp, h0: gh } }
+  }
 }
 
 function gradient(c: AnyCell, l: SequenceLoss, k: number | undefined) {

@@ -1,0 +1,33 @@
+/**
+ * What reverse mode keeps from the forward pass: the residuals of the
+ * linearized function (the constants of its linear Program), with their
+ * sizes. `checkpoint` trades them for recomputation; this measures the
+ * trade.
+ */
+import { formatAval, sizeOf, type Aval } from '../tensor.ts'
+import { flatten, unflatten as unflattenArgs } from '../tree.ts'
+import { linearizeFlat } from './linearize.ts'
+
+const BYTES = { f32: 4, f64: 8, i32: 4, bool: 1 } as const
+
+export interface SavedResiduals {
+  /** Each residual: its shape and dtype, and its size in bytes. */
+  readonly residuals: readonly { readonly aval: Aval; readonly text: string; readonly bytes: number }[]
+  /** Their total size in bytes. */
+  readonly bytes: number
+}
+
+/**
+ * The values that grad or vjp of `f` at these arguments keeps from the
+ * forward pass for the backward pass (JAX's `print_saved_residuals`, as data).
+ */
+export function savedResiduals(f: (...args: any[]) => unknown, ...args: unknown[]): SavedResiduals {
+  const [leaves, def] = flatten(args, 'args')
+  const { program } = linearizeFlat((xs) => flatten(f(...(unflattenArgs(def, xs) as unknown[])), 'output')[0], leaves)
+  const residuals = program.constValues.map((x) => ({
+    aval: x.aval,
+    text: formatAval(x.aval),
+    bytes: sizeOf(x.aval.shape) * BYTES[x.aval.dtype],
+  }))
+  return { residuals, bytes: residuals.reduce((n, r) => n + r.bytes, 0) }
+}
