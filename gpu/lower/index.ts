@@ -12,7 +12,7 @@
  * values roots until no kernel binds more buffers than the adapter allows.
  */
 import { type Program, innerPrograms } from '../../src/ir/index.ts'
-import { inlineCalls } from '../../src/passes/index.ts'
+import { expandControl } from './expand.ts'
 import { ExprBuilder, type LoweredProgram, bindingCount } from '../kernel.ts'
 import { lowerProgram } from './program.ts'
 import type { Analysis, LowerOptions, Lowering } from './state.ts'
@@ -20,7 +20,7 @@ import type { Analysis, LowerOptions, Lowering } from './state.ts'
 export type { LowerOptions } from './state.ts'
 
 export function lower(called: Program, options: LowerOptions): LoweredProgram {
-  const program = inlineCalls(called)
+  const program = expandControl(called)
   const analyses = new Map<Program, Analysis>()
   const eqnCount = (p: Program): number =>
     p.eqns.reduce((n, e) => n + 1 + innerPrograms(e).reduce((m, q) => m + eqnCount(q), 0), 0)

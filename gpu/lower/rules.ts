@@ -61,9 +61,13 @@ interface KernelRule<P extends Primitive> {
 interface LoopRule {
   readonly kind: 'loop'
 }
-/** A call of a Program `fun`: inlined before lowering (src/passes/inline-calls.ts), so it never reaches a kernel. */
-interface CallRule {
-  readonly kind: 'call'
+/**
+ * Rewritten into other primitives before lowering (expand.ts): a call of a
+ * Program is inlined, a cond becomes its branches and a select. It never
+ * reaches a kernel.
+ */
+interface ExpandRule {
+  readonly kind: 'expand'
 }
 interface UnsupportedRule {
   readonly kind: 'unsupported'
@@ -79,8 +83,8 @@ interface RuleOfKind<P extends Primitive> {
   readonly scatter: KernelRule<P>
   readonly sort: KernelRule<P>
   readonly random: InlineRule<P>
-  readonly call: CallRule
-  readonly control: LoopRule
+  readonly call: ExpandRule
+  readonly control: LoopRule | ExpandRule
 }
 /**
  * A primitive's rule: the one its kind takes, or `unsupported`. (A new kind of
@@ -349,11 +353,12 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
     },
   },
   scan: { kind: 'loop' },
-  cond: { kind: 'unsupported' },
+  cond: { kind: 'expand' },
+  // A whileLoop with maxIterations is expanded into a scan; without a bound it stays, and is refused.
   whileLoop: { kind: 'unsupported' },
-  customJvp: { kind: 'call' },
-  customVjp: { kind: 'call' },
-  checkpoint: { kind: 'call' },
+  customJvp: { kind: 'expand' },
+  customVjp: { kind: 'expand' },
+  checkpoint: { kind: 'expand' },
   // Only a linearized customVjp holds it, which transposition replaces by the backward pass.
   customVjpLin: { kind: 'unsupported' },
 }

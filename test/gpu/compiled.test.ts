@@ -42,6 +42,7 @@ const TOLERANCE: Partial<Record<Primitive, number>> = {
   sin: 2 ** -11,
   cos: 2 ** -11,
   // Their rows' functions are built from sin and cos, and tanh.
+  cond: 2 ** -11,
   customJvp: 2 ** -11,
   customVjp: 2 ** -11,
   customVjpLin: 2 ** -11,

@@ -1,0 +1,134 @@
+/**
+ * Control flow rewritten into what the lowering compiles, before it runs:
+ *
+ * - a `cond` becomes every branch inlined and each output selected by the
+ *   (clamped) index: the same values, in the same one submission, but every
+ *   branch is computed;
+ * - a `whileLoop` with `maxIterations` becomes a `scan` of that many steps
+ *   whose carry is kept once the predicate fails (select(pred, body(c), c)):
+ *   the same values, one submission, every step computed. Without a bound
+ *   the loop is left for the lowering to refuse (the CPU runs it).
+ *
+ * Calls (customJvp, customVjp, checkpoint) are inlined first
+ * (src/passes/inline-calls.ts). Inside scan bodies the same rewrites apply.
+ */
+import type { Params } from '../../src/core/index.ts'
+import { type Atom, type Eqn, Literal, Program, Var } from '../../src/ir/index.ts'
+import { inlineCalls } from '../../src/passes/index.ts'
+import { scalarOf } from '../../src/tensor.ts'
+
+const i32 = (v: number) => new Literal(scalarOf(v, 'i32'))
+
+/** Appends `program`'s equations with its inputs bound to `inputs` and fresh variables; its outputs' atoms. */
+function inlineProgram(program: Program, inputs: readonly Atom[], out: Eqn[]): Atom[] {
+  const local = new Map<Var, Atom>()
+  program.inputs.forEach((v, i) => local.set(v, inputs[i]))
+  const read = (a: Atom): Atom => (a instanceof Var ? (local.get(a) ?? a) : a)
+  for (const e of program.eqns) {
+    const outputs = e.outputs.map((v) => {
+      const fresh = new Var(v.aval)
+      local.set(v, fresh)
+      return fresh
+    })
+    out.push({ ...e, inputs: e.inputs.map(read), outputs })
+  }
+  return program.outputs.map(read)
+}
+
+/** Emits `prim` and returns its one output. */
+function emit<P extends Eqn['prim']>(out: Eqn[], prim: P, inputs: readonly Atom[], params: Params<P>, like: Atom): Var {
+  const v = new Var(like.aval)
+  out.push({ prim, inputs, params, outputs: [v] } as Eqn)
+  return v
+}
+
+/** select(pred, a, b) for a scalar bool pred, broadcast to a's shape. */
+function selectScalar(out: Eqn[], pred: Atom, a: Atom, b: Atom): Atom {
+  const shape = a.aval.shape
+  const mask =
+    shape.length === 0
+      ? pred
+      : emit(out, 'broadcast', [pred], { shape }, { aval: { shape, dtype: 'bool' } } as unknown as Atom)
+  return emit(out, 'select', [mask, a, b], {}, a)
+}
+
+function expandCond(eqn: Eqn<'cond'>, out: Eqn[]): Atom[] {
+  const [index, ...operands] = eqn.inputs
+  const { branches } = eqn.params
+  const results = branches.map((b) => inlineProgram(expandControl(b), operands, out))
+  if (branches.length === 1) return results[0]
+  // The index clamped to [0, n − 1]: −max(−max(i, 0), −(n − 1)).
+  const lo = emit(out, 'max', [index, i32(0)], {}, index)
+  const negLo = emit(out, 'neg', [lo], {}, index)
+  const capped = emit(out, 'max', [negLo, i32(-(branches.length - 1))], {}, index)
+  const clamped = emit(out, 'neg', [capped], {}, index)
+  return results[0].map((_, j) => {
+    let result = results[0][j]
+    for (let b = 1; b < branches.length; b++) {
+      const hit = emit(out, 'compare', [clamped, i32(b)], { op: 'eq' }, {
+        aval: { shape: [], dtype: 'bool' },
+      } as unknown as Atom)
+      result = selectScalar(out, hit, results[b][j], result)
+    }
+    return result
+  })
+}
+
+function expandWhile(eqn: Eqn<'whileLoop'>, out: Eqn[]): Atom[] | null {
+  const p = eqn.params
+  if (p.maxIterations === null) return null
+  const carry = eqn.inputs.slice(p.condConsts + p.bodyConsts)
+  if (p.maxIterations === 0) return carry
+  const consts = eqn.inputs.slice(0, p.condConsts + p.bodyConsts)
+  const constVars = consts.map((a) => new Var(a.aval))
+  const carryVars = carry.map((a) => new Var(a.aval))
+  const body: Eqn[] = []
+  const [pred] = inlineProgram(expandControl(p.cond), [...constVars.slice(0, p.condConsts), ...carryVars], body)
+  const next = inlineProgram(expandControl(p.body), [...constVars.slice(p.condConsts), ...carryVars], body)
+  const kept = next.map((n, k) => selectScalar(body, pred, n, carryVars[k]))
+  const outputs = carry.map((a) => new Var(a.aval))
+  out.push({
+    prim: 'scan',
+    inputs: [...consts, ...carry],
+    params: {
+      length: p.maxIterations,
+      reverse: false,
+      numConsts: consts.length,
+      numCarry: carry.length,
+      body: new Program([...constVars, ...carryVars], [], [], body, kept),
+    },
+    outputs,
+  } as Eqn)
+  return outputs
+}
+
+/** The Program with its calls inlined, its conds selected and its bounded whileLoops made scans. */
+export function expandControl(program: Program): Program {
+  const inlined = inlineCalls(program)
+  const rename = new Map<Var, Atom>()
+  const at = (a: Atom): Atom => (a instanceof Var ? (rename.get(a) ?? a) : a)
+  const eqns: Eqn[] = []
+  let changed = inlined !== program
+  for (const original of inlined.eqns) {
+    const eqn = { ...original, inputs: original.inputs.map(at) } as Eqn
+    let replaced: Atom[] | null = null
+    if (eqn.prim === 'cond') replaced = expandCond(eqn as Eqn<'cond'>, eqns)
+    else if (eqn.prim === 'whileLoop') replaced = expandWhile(eqn as Eqn<'whileLoop'>, eqns)
+    else if (eqn.prim === 'scan') {
+      const params = eqn.params as Params<'scan'>
+      const body = expandControl(params.body)
+      changed ||= body !== params.body
+      eqns.push({ ...eqn, params: { ...params, body } } as Eqn)
+      continue
+    }
+    if (replaced === null) {
+      changed ||= eqn.inputs.some((a, i) => a !== original.inputs[i])
+      eqns.push(eqn)
+      continue
+    }
+    changed = true
+    eqn.outputs.forEach((v, i) => rename.set(v, (replaced as Atom[])[i]))
+  }
+  if (!changed) return program
+  return new Program(inlined.inputs, inlined.constVars, inlined.constValues, eqns, inlined.outputs.map(at))
+}

@@ -1,0 +1,90 @@
+/**
+ * Control flow, custom rules and checkpoints compiled for WebGPU: the values
+ * and gradients of the CPU interpreter, in one submission. A cond computes
+ * its branches and selects, a whileLoop with `maxIterations` runs as a scan
+ * of that many steps that keeps its carry once the predicate fails; a
+ * whileLoop without a bound is refused by name (jit on the default backend
+ * runs it on the CPU).
+ */
+import { describe, expect, it } from 'vitest'
+import {
+  checkpoint,
+  cond,
+  cpuBackend,
+  foriLoop,
+  grad,
+  jit,
+  makeProgram,
+  ops,
+  random,
+  switchCase,
+  tensor,
+  UnsupportedProgramError,
+  vmap,
+  whileLoop,
+  type Tensor,
+} from '../../src/index.ts'
+import { expectClose, within } from '../lib/close.ts'
+import { gpu } from './setup.ts'
+
+const backend = gpu.backend
+const close = within(1e-5)
+
+describe.skipIf(backend === null)(`control flow on ${backend?.name ?? 'no adapter'}`, () => {
+  const x = random.normal(random.key(1), [4, 8])
+  const w = random.normal(random.key(2), [8, 8], { stddev: 0.3 })
+  const net = (p: Tensor, flag: Tensor, v: Tensor) =>
+    ops.sum(
+      cond(
+        flag as Tensor<[], 'bool'>,
+        (a: Tensor) => ops.tanh(ops.matmul(a, p)),
+        (a: Tensor) => ops.mul(checkpoint((b: Tensor) => ops.sigmoid(ops.matmul(b, p)))(a), 2),
+        v,
+      ),
+    )
+
+  it('grad through cond and checkpoint: the CPU’s values, one submission, either branch', async () => {
+    const step = (p: Tensor, flag: Tensor, v: Tensor) => grad(net)(p, flag, v)
+    const onGpu = jit(step, { backend: backend! })
+    const onCpu = jit(step, { backend: cpuBackend() })
+    for (const flag of [true, false]) {
+      const f = tensor(flag, { dtype: 'bool' })
+      expectClose(await (await onGpu(w, f, x)).data(), await (await onCpu(w, f, x)).data(), close, `${flag}`)
+    }
+    expect((await onGpu.compiled(w, tensor(true, { dtype: 'bool' }), x)).stats().submissions).toBe(1)
+  })
+
+  it('vmap of switchCase with a batched index', async () => {
+    const f = (i: Tensor, v: Tensor) =>
+      vmap(
+        (j: Tensor, row: Tensor) =>
+          switchCase(
+            j as Tensor<[], 'i32'>,
+            [(a: Tensor) => ops.exp(a), (a: Tensor) => ops.neg(a), (a: Tensor) => ops.square(a)],
+            row,
+          ),
+        [0, 0],
+      )(i, v)
+    const i = tensor([2, 0, 1, 5], { dtype: 'i32' })
+    expectClose(await (await jit(f, { backend: backend! })(i, x)).data(), f(i, x).dataSync(), close)
+  })
+
+  it('whileLoop with maxIterations, foriLoop, and an unbounded whileLoop refused by name', async () => {
+    const loop = (v: Tensor, n: Tensor, bound: number | undefined) =>
+      whileLoop(
+        ([k]: [Tensor, Tensor]) => ops.less(k, n) as Tensor<[], 'bool'>,
+        ([k, y]: [Tensor, Tensor]) => [ops.add(k, 1), ops.tanh(ops.matmul(y, w))] as [Tensor, Tensor],
+        [tensor(0, { dtype: 'i32' }) as Tensor, v] as [Tensor, Tensor],
+        { maxIterations: bound },
+      )[1]
+    const n = tensor(3, { dtype: 'i32' })
+    const bounded = jit((v: Tensor, m: Tensor) => loop(v, m, 8), { backend: backend! })
+    expectClose(await (await bounded(x, n)).data(), loop(x, n, 8).dataSync(), close)
+    expect((await bounded.compiled(x, n)).stats().submissions).toBe(1)
+    const fori = (v: Tensor) => foriLoop(0, 4, (_i, y: Tensor) => ops.tanh(ops.matmul(y, w)), v)
+    expectClose(await (await jit(fori, { backend: backend! })(x)).data(), fori(x).dataSync(), close)
+    const unbounded = makeProgram((v: Tensor, m: Tensor) => loop(v, m, undefined))(x, n)
+    expect(() => backend!.compile(unbounded)).toThrow(UnsupportedProgramError)
+    expect(() => backend!.compile(unbounded)).toThrow("'whileLoop'")
+  })
+})
