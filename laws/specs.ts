@@ -21,6 +21,7 @@ import {
   customJvp,
   customVjp,
   type DType,
+  jit,
   lax,
   type Primitive,
   scan,
@@ -561,6 +562,19 @@ export const specs: SpecTable = {
   customVjp: customVjpRow('customVjp'),
   // The tangent of a customVjp appears only under reverse mode: its laws are the customVjp's.
   customVjpLin: customVjpRow('customVjpLin'),
+  jitCall: {
+    arity: 2,
+    order: 2,
+    linearIn: [],
+    instance: elementwiseShape.map((shape) => ({
+      label: `a jitted x·exp(−w²) called inside the transforms, on f64${text(shape)}`,
+      fn: jit((x: Tensor, w: Tensor) => lax.mul(x, lax.exp(lax.neg(lax.mul(w, w))))).fun,
+      inputs: [
+        { shape, domain: domain.real() },
+        { shape, domain: domain.real() },
+      ],
+    })),
+  },
   checkpoint: {
     arity: 2,
     order: 2,

@@ -15,10 +15,10 @@ import {
   type Executable,
 } from './core/backend.ts'
 import { cpuBackend } from './cpu/backend.ts'
-import { Tracer } from './core/trace.ts'
+import { bind, Tracer } from './core/trace.ts'
 import { stage } from './core/staging.ts'
 import { optimize } from './passes/index.ts'
-import type { Program } from './ir/program.ts'
+import { closeProgram, type Program } from './ir/program.ts'
 import { describe, flatten, unflatten, type TreeDef } from './tree.ts'
 import { formatAval, type Tensor } from './tensor.ts'
 import { isRecord, numbersToTensors, resolveArgnums, type Args } from './transforms.ts'
@@ -64,6 +64,15 @@ export interface Jitted<F extends Fn> {
   lower(...args: Args<F>): Program
   /** The compiled executable for these arguments: `kernels`, `stats()` after a call. */
   compiled(...args: Args<F>): Promise<Executable>
+  /**
+   * f as a call of its traced Program, synchronously: inside a transform
+   * (grad, vjp, jvp, vmap, hessian, another jit) it is one `jitCall`
+   * equation whose rules transform the Program, traced once per signature;
+   * outside one it evaluates the Program on the CPU interpreter. Calling the
+   * jitted function itself with traced arguments does the same (and returns
+   * the result, not a promise), so `grad(jit(f))` works; `fun` has f's type.
+   */
+  readonly fun: F
 }
 
 /** A stable string for a static argument: equal values (records in any key order) give equal strings. */
@@ -84,6 +93,10 @@ function staticKey(x: unknown, at: string): string {
   )
 }
 
+/** Whether a value holds a tensor being traced by a transform, anywhere in its arrays and records. */
+const hasTracer = (x: unknown): boolean =>
+  x instanceof Tracer || (Array.isArray(x) ? x.some(hasTracer) : isRecord(x) && Object.values(x).some(hasTracer))
+
 export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
   const cache = new Map<string, Promise<Compiled>>()
   /** The call's arguments split into static ones (by position) and traced ones, and the cache key. */
@@ -95,10 +108,6 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
         throw new Error(`jit: argument ${i} is both static and donated; a static one has no storage`)
     const traced = numbersToTensors(given.filter((_, i) => !statics.includes(i)))
     const [leaves, def] = flatten(traced, 'args')
-    if (leaves.some((x) => x instanceof Tracer))
-      throw new Error(
-        'jit: a jitted function was called inside a transform; call the function itself there, or jit the transformed function',
-      )
     const staticPart = [...statics]
       .sort((a, b) => a - b)
       .map((i) => `${i}=${staticKey(given[i], `args[${i}]`)}`)
@@ -156,7 +165,22 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
     }
     return { entry, leaves, donated }
   }
-  const call = async (...args: Args<F>) => {
+  // Inside a transform: the traced Program, as one `jitCall` equation (traced once per signature).
+  const traced = new Map<string, { program: Program; consts: Tensor[]; outDef: TreeDef }>()
+  const name = f.name || 'jit'
+  const fun = ((...args: unknown[]) => {
+    const { leaves, key, argsOf } = signature(args)
+    let entry = traced.get(key)
+    if (entry === undefined) {
+      const { program, outDef } = trace(leaves, argsOf)
+      const closed = closeProgram(program)
+      entry = { program: closed.program, consts: closed.consts, outDef }
+      // A Program that captured a value being traced by a transform belongs to that transform alone.
+      if (!closed.consts.some((x) => x instanceof Tracer)) traced.set(key, entry)
+    }
+    return unflatten(entry.outDef, bind('jitCall', [...entry.consts, ...leaves], { fun: entry.program, name }))
+  }) as F
+  const run = async (...args: Args<F>) => {
     for (let attempt = 0; ; attempt++) {
       const { entry, leaves, donated } = compile(args)
       const { backend, executable, outDef } = await entry
@@ -172,7 +196,12 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
       }
     }
   }
+  const call = (...args: Args<F>): Promise<ReturnType<F>> => {
+    if (hasTracer(args)) return fun(...args) as unknown as Promise<ReturnType<F>>
+    return run(...args)
+  }
   return Object.assign(call, {
+    fun,
     lower: (...args: Args<F>) => {
       const { leaves, argsOf } = signature(args)
       return trace(leaves, argsOf).program

@@ -37,7 +37,7 @@ import { reshape } from './primitives/reshape.ts'
 import { rev } from './primitives/rev.ts'
 import { scan } from './control/scan.ts'
 import { cond } from './control/cond.ts'
-import { checkpoint, customJvp, customVjp, customVjpLin } from './control/custom.ts'
+import { checkpoint, customJvp, customVjp, customVjpLin, jitCall } from './control/custom.ts'
 import { whileLoop } from './control/while.ts'
 import { scatterAdd } from './primitives/scatter-add.ts'
 import { select } from './primitives/select.ts'
@@ -96,6 +96,7 @@ export const rules: RuleTable = {
   customVjp,
   customVjpLin,
   checkpoint,
+  jitCall,
   whileLoop,
 }
 

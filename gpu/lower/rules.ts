@@ -359,6 +359,7 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
   customJvp: { kind: 'expand' },
   customVjp: { kind: 'expand' },
   checkpoint: { kind: 'expand' },
+  jitCall: { kind: 'expand' },
   // Only a linearized customVjp holds it, which transposition replaces by the backward pass.
   customVjpLin: { kind: 'unsupported' },
 }

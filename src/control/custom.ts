@@ -309,3 +309,34 @@ export const checkpoint: PrimitiveRule<'checkpoint'> = {
     }
   },
 }
+
+/**
+ * A jitted function called inside a transform: `fun` applied to the inputs
+ * (its captured values leading). Forward mode differentiates through the
+ * Program's equations (so reverse mode sees them as written, with no
+ * recomputation); vmap batches the Program once and keeps the call.
+ */
+export const jitCall: PrimitiveRule<'jitCall'> = {
+  abstractEval(inputs, { fun }) {
+    checkOperands('jitCall', fun, inputs)
+    return fun.outputs.map((o) => o.aval)
+  },
+  cpu: (inputs, { fun }) => evalProgram(fun, inputs).map((y) => y.toConcrete()),
+  jvp: (primals, tangents, { fun }) =>
+    jvpFlat(
+      (xs) => evalProgram(fun, xs),
+      primals,
+      tangents.map((t, i) => instantiate(t, primals[i])),
+    ),
+  batch(inputs, dims, { fun, name }) {
+    const size = batchSize(inputs, dims)
+    const { moved, mask } = batchedInputs(inputs, dims)
+    const batched = batchedProgram(`vmap of ${name}`, fun, moved, mask, size)
+    const outs = bind('jitCall', [...batched.extra, ...moved], { fun: batched.program, name })
+    return [outs, outs.map(() => 0)]
+  },
+  dce: (params, used) => {
+    const smaller = checkpoint.dce?.({ fun: params.fun }, used)
+    return smaller ? { ...smaller, params: { fun: smaller.params.fun, name: params.name } } : null
+  },
+}

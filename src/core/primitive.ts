@@ -107,6 +107,8 @@ export interface PrimitiveParams {
   }
   /** `fun` applied to the inputs, its residuals recomputed rather than stored under reverse mode. */
   checkpoint: { readonly fun: Program }
+  /** A jitted function called inside a transform: `fun` (named `name`) applied to the inputs. */
+  jitCall: { readonly fun: Program; readonly name: string }
   whileLoop: {
     readonly cond: Program
     readonly body: Program
@@ -201,6 +203,7 @@ export const primitiveKinds = {
   customVjp: 'call',
   customVjpLin: 'control',
   checkpoint: 'call',
+  jitCall: 'call',
   whileLoop: 'control',
 } as const satisfies { readonly [P in Primitive]: PrimitiveKind }
 
