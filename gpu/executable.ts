@@ -70,6 +70,29 @@ const bufferId = (buffer: GPUBuffer): number => {
 const checkpointBytes = (results: readonly DeviceTensor[]): number =>
   results.reduce((n, t) => n + sizeOf(t.aval.shape) * 4, 0)
 
+/**
+ * The gate of a cond: for each of its branches' dispatches k (in `table` as
+ * [branch, x, y, z]), the workgroup counts at slot firstSlot + k of `args`:
+ * the dispatch's own where its branch is the clamped index, none elsewhere.
+ */
+function gateKernel(label: string, count: number, branches: number, firstSlot: number): CompiledKernel {
+  const code = `@group(0) @binding(0) var<storage, read> index: array<i32>;
+@group(0) @binding(1) var<storage, read> table: array<u32>;
+@group(0) @binding(2) var<storage, read_write> args: array<u32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let k = gid.x;
+  if (k >= ${count}u) { return; }
+  let taken = table[4u * k] == u32(clamp(index[0], 0i, ${branches - 1}i));
+  let at = 3u * (${firstSlot}u + k);
+  args[at] = select(0u, table[4u * k + 1u], taken);
+  args[at + 1u] = select(1u, table[4u * k + 2u], taken);
+  args[at + 2u] = select(1u, table[4u * k + 3u], taken);
+}
+`
+  return { code, entryPoint: 'main', workgroups: [Math.ceil(count / 64), 1, 1], label }
+}
+
 /** Outputs of at most this many elements (a loss, a metric) are copied back in the submission that computes them. */
 const SMALL_OUTPUT = 1
 
@@ -97,6 +120,12 @@ export class WebGpuExecutable implements Executable {
    * reuses a few.
    */
   private readonly bindGroups: Map<string, GPUBindGroup>[]
+  /** The indirect dispatch arguments of the conds' branches (3 u32 per slot), written by their gates. */
+  private readonly args: GPUBuffer | null = null
+  /** Per dispatch: its slot in `args` where it is a branch's, its gate's kernel where it is a gate. */
+  private readonly slot: number[]
+  private readonly gates = new Map<number, { kernel: CompiledKernel; table: GPUBuffer }>()
+  private readonly gatePipelines: Promise<Map<number, GPUComputePipeline>>
   /** Per dispatch: the logical buffers it binds that are the call's inputs or outputs. */
   private readonly perCall: number[][]
   private validated = false
@@ -123,6 +152,37 @@ export class WebGpuExecutable implements Executable {
     this.bindGroups = this.dispatches.map(() => new Map())
     this.ready = Promise.all(compiled.map((k) => pipelineFor(context, k)))
     this.ready.catch(() => undefined)
+    // Conds: a slot of indirect arguments per branch dispatch, a table of [branch, x, y, z] per gate.
+    let slots = 0
+    this.slot = this.dispatches.map((d) => (d.guard === undefined ? -1 : slots++))
+    if (slots > 0) {
+      this.args = context.device.createBuffer({ size: 12 * slots, usage: 0x80 | 0x100 }) // STORAGE | INDIRECT
+      this.dispatches.forEach((d, g) => {
+        if (d.gate === undefined) return
+        const guarded = this.dispatches.flatMap((e, i) => (e.guard?.gate === g ? [i] : []))
+        const table = new Uint32Array(4 * Math.max(1, guarded.length))
+        guarded.forEach((i, k) => {
+          const e = this.dispatches[i]
+          table.set([(e.guard as { branch: number }).branch, ...compiled[e.kernel].workgroups], 4 * k)
+        })
+        const buffer = context.device.createBuffer({ size: table.byteLength, usage: 0x80 | 0x08 }) // STORAGE | COPY_DST
+        context.device.queue.writeBuffer(buffer, 0, table)
+        const branches = lowered.conds[d.gate].branches.length
+        const kernel = gateKernel(
+          `gate of cond ${d.gate}`,
+          guarded.length,
+          branches,
+          guarded.length === 0 ? 0 : this.slot[guarded[0]],
+        )
+        this.gates.set(g, { kernel, table: buffer })
+      })
+    }
+    this.gatePipelines = (async () => {
+      const out = new Map<number, GPUComputePipeline>()
+      for (const [g, { kernel }] of this.gates) out.set(g, await pipelineFor(context, kernel))
+      return out
+    })()
+    this.gatePipelines.catch(() => undefined)
     for (const b of lowered.buffers) {
       if (b.role !== 'const') continue
       const value = program.constValues[b.index as number].toConcrete()
@@ -132,7 +192,7 @@ export class WebGpuExecutable implements Executable {
     }
     this.temps = this.plan.slotBytes.map((bytes) => pool.acquire(bytes))
     let entries = 0
-    this.entry = this.dispatches.map((d) => (compiled[d.kernel].usesStep ? entries++ : -1))
+    this.entry = this.dispatches.map((d) => (d.kernel >= 0 && compiled[d.kernel].usesStep ? entries++ : -1))
     if (entries === 0) this.starts = null
     else {
       const words = new Uint32Array((entries * STEP_STRIDE) / 4)
@@ -170,6 +230,19 @@ export class WebGpuExecutable implements Executable {
         resource: { buffer: this.starts as GPUBuffer, offset: entry * STEP_STRIDE, size: 16 * stepVectors(kernel) },
       })
     return this.context.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries })
+  }
+
+  /** The bind group of gate dispatch `i`: the index, its table, the indirect arguments. */
+  private gateGroup(i: number, index: GPUBuffer, pipeline: GPUComputePipeline): GPUBindGroup {
+    const gate = this.gates.get(i) as { table: GPUBuffer }
+    return this.context.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: index } },
+        { binding: 1, resource: { buffer: gate.table } },
+        { binding: 2, resource: { buffer: this.args as GPUBuffer } },
+      ],
+    })
   }
 
   async run(inputs: readonly Tensor[], options: RunOptions = {}): Promise<Tensor[]> {
@@ -215,6 +288,7 @@ export class WebGpuExecutable implements Executable {
   /** One call; the dispatches of kernel `omit` (if ≥ 0) are left out (kernelCosts). */
   private async call(inputs: readonly Tensor[], options: RunOptions, omit: number): Promise<Tensor[]> {
     const pipelines = await this.ready
+    const gatePipelines = await this.gatePipelines
     const { device } = this.context
     if (this.context.lost !== null)
       throw new DeviceLostError(
@@ -262,19 +336,29 @@ export class WebGpuExecutable implements Executable {
       let group = cache.get(key)
       if (group === undefined) {
         if (cache.size >= 8) cache.clear()
-        group = this.bindGroup(d, this.entry[i], bound, pipelines[d.kernel])
+        group =
+          d.gate === undefined
+            ? this.bindGroup(d, this.entry[i], bound, pipelines[d.kernel])
+            : this.gateGroup(i, bound.get(d.inputs[0]) as GPUBuffer, gatePipelines.get(i) as GPUComputePipeline)
         cache.set(key, group)
       }
       return group
     })
     let current: GPUComputePipeline | undefined
     this.dispatches.forEach((d, i) => {
-      if (d.kernel === omit) return
-      const pipeline = pipelines[d.kernel]
+      if (omit >= 0 && d.kernel === omit) return
+      const pipeline = d.gate === undefined ? pipelines[d.kernel] : (gatePipelines.get(i) as GPUComputePipeline)
       if (pipeline !== current) pass.setPipeline((current = pipeline))
       pass.setBindGroup(0, groups[i])
-      const [x, y, z] = this.compiled[d.kernel].workgroups
-      pass.dispatchWorkgroups(x, y, z)
+      // A branch's dispatch runs with the counts its gate wrote: its own if the branch is taken, none otherwise.
+      if (d.guard !== undefined) pass.dispatchWorkgroupsIndirect(this.args as GPUBuffer, 12 * this.slot[i])
+      else {
+        const [x, y, z] =
+          d.gate === undefined
+            ? this.compiled[d.kernel].workgroups
+            : (this.gates.get(i) as { kernel: CompiledKernel }).kernel.workgroups
+        pass.dispatchWorkgroups(x, y, z)
+      }
     })
     pass.end()
 

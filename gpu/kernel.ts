@@ -189,10 +189,13 @@ export interface LogicalBuffer {
   /** Elements (for a view: of one step's slice). */
   readonly size: number
   readonly type: ScalarType
-  readonly role: 'input' | 'const' | 'temp' | 'output' | 'view' | 'carry'
+  readonly role: 'input' | 'const' | 'temp' | 'output' | 'view' | 'carry' | 'alias'
   /** For inputs: the argument position; for outputs: the result position. */
   readonly index?: number
-  /** For a view: the stacked buffer [T, ...] whose slice t it is (at element offset + t·size), t the step's index. */
+  /**
+   * For a view: the stacked buffer [T, ...] whose slice t it is (at element offset + t·size), t the step's index.
+   * For an alias (a branch's output): the buffer it is, which every branch of the cond writes.
+   */
   readonly of?: number
   /** For a view: where its slice 0 starts in `of`, in elements (default 0; a scan over a slice of a stacked buffer). */
   readonly offset?: number
@@ -307,7 +310,21 @@ export interface Loop {
 }
 
 /** One entry of what a call runs: a kernel (an index into `kernels`), or a loop (into `loops`). */
-export type ScheduleItem = { readonly kernel: number } | { readonly loop: number }
+export type ScheduleItem = { readonly kernel: number } | { readonly loop: number } | { readonly cond: number }
+
+/**
+ * A cond on the device: every branch's kernels are in the schedule, each
+ * dispatched indirectly; a small gate kernel, dispatched first, reads the
+ * index and writes the workgroup counts of the branch it names, and zero
+ * workgroups for the others, so an untaken branch costs no compute and the
+ * call stays one submission with no read back. The branches write the
+ * cond's outputs through aliases.
+ */
+export interface Branches {
+  /** The buffer of the index (an i32 scalar, clamped to the branches). */
+  readonly index: number
+  readonly branches: readonly (readonly ScheduleItem[])[]
+}
 
 export interface LoweredProgram {
   readonly buffers: readonly LogicalBuffer[]
@@ -316,6 +333,7 @@ export interface LoweredProgram {
   /** What one call runs, in order. */
   readonly schedule: readonly ScheduleItem[]
   readonly loops: readonly Loop[]
+  readonly conds: readonly Branches[]
   /** For each program output, the logical buffer that holds it. */
   readonly outputs: readonly number[]
   /** Shapes of the outputs. */

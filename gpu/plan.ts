@@ -26,6 +26,10 @@ export interface Dispatch {
    * elements (a view's slice at this step, through the steps of the loops around it).
    */
   readonly offsets?: readonly number[]
+  /** The gate of cond `gate` (kernel −1): it reads the index (inputs[0]) and writes the branches' workgroup counts. */
+  readonly gate?: number
+  /** A dispatch of branch `branch` of a cond: dispatched indirectly, with the counts its gate (a dispatch index) wrote. */
+  readonly guard?: { readonly gate: number; readonly branch: number }
 }
 
 export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
@@ -42,6 +46,7 @@ export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
         const b = lowered.buffers[id]
         const carried = bound.get(id)
         if (carried !== undefined) id = carried
+        else if (b.role === 'alias') id = b.of as number
         else if (b.role === 'view') {
           offset += (b.offset ?? 0) + (steps.get(b.loop as number) as number) * b.size
           id = b.of as number
@@ -62,6 +67,18 @@ export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
           output: output.buffer,
           also: also?.buffer,
           offsets: inLoop ? [...inputs, output, ...(also === undefined ? [] : [also])].map((r) => r.offset) : undefined,
+        })
+        continue
+      }
+      if ('cond' in item) {
+        const c = lowered.conds[item.cond]
+        if (steps.size > 0) throw new Error('lowering: a cond inside a loop must be expanded before lowering')
+        const gate = out.length
+        out.push({ kernel: -1, gate: item.cond, inputs: [resolve(c.index).buffer], output: -1 })
+        c.branches.forEach((branch, b) => {
+          const from = out.length
+          run(branch, bound, steps)
+          for (let k = from; k < out.length; k++) out[k] = { ...out[k], guard: { gate, branch: b } }
         })
         continue
       }
@@ -96,7 +113,7 @@ export function planBuffers(
   dispatches: readonly Dispatch[] = dispatchesOf(lowered),
 ): BufferPlan {
   const lastUse = new Map<number, number>()
-  const written = (d: Dispatch) => (d.also === undefined ? [d.output] : [d.output, d.also])
+  const written = (d: Dispatch) => (d.output < 0 ? [] : d.also === undefined ? [d.output] : [d.output, d.also])
   dispatches.forEach((d, i) => {
     for (const id of [...d.inputs, ...written(d)]) lastUse.set(id, i)
   })

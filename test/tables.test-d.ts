@@ -21,7 +21,7 @@ describe('the tables over the primitives', () => {
     expectTypeOf<LoweringRule<'matmul'>['kind']>().toEqualTypeOf<'kernel' | 'unsupported'>()
     expectTypeOf<LoweringRule<'sum'>['kind']>().toEqualTypeOf<'kernel' | 'unsupported'>()
     expectTypeOf<LoweringRule<'add'>['kind']>().toEqualTypeOf<'inline' | 'unsupported'>()
-    expectTypeOf<LoweringRule<'scan'>['kind']>().toEqualTypeOf<'loop' | 'expand' | 'unsupported'>()
+    expectTypeOf<LoweringRule<'scan'>['kind']>().toEqualTypeOf<'loop' | 'expand' | 'branch' | 'unsupported'>()
     expectTypeOf<LoweringRule<'checkpoint'>['kind']>().toEqualTypeOf<'expand' | 'unsupported'>()
   })
   it('the unary primitives are one list, the WGSL renderer’s unary operators', () => {

@@ -32,7 +32,8 @@ export function analyse(program: Program): Analysis {
   const roots = new Set<Var>()
   for (const e of program.eqns) {
     if (isHeavy(e.prim)) roots.add(e.outputs[0])
-    if (loweringOf(e).kind === 'loop') for (const v of e.outputs) roots.add(v)
+    const kind = loweringOf(e).kind
+    if (kind === 'loop' || kind === 'branch') for (const v of e.outputs) roots.add(v)
   }
   for (const a of program.outputs) if (a instanceof Var && producer.has(a)) roots.add(a)
   const materialized = (v: Var) => roots.has(v) || !producer.has(v)

@@ -1,9 +1,10 @@
 /**
  * Control flow rewritten into what the lowering compiles, before it runs:
  *
- * - a `cond` becomes every branch inlined and each output selected by the
- *   (clamped) index: the same values, in the same one submission, but every
- *   branch is computed;
+ * - a `cond` inside a loop body or a branch becomes every branch inlined and
+ *   each output selected by the (clamped) index: the same values, in the
+ *   same one submission, but every branch is computed (a top-level cond is
+ *   kept: branches.ts dispatches only the branch its index names);
  * - a `whileLoop` with `maxIterations` becomes a `scan` of that many steps
  *   whose carry is kept once the predicate fails (select(pred, body(c), c)):
  *   the same values, one submission, every step computed. Without a bound
@@ -55,7 +56,7 @@ function selectScalar(out: Eqn[], pred: Atom, a: Atom, b: Atom): Atom {
 function expandCond(eqn: Eqn<'cond'>, out: Eqn[]): Atom[] {
   const [index, ...operands] = eqn.inputs
   const { branches } = eqn.params
-  const results = branches.map((b) => inlineProgram(expandControl(b), operands, out))
+  const results = branches.map((b) => inlineProgram(expandControl(b, true), operands, out))
   if (branches.length === 1) return results[0]
   // The index clamped to [0, n − 1]: −max(−max(i, 0), −(n − 1)).
   const lo = emit(out, 'max', [index, i32(0)], {}, index)
@@ -83,8 +84,8 @@ function expandWhile(eqn: Eqn<'whileLoop'>, out: Eqn[]): Atom[] | null {
   const constVars = consts.map((a) => new Var(a.aval))
   const carryVars = carry.map((a) => new Var(a.aval))
   const body: Eqn[] = []
-  const [pred] = inlineProgram(expandControl(p.cond), [...constVars.slice(0, p.condConsts), ...carryVars], body)
-  const next = inlineProgram(expandControl(p.body), [...constVars.slice(p.condConsts), ...carryVars], body)
+  const [pred] = inlineProgram(expandControl(p.cond, true), [...constVars.slice(0, p.condConsts), ...carryVars], body)
+  const next = inlineProgram(expandControl(p.body, true), [...constVars.slice(p.condConsts), ...carryVars], body)
   const kept = next.map((n, k) => selectScalar(body, pred, n, carryVars[k]))
   const outputs = carry.map((a) => new Var(a.aval))
   out.push({
@@ -102,8 +103,13 @@ function expandWhile(eqn: Eqn<'whileLoop'>, out: Eqn[]): Atom[] | null {
   return outputs
 }
 
-/** The Program with its calls inlined, its conds selected and its bounded whileLoops made scans. */
-export function expandControl(program: Program): Program {
+/**
+ * The Program with its calls inlined and its bounded whileLoops made scans;
+ * its conds are selected where `nested` (inside a loop or a branch), and at
+ * the top level kept for the lowering to dispatch indirectly, their branches
+ * expanded.
+ */
+export function expandControl(program: Program, nested = false): Program {
   const inlined = inlineCalls(program)
   const rename = new Map<Var, Atom>()
   const at = (a: Atom): Atom => (a instanceof Var ? (rename.get(a) ?? a) : a)
@@ -112,11 +118,17 @@ export function expandControl(program: Program): Program {
   for (const original of inlined.eqns) {
     const eqn = { ...original, inputs: original.inputs.map(at) } as Eqn
     let replaced: Atom[] | null = null
+    if (eqn.prim === 'cond' && !nested) {
+      const { branches } = eqn.params as Params<'cond'>
+      eqns.push({ ...eqn, params: { branches: branches.map((b) => expandControl(b, true)) } } as Eqn)
+      changed = true
+      continue
+    }
     if (eqn.prim === 'cond') replaced = expandCond(eqn as Eqn<'cond'>, eqns)
     else if (eqn.prim === 'whileLoop') replaced = expandWhile(eqn as Eqn<'whileLoop'>, eqns)
     else if (eqn.prim === 'scan') {
       const params = eqn.params as Params<'scan'>
-      const body = expandControl(params.body)
+      const body = expandControl(params.body, true)
       changed ||= body !== params.body
       eqns.push({ ...eqn, params: { ...params, body } } as Eqn)
       continue

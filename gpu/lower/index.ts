@@ -26,7 +26,16 @@ export function lower(called: Program, options: LowerOptions): LoweredProgram {
     p.eqns.reduce((n, e) => n + 1 + innerPrograms(e).reduce((m, q) => m + eqnCount(q), 0), 0)
   // Split kernels that would bind more buffers than the adapter allows.
   for (let attempt = 0; ; attempt++) {
-    const state: Lowering = { options, analyses, buffers: [], kernels: [], loops: [], b: new ExprBuilder(), over: null }
+    const state: Lowering = {
+      options,
+      analyses,
+      buffers: [],
+      kernels: [],
+      loops: [],
+      conds: [],
+      b: new ExprBuilder(),
+      over: null,
+    }
     const top = lowerProgram(state, program, null)
     if (state.over === null)
       return {
@@ -34,6 +43,7 @@ export function lower(called: Program, options: LowerOptions): LoweredProgram {
         kernels: state.kernels,
         schedule: top.schedule,
         loops: state.loops,
+        conds: state.conds,
         outputs: top.outputs,
         outputShapes: program.outputs.map((a) => a.aval.shape),
       }

@@ -23,7 +23,9 @@ export function bindOutputs(scope: Scope, binding: BodyBinding | null): number[]
     const writer =
       sameAs === undefined
         ? -1
-        : kernels.findIndex((k) => k.output === outputs[sameAs] && k.kind !== 'loop' && k.also === undefined)
+        : kernels.findIndex(
+            (k) => k.output === outputs[sameAs] && k.kind !== 'loop' && k.kind !== 'cond' && k.also === undefined,
+          )
     if (writer >= 0) {
       const also = addRecord(state, {
         size: sizeOf(a.aval.shape),

@@ -11,6 +11,7 @@ import { bindingCount, type ScheduleItem } from '../kernel.ts'
 import { analyse } from './analyse.ts'
 import { fuseEpilogues } from './epilogues.ts'
 import { emitKernel } from './inline.ts'
+import { emitCond } from './branches.ts'
 import { emitLoop } from './loops.ts'
 import { bindOutputs } from './outputs.ts'
 import { loweringOf } from './rules.ts'
@@ -36,7 +37,9 @@ export function lowerProgram(state: Lowering, program: Program, binding: BodyBin
 
   for (const e of program.eqns) {
     const v = e.outputs[0]
-    if (loweringOf(e).kind === 'loop') emitLoop(scope, e as Eqn<'scan'>)
+    const kind = loweringOf(e).kind
+    if (kind === 'loop') emitLoop(scope, e as Eqn<'scan'>)
+    else if (kind === 'branch') emitCond(scope, e as Eqn<'cond'>)
     else if (analysis.roots.has(v)) emitKernel(scope, v, { role: 'temp' })
   }
   const outputs = bindOutputs(scope, binding)
@@ -44,6 +47,7 @@ export function lowerProgram(state: Lowering, program: Program, binding: BodyBin
   fuseEpilogues(state.b, kernels, inlineVars, state.buffers, options.maxBuffers)
   const schedule = kernels.map((k, i): ScheduleItem => {
     if (k.kind === 'loop') return { loop: k.loop }
+    if (k.kind === 'cond') return { cond: k.cond }
     if (bindingCount(k) > options.maxBuffers && state.over === null)
       state.over = { analysis, kernel: k, candidate: inlineVars[i] }
     return { kernel: state.kernels.push(k) - 1 }

@@ -69,6 +69,10 @@ interface LoopRule {
 interface ExpandRule {
   readonly kind: 'expand'
 }
+/** A cond at the top level: its branches are lowered and dispatched indirectly (branches.ts). */
+interface BranchRule {
+  readonly kind: 'branch'
+}
 interface UnsupportedRule {
   readonly kind: 'unsupported'
 }
@@ -84,7 +88,7 @@ interface RuleOfKind<P extends Primitive> {
   readonly sort: KernelRule<P>
   readonly random: InlineRule<P>
   readonly call: ExpandRule
-  readonly control: LoopRule | ExpandRule
+  readonly control: LoopRule | ExpandRule | BranchRule
 }
 /**
  * A primitive's rule: the one its kind takes, or `unsupported`. (A new kind of
@@ -353,7 +357,8 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
     },
   },
   scan: { kind: 'loop' },
-  cond: { kind: 'expand' },
+  // At the top level a cond's branches are dispatched indirectly; inside a loop or a branch it is expanded.
+  cond: { kind: 'branch' },
   // A whileLoop with maxIterations is expanded into a scan; without a bound it stays, and is refused.
   whileLoop: { kind: 'unsupported' },
   customJvp: { kind: 'expand' },

@@ -9,7 +9,7 @@
 import type { DType } from '../../src/dtype.ts'
 import type { Atom, Eqn, Program, Var } from '../../src/ir/index.ts'
 import { sizeOf } from '../../src/tensor.ts'
-import type { ExprBuilder, Kernel, LogicalBuffer, Loop, ScalarType, ScheduleItem } from '../kernel.ts'
+import type { Branches, ExprBuilder, Kernel, LogicalBuffer, Loop, ScalarType, ScheduleItem } from '../kernel.ts'
 import type { ReductionStrategy } from '../kernels/reduce.ts'
 
 export interface LowerOptions {
@@ -64,6 +64,7 @@ export interface Lowering {
   readonly buffers: LogicalBuffer[]
   readonly kernels: Kernel[]
   readonly loops: Loop[]
+  readonly conds: Branches[]
   readonly b: ExprBuilder
   /** The first kernel found binding too many buffers, with the inline variable to materialise instead. */
   over: { readonly analysis: Analysis; readonly kernel: Kernel; readonly candidate: Var | undefined } | null
@@ -76,7 +77,14 @@ export interface LoopEntry {
   readonly inputs: readonly number[]
   readonly output: -1
 }
-export type Entry = Kernel | LoopEntry
+/** A cond among a Program's kernels while they are fused: it reads `inputs` (the index first) and writes its outputs. */
+export interface CondEntry {
+  readonly kind: 'cond'
+  readonly cond: number
+  readonly inputs: readonly number[]
+  readonly output: -1
+}
+export type Entry = Kernel | LoopEntry | CondEntry
 
 /** A Program's schedule and the buffers that hold its outputs. */
 export interface Lowered {

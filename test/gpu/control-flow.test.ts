@@ -54,6 +54,28 @@ describe.skipIf(backend === null)(`control flow on ${backend?.name ?? 'no adapte
     expect((await onGpu.compiled(w, tensor(true, { dtype: 'bool' }), x)).stats().submissions).toBe(1)
   })
 
+  it('a top-level cond is a gate and indirect dispatches: each branch’s values, the CPU’s, in one submission', async () => {
+    const f = jit(
+      (i: Tensor, v: Tensor) =>
+        switchCase(
+          i as Tensor<[], 'i32'>,
+          [(a: Tensor) => ops.exp(a), (a: Tensor) => ops.matmul(a, w), (a: Tensor) => a],
+          v,
+        ),
+      { backend: backend! },
+    )
+    for (const i of [-1, 0, 1, 2, 9]) {
+      const index = tensor(i, { dtype: 'i32' })
+      const want = [ops.exp(x), ops.matmul(x, w), x][Math.min(Math.max(i, 0), 2)]
+      expectClose(await (await f(index, x)).data(), want.dataSync(), close, `index ${i}`)
+    }
+    const exe = await f.compiled(tensor(0, { dtype: 'i32' }), x)
+    const dispatches = (exe as unknown as { dispatches: { gate?: number; guard?: { branch: number } }[] }).dispatches
+    expect(dispatches.filter((d) => d.gate !== undefined).length).toBe(1)
+    expect(new Set(dispatches.flatMap((d) => (d.guard ? [d.guard.branch] : []))).size).toBe(3)
+    expect(exe.stats().submissions).toBe(1)
+  })
+
   it('vmap of switchCase with a batched index', async () => {
     const f = (i: Tensor, v: Tensor) =>
       vmap(

@@ -1,0 +1,54 @@
+/**
+ * What the untaken branch of a `cond` costs on WebGPU. A cond whose branch 1
+ * is heavy (a 512³ product, twice) and branch 0 light (an elementwise map),
+ * compiled once; calls with each index, beside the same computation written
+ * as both branches and a select (`ops.where`), which computes the heavy
+ * branch whatever the index. One submission per call in all three. With
+ * the gate and indirect dispatch, a call that takes the light branch should
+ * cost about what the light branch costs, plus one small gate dispatch.
+ *
+ *   npx tsx bench/cond.ts [--json] [--calls 20]
+ */
+import { cond, jit, ops, random, tensor, type Tensor } from '../src/index.ts'
+import { webgpuBackend } from '../gpu/index.ts'
+
+const args = process.argv.slice(2)
+const json = args.includes('--json')
+const calls = Number(args[args.indexOf('--calls') + 1] ?? 20) || 20
+
+const backend = await webgpuBackend()
+const N = 512
+const a = random.normal(random.key(1), [N, N])
+const b = random.normal(random.key(2), [N, N])
+const heavy = (x: Tensor, y: Tensor) => ops.matmul(ops.tanh(ops.matmul(x, y)), y)
+const light = (x: Tensor, _y: Tensor) => ops.mul(x, 2)
+const branchy = jit((p: Tensor, x: Tensor, y: Tensor) => cond(p as Tensor<[], 'bool'>, heavy, light, x, y), { backend })
+const selected = jit(
+  (p: Tensor, x: Tensor, y: Tensor) =>
+    ops.where(ops.broadcastTo(p, [N, N]) as Tensor<[number, number], 'bool'>, heavy(x, y), light(x, y)),
+  {
+    backend,
+  },
+)
+
+async function time(f: typeof branchy, flag: boolean): Promise<number> {
+  const p = tensor(flag, { dtype: 'bool' })
+  await (await f(p, a, b)).data()
+  const t0 = performance.now()
+  for (let i = 0; i < calls; i++) await (await f(p, a, b)).data()
+  return (performance.now() - t0) / calls
+}
+
+const rows = [
+  { workload: 'cond, light branch taken', ms: await time(branchy, false) },
+  { workload: 'cond, heavy branch taken', ms: await time(branchy, true) },
+  { workload: 'both branches and a select', ms: await time(selected, false) },
+]
+const submissions = (await branchy.compiled(tensor(false, { dtype: 'bool' }), a, b)).stats().submissions
+for (const r of rows)
+  console.log(
+    json
+      ? JSON.stringify({ ...r, backend: backend.name, submissions })
+      : `${r.workload.padEnd(28)} ${r.ms.toFixed(2)} ms per call`,
+  )
+if (!json) console.log(`(${backend.name}; ${submissions} submission per call, ${calls} calls each)`)
