@@ -10,6 +10,7 @@ import { DeviceLostError, type Executable, type ExecutableStats, type RunOptions
 import type { Program } from '../src/ir/index.ts'
 import { concrete, formatAval, sameShape, sizeOf, type Tensor } from '../src/tensor.ts'
 import type { GpuContext } from './device.ts'
+import { Gates } from './gates.ts'
 import type { LoweredProgram } from './kernel.ts'
 import { CHECKPOINT_EVERY, CallRecord, RecentCalls } from './lineage.ts'
 import { dispatchesOf, planBuffers, type BufferPlan, type Dispatch } from './plan.ts'
@@ -70,29 +71,6 @@ const bufferId = (buffer: GPUBuffer): number => {
 const checkpointBytes = (results: readonly DeviceTensor[]): number =>
   results.reduce((n, t) => n + sizeOf(t.aval.shape) * 4, 0)
 
-/**
- * The gate of a cond: for each of its branches' dispatches k (in `table` as
- * [branch, x, y, z]), the workgroup counts at slot firstSlot + k of `args`:
- * the dispatch's own where its branch is the clamped index, none elsewhere.
- */
-function gateKernel(label: string, count: number, branches: number, firstSlot: number): CompiledKernel {
-  const code = `@group(0) @binding(0) var<storage, read> index: array<i32>;
-@group(0) @binding(1) var<storage, read> table: array<u32>;
-@group(0) @binding(2) var<storage, read_write> args: array<u32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let k = gid.x;
-  if (k >= ${count}u) { return; }
-  let taken = table[4u * k] == u32(clamp(index[0], 0i, ${branches - 1}i));
-  let at = 3u * (${firstSlot}u + k);
-  args[at] = select(0u, table[4u * k + 1u], taken);
-  args[at + 1u] = select(1u, table[4u * k + 2u], taken);
-  args[at + 2u] = select(1u, table[4u * k + 3u], taken);
-}
-`
-  return { code, entryPoint: 'main', workgroups: [Math.ceil(count / 64), 1, 1], label }
-}
-
 /** Outputs of at most this many elements (a loss, a metric) are copied back in the submission that computes them. */
 const SMALL_OUTPUT = 1
 
@@ -120,14 +98,11 @@ export class WebGpuExecutable implements Executable {
    * reuses a few.
    */
   private readonly bindGroups: Map<string, GPUBindGroup>[]
-  /** The indirect dispatch arguments of the conds' branches (3 u32 per slot), written by their gates. */
-  private readonly args: GPUBuffer | null = null
-  /** Per dispatch: its slot in `args` where it is a branch's, its gate's kernel where it is a gate. */
-  private readonly slot: number[]
-  private readonly gates = new Map<number, { kernel: CompiledKernel; table: GPUBuffer }>()
-  private readonly gatePipelines: Promise<Map<number, GPUComputePipeline>>
   /** Per dispatch: the logical buffers it binds that are the call's inputs or outputs. */
   private readonly perCall: number[][]
+  /** The gates of control flow and their indirect arguments (gates.ts). */
+  private readonly gates: Gates
+  private readonly gatePipelines: Promise<Map<number, GPUComputePipeline>>
   private validated = false
 
   constructor(
@@ -152,34 +127,11 @@ export class WebGpuExecutable implements Executable {
     this.bindGroups = this.dispatches.map(() => new Map())
     this.ready = Promise.all(compiled.map((k) => pipelineFor(context, k)))
     this.ready.catch(() => undefined)
-    // Conds: a slot of indirect arguments per branch dispatch, a table of [branch, x, y, z] per gate.
-    let slots = 0
-    this.slot = this.dispatches.map((d) => (d.guard === undefined ? -1 : slots++))
-    if (slots > 0) {
-      this.args = context.device.createBuffer({ size: 12 * slots, usage: 0x80 | 0x100 }) // STORAGE | INDIRECT
-      this.dispatches.forEach((d, g) => {
-        if (d.gate === undefined) return
-        const guarded = this.dispatches.flatMap((e, i) => (e.guard?.gate === g ? [i] : []))
-        const table = new Uint32Array(4 * Math.max(1, guarded.length))
-        guarded.forEach((i, k) => {
-          const e = this.dispatches[i]
-          table.set([(e.guard as { branch: number }).branch, ...compiled[e.kernel].workgroups], 4 * k)
-        })
-        const buffer = context.device.createBuffer({ size: table.byteLength, usage: 0x80 | 0x08 }) // STORAGE | COPY_DST
-        context.device.queue.writeBuffer(buffer, 0, table)
-        const branches = lowered.conds[d.gate].branches.length
-        const kernel = gateKernel(
-          `gate of cond ${d.gate}`,
-          guarded.length,
-          branches,
-          guarded.length === 0 ? 0 : this.slot[guarded[0]],
-        )
-        this.gates.set(g, { kernel, table: buffer })
-      })
-    }
+    const gates = new Gates(context, this.dispatches, (k) => compiled[k].workgroups)
+    this.gates = gates
     this.gatePipelines = (async () => {
       const out = new Map<number, GPUComputePipeline>()
-      for (const [g, { kernel }] of this.gates) out.set(g, await pipelineFor(context, kernel))
+      for (const [g, { kernel }] of gates.byDispatch) out.set(g, await pipelineFor(context, { ...kernel }))
       return out
     })()
     this.gatePipelines.catch(() => undefined)
@@ -230,19 +182,6 @@ export class WebGpuExecutable implements Executable {
         resource: { buffer: this.starts as GPUBuffer, offset: entry * STEP_STRIDE, size: 16 * stepVectors(kernel) },
       })
     return this.context.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries })
-  }
-
-  /** The bind group of gate dispatch `i`: the index, its table, the indirect arguments. */
-  private gateGroup(i: number, index: GPUBuffer, pipeline: GPUComputePipeline): GPUBindGroup {
-    const gate = this.gates.get(i) as { table: GPUBuffer }
-    return this.context.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: index } },
-        { binding: 1, resource: { buffer: gate.table } },
-        { binding: 2, resource: { buffer: this.args as GPUBuffer } },
-      ],
-    })
   }
 
   async run(inputs: readonly Tensor[], options: RunOptions = {}): Promise<Tensor[]> {
@@ -339,7 +278,12 @@ export class WebGpuExecutable implements Executable {
         group =
           d.gate === undefined
             ? this.bindGroup(d, this.entry[i], bound, pipelines[d.kernel])
-            : this.gateGroup(i, bound.get(d.inputs[0]) as GPUBuffer, gatePipelines.get(i) as GPUComputePipeline)
+            : this.gates.bindGroup(
+                this.context,
+                i,
+                d.inputs.length === 0 ? undefined : (bound.get(d.inputs[0]) as GPUBuffer),
+                gatePipelines.get(i) as GPUComputePipeline,
+              )
         cache.set(key, group)
       }
       return group
@@ -351,12 +295,13 @@ export class WebGpuExecutable implements Executable {
       if (pipeline !== current) pass.setPipeline((current = pipeline))
       pass.setBindGroup(0, groups[i])
       // A branch's dispatch runs with the counts its gate wrote: its own if the branch is taken, none otherwise.
-      if (d.guard !== undefined) pass.dispatchWorkgroupsIndirect(this.args as GPUBuffer, 12 * this.slot[i])
+      if (d.guard !== undefined) pass.dispatchWorkgroupsIndirect(this.gates.args as GPUBuffer, 12 * this.gates.slot[i])
       else {
         const [x, y, z] =
           d.gate === undefined
             ? this.compiled[d.kernel].workgroups
-            : (this.gates.get(i) as { kernel: CompiledKernel }).kernel.workgroups
+            : (this.gates.byDispatch.get(i) as { kernel: { workgroups: readonly [number, number, number] } }).kernel
+                .workgroups
         pass.dispatchWorkgroups(x, y, z)
       }
     })

@@ -310,7 +310,11 @@ export interface Loop {
 }
 
 /** One entry of what a call runs: a kernel (an index into `kernels`), or a loop (into `loops`). */
-export type ScheduleItem = { readonly kernel: number } | { readonly loop: number } | { readonly cond: number }
+export type ScheduleItem =
+  | { readonly kernel: number }
+  | { readonly loop: number }
+  | { readonly cond: number }
+  | { readonly while: number }
 
 /**
  * A cond on the device: every branch's kernels are in the schedule, each
@@ -320,6 +324,25 @@ export type ScheduleItem = { readonly kernel: number } | { readonly loop: number
  * call stays one submission with no read back. The branches write the
  * cond's outputs through aliases.
  */
+/**
+ * A whileLoop on the device, up to `length` steps in the call's one
+ * submission: each step dispatches the predicate, a gate that decides
+ * whether the loop still runs, and the body, which writes the next carries
+ * and copies them over the carries (its results). The predicate and body
+ * are dispatched indirectly: once the predicate fails, a step costs its
+ * gate alone, and the carries keep the last step's values.
+ */
+export interface WhileLoop {
+  /** The most steps the loop dispatches (its maxIterations). */
+  readonly length: number
+  /** The bool buffer the predicate's kernels write. */
+  readonly pred: number
+  /** What computes the predicate from the carries. */
+  readonly predicate: readonly ScheduleItem[]
+  /** What computes the next carries and copies them over the carries. */
+  readonly body: readonly ScheduleItem[]
+}
+
 export interface Branches {
   /** The buffer of the index (an i32 scalar, clamped to the branches). */
   readonly index: number
@@ -334,6 +357,7 @@ export interface LoweredProgram {
   readonly schedule: readonly ScheduleItem[]
   readonly loops: readonly Loop[]
   readonly conds: readonly Branches[]
+  readonly whiles: readonly WhileLoop[]
   /** For each program output, the logical buffer that holds it. */
   readonly outputs: readonly number[]
   /** Shapes of the outputs. */

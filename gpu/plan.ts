@@ -12,6 +12,7 @@
  * still read by the dispatch that writes it, since a dispatch may not read
  * and write one buffer).
  */
+import type { GateKind } from './gates.ts'
 import type { LoweredProgram, ScheduleItem } from './kernel.ts'
 
 export interface Dispatch {
@@ -26,9 +27,12 @@ export interface Dispatch {
    * elements (a view's slice at this step, through the steps of the loops around it).
    */
   readonly offsets?: readonly number[]
-  /** The gate of cond `gate` (kernel −1): it reads the index (inputs[0]) and writes the branches' workgroup counts. */
-  readonly gate?: number
-  /** A dispatch of branch `branch` of a cond: dispatched indirectly, with the counts its gate (a dispatch index) wrote. */
+  /**
+   * A gate (kernel −1, gates.ts): it reads inputs[0] (a cond's index, a whileLoop step's predicate) if any and
+   * writes the workgroup counts of the dispatches it guards.
+   */
+  readonly gate?: GateKind
+  /** A guarded dispatch: run indirectly, with the counts its gate (a dispatch index) wrote for `branch`. */
   readonly guard?: { readonly gate: number; readonly branch: number }
 }
 
@@ -70,11 +74,38 @@ export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
         })
         continue
       }
+      if ('while' in item) {
+        const w = lowered.whiles[item.while]
+        if (steps.size > 0) throw new Error('lowering: a whileLoop inside a loop must be expanded before lowering')
+        const mark = (from: number, gate: number) => {
+          for (let k = from; k < out.length; k++) out[k] = { ...out[k], guard: { gate, branch: 1 } }
+        }
+        // The opening gate starts the loop and lets the first predicate run; each step's gate, after its
+        // predicate, lets the body and the next predicate run while the loop runs.
+        let gate = out.push({ kernel: -1, gate: { kind: 'open', loop: item.while }, inputs: [], output: -1 }) - 1
+        for (let s = 0; s < w.length; s++) {
+          const predicate = out.length
+          run(w.predicate, bound, steps)
+          mark(predicate, gate)
+          const step = out.push({
+            kernel: -1,
+            gate: { kind: 'step', loop: item.while },
+            inputs: [resolve(w.pred).buffer],
+            output: -1,
+          })
+          gate = step - 1
+          const body = out.length
+          run(w.body, bound, steps)
+          mark(body, gate)
+        }
+        continue
+      }
       if ('cond' in item) {
         const c = lowered.conds[item.cond]
         if (steps.size > 0) throw new Error('lowering: a cond inside a loop must be expanded before lowering')
         const gate = out.length
-        out.push({ kernel: -1, gate: item.cond, inputs: [resolve(c.index).buffer], output: -1 })
+        const gateKind = { kind: 'cond' as const, cond: item.cond, branches: c.branches.length }
+        out.push({ kernel: -1, gate: gateKind, inputs: [resolve(c.index).buffer], output: -1 })
         c.branches.forEach((branch, b) => {
           const from = out.length
           run(branch, bound, steps)

@@ -5,10 +5,12 @@
  *   each output selected by the (clamped) index: the same values, in the
  *   same one submission, but every branch is computed (a top-level cond is
  *   kept: branches.ts dispatches only the branch its index names);
- * - a `whileLoop` with `maxIterations` becomes a `scan` of that many steps
- *   whose carry is kept once the predicate fails (select(pred, body(c), c)):
- *   the same values, one submission, every step computed. Without a bound
- *   the loop is left for the lowering to refuse (the CPU runs it).
+ * - a `whileLoop` with `maxIterations` inside a loop body or a branch
+ *   becomes a `scan` of that many steps whose carry is kept once the
+ *   predicate fails (select(pred, body(c), c)): the same values, one
+ *   submission, every step computed (a top-level one is kept: branches.ts
+ *   gates its steps). Without a bound the loop is left for the lowering to
+ *   refuse (the CPU runs it).
  *
  * Calls (customJvp, customVjp, checkpoint) are inlined first
  * (src/passes/inline-calls.ts). Inside scan bodies the same rewrites apply.
@@ -125,7 +127,7 @@ export function expandControl(program: Program, nested = false): Program {
       continue
     }
     if (eqn.prim === 'cond') replaced = expandCond(eqn as Eqn<'cond'>, eqns)
-    else if (eqn.prim === 'whileLoop') replaced = expandWhile(eqn as Eqn<'whileLoop'>, eqns)
+    else if (eqn.prim === 'whileLoop' && nested) replaced = expandWhile(eqn as Eqn<'whileLoop'>, eqns)
     else if (eqn.prim === 'scan') {
       const params = eqn.params as Params<'scan'>
       const body = expandControl(params.body, true)

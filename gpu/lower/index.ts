@@ -33,6 +33,7 @@ export function lower(called: Program, options: LowerOptions): LoweredProgram {
       kernels: [],
       loops: [],
       conds: [],
+      whiles: [],
       b: new ExprBuilder(),
       over: null,
     }
@@ -44,6 +45,7 @@ export function lower(called: Program, options: LowerOptions): LoweredProgram {
         schedule: top.schedule,
         loops: state.loops,
         conds: state.conds,
+        whiles: state.whiles,
         outputs: top.outputs,
         outputShapes: program.outputs.map((a) => a.aval.shape),
       }

@@ -24,7 +24,12 @@ export function bindOutputs(scope: Scope, binding: BodyBinding | null): number[]
       sameAs === undefined
         ? -1
         : kernels.findIndex(
-            (k) => k.output === outputs[sameAs] && k.kind !== 'loop' && k.kind !== 'cond' && k.also === undefined,
+            (k) =>
+              k.output === outputs[sameAs] &&
+              k.kind !== 'loop' &&
+              k.kind !== 'cond' &&
+              k.kind !== 'while' &&
+              k.also === undefined,
           )
     if (writer >= 0) {
       const also = addRecord(state, {

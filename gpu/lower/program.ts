@@ -11,7 +11,7 @@ import { bindingCount, type ScheduleItem } from '../kernel.ts'
 import { analyse } from './analyse.ts'
 import { fuseEpilogues } from './epilogues.ts'
 import { emitKernel } from './inline.ts'
-import { emitCond } from './branches.ts'
+import { emitCond, emitWhile } from './branches.ts'
 import { emitLoop } from './loops.ts'
 import { bindOutputs } from './outputs.ts'
 import { loweringOf } from './rules.ts'
@@ -39,6 +39,7 @@ export function lowerProgram(state: Lowering, program: Program, binding: BodyBin
     const v = e.outputs[0]
     const kind = loweringOf(e).kind
     if (kind === 'loop') emitLoop(scope, e as Eqn<'scan'>)
+    else if (kind === 'branch' && e.prim === 'whileLoop') emitWhile(scope, e as Eqn<'whileLoop'>)
     else if (kind === 'branch') emitCond(scope, e as Eqn<'cond'>)
     else if (analysis.roots.has(v)) emitKernel(scope, v, { role: 'temp' })
   }
@@ -48,6 +49,7 @@ export function lowerProgram(state: Lowering, program: Program, binding: BodyBin
   const schedule = kernels.map((k, i): ScheduleItem => {
     if (k.kind === 'loop') return { loop: k.loop }
     if (k.kind === 'cond') return { cond: k.cond }
+    if (k.kind === 'while') return { while: k.loop }
     if (bindingCount(k) > options.maxBuffers && state.over === null)
       state.over = { analysis, kernel: k, candidate: inlineVars[i] }
     return { kernel: state.kernels.push(k) - 1 }

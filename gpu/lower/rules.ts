@@ -69,7 +69,10 @@ interface LoopRule {
 interface ExpandRule {
   readonly kind: 'expand'
 }
-/** A cond at the top level: its branches are lowered and dispatched indirectly (branches.ts). */
+/**
+ * A cond or a bounded whileLoop at the top level: lowered with gates that
+ * choose on the device what runs, dispatched indirectly (branches.ts).
+ */
 interface BranchRule {
   readonly kind: 'branch'
 }
@@ -359,8 +362,8 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
   scan: { kind: 'loop' },
   // At the top level a cond's branches are dispatched indirectly; inside a loop or a branch it is expanded.
   cond: { kind: 'branch' },
-  // A whileLoop with maxIterations is expanded into a scan; without a bound it stays, and is refused.
-  whileLoop: { kind: 'unsupported' },
+  // With maxIterations, gated steps at the top level and a scan inside a loop; without a bound it is refused.
+  whileLoop: { kind: 'branch' },
   customJvp: { kind: 'expand' },
   customVjp: { kind: 'expand' },
   checkpoint: { kind: 'expand' },

@@ -9,7 +9,16 @@
 import type { DType } from '../../src/dtype.ts'
 import type { Atom, Eqn, Program, Var } from '../../src/ir/index.ts'
 import { sizeOf } from '../../src/tensor.ts'
-import type { Branches, ExprBuilder, Kernel, LogicalBuffer, Loop, ScalarType, ScheduleItem } from '../kernel.ts'
+import type {
+  Branches,
+  ExprBuilder,
+  Kernel,
+  LogicalBuffer,
+  Loop,
+  ScalarType,
+  ScheduleItem,
+  WhileLoop,
+} from '../kernel.ts'
 import type { ReductionStrategy } from '../kernels/reduce.ts'
 
 export interface LowerOptions {
@@ -65,6 +74,7 @@ export interface Lowering {
   readonly kernels: Kernel[]
   readonly loops: Loop[]
   readonly conds: Branches[]
+  readonly whiles: WhileLoop[]
   readonly b: ExprBuilder
   /** The first kernel found binding too many buffers, with the inline variable to materialise instead. */
   over: { readonly analysis: Analysis; readonly kernel: Kernel; readonly candidate: Var | undefined } | null
@@ -84,7 +94,14 @@ export interface CondEntry {
   readonly inputs: readonly number[]
   readonly output: -1
 }
-export type Entry = Kernel | LoopEntry | CondEntry
+/** A whileLoop among a Program's kernels while they are fused: it reads `inputs` (its consts and carries). */
+export interface WhileEntry {
+  readonly kind: 'while'
+  readonly loop: number
+  readonly inputs: readonly number[]
+  readonly output: -1
+}
+export type Entry = Kernel | LoopEntry | CondEntry | WhileEntry
 
 /** A Program's schedule and the buffers that hold its outputs. */
 export interface Lowered {

@@ -76,6 +76,31 @@ describe.skipIf(backend === null)(`control flow on ${backend?.name ?? 'no adapte
     expect(exe.stats().submissions).toBe(1)
   })
 
+  it('a bounded whileLoop: gated steps, the CPU’s values for every trip count, stopping at the bound', async () => {
+    const loop = (v: Tensor, n: Tensor) =>
+      whileLoop(
+        ([k]: [Tensor, Tensor]) => ops.less(k, n) as Tensor<[], 'bool'>,
+        ([k, y]: [Tensor, Tensor]) => [ops.add(k, 1), ops.tanh(ops.matmul(y, w))] as [Tensor, Tensor],
+        [tensor(0, { dtype: 'i32' }) as Tensor, v] as [Tensor, Tensor],
+        { maxIterations: 5 },
+      )
+    const f = jit(loop, { backend: backend! })
+    for (const n of [0, 1, 3, 5, 9]) {
+      const count = tensor(n, { dtype: 'i32' })
+      const [k, y] = await f(x, count)
+      const [wantK, wantY] = loop(x, count)
+      expect(Array.from(await k.data())).toEqual(Array.from(wantK.dataSync()))
+      expect(Array.from(await k.data())).toEqual([Math.min(n, 5)])
+      expectClose(await y.data(), wantY.dataSync(), close, `n = ${n}`)
+    }
+    const exe = await f.compiled(x, tensor(1, { dtype: 'i32' }))
+    const gates = (exe as unknown as { dispatches: { gate?: { kind: string } }[] }).dispatches.flatMap((d) =>
+      d.gate ? [d.gate.kind] : [],
+    )
+    expect(gates).toEqual(['open', 'step', 'step', 'step', 'step', 'step'])
+    expect(exe.stats().submissions).toBe(1)
+  })
+
   it('vmap of switchCase with a batched index', async () => {
     const f = (i: Tensor, v: Tensor) =>
       vmap(
