@@ -17,26 +17,14 @@
  */
 import type { Params } from '../../src/core/index.ts'
 import { type Atom, type Eqn, Literal, Program, Var } from '../../src/ir/index.ts'
-import { inlineCalls } from '../../src/passes/index.ts'
+import { inlineCalls, inlineProgram as inlineInto } from '../../src/passes/index.ts'
 import { scalarOf } from '../../src/tensor.ts'
 
 const i32 = (v: number) => new Literal(scalarOf(v, 'i32'))
 
 /** Appends `program`'s equations with its inputs bound to `inputs` and fresh variables; its outputs' atoms. */
-function inlineProgram(program: Program, inputs: readonly Atom[], out: Eqn[]): Atom[] {
-  const local = new Map<Var, Atom>()
-  program.inputs.forEach((v, i) => local.set(v, inputs[i]))
-  const read = (a: Atom): Atom => (a instanceof Var ? (local.get(a) ?? a) : a)
-  for (const e of program.eqns) {
-    const outputs = e.outputs.map((v) => {
-      const fresh = new Var(v.aval)
-      local.set(v, fresh)
-      return fresh
-    })
-    out.push({ ...e, inputs: e.inputs.map(read), outputs })
-  }
-  return program.outputs.map(read)
-}
+const inlineProgram = (program: Program, inputs: readonly Atom[], out: Eqn[]): Atom[] =>
+  inlineInto(program, inputs, (e) => out.push(e))
 
 /** Emits `prim` and returns its one output. */
 function emit<P extends Eqn['prim']>(out: Eqn[], prim: P, inputs: readonly Atom[], params: Params<P>, like: Atom): Var {

@@ -49,6 +49,31 @@ export function stageBranches(
 }
 
 /**
+ * `program` applied to inputs batched on axis 0 where `mask` says: its
+ * outputs batched on axis 0, broadcast where the data flow leaves one
+ * unbatched (or, with `keepUnbatched`, left as they are).
+ */
+export function evalBatched(
+  program: Program,
+  inputs: readonly Tensor[],
+  mask: readonly boolean[],
+  size: number,
+  keepUnbatched = false,
+): Tensor[] {
+  return withMain(
+    'vmap',
+    (m) => new BatchTrace(m),
+    (trace) => {
+      const args = inputs.map((x, i) => (mask[i] ? new BatchTracer(trace as BatchTrace, x, 0) : x))
+      return evalProgram(program, args).map((o) => {
+        const y = fullRaise(trace, o) as BatchTracer
+        return keepUnbatched && y.dim === null ? y.value : moveBatchAxis(y.value, y.dim, 0, size)
+      })
+    },
+  )
+}
+
+/**
  * `program` batched: its inputs batched on axis 0 where `mask` says, every
  * output batched on axis 0 (broadcast where the data flow leaves it
  * unbatched), staged as a closed Program that takes [...extra, ...inputs].
@@ -63,18 +88,7 @@ export function batchedProgram(
   return stageClosed(
     name,
     inputs.map((x) => x.aval),
-    (ins) =>
-      withMain(
-        'vmap',
-        (m) => new BatchTrace(m),
-        (trace) => {
-          const args = ins.map((x, i) => (mask[i] ? new BatchTracer(trace as BatchTrace, x, 0) : x))
-          return evalProgram(program, args).map((o) => {
-            const y = fullRaise(trace, o) as BatchTracer
-            return moveBatchAxis(y.value, y.dim, 0, size)
-          })
-        },
-      ),
+    (ins) => evalBatched(program, ins, mask, size),
   )
 }
 

@@ -16,18 +16,17 @@
  */
 import { broadcast, compare, convert, fullLike, max, moveAxis, neg, reshape, select } from '../core/lax.ts'
 import { isUndefined, type PrimitiveRule } from '../core/primitive.ts'
-import { bind, fullRaise, withMain } from '../core/trace.ts'
+import { bind } from '../core/trace.ts'
 import { deadCodeElimination } from '../core/dce.ts'
 import { evalProgram } from '../core/interpret.ts'
 import { isFloat } from '../dtype.ts'
 import { jvpFlat } from '../ad/jvp.ts'
 import { transposeProgram } from '../ad/transpose.ts'
-import { BatchTrace, BatchTracer, moveBatchAxis } from '../batch/vmap.ts'
 import { Program, type Atom } from '../ir/program.ts'
 import { foldZeros } from '../passes/simplify.ts'
 import { type Aval, formatAval, isKnownZero, sameShape, type Tensor, zerosLike } from '../tensor.ts'
 import { batchSize } from '../primitives/elementwise.ts'
-import { linearPart, stageBranches } from './branches.ts'
+import { evalBatched, linearPart, stageBranches } from './branches.ts'
 
 const sameAval = (a: Aval, b: Aval) => a.dtype === b.dtype && sameShape(a.shape, b.shape)
 const pick = <T>(list: readonly T[], mask: readonly boolean[], want = true): T[] =>
@@ -154,20 +153,7 @@ export const cond: PrimitiveRule<'cond'> = {
     const { branches: batched, extra } = stageBranches(
       'vmap of a cond branch',
       moved.map((x) => x.aval),
-      branches.map(
-        (branch) => (ins) =>
-          withMain(
-            'vmap',
-            (m) => new BatchTrace(m),
-            (trace) => {
-              const args = ins.map((x, i) => (mask[i] ? new BatchTracer(trace as BatchTrace, x, 0) : x))
-              return evalProgram(branch, args).map((o) => {
-                const y = fullRaise(trace, o) as BatchTracer
-                return moveBatchAxis(y.value, y.dim, 0, size)
-              })
-            },
-          ),
-      ),
+      branches.map((branch) => (ins) => evalBatched(branch, ins, mask, size)),
     )
     if (dims[0] === null) {
       const outs = bind('cond', [index, ...extra, ...moved], { branches: batched })

@@ -53,6 +53,7 @@ import {
   type Tensor,
 } from '../tensor.ts'
 import { batchSize } from '../primitives/elementwise.ts'
+import { stageClosed } from './branches.ts'
 
 type ScanParams = Params<'scan'>
 
@@ -99,9 +100,8 @@ function stageBody(
   avals: readonly Aval[],
   fn: (inputs: Tensor[]) => Tensor[],
 ): { body: Program; extra: Tensor[] } {
-  const { program } = stage(name, avals, (inputs) => ({ outputs: fn(inputs), result: null }))
-  const closed = closeProgram(program)
-  return { body: closed.program, extra: closed.consts }
+  const { program, extra } = stageClosed(name, avals, fn)
+  return { body: program, extra }
 }
 
 /** One slice along the leading axis of a concrete tensor. */

@@ -18,16 +18,16 @@
  */
 import { broadcast, compare, convert, fullLike, moveAxis, reduceMax, reshape, select } from '../core/lax.ts'
 import type { Params, PrimitiveRule } from '../core/primitive.ts'
-import { bind, fullRaise, withMain } from '../core/trace.ts'
+import { bind } from '../core/trace.ts'
 import { evalProgram } from '../core/interpret.ts'
 import { isFloat } from '../dtype.ts'
 import { jvpFlat } from '../ad/jvp.ts'
-import { BatchTrace, BatchTracer, moveBatchAxis } from '../batch/vmap.ts'
-import { dependsOn, type Program } from '../ir/program.ts'
+import { moveBatchAxis } from '../batch/vmap.ts'
+import { dependsOn } from '../ir/program.ts'
 import { foldZeros } from '../passes/simplify.ts'
 import { type Aval, formatAval, isKnownZero, sameShape, type Tensor, zerosLike } from '../tensor.ts'
 import { batchSize } from '../primitives/elementwise.ts'
-import { stageClosed } from './branches.ts'
+import { evalBatched, stageClosed } from './branches.ts'
 
 type WhileParams = Params<'whileLoop'>
 
@@ -56,21 +56,6 @@ function groups<T>(list: readonly T[], p: WhileParams) {
     bodyConsts: list.slice(p.condConsts, p.condConsts + p.bodyConsts),
     carry: list.slice(p.condConsts + p.bodyConsts),
   }
-}
-
-/** `program` applied to batched inputs (batch axis 0 where marked), its outputs batched at 0 (or left as they are). */
-function batched(program: Program, mask: readonly boolean[], size: number, ins: readonly Tensor[]): Tensor[] {
-  return withMain(
-    'vmap',
-    (m) => new BatchTrace(m),
-    (trace) => {
-      const args = ins.map((x, i) => (mask[i] ? new BatchTracer(trace as BatchTrace, x, 0) : x))
-      return evalProgram(program, args).map((o) => {
-        const y = fullRaise(trace, o) as BatchTracer
-        return y.dim === null ? y.value : moveBatchAxis(y.value, y.dim, 0, size)
-      })
-    },
-  )
 }
 
 export const whileLoop: PrimitiveRule<'whileLoop'> = {
@@ -209,7 +194,7 @@ export const whileLoop: PrimitiveRule<'whileLoop'> = {
       'vmap of a whileLoop predicate',
       [...mg.condConsts.map((x) => x.aval), ...carryAvals],
       (ins) => {
-        const [pred] = batched(p.cond, condMask, size, ins)
+        const [pred] = evalBatched(p.cond, ins, condMask, size, true)
         if (!predBatched) return [pred]
         // Any member still running keeps the loop going.
         const running = reduceMax(convert(pred, 'i32'), [0])
@@ -223,11 +208,11 @@ export const whileLoop: PrimitiveRule<'whileLoop'> = {
         const cc = ins.slice(0, mg.condConsts.length)
         const bc = ins.slice(mg.condConsts.length, mg.condConsts.length + mg.bodyConsts.length)
         const carry = ins.slice(mg.condConsts.length + mg.bodyConsts.length)
-        const next = batched(p.body, bodyMask, size, [...bc, ...carry]).map((y, k) =>
+        const next = evalBatched(p.body, [...bc, ...carry], bodyMask, size, true).map((y, k) =>
           carryMask[k] ? moveBatchAxis(y, y.aval.shape.length === carry[k].aval.shape.length ? 0 : null, 0, size) : y,
         )
         if (!predBatched) return next
-        const [pred] = batched(p.cond, condMask, size, [...cc, ...carry])
+        const [pred] = evalBatched(p.cond, [...cc, ...carry], condMask, size, true)
         return next.map((y, k) => {
           const shape = y.aval.shape
           const mask = broadcast(reshape(pred, [size, ...shape.slice(1).map(() => 1)]), shape)

@@ -40,7 +40,7 @@ export interface Passes {
 }
 
 /** `program` with the chosen passes applied: common subexpressions merged, then loop motion. */
-export { inlineCalls } from './inline-calls.ts'
+export { inlineCalls, inlineProgram } from './inline-calls.ts'
 
 export function optimize(program: Program, passes: Passes): Program {
   const merged = passes.cse ? commonSubexpressions(program) : program

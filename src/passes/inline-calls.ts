@@ -24,6 +24,26 @@ const mapParams = (params: unknown, f: (p: Program) => Program): unknown => {
   return changed ? out : params
 }
 
+/**
+ * `program`'s equations with its inputs bound to `inputs` and fresh output
+ * variables (so that a Program inlined twice defines each variable once),
+ * each handed to `emit`; the atoms of its outputs.
+ */
+export function inlineProgram(program: Program, inputs: readonly Atom[], emit: (eqn: Eqn) => void): Atom[] {
+  const local = new Map<Var, Atom>()
+  program.inputs.forEach((v, i) => local.set(v, inputs[i]))
+  const read = (a: Atom): Atom => (a instanceof Var ? (local.get(a) ?? a) : a)
+  for (const e of program.eqns) {
+    const outputs = e.outputs.map((v) => {
+      const fresh = new Var(v.aval)
+      local.set(v, fresh)
+      return fresh
+    })
+    emit({ ...e, inputs: e.inputs.map(read), outputs })
+  }
+  return program.outputs.map(read)
+}
+
 export function inlineCalls(program: Program): Program {
   const rename = new Map<Var, Atom>()
   const at = (a: Atom): Atom => (a instanceof Var ? (rename.get(a) ?? a) : a)
@@ -37,21 +57,10 @@ export function inlineCalls(program: Program): Program {
   }
   const inline = (eqn: Eqn) => {
     const fun = (eqn.params as { fun: Program }).fun
-    // The callee's variables are renamed, so that a Program inlined twice defines each variable once.
-    const local = new Map<Var, Atom>()
-    fun.inputs.forEach((v, i) => local.set(v, at(eqn.inputs[i])))
-    const read = (a: Atom): Atom => (a instanceof Var ? (local.get(a) ?? a) : a)
-    for (const inner of fun.eqns) {
-      const outputs = inner.outputs.map((v) => {
-        const fresh = new Var(v.aval)
-        local.set(v, fresh)
-        return fresh
-      })
-      const step = { ...inner, inputs: inner.inputs.map(read), outputs }
-      if (primitiveKinds[step.prim] === 'call') inline(step)
-      else emit(step)
-    }
-    eqn.outputs.forEach((v, i) => rename.set(v, read(fun.outputs[i])))
+    const outs = inlineProgram(fun, eqn.inputs.map(at), (step) =>
+      primitiveKinds[step.prim] === 'call' ? inline(step) : emit(step),
+    )
+    eqn.outputs.forEach((v, i) => rename.set(v, at(outs[i])))
   }
   for (const eqn of program.eqns) {
     if (primitiveKinds[eqn.prim] === 'call') {
