@@ -94,8 +94,19 @@ function flattenNested(data: NestedNumbers, shape: readonly number[], out: numbe
   for (const x of data) flattenNested(x, shape, out, depth + 1)
 }
 
-/** A tensor from nested arrays (shape inferred) or from flat values and a shape. */
-export function tensor<const X extends NestedNumbers, D extends DType = 'f32'>(
+/** The dtype of data given without one: bool for booleans (as NumPy and JAX; up to rank 3), f32 otherwise. */
+type DefaultDType<X> = [X] extends [boolean | readonly boolean[] | readonly (readonly boolean[])[]]
+  ? 'bool'
+  : [X] extends [readonly (readonly (readonly boolean[])[])[]]
+    ? 'bool'
+    : 'f32'
+const firstLeaf = (data: unknown): unknown => (Array.isArray(data) && data.length > 0 ? firstLeaf(data[0]) : data)
+
+/**
+ * A tensor from nested arrays (shape inferred) or from flat values and a
+ * shape; without a dtype, booleans give a bool tensor and numbers f32.
+ */
+export function tensor<const X extends NestedNumbers, D extends DType = DefaultDType<X>>(
   data: X,
   options?: { shape?: undefined; dtype?: D },
 ): T<ShapeOfData<X>, NoInfer<D>>
@@ -118,7 +129,7 @@ export function tensor<D extends DType = 'f32'>(
   data: NestedNumbers | ArrayLike<number>,
   options: { shape?: readonly number[]; dtype?: D } = {},
 ): T<Shape, D> {
-  const dtype = (options.dtype ?? 'f32') as D
+  const dtype = (options.dtype ?? (typeof firstLeaf(data) === 'boolean' ? 'bool' : 'f32')) as D
   let values: ArrayLike<number>
   let shape: readonly number[]
   if (options.shape !== undefined) {

@@ -37,8 +37,8 @@ const plain = (p: boolean, x: Tensor, w: Tensor) => ops.sum(p ? up(x, w) : down(
 describe('cond and switchCase', () => {
   const x = f64([0.3, -1.2, 2])
   const w = f64([1.5, 0.5, -2])
-  const yes = tensor(true, { dtype: 'bool' })
-  const no = tensor(false, { dtype: 'bool' })
+  const yes = tensor(true)
+  const no = tensor(false)
 
   it('values, gradients and Hessians equal the branch a JavaScript if would take', () => {
     for (const [p, b] of [

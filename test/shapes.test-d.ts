@@ -301,3 +301,12 @@ describe('special functions, statistics and orderings', () => {
     ops.argmax(m23, 2)
   })
 })
+
+describe('tensor from booleans', () => {
+  it('is bool, as in NumPy and JAX; numbers stay f32', () => {
+    expectTypeOf(tensor(true)).toEqualTypeOf<Tensor<[], 'bool'>>()
+    expectTypeOf(tensor([[true, false]])).toEqualTypeOf<Tensor<[1, 2], 'bool'>>()
+    expectTypeOf(tensor([1, 2])).toEqualTypeOf<Tensor<[2], 'f32'>>()
+    expectTypeOf(tensor([true], { dtype: 'f32' })).toEqualTypeOf<Tensor<[1], 'f32'>>()
+  })
+})
