@@ -16,8 +16,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cpuBackend, ops, optim, plot, random, tensor, type Tensor } from '../src/index.ts'
+import { outPath, shortOr } from './lib/short.ts'
 
-const outDir = process.argv[2] ?? join('out', 'optimisers')
+const outDir = process.argv[2] ?? outPath('optimisers')
 const backend = cpuBackend()
 
 interface Entry {
@@ -169,7 +170,8 @@ async function run(problem: Problem): Promise<void> {
   const results: { name: string; r: optim.MinimizeResult<Record<string, Tensor>> }[] = []
   for (const entry of problem.methods) {
     const r = await optim.minimize(entry.method, problem.params, {
-      maxIters: entry.maxIters,
+      // Short mode (examples/lib/short.ts): 20 iterations of each.
+      maxIters: shortOr(Math.min(20, entry.maxIters), entry.maxIters),
       gradTol: problem.gradTol,
       batch: problem.batch,
     })

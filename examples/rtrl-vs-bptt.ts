@@ -21,8 +21,12 @@
 import { cpuBackend, jit, makeProgram, ops, random, tree, type Tensor } from '../src/index.ts'
 import { bptt, elman, rtrl, scanFootprints } from '../src/recurrent/index.ts'
 import { compareTrees } from '../laws/numeric.ts'
+import { shortOr } from './lib/short.ts'
 
 const I = 4
+// The grid of sizes: H × T (in short mode, examples/lib/short.ts, a smaller one, timed once).
+const Hs = shortOr([4, 8], [8, 16, 32])
+const Ts = shortOr([5, 10], [10, 20, 40, 80])
 const backend = cpuBackend()
 const loss = (y: Tensor, target: Tensor) => ops.mul(ops.sum(ops.square(ops.sub(y, target))), 0.5) as Tensor<[]>
 
@@ -68,7 +72,7 @@ async function measure(H: number, T: number): Promise<Row> {
   const c = compareTrees(b.grad, r.grad, { rtol: 1e-9, atol: 1e-12 })
   if (!c.ok) throw new Error(`H = ${H}, T = ${T}: RTRL and BPTT disagree at ${c.where}`)
   const scale = Math.max(...tree.flatten(b.grad)[0].flatMap((x) => Array.from(x.dataSync(), Math.abs)))
-  const repeats = T * H > 1200 ? 3 : 7
+  const repeats = shortOr(1, T * H > 1200 ? 3 : 7)
   return {
     H,
     T,
@@ -103,9 +107,9 @@ const widths = [4, 5, 6, 10, 10, 10, 10, 10, 10, 8, 6, 18]
 console.log(header.map((h, i) => h.padStart(widths[i])).join(''))
 const rows: Row[] = []
 // One run first, so that the first row's times do not include warming up the JavaScript engine.
-await measure(8, 10)
-for (const H of [8, 16, 32])
-  for (const T of [10, 20, 40, 80]) {
+await measure(Hs[0], Ts[0])
+for (const H of Hs)
+  for (const T of Ts) {
     const r = await measure(H, T)
     rows.push(r)
     const cells = [
@@ -128,18 +132,23 @@ for (const H of [8, 16, 32])
 const find = (H: number, T: number) => rows.find((r) => r.H === H && r.T === T) as Row
 console.log('\nGrowth, measured against the asymptotic orders (Barber, Neural Nets):')
 const times = (a: number, b: number) => `× ${(a / b).toFixed(a / b < 10 ? 2 : 1)}`
-const memH = (H: number) => H * (find(H, 40).theta + H)
+// The grid's corners and middles: the smallest and largest H and T, the middle H and the next-to-largest T.
+const [H0, Hm, H1] = [Hs[0], Hs[Math.floor(Hs.length / 2)], Hs[Hs.length - 1]]
+const [T0, Tm, T1] = [Ts[0], Ts[Ts.length - 2], Ts[Ts.length - 1]]
+const [tx, hx] = [T1 / T0, H1 / H0]
+const memH = (H: number) => H * (find(H, Tm).theta + H)
+const label = (s: string) => `  ${s}`.padEnd(28)
 console.log(
-  `  T × 8 (10 → 80), H = 16:  RTRL memory ${times(find(16, 80).rtrlBytes, find(16, 10).rtrlBytes)} (O(H·|θ|): × 1),  BPTT memory ${times(find(16, 80).bpttBytes, find(16, 10).bpttBytes)} (O(T·H): × 8)`,
+  `${label(`T × ${tx} (${T0} → ${T1}), H = ${Hm}:`)}RTRL memory ${times(find(Hm, T1).rtrlBytes, find(Hm, T0).rtrlBytes)} (O(H·|θ|): × 1),  BPTT memory ${times(find(Hm, T1).bpttBytes, find(Hm, T0).bpttBytes)} (O(T·H): × ${tx})`,
 )
 console.log(
-  `  H × 4 (8 → 32), T = 40:   RTRL memory ${times(find(32, 40).rtrlBytes, find(8, 40).rtrlBytes)} (H·(|θ| + H) ${times(memH(32), memH(8))}),  BPTT memory ${times(find(32, 40).bpttBytes, find(8, 40).bpttBytes)} (T·(3H + I) ${times(3 * 32 + I, 3 * 8 + I)})`,
+  `${label(`H × ${hx} (${H0} → ${H1}), T = ${Tm}:`)}RTRL memory ${times(find(H1, Tm).rtrlBytes, find(H0, Tm).rtrlBytes)} (H·(|θ| + H) ${times(memH(H1), memH(H0))}),  BPTT memory ${times(find(H1, Tm).bpttBytes, find(H0, Tm).bpttBytes)} (T·(3H + I) ${times(3 * H1 + I, 3 * H0 + I)})`,
 )
 console.log(
-  `  T × 8, H = 32:            RTRL time ${times(find(32, 80).rtrlMs, find(32, 10).rtrlMs)},  BPTT time ${times(find(32, 80).bpttMs, find(32, 10).bpttMs)} (both O(T): × 8)`,
+  `${label(`T × ${tx}, H = ${H1}:`)}RTRL time ${times(find(H1, T1).rtrlMs, find(H1, T0).rtrlMs)},  BPTT time ${times(find(H1, T1).bpttMs, find(H1, T0).bpttMs)} (both O(T): × ${tx})`,
 )
 console.log(
-  `  H × 4, T = 80:            RTRL time ${times(find(32, 80).rtrlMs, find(8, 80).rtrlMs)} (O(H²·|θ|): ${times(32 * 32 * find(32, 80).theta, 8 * 8 * find(8, 80).theta)}),  BPTT time ${times(find(32, 80).bpttMs, find(8, 80).bpttMs)} (O(H²): × 16)`,
+  `${label(`H × ${hx}, T = ${T1}:`)}RTRL time ${times(find(H1, T1).rtrlMs, find(H0, T1).rtrlMs)} (O(H²·|θ|): ${times(H1 * H1 * find(H1, T1).theta, H0 * H0 * find(H0, T1).theta)}),  BPTT time ${times(find(H1, T1).bpttMs, find(H0, T1).bpttMs)} (O(H²): × ${hx * hx})`,
 )
 console.log(
   '\nBPTT stacks 3H + I values per step: h_{t−1}, tanh′(z_t) = 1 − h_t², h_t − y_t and x_t. The interpreter’s fixed',

@@ -21,7 +21,9 @@
  *    k, which decays with the distance T − k.
  *
  * Writes out/sequential-jacobian/jacobian.svg and elman.svg. Exits 1 unless
- * the Jacobian puts clearly more than chance on the mirrored position.
+ * the Jacobian puts clearly more than chance on the mirrored position. In
+ * short mode (examples/lib/short.ts): 3 steps of 16, 20 test sequences, and
+ * the Jacobian of the first 2 of them, decoded correctly or not.
  *
  *   npx tsx examples/sequential-jacobian.ts
  */
@@ -39,17 +41,18 @@ import {
   trainingStep,
   type Seq2SeqParams,
 } from './lib/seq2seq.ts'
+import { claim, outPath, short, shortOr } from './lib/short.ts'
 
 const SYMBOLS = 8
 const MIN_LENGTH = 6
 const MAX_LENGTH = 8
-const BATCH = 64
+const BATCH = shortOr(16, 64)
 // Fewer steps than examples/seq2seq-attention.ts (300): the point here is
 // the Jacobian of a model that already reverses well, not the last per cent.
-const STEPS = 200
-const TEST_SIZE = 200
+const STEPS = shortOr(3, 200)
+const TEST_SIZE = shortOr(20, 200)
 const SHOWN = 4
-const outDir = join('out', 'sequential-jacobian')
+const outDir = outPath('sequential-jacobian')
 const started = performance.now()
 
 const model = seq2seq({ symbols: SYMBOLS, maxLength: MAX_LENGTH, embed: 8, encoder: 16, decoder: 32, attention: 16 })
@@ -82,7 +85,7 @@ for (let i = 0; i < STEPS; i++) {
   const [p, s, loss] = await step(params, state, reversalBatch(trainSources(i), MAX_LENGTH))
   params = p
   state = s
-  if ((i + 1) % 50 === 0) {
+  if ((i + 1) % 50 === 0 || i + 1 === STEPS) {
     lastLoss = (await loss.data())[0]
     console.log(`  step ${String(i + 1).padStart(3)}  loss ${lastLoss.toFixed(4)}`)
   }
@@ -170,7 +173,8 @@ const mirroredMass = (m: number[][], L: number) => m.slice(0, L).reduce((s, row,
 const mirroredArgmax = (m: number[][], L: number) =>
   m.slice(0, L).filter((row, t) => row.indexOf(Math.max(...row)) === L - 1 - t).length / L
 
-const evaluated = testSources.filter((_, i) => correct[i]).slice(0, 50)
+// In short mode the model decodes next to nothing correctly: the first sequences stand in.
+const evaluated = short() ? testSources.slice(0, 2) : testSources.filter((_, i) => correct[i]).slice(0, 50)
 const jacStarted = performance.now()
 let jacMirror = 0
 let attMirror = 0
@@ -268,7 +272,10 @@ const lastFive = elmanNorms.slice(T - 5).reduce((x, y) => x + y, 0) / elmanTotal
 
 const rows: [string, string][] = [
   ['test sequence accuracy', `${(100 * accuracy).toFixed(1)} % of ${testSources.length}`],
-  ['sequences in the Jacobian means', `${evaluated.length} (correctly decoded)`],
+  [
+    'sequences in the Jacobian means',
+    `${evaluated.length} (${short() ? 'the first, in short mode' : 'correctly decoded'})`,
+  ],
   ['mirrored mass, Jacobian', `${(100 * jacMirror).toFixed(1)} %`],
   ['mirrored mass, attention', `${(100 * attMirror).toFixed(1)} %`],
   ['mirrored mass, chance (1/L)', `${(100 * chance).toFixed(1)} %`],
@@ -289,9 +296,7 @@ console.log(`\nwrote ${join(outDir, 'jacobian.svg')} and ${join(outDir, 'elman.s
  * states: annotations of neighbouring positions and the decoder's first state
  * (the backward encoder state after the whole source) all depend on it.
  */
-if (!(jacMirror > 2 * chance && jacArgmax >= 0.8)) {
-  console.error(
-    `the Jacobian's mirrored mass ${(100 * jacMirror).toFixed(1)} % (peaked in ${(100 * jacArgmax).toFixed(1)} % of rows) is not clearly above chance ${(100 * chance).toFixed(1)} %`,
-  )
-  process.exitCode = 1
-}
+claim(
+  jacMirror > 2 * chance && jacArgmax >= 0.8,
+  `the Jacobian's mirrored mass ${(100 * jacMirror).toFixed(1)} % (peaked in ${(100 * jacArgmax).toFixed(1)} % of rows) is not clearly above chance ${(100 * chance).toFixed(1)} %`,
+)

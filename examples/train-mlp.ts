@@ -5,9 +5,10 @@
  * step (forward, gradient, update) is one jitted call, on WebGPU where an
  * adapter exists and on the CPU interpreter otherwise.
  *
- *   npm start                      # ADJOINT_BACKEND=cpu npm start forces the CPU
+ *   npx tsx examples/train-mlp.ts    # STEPS=1000 for more steps; ADJOINT_BACKEND=cpu forces the CPU
  */
 import { defaultBackend, jit, ops, random, tensor, tree, valueAndGrad, type Tensor } from '../index.ts'
+import { shortOr } from './lib/short.ts'
 
 type Params = {
   w1: Tensor<[2, 32]>
@@ -95,7 +96,7 @@ const step = jit(
   { donateArgnums: [0, 1] },
 )
 console.log(`training on ${(await defaultBackend()).name}`)
-const steps = Number(process.env.STEPS ?? 400)
+const steps = Number(process.env.STEPS ?? shortOr(50, 400))
 const start = performance.now()
 for (let i = 0; i <= steps; i++) {
   const [p, v, value] = await step(params, velocity, x, y)

@@ -20,10 +20,13 @@
  *
  *   npx tsx examples/vanishing-gradients.ts [output file]
  */
+import { mkdir } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { grad, ops, optim, plot, random, tree, type Tensor } from '../src/index.ts'
 import { elman, orthogonal, scan, type ElmanParams } from '../src/recurrent/index.ts'
+import { outPath, shortOr } from './lib/short.ts'
 
-const out = process.argv[2] ?? 'out/vanishing-gradients.svg'
+const out = process.argv[2] ?? outPath('vanishing-gradients.svg')
 const [I, H, T] = [8, 32, 50]
 const radii = [0.5, 0.9, 1.0, 1.1, 1.5]
 const cell = elman(I, H, { dtype: 'f64' })
@@ -122,7 +125,9 @@ for (const regime of regimes) {
 // Clipping by global norm rescales the whole gradient to norm c when it is larger, keeping its direction.
 const c = 20
 const clip = optim.clipByGlobalNorm(c)
-const grid = Array.from({ length: 21 }, (_, i) => 0.5 + i * 0.05)
+// ρ from 0.5 to 1.5 in steps of 0.05 (of 0.25 in short mode, examples/lib/short.ts).
+const gridSize = shortOr(5, 21)
+const grid = Array.from({ length: gridSize }, (_, i) => 0.5 + i / (gridSize - 1))
 const before: number[] = []
 const after: number[] = []
 console.log(`\nclipping ‖∂L/∂θ‖ at c = ${c} (small inputs):`)
@@ -156,6 +161,7 @@ panels.push(
   }),
 )
 
+await mkdir(dirname(out), { recursive: true })
 await plot.writeSvg(
   out,
   plot.sideBySide(panels, { title: `Elman RNN, H = ${H}, T = ${T}, Wh = ρQ (Q orthogonal), L = ½‖h_T − y‖²` }),

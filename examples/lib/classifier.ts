@@ -5,10 +5,13 @@
  * per step (forward, gradient, update) with parameters and optimiser state
  * donated, progress on the terminal, and at the end a plot of loss and
  * validation accuracy (SVG) and the parameters in a safetensors file.
+ * In short mode (examples/lib/short.ts) it takes the first 64 digits of each
+ * part of the split, in batches of 32.
  */
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
 import { defaultBackend, grad, io, jit, nn, optim, plot, random, train, type tree, type Tensor } from '../../index.ts'
+import { outPath, short, shortOr } from './short.ts'
 
 interface Model<P extends tree.Tree> {
   init(key: random.Key): P
@@ -25,7 +28,7 @@ export interface ClassifierRun<P extends tree.Tree> {
   readonly batchSize?: number
   /** Keep the parameters of the best validation epoch (default) or the last ones. */
   readonly keep?: 'best' | 'last'
-  /** Where the plot and the parameters go (default out/<name>). */
+  /** Where the plot and the parameters go (default out/<name>, see outPath). */
   readonly outDir?: string
 }
 
@@ -35,8 +38,10 @@ export async function trainClassifier<P extends tree.Tree>(
   run: ClassifierRun<P>,
 ): Promise<{ testAccuracy: number; params: P }> {
   const backend = await defaultBackend()
-  const data = await io.loadMnist()
-  const batchSize = run.batchSize ?? 128
+  const all = await io.loadMnist()
+  const first = <D>(d: D, n: number) => (short() ? train.sliceRows(d, 0, n) : d)
+  const data = { train: first(all.train, 64), validation: first(all.validation, 64), test: first(all.test, 64) }
+  const batchSize = shortOr(32, run.batchSize ?? 128)
   console.log(
     `${run.name} on ${backend.name}: ${data.train.labels.shape[0]} training, ${data.validation.labels.shape[0]} validation, ${data.test.labels.shape[0]} test digits`,
   )
@@ -93,7 +98,7 @@ export async function trainClassifier<P extends tree.Tree>(
     `test accuracy ${(100 * testAccuracy).toFixed(2)}% (parameters of ${(run.keep ?? 'best') === 'best' ? `the best validation epoch, ${result.history.bestEpoch}` : 'the last epoch'})`,
   )
 
-  const outDir = run.outDir ?? join('out', run.name)
+  const outDir = run.outDir ?? outPath(run.name)
   await mkdir(outDir, { recursive: true })
   const series = train.historySeries(result.history)
   const figure = plot.sideBySide(
