@@ -20,6 +20,14 @@ export interface GpuContext {
   readonly limits: GPUSupportedLimits
   /** Set when the device is lost; every later call fails with this reason. */
   lost: string | null
+  /** Command submissions to the device's queue so far: every one goes through `submit`, which counts it. */
+  submissions: number
+}
+
+/** Submits command buffers to the context's queue, counting the submission (the figure `stats()` reports). */
+export function submit(context: GpuContext, commands: readonly GPUCommandBuffer[]): void {
+  context.device.queue.submit(commands)
+  context.submissions++
 }
 
 export interface DeviceOptions {
@@ -96,6 +104,7 @@ export async function createContext(options: DeviceOptions = {}): Promise<GpuCon
         description: `webgpu (${label}, ${featureLevel}): ${name}`,
         limits: device.limits,
         lost: null,
+        submissions: 0,
       }
       void device.lost.then((info) => {
         context.lost = `the WebGPU device was lost (${info.reason}: ${info.message})`

@@ -9,7 +9,7 @@
 import { DeviceLostError, type Executable, type ExecutableStats, type RunOptions } from '../src/core/index.ts'
 import type { Program } from '../src/ir/index.ts'
 import { concrete, formatAval, sameShape, sizeOf, type Tensor } from '../src/tensor.ts'
-import type { GpuContext } from './device.ts'
+import { type GpuContext, submit } from './device.ts'
 import { Gates } from './gates.ts'
 import type { LoweredProgram } from './kernel.ts'
 import { CHECKPOINT_EVERY, CallRecord, RecentCalls } from './lineage.ts'
@@ -228,6 +228,8 @@ export class WebGpuExecutable implements Executable {
   private async call(inputs: readonly Tensor[], options: RunOptions, omit: number): Promise<Tensor[]> {
     const pipelines = await this.ready
     const gatePipelines = await this.gatePipelines
+    // The call's submissions: those of the context from here until its commands are submitted.
+    const before = this.context.submissions
     const { device } = this.context
     if (this.context.lost !== null)
       throw new DeviceLostError(
@@ -289,8 +291,10 @@ export class WebGpuExecutable implements Executable {
       return group
     })
     let current: GPUComputePipeline | undefined
+    let dispatched = 0
     this.dispatches.forEach((d, i) => {
       if (omit >= 0 && d.kernel === omit) return
+      dispatched++
       const pipeline = d.gate === undefined ? pipelines[d.kernel] : (gatePipelines.get(i) as GPUComputePipeline)
       if (pipeline !== current) pass.setPipeline((current = pipeline))
       pass.setBindGroup(0, groups[i])
@@ -341,8 +345,10 @@ export class WebGpuExecutable implements Executable {
             full ? call : null,
           )
 
-    device.queue.submit([encoder.finish()])
+    submit(this.context, [encoder.finish()])
     copyBack?.()
+    // Counted before the first await, so that a concurrent call's submissions are its own.
+    const submissions = this.context.submissions - before
     if (validate) {
       const error = await device.popErrorScope()
       if (error !== null)
@@ -358,8 +364,8 @@ export class WebGpuExecutable implements Executable {
     this.readback.bytesRead = full ? 0 : checkpointBytes(back.map((i) => results[i]))
     this.readback.submissions = 0
     this.last = {
-      dispatches: this.dispatches.length,
-      submissions: 1,
+      dispatches: dispatched,
+      submissions,
       bytesRead: 0,
       bytesWritten,
       bytesCheckpointed: full ? checkpointBytes(results) : 0,

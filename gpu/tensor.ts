@@ -7,7 +7,7 @@
  */
 import { allocate, type DType, type TypedArray } from '../src/dtype.ts'
 import { type ConcreteTensor, Tensor, concrete, formatAval, sizeOf, type Aval } from '../src/tensor.ts'
-import type { GpuContext } from './device.ts'
+import { type GpuContext, submit } from './device.ts'
 import type { CallRecord } from './lineage.ts'
 import type { BufferPool } from './pool.ts'
 
@@ -134,7 +134,7 @@ export class DeviceTensor extends Tensor {
     const staging = device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: 0x01 | 0x08 })
     const encoder = device.createCommandEncoder()
     if (bytes > 0) encoder.copyBufferToBuffer(buffer, 0, staging, 0, Math.ceil(bytes / 4) * 4)
-    device.queue.submit([encoder.finish()])
+    submit(this.context, [encoder.finish()])
     this.stats.submissions++
     this.stats.bytesRead += bytes
     await staging.mapAsync(0x0001) // READ

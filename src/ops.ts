@@ -344,8 +344,11 @@ export const sqrt = unary(lax.sqrt)
 export const abs = unary(lax.abs)
 export const sign = unary(lax.sign)
 export const square = unary(lax.square)
-/** max(x, 0), with the subgradient 0 at x = 0 (the convention of most libraries). */
-export const relu = unary((x) => lax.select(lax.compare(x, lax.fullLike(x, 0), 'gt'), x, lax.fullLike(x, 0)))
+/**
+ * max(x, 0), with the subgradient 0 at x = 0 (the convention of most
+ * libraries); NaN stays NaN, so corrupt data is not silently zeroed.
+ */
+export const relu = unary((x) => lax.select(lax.compare(x, lax.fullLike(x, 0), 'le'), lax.fullLike(x, 0), x))
 export const astype = <S extends Shape, D extends DType>(x: T<S>, dtype: D): T<S, D> => lax.convert(x, dtype) as T<S, D>
 
 // ---------------------------------------------------------------- reductions
@@ -410,9 +413,15 @@ export const max = reduction('max', (x, axes, keepDims) => keep(x, lax.reduceMax
 export const min = reduction('min', (x, axes, keepDims) =>
   lax.neg(keep(x, lax.reduceMax(lax.neg(x), axes), axes, keepDims)),
 )
-/** log Σ exp(x) over `axis`, computed as m + log Σ exp(x − m) with m the (gradient-stopped) maximum. */
+/**
+ * log Σ exp(x) over `axis`, computed as m + log Σ exp(x − m) with m the
+ * (gradient-stopped) maximum, or 0 where the maximum is ±∞: then the result
+ * is −∞ (every term −∞) or +∞, not ∞ − ∞ = NaN.
+ */
 export const logsumexp = reduction('logsumexp', (x, axes, keepDims) => {
-  const m = stopGradient(keep(x, lax.reduceMax(x, axes), axes, true))
+  const top = keep(x, lax.reduceMax(x, axes), axes, true)
+  const finite = lax.compare(lax.abs(top), lax.fullLike(top, Infinity), 'lt')
+  const m = stopGradient(lax.select(finite, top, lax.fullLike(top, 0)))
   const shifted = lax.sub(x, lax.broadcast(m, x.aval.shape))
   const s = lax.add(
     lax.log(lax.sum(lax.exp(shifted), axes)),

@@ -113,6 +113,11 @@ fn logistic_(x: f32) -> f32 { return 1.0f / (1.0f + exp(-x)); }
 // pow with JavaScript's conventions: x⁰ = 1, negative bases with integer exponents.
 fn pow_(a: f32, b: f32) -> f32 {
   if (b == 0.0f) { return 1.0f; }
+  // 0 to a negative power is ∞ (−∞ for −0 and an odd integer), as in JavaScript; WGSL leaves it open.
+  if (a == 0.0f && b < 0.0f) {
+    let odd = (bitcast<u32>(a) >> 31u) == 1u && (abs(b) % 2.0f) == 1.0f;
+    return select(f32_bits(0x7f800000u), f32_bits(0xff800000u), odd);
+  }
   let m = pow(abs(a), b);
   if (a >= 0.0f) { return m; }
   if (floor(b) != b) { return f32_bits(0x7fc00000u); }
@@ -166,6 +171,51 @@ const THREEFRY = (() => {
 const HELPERS: readonly { readonly calls: readonly string[]; readonly code: string }[] = [
   { calls: ['random_bits_', 'random_f32_'], code: THREEFRY },
   {
+    calls: ['max_', 'min_'],
+    // The maximum and minimum of f32 with NaN propagated (IEEE 754-2019 maximum, minimum; JAX, TensorFlow.js).
+    code: `
+fn max_(a: f32, b: f32) -> f32 {
+  if ((bitcast<u32>(a) & 0x7fffffffu) > 0x7f800000u) { return a; }
+  if ((bitcast<u32>(b) & 0x7fffffffu) > 0x7f800000u) { return b; }
+  return max(a, b);
+}
+fn min_(a: f32, b: f32) -> f32 {
+  if ((bitcast<u32>(a) & 0x7fffffffu) > 0x7f800000u) { return a; }
+  if ((bitcast<u32>(b) & 0x7fffffffu) > 0x7f800000u) { return b; }
+  return min(a, b);
+}
+`,
+  },
+  {
+    calls: ['log_'],
+    // WGSL leaves log at 0 and below open (some adapters give −88 for log 0): −∞ at ±0, NaN below 0 and at NaN.
+    code: `
+fn log_(x: f32) -> f32 {
+  let b = bitcast<u32>(x);
+  if ((b & 0x7fffffffu) == 0u) { return f32_bits(0xff800000u); }
+  if (b > 0x7f800000u) { return f32_bits(0x7fc00000u); }
+  return log(x);
+}
+`,
+  },
+  {
+    calls: ['f32_to_i32_'],
+    code: `
+fn f32_to_i32_(x: f32) -> i32 {
+  if ((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) { return 0i; }
+  if (x >= 2147483648.0f) { return 2147483647i; }
+  if (x < -2147483648.0f) { return -2147483647i - 1i; }
+  return i32(x);
+}
+`,
+  },
+  {
+    calls: ['div_i32_'],
+    code: `
+fn div_i32_(a: i32, b: i32) -> i32 { return select(a / b, 0i, b == 0i); }
+`,
+  },
+  {
     calls: ['isnan_'],
     code: `
 fn isnan_(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
@@ -182,7 +232,7 @@ fn log1p_(x: f32) -> f32 {
     let z = s * s;
     return 2.0f * s * (1.0f + z * (0.33333334f + z * (0.2f + z * (0.14285715f + z * (0.11111111f + z * (0.09090909f + z * 0.07692308f))))));
   }
-  return log(1.0f + x);
+  return log_(1.0f + x);
 }
 `,
   },
@@ -218,8 +268,19 @@ fn erf_(x: f32) -> f32 {
 
 /** The kernel's source with the helpers it calls that the prelude does not hold. */
 function withHelpers(rendered: RenderedKernel): RenderedKernel {
-  const extra = HELPERS.filter((h) => h.calls.some((c) => rendered.code.includes(`${c}(`))).map((h) => h.code)
-  return extra.length === 0 ? rendered : { ...rendered, code: `${rendered.code}${extra.join('')}` }
+  // A helper may call another (log1p_ calls log_): add until nothing more is called.
+  let code = rendered.code
+  const added = new Set<number>()
+  for (let grew = true; grew; ) {
+    grew = false
+    HELPERS.forEach((h, i) => {
+      if (added.has(i) || !h.calls.some((c) => code.includes(`${c}(`))) return
+      added.add(i)
+      code += h.code
+      grew = true
+    })
+  }
+  return added.size === 0 ? rendered : { ...rendered, code }
 }
 
 /**
@@ -229,7 +290,7 @@ function withHelpers(rendered: RenderedKernel): RenderedKernel {
 export const UNARY_WGSL: Record<UnaryPrimitive, (a: string) => string> = {
   neg: (a) => `(-${a})`,
   exp: (a) => `exp(${a})`,
-  log: (a) => `log(${a})`,
+  log: (a) => `log_(${a})`,
   log1p: (a) => `log1p_(${a})`,
   expm1: (a) => `expm1_(${a})`,
   tanh: (a) => `tanh_(${a})`,
@@ -270,6 +331,15 @@ class Emitter {
     }
     return code
   }
+  /** The expression as a name (a `let` binding, unless it is a literal, an index or already named): read more than once. */
+  private named(e: Expr): string {
+    const code = this.expr(e)
+    if (e.k === 'lit' || e.k === 'idx' || this.names.has(e.id)) return code
+    const name = `v${e.id}`
+    this.lines.push(`${this.indent}let ${name} = ${code};`)
+    this.names.set(e.id, name)
+    return name
+  }
   private build(e: Expr): string {
     switch (e.k) {
       case 'idx':
@@ -287,19 +357,31 @@ class Emitter {
       case 'bin': {
         const [a, b] = [this.expr(e.a), this.expr(e.b)]
         if (e.op === 'pow') return `pow_(${a}, ${b})`
-        if (e.op === 'max' || e.op === 'min') return `${e.op}(${a}, ${b})`
+        // Integer division by zero is 0, as on the CPU (WGSL returns the dividend).
+        if (e.op === 'div' && e.t === 'i32' && e.b.k !== 'lit') return `div_i32_(${a}, ${b})`
+        // In f32, NaN propagates as in IEEE 754 and the CPU interpreter (WGSL's max and min may drop it).
+        if (e.op === 'max' || e.op === 'min') return e.t === 'f32' ? `${e.op}_(${a}, ${b})` : `${e.op}(${a}, ${b})`
         return `(${a} ${BIN[e.op]} ${b})`
       }
       case 'cmp':
         // x ≠ x is the NaN test, which WGSL lets a compiler fold to false: test the bits instead.
         if (e.a === e.b && e.a.t === 'f32' && (e.op === 'ne' || e.op === 'eq'))
           return `${e.op === 'eq' ? '!' : ''}isnan_(${this.expr(e.a)})`
+        // A comparison of f32 with NaN is false (≠: true), as in IEEE 754 and the CPU; WGSL may assume no NaN.
+        if (e.a.t === 'f32') {
+          const [a, b] = [this.named(e.a), this.named(e.b)]
+          return e.op === 'ne'
+            ? `((${a} != ${b}) || isnan_(${a}) || isnan_(${b}))`
+            : `((${a} ${CMP[e.op]} ${b}) && !isnan_(${a}) && !isnan_(${b}))`
+        }
         return `(${this.expr(e.a)} ${CMP[e.op]} ${this.expr(e.b)})`
       case 'sel':
         return `select(${this.expr(e.b)}, ${this.expr(e.a)}, ${this.expr(e.c)})`
       case 'cast': {
         const a = this.expr(e.a)
         if (e.t === 'bool') return `(${a} != ${literal(0, e.a.t)})`
+        // f32 → i32 saturates and takes NaN to 0, as the CPU does (WGSL leaves NaN open).
+        if (e.t === 'i32' && e.a.t === 'f32') return `f32_to_i32_(${a})`
         return `${wgslType(e.t)}(${a})`
       }
       case 'rand':
@@ -419,7 +501,9 @@ function identity(op: ReduceKernel['op'], t: ScalarType): string {
   return t === 'i32' ? literal(-(2 ** 31), t) : literal(-Infinity, t)
 }
 
-const combine = (op: ReduceKernel['op'], a: string, b: string) => (op === 'sum' ? `${a} + ${b}` : `max(${a}, ${b})`)
+/** a ⊕ b; a maximum of f32 propagates NaN (max_). */
+const combine = (op: ReduceKernel['op'], a: string, b: string, t: ScalarType) =>
+  op === 'sum' ? `${a} + ${b}` : t === 'f32' ? `max_(${a}, ${b})` : `max(${a}, ${b})`
 
 /**
  * What a reduce kernel stores at o, once its result is in `acc`: `init`, then
@@ -459,7 +543,7 @@ ${init}
   for (var r = 0i; r < ${count}i; r++) {
 ${unflatten('r', 'r', kernel.reduced, '    ').join('\n')}
 ${body.lines.join('\n')}
-    acc = ${combine(kernel.op, 'acc', bodyValue)};
+    acc = ${combine(kernel.op, 'acc', bodyValue, kernel.init.t)};
   }
 ${result}
 ${stores(kernel, starts, 'flat', 'result', '  ')}
@@ -492,7 +576,7 @@ function renderWorkgroupReduce(
     HELPERS: PRELUDE.trim(),
     ACC: acc,
     IDENTITY: identity(kernel.op, acc),
-    COMBINE: combine(kernel.op, 'a', 'b'),
+    COMBINE: combine(kernel.op, 'a', 'b', acc),
     OUTPUTS: outputs,
     COUNT: sizeOfShape(kernel.reduced),
     WORKGROUP: workgroup,

@@ -145,7 +145,11 @@ export function sigmoidCrossEntropy<S extends Shape, D extends DType, R extends 
   return reduce('sigmoidCrossEntropy', perElement, options.reduction) as T<any, D>
 }
 
-/** −y log p − (1 − y) log(1 − p) elementwise, for probabilities p in (0, 1). */
+/**
+ * −y log p − (1 − y) log(1 − p) elementwise, for probabilities p in [0, 1]:
+ * a term whose weight (y or 1 − y) is 0 contributes 0, even where its log is
+ * −∞ (p = 0 or 1 with the matching label gives 0, with a finite gradient).
+ */
 export function binaryCrossEntropy<S extends Shape, D extends DType, R extends Reduction = 'mean'>(
   probabilities: T<S, D>,
   labels: T<NoInfer<S>, NoInfer<D>>,
@@ -154,7 +158,15 @@ export function binaryCrossEntropy<S extends Shape, D extends DType, R extends R
   sameShapes('binaryCrossEntropy', probabilities, labels, ['probabilities', 'labels'])
   const p = untyped(probabilities)
   const y = untyped(labels)
-  const perElement = ops.neg(ops.add(ops.mul(y, ops.log(p)), ops.mul(ops.sub(1, y), ops.log(ops.sub(1, p)))))
+  // w·log(v) where v > 0 (smooth in both, the labels included); where v = 0, 0 for w = 0 and −∞ otherwise. The
+  // log sees 1 where v = 0, so the gradient stays finite there too.
+  const weighted = (w: Tensor, v: Tensor) => {
+    const positive = ops.greater(v, 0)
+    const zero = ops.zerosLike(w)
+    const atZero = ops.where(ops.greater(w, 0), ops.sub(zero, Infinity), zero)
+    return ops.where(positive, ops.mul(w, ops.log(ops.where(positive, v, 1))), atZero)
+  }
+  const perElement = ops.neg(ops.add(weighted(y, p), weighted(ops.sub(1, y), ops.sub(1, p))))
   return reduce('binaryCrossEntropy', perElement, options.reduction) as T<any, D>
 }
 
@@ -212,8 +224,10 @@ export function softmaxCrossEntropy<S extends Shape, D extends DType, R extends 
   // distribution q the last term vanishes and the large values of z never meet the small result.
   const { shifted, max } = shiftedByMax(z)
   const m = ops.squeeze(max, -1)
+  // A class with q_c = 0 contributes nothing to qᵀ(z − m), even a masked one with z_c = −∞.
+  const qz = ops.where(ops.equal(q, 0), 0, ops.mul(q, shifted))
   const perExample = ops.add(
-    ops.sub(ops.log(ops.sum(ops.exp(shifted), -1)), ops.sum(ops.mul(q, shifted), -1)),
+    ops.sub(ops.log(ops.sum(ops.exp(shifted), -1)), ops.sum(qz, -1)),
     ops.mul(ops.sub(1, ops.sum(q, -1)), m),
   )
   return reduce('softmaxCrossEntropy', perExample, options.reduction) as T<any, D>
