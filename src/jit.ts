@@ -98,6 +98,10 @@ const hasTracer = (x: unknown): boolean =>
   x instanceof Tracer || (Array.isArray(x) ? x.some(hasTracer) : isRecord(x) && Object.values(x).some(hasTracer))
 
 export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
+  if (typeof f !== 'function') throw new TypeError(`jit: expected a function, got ${typeof f}`)
+  const every = options.checkpointEvery
+  if (every !== undefined && !(Number.isInteger(every) && every >= 0))
+    throw new Error(`jit: checkpointEvery must be a non-negative integer (0 turns it off), got ${every}`)
   const cache = new Map<string, Promise<Compiled>>()
   /** The call's arguments split into static ones (by position) and traced ones, and the cache key. */
   const signature = (given: readonly unknown[]) => {

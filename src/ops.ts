@@ -94,6 +94,8 @@ function flattenNested(data: NestedNumbers, shape: readonly number[], out: numbe
   for (const x of data) flattenNested(x, shape, out, depth + 1)
 }
 
+const DTYPES: readonly DType[] = ['f32', 'f64', 'i32', 'bool']
+
 /** The dtype of data given without one: bool for booleans (as NumPy and JAX; up to rank 3), f32 otherwise. */
 type DefaultDType<X> = [X] extends [boolean | readonly boolean[] | readonly (readonly boolean[])[]]
   ? 'bool'
@@ -130,6 +132,7 @@ export function tensor<D extends DType = 'f32'>(
   options: { shape?: readonly number[]; dtype?: D } = {},
 ): T<Shape, D> {
   const dtype = (options.dtype ?? (typeof firstLeaf(data) === 'boolean' ? 'bool' : 'f32')) as D
+  if (!DTYPES.includes(dtype)) throw new Error(`tensor: expected a dtype of ${DTYPES.join(', ')}, got ${String(dtype)}`)
   let values: ArrayLike<number>
   let shape: readonly number[]
   if (options.shape !== undefined) {
@@ -160,6 +163,14 @@ export function tensor<D extends DType = 'f32'>(
   for (let i = 0; i < values.length; i++)
     if (typeof values[i] !== 'number' && typeof values[i] !== 'boolean')
       throw new Error(`tensor: expected numbers, got ${typeof values[i]} at position ${i}`)
+  if (dtype === 'i32')
+    for (let i = 0; i < values.length; i++) {
+      const v = Number(values[i])
+      if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31)
+        throw new Error(
+          `tensor: i32 data must be integers in [−2³¹, 2³¹ − 1], got ${v} at position ${i} (round it, or use astype for the conversion rule)`,
+        )
+    }
   return concrete(shape, dtype, fromNumbers(dtype, values)) as unknown as T<Shape, D>
 }
 

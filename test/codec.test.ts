@@ -191,3 +191,13 @@ describe('named dims across fields, and reporting inside larger codecs', () => {
     )
   })
 })
+
+describe('deep input', () => {
+  it('a 20,000-deep nested array is refused as a Left, not a stack overflow', () => {
+    let deep: unknown = 1
+    for (let i = 0; i < 20000; i++) deep = [deep]
+    const r = decodeTensor(tensorCodec(['N']), deep)
+    expect(r._tag).toBe('Left')
+    expect((r as { left: string }).left).toContain('20000 levels deep: a tensor has at most 64 axes')
+  })
+})

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { grad, jvp, makeProgram, ops, tensor, transposeProgram, vjp, vmap, type Tensor } from '../src/index.ts'
+import { grad, jit, jvp, makeProgram, ops, tensor, transposeProgram, vjp, vmap, type Tensor } from '../src/index.ts'
 
 const x = tensor([1, 2, 3], { dtype: 'f64' })
 
@@ -74,5 +74,23 @@ describe('errors say what was expected and where', () => {
     expect(() => ops.take(x, tensor([3], { dtype: 'i32' }))).toThrow(
       /gather: index 3 is out of range for axis 0 of size 3/,
     )
+  })
+})
+
+describe('unchecked input is refused, naming what was expected and what came', () => {
+  it('fractional slice bounds, i32 data that is not an integer, an unknown dtype, a bad checkpointEvery', () => {
+    const x = tensor([1, 2, 3])
+    expect(() => ops.slice(x, [0.5], [1])).toThrow('slice: axis 0 of f32[3]: start and limit must be integers')
+    expect(() => tensor([1.5, 3e9], { dtype: 'i32' })).toThrow(
+      'i32 data must be integers in [−2³¹, 2³¹ − 1], got 1.5 at position 0',
+    )
+    expect(() => tensor([1, 3e9], { dtype: 'i32' })).toThrow('got 3000000000 at position 1')
+    expect(() => tensor([1], { dtype: 'u8' as never })).toThrow(
+      'tensor: expected a dtype of f32, f64, i32, bool, got u8',
+    )
+    expect(() => jit((a: Tensor) => a, { checkpointEvery: -1 })).toThrow(
+      'checkpointEvery must be a non-negative integer',
+    )
+    expect(() => jit((a: Tensor) => a, { checkpointEvery: Number.NaN })).toThrow('got NaN')
   })
 })

@@ -223,6 +223,21 @@ describe('safetensors encoding', () => {
     expect(Array.from(ok(decodeSafetensors(loose)).tree.a.dataSync())).toEqual([1, 2])
   })
 
+  it('refuses a name given twice (JSON would keep the last) and the name __proto__', () => {
+    const entry = '{"dtype":"I32","shape":[1],"data_offsets":[0,4]}'
+    const twice = handmade(
+      `{"a":${entry},"b":${entry.replace('[0,4]', '[4,8]')},"a" :${entry}}`,
+      [1, 0, 0, 0, 2, 0, 0, 0],
+      false,
+    )
+    expect(failure(decodeSafetensors(twice))).toBe('the header names a twice; each tensor name must be unique')
+    // A key inside an entry or in the metadata is not a tensor name.
+    const nested = handmade(`{"__metadata__":{"a":"x"},"a":${entry}}`, [1, 0, 0, 0], false)
+    expect(Array.from(ok(decodeSafetensors(nested)).tree.a.dataSync())).toEqual([1])
+    const proto = handmade(`{"__proto__":${entry}}`, [1, 0, 0, 0], false)
+    expect(failure(decodeSafetensors(proto))).toContain('a tensor may not be named __proto__')
+  })
+
   it('stores values by dtype even when a tensor holds another array type', () => {
     const odd = concrete([3], 'f32', new Float64Array([0.1, 2, -3]))
     const read = referenceRead(encodeSafetensors({ odd }))

@@ -258,12 +258,15 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
   },
   matmul: {
     kind: 'kernel',
-    kernel: ({ inputs, shape, output, matmulOperand, bufferOf }) => {
-      const [A, B] = inputs.map((a) => matmulOperand(a))
+    kernel: ({ b, inputs, shape, output, matmulOperand, bufferOf }) => {
       const r = shape.length
       const [m, n] = shape.slice(r - 2)
       const k = inputs[0].aval.shape[r - 1]
       const batch = sizeOf(shape.slice(0, r - 2))
+      // An empty product has nothing to compute; a product over k = 0 is zeros.
+      if (batch * m * n === 0) return []
+      if (k === 0) return { kind: 'map', inputs: [], output, shape, value: b.lit(0, 'f32') }
+      const [A, B] = inputs.map((a) => matmulOperand(a))
       return {
         kind: 'matmul',
         inputs: [bufferOf(A.source), bufferOf(B.source)],

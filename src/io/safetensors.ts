@@ -230,6 +230,32 @@ export const MetadataCodec = t.record(t.string, text, 'Metadata')
 const isPlainObject = (u: unknown): u is Record<string, unknown> =>
   typeof u === 'object' && u !== null && !Array.isArray(u)
 
+/** The first key of a JSON object's top level that occurs twice, or null (the text is valid JSON). */
+function repeatedTopLevelKey(json: string): string | null {
+  const seen = new Set<string>()
+  let depth = 0
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i]
+    if (c === '{' || c === '[') depth++
+    else if (c === '}' || c === ']') depth--
+    else if (c === '"') {
+      let j = i + 1
+      while (json[j] !== '"') j += json[j] === '\\' ? 2 : 1
+      if (depth === 1) {
+        let k = j + 1
+        while (json[k] === ' ' || json[k] === '\n' || json[k] === '\r' || json[k] === '\t') k++
+        if (json[k] === ':') {
+          const key = JSON.parse(json.slice(i, j + 1)) as string
+          if (seen.has(key)) return key
+          seen.add(key)
+        }
+      }
+      i = j
+    }
+  }
+  return null
+}
+
 /** The header of a safetensors file, checked for form, dtypes and offsets, without reading the data. */
 export function readSafetensorsHeader(bytes: Uint8Array): E.Either<string, SafetensorsHeader> {
   if (bytes.length < 8) return E.left(`the file is ${bytes.length} bytes, too short for the 8-byte header length`)
@@ -256,6 +282,9 @@ export function readSafetensorsHeader(bytes: Uint8Array): E.Either<string, Safet
     return E.left(`the header is not valid JSON: ${e instanceof Error ? e.message : String(e)}`)
   }
   if (!isPlainObject(parsed)) return E.left('the header must be a JSON object of tensor entries')
+  // JSON.parse keeps the last of repeated names: find them in the text instead.
+  const repeated = repeatedTopLevelKey(json)
+  if (repeated !== null) return E.left(`the header names ${shown(repeated)} twice; each tensor name must be unique`)
   let metadata: Record<string, string> = {}
   const entries: TensorEntry[] = []
   for (const [name, value] of Object.entries(parsed)) {
@@ -265,6 +294,7 @@ export function readSafetensorsHeader(bytes: Uint8Array): E.Either<string, Safet
       metadata = m.right
       continue
     }
+    if (name === '__proto__') return E.left('a tensor may not be named __proto__')
     const info = TensorInfoCodec.decode(value)
     if (E.isLeft(info))
       return E.left(

@@ -13,6 +13,10 @@ export const slice: PrimitiveRule<'slice'> = {
         `slice: expected ${n} starts and limits for ${formatAval(x)}, got ${starts.length} and ${limits.length}`,
       )
     x.shape.forEach((d, i) => {
+      if (!Number.isInteger(starts[i]) || !Number.isInteger(limits[i]))
+        throw new Error(
+          `slice: axis ${i} of ${formatAval(x)}: start and limit must be integers, got start ${starts[i]}, limit ${limits[i]}`,
+        )
       if (!(0 <= starts[i] && starts[i] <= limits[i] && limits[i] <= d))
         throw new Error(
           `slice: axis ${i} of ${formatAval(x)}: need 0 ≤ start ≤ limit ≤ ${d}, got start ${starts[i]}, limit ${limits[i]}`,

@@ -112,6 +112,9 @@ function readValues(
   return E.right(out)
 }
 
+/** The most axes a decoded tensor may have: deeper nesting is refused before it is walked. */
+const MAX_RANK = 64
+
 /** The shape of nested arrays, read along the first entry of each level. */
 function nestedShape(u: unknown): number[] {
   const shape: number[] = []
@@ -183,6 +186,8 @@ function readNested(u: unknown): E.Either<string, Raw> {
   if (!Array.isArray(u) && typeof u !== 'number' && typeof u !== 'boolean')
     return E.left(`expected nested arrays of numbers or { shape, dtype, data }, got ${describeValue(u)}`)
   const shape = nestedShape(u)
+  if (shape.length > MAX_RANK)
+    return E.left(`nested arrays ${shape.length} levels deep: a tensor has at most ${MAX_RANK} axes`)
   return pipe(
     flattenNested(u, shape),
     E.map((values) => ({ shape, values, label: (i: number) => position(shape, i) })),

@@ -51,3 +51,11 @@ describe.skipIf(backend === null)('what a compiled call reports', () => {
     expect(direct).toEqual([])
   })
 })
+
+describe.skipIf(backend === null)('empty products compile', () => {
+  it('a zero-size output, and a product over k = 0 (zeros), as on the CPU', async () => {
+    const f = jit((a: Tensor, b: Tensor) => ops.matmul(a, b), { backend: backend! })
+    expect((await f(ops.zeros([0, 3]), ops.zeros([3, 2]))).shape).toEqual([0, 2])
+    expect(Array.from(await (await f(ops.zeros([2, 0]), ops.zeros([0, 2]))).data())).toEqual([0, 0, 0, 0])
+  })
+})
