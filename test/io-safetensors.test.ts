@@ -375,6 +375,21 @@ describe('saveParams and loadParams', () => {
     expect(await readdir(dir)).toEqual(['params.safetensors'])
   })
 
+  it('removes the temporary file a killed writer left behind, and no other', async () => {
+    const path = join(dir, 'orphans.safetensors')
+    // A process that has exited: its id names no running writer.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number
+    const orphan = `orphans.safetensors.${dead}-1-beef.tmp`
+    const ours = `orphans.safetensors.${process.pid}-99999-beef.tmp`
+    await writeFile(join(dir, orphan), new Uint8Array(64))
+    await writeFile(join(dir, ours), new Uint8Array(64))
+    await saveParams(path, params)
+    const left = await readdir(dir)
+    expect(left).not.toContain(orphan)
+    expect(left).toContain(ours)
+    await rm(join(dir, ours))
+  })
+
   it('replaces an existing file in full', async () => {
     const path = join(dir, 'replace.safetensors')
     await saveParams(path, { big: ops.zeros([1000]) })

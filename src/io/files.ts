@@ -7,6 +7,9 @@
  * exactly `bytes` or leaves it as it was. The bytes go to a new file in the
  * same directory (so the rename stays on one file system), are flushed to
  * disk, and only then renamed over `path`; rename(2) is atomic on POSIX.
+ * A process killed between the two leaves its temporary file behind: the
+ * next write to `path` removes the temporary files of `path` whose process
+ * is gone (their names carry the writer's process id).
  */
 
 type FsPromises = typeof import('node:fs/promises')
@@ -39,6 +42,7 @@ export async function writeFileAtomic(
   caller = 'writeFileAtomic',
 ): Promise<void> {
   const fs = await nodeFs(caller)
+  await removeOrphans(fs, path)
   const temporary = temporaryName(path)
   let handle: Awaited<ReturnType<FsPromises['open']>> | undefined
   try {
@@ -55,6 +59,36 @@ export async function writeFileAtomic(
     throw new Error(`${caller}: could not write ${path}: ${reason(e)} (the file was left unchanged)`, { cause: e })
   }
   await syncDirectoryOf(fs, path)
+}
+
+/** Whether the process `pid` still runs (signal 0 tests for it without sending anything). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM'
+  }
+}
+
+/** Removes the temporary files of earlier writes to `path` whose writer is gone (killed mid-write). */
+async function removeOrphans(fs: FsPromises, path: string): Promise<void> {
+  if (typeof process === 'undefined') return
+  const slash = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'))
+  const directory = slash < 0 ? '.' : slash === 0 ? path.slice(0, 1) : path.slice(0, slash)
+  const base = path.slice(slash + 1)
+  let names: string[]
+  try {
+    names = await fs.readdir(directory)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    if (!name.startsWith(`${base}.`) || !name.endsWith('.tmp')) continue
+    const match = /^(\d+)-\d+-[0-9a-f]+\.tmp$/.exec(name.slice(base.length + 1))
+    if (match === null || Number(match[1]) === process.pid || alive(Number(match[1]))) continue
+    await fs.rm(slash < 0 ? name : `${directory}/${name}`, { force: true }).catch(() => undefined)
+  }
 }
 
 /**
