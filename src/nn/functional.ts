@@ -106,10 +106,17 @@ export function sparsemaxSupport(z: Tensor): { support: Tensor; size: Tensor; ta
   return { support, size, tau }
 }
 
-/** The Euclidean projection of z onto the probability simplex along the last axis: max(z − τ, 0). */
+/**
+ * The Euclidean projection of z onto the probability simplex along the last
+ * axis: max(z − τ, 0). A row with a NaN is NaN throughout (its support is not
+ * defined), rather than a projection of the rest.
+ */
 export function sparsemax<S extends Shape, D extends DType>(z: T<S, D>): T<S, D> {
   const { tau } = sparsemaxSupport(z)
-  return ops.relu(ops.sub(untyped(z), tau)) as T<S, D>
+  const x = untyped(z)
+  const projected = ops.relu(ops.sub(x, tau))
+  const nanRow = ops.greater(ops.max(ops.astype(ops.notEqual(x, x), 'i32'), -1, { keepDims: true }), 0)
+  return ops.where(ops.broadcastTo(nanRow, x.aval.shape), Number.NaN, projected) as T<S, D>
 }
 
 /**

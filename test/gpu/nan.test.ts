@@ -6,7 +6,7 @@
  * compiled kernels test the bits instead.
  */
 import { describe, expect, it } from 'vitest'
-import { cpuBackend, grad, jit, ops, tensor, type Tensor } from '../../src/index.ts'
+import { cpuBackend, grad, jit, nn, ops, tensor, type Tensor } from '../../src/index.ts'
 import { edgeCases } from '../lib/edges.ts'
 import { gpu } from './setup.ts'
 
@@ -27,6 +27,7 @@ describe.skipIf(backend === null)(`NaN on ${backend?.name ?? 'no adapter'} and o
     ['min of all', (v) => ops.min(v)],
     ['relu', (v) => ops.relu(v)],
     ['argmax', (v) => ops.argmax(v, 1)],
+    ['sparsemax (a row with a NaN is NaN)', (v) => nn.functional.sparsemax(v)],
   ]
   for (const [name, f] of cases)
     it(`${name}: the same values, NaN where the CPU has NaN`, async () => {
@@ -70,5 +71,6 @@ describe.skipIf(backend === null)(`NaN on ${backend?.name ?? 'no adapter'} and o
     expect(Array.from(ops.max(x, 1).dataSync())).toEqual([NaN_, NaN_, 6])
     expect(Array.from(ops.maximum(tensor([NaN_, 2]), 0).dataSync())).toEqual([NaN_, 2])
     expect(Array.from(ops.relu(tensor([NaN_, -1, 2])).dataSync())).toEqual([NaN_, 0, 2])
+    expect(Array.from(nn.functional.sparsemax(tensor([NaN_, -1, 2])).dataSync())).toEqual([NaN_, NaN_, NaN_])
   })
 })
