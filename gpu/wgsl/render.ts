@@ -105,8 +105,12 @@ function literal(value: number, t: ScalarType): string {
 const PRELUDE = `
 // Non-finite and subnormal constants are not const-expressions in WGSL: build them at run time.
 fn f32_bits(b: u32) -> f32 { var v = b; return bitcast<f32>(v); }
-// tanh saturates to ±1 in f32 beyond |x| = 15; clamping avoids inf/inf in exp-based builtins.
-fn tanh_(x: f32) -> f32 { return tanh(clamp(x, -15.0f, 15.0f)); }
+// tanh saturates to ±1 in f32 beyond |x| = 15; clamping avoids inf/inf in exp-based builtins (NaN stays NaN:
+// clamp may turn it into a bound).
+fn tanh_(x: f32) -> f32 {
+  if ((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) { return x; }
+  return tanh(clamp(x, -15.0f, 15.0f));
+}
 // sin and cos are accurate (2⁻¹¹) only on [−π, π] in WGSL: reduce the argument first.
 fn reduce_angle(x: f32) -> f32 { return x - 6.2831855f * round(x * 0.15915494f); }
 fn logistic_(x: f32) -> f32 { return 1.0f / (1.0f + exp(-x)); }

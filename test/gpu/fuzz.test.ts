@@ -1,0 +1,78 @@
+/**
+ * Differential fuzzing of the compiler: random well-typed programs
+ * (test/lib/fuzz.ts) compiled for WebGPU give the CPU interpreter's values,
+ * NaN and infinities where it has them, within f32 rounding. A failure
+ * prints the shrunk program in its steps' notation, the compiled Program,
+ * and the seed. ADJOINT_FUZZ_RUNS runs more programs (default 40 on each
+ * adapter). A wrong WGSL rule for one primitive is caught within the
+ * default run.
+ *
+ * ADJOINT_FUZZ_SPECIALS=1 adds NaN and ±∞ to the inputs. WGSL lets a
+ * compiler assume that no NaN or infinity occurs, and some do (Mesa's
+ * llvmpipe folds x − x to 0 for a NaN x), so that run still finds
+ * disagreements of elementary arithmetic; the default run keeps to finite
+ * inputs.
+ */
+import * as fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { jit, makeProgram, type Tensor } from '../../src/index.ts'
+import { UNARY_WGSL } from '../../gpu/wgsl/render.ts'
+import { firstFar, type Closeness } from '../lib/close.ts'
+import { describeProgram, inputsOf, programOf, randomProgram, type RandomProgram } from '../lib/fuzz.ts'
+import { gpu } from './setup.ts'
+
+const backend = gpu.backend
+const runs = Number(process.env.ADJOINT_FUZZ_RUNS ?? 40)
+const specials = process.env.ADJOINT_FUZZ_SPECIALS === '1'
+/** f32 rounding relative to the largest magnitude (at least 1); NaN and ±∞ must match exactly. */
+const tolerance: Closeness = { largest: 2e-3, floor: 1, nonFinite: 'match' }
+
+/** Compiles and runs the program on the adapter; the first disagreement with the CPU, described, or null. */
+async function disagreement(p: RandomProgram): Promise<string | null> {
+  const f = programOf(p)
+  const xs = inputsOf(p)
+  const want = f(...xs)
+  const got = await jit(f, { backend: backend! })(...xs)
+  for (const [i, g] of got.entries()) {
+    const far = firstFar(await g.data(), want[i].dataSync(), tolerance)
+    if (far !== undefined)
+      return (
+        `output ${i}, element ${far.index}: WebGPU ${far.actual}, CPU ${far.expected}\n${describeProgram(p)}\n` +
+        makeProgram(f)(...xs).toString()
+      )
+  }
+  return null
+}
+
+const check = (numRuns: number) =>
+  fc.check(
+    fc.asyncProperty(randomProgram(specials), async (p) => {
+      const why = await disagreement(p)
+      if (why !== null) throw new Error(why)
+    }),
+    { numRuns, seed: 2026 },
+  )
+
+describe.skipIf(backend === null)(`random programs, compiled for ${backend?.name ?? 'no adapter'}`, () => {
+  it(`${runs} programs: the CPU interpreter's values`, async () => {
+    const result = await check(runs)
+    if (result.failed)
+      throw new Error(
+        `${(result.errorInstance as Error | undefined)?.message ?? fc.defaultReportMessage(result)}\n` +
+          `(replay with seed ${result.seed}, path ${JSON.stringify(result.counterexamplePath)})`,
+      )
+  })
+
+  it('a wrong WGSL rule for one primitive (tanh off by 1 %) is caught within the default run', async () => {
+    const right = UNARY_WGSL.tanh
+    UNARY_WGSL.tanh = (a: string) => `(1.01f * tanh_(${a}))`
+    try {
+      const result = await check(runs)
+      expect(result.failed).toBe(true)
+    } finally {
+      UNARY_WGSL.tanh = right
+    }
+  })
+})
+
+export type { Tensor }

@@ -1,0 +1,180 @@
+/**
+ * Random programs for differential testing of the compiler: a program is a
+ * list of steps over values of one shape, each step an operation of one or
+ * two earlier values (elementwise maps, reductions broadcast back, running
+ * sums, reversals, rotations, products of square matrices, comparisons and
+ * selects), on inputs that mix ordinary values with ±0 and large numbers,
+ * and with `specials`, NaN and ±∞ too. fast-check draws and shrinks them;
+ * `describeProgram`
+ * prints one in the steps' own notation.
+ */
+import * as fc from 'fast-check'
+import { ops, tensor, type Tensor } from '../../src/index.ts'
+
+type Unary = (x: Tensor) => Tensor
+type Binary = (x: Tensor, y: Tensor) => Tensor
+
+/** Unary steps; the transcendental ones see a bounded argument (WGSL's sin is accurate near 0 only). */
+const unary: Record<string, Unary> = {
+  neg: (x) => ops.neg(x),
+  exp: (x) => ops.exp(ops.tanh(x)),
+  log: (x) => ops.log(ops.add(ops.abs(x), 1)),
+  tanh: (x) => ops.tanh(x),
+  sigmoid: (x) => ops.sigmoid(x),
+  sin: (x) => ops.sin(ops.mul(ops.tanh(x), 3)),
+  cos: (x) => ops.cos(ops.mul(ops.tanh(x), 3)),
+  sqrt: (x) => ops.sqrt(ops.abs(x)),
+  abs: (x) => ops.abs(x),
+  sign: (x) => ops.sign(x),
+  log1p: (x) => ops.log1p(ops.abs(x)),
+  expm1: (x) => ops.expm1(ops.tanh(x)),
+  erf: (x) => ops.erf(x),
+  relu: (x) => ops.relu(x),
+  softplus: (x) => ops.softplus(ops.tanh(x)),
+  square: (x) => ops.square(ops.tanh(x)),
+}
+
+const binary: Record<string, Binary> = {
+  add: (x, y) => ops.add(x, y),
+  sub: (x, y) => ops.sub(x, y),
+  mul: (x, y) => ops.mul(ops.tanh(x), y),
+  div: (x, y) => ops.div(x, ops.add(ops.square(ops.tanh(y)), 1)),
+  maximum: (x, y) => ops.maximum(x, y),
+  minimum: (x, y) => ops.minimum(x, y),
+  select: (x, y) => ops.where(ops.greater(x, y), x, y),
+  selectEqual: (x, y) => ops.where(ops.equal(x, y), y, ops.neg(x)),
+}
+
+/** Steps along an axis, keeping the shape. */
+const along: Record<string, (x: Tensor, axis: number) => Tensor> = {
+  sum: (x, a) => ops.broadcastTo(ops.sum(ops.tanh(x), a, { keepDims: true }), x.shape),
+  max: (x, a) => ops.broadcastTo(ops.max(x, a, { keepDims: true }), x.shape),
+  mean: (x, a) => ops.broadcastTo(ops.mean(ops.tanh(x), a, { keepDims: true }), x.shape),
+  logsumexp: (x, a) => ops.broadcastTo(ops.logsumexp(ops.tanh(x), a, { keepDims: true }), x.shape),
+  cumsum: (x, a) => ops.cumsum(ops.tanh(x), a),
+  flip: (x, a) => ops.flip(x, a),
+  roll: (x, a) => {
+    const n = x.shape[a]
+    if (n < 2) return x
+    const starts = x.shape.map(() => 0)
+    const head = ops.slice(
+      x,
+      starts,
+      x.shape.map((d, i) => (i === a ? 1 : d)),
+    )
+    const tail = ops.slice(
+      x,
+      x.shape.map((_, i) => (i === a ? 1 : 0)),
+      x.shape.map((d, i) => (i === a ? d - 1 : d)),
+    )
+    return ops.concat([tail, head], a)
+  },
+}
+
+export type Step =
+  | { readonly kind: 'unary'; readonly op: string; readonly x: number }
+  | { readonly kind: 'binary'; readonly op: string; readonly x: number; readonly y: number }
+  | { readonly kind: 'along'; readonly op: string; readonly x: number; readonly axis: number }
+  | { readonly kind: 'matmul'; readonly x: number; readonly y: number }
+
+export interface RandomProgram {
+  readonly shape: readonly number[]
+  readonly inputs: number
+  readonly steps: readonly Step[]
+  /** The input values, row by row (the inputs concatenated). */
+  readonly values: readonly number[]
+}
+
+// Subnormals are left out: WGSL lets an adapter flush them to zero.
+const edges = [0, -0, 1e4, -1e4, 3]
+const nonFinite = [Number.NaN, Infinity, -Infinity, 1e30, -1e30]
+
+/**
+ * A random program over `inputs` values of one shape (square shapes allow
+ * products); with `specials`, its inputs include NaN, ±∞ and values whose
+ * squares overflow.
+ */
+export const randomProgram = (specials = false): fc.Arbitrary<RandomProgram> =>
+  fc
+    .record({
+      shape: fc.oneof(
+        fc.tuple(fc.integer({ min: 1, max: 6 })),
+        fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 })),
+        fc.integer({ min: 1, max: 4 }).map((n) => [n, n] as [number, number]),
+      ),
+      inputs: fc.integer({ min: 1, max: 3 }),
+      length: fc.integer({ min: 1, max: 8 }),
+    })
+    .chain(({ shape, inputs, length }) => {
+      const size = shape.reduce((a, b) => a * b, 1)
+      const value = fc.oneof(
+        // Values below f32's normal range would be subnormal, which WGSL lets an adapter flush to zero.
+        { weight: 6, arbitrary: fc.double({ min: -4, max: 4, noNaN: true }).map((v) => (Math.abs(v) < 1e-30 ? 0 : v)) },
+        { weight: 1, arbitrary: fc.constantFrom(...edges, ...(specials ? nonFinite : [])) },
+      )
+      const square = shape.length === 2 && shape[0] === shape[1]
+      const step = (available: number): fc.Arbitrary<Step> => {
+        const pick = fc.integer({ min: 0, max: available - 1 })
+        const kinds: fc.Arbitrary<Step>[] = [
+          fc.record({ kind: fc.constant('unary' as const), op: fc.constantFrom(...Object.keys(unary)), x: pick }),
+          fc.record({
+            kind: fc.constant('binary' as const),
+            op: fc.constantFrom(...Object.keys(binary)),
+            x: pick,
+            y: pick,
+          }),
+          fc.record({
+            kind: fc.constant('along' as const),
+            op: fc.constantFrom(...Object.keys(along)),
+            x: pick,
+            axis: fc.integer({ min: 0, max: shape.length - 1 }),
+          }),
+        ]
+        if (square) kinds.push(fc.record({ kind: fc.constant('matmul' as const), x: pick, y: pick }))
+        return fc.oneof(...kinds)
+      }
+      const steps = Array.from({ length }, (_, i) => step(inputs + i))
+      return fc.record({
+        shape: fc.constant(shape as readonly number[]),
+        inputs: fc.constant(inputs),
+        steps: fc.tuple(...steps),
+        values: fc.array(value, { minLength: inputs * size, maxLength: inputs * size }),
+      })
+    })
+
+/** The program as a function of its inputs: its last value and the running sum of all its values' tanh. */
+export function programOf(p: RandomProgram): (...xs: Tensor[]) => Tensor[] {
+  return (...xs) => {
+    const values = [...xs]
+    for (const s of p.steps) {
+      const x = values[s.x]
+      if (s.kind === 'unary') values.push(unary[s.op](x))
+      else if (s.kind === 'binary') values.push(binary[s.op](x, values[s.y]))
+      else if (s.kind === 'along') values.push(along[s.op](x, s.axis))
+      else values.push(ops.matmul(ops.tanh(x), ops.tanh(values[s.y])))
+    }
+    const last = values[values.length - 1]
+    return [last, ops.sum(ops.tanh(values.slice(p.inputs).reduce((a, b) => ops.add(a, b), ops.zerosLike(last))))]
+  }
+}
+
+/** The program's input tensors (f32). */
+export function inputsOf(p: RandomProgram): Tensor[] {
+  const size = p.shape.reduce((a, b) => a * b, 1)
+  return Array.from({ length: p.inputs }, (_, i) =>
+    tensor(p.values.slice(i * size, (i + 1) * size), { shape: p.shape as number[] }),
+  )
+}
+
+/** The program in its steps' notation: `v3 = maximum(v0, v2)`. */
+export function describeProgram(p: RandomProgram): string {
+  const lines = [`inputs v0…v${p.inputs - 1}: f32[${p.shape.join(',')}] = [${p.values.join(', ')}]`]
+  p.steps.forEach((s, i) => {
+    const v = `v${p.inputs + i}`
+    if (s.kind === 'unary') lines.push(`${v} = ${s.op}(v${s.x})`)
+    else if (s.kind === 'binary') lines.push(`${v} = ${s.op}(v${s.x}, v${s.y})`)
+    else if (s.kind === 'along') lines.push(`${v} = ${s.op}(v${s.x}, axis ${s.axis})`)
+    else lines.push(`${v} = matmul(tanh v${s.x}, tanh v${s.y})`)
+  })
+  return lines.join('\n')
+}
