@@ -11,12 +11,13 @@ import { describe, it } from 'vitest'
 import { ops, type Tensor } from '../src/index.ts'
 import { adjoint, finiteDifferences } from '../laws/index.ts'
 import { describeProgram, inputsOf, programOf, randomProgram } from './lib/fuzz.ts'
+import { assertProperty } from './lib/property.ts'
 
 const runs = Number(process.env.ADJOINT_FUZZ_RUNS ?? 40)
 
 describe('random programs, differentiated', () => {
   it(`${runs} programs: jvp against central differences, vjp against jvp`, () => {
-    fc.assert(
+    assertProperty(
       fc.property(randomProgram(), fc.integer(), (p, seed) => {
         // Away from the kinks: every input at least 0.05 from 0, no two equal (a maximum of two tied values has
         // a kink), all of one scale so that the central difference's step (relative to the largest) suits them.
