@@ -24,7 +24,7 @@ import * as statistics from './ops/statistics.ts'
 import { erfOf } from './primitives/erf.ts'
 import { threefry2x32 } from './primitives/random-bits.ts'
 import type { Shape } from './shape/types.ts'
-import { concrete, formatAval, formatShape, scalarOf, Tensor } from './tensor.ts'
+import { concrete, describeArg, formatAval, formatShape, scalarOf, Tensor } from './tensor.ts'
 
 export { threefry2x32 }
 
@@ -37,7 +37,7 @@ const checkKey = (name: string, k: unknown): Key => {
   if (!(k instanceof Tensor) || k.aval.dtype !== 'i32' || formatShape(k.aval.shape) !== '[2]')
     throw new TypeError(
       `random.${name}: expected a key, i32[2] (from random.key, random.split or random.foldIn), got ` +
-        (k instanceof Tensor ? formatAval(k.aval) : k === null ? 'null' : typeof k) +
+        describeArg(k) +
         '. For a batch of keys [n, 2], vmap over it',
     )
   return k as Key
@@ -80,10 +80,7 @@ export function foldIn(k: Key, data: number | T<[], 'i32'>): Key {
     if (!Number.isInteger(data)) throw new Error(`random.foldIn: data must be an integer, got ${data}`)
     d = scalarOf(data | 0, 'i32')
   } else if (data instanceof Tensor && data.aval.dtype === 'i32' && data.aval.shape.length === 0) d = data
-  else
-    throw new TypeError(
-      `random.foldIn: data must be an integer or an i32 scalar, got ${data instanceof Tensor ? formatAval(data.aval) : typeof data}`,
-    )
+  else throw new TypeError(`random.foldIn: data must be an integer or an i32 scalar, got ${describeArg(data)}`)
   return lax.randomBits(k, d, [2], 1, 'i32') as Key
 }
 
@@ -207,9 +204,7 @@ export function categorical(
 ): T<Shape, 'i32'> {
   checkKey('categorical', k)
   if (!(logits instanceof Tensor) || (logits.aval.dtype !== 'f32' && logits.aval.dtype !== 'f64') || logits.ndim === 0)
-    throw new Error(
-      `random.categorical: expected logits f32 or f64 of rank ≥ 1, got ${logits instanceof Tensor ? formatAval(logits.aval) : typeof logits}`,
-    )
+    throw new Error(`random.categorical: expected logits f32 or f64 of rank ≥ 1, got ${describeArg(logits)}`)
   const axis = opts.axis ?? -1
   const a = axis < 0 ? axis + logits.ndim : axis
   if (!Number.isInteger(a) || a < 0 || a >= logits.ndim)
@@ -247,8 +242,6 @@ export function permutation(k: Key, n: number | Tensor): Tensor {
     return lax.argsort(lax.randomBits(k, zeroOffset, [n], 3, 'i32'), 0, false)
   }
   if (!(n instanceof Tensor) || n.ndim === 0)
-    throw new Error(
-      `random.permutation: expected a count or a tensor of rank ≥ 1, got ${n instanceof Tensor ? formatAval(n.aval) : typeof n}`,
-    )
+    throw new Error(`random.permutation: expected a count or a tensor of rank ≥ 1, got ${describeArg(n)}`)
   return lax.gather(n, permutation(k, n.aval.shape[0]), 0)
 }

@@ -130,3 +130,7 @@ export const zerosLike = (x: { aval: Aval }): ConcreteTensor => filled(x.aval.sh
 
 /** Whether x is known to be zero everywhere: a concrete tensor all of whose elements are 0 (a tracer is not known). */
 export const isKnownZero = (x: Tensor): boolean => x instanceof ConcreteTensor && x.values.every((v) => v === 0)
+
+/** An argument as an error message names it: a tensor by its shape and dtype, anything else by its type. */
+export const describeArg = (x: unknown): string =>
+  x instanceof Tensor ? formatAval(x.aval) : x === null ? 'null' : typeof x

@@ -10,6 +10,8 @@ import { evalProgram } from '../core/interpret.ts'
 import { stage } from '../core/staging.ts'
 import { fullRaise, withMain } from '../core/trace.ts'
 import { BatchTrace, BatchTracer, moveBatchAxis } from '../batch/vmap.ts'
+import { jvpFlat } from '../ad/jvp.ts'
+import { transposeProgram } from '../ad/transpose.ts'
 import { closeProgram, Program, Var } from '../ir/program.ts'
 import type { Aval, Tensor } from '../tensor.ts'
 
@@ -122,4 +124,47 @@ export function linearPart(program: Program, linear: readonly boolean[], residua
     return { outputs: evalProgram(program, all), result: null }
   })
   return part
+}
+
+/**
+ * jvp of `program` at `primals` with tangents for the inputs at `active`
+ * alone (the others held constant): its outputs and their tangents.
+ */
+export function jvpOfProgram(
+  program: Program,
+  primals: readonly Tensor[],
+  active: readonly number[],
+  tangents: readonly Tensor[],
+): [Tensor[], Tensor[]] {
+  return jvpFlat(
+    (moved) => {
+      const all = [...primals]
+      active.forEach((i, j) => (all[i] = moved[j]))
+      return evalProgram(program, all)
+    },
+    active.map((i) => primals[i]),
+    tangents,
+  )
+}
+
+/**
+ * The transpose of `program` in its inputs marked `linear` (the others fixed
+ * at `residuals`) for the outputs marked `live`: the cotangents of the linear
+ * inputs from those of the live outputs.
+ */
+export function transposeOf(
+  program: Program,
+  linear: readonly boolean[],
+  live: readonly boolean[],
+  residuals: readonly Tensor[],
+  cts: readonly Tensor[],
+): Tensor[] {
+  const outputs = new Program(
+    program.inputs,
+    [],
+    [],
+    program.eqns,
+    program.outputs.filter((_, i) => live[i]),
+  )
+  return transposeProgram(linearPart(outputs, linear, residuals), cts)
 }

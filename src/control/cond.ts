@@ -20,13 +20,11 @@ import { bind } from '../core/trace.ts'
 import { deadCodeElimination } from '../core/dce.ts'
 import { evalProgram } from '../core/interpret.ts'
 import { isFloat } from '../dtype.ts'
-import { jvpFlat } from '../ad/jvp.ts'
-import { transposeProgram } from '../ad/transpose.ts'
 import { Program, type Atom } from '../ir/program.ts'
 import { foldZeros } from '../passes/simplify.ts'
 import { type Aval, formatAval, isKnownZero, sameShape, type Tensor, zerosLike } from '../tensor.ts'
 import { batchSize } from '../primitives/elementwise.ts'
-import { evalBatched, linearPart, stageBranches } from './branches.ts'
+import { evalBatched, jvpOfProgram, stageBranches, transposeOf } from './branches.ts'
 
 const sameAval = (a: Aval, b: Aval) => a.dtype === b.dtype && sameShape(a.shape, b.shape)
 const pick = <T>(list: readonly T[], mask: readonly boolean[], want = true): T[] =>
@@ -100,16 +98,7 @@ export const cond: PrimitiveRule<'cond'> = {
       'jvp of a cond branch',
       avals,
       branches.map((branch) => (ins) => {
-        const p = ins.slice(0, operands.length)
-        const [, to] = jvpFlat(
-          (moved) => {
-            const all = [...p]
-            active.forEach((i, j) => (all[i] = moved[j]))
-            return evalProgram(branch, all)
-          },
-          active.map((i) => p[i]),
-          ins.slice(operands.length),
-        )
+        const [, to] = jvpOfProgram(branch, ins.slice(0, operands.length), active, ins.slice(operands.length))
         return pick(to, floatOut)
       }),
     )
@@ -130,13 +119,10 @@ export const cond: PrimitiveRule<'cond'> = {
     const { branches: transposes, extra } = stageBranches(
       'transpose of a cond branch',
       avals,
-      branches.map((branch) => (ins) => {
-        const outputs = new Program(branch.inputs, [], [], branch.eqns, pick(branch.outputs, live))
-        return transposeProgram(
-          linearPart(outputs, linear, ins.slice(0, residuals.length)),
-          ins.slice(residuals.length),
-        )
-      }),
+      branches.map(
+        (branch) => (ins) =>
+          transposeOf(branch, linear, live, ins.slice(0, residuals.length), ins.slice(residuals.length)),
+      ),
     )
     const ctIn = bind('cond', [index as Tensor, ...extra, ...residuals, ...liveCts], {
       branches: transposes.map((b) => foldZeros(b)),

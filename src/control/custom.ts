@@ -31,12 +31,11 @@ import { deadCodeElimination } from '../core/dce.ts'
 import { evalProgram } from '../core/interpret.ts'
 import { isFloat } from '../dtype.ts'
 import { jvpFlat } from '../ad/jvp.ts'
-import { transposeProgram } from '../ad/transpose.ts'
 import { Program, type Atom } from '../ir/program.ts'
 import { foldZeros } from '../passes/simplify.ts'
 import { type Aval, filled, formatAval, isKnownZero, sameShape, type Tensor, zerosLike } from '../tensor.ts'
 import { batchSize } from '../primitives/elementwise.ts'
-import { batchedInputs, batchedProgram, linearPart, stageClosed } from './branches.ts'
+import { batchedInputs, batchedProgram, jvpOfProgram, stageClosed, transposeOf } from './branches.ts'
 
 const sameAval = (a: Aval, b: Aval) => a.dtype === b.dtype && sameShape(a.shape, b.shape)
 const pick = <T>(list: readonly T[], mask: readonly boolean[], want = true): T[] =>
@@ -252,19 +251,7 @@ export const checkpoint: PrimitiveRule<'checkpoint'> = {
     const { program, extra } = stageClosed(
       'tangent of a checkpoint',
       [...primals.map((x) => x.aval), ...movingTangents.map((t) => t.aval)],
-      (ins) => {
-        const p = ins.slice(0, primals.length)
-        const [, to] = jvpFlat(
-          (moved) => {
-            const all = [...p]
-            active.forEach((i, j) => (all[i] = moved[j]))
-            return evalProgram(fun, all)
-          },
-          active.map((i) => p[i]),
-          ins.slice(primals.length),
-        )
-        return pick(to, floatOut)
-      },
+      (ins) => pick(jvpOfProgram(fun, ins.slice(0, primals.length), active, ins.slice(primals.length))[1], floatOut),
     )
     const ts = bind('checkpoint', [...extra, ...primals, ...movingTangents], { fun: foldZeros(program) })
     let k = 0
@@ -278,13 +265,7 @@ export const checkpoint: PrimitiveRule<'checkpoint'> = {
     const { program, extra } = stageClosed(
       'transpose of a checkpoint',
       [...residuals.map((r) => r.aval), ...liveCts.map((c) => c.aval)],
-      (ins) => {
-        const outputs = new Program(fun.inputs, [], [], fun.eqns, pick(fun.outputs, live))
-        return transposeProgram(
-          linearPart(outputs, linear, ins.slice(0, residuals.length)),
-          ins.slice(residuals.length),
-        )
-      },
+      (ins) => transposeOf(fun, linear, live, ins.slice(0, residuals.length), ins.slice(residuals.length)),
     )
     const ctIn = bind('checkpoint', [...extra, ...residuals, ...liveCts], { fun: foldZeros(program) })
     let k = 0

@@ -9,7 +9,7 @@
  */
 import { add, convert, fullLike, scalarLike } from '../core/lax.ts'
 import { bind } from '../core/trace.ts'
-import { formatAval, scalarOf, Tensor } from '../tensor.ts'
+import { describeArg, scalarOf, Tensor } from '../tensor.ts'
 import { describe, flatten, sameStructure, unflatten, type TreeDef } from '../tree.ts'
 import { stageBranches, stageClosed } from './branches.ts'
 
@@ -19,7 +19,7 @@ const scalarInput = (name: string, what: string, x: unknown, dtype: 'bool' | 'i3
   if (x instanceof Tensor && x.aval.shape.length === 0 && x.aval.dtype === dtype) return x
   throw new TypeError(
     `${name}: the ${what} must be a ${dtype} scalar${dtype === 'i32' ? ' (or an integer)' : ' (or a boolean)'}, got ` +
-      (x instanceof Tensor ? formatAval(x.aval) : typeof x),
+      describeArg(x),
   )
 }
 

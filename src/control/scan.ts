@@ -32,7 +32,6 @@ import { add, moveAxis } from '../core/lax.ts'
 import { isUndefined, type Params, type PartialValue, type PrimitiveRule } from '../core/primitive.ts'
 import { bind, fullRaise, withMain } from '../core/trace.ts'
 import { allocate, isFloat } from '../dtype.ts'
-import { jvpFlat } from '../ad/jvp.ts'
 import { transposeProgram } from '../ad/transpose.ts'
 import { BatchTrace, BatchTracer, moveBatchAxis } from '../batch/vmap.ts'
 import { stage, StagingTracer } from '../core/staging.ts'
@@ -53,7 +52,7 @@ import {
   type Tensor,
 } from '../tensor.ts'
 import { batchSize } from '../primitives/elementwise.ts'
-import { stageClosed } from './branches.ts'
+import { jvpOfProgram, stageClosed } from './branches.ts'
 
 type ScanParams = Params<'scan'>
 
@@ -209,15 +208,7 @@ export const scan: PrimitiveRule<'scan'> = {
       const [carryP, carryT] = [take(nK), take(count(gm.carry))]
       const [xsP, xsT] = [take(gm.xs.length), take(count(gm.xs))]
       const primalIns = [...constsP, ...carryP, ...xsP]
-      const [po, to] = jvpFlat(
-        (moved) => {
-          const all = [...primalIns]
-          active.forEach((i, j) => (all[i] = moved[j]))
-          return evalProgram(body, all)
-        },
-        active.map((i) => primalIns[i]),
-        [...constsT, ...carryT, ...xsT],
-      )
+      const [po, to] = jvpOfProgram(body, primalIns, active, [...constsT, ...carryT, ...xsT])
       return [
         ...po.slice(0, nK),
         ...pick(to.slice(0, nK), carryMoving),

@@ -21,13 +21,12 @@ import type { Params, PrimitiveRule } from '../core/primitive.ts'
 import { bind } from '../core/trace.ts'
 import { evalProgram } from '../core/interpret.ts'
 import { isFloat } from '../dtype.ts'
-import { jvpFlat } from '../ad/jvp.ts'
 import { moveBatchAxis } from '../batch/vmap.ts'
 import { dependsOn } from '../ir/program.ts'
 import { foldZeros } from '../passes/simplify.ts'
 import { type Aval, formatAval, isKnownZero, sameShape, type Tensor, zerosLike } from '../tensor.ts'
 import { batchSize } from '../primitives/elementwise.ts'
-import { evalBatched, stageClosed } from './branches.ts'
+import { evalBatched, jvpOfProgram, stageClosed } from './branches.ts'
 
 type WhileParams = Params<'whileLoop'>
 
@@ -123,15 +122,7 @@ export const whileLoop: PrimitiveRule<'whileLoop'> = {
       const carryT = ins.slice(nB + nCT + nK)
       const primalIns = [...consts, ...carry]
       const active = [...activeConsts, ...activeCarry.map((k) => nB + k)]
-      const [po, to] = jvpFlat(
-        (moved) => {
-          const all = [...primalIns]
-          active.forEach((i, j) => (all[i] = moved[j]))
-          return evalProgram(p.body, all)
-        },
-        active.map((i) => primalIns[i]),
-        [...constT, ...carryT],
-      )
+      const [po, to] = jvpOfProgram(p.body, primalIns, active, [...constT, ...carryT])
       return [...po, ...activeCarry.map((k) => to[k])]
     })
     // The joint predicate reads the primal carries only.
