@@ -605,6 +605,8 @@ export const specs: SpecTable = {
               Tensor,
             ],
           [lax.fullLike(k, 0), x] as [Tensor, Tensor],
+          // A bound above every k drawn: the values are those of the unbounded loop, and WebGPU compiles it.
+          { maxIterations: 8 },
         )
         return out
       },

@@ -15,7 +15,8 @@
  * Calls (customJvp, customVjp, checkpoint) are inlined first
  * (src/passes/inline-calls.ts). Inside scan bodies the same rewrites apply.
  */
-import type { Params } from '../../src/core/index.ts'
+import type { Params, PrimitiveRule } from '../../src/core/index.ts'
+import { rules } from '../../src/index.ts'
 import { type Atom, type Eqn, Literal, Program, Var } from '../../src/ir/index.ts'
 import { inlineCalls, inlineProgram as inlineInto } from '../../src/passes/index.ts'
 import { scalarOf } from '../../src/tensor.ts'
@@ -26,9 +27,13 @@ const i32 = (v: number) => new Literal(scalarOf(v, 'i32'))
 const inlineProgram = (program: Program, inputs: readonly Atom[], out: Eqn[]): Atom[] =>
   inlineInto(program, inputs, (e) => out.push(e))
 
-/** Emits `prim` and returns its one output. */
-function emit<P extends Eqn['prim']>(out: Eqn[], prim: P, inputs: readonly Atom[], params: Params<P>, like: Atom): Var {
-  const v = new Var(like.aval)
+/** Emits `prim` and returns its one output, of the aval the primitive's rule gives. */
+function emit<P extends Eqn['prim']>(out: Eqn[], prim: P, inputs: readonly Atom[], params: Params<P>): Var {
+  const [aval] = (rules[prim] as PrimitiveRule<P>).abstractEval(
+    inputs.map((a) => a.aval),
+    params,
+  )
+  const v = new Var(aval)
   out.push({ prim, inputs, params, outputs: [v] } as Eqn)
   return v
 }
@@ -36,11 +41,8 @@ function emit<P extends Eqn['prim']>(out: Eqn[], prim: P, inputs: readonly Atom[
 /** select(pred, a, b) for a scalar bool pred, broadcast to a's shape. */
 function selectScalar(out: Eqn[], pred: Atom, a: Atom, b: Atom): Atom {
   const shape = a.aval.shape
-  const mask =
-    shape.length === 0
-      ? pred
-      : emit(out, 'broadcast', [pred], { shape }, { aval: { shape, dtype: 'bool' } } as unknown as Atom)
-  return emit(out, 'select', [mask, a, b], {}, a)
+  const mask = shape.length === 0 ? pred : emit(out, 'broadcast', [pred], { shape })
+  return emit(out, 'select', [mask, a, b], {})
 }
 
 function expandCond(eqn: Eqn<'cond'>, out: Eqn[]): Atom[] {
@@ -49,16 +51,14 @@ function expandCond(eqn: Eqn<'cond'>, out: Eqn[]): Atom[] {
   const results = branches.map((b) => inlineProgram(expandControl(b, true), operands, out))
   if (branches.length === 1) return results[0]
   // The index clamped to [0, n − 1]: −max(−max(i, 0), −(n − 1)).
-  const lo = emit(out, 'max', [index, i32(0)], {}, index)
-  const negLo = emit(out, 'neg', [lo], {}, index)
-  const capped = emit(out, 'max', [negLo, i32(-(branches.length - 1))], {}, index)
-  const clamped = emit(out, 'neg', [capped], {}, index)
+  const lo = emit(out, 'max', [index, i32(0)], {})
+  const negLo = emit(out, 'neg', [lo], {})
+  const capped = emit(out, 'max', [negLo, i32(-(branches.length - 1))], {})
+  const clamped = emit(out, 'neg', [capped], {})
   return results[0].map((_, j) => {
     let result = results[0][j]
     for (let b = 1; b < branches.length; b++) {
-      const hit = emit(out, 'compare', [clamped, i32(b)], { op: 'eq' }, {
-        aval: { shape: [], dtype: 'bool' },
-      } as unknown as Atom)
+      const hit = emit(out, 'compare', [clamped, i32(b)], { op: 'eq' })
       result = selectScalar(out, hit, results[b][j], result)
     }
     return result

@@ -5,19 +5,7 @@
  */
 import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import {
-  grad,
-  jit,
-  makeProgram,
-  ops,
-  random,
-  tensor,
-  UnsupportedProgramError,
-  vjp,
-  type Primitive,
-  type Tensor,
-} from '../../src/index.ts'
-import { loweringRules } from '../../gpu/lower/rules.ts'
+import { grad, jit, ops, random, tensor, vjp, type Primitive, type Tensor } from '../../src/index.ts'
 import { arb, specs } from '../../laws/index.ts'
 import { expectClose, ofLargest, type Closeness } from '../lib/close.ts'
 import { gpu } from './setup.ts'
@@ -62,32 +50,6 @@ const asF32 = (x: Tensor) => (x.dtype === 'f64' ? ops.astype(x, 'f32') : x)
 
 describe.skipIf(backend === null)(`compiled = interpreted on ${backend?.name ?? 'no adapter'}`, () => {
   for (const prim of Object.keys(specs) as Primitive[]) {
-    // A primitive WebGPU does not lower (or, for a whileLoop, not without maxIterations, as its row draws it) is
-    // tested where a program holds it (a customVjpLin appears only inside a linearized program, which
-    // transposition turns into the backward rule: its row runs as usual).
-    if ((loweringRules[prim].kind === 'unsupported' && prim !== 'customVjpLin') || prim === 'whileLoop') {
-      // Not lowered for WebGPU yet: compiling for it refuses the program by name, and jit on the default
-      // backend runs it on the CPU instead, with the CPU's values.
-      it(`${prim} (not lowered: refused by name, run on the CPU by default)`, async () => {
-        const instance = fc.sample(specs[prim].instance, { numRuns: 1, seed: 7 })[0]
-        const inputs = instance.inputs
-          .map(
-            (s, j) => fc.sample(arb.tensor(s.shape, { domain: s.domain, dtype: s.dtype }), { numRuns: 1, seed: j })[0],
-          )
-          .map(asF32)
-        expect(() => backend!.compile(makeProgram(instance.fn)(...inputs))).toThrow(UnsupportedProgramError)
-        expect(() => backend!.compile(makeProgram(instance.fn)(...inputs))).toThrow(`'${prim}'`)
-        const warn = console.warn
-        console.warn = () => {}
-        try {
-          const got = await jit(instance.fn)(...inputs)
-          expectClose(await got.data(), instance.fn(...inputs).dataSync(), tolerance(1e-6), instance.label)
-        } finally {
-          console.warn = warn
-        }
-      })
-      continue
-    }
     it(prim, async () => {
       const spec = specs[prim]
       const rtol = TOLERANCE[prim] ?? DEFAULT_TOLERANCE
@@ -109,8 +71,9 @@ describe.skipIf(backend === null)(`compiled = interpreted on ${backend?.name ?? 
         expect(actual.shape, label).toEqual(expected.shape)
         expect(actual.dtype, label).toBe(expected.dtype)
         expectClose(await actual.data(), expected.dataSync(), tolerance(rtol), label)
-        if (spec.order === 0) continue
-        // Cotangents: the transposed linear program, compiled.
+        // Cotangents: the transposed linear program, compiled, where the row has reverse mode (a whileLoop's is
+        // refused by design).
+        if (spec.order === 0 || spec.reverse === false) continue
         const floats = inputs.map((x) => x.dtype === 'f32')
         const pullback = (xs: Tensor[], ct: Tensor) => {
           const [, back] = vjp((...ys: Tensor[]) => instance.fn(...xs.map((x, i) => (floats[i] ? ys[i] : x))), ...xs)
