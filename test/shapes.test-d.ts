@@ -299,6 +299,14 @@ describe('special functions, statistics and orderings', () => {
     ops.var(b234, 3)
     // @ts-expect-error axis 2 of a rank-2 tensor
     ops.argmax(m23, 2)
+    // @ts-expect-error axis 2 of a rank-2 tensor
+    ops.flip(m23, 2)
+    // @ts-expect-error axis 5 of a rank-2 tensor
+    ops.cumsum(m23, 5)
+    // @ts-expect-error axis 3 of a rank-3 tensor
+    ops.argsort(b234, 3)
+    // @ts-expect-error axis −3 of a rank-2 tensor
+    ops.sort(m23, -3)
   })
 })
 

@@ -245,6 +245,7 @@ fn log1p_(x: f32) -> f32 {
     // Near 0, the Taylor series to x¹⁰ (|x| < 0.5: error below 2⁻²⁸ relative); elsewhere eˣ − 1 loses nothing.
     code: `
 fn expm1_(x: f32) -> f32 {
+  if ((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) { return x; }
   if (abs(x) < 0.5f) {
     return x * (1.0f + x * (0.5f + x * (0.16666667f + x * (0.041666668f + x * (0.008333334f + x * (0.0013888889f + x * (0.0001984127f + x * (0.0000248016f + x * (0.0000027557f + x * 0.00000027557319f)))))))));
   }
@@ -257,6 +258,7 @@ fn expm1_(x: f32) -> f32 {
     // Below |x| = 0.5 the Maclaurin series to x⁹; above, Abramowitz and Stegun 7.1.26 (|error| ≤ 1.5e-7).
     code: `
 fn erf_(x: f32) -> f32 {
+  if ((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) { return x; }
   let a = abs(x);
   if (a < 0.5f) {
     let z = x * x;

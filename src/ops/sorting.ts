@@ -6,7 +6,7 @@
  */
 import * as lax from '../core/lax.ts'
 import type { DType } from '../dtype.ts'
-import type { Shape } from '../shape/types.ts'
+import type { CheckAxis, OnNumber, Shape } from '../shape/types.ts'
 import { concrete, formatAval, formatShape, type Tensor } from '../tensor.ts'
 
 type T<S extends Shape = Shape, D extends DType = DType> = Tensor<S, D>
@@ -22,8 +22,14 @@ const axisOf = (op: string, x: Tensor, axis: number): number => {
   return a
 }
 
+/** An axis of S, checked at compile time where S is a tuple (negative counts from the end). */
+type AxisOf<Op extends string, S extends Shape, A extends number> = A & OnNumber<CheckAxis<Op, S, A>>
+
 /** x with the order of its elements reversed along `axis` (an axis, a list, or every axis when omitted). */
-export function flip<S extends Shape, D extends DType>(x: T<S, D>, axis?: number | readonly number[]): T<S, D> {
+export function flip<S extends Shape, D extends DType, const A extends number = number>(
+  x: T<S, D>,
+  axis?: AxisOf<'flip', S, A> | readonly number[],
+): T<S, D> {
   const axes = axis === undefined ? x.aval.shape.map((_, i) => i) : typeof axis === 'number' ? [axis] : [...axis]
   return lax.rev(
     x,
@@ -32,9 +38,9 @@ export function flip<S extends Shape, D extends DType>(x: T<S, D>, axis?: number
 }
 
 /** Running sums along `axis` (default: the last); with `reverse`, from the end. */
-export function cumsum<S extends Shape, D extends DType>(
+export function cumsum<S extends Shape, D extends DType, const A extends number = -1>(
   x: T<S, D>,
-  axis = -1,
+  axis: AxisOf<'cumsum', S, A> = -1 as AxisOf<'cumsum', S, A>,
   opts: { readonly reverse?: boolean } = {},
 ): T<S, D> {
   if (x.ndim === 0) return x
@@ -47,9 +53,9 @@ export function cumsum<S extends Shape, D extends DType>(
  * reverse order (NaN first), equal elements still in their order. On
  * WebGPU each row of n costs O(n²) work (no memory beyond the output).
  */
-export function argsort<S extends Shape, D extends DType>(
+export function argsort<S extends Shape, D extends DType, const A extends number = -1>(
   x: T<S, D>,
-  axis = -1,
+  axis: AxisOf<'argsort', S, A> = -1 as AxisOf<'argsort', S, A>,
   opts: { readonly descending?: boolean } = {},
 ): T<S, 'i32'> {
   if (x.ndim === 0) throw new Error(`argsort: expected a tensor of rank ≥ 1, got ${formatAval(x.aval)}`)
@@ -84,12 +90,12 @@ export function takeAlongAxis<D extends DType>(x: T<Shape, D>, indices: T<Shape,
 }
 
 /** x sorted along `axis` (default: the last), ascending with NaN last, or `descending`. */
-export function sort<S extends Shape, D extends DType>(
+export function sort<S extends Shape, D extends DType, const A extends number = -1>(
   x: T<S, D>,
-  axis = -1,
+  axis: AxisOf<'sort', S, A> = -1 as AxisOf<'sort', S, A>,
   opts: { readonly descending?: boolean } = {},
 ): T<S, D> {
-  return takeAlongAxis(x, argsort(x, axis, opts), axis) as T<S, D>
+  return takeAlongAxis(x, argsort(x as T<Shape, D>, axis as number, opts), axis) as T<S, D>
 }
 
 /**

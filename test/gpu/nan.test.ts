@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { cpuBackend, grad, jit, nn, ops, tensor, type Tensor } from '../../src/index.ts'
+import { expectClose, ofLargest } from '../lib/close.ts'
 import { edgeCases } from '../lib/edges.ts'
 import { gpu } from './setup.ts'
 
@@ -28,6 +29,7 @@ describe.skipIf(backend === null)(`NaN on ${backend?.name ?? 'no adapter'} and o
     ['relu', (v) => ops.relu(v)],
     ['argmax', (v) => ops.argmax(v, 1)],
     ['sparsemax (a row with a NaN is NaN)', (v) => nn.functional.sparsemax(v)],
+    ['cumsum, flip, sort', (v) => ops.concat([ops.cumsum(v, 1), ops.flip(v, 0), ops.sort(v, 1)])],
   ]
   for (const [name, f] of cases)
     it(`${name}: the same values, NaN where the CPU has NaN`, async () => {
@@ -65,6 +67,26 @@ describe.skipIf(backend === null)(`NaN on ${backend?.name ?? 'no adapter'} and o
     const x = tensor([0, 4])
     expect(Array.from(slope(x).dataSync())).toEqual([Infinity, 0.25])
     expect(Array.from(await (await jit(slope, { backend: backend! })(x)).data())).toEqual([Infinity, 0.25])
+  })
+
+  it('log1p, expm1 and erf: NaN where the CPU has NaN, the values within f32 rounding', async () => {
+    const f = (v: Tensor) => ops.concat([ops.log1p(ops.abs(v)), ops.expm1(ops.tanh(v)), ops.erf(v)])
+    const got = await (await jit(f, { backend: backend! })(x)).data()
+    expectClose(got, f(x).dataSync(), { ...ofLargest(1e-5), nonFinite: 'match' })
+  })
+
+  it('integers: cumsum wraps as i32 does, flip and argsort keep ties in order, on both', async () => {
+    const ints = tensor(
+      [
+        [2147483647, 1, -5, 7],
+        [3, 3, -3, 3],
+      ],
+      { dtype: 'i32' },
+    )
+    const f = (v: Tensor) => ops.concat([ops.cumsum(v, 1), ops.flip(v, 1), ops.argsort(v, 1)])
+    const want = Array.from(f(ints).dataSync())
+    expect(want.slice(0, 4)).toEqual([2147483647, -2147483648, 2147483643, -2147483646])
+    expect(Array.from(await (await jit(f, { backend: backend! })(ints)).data())).toEqual(want)
   })
 
   it('the expected values themselves: NaN propagates', () => {
