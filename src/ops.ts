@@ -5,6 +5,7 @@
  * `core/lax.ts`, so every transform sees only primitives.
  */
 import * as lax from './core/lax.ts'
+import { normAxes, normAxis } from './shape/axes.ts'
 // Loads the primitives' rules (and registers them with the core) before any operation runs.
 import './rules.ts'
 import type { CompareOp } from './core/primitive.ts'
@@ -363,17 +364,6 @@ export const relu = unary((x) => lax.select(lax.compare(x, lax.fullLike(x, 0), '
 export const astype = <S extends Shape, D extends DType>(x: T<S>, dtype: D): T<S, D> => lax.convert(x, dtype) as T<S, D>
 
 // ---------------------------------------------------------------- reductions
-
-const normAxis = (op: string, axis: number, ndim: number): number => {
-  const a = axis < 0 ? axis + ndim : axis
-  if (!Number.isInteger(a) || a < 0 || a >= ndim)
-    throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${ndim}`)
-  return a
-}
-const normAxes = (op: string, axis: number | readonly number[] | undefined, ndim: number): number[] =>
-  axis === undefined
-    ? Array.from({ length: ndim }, (_, i) => i)
-    : (typeof axis === 'number' ? [axis] : axis).map((a) => normAxis(op, a, ndim))
 
 const keep = (x: Tensor, y: Tensor, axes: readonly number[], keepDims: boolean): Tensor =>
   keepDims

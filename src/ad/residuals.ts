@@ -5,10 +5,9 @@
  * trade.
  */
 import { formatAval, sizeOf, type Aval } from '../tensor.ts'
-import { flatten, unflatten as unflattenArgs } from '../tree.ts'
+import { allocate } from '../dtype.ts'
+import { flatten, unflatten } from '../tree.ts'
 import { linearizeFlat } from './linearize.ts'
-
-const BYTES = { f32: 4, f64: 8, i32: 4, bool: 1 } as const
 
 export interface SavedResiduals {
   /** Each residual: its shape and dtype, and its size in bytes. */
@@ -23,11 +22,12 @@ export interface SavedResiduals {
  */
 export function savedResiduals(f: (...args: any[]) => unknown, ...args: unknown[]): SavedResiduals {
   const [leaves, def] = flatten(args, 'args')
-  const { program } = linearizeFlat((xs) => flatten(f(...(unflattenArgs(def, xs) as unknown[])), 'output')[0], leaves)
+  const { program } = linearizeFlat((xs) => flatten(f(...(unflatten(def, xs) as unknown[])), 'output')[0], leaves)
   const residuals = program.constValues.map((x) => ({
     aval: x.aval,
     text: formatAval(x.aval),
-    bytes: sizeOf(x.aval.shape) * BYTES[x.aval.dtype],
+    // The bytes of the values as the CPU holds them (the typed array of the dtype).
+    bytes: sizeOf(x.aval.shape) * allocate(x.aval.dtype, 0).BYTES_PER_ELEMENT,
   }))
   return { residuals, bytes: residuals.reduce((n, r) => n + r.bytes, 0) }
 }

@@ -6,6 +6,7 @@
  */
 import * as lax from '../core/lax.ts'
 import type { DType } from '../dtype.ts'
+import { normAxis } from '../shape/axes.ts'
 import type { CheckAxis, OnNumber, Shape } from '../shape/types.ts'
 import { concrete, formatAval, formatShape, type Tensor } from '../tensor.ts'
 
@@ -15,12 +16,7 @@ type WithLast<S extends Shape, K extends number> = S extends readonly [...infer 
   ? [...Init, K]
   : Shape
 
-const axisOf = (op: string, x: Tensor, axis: number): number => {
-  const a = axis < 0 ? axis + x.ndim : axis
-  if (!Number.isInteger(a) || a < 0 || a >= x.ndim)
-    throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${x.ndim}`)
-  return a
-}
+const axisOf = (op: string, x: Tensor, axis: number): number => normAxis(op, axis, x.ndim)
 
 /** An axis of S, checked at compile time where S is a tuple (negative counts from the end). */
 type AxisOf<Op extends string, S extends Shape, A extends number> = A & OnNumber<CheckAxis<Op, S, A>>

@@ -7,6 +7,7 @@
 import * as lax from '../core/lax.ts'
 import type { DType } from '../dtype.ts'
 import * as ops from '../ops.ts'
+import { normAxes } from '../shape/axes.ts'
 import type { CheckAxes, CheckAxis, OnNumber, Reduce, Shape } from '../shape/types.ts'
 import { concrete, formatAval, type Tensor } from '../tensor.ts'
 
@@ -31,15 +32,7 @@ export type Moment<Op extends string> = <
   opts?: MomentOptions<K>,
 ) => T<Reduce<S, Ax, K>, D>
 
-const axesOf = (op: string, x: Tensor, axis: AxisArg): number[] => {
-  const list = axis === undefined ? x.aval.shape.map((_, i) => i) : typeof axis === 'number' ? [axis] : [...axis]
-  return list.map((a) => {
-    const b = a < 0 ? a + x.ndim : a
-    if (!Number.isInteger(b) || b < 0 || b >= x.ndim)
-      throw new Error(`${op}: axis ${a} is out of range for a tensor of rank ${x.ndim}`)
-    return b
-  })
-}
+const axesOf = (op: string, x: Tensor, axis: AxisArg): number[] => normAxes(op, axis, x.ndim)
 
 function variance(op: string, x: Tensor, axis: AxisArg, opts: MomentOptions): Tensor {
   const axes = axesOf(op, x, axis)
