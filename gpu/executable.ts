@@ -301,11 +301,7 @@ export class WebGpuExecutable implements Executable {
       // A branch's dispatch runs with the counts its gate wrote: its own if the branch is taken, none otherwise.
       if (d.guard !== undefined) pass.dispatchWorkgroupsIndirect(this.gates.args as GPUBuffer, 12 * this.gates.slot[i])
       else {
-        const [x, y, z] =
-          d.gate === undefined
-            ? this.compiled[d.kernel].workgroups
-            : (this.gates.byDispatch.get(i) as { kernel: { workgroups: readonly [number, number, number] } }).kernel
-                .workgroups
+        const [x, y, z] = d.gate === undefined ? this.compiled[d.kernel].workgroups : this.gates.kernel(i).workgroups
         pass.dispatchWorkgroups(x, y, z)
       }
     })

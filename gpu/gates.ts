@@ -119,6 +119,11 @@ export class Gates {
     })
   }
 
+  /** The kernel of gate dispatch `i`. */
+  kernel(i: number): GateKernel {
+    return (this.byDispatch.get(i) as { kernel: GateKernel }).kernel
+  }
+
   /** The bind group of gate dispatch `i`, reading `input` (a cond's index, a step's predicate) where it has one. */
   bindGroup(context: GpuContext, i: number, input: GPUBuffer | undefined, pipeline: GPUComputePipeline): GPUBindGroup {
     const { gate, table } = this.byDispatch.get(i) as { gate: GateKind; table: GPUBuffer }

@@ -7,7 +7,7 @@
  * Operands and carries are pytrees of tensors; values the functions read
  * from their closure become extra operands.
  */
-import { add, convert, fullLike, scalarLike } from '../core/lax.ts'
+import { add, compare, convert, fullLike, scalarLike } from '../core/lax.ts'
 import { bind } from '../core/trace.ts'
 import { describeArg, scalarOf, Tensor } from '../tensor.ts'
 import { describe, flatten, sameStructure, unflatten, type TreeDef } from '../tree.ts'
@@ -165,7 +165,7 @@ export function foriLoop<C>(
     return unflatten(def, outs.slice(1)) as C
   }
   const [, carry] = whileLoop(
-    ([i]: [Tensor, C]) => bind('compare', [i, hi], { op: 'lt' })[0] as Tensor<[], 'bool'>,
+    ([i]: [Tensor, C]) => compare(i, hi, 'lt') as Tensor<[], 'bool'>,
     ([i, c]: [Tensor, C]) => [add(i, fullLike(i, 1)), bodyFn(i as Tensor<[], 'i32'>, c)] as [Tensor, C],
     [lo, init] as [Tensor, C],
     options,
