@@ -91,6 +91,19 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 const elementwiseShape = arb.shape({ maxRank: 3 })
 const structureShape = (minRank = 1) => arb.shape({ minRank, maxRank: 3 })
 
+/** An operand, a gathered axis, how many leading axes pair with the indices' (at most the axis), the indices' shape. */
+const indexing = () =>
+  structureShape()
+    .chain((shape) => fc.integer({ min: 0, max: shape.length - 1 }).map((axis) => ({ shape, axis })))
+    .chain(({ shape, axis }) =>
+      fc.record({ batchDims: fc.integer({ min: 0, max: axis }), rest: arb.shape({ maxRank: 2 }) }).map((r) => ({
+        shape,
+        axis,
+        batchDims: r.batchDims,
+        indexShape: [...shape.slice(0, r.batchDims), ...r.rest],
+      })),
+    )
+
 function unaryRow(
   name: string,
   f: (x: Tensor) => Tensor,
@@ -417,43 +430,31 @@ export const specs: SpecTable = {
     arity: 2,
     order: 1,
     linearIn: [[0]],
-    instance: structureShape()
-      .chain((shape) =>
-        fc
-          .record({ axis: fc.integer({ min: 0, max: shape.length - 1 }), indexShape: arb.shape({ maxRank: 2 }) })
-          .map((r) => ({ shape, ...r })),
-      )
-      .map(({ shape, axis, indexShape }) => ({
-        label: `gather axis=${axis} of f64${text(shape)} at i32${text(indexShape)}`,
-        fn: (x: Tensor, indices: Tensor) => lax.gather(x, indices, axis),
-        inputs: [
-          { shape, domain: domain.real() },
-          { shape: indexShape, domain: domain.index(shape[axis]) },
-        ],
-      })),
+    instance: indexing().map(({ shape, axis, batchDims, indexShape }) => ({
+      label: `gather axis=${axis} batchDims=${batchDims} of f64${text(shape)} at i32${text(indexShape)}`,
+      fn: (x: Tensor, indices: Tensor) => lax.gather(x, indices, axis, batchDims),
+      inputs: [
+        { shape, domain: domain.real() },
+        { shape: indexShape, domain: domain.index(shape[axis]) },
+      ],
+    })),
   },
   scatterAdd: {
     arity: 3,
     order: 1,
     linearIn: [[0, 2]],
-    instance: structureShape()
-      .chain((shape) =>
-        fc
-          .record({ axis: fc.integer({ min: 0, max: shape.length - 1 }), indexShape: arb.shape({ maxRank: 2 }) })
-          .map((r) => ({ shape, ...r })),
-      )
-      .map(({ shape, axis, indexShape }) => {
-        const updates = [...shape.slice(0, axis), ...indexShape, ...shape.slice(axis + 1)]
-        return {
-          label: `scatterAdd axis=${axis} into f64${text(shape)} at i32${text(indexShape)}`,
-          fn: (x: Tensor, indices: Tensor, u: Tensor) => lax.scatterAdd(x, indices, u, axis),
-          inputs: [
-            { shape, domain: domain.real() },
-            { shape: indexShape, domain: domain.index(shape[axis]) },
-            { shape: updates, domain: domain.real() },
-          ],
-        }
-      }),
+    instance: indexing().map(({ shape, axis, batchDims, indexShape }) => ({
+      label: `scatterAdd axis=${axis} batchDims=${batchDims} into f64${text(shape)} at i32${text(indexShape)}`,
+      fn: (x: Tensor, indices: Tensor, u: Tensor) => lax.scatterAdd(x, indices, u, axis, batchDims),
+      inputs: [
+        { shape, domain: domain.real() },
+        { shape: indexShape, domain: domain.index(shape[axis]) },
+        {
+          shape: [...shape.slice(0, axis), ...indexShape.slice(batchDims), ...shape.slice(axis + 1)],
+          domain: domain.real(),
+        },
+      ],
+    })),
   },
   rev: {
     arity: 1,

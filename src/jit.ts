@@ -18,6 +18,7 @@ import { cpuBackend } from './cpu/backend.ts'
 import { bind, Tracer } from './core/trace.ts'
 import { stage } from './core/staging.ts'
 import { optimize } from './passes/index.ts'
+import { withIndexChecks, type IndexCheck } from './passes/check-indices.ts'
 import { closeProgram, type Program } from './ir/program.ts'
 import { describe, flatten, unflatten, type TreeDef } from './tree.ts'
 import { formatAval, type Tensor } from './tensor.ts'
@@ -50,12 +51,23 @@ export interface JitOptions {
    * this off.
    */
   readonly checkpointEvery?: number
+  /**
+   * Raise when a gather or scatter-add meets an index out of range, naming
+   * the index, instead of clamping it (a gather) or dropping the update (a
+   * scatter), on every backend. The check runs inside the compiled program
+   * and costs a read of three numbers per call; arguments are not donated
+   * while it is on, so that a call that raises loses nothing. Default: on
+   * when the environment variable ADJOINT_CHECK_INDICES is 1.
+   */
+  readonly checkIndices?: boolean
 }
 
 interface Compiled {
   readonly backend: Backend
   readonly executable: Executable
   readonly outDef: TreeDef
+  /** With checkIndices: the checks whose failure the program's last three outputs report. */
+  readonly checks: readonly IndexCheck[] | null
 }
 
 export interface Jitted<F extends Fn> {
@@ -93,6 +105,15 @@ function staticKey(x: unknown, at: string): string {
   )
 }
 
+/** Raises the error an eager gather or scatter-add would, when the program's checks report an index out of range. */
+async function raiseOnFailure(checks: readonly IndexCheck[], [count, value, which]: Tensor[]): Promise<void> {
+  const [[n], [i], [c]] = await Promise.all([count.data(), value.data(), which.data()])
+  if (n === 0) return
+  const { prim, axis, size } = checks[c]
+  const more = n > 1 ? ` (${n} indices out of range in all)` : ''
+  throw new RangeError(`${prim}: index ${i} is out of range for axis ${axis} of size ${size}${more}`)
+}
+
 /** Whether a value holds a tensor being traced by a transform, anywhere in its arrays and records. */
 const hasTracer = (x: unknown): boolean =>
   x instanceof Tracer || (Array.isArray(x) ? x.some(hasTracer) : isRecord(x) && Object.values(x).some(hasTracer))
@@ -102,6 +123,8 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
   const every = options.checkpointEvery
   if (every !== undefined && !(Number.isInteger(every) && every >= 0))
     throw new Error(`jit: checkpointEvery must be a non-negative integer (0 turns it off), got ${every}`)
+  const checkIndices =
+    options.checkIndices ?? (typeof process !== 'undefined' && process.env.ADJOINT_CHECK_INDICES === '1')
   const cache = new Map<string, Promise<Compiled>>()
   /** The call's arguments split into static ones (by position) and traced ones, and the cache key. */
   const signature = (given: readonly unknown[]) => {
@@ -147,16 +170,20 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
     let entry = cache.get(key)
     if (entry === undefined) {
       const made = (async () => {
-        const { program, outDef } = trace(leaves, argsOf)
+        const traced = trace(leaves, argsOf)
+        const { outDef } = traced
+        const checked = checkIndices ? withIndexChecks(traced.program) : null
+        const program = checked === null ? traced.program : optimize(checked.program, { cse: true })
+        const checks = checked?.checks ?? null
         const backend = options.backend ?? (await defaultBackend())
         try {
-          return { backend, executable: backend.compile(program), outDef }
+          return { backend, executable: backend.compile(program), outDef, checks }
         } catch (e) {
           // The default backend cannot compile this program: the CPU interpreter can run any program.
           if (!(e instanceof UnsupportedProgramError) || options.backend !== undefined) throw e
           console.warn(`adjoint: ${e.message}; running this function on the CPU`)
           const cpu = cpuBackend()
-          return { backend: cpu, executable: cpu.compile(program), outDef }
+          return { backend: cpu, executable: cpu.compile(program), outDef, checks }
         }
       })()
       // A failed entry leaves the cache (unless a newer one replaced it); the handler also marks the rejection
@@ -187,9 +214,11 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
   const run = async (...args: Args<F>) => {
     for (let attempt = 0; ; attempt++) {
       const { entry, leaves, donated } = compile(args)
-      const { backend, executable, outDef } = await entry
+      const { backend, executable, outDef, checks } = await entry
       try {
-        const outs = await executable.run(leaves, { donate: donated, checkpointEvery: options.checkpointEvery })
+        const donate = checks === null ? donated : donated.map(() => false)
+        const outs = await executable.run(leaves, { donate, checkpointEvery: options.checkpointEvery })
+        if (checks !== null) await raiseOnFailure(checks, outs.splice(outs.length - 3))
         return unflatten(outDef, outs) as ReturnType<F>
       } catch (e) {
         // The default backend's device was lost: choose the default again (a new device, or the CPU) and run there.

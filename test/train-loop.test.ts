@@ -418,6 +418,77 @@ describe('fit', () => {
     expect(dropped.history.steps).toBe(3)
   })
 
+  it('stops at the first non-finite loss, naming the step, with the last finite parameters (data with a NaN)', async () => {
+    const x = Float32Array.from(train.x.dataSync())
+    x[3 * 100 + 1] = Number.NaN
+    const poisoned = { x: tensor(x, { shape: [256, 3] }), y: train.y }
+    // The step donates its parameters: the error's parameters are host copies, not the donated ones.
+    const step = jit(
+      (p: Params, s: { t: Tensor<[]> }, batch: Batch) => {
+        const [loss, g] = valueAndGrad(mse)(p, batch.x, batch.y)
+        return [tree.treeMap2(p, g, (pi, gi) => ops.sub(pi, ops.mul(gi, 0.1))), { t: ops.add(s.t, 1) }, loss] as const
+      },
+      { backend, donateArgnums: [0, 1] },
+    )
+    const key = random.key(7)
+    // The step (from 1) whose batch of 32 holds row 100, in each epoch's order.
+    const stepOf = (e: number) =>
+      epochBatches(random.foldIn(key, e), 256, 32).findIndex((b) => Array.from(b).includes(100)) + 1
+    const run = (stopOnNonFinite?: boolean) =>
+      loop.fit({
+        step,
+        params: init(),
+        state: { t: ops.scalar(0) },
+        train: poisoned,
+        epochs: 3,
+        batchSize: 32,
+        key,
+        stopOnNonFinite,
+      })
+    const error = await run().then(
+      () => null,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(loop.NonFiniteError)
+    const e = error as loop.NonFiniteError<Params>
+    expect([e.step, e.value, e.paramsEpoch]).toEqual([stepOf(0), Number.NaN, 0])
+    expect(e.message).toContain(`the loss is NaN at step ${stepOf(0)} (epoch 1)`)
+    expect(Array.from(e.params.w.dataSync())).toEqual([0, 0, 0])
+    expect(e.history.loss).toHaveLength(stepOf(0))
+    expect(e.history.loss.slice(0, -1).every(Number.isFinite)).toBe(true)
+    // Told to train on, it returns NaN parameters, as before.
+    const on = await run(false)
+    expect(Number.isNaN(on.params.b.item())).toBe(true)
+  })
+
+  it('keeps the parameters of the last finite epoch when training diverges later, and checks parameters too', async () => {
+    const p0 = init()
+    // A scripted step: finite for 12 steps (one and a half epochs of 8), then ∞ in one weight with a finite loss.
+    const step = (p: Params, s: { t: number }) => {
+      const t = s.t + 1
+      const w = ops.add(p.w, t === 13 ? Number.POSITIVE_INFINITY : 1)
+      return [{ w, b: p.b }, { t }, t > 13 ? Number.NaN : 1 / t] as const
+    }
+    const error = await loop
+      .fit({ step, params: p0, state: { t: 0 }, train, epochs: 4, batchSize: 32, key: random.key(1) })
+      .then(
+        () => null,
+        (e: unknown) => e,
+      )
+    const e = error as loop.NonFiniteError<Params>
+    // Step 14's loss is NaN; the parameters kept are those after epoch 1 (8 steps of +1).
+    expect([e.step, e.paramsEpoch]).toEqual([14, 1])
+    expect(Array.from(e.params.w.dataSync())).toEqual([8, 8, 8])
+    // Only the parameters go bad: caught at the epoch's end, naming the leaf and element.
+    const quiet = (p: Params, s: { t: number }) => {
+      const t = s.t + 1
+      return [{ w: t === 3 ? ops.mul(p.w, Number.NaN) : p.w, b: p.b }, { t }, 0.5] as const
+    }
+    await expect(
+      loop.fit({ step: quiet, params: p0, state: { t: 0 }, train, epochs: 2, batchSize: 32, key: random.key(1) }),
+    ).rejects.toThrow('fit: params.w[0] is NaN at step 8 (epoch 1)')
+  })
+
   it('rejects inconsistent options before training', async () => {
     const base = {
       step: sgd(0.1),

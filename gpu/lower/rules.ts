@@ -286,21 +286,26 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
   },
   gather: {
     kind: 'inline',
-    inline: ({ b, inputs: [x, y], index, expr }, { axis }) => {
-      const ni = y.aval.shape.length
-      const which = b.cast(expr(y, index.slice(axis, axis + ni)), 'i32')
+    // An index out of range reads the nearest element (clamped), as on the CPU: no load leaves the tensor.
+    inline: ({ b, inputs: [x, y], index, expr }, { axis, batchDims: k }) => {
+      const ni = y.aval.shape.length - k
+      const at = b.cast(expr(y, [...index.slice(0, k), ...index.slice(axis, axis + ni)]), 'i32')
+      const which = b.bin('min', b.bin('max', at, b.lit(0, 'i32')), b.lit(x.aval.shape[axis] - 1, 'i32'))
       return expr(x, [...index.slice(0, axis), which, ...index.slice(axis + ni)])
     },
   },
   scatterAdd: {
     kind: 'kernel',
-    kernel: ({ b, inputs: [x, idx, upd], type, index: o, expr, reads, output, shape, reduction }, { axis }) => {
-      const ni = idx.aval.shape.length
-      const r = idx.aval.shape.map((_, i) => b.idx(`r${i}`))
+    // Each output element sums the updates whose index names it, so an update out of range is dropped.
+    kernel: (
+      { b, inputs: [x, idx, upd], type, index: o, expr, reads, output, shape, reduction },
+      { axis, batchDims: k },
+    ) => {
+      const r = idx.aval.shape.slice(k).map((_, i) => b.idx(`r${i}`))
       const init = expr(x, o)
-      const hit = b.cmp('eq', b.cast(expr(idx, r), 'i32'), o[axis])
+      const hit = b.cmp('eq', b.cast(expr(idx, [...o.slice(0, k), ...r]), 'i32'), o[axis])
       const body = b.sel(hit, expr(upd, [...o.slice(0, axis), ...r, ...o.slice(axis + 1)]), b.lit(0, type))
-      const reduced = idx.aval.shape.slice(0, ni)
+      const reduced = idx.aval.shape.slice(k)
       return reduction({ kind: 'reduce', op: 'sum', inputs: reads, output, shape, reduced, init, body })
     },
   },

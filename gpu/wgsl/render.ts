@@ -433,6 +433,18 @@ function countUses(roots: readonly Expr[]): Map<number, number> {
   return uses
 }
 
+/**
+ * Statements that use every input binding from `from` on, so that the
+ * pipeline's layout has them all even where an inlined expression dropped a
+ * load (a gather from a broadcast reads no index): WebGPU rejects a bind
+ * group entry the shader does not use.
+ */
+const keepInputs = (kernel: Kernel, indent: string, from = 0): string =>
+  kernel.inputs
+    .slice(from)
+    .map((_, i) => `${indent}_ = &in${from + i};`)
+    .join('\n')
+
 function bindings(kernel: Kernel, buffers: readonly LogicalBuffer[], starts: Starts): string {
   const lines = kernel.inputs.map(
     (id, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(buffers[id].type)}>;`,
@@ -484,6 +496,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   let flat = gid.x + gid.y * groups.x * ${WORKGROUP}u;
   if (flat >= ${total}u) { return; }
   let f = i32(flat);
+${keepInputs(kernel, '  ')}
 ${unflatten('o', 'f', kernel.shape, '  ').join('\n')}`
 
 const store = (t: ScalarType, v: string) => (t === 'bool' ? `select(0i, 1i, ${v})` : v)
@@ -587,7 +600,7 @@ function renderWorkgroupReduce(
     COUNT: sizeOfShape(kernel.reduced),
     WORKGROUP: workgroup,
     GROUPS_X: workgroups[0],
-    OUTPUT_INDEX: unflatten('o', 'f', kernel.shape, '  ').join('\n'),
+    OUTPUT_INDEX: [keepInputs(kernel, '  '), ...unflatten('o', 'f', kernel.shape, '  ')].join('\n'),
     REDUCED_INDEX: unflatten('r', 'r', kernel.reduced, '  ').join('\n'),
     TERM: [...term.lines, `  let term = ${termValue};`].join('\n'),
     INIT: init,
@@ -634,7 +647,7 @@ function renderEpilogue(
         `  let o${r - 1} = i32(col);`,
       ]
     : [`  let f = i32((b * ${kernel.m}u + row) * ${kernel.n}u + col);`, ...unflatten('o', 'f', shape, '  ')]
-  const body = [...index, ...emitter.lines, `  return ${result};`]
+  const body = [keepInputs(kernel, '  ', 2), ...index, ...emitter.lines, `  return ${result};`]
   return { bindings: `${bindings.join('\n')}\n${PRELUDE}`, body: body.join('\n').trim() }
 }
 

@@ -56,9 +56,10 @@ export const argsort = (x: Tensor, axis: number, descending = false) => bind1('a
 export const concat = (xs: readonly Tensor[], axis: number) => (xs.length === 1 ? xs[0] : bind1('concat', xs, { axis }))
 
 export const matmul = (a: Tensor, b: Tensor) => bind1('matmul', [a, b], none)
-export const gather = (x: Tensor, indices: Tensor, axis: number) => bind1('gather', [x, indices], { axis })
-export const scatterAdd = (x: Tensor, indices: Tensor, updates: Tensor, axis: number) =>
-  bind1('scatterAdd', [x, indices, updates], { axis })
+export const gather = (x: Tensor, indices: Tensor, axis: number, batchDims = 0) =>
+  bind1('gather', [x, indices], { axis, batchDims })
+export const scatterAdd = (x: Tensor, indices: Tensor, updates: Tensor, axis: number, batchDims = 0) =>
+  bind1('scatterAdd', [x, indices, updates], { axis, batchDims })
 export const randomBits = (
   key: Tensor,
   offset: Tensor,

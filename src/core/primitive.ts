@@ -52,8 +52,12 @@ export interface PrimitiveParams {
   rev: { readonly axes: readonly number[] }
   // linear algebra and indexing
   matmul: None
-  gather: { readonly axis: number }
-  scatterAdd: { readonly axis: number }
+  /**
+   * The first `batchDims` axes of x and of the indices are paired (one
+   * gather per batch element, as XLA's batching dims), so `axis` ≥ batchDims.
+   */
+  gather: { readonly axis: number; readonly batchDims: number }
+  scatterAdd: { readonly axis: number; readonly batchDims: number }
   argsort: { readonly axis: number; readonly descending: boolean }
   // randomness
   /**

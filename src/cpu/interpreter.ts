@@ -8,14 +8,23 @@ import { bind } from '../core/trace.ts'
 import { isFloat, type FloatDType } from '../dtype.ts'
 import { Literal, Program, Var, type Atom, type Eqn } from '../ir/program.ts'
 import { ConcreteTensor, formatAval, sameShape, type Tensor } from '../tensor.ts'
+import { withIndexMode, type IndexMode } from '../primitives/gather.ts'
 
 export interface RunOptions {
   /** Run every floating-point value in this precision instead of the traced one. */
   readonly precision?: FloatDType
+  /**
+   * What an index out of range does: clamped in a gather and dropped in a
+   * scatter, as in every compiled program (the default), or `raise`.
+   */
+  readonly indices?: IndexMode
 }
 
 export function runProgram(program: Program, inputs: readonly Tensor[], options: RunOptions = {}): ConcreteTensor[] {
-  const { precision } = options
+  return withIndexMode(options.indices ?? 'clamp', () => run(program, inputs, options.precision))
+}
+
+function run(program: Program, inputs: readonly Tensor[], precision: FloatDType | undefined): ConcreteTensor[] {
   const cast = (x: Tensor): Tensor => (precision !== undefined && isFloat(x.aval.dtype) ? convert(x, precision) : x)
   if (inputs.length !== program.inputs.length)
     throw new Error(`runProgram: the program takes ${program.inputs.length} inputs, got ${inputs.length}`)

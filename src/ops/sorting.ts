@@ -8,7 +8,7 @@ import * as lax from '../core/lax.ts'
 import type { DType } from '../dtype.ts'
 import { normAxis } from '../shape/axes.ts'
 import type { CheckAxis, OnNumber, Shape } from '../shape/types.ts'
-import { concrete, formatAval, formatShape, type Tensor } from '../tensor.ts'
+import { formatAval, formatShape, type Tensor } from '../tensor.ts'
 
 type T<S extends Shape = Shape, D extends DType = DType> = Tensor<S, D>
 /** S with its last axis of size K. */
@@ -70,19 +70,10 @@ export function takeAlongAxis<D extends DType>(x: T<Shape, D>, indices: T<Shape,
     throw new Error(
       `takeAlongAxis: expected i32 indices of the shape of x ${formatShape(xs)} except along axis ${a}, got ${formatAval(indices.aval)}`,
     )
+  // Each row's axis last, the axes before it paired as batch axes of the gather.
   const last = (t: Tensor) => lax.moveAxis(t, a, xs.length - 1)
-  const [xl, il] = [last(x), last(indices)]
-  const n = xs[a]
-  const m = is[a]
-  const rows = xl.aval.shape.slice(0, -1).reduce((p, d) => p * d, 1)
-  const offsets = concrete(
-    [rows, 1],
-    'i32',
-    Int32Array.from({ length: rows }, (_, r) => r * n),
-  )
-  const flat = lax.add(lax.reshape(il, [rows, m]), lax.broadcast(offsets, [rows, m]))
-  const taken = lax.gather(lax.reshape(xl, [rows * n]), flat, 0)
-  return lax.moveAxis(lax.reshape(taken, il.aval.shape), xs.length - 1, a) as T<Shape, D>
+  const taken = lax.gather(last(x), last(indices), xs.length - 1, xs.length - 1)
+  return lax.moveAxis(taken, xs.length - 1, a) as T<Shape, D>
 }
 
 /** x sorted along `axis` (default: the last), ascending with NaN last, or `descending`. */

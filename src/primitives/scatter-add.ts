@@ -1,52 +1,56 @@
-import { gather, moveAxis, reshape, scatterAdd as scatter, transpose } from '../core/lax.ts'
+import { gather, moveAxis, pad, scatterAdd as scatter } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
 import { forEachIndex } from './ndarray.ts'
 import { concrete, formatAval, formatShape, sameShape, type Tensor } from '../tensor.ts'
 import { atFront, batchSize } from './elementwise.ts'
-import { checkIndexing, flatBatchIndices, indexedOffset } from './gather.ts'
+import { checkIndexing, droppedIndices, gatheredShape, indexedOffset } from './gather.ts'
 
 /**
- * out = x, then out[pre, indices[j], post] += updates[pre, j, post] for every
- * j (repeated indices accumulate). Linear in x and updates; the transpose in
- * updates is a gather, which makes it the gradient of an embedding lookup.
+ * out = x, then out[pre, indices[b, j], post] += updates[pre, j, post] for
+ * every j (repeated indices accumulate; b: the `batchDims` axes paired with
+ * x's first). Linear in x and updates; the transpose in updates is a gather,
+ * which makes it the gradient of an embedding lookup.
  */
 export const scatterAdd: PrimitiveRule<'scatterAdd'> = {
-  abstractEval([x, indices, updates], { axis }) {
-    checkIndexing('scatterAdd', x, indices, axis)
-    const expected = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)]
+  abstractEval([x, indices, updates], { axis, batchDims }) {
+    checkIndexing('scatterAdd', x, indices, axis, batchDims)
+    const expected = gatheredShape(x.shape, indices.shape, axis, batchDims)
     if (!sameShape(updates.shape, expected) || updates.dtype !== x.dtype)
       throw new Error(
         `scatterAdd: updates must be ${x.dtype}${formatShape(expected)} for operand ${formatAval(x)}, got ${formatAval(updates)}`,
       )
     return [x]
   },
-  cpu([x, indices, updates], { axis }, [out]) {
+  cpu([x, indices, updates], { axis, batchDims }, [out]) {
     const values = x.values.slice()
-    const offset = indexedOffset('scatterAdd', x, indices, axis)
+    const offset = indexedOffset('scatterAdd', x, indices, axis, batchDims, 'drop')
     forEachIndex(updates.aval.shape, (flat, index) => {
-      values[offset(index)] += updates.values[flat]
+      const o = offset(index)
+      if (o >= 0) values[o] += updates.values[flat]
     })
     return [concrete(out.shape, out.dtype, values)]
   },
-  jvp: ([x, indices, u], [tx, , tu], { axis }) => [[scatter(x, indices, u, axis)], [scatter(tx, indices, tu, axis)]],
-  transpose: ([ct], [, indices], { axis }) => [ct, null, gather(ct, indices as Tensor, axis)],
-  batch([x, indices, updates], [dx, di, du], { axis }) {
+  jvp: ([x, indices, u], [tx, , tu], { axis, batchDims }) => [
+    [scatter(x, indices, u, axis, batchDims)],
+    [scatter(tx, indices, tu, axis, batchDims)],
+  ],
+  // A dropped update has no effect, so its cotangent is 0: read from a zero padded past the end.
+  transpose: ([ct], [, indices], { axis, batchDims }) => {
+    const n = ct.aval.shape[axis]
+    const dropped = droppedIndices(indices as Tensor, n)
+    if (dropped === indices) return [ct, null, gather(ct, dropped, axis, batchDims)]
+    const padded = pad(
+      ct,
+      ct.aval.shape.map(() => 0),
+      ct.aval.shape.map((_, d) => (d === axis ? 1 : 0)),
+    )
+    return [ct, null, gather(padded, dropped, axis, batchDims)]
+  },
+  batch([x, indices, updates], [dx, di, du], { axis, batchDims: k }) {
     const size = batchSize([x, indices, updates], [dx, di, du])
-    const xb = atFront(x, dx, size)
-    const ub = atFront(updates, du, size)
-    if (di === null) return [[scatter(xb, indices, ub, axis + 1)], [0]]
-    // Batched indices: scatter into [B·n, pre, post] with indices offset by b·n.
-    const xf = moveAxis(xb, axis + 1, 1)
-    const [, n, ...rest] = xf.aval.shape
-    const idx = atFront(indices, di, size)
-    const ni = idx.ndim - 1
-    // updates: [B, ...pre, ...ishape, ...post] → [B, ...ishape, ...pre, ...post]
-    const ish = Array.from({ length: ni }, (_, i) => 1 + axis + i)
-    const pre = Array.from({ length: axis }, (_, i) => 1 + i)
-    const post = Array.from({ length: ub.ndim - 1 - ni - axis }, (_, i) => 1 + axis + ni + i)
-    const uf = transpose(ub, [0, ...ish, ...pre, ...post])
-    const flatUpdates = reshape(uf, [...idx.aval.shape, ...rest])
-    const out = scatter(reshape(xf, [size * n, ...rest]), flatBatchIndices(idx, n), flatUpdates, 0)
-    return [[moveAxis(reshape(out, [size, n, ...rest]), 1, axis + 1)], [0]]
+    const [xb, ub] = [atFront(x, dx, size), atFront(updates, du, size)]
+    if (di !== null) return [[scatter(xb, moveAxis(indices, di, 0), ub, axis + 1, k + 1)], [0]]
+    // Unbatched indices: the mapped axis of x and of the updates at position k, after the paired batch axes.
+    return [[scatter(moveAxis(xb, 0, k), indices, moveAxis(ub, 0, k), axis + 1, k)], [k]]
   },
 }

@@ -13,6 +13,7 @@ export {
   earlyStoppingUpdate,
   improves,
   historySeries,
+  NonFiniteError,
   type FitOptions,
   type FitResult,
   type FitHistory,

@@ -289,6 +289,12 @@ export interface FitOptions<P, S, D> {
   readonly earlyStopping?: EarlyStoppingOptions
   /** Called after each epoch with the history so far. */
   readonly onEpoch?: (epoch: number, history: FitHistory) => void
+  /**
+   * Stop with a `NonFiniteError` when a loss is NaN or ±∞, or the parameters
+   * hold one at the end of an epoch (default true): the error names the step
+   * and the value, and carries the last parameters known to be finite.
+   */
+  readonly stopOnNonFinite?: boolean
 }
 
 export interface FitHistory {
@@ -316,6 +322,41 @@ export interface FitResult<P, S> {
   /** The optimiser state after the last step. */
   readonly state: S
   readonly history: FitHistory
+}
+
+/**
+ * What `fit` throws when training diverges or the data hold a NaN: the step
+ * (from 1) whose loss is not finite, or after which a parameter is not; the
+ * value; and the parameters at the end of the last epoch whose losses and
+ * parameters were all finite (the initial ones if there was none), as host
+ * tensors, with the history up to the step.
+ */
+export class NonFiniteError<P = unknown> extends Error {
+  override readonly name = 'NonFiniteError'
+  constructor(
+    message: string,
+    readonly step: number,
+    readonly value: number,
+    /** The last parameters known to be finite. */
+    readonly params: P,
+    /** The epoch (from 0, the initial parameters) after which `params` were recorded. */
+    readonly paramsEpoch: number,
+    readonly history: FitHistory,
+  ) {
+    super(message)
+  }
+}
+
+/** The path and value of the first non-finite element among a pytree's host leaves, or undefined. */
+function firstNonFinite(tree: unknown, what: string): { path: string; index: number; value: number } | undefined {
+  const [leaves, def] = flatten(tree, what)
+  const paths = leafPaths(def)
+  for (const [i, x] of leaves.entries()) {
+    if (!(x instanceof ConcreteTensor) || !(x.aval.dtype === 'f32' || x.aval.dtype === 'f64')) continue
+    const index = x.values.findIndex((v) => !Number.isFinite(v))
+    if (index >= 0) return { path: paths[i], index, value: x.values[index] }
+  }
+  return undefined
 }
 
 /**
@@ -371,6 +412,11 @@ export async function fit<P, S, D>(options: FitOptions<P, S, D>): Promise<FitRes
   let samples = 0
   let steps = 0
   let epoch = 0
+  const guard = options.stopOnNonFinite ?? true
+  // The last parameters known to be finite, on the host (a step may donate the device's): checked at each epoch end.
+  let safe = guard ? { params: await snapshot(params), epoch: 0 } : undefined
+  /** Losses up to `steps` are read: the first that is not finite stops the run. */
+  let checked = 0
 
   const readPending = async () => {
     if (pending.length === 0) return
@@ -406,6 +452,28 @@ export async function fit<P, S, D>(options: FitOptions<P, S, D>): Promise<FitRes
     bestEpoch: stopping === undefined || stopping.bestEpoch === 0 ? undefined : stopping.bestEpoch,
   })
 
+  const diverged = (step: number, value: number, what: string): NonFiniteError<P> => {
+    const kept = safe as { params: P; epoch: number }
+    const since = kept.epoch === 0 ? 'the initial parameters' : `the parameters after epoch ${kept.epoch}`
+    return new NonFiniteError(
+      `fit: ${what} is ${value} at step ${step} (epoch ${Math.ceil(step / stepsPerEpoch)}); ` +
+        `training stopped, and the error's params are ${since}, the last known to be finite. ` +
+        'A NaN in the data or a step size too large are the usual causes (stopOnNonFinite: false trains on).',
+      step,
+      value,
+      kept.params,
+      kept.epoch,
+      { ...history(), loss: loss.slice(0, step), steps: step },
+    )
+  }
+  const checkLosses = () => {
+    if (!guard) return
+    // Losses still on the device (pending, in step order) are checked once read.
+    const read = pending.length > 0 ? pending[0].at : steps
+    for (; checked < read; checked++)
+      if (!Number.isFinite(loss[checked])) throw diverged(checked + 1, loss[checked], 'the loss')
+  }
+
   while (epoch < epochs && !(stopping?.stop ?? false)) {
     const batches = epochBatches(foldIn(key, epoch), n, batchSize, { dropLast })
     epoch += 1
@@ -424,9 +492,18 @@ export async function fit<P, S, D>(options: FitOptions<P, S, D>): Promise<FitRes
       steps += 1
       const show = progress.due(steps)
       if (show || (options.readLossEvery !== undefined && steps % options.readLossEvery === 0)) await readPending()
+      checkLosses()
       if (show) progress.update(status(epoch, b + 1, loss[steps - 1]))
     }
     await readPending()
+    checkLosses()
+    if (guard) {
+      const now = await snapshot(params)
+      const bad = firstNonFinite(now, 'params')
+      if (bad !== undefined)
+        throw diverged(steps, bad.value, `${bad.path === '(top)' ? 'params' : `params${bad.path}`}[${bad.index}]`)
+      safe = { params: now, epoch }
+    }
     let weighted = 0
     let count = 0
     for (let i = first; i < steps; i++) {
@@ -440,7 +517,7 @@ export async function fit<P, S, D>(options: FitOptions<P, S, D>): Promise<FitRes
       scores.push(score)
       metrics[metricName] = score
       if (earlyStopping !== undefined && stopping !== undefined) {
-        const best = improves(earlyStopping, stopping, score) ? await snapshot(params) : params
+        const best = improves(earlyStopping, stopping, score) ? (safe?.params ?? (await snapshot(params))) : params
         stopping = earlyStoppingUpdate(earlyStopping, stopping, epoch, score, best)
       }
     }

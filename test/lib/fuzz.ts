@@ -3,13 +3,15 @@
  * list of steps over values of one shape, each step an operation of one or
  * two earlier values (elementwise maps, reductions broadcast back, running
  * sums, reversals, rotations, products of square matrices, comparisons and
- * selects), on inputs that mix ordinary values with ±0 and large numbers,
- * and with `specials`, NaN and ±∞ too. fast-check draws and shrinks them;
+ * selects, gathers and scatter-adds whose indices may lie out of range, a
+ * scan over the leading axis, a round trip through i32), on inputs that mix
+ * ordinary values with ±0 and large numbers, and with `specials`, NaN and
+ * ±∞ too. fast-check draws and shrinks them;
  * `describeProgram`
  * prints one in the steps' own notation.
  */
 import * as fc from 'fast-check'
-import { ops, tensor, type Tensor } from '../../src/index.ts'
+import { ops, scan, tensor, type Tensor } from '../../src/index.ts'
 
 type Unary = (x: Tensor) => Tensor
 type Binary = (x: Tensor, y: Tensor) => Tensor
@@ -32,6 +34,8 @@ const unary: Record<string, Unary> = {
   relu: (x) => ops.relu(x),
   softplus: (x) => ops.softplus(ops.tanh(x)),
   square: (x) => ops.square(ops.tanh(x)),
+  // f32 → i32 (saturating, NaN to 0), integer arithmetic (wrapping), and back.
+  ints: (x) => ops.astype(ops.add(ops.astype(ops.mul(x, 1000), 'i32'), ops.astype(ops.mul(x, 1e9), 'i32')), x.dtype),
 }
 
 const binary: Record<string, Binary> = {
@@ -71,8 +75,32 @@ const along: Record<string, (x: Tensor, axis: number) => Tensor> = {
   },
 }
 
+/** A loop over the leading axis: h_t = tanh(h_{t−1} ⊙ y_t + x_t), the h_t stacked. */
+function recurrence(x: Tensor, y: Tensor): Tensor {
+  const [, ys] = scan(
+    (h: Tensor, [xt, yt]: readonly [Tensor, Tensor]) => {
+      const next = ops.tanh(ops.add(ops.mul(h, ops.tanh(yt)), xt))
+      return [next, next] as const
+    },
+    ops.zeros(x.shape.slice(1), x.dtype) as Tensor,
+    [x, y] as [Tensor, Tensor],
+  )
+  return ys as Tensor
+}
+
 export type Step =
   | { readonly kind: 'unary'; readonly op: string; readonly x: number }
+  | { readonly kind: 'scan'; readonly x: number; readonly y: number }
+  /** x gathered along `axis` at `indices` (as many as the axis is long, some out of range). */
+  | { readonly kind: 'gather'; readonly x: number; readonly axis: number; readonly indices: readonly number[] }
+  /** x with tanh(y) added at `indices` along `axis` (some out of range, some repeated). */
+  | {
+      readonly kind: 'scatter'
+      readonly x: number
+      readonly y: number
+      readonly axis: number
+      readonly indices: readonly number[]
+    }
   | { readonly kind: 'binary'; readonly op: string; readonly x: number; readonly y: number }
   | { readonly kind: 'along'; readonly op: string; readonly x: number; readonly axis: number }
   | { readonly kind: 'matmul'; readonly x: number; readonly y: number }
@@ -92,9 +120,10 @@ const nonFinite = [Number.NaN, Infinity, -Infinity, 1e30, -1e30]
 /**
  * A random program over `inputs` values of one shape (square shapes allow
  * products); with `specials`, its inputs include NaN, ±∞ and values whose
- * squares overflow.
+ * squares overflow; `differentiable` leaves out the steps that are
+ * piecewise constant (the round trip through i32).
  */
-export const randomProgram = (specials = false): fc.Arbitrary<RandomProgram> =>
+export const randomProgram = (specials = false, differentiable = false): fc.Arbitrary<RandomProgram> =>
   fc
     .record({
       shape: fc.oneof(
@@ -116,7 +145,11 @@ export const randomProgram = (specials = false): fc.Arbitrary<RandomProgram> =>
       const step = (available: number): fc.Arbitrary<Step> => {
         const pick = fc.integer({ min: 0, max: available - 1 })
         const kinds: fc.Arbitrary<Step>[] = [
-          fc.record({ kind: fc.constant('unary' as const), op: fc.constantFrom(...Object.keys(unary)), x: pick }),
+          fc.record({
+            kind: fc.constant('unary' as const),
+            op: fc.constantFrom(...Object.keys(unary).filter((op) => !(differentiable && op === 'ints'))),
+            x: pick,
+          }),
           fc.record({
             kind: fc.constant('binary' as const),
             op: fc.constantFrom(...Object.keys(binary)),
@@ -131,6 +164,24 @@ export const randomProgram = (specials = false): fc.Arbitrary<RandomProgram> =>
           }),
         ]
         if (square) kinds.push(fc.record({ kind: fc.constant('matmul' as const), x: pick, y: pick }))
+        kinds.push(fc.record({ kind: fc.constant('scan' as const), x: pick, y: pick }))
+        // Indices one per position of the axis, from 2 below the range to 2 past it.
+        const axisAndIndices = fc.integer({ min: 0, max: shape.length - 1 }).chain((axis) =>
+          fc
+            .array(fc.integer({ min: -2, max: shape[axis] + 1 }), {
+              minLength: shape[axis],
+              maxLength: shape[axis],
+            })
+            .map((indices) => ({ axis, indices })),
+        )
+        kinds.push(
+          fc
+            .record({ kind: fc.constant('gather' as const), x: pick, at: axisAndIndices })
+            .map(({ at, ...r }) => ({ ...r, ...at })),
+          fc
+            .record({ kind: fc.constant('scatter' as const), x: pick, y: pick, at: axisAndIndices })
+            .map(({ at, ...r }) => ({ ...r, ...at })),
+        )
         return fc.oneof(...kinds)
       }
       const steps = Array.from({ length }, (_, i) => step(inputs + i))
@@ -151,6 +202,10 @@ export function programOf(p: RandomProgram): (...xs: Tensor[]) => Tensor[] {
       if (s.kind === 'unary') values.push(unary[s.op](x))
       else if (s.kind === 'binary') values.push(binary[s.op](x, values[s.y]))
       else if (s.kind === 'along') values.push(along[s.op](x, s.axis))
+      else if (s.kind === 'scan') values.push(recurrence(x, values[s.y]))
+      else if (s.kind === 'gather') values.push(ops.take(x, tensor(s.indices, { dtype: 'i32' }), s.axis))
+      else if (s.kind === 'scatter')
+        values.push(ops.scatterAdd(x, tensor(s.indices, { dtype: 'i32' }), ops.tanh(values[s.y]), s.axis))
       else values.push(ops.matmul(ops.tanh(x), ops.tanh(values[s.y])))
     }
     const last = values[values.length - 1]
@@ -174,6 +229,10 @@ export function describeProgram(p: RandomProgram): string {
     if (s.kind === 'unary') lines.push(`${v} = ${s.op}(v${s.x})`)
     else if (s.kind === 'binary') lines.push(`${v} = ${s.op}(v${s.x}, v${s.y})`)
     else if (s.kind === 'along') lines.push(`${v} = ${s.op}(v${s.x}, axis ${s.axis})`)
+    else if (s.kind === 'scan') lines.push(`${v} = scan h ← tanh(h·tanh v${s.y}[t] + v${s.x}[t])`)
+    else if (s.kind === 'gather') lines.push(`${v} = take(v${s.x}, [${s.indices}], axis ${s.axis})`)
+    else if (s.kind === 'scatter')
+      lines.push(`${v} = scatterAdd(v${s.x}, [${s.indices}], tanh v${s.y}, axis ${s.axis})`)
     else lines.push(`${v} = matmul(tanh v${s.x}, tanh v${s.y})`)
   })
   return lines.join('\n')
