@@ -343,6 +343,11 @@ export class WebGpuExecutable implements Executable {
 
     submit(this.context, [encoder.finish()])
     copyBack?.()
+    // Donated inputs are gone from here, before the first await, so that a concurrent call passing the same tensor
+    // fails alike whether or not this call waits to validate (its values stay recoverable from the lineage).
+    inputs.forEach((x, i) => {
+      if (options.donate?.[i] && x instanceof DeviceTensor) x.release('was donated to a jitted call')
+    })
     // Counted before the first await, so that a concurrent call's submissions are its own.
     const submissions = this.context.submissions - before
     if (validate) {
@@ -354,9 +359,6 @@ export class WebGpuExecutable implements Executable {
       this.validated = true
     }
     for (const buffer of uploads) this.pool.release(buffer)
-    inputs.forEach((x, i) => {
-      if (options.donate?.[i] && x instanceof DeviceTensor) x.release('was donated to a jitted call')
-    })
     this.readback.bytesRead = full ? 0 : checkpointBytes(back.map((i) => results[i]))
     this.readback.submissions = 0
     this.last = {

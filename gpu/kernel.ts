@@ -56,6 +56,8 @@ export class ExprBuilder {
     return this.intern<'load'>({ k: 'load', slot, offset, t })
   }
   un(op: UnaryPrimitive, a: Expr): Expr {
+    // −(−x) = x exactly; folded so that −(−x) − x is seen as x − x (render.ts), as minimum(x, x) − x becomes.
+    if (op === 'neg' && a.k === 'un' && a.op === 'neg') return a.a
     return this.intern<'un'>({ k: 'un', op, a, t: a.t })
   }
   bin(op: BinaryOp, a: Expr, b: Expr): Expr {
@@ -73,6 +75,8 @@ export class ExprBuilder {
       }[op]
       if (Number.isFinite(v)) return this.lit(v, 'i32')
     }
+    // max(x, x) = min(x, x) = x (NaN included): folded here, so that x − max(x, x) is seen as x − x (render.ts).
+    if ((op === 'max' || op === 'min') && a === b) return a
     if (a.t === 'i32') {
       // (x / d)·d + x % d = x for an index x ≥ 0.
       if (

@@ -128,6 +128,12 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
   const cache = new Map<string, Promise<Compiled>>()
   /** The call's arguments split into static ones (by position) and traced ones, and the cache key. */
   const signature = (given: readonly unknown[]) => {
+    // f.length counts the parameters before the first with a default (or a rest): fewer arguments than that
+    // leave one of f's own parameters undefined, which would fail inside f.
+    if (given.length < f.length)
+      throw new TypeError(
+        `jit(${f.name || 'f'}): expected at least ${f.length} argument${f.length === 1 ? '' : 's'}, got ${given.length}`,
+      )
     const statics = resolveArgnums('jit', 'staticArgnums', options.staticArgnums ?? [], given.length)
     const donate = resolveArgnums('jit', 'donateArgnums', options.donateArgnums ?? [], given.length)
     for (const i of donate)

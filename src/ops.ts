@@ -46,7 +46,17 @@ import type {
   Transpose,
   Tuple,
 } from './shape/types.ts'
-import { type ConcreteTensor, Tensor, concrete, filled, formatAval, formatShape, scalarOf, sizeOf } from './tensor.ts'
+import {
+  type ConcreteTensor,
+  Tensor,
+  checkShape,
+  concrete,
+  filled,
+  formatAval,
+  formatShape,
+  scalarOf,
+  sizeOf,
+} from './tensor.ts'
 
 type T<S extends Shape = Shape, D extends DType = DType> = Tensor<S, D>
 type Operand<S extends Shape, D extends DType> = Tensor<S, D> | number
@@ -138,6 +148,7 @@ export function tensor<D extends DType = 'f32'>(
   let shape: readonly number[]
   if (options.shape !== undefined) {
     shape = options.shape
+    checkShape('tensor', shape)
     values =
       typeof data === 'number' || typeof data === 'boolean'
         ? [Number(data)]
@@ -183,8 +194,7 @@ export const full = <const S extends readonly number[], D extends DType = 'f32'>
   value: number,
   dtype?: D,
 ): T<Tuple<S>, NoInfer<D>> => {
-  if (!shape.every((d) => Number.isInteger(d) && d >= 0))
-    throw new Error(`full: shape must be non-negative integers, got ${formatShape(shape)}`)
+  checkShape('full', shape)
   return filled(shape, dtype ?? 'f32', value) as unknown as T<Tuple<S>, D>
 }
 export const zeros = <const S extends readonly number[], D extends DType = 'f32'>(
@@ -225,6 +235,7 @@ export function arange<D extends DType = 'f32'>(
 
 /** The n×n identity. */
 export function eye<const N extends number, D extends DType = 'f32'>(n: N, dtype?: D): T<[N, N], NoInfer<D>> {
+  if (!(Number.isInteger(n) && n >= 0)) throw new Error(`eye: n must be a non-negative integer, got ${n}`)
   const values = new Array<number>(n * n).fill(0)
   for (let i = 0; i < n; i++) values[i * n + i] = 1
   return tensor(values, { shape: [n, n], dtype: dtype ?? ('f32' as D) }) as T<Shape, D> as T<[N, N], D>

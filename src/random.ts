@@ -24,7 +24,7 @@ import * as statistics from './ops/statistics.ts'
 import { erfOf } from './primitives/erf.ts'
 import { threefry2x32 } from './primitives/random-bits.ts'
 import type { Shape } from './shape/types.ts'
-import { concrete, describeArg, formatAval, formatShape, scalarOf, Tensor } from './tensor.ts'
+import { checkShape, concrete, describeArg, formatAval, formatShape, scalarOf, Tensor } from './tensor.ts'
 
 export { threefry2x32 }
 
@@ -43,10 +43,7 @@ const checkKey = (name: string, k: unknown): Key => {
   return k as Key
 }
 
-const checkShape = (name: string, shape: readonly number[]) => {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
-    throw new Error(`random.${name}: shape must be non-negative integers, got ${formatShape(shape)}`)
-}
+const checkShapeOf = (name: string, shape: readonly number[]) => checkShape(`random.${name}`, shape)
 
 const zeroOffset = scalarOf(0, 'i32')
 
@@ -87,7 +84,7 @@ export function foldIn(k: Key, data: number | T<[], 'i32'>): Key {
 /** Uniformly random 32-bit words, as i32 (their bit patterns). */
 export function bits<const S extends readonly number[]>(k: Key, shape: S): T<S, 'i32'> {
   checkKey('bits', k)
-  checkShape('bits', shape)
+  checkShapeOf('bits', shape)
   return lax.randomBits(k, zeroOffset, shape, 2, 'i32')
 }
 
@@ -116,7 +113,7 @@ export function uniform<const S extends readonly number[], D extends FloatDType 
   opts: { lo?: number; hi?: number; dtype?: D } = {},
 ): T<S, D> {
   checkKey('uniform', k)
-  checkShape('uniform', shape)
+  checkShapeOf('uniform', shape)
   const { lo = 0, hi = 1 } = opts
   if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi))
     throw new Error(`random.uniform: expected finite bounds lo < hi, got [${lo}, ${hi})`)
@@ -134,7 +131,7 @@ export function normal<const S extends readonly number[], D extends FloatDType =
   opts: { mean?: number; stddev?: number; dtype?: D } = {},
 ): T<S, D> {
   checkKey('normal', k)
-  checkShape('normal', shape)
+  checkShapeOf('normal', shape)
   const { mean = 0, stddev = 1 } = opts
   const dtype = checkFloatDtype('normal', opts.dtype ?? 'f32')
   const n = shape.reduce((a, b) => a * b, 1)
@@ -156,7 +153,7 @@ export function bernoulli<const S extends readonly number[]>(
   shape: S,
 ): T<S, 'bool'> {
   checkKey('bernoulli', k)
-  checkShape('bernoulli', shape)
+  checkShapeOf('bernoulli', shape)
   const dtype = p instanceof Tensor ? checkFloatDtype('bernoulli', p.aval.dtype) : 'f32'
   const u = uniform(k, shape, { dtype })
   if (typeof p === 'number') {
@@ -180,7 +177,7 @@ export function truncatedNormal<const S extends readonly number[], D extends Flo
   opts: { lower?: number; upper?: number; dtype?: D } = {},
 ): T<S, D> {
   checkKey('truncatedNormal', k)
-  checkShape('truncatedNormal', shape)
+  checkShapeOf('truncatedNormal', shape)
   const { lower = -2, upper = 2 } = opts
   if (!(lower < upper)) throw new Error(`random.truncatedNormal: expected lower < upper, got [${lower}, ${upper}]`)
   const dtype = checkFloatDtype('truncatedNormal', opts.dtype ?? 'f32')
@@ -213,7 +210,7 @@ export function categorical(
   const batch = last.aval.shape.slice(0, -1)
   const n = last.aval.shape[last.ndim - 1]
   const shape = opts.shape ?? batch
-  checkShape('categorical', shape)
+  checkShapeOf('categorical', shape)
   if (shape.length < batch.length || batch.some((d, i) => d !== shape[shape.length - batch.length + i]))
     throw new Error(
       `random.categorical: shape ${formatShape(shape)} must end with the logits' batch shape ${formatShape(batch)}`,

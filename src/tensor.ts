@@ -20,6 +20,12 @@ export const formatAval = (a: Aval): string => `${a.dtype}[${a.shape.join(',')}]
 export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((d, i) => d === b[i])
 
+/** Refuses a shape that is not a list of non-negative integers (a fractional, negative or NaN dimension). */
+export function checkShape(caller: string, shape: readonly number[], what = 'shape'): void {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+    throw new Error(`${caller}: ${what} must be non-negative integers, got ${formatShape(shape)}`)
+}
+
 /**
  * How a dimension behaves under assignment: a size literal is an instance of
  * a named dimension (a Tensor<[32, 3]> is a Tensor<['B', 3]>), two different

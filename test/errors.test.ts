@@ -93,4 +93,29 @@ describe('unchecked input is refused, naming what was expected and what came', (
     )
     expect(() => jit((a: Tensor) => a, { checkpointEvery: Number.NaN })).toThrow('got NaN')
   })
+
+  it('shapes that are not lists of non-negative integers, wherever a shape is given', () => {
+    const x = tensor([1, 2, 3, 4, 5, 6])
+    expect(() => tensor([1, 2, 3, 4, 5, 6], { shape: [1.5, 4] })).toThrow(
+      'tensor: shape must be non-negative integers, got [1.5, 4]',
+    )
+    expect(() => ops.broadcastTo(x, [2.5, 6])).toThrow('broadcast: shape must be non-negative integers, got [2.5, 6]')
+    expect(() => ops.zeros([Number.NaN])).toThrow('full: shape must be non-negative integers, got [NaN]')
+    expect(() => ops.eye(2.5)).toThrow('eye: n must be a non-negative integer, got 2.5')
+    expect(() => ops.reshape(x, [1.5, 4] as never)).toThrow('reshape: cannot reshape f32[6] (6 elements) to [1.5, 4]')
+  })
+
+  it('a jitted function called with fewer arguments than it declares', async () => {
+    const step = jit(function step(a: Tensor, b: Tensor) {
+      return ops.add(a, b)
+    })
+    const call = step as unknown as (...args: Tensor[]) => Promise<Tensor>
+    await expect(call(tensor([1]))).rejects.toThrow('jit(step): expected at least 2 arguments, got 1')
+    expect(() => grad((x: Tensor) => ops.sum(call(x) as unknown as Tensor))(tensor([1]))).toThrow(
+      'expected at least 2 arguments, got 1',
+    )
+    // Parameters with defaults may be left out.
+    const scaled = jit((a: Tensor, k = 2) => ops.mul(a, k))
+    expect(Array.from(await (await scaled(tensor([3]))).data())).toEqual([6])
+  })
 })

@@ -6,7 +6,7 @@
  * runs them on WebGPU).
  */
 import { describe, expect, it } from 'vitest'
-import { grad, nn, tensor, type Tensor } from '../src/index.ts'
+import { grad, nn, ops, tensor, type Tensor } from '../src/index.ts'
 import { edgeCases } from './lib/edges.ts'
 
 describe('numerics at the edges', () => {
@@ -26,5 +26,20 @@ describe('numerics at the edges', () => {
     expect(Array.from(masked.dataSync())).toEqual([-0.5, 0, 0.5])
     const bce = grad((p: Tensor) => nn.binaryCrossEntropy(p, tensor([0, 1, 0.5])))(tensor([0, 1, 0.5]) as Tensor)
     expect(Array.from(bce.dataSync()).every(Number.isFinite)).toBe(true)
+  })
+})
+
+describe('products with NaN and ±∞', () => {
+  it('a zero times NaN or ∞ in a product is NaN, as in IEEE 754 (the CPU product skips zeros only of finite rows)', () => {
+    const a = tensor([
+      [0, 1],
+      [0, 0],
+    ])
+    const b = tensor([
+      [Number.NaN, Number.POSITIVE_INFINITY],
+      [2, 3],
+    ])
+    expect(Array.from(ops.matmul(a, b).dataSync())).toEqual([Number.NaN, Number.NaN, Number.NaN, Number.NaN])
+    expect(Array.from(ops.matmul(a, tensor([[1], [2]])).dataSync())).toEqual([2, 0])
   })
 })

@@ -24,6 +24,7 @@ import { stridesOf } from '../../src/shape/index.ts'
 import { renderMatmul } from '../kernels/matmul.ts'
 import { REDUCE_WGSL } from '../kernels/sources.ts'
 import { fillTemplate } from '../kernels/template.ts'
+import { REDUCE_ANGLE_WGSL } from './angle.ts'
 
 export const WORKGROUP = 64
 
@@ -111,9 +112,12 @@ fn tanh_(x: f32) -> f32 {
   if ((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) { return x; }
   return tanh(clamp(x, -15.0f, 15.0f));
 }
-// sin and cos are accurate (2⁻¹¹) only on [−π, π] in WGSL: reduce the argument first.
-fn reduce_angle(x: f32) -> f32 { return x - 6.2831855f * round(x * 0.15915494f); }
-fn logistic_(x: f32) -> f32 { return 1.0f / (1.0f + exp(-x)); }
+// exp of NaN is NaN (SwiftShader's exp gives +∞, and so 1/(1 + ∞) = 0 for the logistic).
+fn exp_(x: f32) -> f32 {
+  if ((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) { return x; }
+  return exp(x);
+}
+fn logistic_(x: f32) -> f32 { return 1.0f / (1.0f + exp_(-x)); }
 // pow with JavaScript's conventions: x⁰ = 1, negative bases with integer exponents.
 fn pow_(a: f32, b: f32) -> f32 {
   if (b == 0.0f) { return 1.0f; }
@@ -169,10 +173,28 @@ const THREEFRY = (() => {
 })()
 
 /**
+ * For an f32 x − x, x + (−x), (−x) + x or x·0 (either order): the x whose
+ * finiteness decides it (0, or NaN for NaN and ±∞), which a compiler that
+ * assumes no NaN would fold to 0.
+ */
+function foldedToZero(e: Extract<Expr, { k: 'bin' }>): Expr | undefined {
+  const isNeg = (n: Expr, of: Expr) => n.k === 'un' && n.op === 'neg' && n.a === of
+  const isZero = (n: Expr) => n.k === 'lit' && n.value === 0
+  if (e.op === 'sub' && e.a === e.b) return e.a
+  if (e.op === 'add' && isNeg(e.b, e.a)) return e.a
+  if (e.op === 'add' && isNeg(e.a, e.b)) return e.b
+  if (e.op === 'mul' && isZero(e.b)) return e.a
+  if (e.op === 'mul' && isZero(e.a)) return e.b
+  return undefined
+}
+
+/**
  * Helpers a kernel gets only when it calls them (by the names before each
  * '('), so that kernels that do not use them compile no more code.
  */
 const HELPERS: readonly { readonly calls: readonly string[]; readonly code: string }[] = [
+  // sin and cos are accurate (2⁻¹¹) only on [−π, π] in WGSL: the argument is reduced first, exactly.
+  { calls: ['reduce_angle'], code: REDUCE_ANGLE_WGSL },
   { calls: ['random_bits_', 'random_f32_'], code: THREEFRY },
   {
     calls: ['max_', 'min_'],
@@ -223,6 +245,17 @@ fn div_i32_(a: i32, b: i32) -> i32 { return select(a / b, 0i, b == 0i); }
     calls: ['isnan_'],
     code: `
 fn isnan_(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+`,
+  },
+  {
+    calls: ['zero_'],
+    // x − x, x + (−x) and x·0: 0 for a finite x, NaN for NaN and ±∞ (IEEE 754). A compiler that assumes no NaN
+    // (WGSL allows it; Mesa folds all three to 0) cannot fold a test of the bits.
+    code: `
+fn zero_(x: f32) -> f32 {
+  if ((bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u) { return f32_bits(0x7fc00000u); }
+  return 0.0f;
+}
 `,
   },
   {
@@ -295,7 +328,7 @@ function withHelpers(rendered: RenderedKernel): RenderedKernel {
  */
 export const UNARY_WGSL: Record<UnaryPrimitive, (a: string) => string> = {
   neg: (a) => `(-${a})`,
-  exp: (a) => `exp(${a})`,
+  exp: (a) => `exp_(${a})`,
   log: (a) => `log_(${a})`,
   log1p: (a) => `log1p_(${a})`,
   expm1: (a) => `expm1_(${a})`,
@@ -367,6 +400,8 @@ class Emitter {
         if (e.op === 'div' && e.t === 'i32' && e.b.k !== 'lit') return `div_i32_(${a}, ${b})`
         // In f32, NaN propagates as in IEEE 754 and the CPU interpreter (WGSL's max and min may drop it).
         if (e.op === 'max' || e.op === 'min') return e.t === 'f32' ? `${e.op}_(${a}, ${b})` : `${e.op}(${a}, ${b})`
+        const zero = e.t === 'f32' ? foldedToZero(e) : undefined
+        if (zero !== undefined) return `zero_(${this.expr(zero)})`
         return `(${a} ${BIN[e.op]} ${b})`
       }
       case 'cmp':

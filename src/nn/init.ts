@@ -17,7 +17,7 @@ import type { FloatDType } from '../dtype.ts'
 import { full } from '../ops.ts'
 import * as random from '../random.ts'
 import type { Tuple } from '../shape/types.ts'
-import { formatShape, type Tensor } from '../tensor.ts'
+import { checkShape, formatShape, type Tensor } from '../tensor.ts'
 
 export interface Fans {
   readonly fanIn: number
@@ -43,8 +43,7 @@ export function fans(shape: readonly number[]): Fans {
 }
 
 function resolveFans(name: string, shape: readonly number[], options: InitOptions): Fans {
-  if (!shape.every((d) => Number.isInteger(d) && d >= 0))
-    throw new Error(`${name}: shape must be non-negative integers, got ${formatShape(shape)}`)
+  checkShape(name, shape)
   const base = fans(shape)
   const f = { fanIn: options.fanIn ?? base.fanIn, fanOut: options.fanOut ?? base.fanOut }
   if (!(f.fanIn > 0 && f.fanOut > 0))

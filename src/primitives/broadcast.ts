@@ -2,7 +2,7 @@ import { broadcast as bcast, moveAxis, reshape, unbroadcast } from '../core/lax.
 import type { PrimitiveRule } from '../core/primitive.ts'
 import { generate } from './ndarray.ts'
 import { stridesOf } from '../shape/strides.ts'
-import { formatAval, formatShape } from '../tensor.ts'
+import { checkShape, formatAval, formatShape } from '../tensor.ts'
 
 /**
  * Broadcasts to `shape`, aligning trailing axes (NumPy's rule): each input
@@ -10,6 +10,7 @@ import { formatAval, formatShape } from '../tensor.ts'
  */
 export const broadcast: PrimitiveRule<'broadcast'> = {
   abstractEval([x], { shape }) {
+    checkShape('broadcast', shape)
     const lead = shape.length - x.shape.length
     const ok = lead >= 0 && x.shape.every((d, i) => d === 1 || d === shape[lead + i])
     if (!ok) throw new Error(`broadcast: cannot broadcast ${formatAval(x)} to ${formatShape(shape)}`)

@@ -36,15 +36,22 @@ export const matmul: PrimitiveRule<'matmul'> = {
     const acc = new Float64Array(n)
     const A = a.values
     const B = b.values
+    // A zero of A skips its row of B, unless that row holds NaN or ±∞ (0·NaN and 0·∞ are NaN).
+    const finiteRow = new Uint8Array(k)
     for (let p = 0; p < batches; p++) {
       const ao = p * m * k
       const bo = p * k * n
       const co = p * m * n
+      for (let l = 0; l < k; l++) {
+        let finite = 1
+        for (let j = 0; j < n && finite; j++) if (!Number.isFinite(B[bo + l * n + j])) finite = 0
+        finiteRow[l] = finite
+      }
       for (let i = 0; i < m; i++) {
         acc.fill(0)
         for (let l = 0; l < k; l++) {
           const ail = A[ao + i * k + l]
-          if (ail === 0) continue
+          if (ail === 0 && finiteRow[l]) continue
           const row = bo + l * n
           for (let j = 0; j < n; j++) acc[j] += ail * B[row + j]
         }

@@ -21,7 +21,7 @@ import { fullLike } from '../core/lax.ts'
 import type { PrimitiveRule } from '../core/primitive.ts'
 import { bind1 } from '../core/trace.ts'
 import { allocate } from '../dtype.ts'
-import { concrete, formatAval, formatShape, sizeOf, type Tensor } from '../tensor.ts'
+import { checkShape, concrete, formatAval, formatShape, sizeOf, type Tensor } from '../tensor.ts'
 import { atFront, batchSize } from './elementwise.ts'
 
 const rotl = (x: number, r: number) => ((x << r) | (x >>> (32 - r))) >>> 0
@@ -63,8 +63,7 @@ export const randomBits: PrimitiveRule<'randomBits'> = {
     const batch = key.shape.slice(0, -1)
     if (offset.dtype !== 'i32' || formatShape(offset.shape) !== formatShape(batch))
       throw new Error(`randomBits: expected a counter offset i32${formatShape(batch)}, got ${formatAval(offset)}`)
-    if (!shape.every((d) => Number.isInteger(d) && d >= 0))
-      throw new Error(`randomBits: shape must be non-negative integers, got ${formatShape(shape)}`)
+    checkShape('randomBits', shape)
     if (!Number.isInteger(stream) || stream < 0 || stream >= 2 ** 32)
       throw new Error(`randomBits: stream must be a 32-bit unsigned integer, got ${stream}`)
     if (dtype !== 'i32' && dtype !== 'f32' && dtype !== 'f64')

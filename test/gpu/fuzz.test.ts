@@ -3,27 +3,29 @@
  * (test/lib/fuzz.ts) compiled for WebGPU give the CPU interpreter's values,
  * NaN and infinities where it has them, within f32 rounding. A failure
  * prints the shrunk program in its steps' notation, the compiled Program,
- * and the seed. ADJOINT_FUZZ_RUNS runs more programs (default 40 on each
+ * and the seed. ADJOINT_FUZZ_RUNS runs more programs (default 150 on each
  * adapter). A wrong WGSL rule for one primitive is caught within the
  * default run.
  *
- * ADJOINT_FUZZ_SPECIALS=1 adds NaN and ±∞ to the inputs. WGSL lets a
- * compiler assume that no NaN or infinity occurs, and some do (Mesa's
- * llvmpipe folds x − x to 0 for a NaN x), so that run still finds
- * disagreements of elementary arithmetic; the default run keeps to finite
- * inputs.
+ * The inputs include NaN and values whose products overflow to ±∞. WGSL
+ * lets a compiler assume that neither occurs, and Mesa's does (it folds
+ * x − x, x + (−x) and x·0 to 0); the kernels test the bits where such a
+ * fold would lose a NaN. ADJOINT_FUZZ_SPECIALS=inf adds ±∞ themselves to
+ * the inputs: that run still finds a sum whose +∞ and −∞ terms an adapter
+ * reassociates to cancel (the CPU gives NaN), which WGSL permits and the
+ * README states.
  */
 import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { jit, makeProgram, runProgram, type Tensor } from '../../src/index.ts'
 import { UNARY_WGSL } from '../../gpu/wgsl/render.ts'
 import { firstFar, type Closeness } from '../lib/close.ts'
-import { describeProgram, inputsOf, programOf, randomProgram, type RandomProgram } from '../lib/fuzz.ts'
+import { describeProgram, inputsOf, programOf, randomProgram, type RandomProgram, type Specials } from '../lib/fuzz.ts'
 import { gpu } from './setup.ts'
 
 const backend = gpu.backend
-const runs = Number(process.env.ADJOINT_FUZZ_RUNS ?? 40)
-const specials = process.env.ADJOINT_FUZZ_SPECIALS === '1'
+const runs = Number(process.env.ADJOINT_FUZZ_RUNS ?? 150)
+const specials: Specials = process.env.ADJOINT_FUZZ_SPECIALS === 'inf' ? 'inf' : 'nan'
 /** f32 rounding relative to the largest magnitude (at least 1); NaN and ±∞ must match exactly. */
 const tolerance: Closeness = { largest: 2e-3, floor: 1, nonFinite: 'match' }
 
@@ -51,7 +53,9 @@ async function disagreement(p: RandomProgram): Promise<string | null> {
 /**
  * Programs the fuzzer found failing, shrunk, each kept after its fix:
  * a gather from a broadcast (whose inlined expression drops the index load)
- * left a binding the shader did not use, which WebGPU rejects.
+ * left a binding the shader did not use, which WebGPU rejects; Mesa folded
+ * x − x and x·0 to 0 for a NaN x; the CPU's product skipped a zero of A
+ * whatever B held (0·NaN is NaN); min(x, x) − x, which Mesa also folds.
  */
 const FOUND: RandomProgram[] = [
   {
@@ -62,6 +66,30 @@ const FOUND: RandomProgram[] = [
       { kind: 'gather', x: 1, axis: 0, indices: [0, 0, 0, 1] },
     ],
     values: [0.5, 1, 2, 3],
+  },
+  {
+    shape: [3],
+    inputs: 2,
+    steps: [
+      { kind: 'binary', op: 'sub', x: 0, y: 0 },
+      { kind: 'binary', op: 'mul', x: 1, y: 2 },
+    ],
+    values: [Number.NaN, 1, 2, 1, 1, 1],
+  },
+  {
+    shape: [2, 2],
+    inputs: 1,
+    steps: [{ kind: 'matmul', x: 0, y: 0 }],
+    values: [0, 0, Number.NaN, 0],
+  },
+  {
+    shape: [3],
+    inputs: 1,
+    steps: [
+      { kind: 'binary', op: 'minimum', x: 0, y: 0 },
+      { kind: 'binary', op: 'sub', x: 1, y: 0 },
+    ],
+    values: [Number.NaN, 1, 2],
   },
 ]
 

@@ -121,6 +121,24 @@ describe.skipIf(backend === null)('a training step on WebGPU', () => {
     expect(p2.w1.shape).toEqual([4, 4])
     await expect(step(p1, x, y)).rejects.toThrow(/was donated to a jitted call; it cannot be used again/)
   })
+
+  it('concurrent calls donating one tensor: the first takes it and the rest fail, before and after compiling', async () => {
+    const make = jit((a: Tensor) => ops.mul(a, 1), { backend: backend! })
+    const double = jit((a: Tensor) => ops.mul(a, 2), { backend: backend!, donateArgnums: 0 })
+    for (const when of ['while compiling', 'compiled']) {
+      const x = await make(tensor([1, 2, 3]))
+      const calls = await Promise.allSettled([1, 2, 3, 4, 5].map(() => double(x)))
+      const outcome = await Promise.all(
+        calls.map(async (c) =>
+          c.status === 'fulfilled' ? Array.from(await c.value.data()).join(',') : (c.reason as Error).message,
+        ),
+      )
+      expect(outcome, when).toEqual([
+        '2,4,6',
+        ...Array.from({ length: 4 }, () => 'this f32[3] tensor was donated to a jitted call; it cannot be used again'),
+      ])
+    }
+  })
 })
 
 describe.skipIf(backend === null)('WebGPU errors', () => {
