@@ -26,3 +26,5 @@ export {
   type SideBySideOptions,
   type Scale,
 } from './svg.ts'
+export { imageGrid, type ImageGridOptions } from './images.ts'
+export { scatterChart, type ScatterChartOptions, type ScatterSeries } from './scatter.ts'

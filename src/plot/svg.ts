@@ -105,20 +105,24 @@ export function scale(domain: readonly [number, number], range: readonly [number
 export const escapeXml = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;')
 
-const num = (v: number): string => String(Math.round(v * 100) / 100)
+/** A coordinate or size as SVG text: at most two decimals. */
+export const num = (v: number): string => String(Math.round(v * 100) / 100)
 
-type Attrs = Readonly<Record<string, string | number | undefined>>
+export type Attrs = Readonly<Record<string, string | number | undefined>>
 const attrs = (a: Attrs): string =>
   Object.entries(a)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => ` ${k}="${typeof v === 'number' ? num(v) : escapeXml(v as string)}"`)
     .join('')
-const el = (name: string, a: Attrs, children?: string): string =>
+/** An element with attributes (escaped) and children (already SVG). */
+export const el = (name: string, a: Attrs, children?: string): string =>
   children === undefined ? `<${name}${attrs(a)}/>` : `<${name}${attrs(a)}>${children}</${name}>`
-const text = (x: number, y: number, s: string, a: Attrs = {}) => el('text', { x, y, ...a }, escapeXml(s))
+/** A text element at (x, y), its content escaped. */
+export const text = (x: number, y: number, s: string, a: Attrs = {}) => el('text', { x, y, ...a }, escapeXml(s))
 
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"'
-const svgRoot = (width: number, height: number, body: string): string =>
+/** The root element of a chart of this size, on a white background. */
+export const svgRoot = (width: number, height: number, body: string): string =>
   `<svg xmlns="http://www.w3.org/2000/svg" width="${num(width)}" height="${num(height)}" viewBox="0 0 ${num(width)} ${num(height)}" ${FONT} font-size="12">` +
   `<rect width="100%" height="100%" fill="white"/>${body}</svg>`
 
@@ -271,7 +275,8 @@ export function pathData(
   return parts.join(' ')
 }
 
-function axes(l: ChartLayout, options: LineChartOptions): string {
+/** The grid, ticks, frame and axis labels of a chart's plot area. */
+export function axes(l: ChartLayout, options: { readonly xLabel?: string; readonly yLabel?: string }): string {
   const bottom = l.top + l.height
   const right = l.left + l.width
   const out: string[] = []
