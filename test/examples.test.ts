@@ -41,6 +41,8 @@ const ON_CPU = new Set(['autoencoder', 'char-lm', 'mnist-cnn', 'mnist-mlp'])
 /** Results an example prints that hold even after a few steps. */
 const checks: Record<string, (stdout: string) => void> = {
   'char-lm': (out) => expect(out).toMatch(/later characters exactly 0/),
+  'chain-rule': (out) =>
+    expect(out).toMatch(/largest relative error of jvp and grad against 9t² \+ 2t: [0-9.]+e-(1[3-9]|[2-9]\d)/),
   'rtrl-vs-bptt': (out) => {
     // The last column of each row of the table: how far RTRL's gradient is from BPTT's.
     const rows = out.split('\n').filter((l) => /^ +\d+ +\d+ +\d+ /.test(l))

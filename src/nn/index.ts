@@ -116,3 +116,12 @@ export {
   type AttentionOptions,
   type Normaliser,
 } from './attention.ts'
+export {
+  perceptron,
+  perceptronPredict,
+  mistakeBound,
+  type PerceptronOptions,
+  type PerceptronResult,
+  type LinearClassifier,
+  type MistakeBound,
+} from './perceptron.ts'
