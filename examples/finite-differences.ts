@@ -43,6 +43,7 @@ import {
   loopRuns,
   netData,
   operationCount,
+  relativeDistance,
   timeGradients,
   type GradientTimes,
 } from './lib/gradient-cost.ts'
@@ -147,15 +148,7 @@ const net = deepNet(WIDTH, 5)
 const { theta, x, y } = netData(net, BATCH, 1)
 const all = ops.arange(0, net.W, 1, 'i32')
 const exact = (await jit(grad(net.loss), { backend })(theta, x, y)).dataSync()
-const relativeError = (g: ArrayLike<number>) => {
-  let num = 0
-  let den = 0
-  for (let i = 0; i < exact.length; i++) {
-    num += (g[i] - exact[i]) ** 2
-    den += exact[i] ** 2
-  }
-  return Math.sqrt(num / den)
-}
+const relativeError = (g: ArrayLike<number>) => relativeDistance(g, exact)
 const central = relativeError(
   (await jit(finiteDifferences(net, 'central', 1e-5), { backend })(theta, x, y, all)).dataSync(),
 )

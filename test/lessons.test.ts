@@ -24,6 +24,7 @@ import {
   loopRuns,
   netData,
   operationCount,
+  relativeDistance,
   timeGradients,
 } from '../examples/lib/gradient-cost.ts'
 import { assertProperty } from './lib/property.ts'
@@ -145,15 +146,7 @@ describe('finite differences against backpropagation', () => {
     const { theta, x, y } = netData(net, 32, 1)
     const all = ops.arange(0, net.W, 1, 'i32')
     const exact = (await jit(grad(net.loss), { backend })(theta, x, y)).dataSync()
-    const relativeError = (g: ArrayLike<number>) => {
-      let num = 0
-      let den = 0
-      for (let i = 0; i < exact.length; i++) {
-        num += (g[i] - exact[i]) ** 2
-        den += exact[i] ** 2
-      }
-      return Math.sqrt(num / den)
-    }
+    const relativeError = (g: ArrayLike<number>) => relativeDistance(g, exact)
     const estimate = async (scheme: 'forward' | 'central', delta: number) =>
       (await jit(finiteDifferences(net, scheme, delta), { backend })(theta, x, y, all)).dataSync()
     expect(relativeError(await estimate('central', 1e-5))).toBeLessThan(1e-7)

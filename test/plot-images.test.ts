@@ -5,53 +5,8 @@ import { imageGrid } from '../src/plot/images.ts'
 import { scatterChart } from '../src/plot/scatter.ts'
 import { colorOf, svgSize } from '../src/plot/svg.ts'
 import { assertProperty } from './lib/property.ts'
+import { all, type Element, parseXml } from './lib/xml.ts'
 
-interface Element {
-  readonly name: string
-  readonly attrs: Record<string, string>
-  readonly children: Element[]
-  text: string
-}
-
-/** A strict reader of the XML these charts write: tags closed in order, attributes quoted and unique, entities only. */
-function parseXml(xml: string): Element {
-  const root: Element = { name: '#document', attrs: {}, children: [], text: '' }
-  const stack: Element[] = [root]
-  const tokens = xml.match(/<[^>]*>|[^<]+/g) ?? []
-  if (tokens.join('') !== xml) throw new Error('stray < in text')
-  for (const token of tokens) {
-    const top = stack[stack.length - 1]
-    if (!token.startsWith('<')) {
-      if (/&(?!(amp|lt|gt|quot|apos);)|>/.test(token)) throw new Error(`bad text ${JSON.stringify(token)}`)
-      top.text += token
-      continue
-    }
-    const close = /^<\/([A-Za-z][\w:-]*)>$/.exec(token)
-    if (close) {
-      if (top.name !== close[1]) throw new Error(`</${close[1]}> closes <${top.name}>`)
-      stack.pop()
-      continue
-    }
-    const open = /^<([A-Za-z][\w:-]*)((?:\s+[A-Za-z][\w:-]*="[^"<]*")*)\s*(\/?)>$/.exec(token)
-    if (!open) throw new Error(`malformed tag ${token.slice(0, 80)}`)
-    const attrs: Record<string, string> = {}
-    for (const [, k, v] of open[2].matchAll(/([A-Za-z][\w:-]*)="([^"]*)"/g)) {
-      if (k in attrs) throw new Error(`duplicate attribute ${k} in <${open[1]}>`)
-      if (/&(?!(amp|lt|gt|quot|apos);)/.test(v)) throw new Error(`bare & in attribute ${k}`)
-      attrs[k] = v
-    }
-    const element: Element = { name: open[1], attrs, children: [], text: '' }
-    top.children.push(element)
-    if (open[3] !== '/') stack.push(element)
-  }
-  if (stack.length !== 1) throw new Error(`unclosed <${stack[stack.length - 1].name}>`)
-  if (root.children.length !== 1 || root.children[0].name !== 'svg') throw new Error('expected one <svg> root element')
-  return root.children[0]
-}
-const all = (e: Element, name: string): Element[] => [
-  ...(e.name === name ? [e] : []),
-  ...e.children.flatMap((c) => all(c, name)),
-]
 const imageGroups = (svg: Element) => all(svg, 'g').filter((g) => g.attrs.class === 'image')
 
 /**

@@ -242,3 +242,14 @@ export function logLogSlope(xs: readonly number[], ys: readonly number[]): numbe
   }
   return sxy / sxx
 }
+
+/** ‖g − exact‖ / ‖exact‖, the distance of a gradient estimate from the exact gradient. */
+export function relativeDistance(g: ArrayLike<number>, exact: ArrayLike<number>): number {
+  let num = 0
+  let den = 0
+  for (let i = 0; i < exact.length; i++) {
+    num += (g[i] - exact[i]) ** 2
+    den += exact[i] ** 2
+  }
+  return Math.sqrt(num / den)
+}

@@ -14,12 +14,11 @@
  *  - every text is XML-escaped.
  */
 import {
-  axes,
+  chartFrame,
   type ChartLayout,
   chartLayout,
   el,
   num,
-  svgRoot,
   text,
   type LineChartOptions,
   type Margin,
@@ -175,21 +174,6 @@ export function scatterChart(options: ScatterChartOptions): string {
       dots.join(''),
     )
   })
-  const width = options.width ?? 560
-  const body = [
-    el('defs', {}, el('clipPath', { id: clip }, el('rect', { x: l.left, y: l.top, width: l.width, height: l.height }))),
-    axes(l, options),
-    el('g', { 'clip-path': `url(#${clip})` }, groups.join('')),
-    (options.legend ?? options.series.length > 1) ? legend(l, options.series, colors) : '',
-    options.title === undefined
-      ? ''
-      : text(width / 2, 24, options.title, {
-          'text-anchor': 'middle',
-          'font-size': 15,
-          'font-weight': 'bold',
-          fill: '#111',
-        }),
-  ]
-  const height = options.height ?? 480
-  return svgRoot(width, height, body.join(''))
+  const legendSvg = (options.legend ?? options.series.length > 1) ? legend(l, options.series, colors) : ''
+  return chartFrame(l, options, clip, groups.join(''), legendSvg, options.width ?? 560, options.height ?? 480)
 }

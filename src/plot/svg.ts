@@ -275,6 +275,36 @@ export function pathData(
   return parts.join(' ')
 }
 
+/**
+ * A chart: its axes, its marks clipped to the plot area (clip path `clip`),
+ * its legend and title, on a `width`×`height` root.
+ */
+export function chartFrame(
+  l: ChartLayout,
+  options: { readonly xLabel?: string; readonly yLabel?: string; readonly title?: string },
+  clip: string,
+  marks: string,
+  legendSvg: string,
+  width: number,
+  height: number,
+): string {
+  const body = [
+    el('defs', {}, el('clipPath', { id: clip }, el('rect', { x: l.left, y: l.top, width: l.width, height: l.height }))),
+    axes(l, options),
+    el('g', { 'clip-path': `url(#${clip})` }, marks),
+    legendSvg,
+    options.title === undefined
+      ? ''
+      : text(width / 2, 24, options.title, {
+          'text-anchor': 'middle',
+          'font-size': 15,
+          'font-weight': 'bold',
+          fill: '#111',
+        }),
+  ]
+  return svgRoot(width, height, body.join(''))
+}
+
 /** The grid, ticks, frame and axis labels of a chart's plot area. */
 export function axes(l: ChartLayout, options: { readonly xLabel?: string; readonly yLabel?: string }): string {
   const bottom = l.top + l.height
@@ -372,22 +402,8 @@ export function lineChart(options: LineChartOptions): string {
       }) + dots,
     )
   })
-  const width = options.width ?? 640
-  const body = [
-    el('defs', {}, el('clipPath', { id: clip }, el('rect', { x: l.left, y: l.top, width: l.width, height: l.height }))),
-    axes(l, options),
-    el('g', { 'clip-path': `url(#${clip})` }, lines.join('')),
-    (options.legend ?? options.series.length > 1) ? legend(l, options.series, colors) : '',
-    options.title === undefined
-      ? ''
-      : text(width / 2, 24, options.title, {
-          'text-anchor': 'middle',
-          'font-size': 15,
-          'font-weight': 'bold',
-          fill: '#111',
-        }),
-  ]
-  return svgRoot(width, options.height ?? 400, body.join(''))
+  const legendSvg = (options.legend ?? options.series.length > 1) ? legend(l, options.series, colors) : ''
+  return chartFrame(l, options, clip, lines.join(''), legendSvg, options.width ?? 640, options.height ?? 400)
 }
 
 // ---------------------------------------------------------------- heat maps
