@@ -36,8 +36,13 @@ type Fields<K extends Expr['k']> = Omit<Extract<Expr, { k: K }>, 'id'>
 export class ExprBuilder {
   private readonly table = new Map<string, Expr>()
   private intern<K extends Expr['k']>(fields: Fields<K>): Expr {
+    // JSON writes ±∞ and NaN as null: they are keyed by name, so that lit(∞), lit(−∞) and lit(NaN) stay apart.
     const key = JSON.stringify(fields, (k, v) =>
-      v !== null && typeof v === 'object' && 'id' in v && k !== '' ? `#${v.id}` : v,
+      v !== null && typeof v === 'object' && 'id' in v && k !== ''
+        ? `#${v.id}`
+        : typeof v === 'number' && !Number.isFinite(v)
+          ? String(v)
+          : v,
     )
     let e = this.table.get(key)
     if (e === undefined) {

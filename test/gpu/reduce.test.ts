@@ -157,6 +157,18 @@ describe.skipIf(backend === null)('reductions with one workgroup per output elem
     exact(values[4], want[4], 'max of normal values')
   })
 
+  it('logsumexp of values far below 0: −∞ and +∞ in one kernel stay two constants', async () => {
+    // A max reduction starts at −∞ and logsumexp tests |max| < +∞: the kernel's literals were once keyed by
+    // JSON, which writes both as null, so the test read max < −∞ and the shift was dropped (exp underflowed).
+    const x = tensor([
+      [-550, -560, -700],
+      [-551, -500, -800],
+    ])
+    const f = (v: Tensor) => ops.logsumexp(v, 0)
+    const got = await (await jit(f, { backend: backend! })(x)).data()
+    expectClose(got, f(x).dataSync(), relative(1e-6), 'logsumexp')
+  })
+
   it('more elements per output than the loop limit of llvmpipe (65535 iterations per invocation)', async () => {
     const f = (v: Tensor) => ops.sum(v, 1)
     for (const shape of [

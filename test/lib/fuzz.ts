@@ -63,6 +63,8 @@ const along: Record<string, (x: Tensor, axis: number) => Tensor> = {
   max: (x, a) => ops.broadcastTo(ops.max(x, a, { keepDims: true }), x.shape),
   mean: (x, a) => ops.broadcastTo(ops.mean(ops.tanh(x), a, { keepDims: true }), x.shape),
   logsumexp: (x, a) => ops.broadcastTo(ops.logsumexp(ops.tanh(x), a, { keepDims: true }), x.shape),
+  // Far from 0, where exp underflows unless the maximum is taken out first.
+  logsumexpWide: (x, a) => ops.broadcastTo(ops.logsumexp(ops.mul(x, 200), a, { keepDims: true }), x.shape),
   cumsum: (x, a) => ops.cumsum(ops.tanh(x), a),
   flip: (x, a) => ops.flip(x, a),
   roll: (x, a) => {
