@@ -125,3 +125,5 @@ export {
   type LinearClassifier,
   type MistakeBound,
 } from './perceptron.ts'
+/** Variational autoencoders: the Gaussian KL, likelihoods, the reparameterised sample, the ELBO and the IWAE bound. */
+export * as vae from './vae.ts'
