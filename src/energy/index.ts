@@ -11,7 +11,11 @@
  *  - `rbm`: Bernoulli restricted Boltzmann machines: free energy, block Gibbs
  *    sampling in-program, CD-k and persistent CD (Hinton 2002; Tieleman
  *    2008) as whole jittable steps, and the exact log-likelihood and its
- *    gradient by enumeration for machines small enough to enumerate.
+ *    gradient by enumeration for machines small enough to enumerate;
+ *  - `dbn`: deep belief networks (Hinton, Osindero and Teh 2006): greedy
+ *    layer-wise pre-training of stacked RBMs, and the stack as an MLP for
+ *    fine-tuning.
  */
 export * as hopfield from './hopfield.ts'
 export * as rbm from './rbm.ts'
+export * as dbn from './dbn.ts'
