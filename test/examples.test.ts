@@ -36,7 +36,7 @@ const CONCURRENT = 2
  * adapter (Mesa llvmpipe) than the short run takes on the CPU: 9 to 40 s
  * against 2 to 7 s.
  */
-const ON_CPU = new Set(['autoencoder', 'char-lm', 'mnist-cnn', 'mnist-mlp'])
+const ON_CPU = new Set(['autoencoder', 'char-lm', 'hopfield', 'mnist-cnn', 'mnist-mlp'])
 
 /** Results an example prints that hold even after a few steps. */
 const checks: Record<string, (stdout: string) => void> = {
