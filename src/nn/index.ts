@@ -127,3 +127,14 @@ export {
 } from './perceptron.ts'
 /** Variational autoencoders: the Gaussian KL, likelihoods, the reparameterised sample, the ELBO and the IWAE bound. */
 export * as vae from './vae.ts'
+export {
+  discriminatorLoss,
+  generatorLoss,
+  optimalDiscriminator,
+  ganStep,
+  type GanStep,
+  type GanStepOptions,
+  type GanLosses,
+  type GeneratorLossOptions,
+  type Network,
+} from './gan.ts'
