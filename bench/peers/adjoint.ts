@@ -1,13 +1,19 @@
 /**
- * adjoint's side of the benchmarks: the same three workloads as the peers,
- * each step one jitted call (forward, gradient and SGD update in one
- * program), parameters donated so they stay on the device.
+ * adjoint's side of the benchmarks: the same workloads as the peers, each
+ * step one jitted call (forward, gradient and update in one program; the
+ * random draws of the RBM, VAE and GAN steps made in-program from a key
+ * that the step splits and hands back), parameters and optimiser states
+ * donated so they stay on the device.
  */
 import {
   cpuBackend,
+  energy,
   grad,
   jit,
+  nn,
   ops,
+  optim,
+  random,
   scan,
   tensor,
   tree,
@@ -15,8 +21,22 @@ import {
   type Backend,
   type Tensor,
 } from '../../src/index.ts'
+import { ganStep } from '../../src/nn/gan.ts'
 import { webgpuBackend } from '../../gpu/index.ts'
-import { MLP, RNN, mlpData, randomF32, rnnData, type Workloads } from './measure.ts'
+import {
+  GAN,
+  MLP,
+  RBM,
+  RNN,
+  VAE,
+  ganData,
+  mlpData,
+  randomF32,
+  rbmData,
+  rnnData,
+  vaeData,
+  type Workloads,
+} from './measure.ts'
 import { installNavigatorShim, readGpuCounters } from './navigator.ts'
 
 const sgd = <P extends Record<string, Tensor>>(p: P, g: P, lr: number): P =>
@@ -109,6 +129,146 @@ export async function rnnTraining(backend: Backend, loop: 'scan' | 'unrolled' = 
   }
 }
 
+/** A copy of `x` made on `backend`, so that the data stays on the device as the peers' does. */
+const onDevice = (backend: Backend) => jit((x: Tensor) => ops.add(x, 0), { backend })
+
+/** A dense layer's parameters from measure.ts's arrays. */
+const denseParams = (d: { w: Float32Array; b: Float32Array }, fanIn: number, fanOut: number) => ({
+  w: tensor(d.w, { shape: [fanIn, fanOut] }),
+  b: tensor(d.b, { shape: [fanOut] }),
+})
+
+/**
+ * The RBM workload as adjoint code: `energy.rbm.cdStep({ k: 1, lr })`
+ * (Hinton 2002) jitted into one call, parameters, velocity and key donated;
+ * `run()` resolves to the reconstruction error before the update.
+ */
+export async function rbmTraining(backend: Backend) {
+  const d = rbmData()
+  const { visible, hidden, batch, k, lr } = RBM
+  let p: energy.rbm.Params = {
+    W: tensor(d.W, { shape: [visible, hidden] }),
+    b: tensor(d.b, { shape: [visible] }),
+    c: tensor(d.c, { shape: [hidden] }),
+  }
+  let velocity = energy.rbm.initVelocity(p)
+  let key: random.Key = random.key(0)
+  const cd = energy.rbm.cdStep({ k, lr })
+  const step = jit(
+    (q: energy.rbm.Params, vel: energy.rbm.Velocity, kk: random.Key, v: Tensor<[number, number]>) => {
+      const [now, next] = random.split(kk, 2)
+      const [q2, vel2, error] = cd(q, vel, now, v)
+      return [q2, vel2, next, error] as const
+    },
+    { backend, donateArgnums: [0, 1, 2] },
+  )
+  const v = (await onDevice(backend)(tensor(d.v, { shape: [batch, visible] }))) as Tensor<[number, number]>
+  return {
+    async run(): Promise<number> {
+      let error: Tensor
+      ;[p, velocity, key, error] = await step(p, velocity, key, v)
+      return (await error.data())[0]
+    },
+  }
+}
+
+/**
+ * The VAE workload as adjoint code: `nn.vae.vaeModel` and `nn.vae.elbo`
+ * (Kingma and Welling 2014; one reparameterised sample drawn in-program),
+ * `valueAndGrad` of −mean ELBO and an `optim.adam` step in one jitted call;
+ * `run()` resolves to −ELBO before the update.
+ */
+export async function vaeTraining(backend: Backend) {
+  const d = vaeData()
+  const { input, hidden, latent, batch, lr } = VAE
+  const model = nn.vae.vaeModel({ input, hidden, latent })
+  type P = nn.vae.VaeParams
+  const shell = model.init(random.key(0))
+  let p: P = {
+    encoder: [denseParams(d.e1, input, hidden), shell.encoder[1], denseParams(d.e2, hidden, 2 * latent)],
+    decoder: [denseParams(d.d1, latent, hidden), shell.decoder[1], denseParams(d.d2, hidden, input)],
+  } as P
+  const opt = optim.adam({ lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 })
+  let state = opt.init(p)
+  let key: random.Key = random.key(1)
+  const loss = (q: P, x: Tensor, kk: random.Key) => ops.neg(ops.mean(nn.vae.elbo(kk, model, q, x) as Tensor<[number]>))
+  const step = jit(
+    (q: P, s: optim.FirstOrderState, kk: random.Key, x: Tensor) => {
+      const [now, next] = random.split(kk, 2)
+      const [value, g] = valueAndGrad(loss)(q, x, now)
+      const [q2, s2] = opt.update(g, s, q) as [P, optim.FirstOrderState]
+      return [q2, s2, next, value] as const
+    },
+    { backend, donateArgnums: [0, 1, 2] },
+  )
+  const x = await onDevice(backend)(tensor(d.x, { shape: [batch, input] }))
+  return {
+    async run(): Promise<number> {
+      let value: Tensor
+      ;[p, state, key, value] = await step(p, state, key, x)
+      return (await value.data())[0]
+    },
+  }
+}
+
+/**
+ * The GAN workload as adjoint code: `ganStep` (src/nn/gan.ts; Goodfellow et
+ * al. 2014, Algorithm 1 with one D update per G update, non-saturating G
+ * loss) with `optim.adam` for both players, jitted into one call;
+ * `run()` resolves to the discriminator's loss before its update.
+ */
+export async function ganTraining(backend: Backend) {
+  const d = ganData()
+  const { latent, hidden, data, batch, lr, beta1, slope } = GAN
+  const G = nn.sequential(nn.dense(latent, hidden), nn.relu, nn.dense(hidden, hidden), nn.relu, nn.dense(hidden, data))
+  const D = nn.sequential(
+    nn.dense(data, hidden),
+    nn.leakyRelu(slope),
+    nn.dense(hidden, hidden),
+    nn.leakyRelu(slope),
+    nn.dense(hidden, 1),
+  )
+  type PG = nn.ParamsOf<typeof G>
+  type PD = nn.ParamsOf<typeof D>
+  type S = optim.FirstOrderState
+  let pG = [
+    denseParams(d.g1, latent, hidden),
+    null,
+    denseParams(d.g2, hidden, hidden),
+    null,
+    denseParams(d.g3, hidden, data),
+  ] as unknown as PG
+  let pD = [
+    denseParams(d.d1, data, hidden),
+    null,
+    denseParams(d.d2, hidden, hidden),
+    null,
+    denseParams(d.d3, hidden, 1),
+  ] as unknown as PD
+  const optimizerG = optim.adam({ lr, beta1, beta2: 0.999, eps: 1e-8 })
+  const optimizerD = optim.adam({ lr, beta1, beta2: 0.999, eps: 1e-8 })
+  let sG: S = optimizerG.init(pG)
+  let sD: S = optimizerD.init(pD)
+  let key: random.Key = random.key(2)
+  const gan = ganStep<PG, PD, S, S>({ generator: G, discriminator: D, optimizerG, optimizerD, latentDim: latent })
+  const step = jit(
+    (g: PG, dd: PD, sg: S, sd: S, kk: random.Key, real: Tensor) => {
+      const [now, next] = random.split(kk, 2)
+      const [g2, d2, sg2, sd2, losses] = gan(g, dd, sg, sd, now, real)
+      return [g2, d2, sg2, sd2, next, losses.lossD, losses.lossG] as const
+    },
+    { backend, donateArgnums: [0, 1, 2, 3, 4] },
+  )
+  const real = await onDevice(backend)(tensor(d.real, { shape: [batch, data] }))
+  return {
+    async run(): Promise<number> {
+      let lossD: Tensor
+      ;[pG, pD, sG, sD, key, lossD] = await step(pG, pD, sG, sD, key, real)
+      return (await lossD.data())[0]
+    },
+  }
+}
+
 export async function createAdjointPeer(kind: 'webgpu' | 'cpu'): Promise<Workloads & { describe(): string }> {
   // On WebGPU, the same adapter as the peers (the shim's), with the same dispatch counters.
   if (kind === 'webgpu') installNavigatorShim()
@@ -139,6 +299,27 @@ export async function createAdjointPeer(kind: 'webgpu' | 'cpu'): Promise<Workloa
 
     async rnnStep() {
       const step = await rnnTraining(backend, 'scan')
+      return async () => {
+        lastLoss = await step.run()
+      }
+    },
+
+    async rbmStep() {
+      const step = await rbmTraining(backend)
+      return async () => {
+        lastLoss = await step.run()
+      }
+    },
+
+    async vaeStep() {
+      const step = await vaeTraining(backend)
+      return async () => {
+        lastLoss = await step.run()
+      }
+    },
+
+    async ganStep() {
+      const step = await ganTraining(backend)
       return async () => {
         lastLoss = await step.run()
       }

@@ -4,7 +4,11 @@
  * same way as the peers' (see bench/peers/run.ts and bench/README.md).
  */
 
-/** The three workloads, as thunks that do one unit of work and resolve when it has finished. */
+/**
+ * The workloads, as thunks that do one unit of work and resolve when it has
+ * finished. The training steps of generative models (rbmStep, vaeStep,
+ * ganStep) are optional: a peer without one reports "not implemented".
+ */
 export interface Workloads {
   /** f32 n×n by n×n matrix product; reads back one element of the result. */
   matmul(n: number): Promise<() => Promise<void>> | (() => Promise<void>)
@@ -12,9 +16,15 @@ export interface Workloads {
   mlpStep(batch: number): Promise<() => Promise<void>> | (() => Promise<void>)
   /** One BPTT SGD training step of the tanh RNN below. */
   rnnStep(): Promise<() => Promise<void>> | (() => Promise<void>)
+  /** One CD-1 update of the RBM below; the loss is the reconstruction error of the batch before the update. */
+  rbmStep?(): Promise<() => Promise<void>> | (() => Promise<void>)
+  /** One Adam step of the VAE below; the loss is −ELBO (one reparameterised sample, nats per example). */
+  vaeStep?(): Promise<() => Promise<void>> | (() => Promise<void>)
+  /** One GAN step (D update, then G update) of the networks below; the loss is the discriminator's. */
+  ganStep?(): Promise<() => Promise<void>> | (() => Promise<void>)
   /** Cumulative GPU counters (webgpu peers only); the runner takes differences. */
   counters?(): { dispatches?: number; submissions?: number }
-  /** The loss computed by the latest mlpStep/rnnStep call (to check that training happens). */
+  /** The loss computed by the latest training-step call (to check that training happens). */
   lastLoss?(): number | undefined
   /** Frees what the peer holds (optional). */
   dispose?(): Promise<void> | void
@@ -30,11 +40,31 @@ export const MLP = { input: 784, hidden: 256, output: 10, batch: 128, lr: 0.01 }
  */
 export const RNN = { input: 32, hidden: 128, steps: 50, batch: 32, lr: 0.01 } as const
 
+/**
+ * Bernoulli RBM, V visible × H hidden units, CD-k (k = 1) on a batch of B
+ * binary vectors: h⁺ = p(h|v), h ~ p(h|v), v⁻ ~ p(v|h), h⁻ = p(h|v⁻);
+ * W += lr·(vᵀh⁺ − v⁻ᵀh⁻)/B, b += lr·mean(v − v⁻), c += lr·mean(h⁺ − h⁻).
+ */
+export const RBM = { visible: 784, hidden: 128, batch: 100, k: 1, lr: 0.05 } as const
+/**
+ * VAE 784 → 400 (ReLU) → (μ, log σ²) of 20; z = μ + σ ε; 20 → 400 (ReLU) →
+ * 784 Bernoulli logits; loss −ELBO (mean over the batch, one sample of ε);
+ * Adam (β₁ 0.9, β₂ 0.999, ε 1e-8) with lr.
+ */
+export const VAE = { input: 784, hidden: 400, latent: 20, batch: 100, lr: 1e-3 } as const
+/**
+ * GAN on 2-D points: G z(16) → 128 → 128 → 2 (ReLU), D 2 → 128 → 128 → 1
+ * (leaky ReLU, slope 0.2); z ~ N(0, I); D minimises softplus(−D(x)) +
+ * softplus(D(G(z))), then G the non-saturating softplus(−D(G(z'))) against
+ * the updated D, fresh z'; Adam (β₁ 0.5, β₂ 0.999, ε 1e-8) for both.
+ */
+export const GAN = { latent: 16, hidden: 128, data: 2, batch: 256, lr: 1e-3, beta1: 0.5, slope: 0.2 } as const
+
 export type Unit = 'GFLOP/s' | 'samples/s' | 'steps/s' | 'dispatches/step' | 'submissions/step' | 'ms/step'
 
 /** One line of output: `{"workload","system","backend","value","unit"}`. */
 export interface Row {
-  workload: 'matmul' | 'mlp' | 'rnn'
+  workload: 'matmul' | 'mlp' | 'rnn' | 'rbm' | 'vae' | 'gan'
   system: string
   backend: string
   value: number | null
@@ -126,6 +156,9 @@ export function rate(
     case 'mlp':
       return { value: batch / (medianMs / 1e3), unit: 'samples/s' }
     case 'rnn':
+    case 'rbm':
+    case 'vae':
+    case 'gan':
       return { value: 1 / (medianMs / 1e3), unit: 'steps/s' }
   }
 }
@@ -179,5 +212,67 @@ export function rnnData() {
     wh: randomF32(hidden * hidden, 12, 1 / Math.sqrt(hidden)),
     b: new Float32Array(hidden),
     x: randomF32(steps * batch * input, 13, 1),
+  }
+}
+
+/** Glorot-uniform bound √(6/(fanIn + fanOut)). */
+const glorotBound = (fanIn: number, fanOut: number) => Math.sqrt(6 / (fanIn + fanOut))
+
+/** A dense layer's initial weights [fanIn, fanOut] (Glorot uniform, from `seed`) and zero biases. */
+function denseInit(fanIn: number, fanOut: number, seed: number) {
+  return { w: randomF32(fanIn * fanOut, seed, glorotBound(fanIn, fanOut)), b: new Float32Array(fanOut) }
+}
+
+/** `rows` binary vectors of `size` pixels, each pixel 1 with probability `p` (a stand-in for binarised digits). */
+export function binaryDigits(rows: number, size: number, seed: number, p = 0.2): Float32Array {
+  const u = randomF32(rows * size, seed)
+  return u.map((x) => ((x + 1) / 2 < p ? 1 : 0))
+}
+
+/** The initial parameters and data of the RBM workload: W uniform in ±0.01, biases zero, v [batch, visible]. */
+export function rbmData() {
+  const { visible, hidden, batch } = RBM
+  return {
+    W: randomF32(visible * hidden, 31, 0.01),
+    b: new Float32Array(visible),
+    c: new Float32Array(hidden),
+    v: binaryDigits(batch, visible, 32),
+  }
+}
+
+/** The initial parameters and data of the VAE workload: encoder e1, e2 (2·latent outputs), decoder d1, d2; x [batch, input]. */
+export function vaeData() {
+  const { input, hidden, latent, batch } = VAE
+  return {
+    e1: denseInit(input, hidden, 41),
+    e2: denseInit(hidden, 2 * latent, 42),
+    d1: denseInit(latent, hidden, 43),
+    d2: denseInit(hidden, input, 44),
+    x: binaryDigits(batch, input, 45),
+  }
+}
+
+/**
+ * The initial parameters and data of the GAN workload: generator g1..g3,
+ * discriminator d1..d3, and the real batch [batch, 2]: points on a ring of
+ * 8 modes (radius 2, uniform jitter of ±0.1 per coordinate).
+ */
+export function ganData() {
+  const { latent, hidden, data, batch } = GAN
+  const jitter = randomF32(batch * data, 57, 0.1)
+  const real = new Float32Array(batch * data)
+  for (let i = 0; i < batch; i++) {
+    const angle = (2 * Math.PI * ((i * 5) % 8)) / 8
+    real[2 * i] = 2 * Math.cos(angle) + jitter[2 * i]
+    real[2 * i + 1] = 2 * Math.sin(angle) + jitter[2 * i + 1]
+  }
+  return {
+    g1: denseInit(latent, hidden, 51),
+    g2: denseInit(hidden, hidden, 52),
+    g3: denseInit(hidden, data, 53),
+    d1: denseInit(data, hidden, 54),
+    d2: denseInit(hidden, hidden, 55),
+    d3: denseInit(hidden, 1, 56),
+    real,
   }
 }

@@ -3,7 +3,11 @@
  * and prints the median figures.
  *
  *   npx tsx bench/peers/run.ts [--json] [--only tfjs-webgpu,jaxjs-wasm,...]
- *                              [--workloads matmul,mlp,rnn] [--budget 20] [--timeout 150]
+ *                              [--workloads matmul,mlp,rnn,rbm,vae,gan] [--budget 20] [--timeout 150]
+ *
+ * Without --workloads every workload runs. A peer that has no implementation
+ * of a workload (the optional rbmStep, vaeStep, ganStep of `Workloads`)
+ * gives a row with no figure and the note "not implemented".
  *
  * Each (peer, workload) pair runs in a child process of its own, so that a
  * crash, a leak or a hang in one library cannot spoil the others, and a
@@ -24,7 +28,7 @@ import { fileURLToPath } from 'node:url'
 import { MATMUL_N, MLP, median, rate, timeIt, type Row, type Workloads } from './measure.ts'
 
 type WorkloadName = Row['workload']
-const WORKLOADS: readonly WorkloadName[] = ['matmul', 'mlp', 'rnn']
+const WORKLOADS: readonly WorkloadName[] = ['matmul', 'mlp', 'rnn', 'rbm', 'vae', 'gan']
 
 interface PeerSpec {
   id: string
@@ -64,6 +68,7 @@ const MARK = '@@bench '
 
 type Msg =
   | { type: 'unavailable'; reason: string }
+  | { type: 'notImplemented' }
   | { type: 'info'; describe: string; adapter?: string }
   | { type: 'warmup'; ms: number }
   | { type: 'sample'; ms: number; dispatches?: number; submissions?: number }
@@ -88,13 +93,22 @@ async function child(peerId: string, workload: WorkloadName, budgetMs: number): 
   let adapter: string | undefined
   if (spec.gpu) adapter = (await import('./navigator.ts')).installNavigatorShim().adapterDescription()
   send({ type: 'info', describe: peer.describe?.() ?? spec.id, adapter })
+  const make = {
+    matmul: () => peer.matmul(MATMUL_N),
+    mlp: () => peer.mlpStep(MLP.batch),
+    rnn: () => peer.rnnStep(),
+    rbm: peer.rbmStep && (() => peer.rbmStep?.()),
+    vae: peer.vaeStep && (() => peer.vaeStep?.()),
+    gan: peer.ganStep && (() => peer.ganStep?.()),
+  }[workload]
+  if (!make) {
+    send({ type: 'notImplemented' })
+    send({ type: 'done' })
+    return
+  }
   try {
-    const fn =
-      workload === 'matmul'
-        ? await peer.matmul(MATMUL_N)
-        : workload === 'mlp'
-          ? await peer.mlpStep(MLP.batch)
-          : await peer.rnnStep()
+    const fn = await make()
+    if (!fn) throw new Error(`${workload}: the peer gave no step`)
     let firstLoss: number | undefined
     let calls = 0
     let counts: { dispatches?: number; submissions?: number } = {}
@@ -193,6 +207,7 @@ function rowsFor(spec: PeerSpec, workload: WorkloadName, o: Outcome, timeoutS: n
   }
   const unavailable = o.msgs.find((m): m is Extract<Msg, { type: 'unavailable' }> => m.type === 'unavailable')
   if (unavailable) return [{ ...base, value: null, unit, note: `unavailable: ${unavailable.reason}` }]
+  if (o.msgs.some((m) => m.type === 'notImplemented')) return [{ ...base, value: null, unit, note: 'not implemented' }]
   const loss = o.msgs.find((m): m is Extract<Msg, { type: 'loss' }> => m.type === 'loss')
   if (loss && workload !== 'matmul') report.losses[workload] = { first: loss.first, last: loss.last }
   const samples = o.msgs.filter((m): m is Extract<Msg, { type: 'sample' }> => m.type === 'sample')

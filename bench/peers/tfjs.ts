@@ -1,14 +1,29 @@
 /**
  * TensorFlow.js (4.22.0) implementations of the benchmark workloads, on its
  * cpu, wasm and webgpu backends. Written the way a TF.js user would write
- * them: tf.variable parameters, tf.train.sgd(lr).minimize(loss), eager ops.
+ * them: tf.variable parameters, tf.train.sgd(lr).minimize(loss) (Adam for
+ * the VAE and the GAN), eager ops; the RBM's CD-1 update by hand inside
+ * tf.tidy with `assign`, its Bernoulli draws from tf.randomUniform.
  *
  * Gradients are registered by the `@tensorflow/tfjs` umbrella package, so it
  * is the one imported (not tfjs-core). The webgpu backend registers itself at
  * import only if `navigator.gpu` exists, hence the shim before the import.
  */
 import type * as TF from '@tensorflow/tfjs'
-import { MLP, RNN, mlpData, randomF32, rnnData, type Workloads } from './measure.ts'
+import {
+  GAN,
+  MLP,
+  RBM,
+  RNN,
+  VAE,
+  ganData,
+  mlpData,
+  randomF32,
+  rbmData,
+  rnnData,
+  vaeData,
+  type Workloads,
+} from './measure.ts'
 import { installNavigatorShim, readGpuCounters } from './navigator.ts'
 
 export type TfjsBackend = 'cpu' | 'wasm' | 'webgpu'
@@ -101,6 +116,107 @@ export async function createTfjsPeer(backend: TfjsBackend): Promise<Workloads & 
         const cost = opt.minimize(loss, true, [wx, wh, b])!
         lastLoss = (await cost.data())[0]
         cost.dispose()
+      }
+    },
+
+    rbmStep() {
+      const d = rbmData()
+      const { visible, hidden, batch, lr } = RBM
+      const W = hold(tf.variable(tf.tensor2d(d.W, [visible, hidden])))
+      const b = hold(tf.variable(tf.tensor1d(d.b)))
+      const c = hold(tf.variable(tf.tensor1d(d.c)))
+      const v = hold(tf.tensor2d(d.v, [batch, visible]))
+      const bernoulli = (probs: TF.Tensor2D): TF.Tensor2D =>
+        tf.cast(tf.less(tf.randomUniform(probs.shape), probs), 'float32')
+      const hiddenProbs = (x: TF.Tensor2D) => tf.sigmoid(tf.add(tf.matMul(x, W), c)) as TF.Tensor2D
+      const visibleProbs = (h: TF.Tensor2D) => tf.sigmoid(tf.add(tf.matMul(h, W, false, true), b)) as TF.Tensor2D
+      return async () => {
+        const error = tf.tidy(() => {
+          const hPos = hiddenProbs(v)
+          const vNeg = bernoulli(visibleProbs(bernoulli(hPos)))
+          const hNeg = hiddenProbs(vNeg)
+          // The reconstruction error of v before the update (what adjoint's cdStep returns).
+          const err = tf.mean(tf.sum(tf.square(tf.sub(v, visibleProbs(hPos))), 1))
+          const dW = tf.div(tf.sub(tf.matMul(v, hPos, true, false), tf.matMul(vNeg, hNeg, true, false)), batch)
+          const db = tf.sub(tf.mean(v, 0), tf.mean(vNeg, 0))
+          const dc = tf.sub(tf.mean(hPos, 0), tf.mean(hNeg, 0))
+          W.assign(tf.add(W, tf.mul(dW, lr)))
+          b.assign(tf.add(b, tf.mul(db, lr)))
+          c.assign(tf.add(c, tf.mul(dc, lr)))
+          return err
+        })
+        lastLoss = (await error.data())[0]
+        error.dispose()
+      }
+    },
+
+    vaeStep() {
+      const d = vaeData()
+      const { input, hidden, latent, batch, lr } = VAE
+      const dense = (p: { w: Float32Array; b: Float32Array }, fanIn: number, fanOut: number) => ({
+        w: hold(tf.variable(tf.tensor2d(p.w, [fanIn, fanOut]))),
+        b: hold(tf.variable(tf.tensor1d(p.b))),
+      })
+      const e1 = dense(d.e1, input, hidden)
+      const e2 = dense(d.e2, hidden, 2 * latent)
+      const d1 = dense(d.d1, latent, hidden)
+      const d2 = dense(d.d2, hidden, input)
+      const x = hold(tf.tensor2d(d.x, [batch, input]))
+      const affine = (h: TF.Tensor2D, l: { w: TF.Variable; b: TF.Variable }) =>
+        tf.add(tf.matMul(h, l.w as TF.Tensor2D), l.b) as TF.Tensor2D
+      const opt = tf.train.adam(lr, 0.9, 0.999, 1e-8)
+      const loss = (): TF.Scalar => {
+        const enc = affine(tf.relu(affine(x, e1)), e2)
+        const mu = tf.slice(enc, [0, 0], [batch, latent])
+        const logVar = tf.slice(enc, [0, latent], [batch, latent])
+        const z = tf.add(mu, tf.mul(tf.exp(tf.mul(logVar, 0.5)), tf.randomNormal([batch, latent])))
+        const logits = affine(tf.relu(affine(z as TF.Tensor2D, d1)), d2)
+        // −log p(x|z): the summed sigmoid cross-entropy; KL[q ‖ N(0, I)] in closed form.
+        const nll = tf.sum(tf.losses.sigmoidCrossEntropy(x, logits, undefined, 0, tf.Reduction.NONE), 1)
+        const kl = tf.mul(tf.sum(tf.sub(tf.add(tf.exp(logVar), tf.square(mu)), tf.add(logVar, 1)), 1), 0.5)
+        return tf.mean(tf.add(nll, kl))
+      }
+      const vars = [e1, e2, d1, d2].flatMap((l) => [l.w, l.b])
+      return async () => {
+        const cost = opt.minimize(loss, true, vars)!
+        lastLoss = (await cost.data())[0]
+        cost.dispose()
+      }
+    },
+
+    ganStep() {
+      const d = ganData()
+      const { latent, hidden, data, batch, lr, beta1, slope } = GAN
+      const dense = (p: { w: Float32Array; b: Float32Array }, fanIn: number, fanOut: number) => ({
+        w: hold(tf.variable(tf.tensor2d(p.w, [fanIn, fanOut]))),
+        b: hold(tf.variable(tf.tensor1d(p.b))),
+      })
+      const g = [dense(d.g1, latent, hidden), dense(d.g2, hidden, hidden), dense(d.g3, hidden, data)]
+      const dis = [dense(d.d1, data, hidden), dense(d.d2, hidden, hidden), dense(d.d3, hidden, 1)]
+      const real = hold(tf.tensor2d(d.real, [batch, data]))
+      const affine = (h: TF.Tensor2D, l: { w: TF.Variable; b: TF.Variable }) =>
+        tf.add(tf.matMul(h, l.w as TF.Tensor2D), l.b) as TF.Tensor2D
+      const generator = (z: TF.Tensor2D) => affine(tf.relu(affine(tf.relu(affine(z, g[0])), g[1])), g[2])
+      const discriminator = (x: TF.Tensor2D) =>
+        affine(tf.leakyRelu(affine(tf.leakyRelu(affine(x, dis[0]), slope), dis[1]), slope), dis[2])
+      const noise = () => tf.randomNormal([batch, latent]) as TF.Tensor2D
+      const optD = tf.train.adam(lr, beta1, 0.999, 1e-8)
+      const optG = tf.train.adam(lr, beta1, 0.999, 1e-8)
+      // −log σ(a) = softplus(−a), −log(1 − σ(a)) = softplus(a).
+      const lossD = (): TF.Scalar =>
+        tf.add(
+          tf.mean(tf.softplus(tf.neg(discriminator(real)))),
+          tf.mean(tf.softplus(discriminator(generator(noise())))),
+        )
+      const lossG = (): TF.Scalar => tf.mean(tf.softplus(tf.neg(discriminator(generator(noise())))))
+      const varsD = dis.flatMap((l) => [l.w, l.b])
+      const varsG = g.flatMap((l) => [l.w, l.b])
+      return async () => {
+        const costD = optD.minimize(lossD, true, varsD)!
+        const costG = optG.minimize(lossG, true, varsG)!
+        const both = tf.stack([costD, costG])
+        lastLoss = (await both.data())[0]
+        tf.dispose([costD, costG, both])
       }
     },
 
