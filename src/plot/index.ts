@@ -18,6 +18,7 @@ export {
   PALETTE,
   type Series,
   type LineChartOptions,
+  type AxesChartOptions,
   type Margin,
   type ChartLayout,
   type Matrix,

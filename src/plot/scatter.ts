@@ -14,6 +14,7 @@
  *  - every text is XML-escaped.
  */
 import {
+  type AxesChartOptions,
   chartFrame,
   type ChartLayout,
   chartLayout,
@@ -21,7 +22,6 @@ import {
   num,
   text,
   type LineChartOptions,
-  type Margin,
   niceDomain,
   PALETTE,
 } from './svg.ts'
@@ -38,23 +38,11 @@ export interface ScatterSeries {
   readonly opacity?: number
 }
 
-export interface ScatterChartOptions {
+/** Width 560 and height 480 by default; points outside fixed domains are clipped. */
+export interface ScatterChartOptions extends AxesChartOptions {
   readonly series: readonly ScatterSeries[]
-  readonly title?: string
-  readonly xLabel?: string
-  readonly yLabel?: string
-  /** Default 560. */
-  readonly width?: number
-  /** Default 480. */
-  readonly height?: number
-  readonly margin?: Partial<Margin>
-  /** Fixed axis ranges (default: the data's extent widened to nice ticks); points outside are clipped. */
-  readonly xDomain?: readonly [number, number]
-  readonly yDomain?: readonly [number, number]
   /** Same length for one unit on both axes (circles look round). */
   readonly equalAspect?: boolean
-  /** Default: shown when there is more than one series. */
-  readonly legend?: boolean
 }
 
 function validate(options: ScatterChartOptions): void {

@@ -158,21 +158,25 @@ export interface Margin {
   readonly left: number
 }
 
-export interface LineChartOptions {
-  readonly series: readonly Series[]
+/** What every chart on axes takes besides its series. */
+export interface AxesChartOptions {
   readonly title?: string
   readonly xLabel?: string
   readonly yLabel?: string
-  /** Log₁₀ y axis (points with y ≤ 0 are skipped). */
-  readonly logY?: boolean
   readonly width?: number
   readonly height?: number
   readonly margin?: Partial<Margin>
-  /** Fixed axis ranges (default: x the data's extent, y widened to nice ticks). */
+  /** Fixed axis ranges (default: the data's extent, widened to nice ticks where the chart says so). */
   readonly xDomain?: readonly [number, number]
   readonly yDomain?: readonly [number, number]
   /** Default: shown when there is more than one series. */
   readonly legend?: boolean
+}
+
+export interface LineChartOptions extends AxesChartOptions {
+  readonly series: readonly Series[]
+  /** Log₁₀ y axis (points with y ≤ 0 are skipped). */
+  readonly logY?: boolean
 }
 
 /** The plot area and scales of a line chart (what `lineChart` draws with). */
