@@ -62,7 +62,7 @@ import type { DType, FloatDType } from '../dtype.ts'
 import * as ops from '../ops.ts'
 import { softplus } from '../ops/math.ts'
 import * as random from '../random.ts'
-import type { Dim } from '../shape/types.ts'
+import type { Dim, Width } from '../shape/types.ts'
 import { formatAval, Tensor } from '../tensor.ts'
 
 /** The parameters: weights W [V, H], visible biases b [V], hidden biases c [H]. */
@@ -80,6 +80,7 @@ export type Velocity<V extends number = number, H extends number = number, D ext
 >
 
 type Any = Tensor<any, any>
+
 const untyped = (x: Tensor): Any => x as Any
 
 // ---------------------------------------------------------------- checks
@@ -145,10 +146,17 @@ export const initVelocity = <V extends number, H extends number, D extends Float
 ): Velocity<V, H, D> => ({ W: ops.zerosLike(p.W), b: ops.zerosLike(p.b), c: ops.zerosLike(p.c) })
 
 /** E(v, h) = −vᵀWh − bᵀv − cᵀh for each row of v [B, V] and h [B, H]: [B]. */
-export function energy<B extends Dim, V extends number, H extends number, D extends FloatDType>(
+export function energy<
+  B extends Dim,
+  V extends number,
+  H extends number,
+  D extends FloatDType,
+  X extends Dim,
+  Y extends Dim,
+>(
   p: Params<V, H, D>,
-  v: Tensor<[B, V], DType>,
-  h: Tensor<[B, H], DType>,
+  v: Tensor<[B, X], DType> & NoInfer<Width<X, V>>,
+  h: Tensor<[B, Y], DType> & NoInfer<Width<Y, H>>,
 ): Tensor<[B], D> {
   const d = floatDtype('energy', p)
   const [nv, nh] = sizes(p)
@@ -161,9 +169,9 @@ export function energy<B extends Dim, V extends number, H extends number, D exte
 }
 
 /** F(v) = −bᵀv − Σ_j softplus(c_j + (vᵀW)_j) for each row of v [B, V]: [B]. log p(v) = −F(v) − log Z. */
-export function freeEnergy<B extends Dim, V extends number, H extends number, D extends FloatDType>(
+export function freeEnergy<B extends Dim, V extends number, H extends number, D extends FloatDType, X extends Dim>(
   p: Params<V, H, D>,
-  v: Tensor<[B, V], DType>,
+  v: Tensor<[B, X], DType> & NoInfer<Width<X, V>>,
 ): Tensor<[B], D> {
   const d = floatDtype('freeEnergy', p)
   checkBatch('freeEnergy', 'v', v, sizes(p)[0], d)
@@ -172,9 +180,9 @@ export function freeEnergy<B extends Dim, V extends number, H extends number, D 
 }
 
 /** p(h_j = 1 | v) = σ(c_j + (vᵀW)_j) for each row of v [B, V]: [B, H]. */
-export function hiddenProbs<B extends Dim, V extends number, H extends number, D extends FloatDType>(
+export function hiddenProbs<B extends Dim, V extends number, H extends number, D extends FloatDType, X extends Dim>(
   p: Params<V, H, D>,
-  v: Tensor<[B, V], DType>,
+  v: Tensor<[B, X], DType> & NoInfer<Width<X, V>>,
 ): Tensor<[B, H], D> {
   const d = floatDtype('hiddenProbs', p)
   checkBatch('hiddenProbs', 'v', v, sizes(p)[0], d)
@@ -182,9 +190,9 @@ export function hiddenProbs<B extends Dim, V extends number, H extends number, D
 }
 
 /** p(v_i = 1 | h) = σ(b_i + (Wh)_i) for each row of h [B, H]: [B, V]. */
-export function visibleProbs<B extends Dim, V extends number, H extends number, D extends FloatDType>(
+export function visibleProbs<B extends Dim, V extends number, H extends number, D extends FloatDType, X extends Dim>(
   p: Params<V, H, D>,
-  h: Tensor<[B, H], DType>,
+  h: Tensor<[B, X], DType> & NoInfer<Width<X, H>>,
 ): Tensor<[B, V], D> {
   const d = floatDtype('visibleProbs', p)
   checkBatch('visibleProbs', 'h', h, sizes(p)[1], d)
@@ -196,19 +204,19 @@ const bernoulliOf = (key: random.Key, probs: Tensor): Any =>
   untyped(ops.astype(random.bernoulli(key, untyped(probs), probs.aval.shape), probs.aval.dtype))
 
 /** h ~ p(h | v), one draw per row of v [B, V]: [B, H] in {0, 1}. */
-export function sampleHidden<B extends Dim, V extends number, H extends number, D extends FloatDType>(
+export function sampleHidden<B extends Dim, V extends number, H extends number, D extends FloatDType, X extends Dim>(
   key: random.Key,
   p: Params<V, H, D>,
-  v: Tensor<[B, V], DType>,
+  v: Tensor<[B, X], DType> & NoInfer<Width<X, V>>,
 ): Tensor<[B, H], D> {
   return bernoulliOf(key, hiddenProbs(p, v)) as never
 }
 
 /** v ~ p(v | h), one draw per row of h [B, H]: [B, V] in {0, 1}. */
-export function sampleVisible<B extends Dim, V extends number, H extends number, D extends FloatDType>(
+export function sampleVisible<B extends Dim, V extends number, H extends number, D extends FloatDType, X extends Dim>(
   key: random.Key,
   p: Params<V, H, D>,
-  h: Tensor<[B, H], DType>,
+  h: Tensor<[B, X], DType> & NoInfer<Width<X, H>>,
 ): Tensor<[B, V], D> {
   return bernoulliOf(key, visibleProbs(p, h)) as never
 }
@@ -218,10 +226,10 @@ export function sampleVisible<B extends Dim, V extends number, H extends number,
  * then v ~ p(v|h). One loop in the program (a `foriLoop`, a scan of k
  * steps), the keys of step i folded from `key` and i inside it.
  */
-export function gibbs<B extends Dim, V extends number, H extends number, D extends FloatDType>(
+export function gibbs<B extends Dim, V extends number, H extends number, D extends FloatDType, X extends Dim>(
   key: random.Key,
   p: Params<V, H, D>,
-  v: Tensor<[B, V], DType>,
+  v: Tensor<[B, X], DType> & NoInfer<Width<X, V>>,
   k: number,
 ): Tensor<[B, V], D> {
   const d = floatDtype('gibbs', p)
@@ -232,7 +240,7 @@ export function gibbs<B extends Dim, V extends number, H extends number, D exten
     k,
     (i, x: Tensor<[B, V], D>) => {
       const [kh, kv] = random.split(random.foldIn(key, i))
-      return sampleVisible(kv, p, sampleHidden(kh, p, x))
+      return sampleVisible(kv, p, untyped(sampleHidden(kh, p, untyped(x))))
     },
     v as Tensor<[B, V], D>,
   )
@@ -245,10 +253,16 @@ export function gibbs<B extends Dim, V extends number, H extends number, D exten
  * samples: ⟨v p(h|v)ᵀ⟩ over the rows of `data` minus the same over the rows
  * of `samples` (the two batches may differ in size), and likewise for b and c.
  */
-export function contrastiveStatistics<V extends number, H extends number, D extends FloatDType>(
+export function contrastiveStatistics<
+  V extends number,
+  H extends number,
+  D extends FloatDType,
+  X extends Dim,
+  Y extends Dim,
+>(
   p: Params<V, H, D>,
-  data: Tensor<[Dim, V], DType>,
-  samples: Tensor<[Dim, V], DType>,
+  data: Tensor<[Dim, X], DType> & NoInfer<Width<X, V>>,
+  samples: Tensor<[Dim, Y], DType> & NoInfer<Width<Y, V>>,
 ): Params<V, H, D> {
   const d = floatDtype('contrastiveStatistics', p)
   checkBatch('contrastiveStatistics', 'data', data, sizes(p)[0], d)
@@ -269,10 +283,10 @@ export function contrastiveStatistics<V extends number, H extends number, D exte
  * its gradient in the parameters is `contrastiveStatistics(p, data, samples)`,
  * the CD or PCD estimate of the log-likelihood gradient.
  */
-export function freeEnergyGap<V extends number, H extends number, D extends FloatDType>(
+export function freeEnergyGap<V extends number, H extends number, D extends FloatDType, X extends Dim, Y extends Dim>(
   p: Params<V, H, D>,
-  data: Tensor<[Dim, V], DType>,
-  samples: Tensor<[Dim, V], DType>,
+  data: Tensor<[Dim, X], DType> & NoInfer<Width<X, V>>,
+  samples: Tensor<[Dim, Y], DType> & NoInfer<Width<Y, V>>,
 ): Tensor<[], D> {
   return ops.sub(
     ops.mean(untyped(freeEnergy(p, ops.stopGradient(untyped(samples))))),
@@ -286,15 +300,15 @@ export function freeEnergyGap<V extends number, H extends number, D extends Floa
  * steps of Gibbs sampling started at the data, with hidden probabilities
  * for the statistics. An ascent direction: add it to the parameters.
  */
-export function cdGradient<V extends number, H extends number, D extends FloatDType>(
+export function cdGradient<V extends number, H extends number, D extends FloatDType, X extends Dim>(
   key: random.Key,
   p: Params<V, H, D>,
-  v: Tensor<[Dim, V], DType>,
+  v: Tensor<[Dim, X], DType> & NoInfer<Width<X, V>>,
   k: number,
 ): Params<V, H, D> {
   checkSteps('cdGradient', k)
   if (k === 0) throw new Error('rbm.cdGradient: k must be at least 1 (CD-0 is identically zero)')
-  return contrastiveStatistics(p, v, gibbs(key, p, v, k))
+  return contrastiveStatistics(p, v, untyped(gibbs(key, p, v, k)))
 }
 
 /**
@@ -302,16 +316,23 @@ export function cdGradient<V extends number, H extends number, D extends FloatDT
  * advanced k Gibbs steps under the current parameters, which are returned
  * to start the next update from. Returns [gradient estimate, new chains].
  */
-export function pcdGradient<V extends number, H extends number, C extends Dim, D extends FloatDType>(
+export function pcdGradient<
+  V extends number,
+  H extends number,
+  C extends Dim,
+  D extends FloatDType,
+  X extends Dim,
+  Y extends Dim,
+>(
   key: random.Key,
   p: Params<V, H, D>,
-  v: Tensor<[Dim, V], DType>,
-  chains: Tensor<[C, V], DType>,
+  v: Tensor<[Dim, X], DType> & NoInfer<Width<X, V>>,
+  chains: Tensor<[C, Y], DType> & NoInfer<Width<Y, V>>,
   k: number,
 ): [Params<V, H, D>, Tensor<[C, V], D>] {
   checkSteps('pcdGradient', k)
   const next = gibbs(key, p, chains, k)
-  return [contrastiveStatistics(p, v, next), next]
+  return [contrastiveStatistics(p, v, untyped(next)), next]
 }
 
 // ---------------------------------------------------------------- training steps
@@ -353,11 +374,11 @@ function ascend<P extends Params>(p: P, velocity: Params, g: Params, o: Required
  * per example (what Hinton's guide calls the reconstruction error; not the
  * objective, but a cheap sign of progress).
  */
-export function reconstructionError<V extends number, H extends number, D extends FloatDType>(
+export function reconstructionError<V extends number, H extends number, D extends FloatDType, X extends Dim>(
   p: Params<V, H, D>,
-  v: Tensor<[Dim, V], DType>,
+  v: Tensor<[Dim, X], DType> & NoInfer<Width<X, V>>,
 ): Tensor<[], D> {
-  const r = visibleProbs(p, hiddenProbs(p, untyped(v)))
+  const r = visibleProbs(p, untyped(hiddenProbs(p, untyped(v))))
   return ops.mean(ops.sum(ops.square(ops.sub(untyped(v), untyped(r))), 1))
 }
 
@@ -369,11 +390,11 @@ export function reconstructionError<V extends number, H extends number, D extend
  */
 export function cdStep(options: StepOptions) {
   const o = stepOptions('cdStep', options)
-  return <V extends number, H extends number, D extends FloatDType>(
+  return <V extends number, H extends number, D extends FloatDType, X extends Dim>(
     p: Params<V, H, D>,
     velocity: Velocity<V, H, D>,
     key: random.Key,
-    v: Tensor<[Dim, V], DType>,
+    v: Tensor<[Dim, X], DType> & NoInfer<Width<X, V>>,
   ): [Params<V, H, D>, Velocity<V, H, D>, Tensor<[], D>] => {
     const g = cdGradient(key, p, v, o.k)
     const [next, vel] = ascend(p, velocity, g, o)
@@ -388,12 +409,12 @@ export function cdStep(options: StepOptions) {
  */
 export function pcdStep(options: StepOptions) {
   const o = stepOptions('pcdStep', options)
-  return <V extends number, H extends number, C extends Dim, D extends FloatDType>(
+  return <V extends number, H extends number, C extends Dim, D extends FloatDType, X extends Dim, Y extends Dim>(
     p: Params<V, H, D>,
     velocity: Velocity<V, H, D>,
-    chains: Tensor<[C, V], DType>,
+    chains: Tensor<[C, X], DType> & NoInfer<Width<X, V>>,
     key: random.Key,
-    v: Tensor<[Dim, V], DType>,
+    v: Tensor<[Dim, Y], DType> & NoInfer<Width<Y, V>>,
   ): [Params<V, H, D>, Velocity<V, H, D>, Tensor<[C, V], D>, Tensor<[], D>] => {
     const [g, nextChains] = pcdGradient(key, p, v, chains, o.k)
     const [next, vel] = ascend(p, velocity, g, o)
@@ -477,9 +498,9 @@ export function exactLogLikelihood(
  * layer with the other's conditional means in closed form:
  *   over v:  ⟨v hᵀ⟩ = Σ_v p(v) v σ(c + Wᵀv)ᵀ,   over h:  ⟨v hᵀ⟩ = Σ_h p(h) σ(b + Wh) hᵀ.
  */
-export function exactGradient<V extends number, H extends number, D extends FloatDType>(
+export function exactGradient<V extends number, H extends number, D extends FloatDType, X extends Dim>(
   p: Params<V, H, D>,
-  data: Tensor<[Dim, V], DType>,
+  data: Tensor<[Dim, X], DType> & NoInfer<Width<X, V>>,
   options: { readonly over?: Enumerate } = {},
 ): Params<V, H, D> {
   const d = floatDtype('exactGradient', p)

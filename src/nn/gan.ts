@@ -64,7 +64,10 @@ const meanSoftplus = (logits: Tensor) => sigmoidCrossEntropy(untyped(logits), op
  * elements): −E[log D(x)] − E[log(1 − D(G(z)))], the comparison loss of the
  * COMP613 notes, "Adversarial Learning", negated to be minimised.
  */
-export function discriminatorLoss<D extends DType>(realLogits: T<Shape, D>, fakeLogits: T<Shape, D>): T<[], D> {
+export function discriminatorLoss<D extends DType>(
+  realLogits: T<Shape, D>,
+  fakeLogits: T<Shape, NoInfer<D>>,
+): T<[], D> {
   floatLogits('discriminatorLoss', 'realLogits', realLogits)
   floatLogits('discriminatorLoss', 'fakeLogits', fakeLogits)
   if (realLogits.dtype !== fakeLogits.dtype)

@@ -29,6 +29,7 @@
  */
 import type { DType } from '../dtype.ts'
 import * as ops from '../ops.ts'
+import * as math from '../ops/math.ts'
 import type { Shape } from '../shape/types.ts'
 import { ConcreteTensor, formatAval, formatShape, type Tensor } from '../tensor.ts'
 import { flatten, leafPaths } from '../tree.ts'
@@ -127,8 +128,11 @@ export function squaredError<S extends Shape, D extends DType, R extends Reducti
 }
 
 /**
- * The logistic loss from logits, elementwise: max(z, 0) − z·y + log(1 + e^{−|z|}),
- * which equals −y log σ(z) − (1 − y) log(1 − σ(z)) and never overflows; y in [0, 1].
+ * The logistic loss from logits, elementwise: softplus(z) − z·y, which equals
+ * −y log σ(z) − (1 − y) log(1 − σ(z)); softplus is computed as
+ * max(z, 0) + log1p(e^{−|z|}), so it never overflows, and its derivative is
+ * σ(z) by rule, so that derivatives of every order are smooth at z = 0 (the
+ * kinks of max and |·| cancel in the value, not in their rules). y in [0, 1].
  * 'mean' averages over every element.
  */
 export function sigmoidCrossEntropy<S extends Shape, D extends DType, R extends Reduction = 'mean'>(
@@ -138,10 +142,7 @@ export function sigmoidCrossEntropy<S extends Shape, D extends DType, R extends 
 ): T<Reduced<S, R>, D> {
   sameShapes('sigmoidCrossEntropy', logits, labels, ['logits', 'labels'])
   const z = untyped(logits)
-  const perElement = ops.add(
-    ops.sub(ops.maximum(z, 0), ops.mul(z, untyped(labels))),
-    ops.log(ops.add(ops.exp(ops.neg(ops.abs(z))), 1)),
-  )
+  const perElement = ops.sub(math.softplus(z), ops.mul(z, untyped(labels)))
   return reduce('sigmoidCrossEntropy', perElement, options.reduction) as T<any, D>
 }
 

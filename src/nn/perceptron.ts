@@ -44,7 +44,7 @@ import { jit, type Jitted } from '../jit.ts'
 import * as ops from '../ops.ts'
 import * as random from '../random.ts'
 import { scan } from '../recurrent/scan.ts'
-import type { Dim } from '../shape/types.ts'
+import type { Dim, Width } from '../shape/types.ts'
 import { formatAval, Tensor } from '../tensor.ts'
 
 type AnyTensor = Tensor<any, any>
@@ -242,9 +242,9 @@ export async function perceptron<N extends Dim, D extends Dim, F extends FloatDT
 }
 
 /** The labels sign(x·w + b) ∈ {−1, 0, +1} of examples x [N, D]; 0 on the boundary, wrong for either label. */
-export function perceptronPredict<N extends Dim, D extends Dim, F extends FloatDType>(
+export function perceptronPredict<N extends Dim, D extends Dim, F extends FloatDType, X extends Dim>(
   classifier: LinearClassifier<D, F>,
-  x: Tensor<[N, D], F>,
+  x: Tensor<[N, X], NoInfer<F>> & NoInfer<Width<X, D>>,
 ): Tensor<[N], F> {
   const scores = ops.add(ops.matmul(untyped(x), untyped(classifier.w)), untyped(classifier.b))
   return ops.sign(scores) as Tensor<[N], F>

@@ -536,6 +536,23 @@ export type CheckSqueeze<S extends Shape, Ax extends AxisArg> = [Ax] extends [un
     : CheckAxisList<'squeeze', S, AxisList<Ax>, CheckSqueezeSizes<S, AxisList<Ax>>>
 
 /**
+ * unknown where an axis of size X may stand where N is expected: X is N, or
+ * a size the compiler does not know (`number` from untyped data, a named
+ * axis), checked when called; otherwise a message, so that a parameter typed
+ * `Tensor<[B, X]> & NoInfer<Width<X, N>>` makes a call with rows of another
+ * literal width a compile error that says why.
+ */
+export type Width<X, N> = [X, N] extends [number, number]
+  ? number extends X
+    ? unknown
+    : number extends N
+      ? unknown
+      : [X] extends [N]
+        ? unknown
+        : `rows of ${X & number} for ${N & number}`
+  : unknown
+
+/**
  * A declared shape R may stand for the shape S an op computed (named dims for
  * run-time sizes): the same rank, and every pair of dims agrees.
  */
