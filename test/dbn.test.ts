@@ -22,7 +22,7 @@
  */
 import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { cpuBackend, nn, ops, random, type Tensor } from '../src/index.ts'
+import { cpuBackend, jit, nn, ops, random, type Tensor } from '../src/index.ts'
 import * as dbn from '../src/energy/dbn.ts'
 import * as rbm from '../src/energy/rbm.ts'
 import { expectClose, within } from './lib/close.ts'
@@ -351,5 +351,68 @@ describe('the variational bound: a second layer started tied and trained does no
     await expect(
       dbn.pretrain(random.key(1), data, [8, 6], { epochs: 1, batchSize: 20, lr: 0.1, init: 'tied', backend }),
     ).rejects.toThrow(/sizes must match/)
+  })
+})
+
+// ---------------------------------------------------------------- sampling
+
+describe('generate: samples of the DBN as a generative model (4 → 3 → 3 → 3)', () => {
+  const stack = randomStack(7, [4, 3, 3, 3])
+  const sig = (z: number) => 1 / (1 + Math.exp(-z))
+  const softplusJs = (z: number) => Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z)))
+  const bits = (n: number) =>
+    Array.from({ length: 2 ** n }, (_, k) => Array.from({ length: n }, (_, i) => (k >> i) & 1))
+  /** σ(b + W h) for the layer below of an RBM, from the numbers. */
+  const down = (p: rbm.Params, h: number[]): number[] => {
+    const [W, b] = [p.W.dataSync(), p.b.dataSync()]
+    const [V, H] = p.W.shape
+    return Array.from({ length: V }, (_, i) => sig(b[i] + h.reduce((s, hj, j) => s + W[i * H + j] * hj, 0)))
+  }
+  /**
+   * p(v_i = 1) of the DBN, summed over every state: h² from the top RBM's marginal ∝ e^{−F(h²)}, then
+   * h¹ ~ p(h¹ | h²) of the middle layer, then p(v | h¹), all written here from the weights.
+   */
+  function exactMarginal(): number[] {
+    const [bottom, middle, top] = stack
+    const [W, b, c] = [top.W.dataSync(), top.b.dataSync(), top.c.dataSync()]
+    const [V, H] = top.W.shape
+    const states = bits(V)
+    const weights = states.map((h) => {
+      let minusF = h.reduce((s, x, i) => s + b[i] * x, 0)
+      for (let j = 0; j < H; j++) minusF += softplusJs(c[j] + h.reduce((s, x, i) => s + x * W[i * H + j], 0))
+      return Math.exp(minusF)
+    })
+    const Z = weights.reduce((a, w) => a + w, 0)
+    const marginal = [0, 0, 0, 0]
+    states.forEach((h2, s) => {
+      const q = down(middle, h2)
+      for (const h1 of bits(3)) {
+        const p1 = h1.reduce((pr, x, i) => pr * (x === 1 ? q[i] : 1 - q[i]), 1)
+        down(bottom, h1).forEach((pv, i) => {
+          marginal[i] += (weights[s] / Z) * p1 * pv
+        })
+      }
+    })
+    return marginal
+  }
+  const meanOfRows = (t: Tensor): number[] => {
+    const rows = rowsOf(t)
+    return rows[0].map((_, i) => rows.reduce((s, r) => s + r[i], 0) / rows.length)
+  }
+
+  it('the mean of p(v | h¹) over 20,000 samples is the exact marginal p(v = 1) within 4 standard errors', async () => {
+    const exact = exactMarginal()
+    const generate = jit((key: random.Key) => dbn.generate(key, stack, 30, 20_000), { backend })
+    const got = meanOfRows(await generate(random.key(3)))
+    // Each row is a probability: its variance is at most ¼, so the standard error is at most 0.0035.
+    for (let i = 0; i < 4; i++) expect(Math.abs(got[i] - exact[i])).toBeLessThan(0.015)
+    // Planted bug: no Gibbs steps in the top RBM (its chain left at uniform bits) misses the marginal.
+    const unmixed = meanOfRows(dbn.generate(random.key(3), stack, 0, 20_000))
+    expect(Math.max(...unmixed.map((m, i) => Math.abs(m - exact[i])))).toBeGreaterThan(0.04)
+  })
+
+  it('refuses a count or a number of steps that is not a whole number', () => {
+    expect(() => dbn.generate(random.key(0), stack, 1, 0)).toThrow(/count must be a positive integer, got 0/)
+    expect(() => dbn.generate(random.key(0), stack, -1, 4)).toThrow(/steps must be a non-negative integer, got -1/)
   })
 })
