@@ -17,6 +17,8 @@ export interface GpuContext {
   readonly device: GPUDevice
   /** Which adapter: e.g. "webgpu (opengles, compatibility): llvmpipe". */
   readonly description: string
+  /** A software adapter, running on the CPU: Mesa's llvmpipe or lavapipe, SwiftShader, a fallback adapter. */
+  readonly software: boolean
   readonly limits: GPUSupportedLimits
   /** Set when the device is lost; every later call fails with this reason. */
   lost: string | null
@@ -34,6 +36,9 @@ export interface DeviceOptions {
   /** Dawn backend to try first in Node ('vulkan', 'opengles', …); ADJOINT_WEBGPU_BACKEND sets it too. */
   readonly backend?: string
 }
+
+/** The names software adapters give in their adapter info. */
+const SOFTWARE = /llvmpipe|lavapipe|softpipe|swiftshader|microsoft basic render|\bwarp\b/i
 
 const LIMITS: readonly (keyof GPUSupportedLimits)[] = [
   'maxStorageBuffersPerShaderStage',
@@ -102,6 +107,8 @@ export async function createContext(options: DeviceOptions = {}): Promise<GpuCon
         instance: gpu,
         device,
         description: `webgpu (${label}, ${featureLevel}): ${name}`,
+        software:
+          (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true || SOFTWARE.test(name),
         limits: device.limits,
         lost: null,
         submissions: 0,

@@ -26,6 +26,7 @@ export async function webgpuBackend(options: DeviceOptions = {}): Promise<WebGpu
   const limit = context.limits.maxStorageBufferBindingSize
   return {
     name: context.description,
+    software: context.software,
     context,
     pool,
     compile(program) {

@@ -707,6 +707,26 @@ export function vmap<F extends Fn>(
  * shapes and dtypes of `args` (their values are not used). Print it with
  * `toString()`; transforms of f give the Programs of the transforms.
  */
+/**
+ * `makeProgram(f)(...args)` with the pytree paths of the Program's inputs
+ * and outputs (`[0].w`, `[1]`: argument 0's field w, output 1), for naming
+ * them in an exported model.
+ */
+export function traceProgram(
+  f: Fn,
+  args: readonly unknown[],
+  name = 'traceProgram',
+): { program: Program; inputPaths: string[]; outputPaths: string[] } {
+  const [leaves, def] = flattenArgs(numbersToTensors(args as unknown[]), name)
+  const g = flatFunction(f, def, name)
+  const { program } = stage(
+    name,
+    leaves.map((x) => x.aval),
+    (inputs) => ({ outputs: g.call(inputs), result: null }),
+  )
+  return { program, inputPaths: leafPaths(def), outputPaths: leafPaths(g.outDef()) }
+}
+
 export function makeProgram<F extends Fn>(f: F): (...args: Args<F>) => Program {
   return (...given) => {
     const args = numbersToTensors(given as unknown[])

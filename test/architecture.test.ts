@@ -28,7 +28,7 @@ const layers: readonly (readonly string[])[] = [
   ['src/control'], // control flow, whose rules are built from the transforms
   ['src/rules.ts'], // the exhaustive rule table, registered with the core
   ['src/cpu', 'src/ops.ts', 'src/ops', 'src/random.ts', 'src/transforms.ts', 'src/jit.ts'], // the public API of the spine
-  ['src/nn', 'src/energy', 'src/optim', 'src/train', 'src/io', 'src/plot', 'src/recurrent'], // what is built on it
+  ['src/nn', 'src/energy', 'src/optim', 'src/train', 'src/io', 'src/plot', 'src/recurrent', 'src/onnx'], // what is built on it
   ['src/index.ts'],
 ]
 

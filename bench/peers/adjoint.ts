@@ -23,6 +23,7 @@ import {
 } from '../../src/index.ts'
 import { ganStep } from '../../src/nn/gan.ts'
 import { webgpuBackend } from '../../gpu/index.ts'
+import { onnxruntimeBackend } from '../../src/onnx/backend.ts'
 import {
   GAN,
   MLP,
@@ -80,6 +81,9 @@ export async function mlpTraining(backend: Backend, batch: number = MLP.batch) {
       return (await l.data())[0]
     },
     kernels: async () => (await step.compiled(p, x, y)).kernels,
+    compiled: () => step.compiled(p, x, y),
+    /** The step's arguments as the compiled program takes them (its leaves). */
+    inputs: () => tree.flatten([p, x, y])[0] as Tensor[],
   }
 }
 
@@ -269,10 +273,13 @@ export async function ganTraining(backend: Backend) {
   }
 }
 
-export async function createAdjointPeer(kind: 'webgpu' | 'cpu'): Promise<Workloads & { describe(): string }> {
+export async function createAdjointPeer(
+  kind: 'webgpu' | 'cpu' | 'onnxruntime',
+): Promise<Workloads & { describe(): string }> {
   // On WebGPU, the same adapter as the peers (the shim's), with the same dispatch counters.
   if (kind === 'webgpu') installNavigatorShim()
-  const backend: Backend = kind === 'webgpu' ? await webgpuBackend() : cpuBackend()
+  const backend: Backend =
+    kind === 'webgpu' ? await webgpuBackend() : kind === 'onnxruntime' ? await onnxruntimeBackend() : cpuBackend()
   let lastLoss: number | undefined
 
   return {

@@ -39,10 +39,10 @@ interface PeerSpec {
 }
 
 const PEERS: readonly PeerSpec[] = [
-  ...(['webgpu', 'cpu'] as const).map((b) => ({
+  ...(['webgpu', 'onnxruntime', 'cpu'] as const).map((b) => ({
     id: `adjoint-${b}`,
     system: 'adjoint',
-    backend: b === 'webgpu' ? 'webgpu-jit' : 'cpu-jit',
+    backend: `${b}-jit`,
     gpu: b === 'webgpu',
     load: async () => (await import('./adjoint.ts')).createAdjointPeer(b),
   })),

@@ -52,6 +52,11 @@ export interface Executable {
 
 export interface Backend {
   readonly name: string
+  /**
+   * It runs on the CPU through a software adapter (Mesa's llvmpipe, SwiftShader): the default order puts it
+   * after every backend that does not (ONNX Runtime's native kernels are faster there), before the interpreter.
+   */
+  readonly software?: boolean
   compile(program: Program): Executable
 }
 
@@ -59,6 +64,8 @@ type Factory = () => Promise<Backend>
 
 const registry = new Map<string, { factory: Factory; priority: number }>()
 let chosen: Promise<Backend> | null = null
+/** Backends started and passed over, kept reachable (a WebGPU device must outlive its instance's collection). */
+const retained: Backend[] = []
 let forced: string | Backend | null = null
 
 /** Makes a backend available to `jit` under `name`; the highest priority that starts is the default. */
@@ -77,7 +84,8 @@ export function setBackend(backend: string | Backend | null): void {
 
 /**
  * The default backend: the forced one, else ADJOINT_BACKEND from the
- * environment, else the registered backend of highest priority that starts.
+ * environment, else the registered backend of highest priority that starts
+ * and is not `software`; else the software one; else the interpreter.
  * Falling back prints one line that says why.
  */
 export function defaultBackend(): Promise<Backend> {
@@ -103,15 +111,27 @@ function chooseBackend(): Promise<Backend> {
     }
     const ordered = [...registry.entries()].sort((a, b) => b[1].priority - a[1].priority)
     const failures: string[] = []
-    for (const [name, { factory }] of ordered) {
+    // A backend on a software adapter waits for the others; the interpreter (priority ≤ 0) comes after it.
+    let software: { name: string; backend: Backend } | null = null
+    const chosenOne = (name: string, backend: Backend) => {
+      if (failures.length > 0) console.warn(`adjoint: ${failures.join('; ')}; using ${name}`)
+      return backend
+    }
+    for (const [name, { factory, priority }] of ordered) {
+      if (priority <= 0 && software !== null) break
       try {
         const backend = await factory()
-        if (failures.length > 0) console.warn(`adjoint: ${failures.join('; ')}; using ${name}`)
-        return backend
+        if (backend.software === true && software === null) {
+          software = { name, backend }
+          retained.push(backend)
+          continue
+        }
+        return chosenOne(name, backend)
       } catch (e) {
         failures.push(`${name} unavailable (${(e as Error).message})`)
       }
     }
+    if (software !== null) return chosenOne(software.name, software.backend)
     throw new Error(`no backend could start: ${failures.join('; ')}`)
   })()
 }
