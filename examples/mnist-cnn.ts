@@ -7,23 +7,12 @@
  *
  *   npx tsx examples/mnist-cnn.ts [epochs]
  */
-import { nn, ops, type Tensor } from '../index.ts'
+import { ops, type Tensor } from '../index.ts'
 import { trainClassifier } from './lib/classifier.ts'
+import { mnistCnn } from './lib/mnist-cnn.ts'
 import { claim, shortOr } from './lib/short.ts'
 
-const cnn = nn.sequential(
-  nn.input(['B', 28, 28, 1]),
-  nn.conv2d(1, 16, 3, { padding: 'SAME' }),
-  nn.relu,
-  nn.maxPool2d(2),
-  nn.conv2d(16, 32, 3, { padding: 'SAME' }),
-  nn.relu,
-  nn.maxPool2d(2),
-  nn.flatten,
-  nn.dense(7 * 7 * 32, 128),
-  nn.relu,
-  nn.dense(128, 10),
-)
+const cnn = mnistCnn()
 
 const epochs = Number(process.argv[2] ?? shortOr(1, 30))
 const { testAccuracy } = await trainClassifier({

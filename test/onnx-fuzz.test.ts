@@ -9,40 +9,24 @@
  */
 import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { jit, makeProgram, runProgram, type Tensor } from '../src/index.ts'
+import { jit } from '../src/index.ts'
 import { onnxruntimeBackend } from '../src/onnx/backend.ts'
 import { rules } from '../src/onnx/export.ts'
-import { firstFar, type Closeness } from './lib/close.ts'
-import { describeProgram, inputsOf, programOf, randomProgram, type RandomProgram } from './lib/fuzz.ts'
+import type { Closeness } from './lib/close.ts'
+import { disagreement, randomProgram, type RandomProgram } from './lib/fuzz.ts'
 
 const backend = await onnxruntimeBackend().catch(() => null)
 const runs = Number(process.env.ADJOINT_FUZZ_RUNS ?? 150)
 /** f32 rounding relative to the largest magnitude (at least 1); NaN and ±∞ must match exactly. */
 const tolerance: Closeness = { largest: 1e-4, floor: 1, nonFinite: 'match' }
 
-async function disagreement(p: RandomProgram): Promise<string | null> {
-  const f = programOf(p)
-  const xs = inputsOf(p)
-  const want = runProgram(makeProgram(f)(...xs), xs)
-  const program = () => `${describeProgram(p)}\n${makeProgram(f)(...xs).toString()}`
-  let got: Tensor[]
-  try {
-    got = await jit(f, { backend: backend! })(...xs)
-  } catch (e) {
-    return `ONNX Runtime failed: ${(e as Error).message}\n${program()}`
-  }
-  for (const [i, g] of got.entries()) {
-    const far = firstFar(await g.data(), want[i].dataSync(), tolerance)
-    if (far !== undefined)
-      return `output ${i}, element ${far.index}: ONNX Runtime ${far.actual}, CPU ${far.expected}\n${program()}`
-  }
-  return null
-}
+const compare = (p: RandomProgram) =>
+  disagreement(p, 'ONNX Runtime', (f, xs) => jit(f, { backend: backend! })(...xs), tolerance)
 
 const check = (numRuns: number) =>
   fc.check(
     fc.asyncProperty(randomProgram('inf'), async (p) => {
-      const why = await disagreement(p)
+      const why = await compare(p)
       if (why !== null) throw new Error(why)
     }),
     { numRuns, seed: 2026 },

@@ -25,6 +25,7 @@ import {
   type TensorShapeDimension,
   type ValueInfoProto,
 } from '../src/onnx/proto.ts'
+import { cumsumBody, f32 } from './lib/onnx.ts'
 import { assertProperty } from './lib/property.ts'
 
 const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ')
@@ -123,17 +124,6 @@ describe('wire bytes computed by hand', () => {
 })
 
 // ---------------------------------------------------------------- round trips
-
-const f32 = (shape: readonly (number | string | null)[], name: string) => tensorValueInfo(name, FLOAT, shape)
-
-/** A Scan body adding each row to a running sum: (sum, x) ↦ (sum + x, sum + x). */
-const cumsumBody = (n: number): GraphProto =>
-  graphProto({
-    name: 'cumsum_body',
-    node: [nodeProto('Add', ['sum_in', 'x_t'], ['sum_out']), nodeProto('Identity', ['sum_out'], ['y_t'])],
-    input: [f32([n], 'sum_in'), f32([n], 'x_t')],
-    output: [f32([n], 'sum_out'), f32([n], 'y_t')],
-  })
 
 /** A model exercising every attribute kind, nested graphs two deep, metadata and doc strings. */
 function richModel(): ModelProto {

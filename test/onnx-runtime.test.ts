@@ -20,26 +20,15 @@ import {
   tensorProto,
   tensorValueInfo,
   tensorValues,
-  type GraphProto,
   type ModelProto,
 } from '../src/onnx/proto.ts'
+import { cumsumBody, f32 } from './lib/onnx.ts'
 
 type Ort = typeof import('onnxruntime-node')
 const ort: Ort | null = await import('onnxruntime-node').catch(() => null)
 
 const INT64_MIN = -(2n ** 63n)
 const { FLOAT, INT64, BOOL } = TensorDataType
-
-const f32 = (shape: readonly (number | string | null)[], name: string) => tensorValueInfo(name, FLOAT, shape)
-
-/** A Scan body adding each row to a running sum: (sum, x) ↦ (sum + x, sum + x). */
-const cumsumBody = (n: number): GraphProto =>
-  graphProto({
-    name: 'cumsum_body',
-    node: [nodeProto('Add', ['sum_in', 'x_t'], ['sum_out']), nodeProto('Identity', ['sum_out'], ['y_t'])],
-    input: [f32([n], 'sum_in'), f32([n], 'x_t')],
-    output: [f32([n], 'sum_out'), f32([n], 'y_t')],
-  })
 
 /** A model exercising every attribute kind, nested graphs two deep, metadata and doc strings. */
 

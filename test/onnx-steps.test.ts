@@ -26,6 +26,7 @@ import { loadOnnxRuntime } from '../src/onnx/backend.ts'
 import { encodeModel } from '../src/onnx/proto.ts'
 import { functionToModel } from '../src/onnx/index.ts'
 import { charLm, type CharLmParams } from '../examples/lib/char-lm.ts'
+import { mnistCnn } from '../examples/lib/mnist-cnn.ts'
 import { expectClose, ofLargest } from './lib/close.ts'
 
 const ort = await loadOnnxRuntime().catch(() => null)
@@ -89,19 +90,7 @@ describe.skipIf(ort === null)('training steps exported to ONNX and run by ONNX R
   })
 
   it('the MNIST CNN with Adam (3×3 convolutions, 16 and 32 channels, max pooling)', async () => {
-    const cnn = nn.sequential(
-      nn.input(['B', 28, 28, 1]),
-      nn.conv2d(1, 16, 3, { padding: 'SAME' }),
-      nn.relu,
-      nn.maxPool2d(2),
-      nn.conv2d(16, 32, 3, { padding: 'SAME' }),
-      nn.relu,
-      nn.maxPool2d(2),
-      nn.flatten,
-      nn.dense(7 * 7 * 32, 128),
-      nn.relu,
-      nn.dense(128, 10),
-    )
+    const cnn = mnistCnn()
     const { opt, step } = classifierStep(cnn as never, (x) => ops.reshape(x, [x.shape[0] as number, 28, 28, 1]))
     const p = cnn.init(random.key(2))
     const r = await exportedAndInterpreted(step, [p, opt.init(p as never), mnistBatch(4)], ['params', 'adam', 'batch'])

@@ -17,10 +17,10 @@
  */
 import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { jit, makeProgram, runProgram, type Tensor } from '../../src/index.ts'
+import { jit, type Tensor } from '../../src/index.ts'
 import { UNARY_WGSL } from '../../gpu/wgsl/render.ts'
-import { firstFar, type Closeness } from '../lib/close.ts'
-import { describeProgram, inputsOf, programOf, randomProgram, type RandomProgram, type Specials } from '../lib/fuzz.ts'
+import type { Closeness } from '../lib/close.ts'
+import { randomProgram, type RandomProgram, type Specials, disagreement } from '../lib/fuzz.ts'
 import { gpu } from './setup.ts'
 
 const backend = gpu.backend
@@ -29,26 +29,8 @@ const specials: Specials = process.env.ADJOINT_FUZZ_SPECIALS === 'inf' ? 'inf' :
 /** f32 rounding relative to the largest magnitude (at least 1); NaN and ±∞ must match exactly. */
 const tolerance: Closeness = { largest: 2e-3, floor: 1, nonFinite: 'match' }
 
-/** Compiles and runs the program on the adapter; the first disagreement with the CPU, described, or null. */
-async function disagreement(p: RandomProgram): Promise<string | null> {
-  const f = programOf(p)
-  const xs = inputsOf(p)
-  // The interpreter runs the program as compiled programs run: indices out of range clamped or dropped.
-  const want = runProgram(makeProgram(f)(...xs), xs)
-  const program = () => `${describeProgram(p)}\n${makeProgram(f)(...xs).toString()}`
-  let got: Tensor[]
-  try {
-    got = await jit(f, { backend: backend! })(...xs)
-  } catch (e) {
-    return `WebGPU failed: ${(e as Error).message}\n${program()}`
-  }
-  for (const [i, g] of got.entries()) {
-    const far = firstFar(await g.data(), want[i].dataSync(), tolerance)
-    if (far !== undefined)
-      return `output ${i}, element ${far.index}: WebGPU ${far.actual}, CPU ${far.expected}\n${program()}`
-  }
-  return null
-}
+const compare = (p: RandomProgram) =>
+  disagreement(p, 'WebGPU', (f, xs) => jit(f, { backend: backend! })(...xs), tolerance)
 
 /**
  * Programs the fuzzer found failing, shrunk, each kept after its fix:
@@ -96,7 +78,7 @@ const FOUND: RandomProgram[] = [
 const check = (numRuns: number) =>
   fc.check(
     fc.asyncProperty(randomProgram(specials), async (p) => {
-      const why = await disagreement(p)
+      const why = await compare(p)
       if (why !== null) throw new Error(why)
     }),
     { numRuns, seed: 2026 },
@@ -113,7 +95,7 @@ describe.skipIf(backend === null)(`random programs, compiled for ${backend?.name
   })
 
   it('the programs it found that failed are kept, and pass', async () => {
-    for (const p of FOUND) expect(await disagreement(p)).toBeNull()
+    for (const p of FOUND) expect(await compare(p)).toBeNull()
   })
 
   it('a wrong WGSL rule for one primitive (tanh off by 1 %) is caught within the default run', async () => {

@@ -11,7 +11,8 @@
  * prints one in the steps' own notation.
  */
 import * as fc from 'fast-check'
-import { ops, scan, tensor, type Tensor } from '../../src/index.ts'
+import { makeProgram, ops, runProgram, scan, tensor, type Tensor } from '../../src/index.ts'
+import { firstFar, type Closeness } from './close.ts'
 
 type Unary = (x: Tensor) => Tensor
 type Binary = (x: Tensor, y: Tensor) => Tensor
@@ -259,4 +260,33 @@ export function describeProgram(p: RandomProgram): string {
     else lines.push(`${v} = matmul(tanh v${s.x}, tanh v${s.y})`)
   })
   return lines.join('\n')
+}
+
+/**
+ * Runs the program with `run` (a compiled backend) and compares it with the
+ * interpreter run as compiled programs run (indices out of range clamped or
+ * dropped): the first disagreement, described with the program, or null.
+ */
+export async function disagreement(
+  p: RandomProgram,
+  name: string,
+  run: (f: (...xs: Tensor[]) => Tensor[], xs: Tensor[]) => Promise<Tensor[]>,
+  tolerance: Closeness,
+): Promise<string | null> {
+  const f = programOf(p)
+  const xs = inputsOf(p)
+  const want = runProgram(makeProgram(f)(...xs), xs)
+  const program = () => `${describeProgram(p)}\n${makeProgram(f)(...xs).toString()}`
+  let got: Tensor[]
+  try {
+    got = await run(f, xs)
+  } catch (e) {
+    return `${name} failed: ${(e as Error).message}\n${program()}`
+  }
+  for (const [i, g] of got.entries()) {
+    const far = firstFar(await g.data(), want[i].dataSync(), tolerance)
+    if (far !== undefined)
+      return `output ${i}, element ${far.index}: ${name} ${far.actual}, CPU ${far.expected}\n${program()}`
+  }
+  return null
 }
