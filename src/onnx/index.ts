@@ -7,7 +7,8 @@
  * exports a whole training step (forward, gradient, optimiser update) with
  * its parameters as named inputs and outputs; `jit(f, { backend: await
  * onnx.onnxruntimeBackend() })`, or ADJOINT_BACKEND=onnxruntime, runs
- * programs in ONNX Runtime.
+ * programs in ONNX Runtime; `onnx.importModel(bytes)` turns a model file
+ * into a function of (params, ...inputs) that every transform takes.
  */
 import { traceProgram } from '../transforms.ts'
 import { type ExportOptions, programToModel } from './export.ts'
@@ -20,7 +21,15 @@ export {
   OnnxExportError,
   type ExportOptions,
 } from './export.ts'
-export { onnxruntimeBackend, loadOnnxRuntime, type OnnxRuntimeOptions } from './backend.ts'
+export { onnxruntimeBackend, loadOnnxRuntime, RuntimeTensor, type OnnxRuntimeOptions } from './backend.ts'
+export {
+  importModel,
+  supportedOperators,
+  OnnxImportError,
+  type ImportedModel,
+  type ImportOptions,
+  type ValueDescription,
+} from './import.ts'
 export {
   encodeModel,
   decodeModel,

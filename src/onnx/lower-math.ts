@@ -18,24 +18,41 @@ export function maxOf(g: Graph, a: string, b: string, dtype: DType): string {
   return where(g, nan, g.op1('Add', [a, b]), m)
 }
 
-/** log1p by Kahan's form: u = 1 + x; x where u = 1, log u where u = +∞, else log(u)·x/(u − 1). */
+/**
+ * log1p by Kahan's form: u = 1 + x; x where u = 1, u where u = +∞, else
+ * log(u)·x/(u − 1). The general form is computed from u with those points
+ * replaced by 2, so that it is finite where it is not taken, and its
+ * derivative too (a Where's unselected branch gets a zero cotangent, and 0
+ * times an infinite partial is NaN): a model that differentiates the
+ * exported form (an importer, ONNX Runtime's training) gets no NaN.
+ */
 export function log1p(g: Graph, x: string, dtype: DType): string {
-  const one = g.scalar(dtype as OnnxType, 1)
+  const f = dtype as OnnxType
+  const one = g.scalar(f, 1)
   const u = g.op1('Add', [x, one])
-  const general = g.op1('Mul', [g.op1('Log', [u]), g.op1('Div', [x, g.op1('Sub', [u, one])])])
-  const atInf = where(g, g.op1('IsInf', [u], [attr.int('detect_negative', 0)]), u, general)
-  return where(g, g.op1('Equal', [u, one]), x, atInf)
+  const atOne = g.op1('Equal', [u, one])
+  const atInf = g.op1('IsInf', [u], [attr.int('detect_negative', 0)])
+  const safe = where(g, g.op1('Or', [atOne, atInf]), g.scalar(f, 2), u)
+  const general = g.op1('Mul', [g.op1('Log', [safe]), g.op1('Div', [x, g.op1('Sub', [safe, one])])])
+  return where(g, atOne, x, where(g, atInf, u, general))
 }
 
-/** expm1 by Kahan's form: u = eˣ; x where u = 1, −1 where u − 1 = −1, ∞ where u = ∞, else (u − 1)·x/log u. */
+/**
+ * expm1 by Kahan's form: u = eˣ; x where u = 1, −1 where u − 1 = −1, ∞
+ * where u = ∞, else (u − 1)·x/log u, computed from u with those points
+ * replaced by 2 (finite where not taken, as for log1p).
+ */
 export function expm1(g: Graph, x: string, dtype: DType): string {
-  const one = g.scalar(dtype as OnnxType, 1)
+  const f = dtype as OnnxType
+  const one = g.scalar(f, 1)
   const u = g.op1('Exp', [x])
   const um1 = g.op1('Sub', [u, one])
-  const general = g.op1('Mul', [um1, g.op1('Div', [x, g.op1('Log', [u])])])
-  const atInf = where(g, g.op1('IsInf', [u]), u, general)
-  const low = where(g, g.op1('Equal', [um1, g.scalar(dtype as OnnxType, -1)]), um1, atInf)
-  return where(g, g.op1('Equal', [u, one]), x, low)
+  const atOne = g.op1('Equal', [u, one])
+  const atInf = g.op1('IsInf', [u])
+  const low = g.op1('Equal', [um1, g.scalar(f, -1)])
+  const safe = where(g, g.op1('Or', [g.op1('Or', [atOne, atInf]), low]), g.scalar(f, 2), u)
+  const general = g.op1('Mul', [g.op1('Sub', [safe, one]), g.op1('Div', [x, g.op1('Log', [safe])])])
+  return where(g, atOne, x, where(g, low, um1, where(g, atInf, u, general)))
 }
 
 /**
@@ -50,8 +67,6 @@ export function erf64(g: Graph, x: string): string {
     (op) => (a: string, b: string) => g.op1(op, [a, b]),
   )
   const logGammaHalf = 0.5 * Math.log(Math.PI)
-  // e^{−z} z^{½} / Γ(½)
-  const prefactor = (z: string) => g.op1('Exp', [sub(sub(mul(c(0.5), g.op1('Log', [z])), z), c(logGammaHalf))])
   const z = mul(x, x)
   let term = c(2)
   let sum = c(2)
@@ -59,8 +74,10 @@ export function erf64(g: Graph, x: string): string {
     term = mul(term, div(z, c(0.5 + n)))
     sum = add(sum, term)
   }
-  const series = mul(sum, prefactor(z))
-  const zc = g.op1('Max', [z, c(6)])
+  // sign(x)·P(½, z) = Σ · e^{−z} · sign(x)·z^{½} / Γ(½) = Σ · e^{−z} · x / √π: no log, smooth through 0.
+  const series = mul(mul(sum, g.op1('Exp', [g.op1('Neg', [z])])), mul(x, c(1 / Math.sqrt(Math.PI))))
+  // The continued fraction from z clamped to [6, 1e300]: finite, and so is its derivative, where it is not taken.
+  const zc = g.op1('Min', [g.op1('Max', [z, c(6)]), c(1e300)])
   let b = add(zc, c(0.5))
   let cc = c(1e300)
   let d = div(c(1), b)
@@ -73,10 +90,11 @@ export function erf64(g: Graph, x: string): string {
     d = div(c(1), d)
     h = mul(h, mul(d, cc))
   }
-  const fraction = sub(c(1), mul(prefactor(zc), h))
-  const tail = where(g, g.op1('IsInf', [z]), c(1), fraction)
-  const magnitude = where(g, g.op1('Less', [z, c(6)]), series, tail)
-  return where(g, g.op1('IsNaN', [x]), x, mul(g.op1('Sign', [x]), magnitude))
+  // e^{−z} z^{½} / Γ(½)
+  const prefactor = g.op1('Exp', [sub(sub(mul(c(0.5), g.op1('Log', [zc])), zc), c(logGammaHalf))])
+  const fraction = sub(c(1), mul(prefactor, h))
+  const tail = mul(g.op1('Sign', [x]), where(g, g.op1('IsInf', [z]), c(1), fraction))
+  return where(g, g.op1('IsNaN', [x]), x, where(g, g.op1('Less', [z, c(6)]), series, tail))
 }
 
 /** Into i32 as the interpreter converts: toward zero, saturated, NaN to 0. */
