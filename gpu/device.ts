@@ -63,12 +63,41 @@ function hasVulkanLoader(proc: { platform?: string; env: Record<string, string |
   return fs === undefined || dirs.some((d) => fs.existsSync(`${d}/libvulkan.so.1`))
 }
 
+// Dawn's Node binding, imported by a name held in a variable and marked, so that bundlers for the browser leave it alone.
+const DAWN_PACKAGE = 'webgpu'
+
+/**
+ * Imports `specifier` at run time (src/io/import.ts does the same for src/).
+ * Two import() expressions, so that terser does not inline tsc's helper
+ * around the specifier into an unparenthesised comma expression, which reads
+ * as import() with a second argument.
+ */
+function importByName(specifier: string, options?: ImportCallOptions): Promise<unknown> {
+  return options === undefined
+    ? import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)
+    : import(/* webpackIgnore: true */ /* @vite-ignore */ specifier, options)
+}
+
+interface NodeProcess {
+  readonly platform?: string
+  readonly env: Record<string, string | undefined>
+  readonly versions?: { readonly node?: unknown }
+}
+
+/** GPU instances from Dawn, in the order to try them; none outside Node (a `process` stand-in in a browser is not Node). */
 async function nodeGpus(first: string | undefined): Promise<{ gpu: GPU; label: string; compat: boolean }[]> {
-  const proc = (globalThis as { process?: { platform?: string; env: Record<string, string | undefined> } }).process
-  if (proc === undefined) return []
+  const proc = (globalThis as { process?: NodeProcess }).process
+  if (proc === undefined || typeof proc.versions?.node !== 'string') return []
   proc.env.EGL_PLATFORM ??= 'surfaceless'
-  const name = 'webgpu'
-  const mod = (await import(name)) as { create: (flags: string[]) => GPU; globals: object }
+  let mod: { create: (flags: string[]) => GPU; globals: object }
+  try {
+    mod = (await importByName(DAWN_PACKAGE)) as typeof mod
+  } catch (e) {
+    throw new Error(
+      `the \`${DAWN_PACKAGE}\` package (Dawn's Node binding) could not be loaded: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+      { cause: e },
+    )
+  }
   Object.assign(globalThis, mod.globals)
   const order = first !== undefined ? [first] : hasVulkanLoader(proc) ? [undefined, 'opengles'] : ['opengles']
   return order.map((backend) => ({
@@ -119,5 +148,9 @@ export async function createContext(options: DeviceOptions = {}): Promise<GpuCon
       return context
     }
   }
-  throw new Error(`no WebGPU adapter (${tried.join('; ') || 'no GPU API in this environment'})`)
+  if (tried.length === 0)
+    throw new Error(
+      'no WebGPU adapter: this environment has no GPU API (neither navigator.gpu, which a browser offers with WebGPU on a secure page, nor Node for the `webgpu` package)',
+    )
+  throw new Error(`no WebGPU adapter (${tried.join('; ')})`)
 }

@@ -1,7 +1,9 @@
 /**
- * File access for Node, loaded on demand so that modules which import this
- * one still bundle for browsers (only the functions that touch files need
- * `node:fs`).
+ * File access for Node, loaded on demand and by a name that bundlers do not
+ * follow, so that modules which import this one bundle for browsers as they
+ * are (esbuild, Vite and webpack need no polyfill and no configuration).
+ * Where there is no file system (a browser), the functions that need one
+ * reject with an error that names the caller and what to use there instead.
  *
  * Law: `writeFileAtomic(path, bytes)` either replaces the file at `path` with
  * exactly `bytes` or leaves it as it was. The bytes go to a new file in the
@@ -12,19 +14,54 @@
  * is gone (their names carry the writer's process id).
  */
 
+import { importByName } from './import.ts'
+
 type FsPromises = typeof import('node:fs/promises')
 
-const nodeFs = async (caller: string): Promise<FsPromises> => {
-  try {
-    return await import('node:fs/promises')
-  } catch (cause) {
-    throw new Error(`${caller}: needs Node's file system (node:fs/promises), which this environment does not provide`, {
-      cause,
-    })
-  }
+const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+/** What a browser offers instead of writing a file, and instead of reading one. */
+const BROWSER_WRITE =
+  'keep the bytes in memory: offer them as a download (a Blob), store them in IndexedDB or send them with fetch'
+const BROWSER_READ = 'get the bytes with fetch(url) or from a File the user picks, and decode them'
+
+// Imported by name (see import.ts), so that bundlers neither resolve it nor put an empty module in its place.
+const FS_PROMISES = 'node:fs/promises'
+
+interface NodeProcess {
+  readonly getBuiltinModule?: (id: string) => unknown
 }
 
-const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+/** The functions of `node:fs/promises` used here, all present: a bundler's empty stand-in module has none of them. */
+const isFsPromises = (u: unknown): u is FsPromises =>
+  typeof u === 'object' &&
+  u !== null &&
+  ['open', 'readFile', 'rename', 'rm', 'readdir'].every((f) => typeof (u as Record<string, unknown>)[f] === 'function')
+
+/**
+ * Node's `fs/promises`: through `process.getBuiltinModule` (Node 20.16 and
+ * later; no import at all), else a dynamic import by a computed name. Rejects
+ * with `caller`, the reason, and `instead` (what to do without a file system).
+ */
+const nodeFs = async (caller: string, instead: string): Promise<FsPromises> => {
+  const missing = (why: string, cause?: unknown) =>
+    new Error(
+      `${caller}: needs Node's file system (node:fs/promises), which this environment does not provide (${why}); in a browser, ${instead}`,
+      { cause },
+    )
+  let fs: unknown
+  try {
+    const proc = (globalThis as { process?: NodeProcess }).process
+    fs =
+      typeof proc?.getBuiltinModule === 'function'
+        ? proc.getBuiltinModule(FS_PROMISES)
+        : await importByName(FS_PROMISES)
+  } catch (cause) {
+    throw missing(`importing it failed: ${reason(cause)}`, cause)
+  }
+  if (!isFsPromises(fs)) throw missing('the module found in its place has no file functions')
+  return fs
+}
 
 let counter = 0
 /** A name for the temporary file next to `path`, unique within and across processes. */
@@ -35,13 +72,17 @@ const temporaryName = (path: string): string => {
   return `${path}.${pid}-${counter}-${random}.tmp`
 }
 
-/** Writes `data` to `path` atomically (see the header); `caller` names the function in errors. */
+/**
+ * Writes `data` to `path` atomically (see the header); `caller` names the
+ * function in errors, and `instead` says what to use where there is no file system.
+ */
 export async function writeFileAtomic(
   path: string,
   data: Uint8Array | string,
   caller = 'writeFileAtomic',
+  instead = BROWSER_WRITE,
 ): Promise<void> {
-  const fs = await nodeFs(caller)
+  const fs = await nodeFs(caller, instead)
   await removeOrphans(fs, path)
   const temporary = temporaryName(path)
   let handle: Awaited<ReturnType<FsPromises['open']>> | undefined
@@ -111,9 +152,13 @@ async function syncDirectoryOf(fs: FsPromises, path: string): Promise<void> {
   }
 }
 
-/** The bytes of the file at `path`, or an error naming the path and why. */
-export async function readFileBytes(path: string, caller = 'readFileBytes'): Promise<Uint8Array> {
-  const fs = await nodeFs(caller)
+/** The bytes of the file at `path`, or an error naming the path and why (`caller` and `instead` as for writeFileAtomic). */
+export async function readFileBytes(
+  path: string,
+  caller = 'readFileBytes',
+  instead = BROWSER_READ,
+): Promise<Uint8Array> {
+  const fs = await nodeFs(caller, instead)
   try {
     const buffer = await fs.readFile(path)
     return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)

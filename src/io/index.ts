@@ -1,10 +1,13 @@
-/** Data in and out: parameter files (safetensors), datasets (MNIST), atomic file writes. */
+/** Data in and out: parameters as safetensors files (Node) or bytes and Blobs (browsers), datasets (MNIST, Moby-Dick), atomic file writes. */
 export {
   encodeSafetensors,
   decodeSafetensors,
   readSafetensorsHeader,
   saveParams,
   loadParams,
+  paramsToBytes,
+  paramsToBlob,
+  paramsFromBytes,
   tensorNames,
   TensorInfoCodec,
   MetadataCodec,
@@ -12,6 +15,7 @@ export {
   type TensorEntry,
   type SafetensorsHeader,
   type Safetensors,
+  type ParamsSource,
 } from './safetensors.ts'
 export {
   loadMnist,

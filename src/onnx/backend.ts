@@ -21,6 +21,7 @@ import type { DType, TypedArray } from '../dtype.ts'
 import type { Program } from '../ir/program.ts'
 import { type Aval, type ConcreteTensor, concrete, formatAval, Tensor } from '../tensor.ts'
 import { OnnxExportError, programToModel } from './export.ts'
+import { importByName } from '../io/import.ts'
 import { encodeModel } from './proto.ts'
 
 /** The parts of onnxruntime-node's API used here. */
@@ -46,8 +47,8 @@ let loading: Promise<Ort> | null = null
 export function loadOnnxRuntime(): Promise<Ort> {
   loading ??= (async () => {
     try {
-      const name = 'onnxruntime-node'
-      const mod = (await import(/* @vite-ignore */ name)) as Ort & { default?: Ort }
+      // By name, so that no bundler resolves it (see src/io/import.ts); in a browser it rejects.
+      const mod = (await importByName('onnxruntime-node')) as Ort & { default?: Ort }
       return mod.InferenceSession === undefined && mod.default !== undefined ? mod.default : mod
     } catch (e) {
       throw new Error(`onnxruntime-node could not be loaded (${(e as Error).message.split('\n')[0]})`)
