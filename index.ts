@@ -1,3 +1,4 @@
+/// <reference path="./types/globals.d.ts" preserve="true" />
 /**
  * The package entry: the library (src/) with the WebGPU backend (gpu/)
  * registered, so `jit` runs on WebGPU wherever an adapter exists and on the

@@ -3,7 +3,12 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
-    typecheck: { include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
+    // TypeScript 7 by its path: the TypeScript 5.4 that the package test uses also provides a `tsc` command.
+    typecheck: {
+      include: ['test/**/*.test-d.ts'],
+      tsconfig: './tsconfig.json',
+      checker: './node_modules/typescript/bin/tsc',
+    },
     testTimeout: 120_000,
   },
 })

@@ -5,7 +5,7 @@
  * `min + scale·|u|`, a tensor without ties is a shuffled grid plus jitter.
  */
 import * as fc from 'fast-check'
-import { tensor, type DType, type Shape, type Tensor } from '../src/index.ts'
+import { tensor, type DType, type Tensor } from '../src/index.ts'
 
 /** Where the elements of a tensor lie. */
 export type Domain =
@@ -85,17 +85,26 @@ export interface TensorOptions<D extends DType = DType> {
   readonly dtype?: D
 }
 
+/**
+ * The tensor type of a drawn shape: `[2, 3]` gives `Tensor<[2, 3], D>`, so a drawn input fits a typed layer (a 2 is
+ * a batch `'B'`) and a wrong one does not compile; a shape known only at run time (`number[]`) checks nothing: its
+ * tensors fit every shape.
+ */
+export type TensorOf<S extends readonly number[], D extends DType = DType> = number extends S['length']
+  ? Tensor<any, D>
+  : Tensor<[...S], D>
+
 /** A tensor of the given shape whose elements lie in the domain. */
-function tensorArb<D extends DType = DType>(
-  shape: readonly number[],
+function tensorArb<const S extends readonly number[], D extends DType = DType>(
+  shape: S,
   opts: TensorOptions<D> = {},
-): fc.Arbitrary<Tensor<Shape, D>> {
+): fc.Arbitrary<TensorOf<S, D>> {
   const d = resolve(opts.domain)
   const dtype = opts.dtype ?? defaultDtype(d)
   const n = size(shape)
   const values =
     d.kind === 'distinct' ? distinctValues(n, d.gap ?? 0.5) : fc.array(element(d), { minLength: n, maxLength: n })
-  return values.map((vs) => tensor(vs, { shape, dtype }) as Tensor<Shape, D>)
+  return values.map((vs) => tensor(vs, { shape, dtype }) as Tensor as TensorOf<S, D>)
 }
 
 /** Tensors of the given shapes whose elements are distinct across all of them (no ties between operands either). */
@@ -130,13 +139,13 @@ function shapeArb(opts: ShapeOptions = {}): fc.Arbitrary<number[]> {
   return fc.array(fc.integer({ min: minDim, max: maxDim }), { minLength: minRank, maxLength: maxRank })
 }
 
-/** A record of tensors with the given shapes (one domain for all): a layer's parameters. */
-function record<K extends string>(
-  shapes: { readonly [k in K]: readonly number[] },
-  opts: TensorOptions = {},
-): fc.Arbitrary<{ [k in K]: Tensor }> {
-  const entries = Object.fromEntries(Object.entries(shapes).map(([k, s]) => [k, tensorArb(s as number[], opts)]))
-  return fc.record(entries) as fc.Arbitrary<{ [k in K]: Tensor }>
+/** A record of tensors with the given shapes (one domain for all): a layer's parameters, typed by their shapes. */
+function record<const R extends { readonly [k: string]: readonly number[] }, D extends DType = DType>(
+  shapes: R,
+  opts: TensorOptions<D> = {},
+): fc.Arbitrary<{ [K in keyof R]: TensorOf<R[K], D> }> {
+  const entries = Object.fromEntries(Object.entries(shapes).map(([k, s]) => [k, tensorArb(s, opts)]))
+  return fc.record(entries) as fc.Arbitrary<never>
 }
 
 /** A seed for deterministic directions (tangents, cotangents); not shrunk, since any seed is as simple as another. */
@@ -147,8 +156,10 @@ const coefficient = (): fc.Arbitrary<number> => element(domain.nonzero(0.5, 2))
 
 export const arb = {
   tensor: tensorArb,
-  f64: (shape: readonly number[], d?: Domain | DomainName) => tensorArb(shape, { domain: d, dtype: 'f64' as const }),
-  f32: (shape: readonly number[], d?: Domain | DomainName) => tensorArb(shape, { domain: d, dtype: 'f32' as const }),
+  f64: <const S extends readonly number[]>(shape: S, d?: Domain | DomainName) =>
+    tensorArb(shape, { domain: d, dtype: 'f64' as const }),
+  f32: <const S extends readonly number[]>(shape: S, d?: Domain | DomainName) =>
+    tensorArb(shape, { domain: d, dtype: 'f32' as const }),
   distinctTensors,
   shape: shapeArb,
   record,

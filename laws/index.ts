@@ -1,3 +1,4 @@
+/// <reference path="../types/globals.d.ts" preserve="true" />
 /**
  * The fast-check wiring of the laws: properties that draw a point and
  * directions and hand them to the pure predicates of `predicates.ts`.
@@ -14,7 +15,7 @@
  */
 import * as fc from 'fast-check'
 import { ops, random, tree, type Primitive, type Tensor } from '../src/index.ts'
-import { arb, domain, type Domain, type DomainName } from './arbitraries.ts'
+import { arb, domain, type Domain, type DomainName, type TensorOf } from './arbitraries.ts'
 import { isFloatLeaf, previewTree, randomLike, shapeText, stackTrees, type Tolerance } from './numeric.ts'
 import * as predicates from './predicates.ts'
 import {
@@ -41,7 +42,7 @@ import {
 import { specs, type Instance, type Spec } from './specs.ts'
 
 export { arb, domain, predicates, specs }
-export type { Domain, DomainName, Fn, Instance, LawName, LawResult, Spec, Tolerance }
+export type { Domain, DomainName, Fn, Instance, LawName, LawResult, Spec, TensorOf, Tolerance }
 export * from './predicates.ts'
 
 /** Runs per law: the environment variable ADJOINT_LAW_RUNS, or 25. */
@@ -329,10 +330,20 @@ export const checkPrimitive = (name: Primitive, params?: fc.Parameters<[unknown]
 
 // ---------------------------------------------------------------- layers
 
-/** A user's layer: a function `(params, x) => y`, or a value with `apply` (and `init`, used when no params arbitrary is given). */
-export type Layer<P = any, X = any, Y = any> =
-  | ((params: P, x: X) => Y)
-  | { readonly apply: (params: P, x: X) => Y; readonly init?: (key: random.Key) => P }
+/**
+ * A user's layer: a function `(params, x) => y`, or a value with `apply` (and `init`, used when no params arbitrary is
+ * given), such as an `nn` layer. P and X are checked against the arbitraries: a typed layer needs arbitraries of its
+ * shapes (`arb.f32([2, 3])` is a `Tensor<[2, 3], 'f32'>`, which fits an input `['B', 3]`).
+ */
+export type Layer<P = any, X = any, Y = any> = ((params: P, x: X) => Y) | LayerObject<P, X, Y>
+
+/** A layer as a value with `apply`. */
+export interface LayerObject<P = any, X = any, Y = any> {
+  readonly apply: (params: P, x: X) => Y
+  readonly init?: (key: random.Key) => P
+  /** Never present: a function is taken as `(params, x) => y`, not as an object whose `apply` is Function.prototype.apply. */
+  readonly call?: never
+}
 
 export interface LayerArbitraries<P, X> {
   /** Parameters; by default the layer's `init` with a drawn key. */
