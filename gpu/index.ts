@@ -14,12 +14,14 @@ import { dispatchesOf, type Dispatch } from './plan.ts'
 import { BufferPool } from './pool.ts'
 import { renderKernel, type Starts } from './wgsl/render.ts'
 
+/** The WebGPU backend: a device context and a buffer pool, compiling Programs to WGSL kernels. */
 export interface WebGpuBackend extends Backend {
   readonly context: GpuContext
   readonly pool: BufferPool
   compile(program: Program): WebGpuExecutable
 }
 
+/** A WebGPU backend on a device chosen by `options` (the default adapter when omitted). */
 export async function webgpuBackend(options: DeviceOptions = {}): Promise<WebGpuBackend> {
   const context = await createContext(options)
   const pool = new BufferPool(context.device)

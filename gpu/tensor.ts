@@ -16,6 +16,7 @@ export interface DeviceStats {
   submissions: number
 }
 
+/** A tensor held in a WebGPU buffer: the result of a jitted call on WebGPU, read with `await t.data()`. */
 export class DeviceTensor extends Tensor {
   readonly aval: Aval
   private host: ConcreteTensor | null = null

@@ -22,8 +22,10 @@ export type Domain =
   /** true or false. */
   | { readonly kind: 'bool' }
 
+/** The input domains of a law's draws, by name. */
 export type DomainName = 'real' | 'positive' | 'nonzero' | 'distinct' | 'bool'
 
+/** Constructors of the input domains (`domain.real()`, `domain.positive()`, ...), with their scales and gaps. */
 export const domain = {
   real: (scale = 3): Domain => ({ kind: 'real', scale }),
   positive: (min = 0.25, scale = 3): Domain => ({ kind: 'positive', min, scale }),
@@ -154,6 +156,7 @@ const seed = (): fc.Arbitrary<number> => fc.noShrink(fc.integer({ min: 0, max: 2
 /** A small non-zero scalar coefficient, for the linearity law. */
 const coefficient = (): fc.Arbitrary<number> => element(domain.nonzero(0.5, 2))
 
+/** fast-check arbitraries of tensors of a shape, dtype and domain. */
 export const arb = {
   tensor: tensorArb,
   f64: <const S extends readonly number[]>(shape: S, d?: Domain | DomainName) =>

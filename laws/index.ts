@@ -52,6 +52,10 @@ export function lawRuns(): number {
   return raw !== undefined && Number.isInteger(n) && n > 0 ? n : 25
 }
 
+/**
+ * The outcome of one law on one subject: whether it held, the runs, and what failed with the seed
+ * and path to replay it.
+ */
 export interface LawReport {
   readonly ok: boolean
   readonly subject: string
@@ -64,6 +68,7 @@ export interface LawReport {
   readonly message: string
 }
 
+/** One law of one subject as a fast-check property. */
 export interface LawCheck {
   readonly subject: string
   readonly law: LawName
@@ -345,6 +350,7 @@ export interface LayerObject<P = any, X = any, Y = any> {
   readonly call?: never
 }
 
+/** The arbitraries of a layer's laws: its parameters and an input. */
 export interface LayerArbitraries<P, X> {
   /** Parameters; by default the layer's `init` with a drawn key. */
   readonly params?: fc.Arbitrary<P>
@@ -352,6 +358,7 @@ export interface LayerArbitraries<P, X> {
   readonly input: fc.Arbitrary<X>
 }
 
+/** Options of `layerLaws`: the order of the laws and which laws to run. */
 export interface LayerOptions {
   /** 2: also the second-order laws (Hessian symmetry, hvp against differences of grad). Default 1. */
   readonly order?: 1 | 2

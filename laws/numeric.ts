@@ -7,6 +7,7 @@
 import { ConcreteTensor, Tensor, random, tensor, tree } from '../src/index.ts'
 import type { DType } from '../src/index.ts'
 
+/** A tolerance: values a and b agree when |a − b| ≤ atol + rtol · scale. */
 export interface Tolerance {
   /** Relative part, scaled by the size of the values compared. */
   readonly rtol: number

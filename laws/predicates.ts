@@ -70,6 +70,7 @@ import {
 
 export type { Tolerance } from './numeric.ts'
 
+/** The name of a law. */
 export type LawName =
   | 'shape'
   | 'adjoint'
@@ -85,6 +86,7 @@ export type LawName =
   | 'reverseDifferences'
   | 'forwardRefused'
 
+/** A law's verdict: whether it held and a detail that names the values compared. */
 export interface LawResult {
   readonly ok: boolean
   readonly law: LawName
@@ -191,6 +193,7 @@ function centralDifference(
   return { numerical, h, roundoff: size * cancellation(plus, minus, h) }
 }
 
+/** Options of the finite-difference laws: the relative step and the tolerance. */
 export interface FiniteDifferenceOptions {
   /** Relative step (default 1e-6). */
   readonly eps?: number
@@ -233,6 +236,7 @@ export function jacobians(f: Fn, primals: readonly unknown[], tol?: Tolerance): 
   })
 }
 
+/** The directions of the linearity law: tangents v, w, cotangents u, u′ and the coefficients a, b. */
 export interface LinearityDirections {
   readonly v: readonly unknown[]
   readonly w: readonly unknown[]
@@ -311,6 +315,7 @@ export function scalarize(f: Fn, cotangent: unknown): Fn {
   }
 }
 
+/** Options of the second-order law. */
 export interface SecondOrderOptions extends FiniteDifferenceOptions {
   /** Tolerance of the exact identities H = Hᵀ and H·v = hvp. */
   readonly exact?: Tolerance

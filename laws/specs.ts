@@ -48,6 +48,7 @@ export interface Instance {
   readonly point?: fc.Arbitrary<Tensor[]>
 }
 
+/** A row of the primitive law table: the arity, the instances to draw and the laws that apply. */
 export interface Spec {
   /** Number of inputs (for concat, the least number). */
   readonly arity: number
@@ -171,6 +172,7 @@ function customVjpRow(name: string): Spec {
 
 const compareOps: readonly CompareOp[] = ['lt', 'le', 'gt', 'ge', 'eq', 'ne']
 
+/** The law table of every primitive: its input domains, order and the laws checked. */
 export const specs: SpecTable = {
   neg: unaryRow('neg', lax.neg, domain.real(), 1, [[0]]),
   exp: unaryRow('exp', lax.exp, domain.real(2), 2),

@@ -1,5 +1,6 @@
 /** Element types. Floats are differentiable; `i32` and `bool` carry indices and masks. */
 export type DType = 'f32' | 'f64' | 'i32' | 'bool'
+/** The floating-point dtypes, the only ones that carry derivatives. */
 export type FloatDType = 'f32' | 'f64'
 
 export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array

@@ -26,6 +26,7 @@ import { isRecord, numbersToTensors, resolveArgnums, type Args } from './transfo
 
 type Fn = (...args: any[]) => any
 
+/** Options of `jit`: the backend, static and donated arguments, checkpointing of device values, index checks. */
 export interface JitOptions {
   /** The backend to compile for (default: the default backend: WebGPU where an adapter exists, else the CPU). */
   readonly backend?: Backend
@@ -70,6 +71,10 @@ interface Compiled {
   readonly checks: readonly IndexCheck[] | null
 }
 
+/**
+ * f compiled by `jit`: called with f's arguments, it resolves to f's result; `lower` and
+ * `compiled` show the Program and the executable for given arguments.
+ */
 export interface Jitted<F extends Fn> {
   (...args: Args<F>): Promise<ReturnType<F>>
   /** The traced Program for these arguments (not compiled). */
@@ -118,6 +123,14 @@ async function raiseOnFailure(checks: readonly IndexCheck[], [count, value, whic
 const hasTracer = (x: unknown): boolean =>
   x instanceof Tracer || (Array.isArray(x) ? x.some(hasTracer) : isRecord(x) && Object.values(x).some(hasTracer))
 
+/**
+ * f traced once per input signature (structures, shapes, dtypes, the values of static arguments),
+ * compiled by a backend, and run compiled on each call; the result is a promise.
+ *
+ * @example
+ * const step = jit((w: Tensor<[3]>, x: Tensor<[3]>) => ops.sub(w, ops.mul(grad(loss)(w, x), 0.1)))
+ * const w1 = await step(w, x)
+ */
 export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
   if (typeof f !== 'function') throw new TypeError(`jit: expected a function, got ${typeof f}`)
   const every = options.checkpointEvery

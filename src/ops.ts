@@ -186,9 +186,11 @@ export function tensor<D extends DType = 'f32'>(
   return concrete(shape, dtype, fromNumbers(dtype, values)) as unknown as T<Shape, D>
 }
 
+/** A scalar (shape []) of `value`, f32 unless `dtype` is given. */
 export const scalar = <D extends DType = 'f32'>(value: number, dtype?: D): T<[], NoInfer<D>> =>
   scalarOf(value, dtype ?? 'f32') as unknown as T<[], D>
 
+/** A tensor of `shape` with every element `value`, f32 unless `dtype` is given. */
 export const full = <const S extends readonly number[], D extends DType = 'f32'>(
   shape: S,
   value: number,
@@ -197,16 +199,20 @@ export const full = <const S extends readonly number[], D extends DType = 'f32'>
   checkShape('full', shape)
   return filled(shape, dtype ?? 'f32', value) as unknown as T<Tuple<S>, D>
 }
+/** A tensor of zeros of `shape`, f32 unless `dtype` is given. */
 export const zeros = <const S extends readonly number[], D extends DType = 'f32'>(
   shape: S,
   dtype?: D,
 ): T<Tuple<S>, NoInfer<D>> => full(shape, 0, dtype)
+/** A tensor of ones of `shape`, f32 unless `dtype` is given. */
 export const ones = <const S extends readonly number[], D extends DType = 'f32'>(
   shape: S,
   dtype?: D,
 ): T<Tuple<S>, NoInfer<D>> => full(shape, 1, dtype)
+/** Zeros with the shape and dtype of x. */
 export const zerosLike = <S extends Shape, D extends DType>(x: T<S, D>): T<S, D> =>
   lax.fullLike(x, 0) as Tensor<any, any>
+/** Ones with the shape and dtype of x. */
 export const onesLike = <S extends Shape, D extends DType>(x: T<S, D>): T<S, D> =>
   lax.fullLike(x, 1) as Tensor<any, any>
 
@@ -300,23 +306,35 @@ type Result<R extends DType, D extends DType> = [R] extends [never] ? D : R
 const binary = <Op extends string>(op: Op, f: (a: Tensor, b: Tensor) => Tensor): Binary<Op> =>
   ((a: Operand<Shape, DType>, b: Operand<Shape, DType>) => binaryOp(op, f, a, b)) as Binary<Op>
 
+/** a + b, elementwise, broadcasting the shapes and promoting the dtypes; either may be a number. */
 export const add = binary('add', lax.add)
+/** a − b, elementwise, broadcasting the shapes and promoting the dtypes; either may be a number. */
 export const sub = binary('sub', lax.sub)
+/** a · b, elementwise, broadcasting the shapes and promoting the dtypes; either may be a number. */
 export const mul = binary('mul', lax.mul)
+/** a / b, elementwise, broadcasting the shapes and promoting the dtypes; either may be a number. */
 export const div = binary('div', lax.div)
+/** aᵇ, elementwise, broadcasting the shapes and promoting the dtypes; either may be a number. */
 export const pow = binary('pow', lax.pow)
 /** Elementwise maximum; at a tie each operand gets half the tangent. */
 export const maximum = binary('maximum', lax.max)
+/** Elementwise minimum, as −max(−a, −b); at a tie each operand gets half the tangent. */
 export const minimum = binary('minimum', (a, b) => lax.neg(lax.max(lax.neg(a), lax.neg(b))))
 
 const comparison = <Op extends CompareOp>(op: Op): Binary<Op, 'bool'> =>
   ((a: Operand<Shape, DType>, b: Operand<Shape, DType>) =>
     binaryOp(op, (x, y) => lax.compare(x, y, op), a, b)) as Binary<Op, 'bool'>
+/** a < b, elementwise, broadcasting: a bool tensor. */
 export const less = comparison('lt')
+/** a ≤ b, elementwise, broadcasting: a bool tensor. */
 export const lessEqual = comparison('le')
+/** a > b, elementwise, broadcasting: a bool tensor. */
 export const greater = comparison('gt')
+/** a ≥ b, elementwise, broadcasting: a bool tensor. */
 export const greaterEqual = comparison('ge')
+/** a = b, elementwise, broadcasting: a bool tensor. */
 export const equal = comparison('eq')
+/** a ≠ b, elementwise, broadcasting: a bool tensor. */
 export const notEqual = comparison('ne')
 
 /** `onTrue` where `cond` holds, else `onFalse`; all three broadcast together. */
@@ -355,23 +373,34 @@ export function where(cond: T<Shape, 'bool'>, onTrue: Operand<Shape, DType>, onF
 type Unary = <S extends Shape, D extends DType>(x: T<S, D>) => T<S, D>
 const unary = (f: (x: Tensor) => Tensor): Unary => ((x: Tensor) => f(x)) as Unary
 
+/** −x, elementwise. */
 export const neg = unary(lax.neg)
+/** eˣ, elementwise. */
 export const exp = unary(lax.exp)
+/** The natural logarithm, elementwise. */
 export const log = unary(lax.log)
+/** The hyperbolic tangent, elementwise. */
 export const tanh = unary(lax.tanh)
 /** The logistic sigmoid σ(x) = 1/(1 + e^{−x}). */
 export const sigmoid = unary(lax.logistic)
+/** The sine, elementwise. */
 export const sin = unary(lax.sin)
+/** The cosine, elementwise. */
 export const cos = unary(lax.cos)
+/** The square root, elementwise. */
 export const sqrt = unary(lax.sqrt)
+/** |x|, elementwise. */
 export const abs = unary(lax.abs)
+/** The sign, elementwise: −1, 0 or 1. */
 export const sign = unary(lax.sign)
+/** x², elementwise. */
 export const square = unary(lax.square)
 /**
  * max(x, 0), with the subgradient 0 at x = 0 (the convention of most
  * libraries); NaN stays NaN, so corrupt data is not silently zeroed.
  */
 export const relu = unary((x) => lax.select(lax.compare(x, lax.fullLike(x, 0), 'le'), lax.fullLike(x, 0), x))
+/** x converted to `dtype`, elementwise. */
 export const astype = <S extends Shape, D extends DType>(x: T<S>, dtype: D): T<S, D> => lax.convert(x, dtype) as T<S, D>
 
 // ---------------------------------------------------------------- reductions
@@ -384,6 +413,7 @@ const keep = (x: Tensor, y: Tensor, axes: readonly number[], keepDims: boolean):
       )
     : y
 
+/** Options of a reduction. */
 export interface ReduceOptions<K extends boolean = boolean> {
   readonly keepDims?: K
 }
@@ -414,6 +444,7 @@ const reduction = <Op extends string>(
 
 /** Sum over `axis` (an axis, a list, or all axes when omitted). */
 export const sum = reduction('sum', (x, axes, keepDims) => keep(x, lax.sum(x, axes), axes, keepDims))
+/** The mean over `axis` (an axis, a list, or all axes when omitted). */
 export const mean = reduction('mean', (x, axes, keepDims) => {
   const count = axes.reduce((n, a) => n * x.aval.shape[a], 1)
   const s = keep(x, lax.sum(x, axes), axes, keepDims)
@@ -480,6 +511,7 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   )
 }
 
+/** x broadcast to `shape`: size-1 and missing leading axes stretched, as in the elementwise ops. */
 export function broadcastTo<S extends Shape, D extends DType, const R extends readonly number[]>(
   x: T<S, D>,
   shape: R & NoInfer<CheckBroadcastTo<S, R>>,
@@ -489,6 +521,7 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   return lax.broadcast(x, shape)
 }
 
+/** x with a new axis of size 1 at `axis`. */
 export function expandDims<S extends Shape, D extends DType, const A extends number>(
   x: T<S, D>,
   axis: A & OnNumber<CheckExpandDims<S, A>>,
@@ -500,6 +533,7 @@ export function expandDims(x: Tensor, axis: number): Tensor {
   return lax.reshape(x, shape)
 }
 
+/** x without the size-1 axes named by `axis` (all of them when omitted). */
 export function squeeze<S extends Shape, D extends DType, const Ax extends AxisArg = undefined>(
   x: T<S, D>,
   axis?: Ax & OnNumber<CheckSqueeze<S, Ax>>,
@@ -629,5 +663,6 @@ export const vdot = (x: Tensor, y: Tensor): T<[], DType> =>
     x.aval.shape.map((_, i) => i),
   ) as T<[], DType>
 
+/** Whether x has a floating-point dtype. */
 export const isFloating = (x: Tensor): boolean => isFloat(x.aval.dtype)
 export type { ConcreteTensor }

@@ -51,6 +51,7 @@ import { sum } from './primitives/sum.ts'
 import { tanh } from './primitives/tanh.ts'
 import { transpose } from './primitives/transpose.ts'
 
+/** The rule of every primitive, by name. */
 export const rules: RuleTable = {
   neg,
   exp,

@@ -42,6 +42,11 @@ type AssignableDim<X> = X extends number
     : never
 type AssignableShape<S extends Shape> = { readonly [K in keyof S]: AssignableDim<S[K]> }
 
+/**
+ * An immutable tensor whose shape S and dtype D are known to the type checker: a concrete array
+ * of values, a value being traced by a transform, or a value on a device. `shape`, `dtype` and
+ * `aval` describe it; `await t.data()` reads its values.
+ */
 export abstract class Tensor<S extends Shape = Shape, D extends DType = DType> {
   /** Phantom field: the compile-time shape and dtype. Never read at run time. */
   declare readonly __type?: { shape: AssignableShape<S>; dtype: D }

@@ -245,6 +245,9 @@ function unmapped(x: Tensor, main: MainTrace): Tensor | null {
  * and `tangents` are argument lists of the same structure, shapes and dtypes.
  * With `{ hasAux: true }`, f returns `[output, aux]` and the result is
  * `[output, tangent, aux]`.
+ *
+ * @example
+ * const [y, dy] = jvp((x: Tensor<[3]>) => ops.sin(x), [x], [v]) // dy = cos(x) · v
  */
 export function jvp<F extends Fn>(
   f: F,
@@ -289,6 +292,10 @@ type Linear<F extends Fn, H extends boolean> = ((...tangents: Args<F>) => ValueO
  * the result is `[output, fLin, aux]`, fLin mapping to the output's tangent.
  * A last argument `{ hasAux: boolean }` is always these options (a pytree
  * cannot hold a boolean), so every argument list stays unambiguous.
+ *
+ * @example
+ * const [y, fLin] = linearize((x: Tensor<[3]>) => ops.sin(x), x)
+ * fLin(v) // cos(x) · v, without recomputing sin
  */
 export function linearize<F extends Fn>(
   f: F,
@@ -328,6 +335,10 @@ type Pullback<F extends Fn, H extends boolean> = (cotangent: ValueOf<F, H> | OrN
  * result is `[output, vjpFn, aux]`, vjpFn taking the output's cotangent. A
  * last argument `{ hasAux: boolean }` is always these options (a pytree
  * cannot hold a boolean), so every argument list stays unambiguous.
+ *
+ * @example
+ * const [y, pullback] = vjp((a: Tensor<[3]>, b: Tensor<[3]>) => ops.mul(a, b), a, b)
+ * const [da, db] = pullback(ops.ones([3])) // [b, a]
  */
 export function vjp<F extends Fn>(
   f: F,
@@ -412,7 +423,14 @@ function valueAndGradImpl(f: Fn, argnums: number | readonly number[], hasAux: bo
   }
 }
 
-/** The gradient of a scalar function with respect to argument `argnums` (default 0), with that argument's structure. */
+/**
+ * The gradient of a scalar function with respect to argument `argnums`
+ * (default 0), with that argument's structure.
+ *
+ * @example
+ * grad((x: Tensor<[3]>) => ops.sum(ops.square(x)))(x) // 2x
+ * grad(loss, { argnums: [0, 1] })(w, b) // [∂loss/∂w, ∂loss/∂b]
+ */
 export function grad<F extends Fn, const A extends number | readonly number[] = 0, H extends boolean = false>(
   f: F,
   options: GradOptions<A, H> = {},
@@ -424,7 +442,12 @@ export function grad<F extends Fn, const A extends number | readonly number[] = 
   }
 }
 
-/** `[f(...args), grad(f)(...args)]` in one pass. */
+/**
+ * `[f(...args), grad(f)(...args)]` in one pass.
+ *
+ * @example
+ * const [loss, g] = valueAndGrad(lossFn)(params, batch)
+ */
 export function valueAndGrad<F extends Fn, const A extends number | readonly number[] = 0, H extends boolean = false>(
   f: F,
   options: GradOptions<A, H> = {},
@@ -518,6 +541,9 @@ function jacobian(name: string, f: Fn, options: JacobianOptions<boolean>, mode: 
 /**
  * The Jacobian by forward mode (one jvp per input element, vectorised by
  * vmap): shape out.shape + in.shape, for each output leaf and input leaf.
+ *
+ * @example
+ * jacfwd((x: Tensor<[3]>) => ops.exp(x))(x) // [3, 3]: diag(eˣ)
  */
 export function jacfwd<F extends Fn, H extends boolean = false>(
   f: F,
@@ -529,6 +555,9 @@ export function jacfwd<F extends Fn, H extends boolean = false>(
 /**
  * The Jacobian by reverse mode (one vjp per output element, vectorised by
  * vmap): shape out.shape + in.shape, for each output leaf and input leaf.
+ *
+ * @example
+ * jacrev((x: Tensor<[3]>) => ops.sum(ops.square(x)))(x) // [3]: 2x
  */
 export function jacrev<F extends Fn, H extends boolean = false>(
   f: F,
@@ -540,6 +569,9 @@ export function jacrev<F extends Fn, H extends boolean = false>(
 /**
  * The Hessian, as jacfwd(jacrev(f)) with the same options: shape in.shape +
  * in.shape for a scalar f; with a list of argnums, blocks `h[i][j]`.
+ *
+ * @example
+ * hessian((x: Tensor<[3]>) => ops.sum(ops.pow(x, 3)))(x) // [3, 3]: diag(6x)
  */
 export function hessian<F extends Fn, H extends boolean = false>(
   f: F,
@@ -548,7 +580,12 @@ export function hessian<F extends Fn, H extends boolean = false>(
   return jacfwd(jacrev(f, options), options) as (...args: Args<F>) => WithAux<F, H, any>
 }
 
-/** Hessian-vector product H(primals)·tangents, as jvp(grad(f)): never forms H. */
+/**
+ * Hessian-vector product H(primals)·tangents, as jvp(grad(f)): never forms H.
+ *
+ * @example
+ * hvp((x: Tensor<[3]>) => ops.sum(ops.pow(x, 3)), [x], [v]) // 6x · v
+ */
 export function hvp<F extends Fn>(f: F, primals: Args<F>, tangents: Args<F>): Parameters<F>[0] {
   return jvp(grad(f), primals, tangents)[1]
 }
@@ -615,6 +652,10 @@ function expandAxes(what: string, spec: unknown, def: TreeDef, at: string): (num
  * `vmap(f, { inAxes, outAxes, axisSize })` takes the same as options, and
  * `axisSize`: the mapped size, required when no input is mapped (every
  * output is then broadcast to a new leading axis of that size).
+ *
+ * @example
+ * vmap((x: Tensor<[3]>) => ops.sum(x))(xs) // xs [B, 3] → [B]
+ * vmap((x: Tensor<[3]>, w: Tensor<[3]>) => ops.mul(x, w), [0, null])(xs, w) // w not mapped
  */
 export function vmap<F extends Fn>(
   f: F,
@@ -703,11 +744,6 @@ export function vmap<F extends Fn>(
 // ---------------------------------------------------------------- staging
 
 /**
- * `makeProgram(f)(...args)`: the Program that f computes, traced with the
- * shapes and dtypes of `args` (their values are not used). Print it with
- * `toString()`; transforms of f give the Programs of the transforms.
- */
-/**
  * `makeProgram(f)(...args)` with the pytree paths of the Program's inputs
  * and outputs (`[0].w`, `[1]`: argument 0's field w, output 1), for naming
  * them in an exported model.
@@ -727,6 +763,14 @@ export function traceProgram(
   return { program, inputPaths: leafPaths(def), outputPaths: leafPaths(g.outDef()) }
 }
 
+/**
+ * `makeProgram(f)(...args)`: the Program that f computes, traced with the
+ * shapes and dtypes of `args` (their values are not used). Print it with
+ * `toString()`; transforms of f give the Programs of the transforms.
+ *
+ * @example
+ * makeProgram((x: Tensor<[3]>) => ops.sum(ops.exp(x)))(ops.zeros([3])).toString()
+ */
 export function makeProgram<F extends Fn>(f: F): (...args: Args<F>) => Program {
   return (...given) => {
     const args = numbersToTensors(given as unknown[])

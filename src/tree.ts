@@ -6,8 +6,10 @@
  */
 import { Tensor, formatAval } from './tensor.ts'
 
+/** A pytree: a tensor, null or undefined, or an array or record of pytrees. */
 export type Tree = Tensor | null | undefined | readonly Tree[] | { readonly [key: string]: Tree }
 
+/** The structure of a pytree without its leaves: what `flatten` returns beside them and `unflatten` fills. */
 export type TreeDef =
   | { readonly kind: 'leaf' }
   | { readonly kind: 'none'; readonly value: null | undefined }
@@ -19,6 +21,7 @@ const isRecord = (x: unknown): x is Record<string, unknown> =>
   x !== null &&
   (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null)
 
+/** The tensor leaves of a pytree in order (arrays by index, records by sorted key) and its structure. */
 export function flatten(tree: unknown, path = ''): [Tensor[], TreeDef] {
   const leaves: Tensor[] = []
   const walk = (node: unknown, at: string): TreeDef => {
@@ -44,6 +47,7 @@ export function flatten(tree: unknown, path = ''): [Tensor[], TreeDef] {
   return [leaves, def]
 }
 
+/** The pytree of structure `def` with the given leaves in place: the inverse of `flatten`. */
 export function unflatten(def: TreeDef, leaves: readonly unknown[]): any {
   let i = 0
   const build = (d: TreeDef): unknown => {
@@ -65,6 +69,7 @@ export function unflatten(def: TreeDef, leaves: readonly unknown[]): any {
   return out
 }
 
+/** The number of leaves of a structure. */
 export const leafCount = (def: TreeDef): number =>
   def.kind === 'leaf' ? 1 : def.kind === 'none' ? 0 : def.children.reduce((n, c) => n + leafCount(c), 0)
 
@@ -100,6 +105,7 @@ export function describe(def: TreeDef): string {
   }
 }
 
+/** Whether two structures are the same (the same arrays, keys and leaf positions). */
 export const sameStructure = (a: TreeDef, b: TreeDef): boolean => describe(a) === describe(b)
 
 /** Throws unless `b` has the structure of `a` and leaves of the same shapes and dtypes. */
@@ -124,6 +130,7 @@ export function checkMatching(what: string, expectedName: string, actualName: st
   })
 }
 
+/** The pytree with `f` applied to each tensor leaf, of the same structure. */
 export const treeMap = <T extends Tree>(tree: T, f: (x: Tensor) => Tensor): T => {
   const [leaves, def] = flatten(tree)
   return unflatten(def, leaves.map(f))

@@ -9,6 +9,7 @@ import { allocate } from '../dtype.ts'
 import { flatten, unflatten } from '../tree.ts'
 import { linearizeFlat } from './linearize.ts'
 
+/** What the forward pass of a reverse-mode derivative keeps for the backward pass, as `savedResiduals` reports it. */
 export interface SavedResiduals {
   /** Each residual: its shape and dtype, and its size in bytes. */
   readonly residuals: readonly { readonly aval: Aval; readonly text: string; readonly bytes: number }[]

@@ -26,6 +26,15 @@ export interface Untied<A extends unknown[], R> {
   readonly program: Program
 }
 
+/**
+ * The untied form F of f in its argument `argnum` (see the header): `apply` takes one copy of
+ * that argument per use, and its vjp gives each use's gradient apart; their sum is the tied
+ * gradient.
+ *
+ * @example
+ * const u = untie((w: Tensor<[]>) => ops.mul(w, w))
+ * u(w).copies // 2: w is used twice
+ */
 export function untie<A extends unknown[], R>(f: (...args: A) => R, argnum = 0): (...args: A) => Untied<A, R> {
   return (...args) => {
     const [leaves, argsDef] = flatten(args, 'args')

@@ -11,6 +11,11 @@ import { ruleOf } from '../core/registry.ts'
 import { Literal, Var, type Atom, type Program } from '../ir/program.ts'
 import { filled, formatAval, sameShape, type Tensor } from '../tensor.ts'
 
+/**
+ * The cotangents of a linear Program's inputs, given cotangents `cts` for its outputs: the
+ * backward pass, each equation's transpose rule applied in reverse order, with the cotangents of
+ * a variable used twice summed.
+ */
 export function transposeProgram(program: Program, cts: readonly Tensor[]): Tensor[] {
   if (cts.length !== program.outputs.length)
     throw new Error(`transpose: expected ${program.outputs.length} cotangents, got ${cts.length}`)

@@ -80,6 +80,7 @@ export function switchCase<Ops extends unknown[], R>(
   return branchCall('switchCase', scalarInput('switchCase', 'index', index, 'i32'), branches, operands) as R
 }
 
+/** Options of `whileLoop`. */
 export interface WhileOptions {
   /**
    * Stop after this many iterations even if the predicate still holds. A

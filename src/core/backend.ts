@@ -7,6 +7,7 @@
 import type { Program } from '../ir/program.ts'
 import type { Tensor } from '../tensor.ts'
 
+/** Counters of an executable's work so far: what `Executable.stats()` reports. */
 export interface ExecutableStats {
   /** Kernel launches in the last call. */
   readonly dispatches: number
@@ -42,6 +43,7 @@ export class DeviceLostError extends Error {
   override readonly name = 'DeviceLostError'
 }
 
+/** A Program compiled by a backend: it runs on tensors and reports its kernels and statistics. */
 export interface Executable {
   readonly program: Program
   /** Number of kernels (GPU) or equations (CPU) one call runs. */
@@ -50,6 +52,10 @@ export interface Executable {
   stats(): ExecutableStats
 }
 
+/**
+ * A compiler of Programs (the CPU interpreter, WebGPU): what `jit` compiles for, registered by
+ * name with `registerBackend`.
+ */
 export interface Backend {
   readonly name: string
   /**

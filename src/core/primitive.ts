@@ -12,6 +12,7 @@ export type CompareOp = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne'
 
 type None = Record<string, never>
 
+/** The parameters of each primitive, by name: one field per primitive of the IR. */
 export interface PrimitiveParams {
   // elementwise unary
   neg: None
@@ -136,6 +137,7 @@ export interface PrimitiveParams {
   }
 }
 
+/** The name of a primitive of the IR (`add`, `matmul`, `scan`, ...). */
 export type Primitive = keyof PrimitiveParams
 
 /**
@@ -240,6 +242,7 @@ export const isUndefined = (x: unknown): x is UndefinedPrimal => x instanceof Un
 /** A batch dimension: the axis that `vmap` maps over, or null where an input is not batched. */
 export type BatchDim = number | null
 
+/** The rules of one primitive: its shape and dtype inference, evaluation, and its jvp, transpose and batching rules. */
 export interface PrimitiveRule<P extends Primitive> {
   /** Output shapes and dtypes; throws a clear error for inputs of the wrong shape. */
   abstractEval(inputs: readonly Aval[], params: Params<P>): Aval[]
@@ -286,4 +289,5 @@ export interface PartialValue {
 /** Records an equation as it is (its known inputs becoming constants) and returns its outputs, all unknown. */
 export type Emit = <Q extends Primitive>(prim: Q, inputs: readonly PartialValue[], params: Params<Q>) => PartialValue[]
 
+/** One `PrimitiveRule` for every primitive: the table that the interpreters and transforms read. */
 export type RuleTable = { readonly [P in Primitive]: PrimitiveRule<P> }

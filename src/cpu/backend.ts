@@ -3,6 +3,10 @@ import { registerBackend, type Backend, type Executable } from '../core/backend.
 import type { Program } from '../ir/program.ts'
 import { runProgram, type RunOptions } from './interpreter.ts'
 
+/**
+ * The CPU interpreter as a `Backend`: the fallback of `jit` where no device backend is available,
+ * and the reference the others are compared with.
+ */
 export function cpuBackend(options: RunOptions = {}): Backend {
   return {
     name: options.precision === undefined ? 'cpu' : `cpu-${options.precision}`,

@@ -10,6 +10,7 @@ import { Literal, Program, Var, type Atom, type Eqn } from '../ir/program.ts'
 import { ConcreteTensor, formatAval, sameShape, type Tensor } from '../tensor.ts'
 import { withIndexMode, type IndexMode } from '../primitives/gather.ts'
 
+/** Options of `runProgram`: the precision to run in and what an index out of range does. */
 export interface RunOptions {
   /** Run every floating-point value in this precision instead of the traced one. */
   readonly precision?: FloatDType
@@ -20,6 +21,10 @@ export interface RunOptions {
   readonly indices?: IndexMode
 }
 
+/**
+ * Runs a Program on concrete inputs with the CPU reference interpreter, equation by equation, and
+ * returns its outputs.
+ */
 export function runProgram(program: Program, inputs: readonly Tensor[], options: RunOptions = {}): ConcreteTensor[] {
   return withIndexMode(options.indices ?? 'clamp', () => run(program, inputs, options.precision))
 }

@@ -6,6 +6,7 @@ import { bits, type Key } from '../random.ts'
 import { tensor } from '../ops.ts'
 import { formatAval, type Tensor } from '../tensor.ts'
 
+/** Options of `randomShift`: the images' size and the largest shift. */
 export interface ShiftOptions {
   readonly height: number
   readonly width: number

@@ -20,11 +20,15 @@ import { key, uniform, type Key } from '../random.ts'
 import { concrete, type Tensor } from '../tensor.ts'
 import { importByName } from './import.ts'
 
+/** The side of an MNIST image, in pixels. */
 export const MNIST_IMAGE_SIZE = 28
+/** The pixels of an MNIST image: 28 × 28. */
 export const MNIST_PIXELS = MNIST_IMAGE_SIZE * MNIST_IMAGE_SIZE
+/** The number of MNIST classes: the digits 0 to 9. */
 export const MNIST_CLASSES = 10
 /** Seed of the key whose permutation fixes the split ('mnis' in ASCII). */
 export const MNIST_SPLIT_SEED = 0x6d6e6973
+/** The fractions of the data in the training and validation splits; the rest is the test split. */
 export const MNIST_SPLIT_FRACTIONS = { train: 0.8, validation: 0.1 } as const
 
 /** One decoded digit. */
@@ -39,6 +43,7 @@ export interface MnistDataset {
   readonly labels: Tensor<['N'], 'i32'>
 }
 
+/** The MNIST data in its training, validation and test splits. */
 export interface MnistSplits {
   readonly train: MnistDataset
   readonly validation: MnistDataset
@@ -265,6 +270,7 @@ export function splitMnist(data: MnistDataset): MnistSplits {
   return { train: pick(data, train), validation: pick(data, validation), test: pick(data, test) }
 }
 
+/** Options of `loadMnist`. */
 export interface LoadMnistOptions {
   /** The `mnist` package's module, where it is imported by the caller (browsers); default: imported here. */
   readonly source?: unknown

@@ -37,6 +37,7 @@ import { readFileBytes, writeFileAtomic } from './files.ts'
 
 /** The dtypes this library stores, under their safetensors names. */
 const fileDTypes = { F32: 'f32', F64: 'f64', I32: 'i32', BOOL: 'bool' } as const satisfies Record<string, DType>
+/** The dtype names of the safetensors format that are read and written. */
 export type FileDType = keyof typeof fileDTypes
 const fileDTypeOf: Record<DType, FileDType> = { f32: 'F32', f64: 'F64', i32: 'I32', bool: 'BOOL' }
 const itemSize: Record<FileDType, number> = { F32: 4, F64: 8, I32: 4, BOOL: 1 }
@@ -47,6 +48,7 @@ const METADATA = '__metadata__'
 /** The reference implementation refuses headers above 100 MB; so do we, before parsing. */
 const MAX_HEADER_BYTES = 100_000_000
 
+/** One tensor of a safetensors file: its name, dtype, shape and byte range in the data section. */
 export interface TensorEntry {
   readonly name: string
   readonly dtype: FileDType
@@ -55,6 +57,7 @@ export interface TensorEntry {
   readonly end: number
 }
 
+/** The parsed header of a safetensors file: its tensors, the metadata and where the data starts. */
 export interface SafetensorsHeader {
   /** Entries in the order of their data. */
   readonly entries: readonly TensorEntry[]
@@ -63,6 +66,7 @@ export interface SafetensorsHeader {
   readonly dataStart: number
 }
 
+/** A decoded safetensors file: the pytree of its tensors and its metadata. */
 export interface Safetensors<T> {
   readonly tree: T
   readonly metadata: Readonly<Record<string, string>>
@@ -229,6 +233,7 @@ export const TensorInfoCodec = t.type(
   { dtype: text, shape: t.array(size), data_offsets: t.tuple([size, size]) },
   'TensorInfo',
 )
+/** The codec of the metadata of a safetensors header: string keys to string values. */
 export const MetadataCodec = t.record(t.string, text, 'Metadata')
 
 const isPlainObject = (u: unknown): u is Record<string, unknown> =>

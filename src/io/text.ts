@@ -21,8 +21,10 @@ import { importByName } from './import.ts'
 
 /** One section of the book. */
 export const SectionCodec = t.type({ chapter: t.string, title: t.string, text: t.string }, 'Section')
+/** One section of the book: its chapter, title and text. */
 export type Section = t.TypeOf<typeof SectionCodec>
 
+/** The text in its training, validation and test parts. */
 export interface TextSplits {
   readonly train: string
   readonly validation: string

@@ -9,6 +9,7 @@
 import type { Params, Primitive } from '../core/primitive.ts'
 import { type Aval, ConcreteTensor, formatAval, type Tensor } from '../tensor.ts'
 
+/** A variable of a Program: an input or the output of an equation, with its shape and dtype. */
 export class Var {
   constructor(readonly aval: Aval) {}
 }
@@ -21,8 +22,10 @@ export class Literal {
   }
 }
 
+/** An operand of an equation: a variable or a literal constant. */
 export type Atom = Var | Literal
 
+/** One equation of a Program: a primitive applied to operands, with its parameters, binding its output variables. */
 export interface Eqn<P extends Primitive = Primitive> {
   readonly prim: P
   readonly inputs: readonly Atom[]
@@ -30,6 +33,10 @@ export interface Eqn<P extends Primitive = Primitive> {
   readonly outputs: readonly Var[]
 }
 
+/**
+ * A traced computation: inputs, equations in order and outputs, the IR that the transforms,
+ * passes and backends work on. `toString()` prints it.
+ */
 export class Program {
   constructor(
     /** Arguments, in order. */

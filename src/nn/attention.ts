@@ -45,6 +45,7 @@ export interface Attended<B extends Dim, Q extends Dim, K extends Dim, V extends
 /** How scores become weights: softmax (every weight positive) or sparsemax (exact zeros possible). */
 export type Normaliser = 'softmax' | 'sparsemax'
 
+/** Options of attention: the mask of the keys each query may attend to, and the normaliser of the scores. */
 export interface AttentionOptions {
   /**
    * Which keys each query may attend to: a bool tensor that broadcasts to
@@ -180,6 +181,7 @@ export type AdditiveAttentionParams<S extends number, Hk extends number, H exten
   readonly v: Tensor<[H]>
 }
 
+/** Options of the additive (Bahdanau) attention layer. */
 export interface AdditiveAttentionOptions {
   /** The initialiser of W, U and v (default: Glorot uniform); b starts at zero. */
   readonly init?: Initializer

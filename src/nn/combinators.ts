@@ -124,6 +124,7 @@ const partKeys = (key: random.Key, n: number): random.Key[] => (n === 1 ? [key] 
 
 // ---------------------------------------------------------------- sequential
 
+/** The layer that `sequential` builds from the layers Ls: each one's output is the next one's input. */
 export type Sequential<Ls extends readonly AnyLayer[]> = LayerOf<ChainIo<Ls>, ParamsList<Ls>, StateList<Ls>>
 
 /**
@@ -162,6 +163,10 @@ export function sequential(...layers: AnyLayer[]): unknown {
 
 // ---------------------------------------------------------------- parallel
 
+/**
+ * The layer that `parallel` builds from the layers Ls: each applied to the same input, the
+ * outputs concatenated or added.
+ */
 export type Parallel<Ls extends readonly AnyLayer[], C extends 'concat' | 'add'> = LayerOf<
   ParallelIo<Ls, C>,
   ParamsList<Ls>,
@@ -219,6 +224,7 @@ export function parallelAdd(...layers: AnyLayer[]): unknown {
 
 // ---------------------------------------------------------------- residual
 
+/** The layer that `residual` builds from L: x + L(x). */
 export type Residual<L extends AnyLayer> = LayerOf<ResidualIo<L>, ParamsOf<L>, StateOf<L>>
 
 /** x + f(x); f must keep the shape of its input. Parameters and state are f's. */
@@ -243,7 +249,9 @@ export function residual(layer: AnyLayer): unknown {
 
 // ---------------------------------------------------------------- tie
 
+/** The parameters of a `tied` layer: the shared layer's and the network's. */
 export type TiedParams<L, N> = { readonly shared: ParamsOf<L>; readonly network: ParamsOf<N> }
+/** The layer that `tied` builds: the network N with the parameters of the layer L shared between its uses. */
 export type Tied<L extends AnyLayer, N extends AnyLayer> = LayerOf<IoOf<N>, TiedParams<L, N>, StateOf<N>>
 
 /**

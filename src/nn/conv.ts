@@ -35,6 +35,7 @@ const untyped = (x: Tensor): T<any, any> => x as T<any, any>
 
 export type { Padding }
 
+/** The window of a convolution or pooling: stride, dilation and padding. */
 export interface WindowOptions {
   /** Steps between windows: a number or [vertical, horizontal] (default 1; pooling: the window size). */
   readonly stride?: number | readonly [number, number]
@@ -43,6 +44,7 @@ export interface WindowOptions {
   /** 'SAME', 'VALID' (default), p on every side, or [[top, bottom], [left, right]]. */
   readonly padding?: Padding
 }
+/** The window of a pooling: stride and padding. */
 export type PoolOptions = Omit<WindowOptions, 'dilation'>
 
 type Opt<O, K extends string, Default> = K extends keyof O

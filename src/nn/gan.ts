@@ -77,6 +77,7 @@ export function discriminatorLoss<D extends DType>(
   return ops.add(meanSoftplusOfNegative(realLogits), meanSoftplus(fakeLogits)) as T<[], D>
 }
 
+/** Options of `generatorLoss`. */
 export interface GeneratorLossOptions {
   /**
    * true (default): −E[log D(G(z))], whose gradient does not vanish where the
@@ -118,6 +119,7 @@ export interface Network<P> {
   apply(params: P, x: Tensor<any, any>): Tensor<any, any>
 }
 
+/** Options of `ganStep`: the generator and discriminator, their optimisers, the latent and the batch size. */
 export interface GanStepOptions<PG, PD> {
   /** G: latent z [N, ...] → samples shaped like the data batch. */
   readonly generator: Network<PG>
@@ -135,6 +137,7 @@ export interface GanStepOptions<PG, PD> {
   readonly nonSaturating?: boolean
 }
 
+/** The losses of one GAN training step. */
 export interface GanLosses {
   /** L_D on this step's batches, before the discriminator's update. */
   readonly lossD: Tensor<[]>
@@ -142,6 +145,10 @@ export interface GanLosses {
   readonly lossG: Tensor<[]>
 }
 
+/**
+ * One training step of a GAN, as `ganStep` builds it: the parameters and optimiser states of both
+ * networks, a key and a batch of data in; their updates and the losses out.
+ */
 export type GanStep<PG, PD, SG, SD> = (
   paramsG: PG,
   paramsD: PD,

@@ -53,6 +53,7 @@ import {
 const untyped = (x: Tensor): Tensor<any, any> => x as Tensor<any, any>
 const noParams = () => null
 
+/** Options of a layer's parameters: their initialiser and dtype. */
 export interface ParamOptions {
   /** The initialiser of the weights (default: Glorot uniform). */
   readonly init?: Initializer
@@ -67,9 +68,16 @@ function checkSize(op: string, what: string, n: unknown): void {
 
 // ---------------------------------------------------------------- dense and maxout
 
+/** The parameters of `dense(I, O)`: the weights w [I, O] and the bias b [O]. */
 export type DenseParams<I extends number, O extends number> = { readonly w: Tensor<[I, O]>; readonly b: Tensor<[O]> }
 
-/** z = xW + b: [B, nIn] → [B, nOut]; W from `init` (Glorot uniform), b zeros. */
+/**
+ * z = xW + b: [B, nIn] → [B, nOut]; W from `init` (Glorot uniform), b zeros.
+ *
+ * @example
+ * const layer = nn.dense(784, 10)
+ * const y = layer.apply(layer.init(random.key(0)), x) // x [B, 784] → y [B, 10]
+ */
 export function dense<const I extends number, const O extends number>(
   nIn: I,
   nOut: O,
@@ -92,6 +100,7 @@ export function dense<const I extends number, const O extends number>(
   )
 }
 
+/** The parameters of a maxout layer: the weights of all pieces side by side, and their biases. */
 export type MaxoutParams<I extends number> = { readonly w: Tensor<[I, number]>; readonly b: Tensor<[number]> }
 
 /**
@@ -131,8 +140,16 @@ export type Activation = ShapeLayer<SameIo, Stateless, Stateless>
 const activation = (name: string, f: (x: Tensor) => Tensor): Activation =>
   statelessLayer(name, noParams, (_p, x) => f(x))
 
+/**
+ * max(x, 0), elementwise, as a layer without parameters.
+ *
+ * @example
+ * const net = nn.sequential(nn.dense(4, 8), nn.relu, nn.dense(8, 1))
+ */
 export const relu: Activation = activation('relu', F.relu)
+/** The logistic sigmoid 1/(1 + e⁻ˣ), elementwise, as a layer without parameters. */
 export const sigmoid: Activation = activation('sigmoid', F.sigmoid)
+/** The hyperbolic tangent, elementwise, as a layer without parameters. */
 export const tanh: Activation = activation('tanh', F.tanh)
 /** log(1 + eᶻ). */
 export const softplus: Activation = activation('softplus', F.softplus)
@@ -153,6 +170,9 @@ export const leakyRelu = (alpha = 0.01): Activation => {
  * Inverted dropout with the given rate: in training mode each unit is kept
  * with probability 1 − rate and scaled by 1/(1 − rate), from the context's
  * key (which training mode must give); in evaluation mode the identity.
+ *
+ * @example
+ * nn.sequential(nn.dense(784, 128), nn.relu, nn.dropout(0.5), nn.dense(128, 10))
  */
 export function dropout(rate: number): Activation {
   if (!(rate >= 0 && rate < 1)) throw new Error(`dropout: rate must be in [0, 1), got ${rate}`)
@@ -187,6 +207,7 @@ export function input<const S extends Shape>(shape: S): Layer<Tuple<S>, Tuple<S>
   })
 }
 
+/** The parameters of `embedding(V, E)`: the table of V vectors of size E. */
 export type EmbeddingParams<V extends number, E extends number> = { readonly table: Tensor<[V, E]> }
 
 /** An embedding: i32 ids of shape S give rows [...S, E] in the table's dtype. */
@@ -207,6 +228,9 @@ export interface EmbeddingLayer<V extends number, E extends number> {
 /**
  * Rows of a [vocab, dim] table picked by i32 ids of any shape: ids S → [...S, dim].
  * The table starts uniform on [−0.05, 0.05] unless `init` says otherwise.
+ *
+ * @example
+ * nn.embedding(1000, 64).apply(params, ids) // ids [B, T] (i32) → [B, T, 64]
  */
 export function embedding<const V extends number, const E extends number>(
   vocab: V,
@@ -231,16 +255,25 @@ export function embedding<const V extends number, const E extends number>(
 
 // ---------------------------------------------------------------- convolution and pooling
 
+/**
+ * The parameters of a convolution: the kernel w (window K, Cin input and Cout output channels)
+ * and the bias b [Cout].
+ */
 export type ConvParams<K, Cin extends number, Cout extends number> = {
   readonly w: Tensor<[PairOf<K>[0] & Dim, PairOf<K>[1] & Dim, Cin, Cout]>
   readonly b: Tensor<[Cout]>
 }
+/** The parameters of a transposed convolution: the kernel w and the bias b [Cout]. */
 export type ConvTransposeParams<K, Cin extends number, Cout extends number> = {
   readonly w: Tensor<[PairOf<K>[0] & Dim, PairOf<K>[1] & Dim, Cout, Cin]>
   readonly b: Tensor<[Cout]>
 }
 type KernelOf<K> = [PairOf<K>[0] & number, PairOf<K>[1] & number]
 
+/**
+ * Options of a convolution layer: the window's stride, dilation and padding, and the parameters'
+ * initialiser and dtype.
+ */
 export type ConvLayerOptions = WindowOptions & ParamOptions
 
 /**
@@ -250,6 +283,9 @@ export type ConvLayerOptions = WindowOptions & ParamOptions
  * Kh·Kw·cin and Kh·Kw·cout), bias zeros. The output's spatial size is
  * typed by the formula of the COMP613 notes ("Image Recognition with
  * Convolutional Networks") where the input's is a literal.
+ *
+ * @example
+ * nn.conv2d(3, 16, 3, { padding: 'SAME' }) // [B, 32, 32, 3] → [B, 32, 32, 16]
  */
 export function conv2d<
   const Cin extends number,
@@ -276,6 +312,9 @@ export function conv2d(
  * weights [Kh, Kw, cout, cin] (TensorFlow's layout: the kernel of the
  * convolution cout → cin that it transposes), bias zeros. Output size
  * (H − 1)S + R′ − 2p, or H·S for SAME.
+ *
+ * @example
+ * nn.conv2dTranspose(16, 3, 2, { stride: 2 }) // [B, 8, 8, 16] → [B, 16, 16, 3]
  */
 export function conv2dTranspose<
   const Cin extends number,
@@ -349,7 +388,13 @@ const poolLayer = (op: string, pool: Pool2d): PoolLayer =>
     return statelessLayer(`${op}(${JSON.stringify(size)})`, noParams, (_p, x) => pool(untyped(x), size, options ?? {}))
   }) as PoolLayer
 
-/** Max pooling over windows of `size` (stride: the window size unless given; padding VALID unless given). */
+/**
+ * Max pooling over windows of `size` (stride: the window size unless given; padding VALID unless
+ * given).
+ *
+ * @example
+ * nn.maxPool2d(2) // [B, 28, 28, C] → [B, 14, 14, C]
+ */
 export const maxPool2d = poolLayer('maxPool2d', maxPoolFn)
 
 /** Average pooling over windows of `size`; with SAME padding only the positions inside the input are averaged. */
@@ -373,9 +418,12 @@ export const globalMaxPool2d: ShapeLayer<GlobalPoolIo, Stateless, Stateless> = s
 
 // ---------------------------------------------------------------- batch normalisation
 
+/** The parameters of batch normalisation over C channels: the scale γ and the offset β. */
 export type BatchNormLayerParams<C extends number> = { readonly scale: Tensor<[C]>; readonly offset: Tensor<[C]> }
+/** The state of batch normalisation over C channels: the running mean and variance. */
 export type BatchNormLayerState<C extends number> = { readonly mean: Tensor<[C]>; readonly variance: Tensor<[C]> }
 
+/** Options of the batch normalisation layer. */
 export interface BatchNormLayerOptions {
   /** Weight of the old running average (default 0.99). */
   readonly momentum?: number
@@ -391,6 +439,10 @@ export interface BatchNormLayerOptions {
  * batch's statistics and returns the updated running averages as the new
  * state; evaluation mode (and `apply`) normalises by the running averages
  * in the state it is given.
+ *
+ * @example
+ * const bn = nn.batchNorm(16)
+ * const [y, state] = bn.forward(params, bn.initState(), x, nn.training())
  */
 export function batchNorm<const C extends number>(
   features: C,

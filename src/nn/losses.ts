@@ -38,7 +38,9 @@ import { shiftedByMax, sparsemaxSupport } from './functional.ts'
 type T<S extends Shape = Shape, D extends DType = DType> = Tensor<S, D>
 const untyped = (x: Tensor): T<any, any> => x as T<any, any>
 
+/** How a loss combines the examples of a batch: their mean, their sum, or none (one loss per example). */
 export type Reduction = 'mean' | 'sum' | 'none'
+/** Options of a loss: its reduction over the batch. */
 export interface LossOptions<R extends Reduction = Reduction> {
   /** 'mean' over the examples (default), their 'sum', or 'none': one loss per example. */
   readonly reduction?: R
@@ -279,6 +281,7 @@ export function sparseSparsemaxLoss<S extends Shape, D extends DType, R extends 
 
 // ---------------------------------------------------------------- penalties
 
+/** Options of a weight penalty: which leaves it applies to. */
 export interface PenaltyOptions {
   /** Whether the leaf at `path` (e.g. `[0].w`) is penalised; default: its rank is at least 2 (biases are skipped). */
   readonly include?: (path: string, leaf: Tensor) => boolean

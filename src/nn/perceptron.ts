@@ -50,6 +50,7 @@ import { formatAval, Tensor } from '../tensor.ts'
 type AnyTensor = Tensor<any, any>
 const untyped = (x: Tensor): AnyTensor => x as AnyTensor
 
+/** Options of the perceptron's training. */
 export interface PerceptronOptions {
   /** The most passes over the data. */
   readonly epochs: number
@@ -79,6 +80,7 @@ export interface LinearClassifier<D extends Dim = Dim, F extends FloatDType = Fl
   readonly b: Tensor<[], F>
 }
 
+/** A trained perceptron: the linear classifier with the record of its mistakes. */
 export interface PerceptronResult<D extends Dim = Dim, F extends FloatDType = FloatDType>
   extends LinearClassifier<D, F> {
   /** The number of mistakes (updates), over all epochs. */
@@ -250,6 +252,7 @@ export function perceptronPredict<N extends Dim, D extends Dim, F extends FloatD
   return ops.sign(scores) as Tensor<[N], F>
 }
 
+/** Novikoff's mistake bound for data and a separating direction u: R, the margin γ and R²/γ². */
 export interface MistakeBound {
   /** R = max_i ‖x_i‖ (of the augmented (x_i, 1) with `bias`). */
   readonly R: number

@@ -57,6 +57,7 @@ export function loadOnnxRuntime(): Promise<Ort> {
   return loading
 }
 
+/** Options of the ONNX Runtime backend. */
 export interface OnnxRuntimeOptions {
   /** Threads for one operator (default: ONNX Runtime's choice, the physical cores). */
   readonly threads?: number

@@ -68,6 +68,7 @@ const callRule: Rule<'customJvp' | 'customVjp' | 'checkpoint' | 'jitCall'> = () 
   throw new OnnxExportError('onnx: calls are inlined before lowering')
 }
 
+/** The ONNX export rule of every primitive: the nodes that compute it. */
 export const rules: { readonly [P in Primitive]: Rule<P> } = {
   neg: unaryOp('Neg'),
   exp: unaryOp('Exp'),
@@ -233,6 +234,7 @@ function lowerProgram(l: Omit<Lowering, 'g'>, g: Graph, program: Program, inputs
   return program.outputs.map(read)
 }
 
+/** Options of the ONNX export: the graph's name and the names of its inputs and outputs. */
 export interface ExportOptions {
   /** The graph's name (default 'adjoint'). */
   readonly name?: string

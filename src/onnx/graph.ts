@@ -17,6 +17,7 @@ import {
   type ValueInfoProto,
 } from './proto.ts'
 
+/** The error thrown when a Program cannot be exported to ONNX. */
 export class OnnxExportError extends Error {
   override readonly name = 'OnnxExportError'
 }

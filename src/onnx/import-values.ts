@@ -31,6 +31,7 @@ import {
   tensorValues,
 } from './proto.ts'
 
+/** The error thrown when an ONNX model cannot be imported. */
 export class OnnxImportError extends Error {
   override readonly name = 'OnnxImportError'
 }

@@ -90,6 +90,7 @@ const BITS_WHY =
   ' (bit operations act on unsigned integers, and adjoint has no unsigned 32-bit type: ' +
   'models exported from programs that draw random numbers, which compute Threefry in UINT32, do not import)'
 
+/** Options of the ONNX import. */
 export interface ImportOptions {
   /**
    * The dtype of every floating-point tensor, FLOAT and DOUBLE alike
@@ -108,6 +109,7 @@ export interface ValueDescription {
   readonly onnxType: string
 }
 
+/** An imported ONNX model: its parameters, its inputs and outputs, and the function that runs it. */
 export interface ImportedModel {
   /** The float initializers by name: the model's trainable parameters. */
   readonly params: Readonly<Record<string, Tensor>>

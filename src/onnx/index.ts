@@ -42,6 +42,7 @@ export {
   type TensorProto,
 } from './proto.ts'
 
+/** Options of `exportFunction`: the names of the arguments and outputs, beside those of the export. */
 export interface FunctionExportOptions extends ExportOptions {
   /** Names of the arguments, prefixing their leaves' paths (default arg0, arg1, …): `params.w`, `x`. */
   readonly argNames?: readonly string[]

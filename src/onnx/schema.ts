@@ -77,6 +77,7 @@ export const attributeTypeName = (code: number): string => nameOfCode(AttributeT
 
 /** The IR version and default-domain opset this module writes by default. */
 export const IR_VERSION = 10
+/** The ONNX operator set the export targets. */
 export const OPSET_VERSION = 21
 
 // ---------------------------------------------------------------- messages
@@ -193,6 +194,7 @@ export type AttributeProto =
   | TensorsAttribute
   | GraphsAttribute
 
+/** An ONNX node: an operator applied to named inputs, with its attributes. */
 export interface NodeProto {
   readonly input: readonly string[]
   readonly output: readonly string[]
@@ -203,6 +205,7 @@ export interface NodeProto {
   readonly docString?: string
 }
 
+/** An ONNX graph: its nodes, initializers, inputs and outputs. */
 export interface GraphProto {
   readonly name: string
   readonly node: readonly NodeProto[]
@@ -213,6 +216,7 @@ export interface GraphProto {
   readonly docString?: string
 }
 
+/** An ONNX model: the graph with its IR version and operator sets. */
 export interface ModelProto {
   readonly irVersion: number
   readonly opsetImport: readonly OperatorSetIdProto[]

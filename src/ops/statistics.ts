@@ -14,6 +14,7 @@ import { concrete, formatAval, type Tensor } from '../tensor.ts'
 type T<S extends Shape = Shape, D extends DType = DType> = Tensor<S, D>
 type AxisArg = number | readonly number[] | undefined
 
+/** Options of `variance` and `std`. */
 export interface MomentOptions<K extends boolean = boolean> {
   readonly keepDims?: K
   /** Delta degrees of freedom: the sum of squares is divided by N − ddof (default 0). */

@@ -8,6 +8,7 @@ import type { Tree } from '../tree.ts'
 import { checkNonNegative, checkPositive, checkPositiveInteger } from './optimiser.ts'
 import { treeAxpy, treeVdot, treeZerosLike } from './tree-math.ts'
 
+/** Options of `conjugateGradient`. */
 export interface CGOptions {
   /** The most iterations; in exact arithmetic CG solves an n-dimensional SPD system in n. */
   readonly maxIters: number
@@ -15,6 +16,7 @@ export interface CGOptions {
   readonly tol?: number
 }
 
+/** The result of `conjugateGradient`: the solution, the iterations and the residual. */
 export interface CGResult<T> {
   readonly x: T
   readonly iterations: number
@@ -61,6 +63,7 @@ export function conjugateGradient<T extends Tree>(matvec: (v: T) => T, b: T, opt
   return { x, iterations: maxIters, residualNorm: Math.sqrt(rr), negativeCurvature: false }
 }
 
+/** Options of the backtracking line search (Armijo's sufficient decrease). */
 export interface LineSearchOptions {
   /** The first step length tried (default 1: the full Newton or quasi-Newton step). */
   readonly initial?: number
@@ -72,6 +75,10 @@ export interface LineSearchOptions {
   readonly maxSteps?: number
 }
 
+/**
+ * The result of a line search: whether it found a step, its length α, the objective there, what
+ * the objective returned beside its value, and the evaluations made.
+ */
 export interface LineSearchResult<X> {
   readonly ok: boolean
   readonly alpha: number

@@ -51,12 +51,14 @@ import {
 import { checkLearningRate, rateAt, type LearningRate } from './schedule.ts'
 import { checkFloatLeaves } from './tree-math.ts'
 
+/** Weight decay: `decoupled` subtracts λ·lr·θ from the parameters (AdamW); `l2` adds λθ to the gradient. */
 export interface WeightDecay {
   /** λ, the coefficient of θ in the decay term. */
   readonly rate: number
   readonly mode: 'decoupled' | 'l2'
 }
 
+/** Options of every first-order optimiser: the learning rate and the weight decay. */
 export interface CommonOptions {
   /** A constant rate or a schedule of the step count. */
   readonly lr: LearningRate
@@ -71,6 +73,10 @@ interface LeafContext {
   readonly param: Tensor
 }
 
+/**
+ * The update of one leaf by a first-order optimiser: its accumulators and its step, from which
+ * `firstOrder` builds an optimiser.
+ */
 export interface LeafRule {
   /** Accumulator names and their initial value. */
   readonly slots: readonly { readonly name: string; readonly init: number }[]
@@ -154,6 +160,7 @@ export function fromLeafRule(name: string, rule: LeafRule, options: CommonOption
 export const sgd = (options: CommonOptions): Optimiser<FirstOrderState> =>
   fromLeafRule('sgd', { slots: [], step: (g, _s, { lr }) => [ops.neg(ops.mul(g, lr)), []] }, options)
 
+/** Options of `momentum`. */
 export interface MomentumOptions extends CommonOptions {
   /** η, the friction constant (default 0.9). */
   readonly momentum?: number
@@ -200,6 +207,7 @@ export function nesterov(options: MomentumOptions): Optimiser<FirstOrderState> {
   )
 }
 
+/** Options of `adagrad`. */
 export interface AdagradOptions extends CommonOptions {
   /** ε inside the square root (default 1e-8). */
   readonly eps?: number
@@ -224,6 +232,7 @@ export function adagrad(options: AdagradOptions): Optimiser<FirstOrderState> {
   )
 }
 
+/** Options of `rmsprop`. */
 export interface RMSPropOptions extends CommonOptions {
   /** ρ, the decay of the moving average of g² (default 0.9). */
   readonly decay?: number
@@ -248,6 +257,7 @@ export function rmsprop(options: RMSPropOptions): Optimiser<FirstOrderState> {
   )
 }
 
+/** Options of `adam`. */
 export interface AdamOptions extends CommonOptions {
   readonly beta1?: number
   readonly beta2?: number

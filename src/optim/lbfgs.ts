@@ -16,12 +16,14 @@ import type { Minimiser, Objective, StepInfo } from './minimize.ts'
 import { checkPositiveInteger } from './optimiser.ts'
 import { checkFloatLeaves, treeAxpy, treeNeg, treeNorm, treeScale, treeSub, treeVdot } from './tree-math.ts'
 
+/** Options of `lbfgs`: the history length and the line search. */
 export interface LbfgsOptions {
   /** m, the number of (s, y) pairs kept (default 10). */
   readonly history?: number
   readonly lineSearch?: LineSearchOptions
 }
 
+/** The state of `lbfgs`: the newest (s, y) pairs and the loss and gradient at the last iterate. */
 export interface LbfgsState {
   readonly s: readonly Tree[]
   readonly y: readonly Tree[]
@@ -49,6 +51,14 @@ export function twoLoop<P extends Tree>(g: P, s: readonly P[], y: readonly P[], 
   return r
 }
 
+/**
+ * The limited-memory BFGS minimiser (Nocedal 1980) of the objective f: each step goes along
+ * −H⁻¹∇f, with H⁻¹ from the last `history` pairs of parameter and gradient changes by the
+ * two-loop recursion, and a backtracking line search.
+ *
+ * @example
+ * const { params } = await optim.minimize(optim.lbfgs(loss), params0, { maxIters: 100 })
+ */
 export function lbfgs(f: Objective, options: LbfgsOptions = {}): Minimiser<LbfgsState> {
   const what = 'lbfgs'
   const m = checkPositiveInteger(what, 'history', options.history ?? 10)

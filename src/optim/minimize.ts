@@ -18,6 +18,10 @@ import { checkFloatLeaves } from './tree-math.ts'
 /** A scalar objective of the parameters and any batch arguments. */
 export type Objective = (params: any, ...batch: any[]) => Tensor<[]>
 
+/**
+ * What one step of a minimiser reports: the new parameters and state, and the loss and gradient
+ * norm where it started.
+ */
 export interface StepInfo<P, S> {
   readonly params: P
   readonly state: S
@@ -31,6 +35,7 @@ export interface StepInfo<P, S> {
   readonly stalled?: boolean
 }
 
+/** A minimiser of an objective: `init` its state from the parameters, then `step` repeatedly (what `minimize` does). */
 export interface Minimiser<S = unknown> {
   readonly name: string
   init<P extends Tree>(params: P): S
@@ -80,6 +85,7 @@ export function fromOptimiser<S extends Tree>(
   }
 }
 
+/** Options of `minimize`. */
 export interface MinimizeOptions {
   /** The most steps to take. */
   readonly maxIters: number
@@ -91,8 +97,13 @@ export interface MinimizeOptions {
   readonly onStep?: (iteration: number, info: StepInfo<Tree, unknown>) => void
 }
 
+/**
+ * Why `minimize` stopped: the gradient tolerance was met, the iterations ran out, the loss became
+ * non-finite, or a step stalled.
+ */
 export type StopReason = 'gradTol' | 'maxIters' | 'diverged' | 'stalled'
 
+/** The result of `minimize`: the parameters, the history of the loss and gradient norm, and why it stopped. */
 export interface MinimizeResult<P> {
   readonly params: P
   /** losses[k]: the objective at iterate k (losses[0] at the start, the last at the returned params). */

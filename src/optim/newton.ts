@@ -22,6 +22,7 @@ import type { Minimiser, Objective, StepInfo } from './minimize.ts'
 import { checkNonNegative, checkPositiveInteger } from './optimiser.ts'
 import { checkFloatLeaves, treeAxpy, treeNeg, treeNorm, treeVdot } from './tree-math.ts'
 
+/** Options of the Newton and Gauss-Newton minimisers: damping, the CG solve and the line search. */
 export interface CurvatureOptions {
   /** λ in B + λI (default 0 for Newton, 1e-3 for Gauss-Newton). */
   readonly damping?: number
@@ -35,6 +36,7 @@ export interface CurvatureOptions {
   readonly lineSearch?: LineSearchOptions | false
 }
 
+/** The state of the Newton and Gauss-Newton minimisers: the damping and the CG iterations of the last step. */
 export interface CurvatureState {
   readonly damping: number
   /** CG iterations used by the last step. */

@@ -27,6 +27,10 @@ import { checkFloatLeaves } from './tree-math.ts'
 /** The number of updates made so far: an i32 scalar that the state carries. */
 export type Count = Tensor<[], 'i32'>
 
+/**
+ * An optimiser: `init` its state from the parameters, then `update` gives the next parameters and
+ * state from the gradients.
+ */
 export interface Optimiser<S extends Tree = Tree> {
   readonly kind: 'optimiser'
   readonly name: string
@@ -35,6 +39,10 @@ export interface Optimiser<S extends Tree = Tree> {
   update<P extends Tree>(grads: P, state: S, params: P): [P, S]
 }
 
+/**
+ * A transformation of gradients with its own state (clipping, scaling, ...): composed with others
+ * and an optimiser by `chain`.
+ */
 export interface GradientTransform<S extends Tree = Tree> {
   readonly kind: 'transform'
   readonly name: string

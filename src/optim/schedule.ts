@@ -23,6 +23,7 @@ const asFloat = (count: Count, dtype: FloatDType): Tensor<[], FloatDType> => ops
 const floorNonNegative = (x: Tensor<[], FloatDType>): Tensor<[], FloatDType> =>
   ops.astype(ops.astype(x, 'i32'), x.dtype)
 
+/** The constant learning rate `value`. */
 export function constant(value: number): Schedule {
   checkNonNegative('constant', 'value', value)
   return (_count, dtype = 'f32') => scalar(value, dtype)

@@ -25,13 +25,18 @@ const map = <T extends Tree>(a: T, f: (x: Tensor) => Tensor): T => {
   return unflatten(def, leaves.map(f))
 }
 
+/** a + b, leaf by leaf, for pytrees of the same structure. */
 export const treeAdd = <T extends Tree>(a: T, b: T): T => zip('treeAdd', a, b, (x, y) => ops.add(x, y))
+/** a − b, leaf by leaf, for pytrees of the same structure. */
 export const treeSub = <T extends Tree>(a: T, b: T): T => zip('treeSub', a, b, (x, y) => ops.sub(x, y))
+/** c · a, leaf by leaf. */
 export const treeScale = <T extends Tree>(a: T, c: number): T => map(a, (x) => ops.mul(x, c))
+/** −a, leaf by leaf. */
 export const treeNeg = <T extends Tree>(a: T): T => map(a, (x) => ops.neg(x))
 /** a + c·b. */
 export const treeAxpy = <T extends Tree>(a: T, c: number, b: T): T =>
   zip('treeAxpy', a, b, (x, y) => ops.add(x, ops.mul(y, c)))
+/** Zeros of the structure, shapes and dtypes of a. */
 export const treeZerosLike = <T extends Tree>(a: T): T => map(a, (x) => ops.zerosLike(x))
 
 /** Σ over all leaves of ⟨aᵢ, bᵢ⟩, as a host number. */
@@ -42,6 +47,7 @@ export function treeVdot<T extends Tree>(a: T, b: T): number {
   return la.reduce((s, x, i) => s + ops.vdot(x, lb[i]).item(), 0)
 }
 
+/** The Euclidean norm of a pytree: √⟨a, a⟩ over all its leaves. */
 export const treeNorm = <T extends Tree>(a: T): number => Math.sqrt(treeVdot(a, a))
 
 /** Throws unless every leaf is a floating-point tensor (integer leaves have no gradient to follow). */

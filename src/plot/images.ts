@@ -16,6 +16,7 @@
  */
 import { type ColorMap, colorOf, escapeXml, num, svgRoot } from './svg.ts'
 
+/** Options of an image grid: the images, their size and the layout. */
 export interface ImageGridOptions {
   /** The images, each `height × width` values in row-major order (rows top to bottom). */
   readonly images: readonly ArrayLike<number>[]

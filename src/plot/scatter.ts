@@ -26,6 +26,7 @@ import {
   PALETTE,
 } from './svg.ts'
 
+/** One series of a scatter plot: its name, the points' coordinates, and their colour and size. */
 export interface ScatterSeries {
   readonly name: string
   readonly x: ArrayLike<number>

@@ -84,6 +84,7 @@ export function formatTick(v: number, step?: number): string {
   return v.toFixed(decimalsOf(step))
 }
 
+/** A linear or log₁₀ map from the data `domain` to the SVG `range`, called on a value. */
 export interface Scale {
   readonly domain: readonly [number, number]
   readonly range: readonly [number, number]
@@ -102,6 +103,7 @@ export function scale(domain: readonly [number, number], range: readonly [number
 
 // ---------------------------------------------------------------- XML helpers
 
+/** s with the characters that XML gives meaning to (& < > " ') escaped. */
 export const escapeXml = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;')
 
@@ -142,6 +144,7 @@ export const PALETTE = [
 
 // ---------------------------------------------------------------- line charts
 
+/** One line of a line chart: its name, its points and colour. */
 export interface Series {
   readonly name: string
   readonly y: ArrayLike<number>
@@ -151,6 +154,7 @@ export interface Series {
   readonly dashed?: boolean
 }
 
+/** The space around a chart's plotting area, in SVG units. */
 export interface Margin {
   readonly top: number
   readonly right: number
@@ -173,6 +177,7 @@ export interface AxesChartOptions {
   readonly legend?: boolean
 }
 
+/** Options of a line chart: its series and whether the y axis is logarithmic. */
 export interface LineChartOptions extends AxesChartOptions {
   readonly series: readonly Series[]
   /** Log₁₀ y axis (points with y ≤ 0 are skipped). */
@@ -418,8 +423,10 @@ export type Matrix =
   | Tensor
   | { readonly rows: number; readonly cols: number; readonly data: ArrayLike<number> }
 
+/** The colour maps of a heatmap. */
 export type ColorMap = 'grey' | 'viridis' | 'diverging'
 
+/** Options of a heatmap: the matrix of values, its title and colours. */
 export interface HeatmapOptions {
   readonly values: Matrix
   readonly title?: string
@@ -624,6 +631,7 @@ export function svgSize(svg: string): { width: number; height: number } {
   return { width: Number(width), height: Number(height) }
 }
 
+/** Options of charts laid out side by side: the panels per row, the gap and a title. */
 export interface SideBySideOptions {
   /** Panels per row (default: all in one row). */
   readonly columns?: number

@@ -35,6 +35,7 @@ import {
 } from './loss.ts'
 import { scan } from './scan.ts'
 
+/** Options of `bptt`: truncation and rematerialisation. */
 export interface BpttOptions {
   /** Chunks of this many steps, the state a constant between them (default: no truncation). */
   readonly truncate?: number

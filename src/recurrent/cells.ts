@@ -57,6 +57,10 @@ export type StateOf<L, B extends Shape = ['B']> = L extends number
   ? Tensor<[...B, L]>
   : { readonly [K in keyof L]: StateOf<L[K], B> }
 
+/**
+ * A recurrent cell: one step [h′, y] = step(params, h, x) from a state h of layout L and an input
+ * x of size I to an output of size O, for any leading batch shape.
+ */
 export interface Cell<
   I extends number = number,
   O extends number = number,
@@ -86,6 +90,7 @@ export interface Cell<
 /** Any cell, as the combinators and gradient algorithms accept it. */
 export type AnyCell = Cell<number, number, any, any>
 
+/** Options of a cell's parameters: the initialisers of the input and recurrent weights, and the dtype. */
 export interface CellOptions {
   /** The initialiser of the input weights (default Glorot uniform). */
   readonly init?: Initializer
@@ -250,6 +255,7 @@ function gateWeights(key: random.Key, I: number, H: number, gates: number, optio
 
 // ---------------------------------------------------------------- Elman
 
+/** The parameters of an Elman cell: input weights wx, recurrent weights wh and the bias b. */
 export type ElmanParams<I extends number, H extends number> = {
   readonly wx: Tensor<[I, H]>
   readonly wh: Tensor<[H, H]>
@@ -289,11 +295,13 @@ export function elman<const I extends number, const H extends number>(
 
 // ---------------------------------------------------------------- LSTM
 
+/** The parameters of an LSTM cell: the input and recurrent weights and the biases of the four gates, side by side. */
 export type LstmParams<I extends number, H extends number> = {
   readonly wx: Tensor<[I, number]>
   readonly wh: Tensor<[H, number]>
   readonly b: Tensor<[number]>
 }
+/** The state of an LSTM cell: the hidden state h and the memory c, both of size H. */
 export type LstmLayout<H extends number> = { readonly h: H; readonly c: H }
 
 /**
@@ -344,6 +352,7 @@ export function lstm<const I extends number, const H extends number>(
 
 // ---------------------------------------------------------------- GRU
 
+/** The parameters of a GRU cell: the input and recurrent weights and the biases of its gates, side by side. */
 export type GruParams<I extends number, H extends number> = {
   readonly wx: Tensor<[I, number]>
   readonly wh: Tensor<[H, number]>
@@ -411,6 +420,7 @@ type CheckChain<Cs extends readonly unknown[], K extends 0[] = []> = Cs extends 
     : CheckChain<[B, ...R], [...K, 0]>
   : unknown
 
+/** The cell that stacks the cells Cs: each one's output is the next one's input; the state is the list of theirs. */
 export type StackedCell<Cs extends readonly AnyCell[]> = Cell<
   InOf<Cs[0]>,
   OutOf<Last<Cs>>,
@@ -487,6 +497,7 @@ function runCell(cell: AnyCell, params: unknown, h0: unknown, xs: Tensor, revers
   return [h, ys as Tensor]
 }
 
+/** A cell run over a sequence [T, B, I] as a layer: one scan of its step. */
 export interface Rnn<I extends number, O extends number, P, L extends StateLayout>
   extends Layer<['T', 'B', I], ['T', 'B', O], P, Stateless> {
   readonly cell: Cell<I, O, P, L>
@@ -530,6 +541,7 @@ export function rnn<I extends number, O extends number, P, L extends StateLayout
 type Concatenated<OF extends number, OB extends number> =
   SumOfDims<[OF, OB]> extends infer S extends number ? S : number
 
+/** Two cells run over a sequence, one forward and one backward, their outputs concatenated. */
 export interface Bidirectional<
   I extends number,
   OF extends number,

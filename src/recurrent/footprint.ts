@@ -16,6 +16,7 @@ const BYTES: Record<DType, number> = { f32: 4, f64: 8, i32: 4, bool: 1 }
 /** Bytes of a value of this aval (one byte per bool, as the CPU stores them). */
 export const bytesOf = (aval: Aval): number => sizeOf(aval.shape) * BYTES[aval.dtype]
 
+/** The memory a scan keeps, as `scanFootprint` reports it for each scan of a Program. */
 export interface ScanFootprint {
   /** Steps. */
   readonly length: number

@@ -26,6 +26,7 @@ export interface FinalStateLoss<L extends StateLayout = any, Tg = any> {
   readonly final: (state: StateOf<L, Shape>, target: Tg) => Tensor<[]>
 }
 
+/** A loss of a sequence: a sum of per-step losses, or a loss of the final state. */
 export type SequenceLoss<L extends StateLayout = any, Tg = any> = StepLoss<Tg> | FinalStateLoss<L, Tg>
 
 /** The gradient of E with respect to the parameters and the initial state, with E itself. */

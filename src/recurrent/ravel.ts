@@ -13,6 +13,7 @@ import * as ops from '../ops.ts'
 import { formatAval, formatShape, sizeOf, type Tensor } from '../tensor.ts'
 import { describe, flatten, leafPaths, unflatten, type TreeDef } from '../tree.ts'
 
+/** A pytree of float tensors as one flat vector, and back. */
 export interface Raveled<T> {
   /** The number of scalars: the length of the vector. */
   readonly size: number

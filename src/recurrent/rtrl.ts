@@ -77,6 +77,7 @@ export type SensitivityUpdate = (dfdh: Matrix, sensitivity: Matrix, dfdtheta: Ma
 export const exactSensitivity: SensitivityUpdate = (dfdh, sensitivity, dfdtheta) =>
   ops.add(ops.matmul(dfdh, sensitivity), dfdtheta) as Matrix
 
+/** Options of `rtrl`: the sensitivity recursion and whether to keep the history. */
 export interface RtrlOptions {
   /** The sensitivity recursion (default `exactSensitivity`). */
   readonly sensitivity?: SensitivityUpdate
@@ -193,6 +194,7 @@ function online(c: AnyCell, loss: StepLoss | null, update: SensitivityUpdate): R
   }
 }
 
+/** The result of `rtrl`: the loss and gradient, and with `history` the running loss and gradient at every step. */
 export interface RtrlResult<P, S> extends SequenceGradient<P, S> {
   /** With `history`: at every t, Σ_{τ≤t} L_τ [T] and its gradient (each leaf with a leading T). */
   readonly history?: { readonly loss: Tensor<[number]>; readonly grad: { readonly params: P; readonly h0: S } }

@@ -22,6 +22,7 @@ import { describe, flatten, leafPaths, sameStructure, unflatten, type TreeDef } 
 import { formatAval, sameShape, type Tensor } from '../tensor.ts'
 import type { DTypeOf, Dim, IsTuple, Shape, ShapeOf } from '../shape/types.ts'
 
+/** Options of `scan`: the number of steps and the direction. */
 export interface ScanOptions<N extends number = number> {
   /** The number of steps: required where xs has no leaves, else it must equal their leading length. */
   readonly length?: N
@@ -90,6 +91,16 @@ function scanLength(xs: readonly Tensor[], paths: readonly string[], length: num
   return n
 }
 
+/**
+ * A loop over the leading axis of `xs` with a carried state (JAX's `lax.scan`): `[carry, ys[t]] =
+ * f(carry, xs[t])` for each t, returning the final carry and the stacked ys. f is traced once,
+ * whatever the length; grad of a scan is one forward and one reverse scan.
+ *
+ * @example
+ * // cumulative sums: [6, [1, 3, 6]]
+ * const step = (c: Tensor<[]>, x: Tensor<[]>) => [ops.add(c, x), ops.add(c, x)] as const
+ * const [total, sums] = scan(step, ops.scalar(0), ops.tensor([1, 2, 3]))
+ */
 export function scan<C, X = null, Y = null, const N extends number = number>(
   f: (carry: C, x: Unstacked<X>) => readonly [NoInfer<C>, Y],
   init: C,

@@ -31,6 +31,7 @@ export interface Binding {
   readonly size: number
   readonly at: string
 }
+/** The sizes bound to the named dimensions while a value is decoded, by name. */
 export type Bindings = Readonly<Record<string, Binding>>
 
 const dtypes: readonly DType[] = ['f32', 'f64', 'i32', 'bool']

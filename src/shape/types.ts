@@ -34,7 +34,9 @@
  */
 import type { DType } from '../dtype.ts'
 
+/** A dimension: a number, or a string naming a size known only at run time (`'B'` for a batch). */
 export type Dim = number | string
+/** A tensor's shape at the type level: one `Dim` per axis. */
 export type Shape = readonly Dim[]
 
 /** The run-time shape of a typed shape: named dimensions become numbers. */
@@ -364,6 +366,10 @@ export type MatMul<A extends Shape, B extends Shape> =
               : Shape
           : Shape
 
+/**
+ * The shape check of `matmul`: `Then` when the inner dimensions of A and B agree, else an error
+ * type that names both shapes.
+ */
 export type CheckMatMul<A extends Shape, B extends Shape, Then = Ok> =
   IsTuple<A> extends false
     ? Then
@@ -410,6 +416,10 @@ export type Reduce<S extends Shape, Ax extends AxisArg, Keep extends boolean = f
           : DropAxes<S, N, Keep>
         : never
 
+/**
+ * The check of an axis argument of `Op` on shape S: `Ok` when every axis is within S's rank, else
+ * an error type naming the axis and the rank.
+ */
 export type CheckAxes<Op extends string, S extends Shape, Ax extends AxisArg> = [Ax] extends [undefined]
   ? Ok
   : IsTuple<S> extends false
@@ -501,6 +511,7 @@ export type ExpandDims<S extends Shape, A extends number> =
         ? Shape
         : InsertAt<S, N, 1>
       : never
+/** The check of `expandDims(x, A)` on shape S: A must be in [−(rank + 1), rank]. */
 export type CheckExpandDims<S extends Shape, A extends number> =
   IsTuple<S> extends false
     ? Ok
@@ -529,6 +540,7 @@ type CheckSqueezeSizes<S extends Shape, L> = L extends readonly [infer A extends
       : CheckSqueezeSizes<S, R>
     : Ok
   : Ok
+/** The check of `squeeze(x, Ax)` on shape S: each named axis must be of size 1. */
 export type CheckSqueeze<S extends Shape, Ax extends AxisArg> = [Ax] extends [undefined]
   ? Ok
   : IsTuple<S> extends false
@@ -580,11 +592,13 @@ type NarrowDim<X> = [X] extends [number]
       ? number
       : N
     : never
+/** The shape of a tensor type (`Shape` when it is not known). */
 export type ShapeOf<X> = X extends { readonly __type?: { shape: infer S extends Shape } }
   ? IsTuple<S> extends true
     ? { -readonly [K in keyof S]: NarrowDim<S[K]> }
     : Shape
   : Shape
+/** The dtype of a tensor type (`DType` when it is not known). */
 export type DTypeOf<X> = X extends { readonly __type?: { dtype: infer D extends DType } } ? D : DType
 /** The shapes of a list of tensors, as a tuple when the list is one. */
 export type ShapesOf<Xs extends readonly unknown[]> = { readonly [K in keyof Xs]: ShapeOf<Xs[K]> }
@@ -651,6 +665,7 @@ export type Concat<L extends readonly Shape[], A extends number> =
             : SetAxis<S0, N, SumDims<AxisDims<L, N>>>
           : Shape
       : Shape
+/** The check of `concat(xs, A)`: every shape of L has the same rank and agrees with the others except along axis A. */
 export type CheckConcat<L extends readonly Shape[], A extends number> =
   IsTuple<L> extends false
     ? Ok
@@ -680,6 +695,7 @@ type ExpandDimsSized<S extends Shape, A extends number, Size extends number> =
         ? Shape
         : InsertAt<S, N, Size>
       : never
+/** The check of `stack(xs, A)`: every shape of L is the same and A is within the rank of the result. */
 export type CheckStack<L extends readonly Shape[], A extends number> =
   IsTuple<L> extends false
     ? Ok
@@ -719,6 +735,7 @@ type SliceDim<X, Start, Size> =
         ? X
         : number
       : number
+/** The check of `slice(x, starts, sizes)` on shape S: one start (and size) per axis, within the axis. */
 export type CheckSlice<S extends Shape, St extends readonly number[], Sz extends readonly number[] | undefined> =
   IsTuple<S> extends false
     ? Ok
@@ -746,6 +763,7 @@ type PadAxes<S extends Shape, W, Acc extends Dim[] = []> = S extends readonly [
     ? PadAxes<R, WR, [...Acc, SumDims<[X, Lo, Hi]>]>
     : Acc
   : Acc
+/** The check of `pad(x, widths)` on shape S: one pair of widths per axis. */
 export type CheckPad<S extends Shape, W extends Widths> =
   IsTuple<S> extends false
     ? Ok
@@ -772,5 +790,6 @@ type TakeAxes<S extends Shape, I extends Shape, N, J extends 0[] = [], Acc exten
 ]
   ? TakeAxes<R, I, N, [...J, 0], J['length'] extends N ? [...Acc, ...I] : [...Acc, X]>
   : Acc
+/** The check of a single axis A of `Op` on shape S: within [−rank, rank). */
 export type CheckAxis<Op extends string, S extends Shape, A extends number> =
   IsTuple<S> extends false ? Ok : CheckAxisList<Op, S, [A]>

@@ -75,6 +75,7 @@ export function sliceRows<D>(data: D, start: number, end: number): D {
   )
 }
 
+/** Options of the batching of a data set: whether to drop a short last batch and whether to shuffle. */
 export interface BatchOptions {
   /** Drop the last batch when it would be smaller than `batchSize` (default true: every step then has one shape, so a jitted step compiles once). */
   readonly dropLast?: boolean
@@ -105,6 +106,7 @@ const cutBatches = (order: Int32Array, batchSize: number, dropLast: boolean): In
   return Array.from({ length: count }, (_, b) => order.slice(b * batchSize, Math.min(n, (b + 1) * batchSize)))
 }
 
+/** Options of the split of a data set into training and validation parts. */
 export interface ValidationSplitOptions {
   /** The share of examples held out, in (0, 1). */
   readonly fraction?: number
@@ -136,6 +138,7 @@ export function splitValidation<D>(
 
 // ---------------------------------------------------------------- metrics
 
+/** The mean of the numbers (NaN for none). */
 export const mean = (xs: readonly number[]): number =>
   xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length
 
@@ -197,6 +200,7 @@ async function scalarValue(x: number | Tensor, caller: string): Promise<number> 
 
 // ---------------------------------------------------------------- early stopping
 
+/** Options of early stopping: the patience, the least improvement and which direction is better. */
 export interface EarlyStoppingOptions {
   /** Epochs without improvement before stopping. */
   readonly patience: number
@@ -208,6 +212,7 @@ export interface EarlyStoppingOptions {
   readonly restoreBest?: boolean
 }
 
+/** The state of early stopping: the best metric so far, its epoch and parameters, and the epochs since. */
 export interface EarlyStoppingState<P> {
   readonly best: number
   /** The epoch (from 1) of the best metric; 0 before any. */
@@ -227,6 +232,7 @@ function checkEarlyStopping(options: EarlyStoppingOptions): void {
     throw new Error(`earlyStopping: mode must be 'min' or 'max', got ${String(options.mode)}`)
 }
 
+/** The state of early stopping before the first epoch. */
 export const earlyStoppingInit = <P>(options: EarlyStoppingOptions): EarlyStoppingState<P> => {
   checkEarlyStopping(options)
   return Object.freeze({
@@ -261,12 +267,20 @@ export function earlyStoppingUpdate<P>(
 
 // ---------------------------------------------------------------- fit
 
+/**
+ * One optimisation step of `fit`: the parameters, optimiser state and a batch in; the new
+ * parameters and state and the batch loss out.
+ */
 export type StepFn<P, S, D> = (
   params: P,
   state: S,
   batch: D,
 ) => Promise<readonly [P, S, Tensor | number]> | readonly [P, S, Tensor | number]
 
+/**
+ * Options of `fit`: the step, the initial parameters and state, the data, and the epochs,
+ * batching, validation and early stopping.
+ */
 export interface FitOptions<P, S, D> {
   /** One optimisation step on a batch, typically jitted; it returns the new parameters, optimiser state and the batch loss. */
   readonly step: StepFn<P, S, D>
@@ -297,6 +311,7 @@ export interface FitOptions<P, S, D> {
   readonly stopOnNonFinite?: boolean
 }
 
+/** The record of a `fit`: the loss of every step and epoch, and the validation figures. */
 export interface FitHistory {
   /** The training loss of every step, in order. */
   readonly loss: readonly number[]
@@ -315,6 +330,7 @@ export interface FitHistory {
   readonly bestEpoch?: number
 }
 
+/** The result of `fit`: the parameters and optimiser state, and the history. */
 export interface FitResult<P, S> {
   /** The best parameters with early stopping (and `restoreBest`), else the last. */
   readonly params: P

@@ -132,6 +132,7 @@ export interface ProgressStream {
   readonly columns?: number
 }
 
+/** Shows the progress of a training loop: what `progress` returns and the loop calls. */
 export interface ProgressReporter {
   /** Whether an update after `step` steps in all would be shown now (the loop reads the loss only then). */
   due(step: number): boolean
@@ -143,6 +144,7 @@ export interface ProgressReporter {
   finish(status: ProgressStatus, steps: number): void
 }
 
+/** Options of `progress`: where it writes and its clock. */
 export interface ProgressOptions {
   /** Default: `process.stderr` in Node, else lines to `console.log`. */
   readonly stream?: ProgressStream
