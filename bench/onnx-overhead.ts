@@ -21,7 +21,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { jit, ops, scalar, type Tensor } from '../src/index.ts'
-import { loadOnnxRuntime, onnxruntimeBackend } from '../src/onnx/backend.ts'
+import { loadOnnxRuntime, ORT_TYPES, onnxruntimeBackend } from '../src/onnx/backend.ts'
 import { exportProgram } from '../src/onnx/export.ts'
 import { mlpTraining, rnnTraining } from './peers/adjoint.ts'
 import { median, timeIt } from './peers/measure.ts'
@@ -31,7 +31,6 @@ const json = args.includes('--json')
 const at = args.indexOf('--budget')
 const budgetMs = (at >= 0 ? Number(args[at + 1]) : 5) * 1000
 
-const ORT_TYPES = { f32: 'float32', f64: 'float64', i32: 'int32', bool: 'bool' } as const
 const ort = (await loadOnnxRuntime()) as unknown as {
   Tensor: new (type: string, data: unknown, dims: readonly number[]) => unknown
   InferenceSession: {

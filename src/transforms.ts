@@ -772,14 +772,5 @@ export function traceProgram(
  * makeProgram((x: Tensor<[3]>) => ops.sum(ops.exp(x)))(ops.zeros([3])).toString()
  */
 export function makeProgram<F extends Fn>(f: F): (...args: Args<F>) => Program {
-  return (...given) => {
-    const args = numbersToTensors(given as unknown[])
-    const [leaves, def] = flattenArgs(args, 'makeProgram')
-    const g = flatFunction(f, def, 'makeProgram')
-    return stage(
-      'makeProgram',
-      leaves.map((x) => x.aval),
-      (inputs) => ({ outputs: g.call(inputs), result: null }),
-    ).program
-  }
+  return (...given) => traceProgram(f, given as unknown[], 'makeProgram').program
 }

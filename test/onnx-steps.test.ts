@@ -22,7 +22,7 @@ import {
   valueAndGrad,
   type Tensor,
 } from '../src/index.ts'
-import { loadOnnxRuntime } from '../src/onnx/backend.ts'
+import { loadOnnxRuntime, ORT_TYPES } from '../src/onnx/backend.ts'
 import { encodeModel } from '../src/onnx/proto.ts'
 import { functionToModel } from '../src/onnx/index.ts'
 import { charLm, type CharLmParams } from '../examples/lib/char-lm.ts'
@@ -30,7 +30,6 @@ import { mnistCnn } from '../examples/lib/mnist-cnn.ts'
 import { expectClose, ofLargest } from './lib/close.ts'
 
 const ort = await loadOnnxRuntime().catch(() => null)
-const ORT_TYPES = { f32: 'float32', f64: 'float64', i32: 'int32', bool: 'bool' } as const
 
 /** The step run by ONNX Runtime from its exported model; the model's input and output names; the CPU's outputs. */
 async function exportedAndInterpreted(step: (...args: any[]) => unknown, args: unknown[], argNames: string[]) {

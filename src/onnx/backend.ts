@@ -19,7 +19,7 @@ import {
 } from '../core/backend.ts'
 import type { DType, TypedArray } from '../dtype.ts'
 import type { Program } from '../ir/program.ts'
-import { type Aval, type ConcreteTensor, concrete, formatAval, Tensor } from '../tensor.ts'
+import { type Aval, type ConcreteTensor, concrete, formatAval, sizeOf, Tensor } from '../tensor.ts'
 import { OnnxExportError, programToModel } from './export.ts'
 import { importByName } from '../io/import.ts'
 import { encodeModel } from './proto.ts'
@@ -39,7 +39,8 @@ interface Ort {
   readonly InferenceSession: { create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession> }
 }
 
-const ORT_TYPES: Record<DType, string> = { f32: 'float32', f64: 'float64', i32: 'int32', bool: 'bool' }
+/** ONNX Runtime's names of adjoint's element types (its `Tensor` constructor takes them). */
+export const ORT_TYPES: Record<DType, string> = { f32: 'float32', f64: 'float64', i32: 'int32', bool: 'bool' }
 
 let loading: Promise<Ort> | null = null
 
@@ -118,7 +119,7 @@ class Spare {
     this.free.set(key, list)
   }
 }
-const keyOf = (a: Aval) => `${a.dtype}:${a.shape.reduce((x, y) => x * y, 1)}`
+const keyOf = (a: Aval) => `${a.dtype}:${sizeOf(a.shape)}`
 
 function compile(ort: Ort, program: Program, options: OnnxRuntimeOptions, spare: Spare): Executable {
   let bytes: Uint8Array

@@ -22,6 +22,8 @@
  * rules, checkpoints, nested jitted functions) are inlined: a model runs
  * the function, and has no use for its rules.
  */
+import { isFloat } from '../dtype.ts'
+import { sizeOf } from '../tensor.ts'
 import { type Primitive, primitiveKinds } from '../core/primitive.ts'
 import { type Atom, Literal, Program, type Var } from '../ir/program.ts'
 import { inlineCalls } from '../passes/inline-calls.ts'
@@ -42,14 +44,12 @@ import {
   CODES,
   Graph,
   inAval,
-  isFloatType,
   type Lowering,
   Names,
   OnnxExportError,
   type OnnxType,
   outAval,
   type Rule,
-  sizeOf,
   unaryOp,
   valueInfo,
   where,
@@ -85,7 +85,7 @@ export const rules: { readonly [P in Primitive]: Rule<P> } = {
     const s = g.op1('Sign', [x])
     // The interpreter's sign(NaN) is 0 (NaN is neither > 0 nor < 0).
     return [
-      isFloatType(inAval(eqn).dtype) ? where(g, g.op1('IsNaN', [x]), g.scalar(inAval(eqn).dtype as OnnxType, 0), s) : s,
+      isFloat(inAval(eqn).dtype) ? where(g, g.op1('IsNaN', [x]), g.scalar(inAval(eqn).dtype as OnnxType, 0), s) : s,
     ]
   },
   erf: ({ g }, [x], eqn) => [inAval(eqn).dtype === 'f64' ? erf64(g, x) : g.op1('Erf', [x])],
@@ -93,7 +93,7 @@ export const rules: { readonly [P in Primitive]: Rule<P> } = {
     const from = inAval(eqn).dtype
     const to = eqn.params.dtype
     if (from === to) return [g.op1('Identity', [x])]
-    if (to === 'i32' && isFloatType(from)) return [toI32(g, x, from)]
+    if (to === 'i32' && isFloat(from)) return [toI32(g, x, from)]
     if (to === 'bool' && from !== 'bool') return [g.op1('Not', [g.op1('Equal', [x, g.scalar(from as OnnxType, 0)])])]
     return [cast(g, x, to)]
   },
@@ -113,7 +113,7 @@ export const rules: { readonly [P in Primitive]: Rule<P> } = {
   pow: ({ g }, [a, b], eqn) => {
     const p = g.op1('Pow', [a, b])
     const d = inAval(eqn).dtype
-    if (!isFloatType(d)) return [p]
+    if (!isFloat(d)) return [p]
     const f = d as OnnxType
     const unit = g.op1('Equal', [g.op1('Abs', [a]), g.scalar(f, 1)])
     const wild = g.op1('Or', [g.op1('IsNaN', [b]), g.op1('IsInf', [b])])
@@ -147,7 +147,7 @@ export const rules: { readonly [P in Primitive]: Rule<P> } = {
     if (axes.some((a) => shape[a] === 0))
       return [g.constant(dtype as OnnxType, out.shape, new Array(sizeOf(out.shape)).fill(-Infinity))]
     const m = g.op1('ReduceMax', [x, g.i64(axes)], [attr.int('keepdims', 0)])
-    if (!isFloatType(dtype)) return [m]
+    if (!isFloat(dtype)) return [m]
     const anyNaN = g.op1('ReduceMax', [cast(g, g.op1('IsNaN', [x]), 'i32'), g.i64(axes)], [attr.int('keepdims', 0)])
     return [where(g, cast(g, anyNaN, 'bool'), g.scalar(dtype as OnnxType, NaN), m)]
   },

@@ -140,8 +140,6 @@ export type Rule<P extends Primitive> = (l: Lowering, ins: readonly string[], eq
 export const avalOf = (a: Atom): Aval => a.aval
 export const inAval = (eqn: Eqn, i = 0) => avalOf(eqn.inputs[i])
 export const outAval = (eqn: Eqn, i = 0) => eqn.outputs[i].aval
-export const isFloatType = (d: DType) => d === 'f32' || d === 'f64'
-export const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1)
 
 export const unaryOp =
   (opType: string): Rule<Primitive> =>

@@ -3,8 +3,10 @@
  * dropped (scatter-add), batch axes merged into the indexed one, and a
  * stable argsort with NaN where the interpreter puts it.
  */
+import { isFloat } from '../dtype.ts'
+import { sizeOf } from '../tensor.ts'
 import { attr } from './proto.ts'
-import { cast, type Graph, inAval, isFloatType, type OnnxType, type Rule, sizeOf, where } from './graph.ts'
+import { cast, type Graph, inAval, type OnnxType, type Rule, where } from './graph.ts'
 
 export const clampIndex = (g: Graph, i: string, n: number) =>
   g.op1('Min', [g.op1('Max', [i, g.scalar('i32', 0)]), g.scalar('i32', Math.max(n - 1, 0))])
@@ -130,7 +132,7 @@ export const argsortRule: Rule<'argsort'> = ({ g }, [x], eqn) => {
   const k = g.i64([n])
   const topk = (v: string, largest: boolean) =>
     g.op('TopK', [v, k], [attr.int('axis', axis), attr.int('largest', largest ? 1 : 0), attr.int('sorted', 1)], 2)[1]
-  if (!isFloatType(dtype)) {
+  if (!isFloat(dtype)) {
     const key = dtype === 'bool' ? cast(g, x, 'i32') : x
     return [cast(g, topk(key, descending), 'i32')]
   }

@@ -3,14 +3,16 @@
  * part from them (NaN through max, i32 conversion, log1p, expm1 and erf in
  * f64) or lack them (Threefry-2×32 random bits, in uint32 arithmetic).
  */
+import { isFloat } from '../dtype.ts'
+import { sizeOf } from '../tensor.ts'
 import type { DType } from '../dtype.ts'
 import { THREEFRY_ROTATIONS } from '../primitives/random-bits.ts'
 import { attr } from './proto.ts'
-import { cast, type Graph, inAval, isFloatType, type OnnxType, outAval, type Rule, sizeOf, where } from './graph.ts'
+import { cast, type Graph, inAval, type OnnxType, outAval, type Rule, where } from './graph.ts'
 
 export function maxOf(g: Graph, a: string, b: string, dtype: DType): string {
   const m = g.op1('Max', [a, b])
-  if (!isFloatType(dtype)) return m
+  if (!isFloat(dtype)) return m
   // a + b is NaN where either is, and the larger zero (+0) where both are zeros, as Math.max gives.
   const zero = g.scalar(dtype as OnnxType, 0)
   const both = g.op1('And', [g.op1('Equal', [a, zero]), g.op1('Equal', [b, zero])])
