@@ -469,7 +469,8 @@ export async function paramsToBytes(tree: unknown, metadata?: Readonly<Record<st
 /** `paramsToBytes` as a Blob (application/octet-stream), e.g. for a download link through URL.createObjectURL. */
 export async function paramsToBlob(tree: unknown, metadata?: Readonly<Record<string, string>>): Promise<Blob> {
   const bytes = await paramsToBytes(tree, metadata)
-  return new Blob([bytes], { type: 'application/octet-stream' })
+  // A fresh buffer of the writer's, never shared: what the DOM's Blob asks of its parts.
+  return new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' })
 }
 
 /** Where saved parameters can come from without a file system: bytes, a Blob (a File), or a fetch Response. */

@@ -36,9 +36,9 @@ const untyped = (x: Tensor): AnyT => x as AnyT
 
 /** What attention returns: the context vector of each query, and its weights over the keys. */
 export interface Attended<B extends Dim, Q extends Dim, K extends Dim, V extends Dim, D extends DType = DType> {
-  /** [B, Q, V]: c_q = Σ_k a_{q,k} v_k. */
+  /** The context vectors, [B, Q, V]: c_q = Σ_k a_{q,k} v_k. */
   readonly context: Tensor<[B, Q, V], D>
-  /** [B, Q, K]: a_q, on the simplex over the unmasked keys. */
+  /** The weights, [B, Q, K]: a_q, on the simplex over the unmasked keys. */
   readonly weights: Tensor<[B, Q, K], D>
 }
 
