@@ -128,8 +128,9 @@ const hasTracer = (x: unknown): boolean =>
  * compiled by a backend, and run compiled on each call; the result is a promise.
  *
  * @example
+ * const loss = (w: Tensor<[3]>, x: Tensor<[3]>) => ops.sum(ops.square(ops.sub(w, x)))
  * const step = jit((w: Tensor<[3]>, x: Tensor<[3]>) => ops.sub(w, ops.mul(grad(loss)(w, x), 0.1)))
- * const w1 = await step(w, x)
+ * const w1 = await step(zeros([3]), tensor([1, 2, 3]))
  */
 export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
   if (typeof f !== 'function') throw new TypeError(`jit: expected a function, got ${typeof f}`)

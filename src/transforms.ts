@@ -247,6 +247,8 @@ function unmapped(x: Tensor, main: MainTrace): Tensor | null {
  * `[output, tangent, aux]`.
  *
  * @example
+ * const x = tensor([0, 1, 2])
+ * const v = ones([3])
  * const [y, dy] = jvp((x: Tensor<[3]>) => ops.sin(x), [x], [v]) // dy = cos(x) · v
  */
 export function jvp<F extends Fn>(
@@ -294,6 +296,8 @@ type Linear<F extends Fn, H extends boolean> = ((...tangents: Args<F>) => ValueO
  * cannot hold a boolean), so every argument list stays unambiguous.
  *
  * @example
+ * const x = tensor([0, 1, 2])
+ * const v = ones([3])
  * const [y, fLin] = linearize((x: Tensor<[3]>) => ops.sin(x), x)
  * fLin(v) // cos(x) · v, without recomputing sin
  */
@@ -337,8 +341,10 @@ type Pullback<F extends Fn, H extends boolean> = (cotangent: ValueOf<F, H> | OrN
  * cannot hold a boolean), so every argument list stays unambiguous.
  *
  * @example
+ * const a = tensor([1, 2, 3])
+ * const b = tensor([4, 5, 6])
  * const [y, pullback] = vjp((a: Tensor<[3]>, b: Tensor<[3]>) => ops.mul(a, b), a, b)
- * const [da, db] = pullback(ops.ones([3])) // [b, a]
+ * const [da, db] = pullback(ones([3])) // [b, a]
  */
 export function vjp<F extends Fn>(
   f: F,
@@ -428,8 +434,10 @@ function valueAndGradImpl(f: Fn, argnums: number | readonly number[], hasAux: bo
  * (default 0), with that argument's structure.
  *
  * @example
+ * const x = tensor([1, 2, 3])
  * grad((x: Tensor<[3]>) => ops.sum(ops.square(x)))(x) // 2x
- * grad(loss, { argnums: [0, 1] })(w, b) // [∂loss/∂w, ∂loss/∂b]
+ * const loss = (w: Tensor<[3]>, b: Tensor<[]>) => ops.sum(ops.square(ops.add(ops.mul(w, x), b)))
+ * const [dw, db] = grad(loss, { argnums: [0, 1] })(ones([3]), scalar(0)) // [∂loss/∂w, ∂loss/∂b]
  */
 export function grad<F extends Fn, const A extends number | readonly number[] = 0, H extends boolean = false>(
   f: F,
@@ -446,7 +454,8 @@ export function grad<F extends Fn, const A extends number | readonly number[] = 
  * `[f(...args), grad(f)(...args)]` in one pass.
  *
  * @example
- * const [loss, g] = valueAndGrad(lossFn)(params, batch)
+ * const loss = (w: Tensor<[2]>, x: Tensor<[2]>) => ops.sum(ops.square(ops.sub(w, x)))
+ * const [value, g] = valueAndGrad(loss)(tensor([1, 2]), tensor([0, 0])) // 5, [2, 4]
  */
 export function valueAndGrad<F extends Fn, const A extends number | readonly number[] = 0, H extends boolean = false>(
   f: F,
@@ -543,6 +552,7 @@ function jacobian(name: string, f: Fn, options: JacobianOptions<boolean>, mode: 
  * vmap): shape out.shape + in.shape, for each output leaf and input leaf.
  *
  * @example
+ * const x = tensor([0, 1, 2])
  * jacfwd((x: Tensor<[3]>) => ops.exp(x))(x) // [3, 3]: diag(eˣ)
  */
 export function jacfwd<F extends Fn, H extends boolean = false>(
@@ -557,6 +567,7 @@ export function jacfwd<F extends Fn, H extends boolean = false>(
  * vmap): shape out.shape + in.shape, for each output leaf and input leaf.
  *
  * @example
+ * const x = tensor([0, 1, 2])
  * jacrev((x: Tensor<[3]>) => ops.sum(ops.square(x)))(x) // [3]: 2x
  */
 export function jacrev<F extends Fn, H extends boolean = false>(
@@ -571,6 +582,7 @@ export function jacrev<F extends Fn, H extends boolean = false>(
  * in.shape for a scalar f; with a list of argnums, blocks `h[i][j]`.
  *
  * @example
+ * const x = tensor([0, 1, 2])
  * hessian((x: Tensor<[3]>) => ops.sum(ops.pow(x, 3)))(x) // [3, 3]: diag(6x)
  */
 export function hessian<F extends Fn, H extends boolean = false>(
@@ -584,6 +596,8 @@ export function hessian<F extends Fn, H extends boolean = false>(
  * Hessian-vector product H(primals)·tangents, as jvp(grad(f)): never forms H.
  *
  * @example
+ * const x = tensor([0, 1, 2])
+ * const v = ones([3])
  * hvp((x: Tensor<[3]>) => ops.sum(ops.pow(x, 3)), [x], [v]) // 6x · v
  */
 export function hvp<F extends Fn>(f: F, primals: Args<F>, tangents: Args<F>): Parameters<F>[0] {
@@ -654,7 +668,9 @@ function expandAxes(what: string, spec: unknown, def: TreeDef, at: string): (num
  * output is then broadcast to a new leading axis of that size).
  *
  * @example
- * vmap((x: Tensor<[3]>) => ops.sum(x))(xs) // xs [B, 3] → [B]
+ * const xs = tensor([[1, 2, 3], [4, 5, 6]])
+ * const w = tensor([1, 0, -1])
+ * vmap((x: Tensor<[3]>) => ops.sum(x))(xs) // xs [2, 3] → [2]
  * vmap((x: Tensor<[3]>, w: Tensor<[3]>) => ops.mul(x, w), [0, null])(xs, w) // w not mapped
  */
 export function vmap<F extends Fn>(

@@ -41,14 +41,22 @@
  * The checker is checked on a planted markdown file: of its blocks, exactly
  * the wrong ones must be reported, each at its own line.
  */
-import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type CheckedModule,
+  EXPECTED_ERROR,
+  type Failure,
+  format,
+  moduleFolder,
+  prepare,
+  root,
+  runEach,
+  type SourceLine,
+  typeCheck,
+} from './lib/checked-modules.ts'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const TSC = join(root, 'node_modules/typescript/bin/tsc')
 const CHECKED_LANGUAGES = new Set(['ts', 'typescript', 'js'])
 
 /** One fenced block as it stands in its markdown file. */
@@ -67,32 +75,11 @@ interface Block {
   readonly noCheck: string | undefined
 }
 
-interface SourceLine {
-  readonly text: string
-  /** The line in the markdown file (1-based). */
-  readonly line: number
-}
-
-/** A module to check: one block, or a block with the blocks it continues. */
-interface Unit {
-  readonly id: string
+/** A module to check: one block, or a block with the blocks it continues; located at the last one. */
+interface Unit extends CheckedModule {
   /** The block the unit is named after (the last one). */
   readonly block: Block
-  readonly language: 'ts' | 'js'
-  /** The module's lines, each mapped to its markdown line. */
-  readonly lines: readonly SourceLine[]
-  readonly expected: ReadonlyMap<number, string>
-  readonly run: boolean
 }
-
-/** A failed check, located in the markdown. */
-interface Failure {
-  readonly file: string
-  readonly line: number
-  readonly message: string
-}
-
-const format = (f: Failure): string => `${f.file}:${f.line}: ${f.message}`
 
 /** The HTML comments that end on the lines right above `index`, with the line each starts on. */
 function markersAbove(lines: readonly string[], index: number): { text: string; line: number }[] {
@@ -175,8 +162,6 @@ function extractBlocks(file: string, markdown: string): Block[] {
   return blocks
 }
 
-const EXPECTED_ERROR = /\/\/\s*does not compile\b(?::\s*"([^"]*)")?/
-
 /** The modules to check: each checked block, joined to the blocks it continues. */
 function unitsOf(blocks: readonly Block[]): Unit[] {
   const units: Unit[] = []
@@ -204,143 +189,18 @@ function unitsOf(blocks: readonly Block[]): Unit[] {
     if (chain.some((b) => b.language !== block.language))
       throw new Error(`${block.file}:${block.line}: a continues block is in another language than the block before it`)
     const id = `b${units.length}_${block.file.replace(/[^\w]+/g, '_')}_${block.line}`
-    units.push({ id, block, language: block.language, lines, expected, run: block.run })
+    units.push({
+      id,
+      block,
+      file: block.file,
+      line: block.line,
+      language: block.language,
+      lines,
+      expected,
+      run: block.run,
+    })
   }
   return units
-}
-
-/** The compiler options of tsconfig.json, less what concerns emitting. */
-function compilerOptions(): Record<string, unknown> {
-  const config = JSON.parse(readFileSync(join(root, 'tsconfig.json'), 'utf8')) as {
-    compilerOptions: Record<string, unknown>
-  }
-  const { outDir: _outDir, rootDir: _rootDir, declaration: _declaration, ...options } = config.compilerOptions
-  return { ...options, noEmit: true, allowJs: true, checkJs: true }
-}
-
-/** The file a unit is checked from, in the folder `prepare` fills. */
-const checkedFile = (unit: Unit): string => `${unit.id}.${unit.language}`
-
-/**
- * Writes every unit and two compiler configurations: tsconfig.json, for the check, maps 'adjoint' and
- * 'adjoint/laws' to the sources; tsconfig.run.json gives the runs the same options (verbatimModuleSyntax
- * keeps an import that only names things, so a missing export fails there too).
- */
-function prepare(units: readonly Unit[], dir: string): void {
-  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n')
-  for (const unit of units) writeFileSync(join(dir, checkedFile(unit)), `${unit.lines.map((l) => l.text).join('\n')}\n`)
-  const paths = { adjoint: [join(root, 'index.ts')], 'adjoint/laws': [join(root, 'laws/index.ts')] }
-  const check = { compilerOptions: { ...compilerOptions(), paths }, files: units.map(checkedFile) }
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(check, null, 2))
-  writeFileSync(join(dir, 'tsconfig.run.json'), JSON.stringify({ compilerOptions: compilerOptions() }, null, 2))
-}
-
-const DIAGNOSTIC = /^(.+?)\((\d+),(\d+)\): error (TS\d+): (.*)$/
-
-/**
- * Type-checks the units `prepare` wrote in one compiler run; the failures, located in the markdown. An
- * error outside the blocks (in the library itself, or in the configuration) is a failure too.
- */
-async function typeCheck(units: readonly Unit[], dir: string): Promise<Failure[]> {
-  const { code, output } = await spawnCollect(process.execPath, [TSC, '-p', 'tsconfig.json', '--pretty', 'false'], dir)
-  const diagnostics: { file: string; line: number; message: string }[] = []
-  for (const text of output.split('\n')) {
-    const m = DIAGNOSTIC.exec(text)
-    if (m !== null) diagnostics.push({ file: m[1], line: Number(m[2]), message: `${m[4]}: ${m[5]}` })
-    else if (/^\s/.test(text) && diagnostics.length > 0) diagnostics[diagnostics.length - 1].message += `\n${text}`
-    else if (text.trim() !== '') diagnostics.push({ file: 'tsc', line: 0, message: text })
-  }
-  if (code !== 0 && diagnostics.length === 0) diagnostics.push({ file: 'tsc', line: 0, message: `exit ${code}` })
-  const files = new Set(units.map(checkedFile))
-  const failures: Failure[] = diagnostics.filter((d) => !files.has(d.file))
-  for (const unit of units) {
-    const own = diagnostics.filter((d) => d.file === checkedFile(unit))
-    for (const [line, text] of unit.expected) {
-      const at = own.filter((d) => d.line === line)
-      const where = unit.lines[line - 1]
-      if (at.length === 0)
-        failures.push({ file: unit.block.file, line: where.line, message: 'marked "does not compile", but compiles' })
-      else if (!at.some((d) => d.message.includes(text)))
-        failures.push({
-          file: unit.block.file,
-          line: where.line,
-          message: `does not compile, but not with "${text}":\n${at.map((d) => d.message).join('\n')}`,
-        })
-    }
-    for (const d of own) {
-      if (unit.expected.has(d.line)) continue
-      const where = unit.lines[d.line - 1]
-      failures.push({ file: unit.block.file, line: where?.line ?? unit.block.line, message: d.message })
-    }
-  }
-  // One line checked in two units (a block and the block continuing it) is reported once.
-  const seen = new Set<string>()
-  return failures
-    .filter((f) => !seen.has(format(f)) && seen.add(format(f)))
-    .sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line)
-}
-
-const entryUrls: Readonly<Record<string, string>> = {
-  adjoint: pathToFileURL(join(root, 'index.ts')).href,
-  'adjoint/laws': pathToFileURL(join(root, 'laws/index.ts')).href,
-}
-
-/** A unit as a runnable module: the imports of the package point at its sources, lines that do not compile are left out. */
-function runnable(unit: Unit): string {
-  return unit.lines
-    .map((l, k) =>
-      unit.expected.has(k + 1)
-        ? ''
-        : l.text.replace(
-            /(\bfrom\s*|\bimport\s*\(?\s*)(['"])(adjoint(?:\/laws)?)\2/g,
-            (_whole, before: string, _quote, name: string) => `${before}'${entryUrls[name]}'`,
-          ),
-    )
-    .join('\n')
-}
-
-/** Runs every unit marked run, at most two at a time; the ones that fail, with the end of their output. */
-async function runUnits(units: readonly Unit[], dir: string): Promise<Failure[]> {
-  const queue = units.filter((u) => u.run)
-  const failures: Failure[] = []
-  const worker = async () => {
-    for (let unit = queue.shift(); unit !== undefined; unit = queue.shift()) {
-      const file = join(dir, `${unit.id}.run.${unit.language === 'js' ? 'mjs' : 'mts'}`)
-      writeFileSync(file, `${runnable(unit)}\n`)
-      const { code, output } = await spawnCollect(process.execPath, ['--import', 'tsx', file], dir, {
-        ADJOINT_BACKEND: 'cpu',
-        TSX_TSCONFIG_PATH: join(dir, 'tsconfig.run.json'),
-      })
-      if (code !== 0)
-        failures.push({
-          file: unit.block.file,
-          line: unit.block.line,
-          message: `the block exits with ${code}:\n${output.trim().split('\n').slice(-15).join('\n')}`,
-        })
-    }
-  }
-  await Promise.all([worker(), worker()])
-  return failures.sort((a, b) => format(a).localeCompare(format(b)))
-}
-
-function spawnCollect(
-  command: string,
-  args: readonly string[],
-  cwd: string,
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, timeout: 60_000 })
-    let output = ''
-    child.stdout.on('data', (d: Buffer) => {
-      output += d.toString()
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      output += d.toString()
-    })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, output }))
-  })
 }
 
 /** README.md and every markdown file under docs/. */
@@ -430,13 +290,12 @@ describe('the code blocks of README.md and docs/*.md', () => {
   let typeFailures: Failure[] = []
   let runFailures: Failure[] = []
   beforeAll(async () => {
-    mkdirSync(join(root, 'node_modules/.cache'), { recursive: true })
     // Inside the repository, so that the blocks resolve node_modules (the type packages, fast-check) as a user's would.
-    dir = mkdtempSync(join(root, 'node_modules/.cache/readme-blocks-'))
+    dir = moduleFolder('readme-blocks-')
     documented = documentation().flatMap((file) => extractBlocks(file, readFileSync(join(root, file), 'utf8')))
     const units = unitsOf([...documented, ...extractBlocks('planted.md', PLANTED)])
     prepare(units, dir)
-    const [types, runs] = await Promise.all([typeCheck(units, dir), runUnits(units, dir)])
+    const [types, runs] = await Promise.all([typeCheck(units, dir), runEach(units, dir)])
     typeFailures = types
     runFailures = runs
   }, 120_000)

@@ -32,6 +32,7 @@ export interface Untied<A extends unknown[], R> {
  * gradient.
  *
  * @example
+ * const w = scalar(3)
  * const u = untie((w: Tensor<[]>) => ops.mul(w, w))
  * u(w).copies // 2: w is used twice
  */

@@ -76,6 +76,7 @@ export type DenseParams<I extends number, O extends number> = { readonly w: Tens
  *
  * @example
  * const layer = nn.dense(784, 10)
+ * const x = zeros([32, 784])
  * const y = layer.apply(layer.init(random.key(0)), x) // x [B, 784] → y [B, 10]
  */
 export function dense<const I extends number, const O extends number>(
@@ -230,7 +231,9 @@ export interface EmbeddingLayer<V extends number, E extends number> {
  * The table starts uniform on [−0.05, 0.05] unless `init` says otherwise.
  *
  * @example
- * nn.embedding(1000, 64).apply(params, ids) // ids [B, T] (i32) → [B, T, 64]
+ * const embed = nn.embedding(1000, 64)
+ * const ids = tensor([[1, 2, 3]], { dtype: 'i32' })
+ * embed.apply(embed.init(random.key(0)), ids) // ids [B, T] (i32) → [B, T, 64]
  */
 export function embedding<const V extends number, const E extends number>(
   vocab: V,
@@ -442,7 +445,8 @@ export interface BatchNormLayerOptions {
  *
  * @example
  * const bn = nn.batchNorm(16)
- * const [y, state] = bn.forward(params, bn.initState(), x, nn.training())
+ * const x = random.normal(random.key(1), [8, 16])
+ * const [y, state] = bn.forward(bn.init(random.key(0)), bn.initState(), x, nn.training())
  */
 export function batchNorm<const C extends number>(
   features: C,

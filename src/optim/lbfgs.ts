@@ -57,7 +57,9 @@ export function twoLoop<P extends Tree>(g: P, s: readonly P[], y: readonly P[], 
  * two-loop recursion, and a backtracking line search.
  *
  * @example
- * const { params } = await optim.minimize(optim.lbfgs(loss), params0, { maxIters: 100 })
+ * const target = tensor([1, 2])
+ * const loss = (w: Tensor<[2]>) => ops.sum(ops.square(ops.sub(w, target)))
+ * const { params } = await optim.minimize(optim.lbfgs(loss), zeros([2]), { maxIters: 100 }) // ≈ target
  */
 export function lbfgs(f: Objective, options: LbfgsOptions = {}): Minimiser<LbfgsState> {
   const what = 'lbfgs'

@@ -97,9 +97,8 @@ function scanLength(xs: readonly Tensor[], paths: readonly string[], length: num
  * whatever the length; grad of a scan is one forward and one reverse scan.
  *
  * @example
- * // cumulative sums: [6, [1, 3, 6]]
- * const step = (c: Tensor<[]>, x: Tensor<[]>) => [ops.add(c, x), ops.add(c, x)] as const
- * const [total, sums] = scan(step, ops.scalar(0), ops.tensor([1, 2, 3]))
+ * // cumulative sums: total 6, sums [1, 3, 6]
+ * const [total, sums] = scan((c, x) => [ops.add(c, x), ops.add(c, x)] as const, scalar(0), tensor([1, 2, 3]))
  */
 export function scan<C, X = null, Y = null, const N extends number = number>(
   f: (carry: C, x: Unstacked<X>) => readonly [NoInfer<C>, Y],
