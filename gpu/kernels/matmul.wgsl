@@ -13,6 +13,10 @@
 //   {{A_ELEMENT}} {{B_ELEMENT}}  f32, or vec4<f32> when the operand is not read SCALAR
 //   {{EPILOGUE_DECLARATIONS}}    bindings (from 3 on) and helpers used by the epilogue
 //   {{EPILOGUE_BODY}}            the body of `epilogue`, or `return acc;`
+//   {{HAS_EPILOGUE}}             true when there is an epilogue or a second output
+//   {{C_VEC4}} {{C_ELEMENT}}     whether C is written four columns at a time, and its element type
+//   {{C_FROM_QUAD}}              `q` where C's element is a vec4, `q.x` where it is an f32
+//   {{COL_GROUP}}                adjacent columns in each group of an invocation's columns (4 or 1)
 //   {{ALSO_DECLARATION}}         a second output ALSO, laid out as C (or nothing)
 //   {{ALSO_STORE}}               the statement storing v at element i of ALSO (or nothing)
 //   {{STEP_DECLARATION}}         inside a loop: the uniform that holds where buffers start
@@ -86,10 +90,15 @@ alias AElement = {{A_ELEMENT}};
 alias BElement = {{B_ELEMENT}};
 @group(0) @binding(0) var<storage, read> A: array<AElement>;
 @group(0) @binding(1) var<storage, read> B: array<BElement>;
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+// C is written a vec4 of four adjacent columns at a time where they come in groups of four
+// (B read ALONG_MN, N and C's start multiples of 4); else one f32 at a time.
+const C_VEC4 = {{C_VEC4}};
+alias CElement = {{C_ELEMENT}};
+@group(0) @binding(2) var<storage, read_write> C: array<CElement>;
 
-// Columns of one invocation come in groups of COL_GROUP adjacent columns.
-const COL_GROUP = select(1u, 4u, B_READ == ALONG_MN);
+// Columns of one invocation come in groups of COL_GROUP adjacent columns: 4 where COLS allows it
+// (B read ALONG_MN needs it; C is then stored four columns at a time where N allows), else 1.
+const COL_GROUP = {{COL_GROUP}}u;
 // Steps of k taken four at a time; the rest (only when no operand is read along k) one at a time.
 const K_MAIN = K / 4u * 4u;
 // Elements between consecutive k of one row of op(A) and one column of op(B), in storage.
@@ -99,6 +108,8 @@ const B_K_STEP = select(N, 1u, TRANS_B);
 const LAST_ROW_QUAD = max(M, 4u) - 4u;
 const LAST_COL_QUAD = max(N, 4u) - 4u;
 
+// Whether an epilogue runs over the block after it is stored (at the end of main).
+const HAS_EPILOGUE = {{HAS_EPILOGUE}};
 {{EPILOGUE_DECLARATIONS}}
 {{ALSO_DECLARATION}}
 {{STEP_DECLARATION}}
@@ -106,6 +117,23 @@ const LAST_COL_QUAD = max(N, 4u) - 4u;
 // The value stored at C[b, row, col] for the product acc.
 fn epilogue(acc: f32, b: u32, row: u32, col: u32) -> f32 {
   {{EPILOGUE_BODY}}
+}
+
+// A vec4 as C's element (the identity where C is vec4s; its first lane, never used, where C is f32s,
+// so that both branches on C_VEC4 type-check), and element j of C, whichever way it is declared.
+fn fromQuad(q: vec4<f32>) -> CElement { return {{C_FROM_QUAD}}; }
+fn loadC(j: u32) -> f32 {
+  if (C_VEC4) { return vec4<f32>(C[j / 4u])[j % 4u]; }
+  return vec4<f32>(C[j]).x;
+}
+fn storeC(j: u32, v: f32) {
+  if (C_VEC4) {
+    var q = vec4<f32>(C[j / 4u]);
+    q[j % 4u] = v;
+    C[j / 4u] = fromQuad(q);
+  } else {
+    C[j] = CElement(v);
+  }
 }
 
 // Operands read ALONG_K: op(A)[row0 + r, k + j] = quad[r][j] for j < 4 (and
@@ -211,18 +239,45 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
   }
 
+  // The block as computed; the epilogue and the second output follow in a loop of their own.
   let c0 = b * M * N;
   for (var r = 0u; r < ROWS; r++) {
     let row = row0 + r;
     if (row < M) {
-      for (var c = 0u; c < COLS; c++) {
-        let col = col0 + (c / COL_GROUP) * WX * COL_GROUP + c % COL_GROUP;
-        if (col < N) {
-          let i = c0 + row * N + col;
-          let v = epilogue(acc[r][c], b, row, col);
-          C[{{OFFSET_C}} + i] = v;
-          {{ALSO_STORE}}
+      if (C_VEC4) {
+        for (var s = 0u; s < COLS / 4u; s++) {
+          let col = col0 + s * WX * 4u;
+          if (col < N) {
+            let q = vec4<f32>(acc[r][4u * s], acc[r][4u * s + 1u], acc[r][4u * s + 2u], acc[r][4u * s + 3u]);
+            C[({{OFFSET_C}} + c0 + row * N + col) / 4u] = fromQuad(q);
+          }
         }
+      } else {
+        for (var c = 0u; c < COLS; c++) {
+          let col = col0 + (c / COL_GROUP) * WX * COL_GROUP + c % COL_GROUP;
+          if (col < N) { C[{{OFFSET_C}} + c0 + row * N + col] = CElement(acc[r][c]); }
+        }
+      }
+    }
+  }
+  // The epilogue, over the block just stored, in a loop whose trip count the
+  // shader compiler cannot see (arrayLength is never 0: a binding holds at
+  // least one element), so that it stays a loop. Unrolled into the stores
+  // above, each of the block's elements would carry its own copy of the
+  // epilogue's loads, and llvmpipe's compile time grows with that code: an
+  // epilogue reading two buffers made a 16×16 kernel take 5 s to compile on a
+  // cold shader cache, against 0.8 s without, and 1 s split off like this.
+  if (HAS_EPILOGUE) {
+    let elements = select(ROWS * COLS, 0u, arrayLength(&C) == 0u);
+    for (var e = 0u; e < elements; e++) {
+      let row = row0 + e / COLS;
+      let c = e % COLS;
+      let col = col0 + (c / COL_GROUP) * WX * COL_GROUP + c % COL_GROUP;
+      if (row < M && col < N) {
+        let i = c0 + row * N + col;
+        let v = epilogue(loadC({{OFFSET_C}} + i), b, row, col);
+        storeC({{OFFSET_C}} + i, v);
+        {{ALSO_STORE}}
       }
     }
   }
