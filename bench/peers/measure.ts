@@ -60,7 +60,14 @@ export const VAE = { input: 784, hidden: 400, latent: 20, batch: 100, lr: 1e-3 }
  */
 export const GAN = { latent: 16, hidden: 128, data: 2, batch: 256, lr: 1e-3, beta1: 0.5, slope: 0.2 } as const
 
-export type Unit = 'GFLOP/s' | 'samples/s' | 'steps/s' | 'dispatches/step' | 'submissions/step' | 'ms/step'
+export type Unit =
+  | 'GFLOP/s'
+  | 'samples/s'
+  | 'steps/s'
+  | 'dispatches/step'
+  | 'submissions/step'
+  | 'ms/step'
+  | 'ms, first call'
 
 /** One line of output: `{"workload","system","backend","value","unit"}`. */
 export interface Row {

@@ -3,7 +3,7 @@
  * and prints the median figures.
  *
  *   npx tsx bench/peers/run.ts [--json] [--only tfjs-webgpu,jaxjs-wasm,...]
- *                              [--workloads matmul,mlp,rnn,rbm,vae,gan] [--budget 20] [--timeout 150]
+ *                              [--workloads matmul,mlp,rnn,rbm,vae,gan] [--budget 20] [--timeout 150] [--cold]
  *
  * Without --workloads every workload runs. A peer that has no implementation
  * of a workload (the optional rbmStep, vaeStep, ganStep of `Workloads`)
@@ -19,13 +19,19 @@
  * submissions (navigator.ts wraps GPUComputePassEncoder.dispatchWorkgroups and
  * GPUQueue.submit) and reports the median count.
  *
+ * Each child is a fresh process, so its first call is a cold start: the row
+ * "ms, first call" is that call's time (tracing, compiling and building GPU
+ * pipelines included). --cold disables Mesa's shader cache in the children
+ * (MESA_SHADER_CACHE_DISABLE=true), which is what a fresh machine and CI see;
+ * without it a second run finds the shaders compiled by the first.
+ *
  * Output: a table (on stdout; on stderr with --json) and, with --json, one
  * JSON object per line on stdout:
  *   {"workload","system","backend","value","unit"} (+ "note" when there is one)
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { MATMUL_N, MLP, median, rate, timeIt, type Row, type Workloads } from './measure.ts'
+import { MATMUL_N, MLP, median, rate, timeIt, type Row, type Unit, type Workloads } from './measure.ts'
 
 type WorkloadName = Row['workload']
 const WORKLOADS: readonly WorkloadName[] = ['matmul', 'mlp', 'rnn', 'rbm', 'vae', 'gan']
@@ -153,12 +159,18 @@ interface Outcome {
   stderrTail: string
 }
 
-function runChild(peerId: string, workload: WorkloadName, budgetS: number, timeoutS: number): Promise<Outcome> {
+function runChild(
+  peerId: string,
+  workload: WorkloadName,
+  budgetS: number,
+  timeoutS: number,
+  cold: boolean,
+): Promise<Outcome> {
   const self = fileURLToPath(import.meta.url)
   return new Promise((resolve) => {
     const proc = spawn(process.execPath, [...process.execArgv, self, '--child', peerId, workload, String(budgetS)], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: process.env,
+      env: cold ? { ...process.env, MESA_SHADER_CACHE_DISABLE: 'true' } : process.env,
     })
     const msgs: Msg[] = []
     let buf = ''
@@ -241,12 +253,17 @@ function rowsFor(spec: PeerSpec, workload: WorkloadName, o: Outcome, timeoutS: n
   } else {
     rows.push({ ...base, value: null, unit, note: note ?? 'no call finished' })
   }
+  // The first call in this fresh process: tracing, compiling and (on a GPU) building pipelines included.
+  if (warmups.length > 0) rows.push({ ...base, value: warmups[0].ms, unit: FIRST_CALL })
   if (spec.gpu && samples.length > 0 && samples[0].dispatches !== undefined) {
     rows.push({ ...base, value: median(samples.map((s) => s.dispatches ?? 0)), unit: 'dispatches/step' })
     rows.push({ ...base, value: median(samples.map((s) => s.submissions ?? 0)), unit: 'submissions/step' })
   }
   return rows
 }
+
+/** The unit of the first-call rows. */
+const FIRST_CALL: Unit = 'ms, first call'
 
 function fmt(v: number | null, unit: string): string {
   if (v === null) return '—'
@@ -281,6 +298,7 @@ async function parent(args: string[]): Promise<void> {
   const workloads = (arg(args, '--workloads')?.split(',').filter(Boolean) ?? WORKLOADS) as WorkloadName[]
   const budgetS = Number(arg(args, '--budget') ?? 20)
   const timeoutS = Number(arg(args, '--timeout') ?? 150)
+  const cold = args.includes('--cold')
   for (const w of workloads)
     if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}; known: ${WORKLOADS.join(', ')}`)
   const peers = only ? PEERS.filter((p) => only.includes(p.id)) : PEERS
@@ -312,7 +330,7 @@ async function parent(args: string[]): Promise<void> {
         ]
       } else {
         log(`… ${spec.id} ${workload}`)
-        const o = await runChild(spec.id, workload, budgetS, timeoutS)
+        const o = await runChild(spec.id, workload, budgetS, timeoutS, cold)
         newRows = rowsFor(spec, workload, o, timeoutS, report)
         if (newRows[0].note?.startsWith('unavailable')) unavailable = newRows[0].note
       }
@@ -329,6 +347,11 @@ async function parent(args: string[]): Promise<void> {
   out('')
   out(table(rows))
   out('')
+  out(
+    cold
+      ? "First calls with Mesa's shader cache disabled (--cold: MESA_SHADER_CACHE_DISABLE=true), as on a fresh machine."
+      : "First calls with the shader caches as they are (--cold disables Mesa's, as on a fresh machine).",
+  )
   for (const r of reports) {
     if (!r.describe) continue
     const losses = Object.entries(r.losses)

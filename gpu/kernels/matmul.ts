@@ -36,10 +36,19 @@
  * - A block stored one f32 at a time took 0.7–1.5 s. Stored four columns at
  *   a time, vec4 by vec4, it takes 0.3–0.6 s.
  *
- * The step's first call fell from 18 s to 4.3–5.3 s (the RNN step's from
- * 14 s to 2.2–3.3 s). Steady-state speed is unchanged within the noise:
- * 1024³ at 21.0 against 15.5 GFLOP/s, MLP 6,869 against 7,642 samples/s, RNN
- * 43.0 against 44.5 steps/s, one run each on a shared machine.
+ * - A 16×16 block still compiles in 0.3–0.6 s, against 0.1–0.2 s for 8×8.
+ *   Small products over a short k therefore take 8×8 blocks
+ *   (`SMALL_PRODUCT`, below); at those sizes they run as fast.
+ *
+ * The MLP step's first call fell from 18 s to 1.9–2.0 s, and the RNN
+ * step's from 14 s to 1.9 s. TF.js webgpu takes 1.6 and 1.5 s
+ * (`npx tsx bench/peers/run.ts --cold`).
+ *
+ * Steady-state speed is unchanged within the noise (one run each, on a
+ * shared machine):
+ * - 1024³: 21.0 against 15.5 GFLOP/s;
+ * - MLP: 8,756–10,583 against 6,276–9,524 samples/s;
+ * - RNN: 44–63 against 43–76 steps/s.
  */
 
 import { MATMUL_WGSL } from './sources.ts'
@@ -257,6 +266,11 @@ const WORKGROUP_INVOCATIONS = 32
 /** Fewer workgroups than this leave cores idle; tiles shrink until there are enough. */
 const MIN_WORKGROUPS = 4
 const BLOCKS = [16, 8, 4, 2, 1]
+/**
+ * Below this many multiply-adds, over a short k, blocks are at most 8×8: a 16×16 block compiles in 2–3 times the
+ * time on a cold cache (0.3–0.6 s against 0.1–0.2 s per kernel on llvmpipe) and ran no faster at these sizes.
+ */
+const SMALL_PRODUCT = 2 ** 26
 
 /** From this many steps of k, an invocation's work outweighs the parallelism that smaller blocks would buy. */
 const LONG_K = 512
@@ -277,13 +291,16 @@ const LONG_K = 512
  * fewer invocations per workgroup beat smaller blocks (same loop, µs per
  * dispatch): 32×128×128 145 in 4×8 blocks and 8×4 workgroups → 124 in 8×8 and
  * 8×2 (with Bᵀ 153 → 124), 16×128×128 168 → 108, 64×64×64 112 → 104,
- * 128×10×256 403 → 254, 32×32×32 95 → 86.
+ * 128×10×256 403 → 254, 32×32×32 95 → 86. Products under `SMALL_PRODUCT`
+ * multiply-adds over a short k take blocks of at most 8×8, which compile
+ * two to three times faster on a cold cache.
  */
 export function chooseMatmulTile(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'>): MatmulTile {
   const { batch, m, n, k } = spec
   const fits = (size: number, block: number) => Math.ceil(size / block) * block <= 1.25 * size
-  let cols = BLOCKS.find((b) => b <= n && fits(n, b)) ?? 1
-  let rows = BLOCKS.find((b) => b <= m && fits(m, b)) ?? 1
+  const cap = m * n * k <= SMALL_PRODUCT && k < LONG_K ? 8 : 16
+  let cols = BLOCKS.find((b) => b <= cap && b <= n && fits(n, b)) ?? 1
+  let rows = BLOCKS.find((b) => b <= cap && b <= m && fits(m, b)) ?? 1
   let maxWy = WORKGROUP_INVOCATIONS
   const shape = (): MatmulTile => {
     const wx = Math.min(8, Math.ceil(n / cols))
