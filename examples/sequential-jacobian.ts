@@ -29,7 +29,7 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cpuBackend, jacrev, jit, ops, plot, random, type Tensor } from '../index.ts'
+import { defaultBackend, jacrev, jit, ops, plot, random, type Tensor } from '../index.ts'
 import { elman, orthogonal, scan, type ElmanParams } from '../src/recurrent/index.ts'
 import {
   decoded,
@@ -56,8 +56,8 @@ const outDir = outPath('sequential-jacobian')
 const started = performance.now()
 
 const model = seq2seq({ symbols: SYMBOLS, maxLength: MAX_LENGTH, embed: 8, encoder: 16, decoder: 32, attention: 16 })
-// The CPU interpreter, for the reason examples/seq2seq-attention.ts gives (WebGPU's compile time, at this size).
-const backend = cpuBackend()
+// The default backend, as in examples/seq2seq-attention.ts (which gives the times).
+const backend = await defaultBackend()
 const [initKey, trainKey, testKey] = random.split(random.key(2015), 3)
 const text = symbolText
 
