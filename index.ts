@@ -8,6 +8,6 @@ import { registerBackend } from './src/core/index.ts'
 import { webgpuBackend } from './gpu/index.ts'
 
 export * from './src/index.ts'
-export { webgpuBackend, DeviceTensor, type WebGpuBackend } from './gpu/index.ts'
+export { webgpuBackend, DeviceTensor, type WebGpuBackend, type DeviceOptions } from './gpu/index.ts'
 
 registerBackend('webgpu', () => webgpuBackend(), 10)

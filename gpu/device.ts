@@ -32,6 +32,7 @@ export function submit(context: GpuContext, commands: readonly GPUCommandBuffer[
   context.submissions++
 }
 
+/** The options of `webgpuBackend`: which Dawn backend to try first in Node. */
 export interface DeviceOptions {
   /** Dawn backend to try first in Node ('vulkan', 'opengles', …); ADJOINT_WEBGPU_BACKEND sets it too. */
   readonly backend?: string

@@ -43,7 +43,7 @@ export const STAGES = [
     about:
       'Immutable tensors whose shape and dtype are part of their type, their constructors, and the run-time shapes and codecs that check data from outside.',
     names: words(
-      'Tensor ConcreteTensor Aval DType FloatDType Dim Shape RuntimeShape tensor scalar zeros ones full arange eye shape tensorCodec tensorRecord decodeTensor formatDecodeError',
+      'Tensor ConcreteTensor Aval DType FloatDType TypedArray Dim Shape RuntimeShape tensor scalar zeros ones full arange eye shape tensorCodec tensorRecord decodeTensor formatDecodeError',
     ),
   },
   {
@@ -57,7 +57,7 @@ export const STAGES = [
     about:
       'Functions of functions: forward mode (`jvp`, `linearize`), reverse mode (`vjp`, `grad`), `vmap`, Jacobians and Hessians, parameter tying (`untie`), custom derivatives and rematerialisation; `makeProgram` shows the program a function traces to.',
     names: words(
-      'jvp linearize vjp grad valueAndGrad jacfwd jacrev hessian hvp vmap makeProgram untie customJvp customVjp checkpoint remat savedResiduals SavedResiduals',
+      'jvp linearize vjp grad valueAndGrad GradOptions jacfwd jacrev hessian hvp JacobianOptions vmap VmapOptions InAxes AxisTree makeProgram untie Untied customJvp customVjp checkpoint remat savedResiduals SavedResiduals',
     ),
   },
   {
@@ -79,9 +79,9 @@ export const STAGES = [
   {
     title: 'Compilation and backends',
     about:
-      '`jit` traces a function once per input shape and runs the program on a backend: WebGPU where an adapter exists, the CPU interpreter otherwise, or one registered by name.',
+      '`jit` traces a function once per input shape and runs the program on a backend: WebGPU on a hardware adapter, else ONNX Runtime, else WebGPU on a software adapter, else the CPU interpreter; or one registered by name.',
     names: words(
-      'jit JitOptions Jitted Backend Executable ExecutableStats registerBackend setBackend defaultBackend cpuBackend webgpuBackend WebGpuBackend DeviceTensor DeviceLostError UnsupportedProgramError',
+      'jit JitOptions Jitted Backend Executable ExecutableStats registerBackend setBackend defaultBackend cpuBackend webgpuBackend WebGpuBackend DeviceOptions DeviceTensor DeviceLostError UnsupportedProgramError',
     ),
   },
   {

@@ -3,6 +3,7 @@ export type DType = 'f32' | 'f64' | 'i32' | 'bool'
 /** The floating-point dtypes, the only ones that carry derivatives. */
 export type FloatDType = 'f32' | 'f64'
 
+/** The arrays a tensor's data comes back in: Float32Array, Float64Array, Int32Array, or Uint8Array (bool). */
 export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array
 
 export const isFloat = (d: DType): d is FloatDType => d === 'f32' || d === 'f64'

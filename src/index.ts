@@ -3,7 +3,7 @@
  * tensors; derivatives as program transforms.
  */
 export { Tensor, ConcreteTensor, type Aval } from './tensor.ts'
-export type { DType, FloatDType } from './dtype.ts'
+export type { DType, FloatDType, TypedArray } from './dtype.ts'
 export type { Dim, Shape, RuntimeShape } from './shape/types.ts'
 export * as ops from './ops/index.ts'
 /** The primitives one by one, strict (no broadcasting, no dtype promotion): what `ops` calls after checking. */
@@ -23,8 +23,13 @@ export {
   hvp,
   vmap,
   makeProgram,
+  type GradOptions,
+  type JacobianOptions,
+  type VmapOptions,
+  type InAxes,
+  type AxisTree,
 } from './transforms.ts'
-export { untie } from './ad/tie.ts'
+export { untie, type Untied } from './ad/tie.ts'
 export { Program, Var, Literal, type Eqn, type Atom } from './ir/program.ts'
 export { evalProgram, typecheck } from './core/interpret.ts'
 export { transposeProgram } from './ad/transpose.ts'

@@ -371,6 +371,7 @@ export function vjp(f: Fn, ...args: unknown[]): unknown[] {
   return aux === null ? [out, pullback] : [out, pullback, unflatten(aux, primalsOut.slice(count()))]
 }
 
+/** The options of `grad` and `valueAndGrad`: which arguments, and whether f returns an auxiliary value. */
 export interface GradOptions<A extends number | readonly number[], H extends boolean = false> {
   /**
    * Which arguments to differentiate: an index (default 0) or a list of
@@ -470,6 +471,7 @@ export function valueAndGrad<F extends Fn, const A extends number | readonly num
 
 // ---------------------------------------------------------------- Jacobians
 
+/** The options of `jacfwd`, `jacrev` and `hessian`: which arguments, and whether f returns an auxiliary value. */
 export interface JacobianOptions<H extends boolean = false> {
   /**
    * Which arguments to differentiate: an index (default 0) or a list of
@@ -612,6 +614,7 @@ export type AxisTree = number | null | readonly AxisTree[] | { readonly [key: st
 /** vmap's in_axes: one axis tree for every argument, or one entry per argument. */
 export type InAxes = number | null | readonly AxisTree[]
 
+/** vmap's options as one record: the axes in and out, and the mapped size where no input is mapped. */
 export interface VmapOptions {
   /** As vmap's second argument (default 0). */
   readonly inAxes?: InAxes

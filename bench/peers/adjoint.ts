@@ -22,15 +22,21 @@ import {
   type Tensor,
 } from '../../src/index.ts'
 import { ganStep } from '../../src/nn/gan.ts'
+import { lstm } from '../../src/recurrent/index.ts'
+import { mnistCnn } from '../../examples/lib/mnist-cnn.ts'
 import { webgpuBackend } from '../../gpu/index.ts'
 import { onnxruntimeBackend } from '../../src/onnx/backend.ts'
 import {
   GAN,
+  LSTM,
   MLP,
   RBM,
   RNN,
   VAE,
+  CNN,
+  cnnData,
   ganData,
+  lstmData,
   mlpData,
   randomF32,
   rbmData,
@@ -273,6 +279,111 @@ export async function ganTraining(backend: Backend) {
   }
 }
 
+/**
+ * The CNN workload as adjoint code: the MNIST CNN of examples/lib/mnist-cnn.ts
+ * (`nn.conv2d`, `nn.maxPool2d`, dense layers) with measure.ts's parameters,
+ * `nn.softmaxCrossEntropy`, gradient and SGD update in one jitted call,
+ * parameters donated; `run()` resolves to the loss before the update.
+ */
+export async function cnnTraining(backend: Backend) {
+  const d = cnnData()
+  const { size, kernel, c1, c2, hidden, output, batch, lr } = CNN
+  const model = mnistCnn()
+  type P = nn.ParamsOf<typeof model>
+  const shell = model.init(random.key(0)) as unknown as unknown[]
+  const conv = (q: { w: Float32Array; b: Float32Array }, cin: number, cout: number) => ({
+    w: tensor(q.w, { shape: [kernel, kernel, cin, cout] }),
+    b: tensor(q.b, { shape: [cout] }),
+  })
+  // The layers with parameters: conv 1 → 16, conv 16 → 32, dense 1568 → 128, dense 128 → 10.
+  const ours: Record<number, unknown> = {
+    1: conv(d.k1, 1, c1),
+    4: conv(d.k2, c1, c2),
+    8: denseParams(d.d1, (size / 4) * (size / 4) * c2, hidden),
+    10: denseParams(d.d2, hidden, output),
+  }
+  let p = shell.map((q, i) => ours[i] ?? q) as unknown as P
+  const loss = (q: P, x: Tensor, y: Tensor) => nn.softmaxCrossEntropy(model.apply(q, x as never), y as never)
+  const step = jit(
+    (q: P, x: Tensor, y: Tensor) => {
+      const [value, g] = valueAndGrad(loss)(q, x, y)
+      return [tree.treeMap2(q, g as P, (a: Tensor, dd: Tensor) => ops.sub(a, ops.mul(dd, lr))), value] as const
+    },
+    { backend, donateArgnums: [0] },
+  )
+  const x = await onDevice(backend)(tensor(d.x, { shape: [batch, size, size, 1] }))
+  const y = await onDevice(backend)(tensor(d.y, { shape: [batch, output] }))
+  return {
+    async run(): Promise<number> {
+      let value: Tensor
+      ;[p, value] = await step(p, x, y)
+      return (await value.data())[0]
+    },
+    compiled: () => step.compiled(p, x, y),
+    /** The step's arguments as the compiled program takes them (its leaves). */
+    inputs: () => tree.flatten([p, x, y])[0] as Tensor[],
+  }
+}
+
+/**
+ * The LSTM workload as adjoint code: the char-level language model's
+ * embedding (`ops.take`), the library's `lstm` cell under `scan` (grad
+ * gives the forward scan and a reversed one: BPTT), the output layer on
+ * every step's state at once and the mean sparse softmax cross-entropy;
+ * gradient and SGD update in one jitted call, parameters donated; `run()`
+ * resolves to the loss before the update.
+ */
+export async function lstmTraining(backend: Backend) {
+  const d = lstmData()
+  const { vocab, embed, hidden, steps, batch, lr } = LSTM
+  type P = { table: Tensor; wx: Tensor; wh: Tensor; b: Tensor; wo: Tensor; bo: Tensor }
+  let p: P = {
+    table: tensor(d.table, { shape: [vocab, embed] }),
+    wx: tensor(d.wx, { shape: [embed, 4 * hidden] }),
+    wh: tensor(d.wh, { shape: [hidden, 4 * hidden] }),
+    b: tensor(d.b, { shape: [4 * hidden] }),
+    wo: tensor(d.wo, { shape: [hidden, vocab] }),
+    bo: tensor(d.bo, { shape: [vocab] }),
+  }
+  const cell = lstm(embed, hidden)
+  type S = { h: Tensor; c: Tensor }
+  const loss = (q: P, inputs: Tensor, targets: Tensor) => {
+    const e = ops.take(q.table, inputs as Tensor<[number, number], 'i32'>, 0) // [steps, batch, embed]
+    const [, hs] = scan(
+      (s: S, x: Tensor) => {
+        const [next, y] = cell.step({ wx: q.wx, wh: q.wh, b: q.b } as never, s as never, x as never)
+        return [next as S, y as Tensor] as const
+      },
+      cell.initialState(batch) as S,
+      e,
+    )
+    const logits = ops.add(ops.matmul(ops.reshape(hs, [steps * batch, hidden]), q.wo), q.bo)
+    return nn.sparseSoftmaxCrossEntropy(logits as never, ops.reshape(targets, [steps * batch]) as never) as Tensor
+  }
+  const step = jit(
+    (q: P, inputs: Tensor, targets: Tensor) => {
+      const [value, g] = valueAndGrad(loss)(q, inputs, targets)
+      return [sgd(q, g, lr), value] as const
+    },
+    { backend, donateArgnums: [0] },
+  )
+  // The data stays on the device, as the peers' does.
+  const [inputs, targets] = await jit(
+    (ids: Tensor) => [ops.slice(ids, [0, 0], [steps, batch]), ops.slice(ids, [1, 0], [steps, batch])],
+    { backend },
+  )(tensor(d.ids, { shape: [steps + 1, batch], dtype: 'i32' }))
+  return {
+    async run(): Promise<number> {
+      const [next, l] = await step(p, inputs, targets)
+      p = next
+      return (await l.data())[0]
+    },
+    compiled: () => step.compiled(p, inputs, targets),
+    /** The step's arguments as the compiled program takes them (its leaves). */
+    inputs: () => tree.flatten([p, inputs, targets])[0] as Tensor[],
+  }
+}
+
 export async function createAdjointPeer(
   kind: 'webgpu' | 'cpu' | 'onnxruntime',
 ): Promise<Workloads & { describe(): string }> {
@@ -327,6 +438,20 @@ export async function createAdjointPeer(
 
     async ganStep() {
       const step = await ganTraining(backend)
+      return async () => {
+        lastLoss = await step.run()
+      }
+    },
+
+    async cnnStep() {
+      const step = await cnnTraining(backend)
+      return async () => {
+        lastLoss = await step.run()
+      }
+    },
+
+    async lstmStep() {
+      const step = await lstmTraining(backend)
       return async () => {
         lastLoss = await step.run()
       }

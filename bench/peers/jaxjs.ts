@@ -16,7 +16,7 @@
  * arguments, `.ref` adds a reference (see its README).
  */
 import type * as JAX from '@jax-js/jax'
-import { MLP, RNN, mlpData, randomF32, rnnData, type Workloads } from './measure.ts'
+import { CNN, LSTM, MLP, RNN, lstmData, mlpData, randomF32, rnnData, cnnData, type Workloads } from './measure.ts'
 import { installNavigatorShim, readGpuCounters } from './navigator.ts'
 
 export type JaxjsBackend = 'webgpu' | 'wasm' | 'cpu' | 'webgpu-eager' | 'wasm-eager' | 'webgl'
@@ -29,7 +29,7 @@ export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads 
   const useJit = !backend.endsWith('-eager')
   if (device === 'webgpu') installNavigatorShim()
   const jax: typeof JAX = await import('@jax-js/jax')
-  const { numpy: np, nn, tree, valueAndGrad } = jax
+  const { numpy: np, nn, lax, tree, valueAndGrad } = jax
   const available = await jax.init(device)
   if (!available.includes(device)) {
     const why = device === 'webgl' ? 'no WebGL2RenderingContext in Node' : 'init() did not initialise it'
@@ -128,6 +128,112 @@ export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads 
       toDispose.push({ dispose: () => tree.dispose(params) })
       return async () => {
         const [l, next] = step(params, xs.ref)
+        params = next
+        lastLoss = (await l.data())[0]
+      }
+    },
+
+    lstmStep() {
+      const d = lstmData()
+      const { vocab, embed, hidden, steps, batch, lr } = LSTM
+      type Params = { table: Arr; wx: Arr; wh: Arr; b: Arr; wo: Arr; bo: Arr }
+      let params: Params = {
+        table: arr(d.table, [vocab, embed]),
+        wx: arr(d.wx, [embed, 4 * hidden]),
+        wh: arr(d.wh, [hidden, 4 * hidden]),
+        b: arr(d.b, [4 * hidden]),
+        wo: arr(d.wo, [hidden, vocab]),
+        bo: arr(d.bo, [vocab]),
+      }
+      // The embedding as a product of one-hot rows with the table: under jit, the gradient of np.take
+      // (a scatter) fails ("routine primitive scatter input is not imm").
+      const oneHot = (ids: Int32Array) => nn.oneHot(np.array(ids, { dtype: np.int32 }), vocab)
+      const inputs = oneHot(d.ids.slice(0, steps * batch))
+      const targets = oneHot(d.ids.slice(batch))
+      owned.push(inputs, targets)
+      // No loop construct in jax-js: the steps are unrolled in the traced program, as in rnnStep.
+      const loss = (p: Params, inputs: Arr, targets: Arr): Arr => {
+        const e = np.matmul(inputs, p.table).reshape([steps, batch, embed])
+        let h = np.zeros([batch, hidden])
+        let c = np.zeros([batch, hidden])
+        const hs: Arr[] = []
+        for (let t = 0; t < steps; t++) {
+          const z = np.matmul(e.ref.slice(t), p.wx.ref).add(np.matmul(h, p.wh.ref)).add(p.b.ref)
+          const [i, f, g, o] = np.split(z, 4, 1)
+          c = nn
+            .sigmoid(f)
+            .mul(c)
+            .add(nn.sigmoid(i).mul(np.tanh(g)))
+          h = nn.sigmoid(o).mul(np.tanh(c.ref))
+          hs.push(h.ref)
+        }
+        tree.dispose([e, h, c, p.wx, p.wh, p.b])
+        const logits = np.matmul(np.concatenate(hs, 0), p.wo).add(p.bo)
+        // softmax cross-entropy, mean over steps and batch
+        return nn
+          .logSoftmax(logits, -1)
+          .mul(targets)
+          .sum()
+          .mul(-1 / (steps * batch))
+      }
+      const step = jit((p: Params, inputs: Arr, targets: Arr): [Arr, Params] => {
+        const [l, g] = valueAndGrad(loss)(tree.ref(p), inputs, targets)
+        const next = tree.map((w: Arr, gw: Arr) => w.sub(gw.mul(lr)), p, g as Params) as Params
+        return [l, next]
+      })
+      if (useJit) toDispose.push(step as unknown as { dispose(): void })
+      toDispose.push({ dispose: () => tree.dispose(params) })
+      return async () => {
+        const [l, next] = step(params, inputs.ref, targets.ref)
+        params = next
+        lastLoss = (await l.data())[0]
+      }
+    },
+
+    cnnStep() {
+      const d = cnnData()
+      const { size, kernel, c1, c2, hidden, output, batch, lr } = CNN
+      const side = size / 4
+      const flat = c2 * side * side
+      type Params = { k1: Arr; b1: Arr; k2: Arr; b2: Arr; w3: Arr; b3: Arr; w4: Arr; b4: Arr }
+      // jax-js convolves NCHW images with OIHW kernels: measure.ts's HWIO kernels are transposed once here,
+      // and the first dense layer's rows reordered from (h, w, c) to (c, h, w), so the network is the same.
+      let params: Params = {
+        k1: arr(d.k1.w, [kernel, kernel, 1, c1]).transpose([3, 2, 0, 1]),
+        b1: arr(d.k1.b, [c1, 1, 1]),
+        k2: arr(d.k2.w, [kernel, kernel, c1, c2]).transpose([3, 2, 0, 1]),
+        b2: arr(d.k2.b, [c2, 1, 1]),
+        w3: arr(d.d1.w, [side, side, c2, hidden]).transpose([2, 0, 1, 3]).reshape([flat, hidden]),
+        b3: arr(d.d1.b, [hidden]),
+        w4: arr(d.d2.w, [hidden, output]),
+        b4: arr(d.d2.b, [output]),
+      }
+      // One channel: the NHWC images [batch, 28, 28, 1] hold the same numbers as NCHW [batch, 1, 28, 28].
+      const x = arr(d.x, [batch, 1, size, size])
+      const y = arr(d.y, [batch, output])
+      owned.push(x, y)
+      // 2×2 max pooling, stride 2: the maximum over each window of lax.reduceWindow.
+      const pool = (h: Arr): Arr => lax.reduceWindow(h, (w: Arr) => np.max(w), [2, 2], [2, 2])
+      const loss = (p: Params, x: Arr, y: Arr): Arr => {
+        const h1 = pool(nn.relu(lax.conv(x, p.k1, [1, 1], 'SAME').add(p.b1)))
+        const h2 = pool(nn.relu(lax.conv(h1, p.k2, [1, 1], 'SAME').add(p.b2)))
+        const h3 = nn.relu(np.matmul(h2.reshape([batch, flat]), p.w3).add(p.b3))
+        const logits = np.matmul(h3, p.w4).add(p.b4)
+        return nn
+          .logSoftmax(logits, -1)
+          .mul(y)
+          .sum()
+          .mul(-1 / batch)
+      }
+      const step = jit((p: Params, x: Arr, y: Arr): [Arr, Params] => {
+        const [l, g] = valueAndGrad(loss)(tree.ref(p), x, y)
+        const next = tree.map((w: Arr, gw: Arr) => w.sub(gw.mul(lr)), p, g as Params) as Params
+        return [l, next]
+      })
+      if (useJit) toDispose.push(step as unknown as { dispose(): void })
+      toDispose.push({ dispose: () => tree.dispose(params) })
+      return async () => {
+        const [l, next] = step(params, x.ref, y.ref)
         params = next
         lastLoss = (await l.data())[0]
       }

@@ -22,6 +22,10 @@ export interface Workloads {
   vaeStep?(): Promise<() => Promise<void>> | (() => Promise<void>)
   /** One GAN step (D update, then G update) of the networks below; the loss is the discriminator's. */
   ganStep?(): Promise<() => Promise<void>> | (() => Promise<void>)
+  /** One SGD training step of the CNN below on a batch of CNN.batch images. */
+  cnnStep?(): Promise<() => Promise<void>> | (() => Promise<void>)
+  /** One BPTT SGD training step of the character-level LSTM language model below. */
+  lstmStep?(): Promise<() => Promise<void>> | (() => Promise<void>)
   /** Cumulative GPU counters (webgpu peers only); the runner takes differences. */
   counters?(): { dispatches?: number; submissions?: number }
   /** The loss computed by the latest training-step call (to check that training happens). */
@@ -59,6 +63,24 @@ export const VAE = { input: 784, hidden: 400, latent: 20, batch: 100, lr: 1e-3 }
  * the updated D, fresh z'; Adam (β₁ 0.5, β₂ 0.999, ε 1e-8) for both.
  */
 export const GAN = { latent: 16, hidden: 128, data: 2, batch: 256, lr: 1e-3, beta1: 0.5, slope: 0.2 } as const
+/**
+ * The MNIST CNN of examples/lib/mnist-cnn.ts on NHWC images [batch, 28, 28, 1]:
+ * 3×3 convolution to 16 channels (SAME), ReLU, 2×2 max pooling; 3×3
+ * convolution to 32 channels (SAME), ReLU, 2×2 max pooling; flatten
+ * (7·7·32 = 1568, in H, W, C order); dense 128, ReLU; dense 10; mean softmax
+ * cross-entropy; SGD with lr. Kernels are [Kh, Kw, Cin, Cout].
+ */
+export const CNN = { size: 28, kernel: 3, c1: 16, c2: 32, hidden: 128, output: 10, batch: 128, lr: 0.01 } as const
+/**
+ * The character-level LSTM language model of examples/char-lm.ts at its
+ * full size (vocabulary 76: Moby-Dick's characters seen at least 20 times,
+ * and the unknown one): ids [steps + 1, batch]; e_t = table[ids_t] (embed);
+ * [i f g o] = e_t Wx + h_{t-1} Wh + b (four column blocks of width hidden),
+ * c_t = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g), h_t = σ(o)⊙tanh(c_t), h_0 = c_0 = 0;
+ * logits_t = h_t Wo + bo; loss = mean over t and batch of the softmax
+ * cross-entropy of ids_{t+1}; BPTT gradient of every parameter; SGD with lr.
+ */
+export const LSTM = { vocab: 76, embed: 32, hidden: 256, steps: 64, batch: 32, lr: 0.01 } as const
 
 export type Unit =
   | 'GFLOP/s'
@@ -71,7 +93,7 @@ export type Unit =
 
 /** One line of output: `{"workload","system","backend","value","unit"}`. */
 export interface Row {
-  workload: 'matmul' | 'mlp' | 'rnn' | 'rbm' | 'vae' | 'gan'
+  workload: 'matmul' | 'mlp' | 'rnn' | 'rbm' | 'vae' | 'gan' | 'cnn' | 'lstm'
   system: string
   backend: string
   value: number | null
@@ -162,7 +184,10 @@ export function rate(
       return { value: matmulFlops(n) / (medianMs / 1e3) / 1e9, unit: 'GFLOP/s' }
     case 'mlp':
       return { value: batch / (medianMs / 1e3), unit: 'samples/s' }
+    case 'cnn':
+      return { value: CNN.batch / (medianMs / 1e3), unit: 'samples/s' }
     case 'rnn':
+    case 'lstm':
     case 'rbm':
     case 'vae':
     case 'gan':
@@ -281,5 +306,60 @@ export function ganData() {
     d2: denseInit(hidden, hidden, 55),
     d3: denseInit(hidden, 1, 56),
     real,
+  }
+}
+
+/**
+ * The initial parameters and data of the CNN workload: kernels k1 [3, 3, 1, 16]
+ * and k2 [3, 3, 16, 32] (Glorot uniform over fans Kh·Kw·Cin and Kh·Kw·Cout,
+ * as Keras does), dense d1 [1568, 128] and d2 [128, 10], zero biases; images
+ * x [batch, 28, 28, 1] (NHWC) uniform in [-1, 1), one-hot labels y [batch, 10].
+ */
+export function cnnData() {
+  const { size, kernel, c1, c2, hidden, output, batch } = CNN
+  const taps = kernel * kernel
+  const flat = (size / 4) * (size / 4) * c2
+  return {
+    k1: { w: randomF32(taps * c1, 61, glorotBound(taps, taps * c1)), b: new Float32Array(c1) },
+    k2: { w: randomF32(taps * c1 * c2, 62, glorotBound(taps * c1, taps * c2)), b: new Float32Array(c2) },
+    d1: denseInit(flat, hidden, 63),
+    d2: denseInit(hidden, output, 64),
+    x: randomF32(batch * size * size, 65, 1),
+    y: oneHotLabels(batch, output),
+  }
+}
+
+/**
+ * The initial parameters and data of the LSTM workload: embedding table
+ * [vocab, embed] uniform in ±0.05 (nn.embedding's default), wx [embed,
+ * 4·hidden] and wh [hidden, 4·hidden] uniform in ±1/√fanIn, b [4·hidden]
+ * with 1 on the forget gate's block (the lstm cell's default), wo [hidden,
+ * vocab] Glorot uniform, bo zero; ids [steps + 1, batch] (i32): each column
+ * a stream in which a character mostly follows from the one before, so there
+ * is something to learn.
+ */
+export function lstmData() {
+  const { vocab, embed, hidden, steps, batch } = LSTM
+  const b = new Float32Array(4 * hidden)
+  b.fill(1, hidden, 2 * hidden)
+  const u = randomF32((steps + 1) * batch, 76)
+  const pick = (x: number) => Math.min(vocab - 1, Math.floor(((x + 1) / 2) * vocab))
+  const ids = new Int32Array((steps + 1) * batch)
+  for (let j = 0; j < batch; j++) ids[j] = pick(u[j])
+  for (let t = 1; t <= steps; t++)
+    for (let j = 0; j < batch; j++) {
+      const prev = ids[(t - 1) * batch + j]
+      const x = u[t * batch + j]
+      // Three times in four the next character is (5·prev + 1) mod vocab, else a uniform draw.
+      ids[t * batch + j] = x < 0.5 ? (5 * prev + 1) % vocab : pick(4 * x - 3)
+    }
+  return {
+    table: randomF32(vocab * embed, 71, 0.05),
+    wx: randomF32(embed * 4 * hidden, 72, 1 / Math.sqrt(embed)),
+    wh: randomF32(hidden * 4 * hidden, 73, 1 / Math.sqrt(hidden)),
+    b,
+    wo: randomF32(hidden * vocab, 74, glorotBound(hidden, vocab)),
+    bo: new Float32Array(vocab),
+    ids,
   }
 }

@@ -3,11 +3,11 @@
  * and prints the median figures.
  *
  *   npx tsx bench/peers/run.ts [--json] [--only tfjs-webgpu,jaxjs-wasm,...]
- *                              [--workloads matmul,mlp,rnn,rbm,vae,gan] [--budget 20] [--timeout 150] [--cold]
+ *                              [--workloads matmul,mlp,rnn,rbm,vae,gan,cnn,lstm] [--budget 20] [--timeout 150] [--cold]
  *
  * Without --workloads every workload runs. A peer that has no implementation
- * of a workload (the optional rbmStep, vaeStep, ganStep of `Workloads`)
- * gives a row with no figure and the note "not implemented".
+ * of a workload (the optional rbmStep, vaeStep, ganStep, cnnStep, lstmStep
+ * of `Workloads`) gives a row with no figure and the note "not implemented".
  *
  * Each (peer, workload) pair runs in a child process of its own, so that a
  * crash, a leak or a hang in one library cannot spoil the others, and a
@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url'
 import { MATMUL_N, MLP, median, rate, timeIt, type Row, type Unit, type Workloads } from './measure.ts'
 
 type WorkloadName = Row['workload']
-const WORKLOADS: readonly WorkloadName[] = ['matmul', 'mlp', 'rnn', 'rbm', 'vae', 'gan']
+const WORKLOADS: readonly WorkloadName[] = ['matmul', 'mlp', 'rnn', 'rbm', 'vae', 'gan', 'cnn', 'lstm']
 
 interface PeerSpec {
   id: string
@@ -106,6 +106,8 @@ async function child(peerId: string, workload: WorkloadName, budgetMs: number): 
     rbm: peer.rbmStep && (() => peer.rbmStep?.()),
     vae: peer.vaeStep && (() => peer.vaeStep?.()),
     gan: peer.ganStep && (() => peer.ganStep?.()),
+    cnn: peer.cnnStep && (() => peer.cnnStep?.()),
+    lstm: peer.lstmStep && (() => peer.lstmStep?.()),
   }[workload]
   if (!make) {
     send({ type: 'notImplemented' })

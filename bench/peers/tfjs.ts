@@ -11,12 +11,16 @@
  */
 import type * as TF from '@tensorflow/tfjs'
 import {
+  CNN,
   GAN,
+  LSTM,
   MLP,
   RBM,
   RNN,
   VAE,
+  cnnData,
   ganData,
+  lstmData,
   mlpData,
   randomF32,
   rbmData,
@@ -217,6 +221,75 @@ export async function createTfjsPeer(backend: TfjsBackend): Promise<Workloads & 
         const both = tf.stack([costD, costG])
         lastLoss = (await both.data())[0]
         tf.dispose([costD, costG, both])
+      }
+    },
+
+    cnnStep() {
+      const d = cnnData()
+      const { size, kernel, c1, c2, hidden, output, batch, lr } = CNN
+      const k1 = hold(tf.variable(tf.tensor4d(d.k1.w, [kernel, kernel, 1, c1])))
+      const b1 = hold(tf.variable(tf.tensor1d(d.k1.b)))
+      const k2 = hold(tf.variable(tf.tensor4d(d.k2.w, [kernel, kernel, c1, c2])))
+      const b2 = hold(tf.variable(tf.tensor1d(d.k2.b)))
+      const flat = (size / 4) * (size / 4) * c2
+      const w3 = hold(tf.variable(tf.tensor2d(d.d1.w, [flat, hidden])))
+      const b3 = hold(tf.variable(tf.tensor1d(d.d1.b)))
+      const w4 = hold(tf.variable(tf.tensor2d(d.d2.w, [hidden, output])))
+      const b4 = hold(tf.variable(tf.tensor1d(d.d2.b)))
+      const x = hold(tf.tensor4d(d.x, [batch, size, size, 1]))
+      const y = hold(tf.tensor2d(d.y, [batch, output]))
+      const opt = tf.train.sgd(lr)
+      const loss = (): TF.Scalar => {
+        // convolution (SAME), bias, ReLU, then 2×2 max pooling
+        const block = (h: TF.Tensor4D, k: TF.Variable, b: TF.Variable) =>
+          tf.maxPool(tf.relu(tf.add(tf.conv2d(h, k as TF.Tensor4D, 1, 'same'), b)) as TF.Tensor4D, 2, 2, 'valid')
+        const h2 = block(block(x, k1, b1), k2, b2)
+        const h3 = tf.relu(tf.add(tf.matMul(tf.reshape(h2, [batch, flat]), w3), b3))
+        const logits = tf.add(tf.matMul(h3, w4), b4)
+        return tf.losses.softmaxCrossEntropy(y, logits) as TF.Scalar
+      }
+      const vars = [k1, b1, k2, b2, w3, b3, w4, b4]
+      return async () => {
+        const cost = opt.minimize(loss, true, vars)!
+        lastLoss = (await cost.data())[0]
+        cost.dispose()
+      }
+    },
+
+    lstmStep() {
+      const d = lstmData()
+      const { vocab, embed, hidden, steps, batch, lr } = LSTM
+      const table = hold(tf.variable(tf.tensor2d(d.table, [vocab, embed])))
+      const wx = hold(tf.variable(tf.tensor2d(d.wx, [embed, 4 * hidden])))
+      const wh = hold(tf.variable(tf.tensor2d(d.wh, [hidden, 4 * hidden])))
+      const b = hold(tf.variable(tf.tensor1d(d.b)))
+      const wo = hold(tf.variable(tf.tensor2d(d.wo, [hidden, vocab])))
+      const bo = hold(tf.variable(tf.tensor1d(d.bo)))
+      // The embedding as a product of one-hot rows with the table: the gradient of tf.gather needs
+      // UnsortedSegmentSum, which the wasm backend lacks.
+      const oneHot = (ids: Int32Array) => tf.tidy(() => tf.oneHot(tf.tensor1d(ids, 'int32'), vocab).toFloat())
+      const inputs = hold(oneHot(d.ids.subarray(0, steps * batch))) as TF.Tensor2D
+      const targets = hold(oneHot(d.ids.subarray(batch)))
+      const opt = tf.train.sgd(lr)
+      const loss = (): TF.Scalar => {
+        const xs = tf.unstack(tf.reshape(tf.matMul(inputs, table), [steps, batch, embed])) as TF.Tensor2D[]
+        let h: TF.Tensor2D = tf.zeros([batch, hidden])
+        let c: TF.Tensor2D = tf.zeros([batch, hidden])
+        const hs: TF.Tensor2D[] = []
+        for (let t = 0; t < steps; t++) {
+          const z = tf.add(tf.add(tf.matMul(xs[t], wx), tf.matMul(h, wh)), b)
+          const [i, f, g, o] = tf.split(z, 4, 1) as TF.Tensor2D[]
+          c = tf.add(tf.mul(tf.sigmoid(f), c), tf.mul(tf.sigmoid(i), tf.tanh(g)))
+          h = tf.mul(tf.sigmoid(o), tf.tanh(c))
+          hs.push(h)
+        }
+        const logits = tf.add(tf.matMul(tf.concat(hs, 0), wo), bo)
+        return tf.losses.softmaxCrossEntropy(targets, logits) as TF.Scalar
+      }
+      return async () => {
+        const cost = opt.minimize(loss, true, [table, wx, wh, b, wo, bo])!
+        lastLoss = (await cost.data())[0]
+        cost.dispose()
       }
     },
 

@@ -15,6 +15,7 @@ import { evalProgram } from '../core/interpret.ts'
 import { checkMatching, flatten, unflatten, type Tree } from '../tree.ts'
 import type { Tensor } from '../tensor.ts'
 
+/** What `untie` returns: the number of uses, the untied function F and its Program. */
 export interface Untied<A extends unknown[], R> {
   /** k: the largest number of uses of any leaf of the tied argument. */
   readonly copies: number

@@ -102,6 +102,7 @@ export {
   type Reduction,
 } from './losses.ts'
 export type { ConvIo, PoolIo, PoolOptions, WindowOptions } from './conv.ts'
+export type { Padding } from '../shape/conv.ts'
 export * as init from './init.ts'
 export * as functional from './functional.ts'
 export {
