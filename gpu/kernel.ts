@@ -21,7 +21,12 @@ export type Expr =
   | (Node & { readonly k: 'un'; readonly op: UnaryPrimitive; readonly a: Expr })
   | (Node & { readonly k: 'bin'; readonly op: BinaryOp; readonly a: Expr; readonly b: Expr })
   | (Node & { readonly k: 'cmp'; readonly op: CompareOp; readonly a: Expr; readonly b: Expr })
-  | (Node & { readonly k: 'sel'; readonly c: Expr; readonly a: Expr; readonly b: Expr })
+  /**
+   * c ? a : b. Lazy: only the arm the condition picks is evaluated (an if/else
+   * in WGSL, where `select` evaluates both); for arms that are costly and
+   * exclusive, such as the blocks of a concatenation.
+   */
+  | (Node & { readonly k: 'sel'; readonly c: Expr; readonly a: Expr; readonly b: Expr; readonly lazy?: true })
   | (Node & { readonly k: 'cast'; readonly a: Expr })
   /**
    * Threefry-2×32 of a key (args 0, 1) and a counter (args 2, 3), word
@@ -110,10 +115,10 @@ export class ExprBuilder {
   cmp(op: CompareOp, a: Expr, b: Expr): Expr {
     return this.intern<'cmp'>({ k: 'cmp', op, a, b, t: 'bool' })
   }
-  sel(c: Expr, a: Expr, b: Expr): Expr {
+  sel(c: Expr, a: Expr, b: Expr, lazy = false): Expr {
     if (c.k === 'lit') return c.value ? a : b
     if (a === b) return a
-    return this.intern<'sel'>({ k: 'sel', c, a, b, t: a.t })
+    return this.intern<'sel'>(lazy ? { k: 'sel', c, a, b, t: a.t, lazy } : { k: 'sel', c, a, b, t: a.t })
   }
   cast(a: Expr, t: ScalarType): Expr {
     if (a.t === t) return a
@@ -169,7 +174,7 @@ export class ExprBuilder {
         out = this.cmp(e.op, go(e.a), go(e.b))
         break
       case 'sel':
-        out = this.sel(go(e.c), go(e.a), go(e.b))
+        out = this.sel(go(e.c), go(e.a), go(e.b), e.lazy)
         break
       case 'cast':
         out = this.cast(go(e.a), e.t)

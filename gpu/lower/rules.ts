@@ -227,7 +227,8 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
         const ok = b.sel(b.cmp('ge', from[i], b.lit(0, 'i32')), b.cmp('lt', from[i], b.lit(d, 'i32')), b.lit(0, 'bool'))
         inside = inside.k === 'lit' ? ok : b.sel(inside, ok, b.lit(0, 'bool'))
       })
-      return b.sel(inside, expr(x, from), b.lit(0, type))
+      // Lazy: outside the operand, its expression (a gate of a cell, in a backward pass) is not evaluated.
+      return b.sel(inside, expr(x, from), b.lit(0, type), true)
     },
   },
   rev: {
@@ -251,7 +252,8 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
       for (const { part, start, end } of parts.reverse()) {
         const from = index.map((e, i) => (i === axis ? b.bin('sub', e, b.lit(start, 'i32')) : e))
         const value = expr(part, from)
-        result = result === null ? value : b.sel(b.cmp('lt', index[axis], b.lit(end, 'i32')), value, result)
+        // Lazy: an element reads one block, so only that block's expression is evaluated.
+        result = result === null ? value : b.sel(b.cmp('lt', index[axis], b.lit(end, 'i32')), value, result, true)
       }
       return result as Expr
     },

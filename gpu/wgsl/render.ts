@@ -352,11 +352,11 @@ const BIN: Record<string, string> = { add: '+', sub: '-', mul: '*', div: '/', mo
  */
 class Emitter {
   readonly lines: string[] = []
-  private readonly names = new Map<number, string>()
+  private names = new Map<number, string>()
   constructor(
     private readonly uses: Map<number, number>,
     private readonly slots: readonly Slot[],
-    private readonly indent: string,
+    private indent: string,
   ) {}
   expr(e: Expr): string {
     const named = this.names.get(e.id)
@@ -378,6 +378,29 @@ class Emitter {
     this.lines.push(`${this.indent}let ${name} = ${code};`)
     this.names.set(e.id, name)
     return name
+  }
+  /** A lazy select as an if/else assigning a variable: only the arm the condition picks is evaluated. */
+  private branch(c: Expr, a: Expr, b: Expr, id: number, t: ScalarType): string {
+    const name = `b${id}`
+    const condition = this.expr(c)
+    this.lines.push(`${this.indent}var ${name}: ${wgslType(t)};`)
+    this.lines.push(`${this.indent}if (${condition}) {`)
+    this.arm(name, a)
+    this.lines.push(`${this.indent}} else {`)
+    this.arm(name, b)
+    this.lines.push(`${this.indent}}`)
+    return name
+  }
+  /**
+   * One arm, one level deeper. The names it binds live in its block only: afterwards they are forgotten, so that
+   * a value used both in an arm and after the if is computed again where the block's name no longer reaches.
+   */
+  private arm(name: string, e: Expr): void {
+    const [names, indent] = [new Map(this.names), this.indent]
+    this.indent = `${indent}  `
+    this.lines.push(`${this.indent}${name} = ${this.expr(e)};`)
+    this.names = names
+    this.indent = indent
   }
   private build(e: Expr): string {
     switch (e.k) {
@@ -417,6 +440,7 @@ class Emitter {
         }
         return `(${this.expr(e.a)} ${CMP[e.op]} ${this.expr(e.b)})`
       case 'sel':
+        if (e.lazy) return this.branch(e.c, e.a, e.b, e.id, e.t)
         return `select(${this.expr(e.b)}, ${this.expr(e.a)}, ${this.expr(e.c)})`
       case 'cast': {
         const a = this.expr(e.a)

@@ -1,0 +1,63 @@
+/**
+ * Concatenations and pads as branches: an element of a concatenation reads
+ * one block, and an element of a pad reads its operand or is 0, so the
+ * kernels evaluate only that block's (or the operand's) expression, in an
+ * if/else, where WGSL's select would evaluate every arm. The values are the
+ * CPU interpreter's, NaN and ±∞ in the arms not taken included.
+ */
+import { describe, expect, it } from 'vitest'
+import type { MapKernel } from '../../gpu/kernel.ts'
+import { lower } from '../../gpu/lower/index.ts'
+import { renderKernel } from '../../gpu/wgsl/render.ts'
+import { jit, makeProgram, ops, tensor, type Tensor } from '../../src/index.ts'
+import { gpu } from './setup.ts'
+
+const blocks = (x: Tensor) => ops.concat([ops.log(x), ops.div(1, x), ops.exp(x), ops.sqrt(x)], 1)
+const padded = (x: Tensor) =>
+  ops.pad(ops.log(x), [
+    [1, 1],
+    [2, 0],
+  ])
+
+function codeOf(f: (x: Tensor) => Tensor, x: Tensor): string {
+  const lowered = lower(makeProgram(f)(x), { maxBuffers: 8 })
+  expect(lowered.kernels).toHaveLength(1)
+  return renderKernel(lowered.kernels[0] as MapKernel, lowered.buffers).code
+}
+
+describe('lazy selects', () => {
+  const x = tensor([
+    [0, -1, 2],
+    [Number.POSITIVE_INFINITY, Number.NaN, 0.5],
+  ])
+
+  it('renders a concatenation of four blocks as three if/else, each block in its own arm', () => {
+    const code = codeOf(blocks, x)
+    expect(code.match(/\bvar b\d+: f32;\s*if \(\(o1 < \d+i\)\) \{/g)?.length).toBe(3)
+    // Each block's function appears once, inside an arm, and no select chooses between blocks.
+    const from = code.indexOf('@compute')
+    const main = code.slice(from, code.indexOf('\n}\n', from))
+    for (const f of ['log_(', 'exp_(', 'sqrt(']) expect(main.split(f).length - 1, f).toBe(1)
+    expect(main).not.toMatch(/select\(/)
+  })
+
+  it('renders a pad as an if/else around its operand', () => {
+    const code = codeOf(padded, x)
+    expect(code).toMatch(/var b\d+: f32;\s*if \(/)
+    expect(code).toMatch(/\} else \{\s*b\d+ = 0f;/)
+  })
+
+  it.skipIf(gpu.backend === null)('gives the interpreter’s values, NaN and ±∞ in the arms not taken', async () => {
+    for (const f of [blocks, padded]) {
+      const want = Array.from(f(x).dataSync())
+      const got = Array.from(await (await jit(f, { backend: gpu.backend! })(x)).data())
+      expect(got.length).toBe(want.length)
+      // Exactly where the value is not finite, and within exp's and log's allowance (2⁻²¹ relative) elsewhere.
+      got.forEach((g, i) => {
+        if (Number.isFinite(want[i]))
+          expect(Math.abs(g - want[i]), `${i}`).toBeLessThanOrEqual(2 ** -21 * Math.abs(want[i]))
+        else expect(String(g), `${i}`).toBe(String(want[i]))
+      })
+    }
+  })
+})
