@@ -32,8 +32,9 @@ export async function webgpuBackend(options: DeviceOptions = {}): Promise<WebGpu
     context,
     pool,
     compile(program) {
-      // Each step of a loop costs dispatches: what need not run step by step leaves the loop first.
-      const moved = optimize(program, { loopMotion: true })
+      // Each step of a loop costs dispatches: what need not run step by step leaves the loop first. A long
+      // contraction of few outputs becomes partial products, so that its workgroups are not too few to fill the device.
+      const moved = optimize(program, { loopMotion: true, splitK: true })
       for (const v of [...moved.inputs, ...moved.constVars, ...moved.eqns.flatMap((e) => e.outputs)]) {
         const bytes = sizeOf(v.aval.shape) * 4
         if (bytes > limit)

@@ -8,6 +8,7 @@
  *  - loop-motion.ts: loops that keep only their recurrence, the driver of
  *    accumulate.ts, hoist.ts, rotate.ts, sink.ts (one rewrite per scan),
  *    fuse-inputs.ts and split-products.ts;
+ *  - split-k.ts: long contractions of few outputs as partial products and their sum;
  *  - shared.ts: what several passes use.
  *
  * Layering: a pass imports the IR, the core, tensors and dtypes, shapes, the
@@ -24,8 +25,10 @@ import { rotateIdentities } from './rotate.ts'
 import { foldIdentities } from './simplify.ts'
 import { sinkIdentities } from './sink.ts'
 import { splitIdentities } from './split-products.ts'
+import { splitKIdentities, splitLongContractions } from './split-k.ts'
 
 export { commonSubexpressions } from './cse.ts'
+export { splitLongContractions } from './split-k.ts'
 export { foldZeros } from './simplify.ts'
 export { moveLoopInvariants, type LoopMotionOptions } from './loop-motion.ts'
 export { fuseStepwiseInputs } from './fuse-inputs.ts'
@@ -37,16 +40,21 @@ export interface Passes {
   readonly cse?: boolean
   /** Leave in each loop only its recurrence (a backend where each step of a loop costs dispatches). */
   readonly loopMotion?: boolean | LoopMotionOptions
+  /** Split long contractions of few outputs into partial products (a backend that parallelises over outputs). */
+  readonly splitK?: boolean
 }
 
-/** `program` with the chosen passes applied: common subexpressions merged, then loop motion. */
+/** `program` with the chosen passes applied: common subexpressions merged, then loop motion, then long contractions split. */
 export { inlineCalls, inlineProgram } from './inline-calls.ts'
 
 export function optimize(program: Program, passes: Passes): Program {
   const merged = passes.cse ? commonSubexpressions(program) : program
   const { loopMotion } = passes
-  if (loopMotion === undefined || loopMotion === false) return merged
-  return moveLoopInvariants(merged, loopMotion === true ? {} : loopMotion)
+  const moved =
+    loopMotion === undefined || loopMotion === false
+      ? merged
+      : moveLoopInvariants(merged, loopMotion === true ? {} : loopMotion)
+  return passes.splitK ? splitLongContractions(moved) : moved
 }
 
 /**
@@ -60,6 +68,7 @@ export const identities = {
   rotate: rotateIdentities,
   fuseInputs: fuseIdentities,
   splitProducts: splitIdentities,
+  splitK: splitKIdentities,
   cse: cseIdentities,
   foldZeros: foldIdentities,
 }

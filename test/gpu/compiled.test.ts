@@ -145,6 +145,17 @@ describe.skipIf(backend === null)('gradient programs of networks, compiled', () 
     expectClose(await gu.data(), wu.dataSync(), tolerance(1e-4), 'd/du')
     expectClose(await gv.data(), wv.dataSync(), tolerance(1e-4), 'd/dv')
   })
+  it('a weight gradient over a long contraction: partial products over runs of the rows, then their sum', async () => {
+    // Xᵀ·B of 144 × 32 outputs over 8,192 rows (a convolution's kernel gradient): split into 16 runs of 512.
+    const x = random.normal(key[2], [8192, 144])
+    const dy = random.normal(key[3], [8192, 32])
+    const f = (u: Tensor, v: Tensor) => ops.sub(ops.ones([144, 32]), ops.mul(ops.matmul(ops.transpose(u), v), 0.01))
+    const jitted = jit(f, { backend: backend! })
+    const executable = await jitted.compiled(x, dy)
+    expect(executable.kernels).toBe(2) // the batched partial products, and their sum with the update fused
+    const got = await (await jitted(x, dy)).data()
+    expectClose(got, f(x, dy).dataSync(), tolerance(1e-5), 'Xᵀ·B split')
+  })
   it('a product of runs of stored values: read in place from where each starts, vec4 and f32 loads', async () => {
     // Runs of the leading axis, through reshapes, transposed or not; starts that are and are not multiples of 4.
     const x = random.normal(key[0], [7, 3, 4])
