@@ -151,6 +151,11 @@ const args = [tensor([0.5, -1]), tensor([[1, 2], [3, 4], [5, 6]])]`
     expect(await waitForState('#train', ['done', 'error'], 240_000)).toBe('done')
     expect(await page.$eval('#train-note', (e) => e.textContent)).toBe('')
     expect(Number(await attr('#train', 'data-steps'))).toBe(200)
+    // The first step, timed on its own: it traced and compiled the program.
+    expect(Number(await attr('#train', 'data-first-call'))).toBeGreaterThan(0)
+    expect(await page.$eval('#train-first', (e) => e.textContent)).toMatch(
+      /^The first step traced and compiled the program: \d+\.\d\d s\.$/,
+    )
     const first = Number(await attr('#train', 'data-first-loss'))
     const last = Number(await attr('#train', 'data-last-loss'))
     expect(first).toBeGreaterThan(0.3)
