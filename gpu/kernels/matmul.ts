@@ -35,7 +35,6 @@
  *   kernel takes 1 s or less.
  * - A block stored one f32 at a time took 0.7–1.5 s. Stored four columns at
  *   a time, vec4 by vec4, it takes 0.3–0.6 s.
- *
  * - A 16×16 block still compiles in 0.3–0.6 s, against 0.1–0.2 s for 8×8.
  *   Small products over a short k therefore take 8×8 blocks
  *   (`SMALL_PRODUCT`, below); at those sizes they run as fast.

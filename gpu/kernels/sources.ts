@@ -95,14 +95,16 @@ alias BElement = {{B_ELEMENT}};
 @group(0) @binding(0) var<storage, read> A: array<AElement>;
 @group(0) @binding(1) var<storage, read> B: array<BElement>;
 // C is written a vec4 of four adjacent columns at a time where they come in groups of four
-// (B read ALONG_MN, N and C's start multiples of 4); else one f32 at a time.
+// (COL_GROUP, below) and N and C's start are multiples of 4; else one f32 at a time.
 const C_VEC4 = {{C_VEC4}};
 alias CElement = {{C_ELEMENT}};
 @group(0) @binding(2) var<storage, read_write> C: array<CElement>;
 
 // Columns of one invocation come in groups of COL_GROUP adjacent columns: 4 where COLS allows it
-// (B read ALONG_MN needs it; C is then stored four columns at a time where N allows), else 1.
+// (B read ALONG_MN needs it; C is then stored four columns at a time where N allows), else 1:
+// column c of the block is blockColumn(col0, c).
 const COL_GROUP = {{COL_GROUP}}u;
+fn blockColumn(col0: u32, c: u32) -> u32 { return col0 + (c / COL_GROUP) * WX * COL_GROUP + c % COL_GROUP; }
 // Steps of k taken four at a time; the rest (only when no operand is read along k) one at a time.
 const K_MAIN = K / 4u * 4u;
 // Elements between consecutive k of one row of op(A) and one column of op(B), in storage.
@@ -197,7 +199,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let tileCol = flat % TILES_X;
   let tileRow = (flat / TILES_X) % TILES_Y;
   let b = flat / (TILES_X * TILES_Y);
-  // Rows row0 + r; columns col(c) = col0 + (c / COL_GROUP) · WX · COL_GROUP + c % COL_GROUP.
+  // Rows row0 + r; columns blockColumn(col0, c).
   let row0 = (tileRow * WY + lid.y) * ROWS;
   let col0 = tileCol * WX * COLS + lid.x * COL_GROUP;
 
@@ -214,7 +216,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
   var baseB: array<u32, COLS>;
   for (var c = 0u; c < COLS; c++) {
-    let col = min(col0 + (c / COL_GROUP) * WX * COL_GROUP + c % COL_GROUP, N - 1u);
+    let col = min(blockColumn(col0, c), N - 1u);
     if (B_READ == ALONG_K) { baseB[c] = (batchB + col * K) / 4u; }
     else if (B_READ == ALONG_MN) { baseB[c] = (batchB + min(col0 + c * WX * 4u, LAST_COL_QUAD)) / 4u; }
     else { baseB[c] = batchB + col * select(1u, K, TRANS_B); }
@@ -258,7 +260,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         }
       } else {
         for (var c = 0u; c < COLS; c++) {
-          let col = col0 + (c / COL_GROUP) * WX * COL_GROUP + c % COL_GROUP;
+          let col = blockColumn(col0, c);
           if (col < N) { C[{{OFFSET_C}} + c0 + row * N + col] = CElement(acc[r][c]); }
         }
       }
@@ -276,7 +278,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var e = 0u; e < elements; e++) {
       let row = row0 + e / COLS;
       let c = e % COLS;
-      let col = col0 + (c / COL_GROUP) * WX * COL_GROUP + c % COL_GROUP;
+      let col = blockColumn(col0, c);
       if (row < M && col < N) {
         let i = c0 + row * N + col;
         let v = epilogue(loadC({{OFFSET_C}} + i), b, row, col);

@@ -44,9 +44,9 @@ export interface Passes {
   readonly splitK?: boolean
 }
 
-/** `program` with the chosen passes applied: common subexpressions merged, then loop motion, then long contractions split. */
 export { inlineCalls, inlineProgram } from './inline-calls.ts'
 
+/** `program` with the chosen passes applied: common subexpressions merged, then loop motion, then long contractions split. */
 export function optimize(program: Program, passes: Passes): Program {
   const merged = passes.cse ? commonSubexpressions(program) : program
   const { loopMotion } = passes

@@ -14,6 +14,7 @@
  */
 import * as lax from '../core/lax.ts'
 import type { Params } from '../core/primitive.ts'
+import { isFloat } from '../dtype.ts'
 import { Var, type Atom, type Eqn, type Program } from '../ir/program.ts'
 import type { Tensor } from '../tensor.ts'
 import { producersOf, restage } from './shared.ts'
@@ -52,7 +53,7 @@ export function splitLongContractions(program: Program): Program {
   const producer = producersOf(program)
   const splits = new Map<Eqn, { x: Atom; parts: number }>()
   for (const e of program.eqns) {
-    if (e.prim !== 'matmul' || (e.outputs[0].aval.dtype !== 'f32' && e.outputs[0].aval.dtype !== 'f64')) continue
+    if (e.prim !== 'matmul' || !isFloat(e.outputs[0].aval.dtype)) continue
     const [a, b] = e.inputs
     if (a.aval.shape.length !== 2 || b.aval.shape.length !== 2) continue
     const [m, k] = a.aval.shape as readonly number[]
