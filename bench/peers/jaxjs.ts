@@ -42,6 +42,30 @@ export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads 
   const toDispose: Array<{ dispose(): void }> = []
   let lastLoss: number | undefined
   const arr = (data: Float32Array, shape: number[]): Arr => np.array(data).reshape(shape)
+  /**
+   * One SGD step of `loss` (lr) as one (jitted) call: value and gradient, then w − lr·g for every parameter. The
+   * returned function runs it on the parameters it keeps and the data, whose references it passes on each call.
+   */
+  const sgdSteps = <P extends Record<string, Arr>>(
+    loss: (p: P, ...data: Arr[]) => Arr,
+    initial: P,
+    data: readonly Arr[],
+    lr: number,
+  ) => {
+    let params = initial
+    const step = jit((p: P, ...d: Arr[]): [Arr, P] => {
+      const [l, g] = valueAndGrad(loss as (p: any, ...data: Arr[]) => Arr)(tree.ref(p), ...d)
+      const next = tree.map((w: Arr, gw: Arr) => w.sub(gw.mul(lr)), p, g as P) as P
+      return [l, next]
+    })
+    if (useJit) toDispose.push(step as unknown as { dispose(): void })
+    toDispose.push({ dispose: () => tree.dispose(params) })
+    return async () => {
+      const [l, next] = step(params, ...data.map((a) => a.ref))
+      params = next
+      lastLoss = (await l.data())[0]
+    }
+  }
 
   return {
     describe() {
@@ -67,7 +91,7 @@ export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads 
       const d = mlpData(batch)
       const { input, hidden, output, lr } = MLP
       type Params = { w1: Arr; b1: Arr; w2: Arr; b2: Arr; w3: Arr; b3: Arr }
-      let params: Params = {
+      const params: Params = {
         w1: arr(d.w1, [input, hidden]),
         b1: arr(d.b1, [hidden]),
         w2: arr(d.w2, [hidden, hidden]),
@@ -89,25 +113,14 @@ export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads 
           .sum()
           .mul(-1 / batch)
       }
-      const step = jit((p: Params, x: Arr, y: Arr): [Arr, Params] => {
-        const [l, g] = valueAndGrad(loss)(tree.ref(p), x, y)
-        const next = tree.map((w: Arr, gw: Arr) => w.sub(gw.mul(lr)), p, g as Params) as Params
-        return [l, next]
-      })
-      if (useJit) toDispose.push(step as unknown as { dispose(): void })
-      toDispose.push({ dispose: () => tree.dispose(params) })
-      return async () => {
-        const [l, next] = step(params, x.ref, y.ref)
-        params = next
-        lastLoss = (await l.data())[0]
-      }
+      return sgdSteps(loss, params, [x, y], lr)
     },
 
     rnnStep() {
       const d = rnnData()
       const { input, hidden, steps, batch, lr } = RNN
       type Params = { wx: Arr; wh: Arr; b: Arr }
-      let params: Params = { wx: arr(d.wx, [input, hidden]), wh: arr(d.wh, [hidden, hidden]), b: arr(d.b, [hidden]) }
+      const params: Params = { wx: arr(d.wx, [input, hidden]), wh: arr(d.wh, [hidden, hidden]), b: arr(d.b, [hidden]) }
       const xs = arr(d.x, [steps, batch, input])
       owned.push(xs)
       const loss = (p: Params, xs: Arr): Arr => {
@@ -119,25 +132,14 @@ export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads 
         tree.dispose([p, xs])
         return np.square(h).mean()
       }
-      const step = jit((p: Params, xs: Arr): [Arr, Params] => {
-        const [l, g] = valueAndGrad(loss)(tree.ref(p), xs)
-        const next = tree.map((w: Arr, gw: Arr) => w.sub(gw.mul(lr)), p, g as Params) as Params
-        return [l, next]
-      })
-      if (useJit) toDispose.push(step as unknown as { dispose(): void })
-      toDispose.push({ dispose: () => tree.dispose(params) })
-      return async () => {
-        const [l, next] = step(params, xs.ref)
-        params = next
-        lastLoss = (await l.data())[0]
-      }
+      return sgdSteps(loss, params, [xs], lr)
     },
 
     lstmStep() {
       const d = lstmData()
       const { vocab, embed, hidden, steps, batch, lr } = LSTM
       type Params = { table: Arr; wx: Arr; wh: Arr; b: Arr; wo: Arr; bo: Arr }
-      let params: Params = {
+      const params: Params = {
         table: arr(d.table, [vocab, embed]),
         wx: arr(d.wx, [embed, 4 * hidden]),
         wh: arr(d.wh, [hidden, 4 * hidden]),
@@ -176,18 +178,7 @@ export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads 
           .sum()
           .mul(-1 / (steps * batch))
       }
-      const step = jit((p: Params, inputs: Arr, targets: Arr): [Arr, Params] => {
-        const [l, g] = valueAndGrad(loss)(tree.ref(p), inputs, targets)
-        const next = tree.map((w: Arr, gw: Arr) => w.sub(gw.mul(lr)), p, g as Params) as Params
-        return [l, next]
-      })
-      if (useJit) toDispose.push(step as unknown as { dispose(): void })
-      toDispose.push({ dispose: () => tree.dispose(params) })
-      return async () => {
-        const [l, next] = step(params, inputs.ref, targets.ref)
-        params = next
-        lastLoss = (await l.data())[0]
-      }
+      return sgdSteps(loss, params, [inputs, targets], lr)
     },
 
     cnnStep() {
@@ -198,7 +189,7 @@ export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads 
       type Params = { k1: Arr; b1: Arr; k2: Arr; b2: Arr; w3: Arr; b3: Arr; w4: Arr; b4: Arr }
       // jax-js convolves NCHW images with OIHW kernels: measure.ts's HWIO kernels are transposed once here,
       // and the first dense layer's rows reordered from (h, w, c) to (c, h, w), so the network is the same.
-      let params: Params = {
+      const params: Params = {
         k1: arr(d.k1.w, [kernel, kernel, 1, c1]).transpose([3, 2, 0, 1]),
         b1: arr(d.k1.b, [c1, 1, 1]),
         k2: arr(d.k2.w, [kernel, kernel, c1, c2]).transpose([3, 2, 0, 1]),
@@ -225,18 +216,7 @@ export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads 
           .sum()
           .mul(-1 / batch)
       }
-      const step = jit((p: Params, x: Arr, y: Arr): [Arr, Params] => {
-        const [l, g] = valueAndGrad(loss)(tree.ref(p), x, y)
-        const next = tree.map((w: Arr, gw: Arr) => w.sub(gw.mul(lr)), p, g as Params) as Params
-        return [l, next]
-      })
-      if (useJit) toDispose.push(step as unknown as { dispose(): void })
-      toDispose.push({ dispose: () => tree.dispose(params) })
-      return async () => {
-        const [l, next] = step(params, x.ref, y.ref)
-        params = next
-        lastLoss = (await l.data())[0]
-      }
+      return sgdSteps(loss, params, [x, y], lr)
     },
 
     lastLoss: () => lastLoss,
