@@ -392,6 +392,13 @@ export async function createAdjointPeer(
   const backend: Backend =
     kind === 'webgpu' ? await webgpuBackend() : kind === 'onnxruntime' ? await onnxruntimeBackend() : cpuBackend()
   let lastLoss: number | undefined
+  /** A training's step as the benchmark calls it: one step, its loss kept for `lastLoss`. */
+  const recordingLoss = async (training: Promise<{ run(): Promise<number> }>) => {
+    const step = await training
+    return async () => {
+      lastLoss = await step.run()
+    }
+  }
 
   return {
     describe: () => `adjoint jit on ${backend.name}`,
@@ -408,54 +415,19 @@ export async function createAdjointPeer(
       }
     },
 
-    async mlpStep(batch: number) {
-      const step = await mlpTraining(backend, batch)
-      return async () => {
-        lastLoss = await step.run()
-      }
-    },
+    mlpStep: (batch: number) => recordingLoss(mlpTraining(backend, batch)),
 
-    async rnnStep() {
-      const step = await rnnTraining(backend, 'scan')
-      return async () => {
-        lastLoss = await step.run()
-      }
-    },
+    rnnStep: () => recordingLoss(rnnTraining(backend, 'scan')),
 
-    async rbmStep() {
-      const step = await rbmTraining(backend)
-      return async () => {
-        lastLoss = await step.run()
-      }
-    },
+    rbmStep: () => recordingLoss(rbmTraining(backend)),
 
-    async vaeStep() {
-      const step = await vaeTraining(backend)
-      return async () => {
-        lastLoss = await step.run()
-      }
-    },
+    vaeStep: () => recordingLoss(vaeTraining(backend)),
 
-    async ganStep() {
-      const step = await ganTraining(backend)
-      return async () => {
-        lastLoss = await step.run()
-      }
-    },
+    ganStep: () => recordingLoss(ganTraining(backend)),
 
-    async cnnStep() {
-      const step = await cnnTraining(backend)
-      return async () => {
-        lastLoss = await step.run()
-      }
-    },
+    cnnStep: () => recordingLoss(cnnTraining(backend)),
 
-    async lstmStep() {
-      const step = await lstmTraining(backend)
-      return async () => {
-        lastLoss = await step.run()
-      }
-    },
+    lstmStep: () => recordingLoss(lstmTraining(backend)),
 
     lastLoss: () => lastLoss,
     ...(kind === 'webgpu' ? { counters: readGpuCounters } : {}),
