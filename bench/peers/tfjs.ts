@@ -51,6 +51,12 @@ export async function createTfjsPeer(backend: TfjsBackend): Promise<Workloads & 
     return t
   }
   let lastLoss: number | undefined
+  /** A step of `opt` on `loss` over `vars`, its loss kept for `lastLoss`. */
+  const minimizing = (opt: TF.Optimizer, loss: () => TF.Scalar, vars: TF.Variable[]) => async () => {
+    const cost = opt.minimize(loss, true, vars)!
+    lastLoss = (await cost.data())[0]
+    cost.dispose()
+  }
 
   return {
     describe() {
@@ -92,11 +98,7 @@ export async function createTfjsPeer(backend: TfjsBackend): Promise<Workloads & 
         return tf.losses.softmaxCrossEntropy(y, logits) as TF.Scalar
       }
       const vars = [w1, b1, w2, b2, w3, b3]
-      return async () => {
-        const cost = opt.minimize(loss, true, vars)!
-        lastLoss = (await cost.data())[0]
-        cost.dispose()
-      }
+      return minimizing(opt, loss, vars)
     },
 
     rnnStep() {
@@ -116,11 +118,7 @@ export async function createTfjsPeer(backend: TfjsBackend): Promise<Workloads & 
         }
         return tf.mean(tf.square(h))
       }
-      return async () => {
-        const cost = opt.minimize(loss, true, [wx, wh, b])!
-        lastLoss = (await cost.data())[0]
-        cost.dispose()
-      }
+      return minimizing(opt, loss, [wx, wh, b])
     },
 
     rbmStep() {
@@ -181,11 +179,7 @@ export async function createTfjsPeer(backend: TfjsBackend): Promise<Workloads & 
         return tf.mean(tf.add(nll, kl))
       }
       const vars = [e1, e2, d1, d2].flatMap((l) => [l.w, l.b])
-      return async () => {
-        const cost = opt.minimize(loss, true, vars)!
-        lastLoss = (await cost.data())[0]
-        cost.dispose()
-      }
+      return minimizing(opt, loss, vars)
     },
 
     ganStep() {
@@ -249,11 +243,7 @@ export async function createTfjsPeer(backend: TfjsBackend): Promise<Workloads & 
         return tf.losses.softmaxCrossEntropy(y, logits) as TF.Scalar
       }
       const vars = [k1, b1, k2, b2, w3, b3, w4, b4]
-      return async () => {
-        const cost = opt.minimize(loss, true, vars)!
-        lastLoss = (await cost.data())[0]
-        cost.dispose()
-      }
+      return minimizing(opt, loss, vars)
     },
 
     lstmStep() {
@@ -286,11 +276,7 @@ export async function createTfjsPeer(backend: TfjsBackend): Promise<Workloads & 
         const logits = tf.add(tf.matMul(tf.concat(hs, 0), wo), bo)
         return tf.losses.softmaxCrossEntropy(targets, logits) as TF.Scalar
       }
-      return async () => {
-        const cost = opt.minimize(loss, true, [table, wx, wh, b, wo, bo])!
-        lastLoss = (await cost.data())[0]
-        cost.dispose()
-      }
+      return minimizing(opt, loss, [table, wx, wh, b, wo, bo])
     },
 
     lastLoss: () => lastLoss,
