@@ -44,7 +44,7 @@ async function main(argv) {
   const { outdir, bytes } = await buildPlayground()
   console.log(`playground built in ${outdir} (script ${(bytes / 1024).toFixed(0)} KiB)`)
   if (buildOnly) return
-  await copyFile(join(repo, 'playground/index.html'), join(outdir, 'index.html'))
+  // Rebuilds the script on every change of its sources (the build above has already copied the page).
   const context = await esbuild.context(buildOptions(outdir))
   await context.watch()
   const { port: served } = await context.serve({ servedir: outdir, port })

@@ -15,7 +15,8 @@ const $ = <E extends HTMLElement = HTMLElement>(id: string): E => {
   return e as E
 }
 
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+/** Text for innerHTML: the library's own escaping, which its SVG charts use. */
+const escapeHtml = plot.escapeXml
 
 const params = new URLSearchParams(location.search)
 
