@@ -23,3 +23,6 @@ export function exampleUsage(
   examples: readonly string[],
   root: string,
 ): Map<string, ExampleUse[]>
+
+/** The repository's compiler options as `tsModule` reads them: options it does not know dropped, nothing emitted. */
+export function repositoryCompilerOptions(tsModule: typeof ts, root: string): ts.CompilerOptions

@@ -9,7 +9,8 @@
 // (`io.CharVocabulary`). Helpers under examples/ that an example imports
 // count for it too, recorded with the helper they come through.
 
-import { dirname, relative, resolve, sep } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { dirname, join, relative, resolve, sep } from 'node:path'
 
 /**
  * The export paths of each entry module, by the symbol they resolve to:
@@ -123,4 +124,25 @@ export function exampleUsage(ts, program, entries, examples, root) {
     }
   }
   return usage
+}
+
+/**
+ * The repository's compiler options (its tsconfig.json) as the TypeScript `tsModule` reads them: options that
+ * version does not know are dropped, and nothing is emitted.
+ */
+export function repositoryCompilerOptions(tsModule, root) {
+  const configPath = join(root, 'tsconfig.json')
+  const raw = tsModule.parseConfigFileTextToJson(configPath, readFileSync(configPath, 'utf8'))
+  if (raw.error) throw new Error(tsModule.flattenDiagnosticMessageText(raw.error.messageText, '\n'))
+  const options = { ...raw.config.compilerOptions }
+  for (const error of tsModule.convertCompilerOptionsFromJson(options, root).errors) {
+    const unknown = /^Unknown compiler option '([^']+)'/.exec(
+      tsModule.flattenDiagnosticMessageText(error.messageText, '\n'),
+    )
+    if (unknown !== null) delete options[unknown[1]]
+  }
+  const { options: parsed, errors } = tsModule.convertCompilerOptionsFromJson(options, root)
+  if (errors.length > 0)
+    throw new Error(errors.map((e) => tsModule.flattenDiagnosticMessageText(e.messageText, '\n')).join('\n'))
+  return { ...parsed, noEmit: true }
 }

@@ -30,7 +30,7 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import ts from 'typescript-5.4'
 import { intentionallyNotExported } from './docs-not-exported.mjs'
-import { exampleUsage } from './docs-usage.mjs'
+import { exampleUsage, repositoryCompilerOptions } from './docs-usage.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -260,23 +260,6 @@ function writeExamplePages(folder, examples, helpers) {
   return list
 }
 
-/** The repository's compiler options as TypeScript 5.4 reads them (options it does not know are dropped). */
-function compilerOptions() {
-  const configPath = join(root, 'tsconfig.json')
-  const raw = ts.parseConfigFileTextToJson(configPath, readFileSync(configPath, 'utf8'))
-  if (raw.error) throw new Error(ts.flattenDiagnosticMessageText(raw.error.messageText, '\n'))
-  const options = { ...raw.config.compilerOptions }
-  for (const error of ts.convertCompilerOptionsFromJson(options, root).errors) {
-    const unknown = /^Unknown compiler option '([^']+)'/.exec(ts.flattenDiagnosticMessageText(error.messageText, '\n'))
-    if (unknown !== null) delete options[unknown[1]]
-  }
-  const { options: parsed, errors } = ts.convertCompilerOptionsFromJson(options, root)
-  if (errors.length > 0) {
-    throw new Error(errors.map((e) => ts.flattenDiagnosticMessageText(e.messageText, '\n')).join('\n'))
-  }
-  return { ...parsed, noEmit: true }
-}
-
 /** Parts of a typedoc comment: text (markdown), and a link to a reflection's page. */
 const text = (value) => ({ kind: 'text', text: value })
 const link = (label, target) => ({ kind: 'inline-tag', tag: '@link', text: label, target })
@@ -328,7 +311,7 @@ export async function buildDocs({ out = join(root, 'out/docs/api') } = {}) {
       [],
     )
     const roots = [...ENTRIES.map((e) => join(root, e.file)), ...examples]
-    app.options.setCompilerOptions(roots, compilerOptions(), undefined)
+    app.options.setCompilerOptions(roots, repositoryCompilerOptions(ts, root), undefined)
 
     const summary = { out, pages: 0, names: [], examples: examples.length, warnings: 0, errors: 0 }
     addStagesAndExamples(td, app, examples, summary)

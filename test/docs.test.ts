@@ -20,12 +20,13 @@
  * declared. A planted package checks the check: it must find exactly the
  * undocumented names planted there.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript-5.4'
 import { describe, expect, it } from 'vitest'
+import { repositoryCompilerOptions } from '../scripts/docs-usage.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const entries = { '': join(root, 'index.ts'), 'laws/': join(root, 'laws/index.ts') }
@@ -35,19 +36,6 @@ const entries = { '': join(root, 'index.ts'), 'laws/': join(root, 'laws/index.ts
  * shrink, so a new export without a comment fails the test.
  */
 const KNOWN_UNDOCUMENTED: readonly string[] = []
-
-/** The repo's compiler options, less what TypeScript 5.4 does not know. */
-function compilerOptions(): ts.CompilerOptions {
-  const configPath = join(root, 'tsconfig.json')
-  const raw = ts.parseConfigFileTextToJson(configPath, readFileSync(configPath, 'utf8'))
-  if (raw.error) throw new Error(ts.flattenDiagnosticMessageText(raw.error.messageText, '\n'))
-  const options = { ...raw.config.compilerOptions }
-  delete options.rewriteRelativeImportExtensions
-  const { options: parsed, errors } = ts.convertCompilerOptionsFromJson(options, root)
-  if (errors.length > 0)
-    throw new Error(errors.map((e) => ts.flattenDiagnosticMessageText(e.messageText, '\n')).join('\n'))
-  return { ...parsed, noEmit: true }
-}
 
 /** Whether a JSDoc block (`/** ... *\/`) precedes the first statement of a file. */
 function hasHeaderComment(file: ts.SourceFile): boolean {
@@ -85,7 +73,10 @@ interface ExportReport {
 
 /** The exports of the entry files (prefix → path), namespaces opened one level down, and which lack a comment. */
 function collectExports(entryFiles: Readonly<Record<string, string>>): ExportReport {
-  const program = ts.createProgram({ rootNames: Object.values(entryFiles), options: compilerOptions() })
+  const program = ts.createProgram({
+    rootNames: Object.values(entryFiles),
+    options: repositoryCompilerOptions(ts, root),
+  })
   const checker = program.getTypeChecker()
   const names: string[] = []
   const undocumented: string[] = []
