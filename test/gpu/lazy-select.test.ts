@@ -47,6 +47,28 @@ describe('lazy selects', () => {
     expect(code).toMatch(/\} else \{\s*b\d+ = 0f;/)
   })
 
+  it.skipIf(gpu.backend === null)(
+    'gives the interpreter’s integers: a division by zero in one block, a pad',
+    async () => {
+      const n = tensor(
+        [
+          [0, -7, 2147483647],
+          [5, 0, -2147483648],
+        ],
+        { dtype: 'i32' },
+      )
+      // i32 x / 0 is 0 on every backend; the pad's zeros and the negated −2³¹ (which wraps) as the CPU has them.
+      const f = (v: Tensor) =>
+        ops.pad(ops.concat([ops.div(v, v), ops.neg(v)], 1), [
+          [1, 0],
+          [0, 1],
+        ])
+      const want = Array.from(f(n).dataSync())
+      const got = Array.from(await (await jit(f, { backend: gpu.backend! })(n)).data())
+      expect(got).toEqual(want)
+    },
+  )
+
   it.skipIf(gpu.backend === null)('gives the interpreter’s values, NaN and ±∞ in the arms not taken', async () => {
     for (const f of [blocks, padded]) {
       const want = Array.from(f(x).dataSync())
