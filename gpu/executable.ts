@@ -13,7 +13,7 @@ import { type GpuContext, submit } from './device.ts'
 import { Gates } from './gates.ts'
 import type { LoweredProgram } from './kernel.ts'
 import { CHECKPOINT_EVERY, CallRecord, RecentCalls } from './lineage.ts'
-import { dispatchesOf, planBuffers, type BufferPlan, type Dispatch } from './plan.ts'
+import { dispatchesOf, planBuffers, type BufferPlan, type Dispatch, writtenBy } from './plan.ts'
 import type { BufferPool } from './pool.ts'
 import { DeviceTensor, fromDevice, toDevice, type DeviceStats } from './tensor.ts'
 import { stepVectors, type RenderedKernel } from './wgsl/render.ts'
@@ -121,9 +121,7 @@ export class WebGpuExecutable implements Executable {
       ...lowered.buffers.filter((b) => b.role === 'input').map((b) => b.id),
       ...lowered.outputs,
     ])
-    this.perCall = this.dispatches.map((d) =>
-      [...d.inputs, d.output, ...(d.also === undefined ? [] : [d.also])].filter((id) => external.has(id)),
-    )
+    this.perCall = this.dispatches.map((d) => [...d.inputs, ...writtenBy(d)].filter((id) => external.has(id)))
     this.bindGroups = this.dispatches.map(() => new Map())
     this.ready = Promise.all(compiled.map((k) => pipelineFor(context, k)))
     this.ready.catch(() => undefined)
@@ -167,11 +165,12 @@ export class WebGpuExecutable implements Executable {
     pipeline: GPUComputePipeline,
   ): GPUBindGroup {
     const kernel = this.lowered.kernels[d.kernel]
-    // A matmul binds A, B, C, then its epilogue's inputs; other kernels their inputs, then the output; then a second
-    // output if there is one; in a loop, then the step.
+    // A matmul binds A, B, C, then its epilogue's inputs; other kernels their inputs, then the output; then the
+    // second output if there is one, and a matmul's further outputs; in a loop, then the step.
+    const [output, ...others] = writtenBy(d)
     const order =
-      kernel.kind === 'matmul' ? [d.inputs[0], d.inputs[1], d.output, ...d.inputs.slice(2)] : [...d.inputs, d.output]
-    if (d.also !== undefined) order.push(d.also)
+      kernel.kind === 'matmul' ? [d.inputs[0], d.inputs[1], output, ...d.inputs.slice(2)] : [...d.inputs, output]
+    order.push(...others)
     const entries: GPUBindGroupEntry[] = order.map((id, binding) => ({
       binding,
       resource: { buffer: bound.get(id) as GPUBuffer },

@@ -41,12 +41,15 @@ type Fields<K extends Expr['k']> = Omit<Extract<Expr, { k: K }>, 'id'>
 export class ExprBuilder {
   private readonly table = new Map<string, Expr>()
   private intern<K extends Expr['k']>(fields: Fields<K>): Expr {
-    // JSON writes ±∞ and NaN as null: they are keyed by name, so that lit(∞), lit(−∞) and lit(NaN) stay apart.
+    // JSON writes ±∞ and NaN as null, and −0 as 0: they are keyed by name, so that lit(∞), lit(−∞), lit(NaN)
+    // and lit(−0) stay apart from each other and from lit(0).
     const key = JSON.stringify(fields, (k, v) =>
       v !== null && typeof v === 'object' && 'id' in v && k !== ''
         ? `#${v.id}`
-        : typeof v === 'number' && !Number.isFinite(v)
-          ? String(v)
+        : typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))
+          ? Object.is(v, -0)
+            ? '-0'
+            : String(v)
           : v,
     )
     let e = this.table.get(key)
@@ -60,7 +63,8 @@ export class ExprBuilder {
     return this.intern<'idx'>({ k: 'idx', name, t: 'i32' })
   }
   lit(value: number, t: ScalarType): Expr {
-    return this.intern<'lit'>({ k: 'lit', value: t === 'bool' ? (value ? 1 : 0) : value, t })
+    // An integer has one zero: −0 (from folding −1 / 2, say) is 0.
+    return this.intern<'lit'>({ k: 'lit', value: t === 'bool' ? (value ? 1 : 0) : t === 'i32' ? value + 0 : value, t })
   }
   load(slot: number, offset: Expr, t: ScalarType): Expr {
     return this.intern<'load'>({ k: 'load', slot, offset, t })
@@ -153,11 +157,12 @@ export class ExprBuilder {
     const go = (x: Expr) => this.rewrite(x, replace, memo)
     let out: Expr
     switch (e.k) {
+      // Indices and literals are interned here too, so that an expression of another builder is rebuilt whole.
       case 'idx':
-        out = replace.idx?.(e.name) ?? e
+        out = replace.idx?.(e.name) ?? this.idx(e.name)
         break
       case 'lit':
-        out = e
+        out = this.lit(e.value, e.t)
         break
       case 'load': {
         const offset = go(e.offset)
@@ -228,8 +233,19 @@ interface KernelBase {
   readonly also?: number
 }
 
-/** Storage buffers a kernel binds: its inputs, its output, and the second output if any. */
-export const bindingCount = (k: KernelBase): number => k.inputs.length + 1 + (k.also === undefined ? 0 : 1)
+/**
+ * The buffers a kernel writes, in the order it binds them after its inputs: its output, its second output if
+ * any, then each of a matmul's further outputs (its epilogue's stores) and their second outputs.
+ */
+export const outputsOf = (k: KernelBase & { readonly stores?: readonly EpilogueStore[] }): number[] => [
+  k.output,
+  ...(k.also === undefined ? [] : [k.also]),
+  ...(k.stores ?? []).flatMap((s) => (s.also === undefined ? [s.output] : [s.output, s.also])),
+]
+
+/** Storage buffers a kernel binds: its inputs and every buffer it writes. */
+export const bindingCount = (k: KernelBase & { readonly stores?: readonly EpilogueStore[] }): number =>
+  k.inputs.length + outputsOf(k).length
 
 /** out[o] = value(o) for every index o of `shape`. */
 export interface MapKernel extends KernelBase {
@@ -274,6 +290,26 @@ export interface ReduceKernel extends KernelBase {
   readonly epilogue?: Epilogue
 }
 
+/**
+ * A further output of a matmul's epilogue, computed from the product by the
+ * same invocation that computed it. The product's n columns are `groups`
+ * blocks of u = n / groups columns (MatmulKernel.groups); this output is
+ * [batch·m, spread·u] (flattened), and `values[s]` is its element
+ * (r, s·u + j) for the index variables `sr` = r (the product's row, through
+ * the batch) and `sj` = j < u. In them a load from ACC_SLOT at lit(g) is the
+ * product's element (r, g·u + j), and the other loads use the kernel's
+ * input slots. An LSTM step's cell state and hidden state from the four
+ * gate blocks of one product (groups 4), or the four gate blocks of its
+ * gradient from one column of the product that precedes them (spread 4).
+ */
+export interface EpilogueStore {
+  readonly output: number
+  /** A second buffer that receives the same values (a carry that is also a y). */
+  readonly also?: number
+  readonly spread: number
+  readonly values: readonly Expr[]
+}
+
 /** C = op(A)·op(B), batched; inputs [A, B]. */
 export interface MatmulKernel extends KernelBase {
   readonly kind: 'matmul'
@@ -293,6 +329,14 @@ export interface MatmulKernel extends KernelBase {
    * `batch`; its extra inputs are inputs[2…].
    */
   readonly epilogue?: Epilogue
+  /**
+   * The column blocks of C that each invocation takes together (default 1): with g blocks of u = n / g columns,
+   * an invocation that computes column j of one block computes column j of every block, so that its stores see
+   * them all at once.
+   */
+  readonly groups?: number
+  /** Further outputs computed from C as it is stored (after its epilogue, if any: their ACC_SLOT loads read that). */
+  readonly stores?: readonly EpilogueStore[]
 }
 
 export type Kernel = MapKernel | ReduceKernel | MatmulKernel

@@ -13,7 +13,7 @@
  * and write one buffer).
  */
 import type { GateKind } from './gates.ts'
-import type { LoweredProgram, ScheduleItem } from './kernel.ts'
+import { type LoweredProgram, outputsOf, type ScheduleItem } from './kernel.ts'
 
 export interface Dispatch {
   readonly kernel: number
@@ -22,9 +22,11 @@ export interface Dispatch {
   readonly output: number
   /** The kernel's second output, resolved likewise. */
   readonly also?: number
+  /** The kernel's further outputs (a matmul's stores, with their second outputs), resolved likewise. */
+  readonly more?: readonly number[]
   /**
-   * Inside a loop: where each of the kernel's [...inputs, output, also] starts in the buffer it is bound to, in
-   * elements (a view's slice at this step, through the steps of the loops around it).
+   * Inside a loop: where each of the kernel's [...inputs, ...outputsOf(kernel)] starts in the buffer it is bound
+   * to, in elements (a view's slice at this step, through the steps of the loops around it).
    */
   readonly offsets?: readonly number[]
   /**
@@ -60,17 +62,18 @@ export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
     for (const item of items) {
       if ('kernel' in item) {
         const k = lowered.kernels[item.kernel]
-        const [inputs, [output, also]] = [
-          k.inputs.map(resolve),
-          (k.also === undefined ? [k.output] : [k.output, k.also]).map(resolve),
-        ]
+        const inputs = k.inputs.map(resolve)
+        const written = outputsOf(k).map(resolve)
+        const [output, also] = [written[0], k.also === undefined ? undefined : written[1]]
+        const more = written.slice(k.also === undefined ? 1 : 2)
         const inLoop = steps.size > 0
         out.push({
           kernel: item.kernel,
           inputs: inputs.map((r) => r.buffer),
           output: output.buffer,
           also: also?.buffer,
-          offsets: inLoop ? [...inputs, output, ...(also === undefined ? [] : [also])].map((r) => r.offset) : undefined,
+          ...(more.length === 0 ? {} : { more: more.map((r) => r.buffer) }),
+          offsets: inLoop ? [...inputs, ...written].map((r) => r.offset) : undefined,
         })
         continue
       }
@@ -130,6 +133,13 @@ export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
   return out
 }
 
+/** The buffers a dispatch writes, in the order its kernel binds them after its inputs. */
+export const writtenBy = (d: Dispatch): number[] => [
+  d.output,
+  ...(d.also === undefined ? [] : [d.also]),
+  ...(d.more ?? []),
+]
+
 export interface BufferPlan {
   /** Logical temp buffer id → slot. */
   readonly slotOf: ReadonlyMap<number, number>
@@ -144,7 +154,7 @@ export function planBuffers(
   dispatches: readonly Dispatch[] = dispatchesOf(lowered),
 ): BufferPlan {
   const lastUse = new Map<number, number>()
-  const written = (d: Dispatch) => (d.output < 0 ? [] : d.also === undefined ? [d.output] : [d.output, d.also])
+  const written = (d: Dispatch) => (d.output < 0 ? [] : writtenBy(d))
   dispatches.forEach((d, i) => {
     for (const id of [...d.inputs, ...written(d)]) lastUse.set(id, i)
   })

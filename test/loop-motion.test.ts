@@ -425,6 +425,26 @@ describe('the comparison catches a planted bug', () => {
     fuseInputs.throughSlice = (t) => t
     expect(discrepancy(program, args)).toBeGreaterThan(1e-3)
   })
+  it('fuse inputs: a fused input that slices the columns of each step one column along', () => {
+    // xs = tanh(x[:, 1:3]): the loop reads x's steps whole and takes their columns 1 and 2 itself.
+    const f = (h: Tensor, x: Tensor) =>
+      scan(
+        (c: Tensor, xt: Tensor) => [ops.add(c, ops.mul(c, xt)), c] as const,
+        h,
+        ops.tanh(ops.slice(x, [0, 1], [5, 2])),
+      )
+    const args = [normal64(random.key(0), [2]), normal64(random.key(1), [5, 4])] as const
+    const program = makeProgram(f)(...args)
+    const body = bodyOf(scans(moveLoopInvariants(program))[0]).eqns.map((q) => q.prim)
+    expect(body).toContain('tanh')
+    expect(body).toContain('slice')
+    expect(discrepancy(program, args)).toBeLessThan(1e-12)
+    fuseInputs.withinStep = (starts, limits) => {
+      const within = original.fuseInputs.withinStep(starts, limits)
+      return { starts: within.starts.map((s) => s + 1), limits: within.limits.map((l) => l + 1) }
+    }
+    expect(discrepancy(program, args)).toBeGreaterThan(1e-3)
+  })
   it('split products: a split product that leaves out its last run', () => {
     split.runs = (a, b) => original.split.runs(a, b).slice(0, -1)
     expect(worst()).toBeGreaterThan(1e-3)

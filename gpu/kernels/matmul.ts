@@ -91,6 +91,16 @@ export interface MatmulSpec {
    */
   epilogue?: { bindings: string; body: string }
   /**
+   * Column blocks taken together (default 1): C's n columns are `groups` blocks of n / groups, and an invocation
+   * computes the same columns of each (the template's Stores).
+   */
+  groups?: number
+  /**
+   * Further outputs: binding declarations (after ALSO) and the body of `fn stores(b: u32, row: u32, j: u32)`,
+   * which may read `product(b, row, j, g)`.
+   */
+  stores?: { bindings: string; body: string }
+  /**
    * Inside a loop: the binding of the step uniform (`step`, an array of
    * `vectors` vec4<u32>), and for each of A, B and C that starts elsewhere
    * at each step (one step's slice of a stacked buffer), where it starts.
@@ -154,9 +164,17 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
     batch * m * n > 2 ** 32
   )
     throw new RangeError('renderMatmul: operands too large for u32 indexing')
-  const tile = spec.tile ?? chooseMatmulTile(spec)
+  const groups = spec.groups ?? 1
+  checkSize('groups', groups, 1)
+  if (n % groups !== 0) throw new RangeError(`renderMatmul: ${groups} column blocks do not divide n = ${n}`)
+  const units = n / groups
+  const tile = spec.tile ?? chooseMatmulTile({ ...spec, groups })
   const R = tile.rows
   const Cn = tile.cols
+  if (Cn % groups !== 0)
+    throw new RangeError(`renderMatmul: a block of ${Cn} columns does not take ${groups} column blocks evenly`)
+  // Columns of each block per invocation.
+  const unitCols = Cn / groups
   const [wx, wy] = tile.workgroup
   checkSize('tile.rows', R, 1)
   checkSize('tile.cols', Cn, 1)
@@ -183,13 +201,13 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
       ? 'SCALAR'
       : transB && k % 4 === 0
         ? 'ALONG_K'
-        : !transB && n % 4 === 0 && Cn % 4 === 0
+        : !transB && units % 4 === 0 && unitCols % 4 === 0
           ? 'ALONG_MN'
           : 'SCALAR'
 
   // Dispatch: x = column tiles, y = row tiles, z = batch; when one of them is
   // over the per-dimension limit, the same workgroup numbering wraps.
-  const tilesX = Math.ceil(n / (Cn * wx))
+  const tilesX = Math.ceil(units / (unitCols * wx))
   const tilesY = Math.ceil(m / (R * wy))
   const total = tilesX * tilesY * batch
   const L = MAX_WORKGROUPS_PER_DIMENSION
@@ -207,8 +225,8 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   // C four columns at a time: the columns of an invocation come in groups of four, and
   // every group starts at a multiple of 4 (N, and where C starts at every step). Storing a whole block
   // takes a quarter of the store instructions, which is most of what the shader compiler spends its time on.
-  const colGroup = Cn % 4 === 0 ? 4 : 1
-  const writeC4 = colGroup === 4 && n % 4 === 0 && aligned(step?.c, spec.start?.c ?? 0)
+  const colGroup = unitCols % 4 === 0 ? 4 : 1
+  const writeC4 = colGroup === 4 && units % 4 === 0 && aligned(step?.c, spec.start?.c ?? 0)
   const code = fillTemplate('gpu/kernels/matmul.wgsl', MATMUL_WGSL, {
     M: m,
     N: n,
@@ -235,6 +253,10 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
     HAS_EPILOGUE: spec.epilogue !== undefined || spec.also !== undefined,
     C_VEC4: writeC4,
     COL_GROUP: colGroup,
+    GROUPS: groups,
+    STORE_DECLARATIONS: spec.stores?.bindings.trim() ?? '',
+    STORES_BODY: spec.stores?.body.trim() ?? '',
+    HAS_STORES: spec.stores !== undefined,
     C_ELEMENT: writeC4 ? 'vec4<f32>' : 'f32',
     C_FROM_QUAD: writeC4 ? 'q' : 'q.x',
     STEP_DECLARATION:
@@ -252,7 +274,8 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   })
   const summary =
     `// C[b] = ${transA ? 'Aᵀ' : 'A'}[b] · ${transB ? 'Bᵀ' : 'B'}[b]; ` +
-    `${R}×${Cn} block of C per invocation, workgroup ${wx}×${wy}; A ${readA}, B ${readB}.`
+    `${R}×${Cn} block of C per invocation${groups > 1 ? ` (${unitCols} columns of each of ${groups} blocks)` : ''}, ` +
+    `workgroup ${wx}×${wy}; A ${readA}, B ${readB}.`
   return { code: `${summary}\n${code}`, workgroups, entryPoint: 'main' }
 }
 
@@ -294,23 +317,29 @@ const LONG_K = 512
  * multiply-adds over a short k take blocks of at most 8×8, which compile
  * two to three times faster on a cold cache.
  */
-export function chooseMatmulTile(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'>): MatmulTile {
-  const { batch, m, n, k } = spec
+export function chooseMatmulTile(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k' | 'groups'>): MatmulTile {
+  const groups = spec.groups ?? 1
+  // With column blocks taken together the tile is chosen over one block's columns (n below), and an invocation
+  // takes its columns in every block: at least 4 of each (for vec4 reads of B), about `cap` columns in all.
+  const { batch, m, k } = spec
+  const n = spec.n / groups
   const fits = (size: number, block: number) => Math.ceil(size / block) * block <= 1.25 * size
-  const cap = m * n * k <= SMALL_PRODUCT && k < LONG_K ? 8 : 16
-  let cols = BLOCKS.find((b) => b <= cap && b <= n && fits(n, b)) ?? 1
+  const cap = spec.m * spec.n * k <= SMALL_PRODUCT && k < LONG_K ? 8 : 16
+  const colCap = groups === 1 ? cap : Math.max(4, Math.floor(cap / groups))
+  let cols = BLOCKS.find((b) => b <= colCap && b <= n && fits(n, b)) ?? 1
   let rows = BLOCKS.find((b) => b <= cap && b <= m && fits(m, b)) ?? 1
   let maxWy = WORKGROUP_INVOCATIONS
   const shape = (): MatmulTile => {
     const wx = Math.min(8, Math.ceil(n / cols))
     const wy = Math.max(1, Math.min(Math.floor(WORKGROUP_INVOCATIONS / wx), Math.ceil(m / rows), maxWy))
-    return { rows, cols, workgroup: [wx, wy] }
+    return { rows, cols: cols * groups, workgroup: [wx, wy] }
   }
   const count = (t: MatmulTile) =>
-    Math.ceil(n / (t.cols * t.workgroup[0])) * Math.ceil(m / (t.rows * t.workgroup[1])) * batch
+    Math.ceil((groups * n) / (t.cols * t.workgroup[0])) * Math.ceil(m / (t.rows * t.workgroup[1])) * batch
   const halveBlock = () => (rows >= cols ? (rows /= 2) : (cols /= 2))
   let tile = shape()
-  if (count(tile) < MIN_WORKGROUPS && k >= LONG_K && tile.workgroup[0] === 8) return { rows, cols, workgroup: [8, 1] }
+  if (count(tile) < MIN_WORKGROUPS && k >= LONG_K && tile.workgroup[0] === 8)
+    return { rows, cols: cols * groups, workgroup: [8, 1] }
   // Blocks shrink to 8×8 first, then the workgroups lose rows of invocations, then the blocks shrink to 4.
   while (count(tile) < MIN_WORKGROUPS) {
     if (Math.max(rows, cols) > 8) halveBlock()

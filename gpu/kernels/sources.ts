@@ -21,6 +21,10 @@ export const MATMUL_WGSL = `// GEMM: C[b] = op(A[b]) · op(B[b]) in f32, one sha
 //   {{C_VEC4}} {{C_ELEMENT}}     whether C is written four columns at a time, and its element type
 //   {{C_FROM_QUAD}}              \`q\` where C's element is a vec4, \`q.x\` where it is an f32
 //   {{COL_GROUP}}                adjacent columns in each group of an invocation's columns (4 or 1)
+//   {{GROUPS}}                   column blocks that an invocation takes together (see Stores)
+//   {{STORE_DECLARATIONS}}       bindings of the further outputs the stores write (after ALSO)
+//   {{STORES_BODY}}              the body of \`stores\`, or nothing
+//   {{HAS_STORES}}               true when there are stores
 //   {{ALSO_DECLARATION}}         a second output ALSO, laid out as C (or nothing)
 //   {{ALSO_STORE}}               the statement storing v at element i of ALSO (or nothing)
 //   {{STEP_DECLARATION}}         inside a loop: the uniform that holds where buffers start
@@ -50,6 +54,16 @@ export const MATMUL_WGSL = `// GEMM: C[b] = op(A[b]) · op(B[b]) in f32, one sha
 // beyond speed: llvmpipe stops an invocation after 65535 loop iterations in
 // all, and only the loop over k (K / 4 iterations) remains.
 //
+// Stores. C's N columns are GROUPS blocks of UNITS = N / GROUPS columns,
+// and an invocation that computes column j of one block computes column j
+// of every block (its COLS columns are COLS / GROUPS columns of each
+// block). After C is stored, \`stores(b, row, j)\` runs once for each (row,
+// j) of the block, reading the product at (row, g·UNITS + j) for every g
+// (\`product\`) and writing further outputs: an LSTM step's cell and hidden
+// states from the four gate blocks of one product, or the four gate blocks
+// of its gradient from one element of the product before it. With
+// GROUPS = 1 the block is as above.
+//
 // Workgroups are numbered x + GROUPS_X · (y + GROUPS_Y · z) over column
 // tiles, row tiles and the batch; the grid is [TILES_X, TILES_Y, BATCH]
 // unless one of these is over 65535 per dimension, in which case the same
@@ -75,6 +89,10 @@ const TRANS_A = {{TRANS_A}};
 const TRANS_B = {{TRANS_B}};
 const ROWS = {{ROWS}}u;
 const COLS = {{COLS}}u;
+const GROUPS = {{GROUPS}}u;
+const UNITS = N / GROUPS;
+// Columns of each block per invocation.
+const UNIT_COLS = COLS / GROUPS;
 const WX = {{WX}}u;
 const WY = {{WY}}u;
 const TILES_X = {{TILES_X}}u;
@@ -100,11 +118,15 @@ const C_VEC4 = {{C_VEC4}};
 alias CElement = {{C_ELEMENT}};
 @group(0) @binding(2) var<storage, read_write> C: array<CElement>;
 
-// Columns of one invocation come in groups of COL_GROUP adjacent columns: 4 where COLS allows it
-// (B read ALONG_MN needs it; C is then stored four columns at a time where N allows), else 1:
-// column c of the block is blockColumn(col0, c).
+// Columns of one invocation come in groups of COL_GROUP adjacent columns: 4 where UNIT_COLS allows it
+// (B read ALONG_MN needs it; C is then stored four columns at a time where UNITS allows), else 1:
+// column c of the block is blockColumn(col0, c), column unitColumn(col0, c) of its column block.
 const COL_GROUP = {{COL_GROUP}}u;
-fn blockColumn(col0: u32, c: u32) -> u32 { return col0 + (c / COL_GROUP) * WX * COL_GROUP + c % COL_GROUP; }
+fn unitColumn(col0: u32, c: u32) -> u32 {
+  let u = c % UNIT_COLS;
+  return col0 + (u / COL_GROUP) * WX * COL_GROUP + u % COL_GROUP;
+}
+fn blockColumn(col0: u32, c: u32) -> u32 { return (c / UNIT_COLS) * UNITS + unitColumn(col0, c); }
 // Steps of k taken four at a time; the rest (only when no operand is read along k) one at a time.
 const K_MAIN = K / 4u * 4u;
 // Elements between consecutive k of one row of op(A) and one column of op(B), in storage.
@@ -119,6 +141,9 @@ const HAS_EPILOGUE = {{HAS_EPILOGUE}};
 {{EPILOGUE_DECLARATIONS}}
 {{ALSO_DECLARATION}}
 {{STEP_DECLARATION}}
+
+const HAS_STORES = {{HAS_STORES}};
+{{STORE_DECLARATIONS}}
 
 // The value stored at C[b, row, col] for the product acc.
 fn epilogue(acc: f32, b: u32, row: u32, col: u32) -> f32 {
@@ -140,6 +165,16 @@ fn storeC(j: u32, v: f32) {
   } else {
     C[j] = CElement(v);
   }
+}
+
+// The product at (row, g·UNITS + j) of batch entry b, as stored in C.
+fn product(b: u32, row: u32, j: u32, g: u32) -> f32 {
+  return loadC({{OFFSET_C}} + (b * M + row) * N + g * UNITS + j);
+}
+
+// The further outputs at (row, j): see Stores above.
+fn stores(b: u32, row: u32, j: u32) {
+  {{STORES_BODY}}
 }
 
 // Operands read ALONG_K: op(A)[row0 + r, k + j] = quad[r][j] for j < 4 (and
@@ -201,7 +236,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let b = flat / (TILES_X * TILES_Y);
   // Rows row0 + r; columns blockColumn(col0, c).
   let row0 = (tileRow * WY + lid.y) * ROWS;
-  let col0 = tileCol * WX * COLS + lid.x * COL_GROUP;
+  let col0 = tileCol * WX * UNIT_COLS + lid.x * COL_GROUP;
 
   // Load bases (element indices of the arrays as declared) from clamped rows and
   // columns; ALONG_MN reads one base per group of four rows or columns.
@@ -218,7 +253,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var c = 0u; c < COLS; c++) {
     let col = min(blockColumn(col0, c), N - 1u);
     if (B_READ == ALONG_K) { baseB[c] = (batchB + col * K) / 4u; }
-    else if (B_READ == ALONG_MN) { baseB[c] = (batchB + min(col0 + c * WX * 4u, LAST_COL_QUAD)) / 4u; }
+    else if (B_READ == ALONG_MN) { baseB[c] = (batchB + min(blockColumn(col0, 4u * c), LAST_COL_QUAD)) / 4u; }
     else { baseB[c] = batchB + col * select(1u, K, TRANS_B); }
   }
 
@@ -252,8 +287,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (row < M) {
       if (C_VEC4) {
         for (var s = 0u; s < COLS / 4u; s++) {
-          let col = col0 + s * WX * 4u;
-          if (col < N) {
+          let col = blockColumn(col0, 4u * s);
+          if (unitColumn(col0, 4u * s) < UNITS) {
             let q = vec4<f32>(acc[r][4u * s], acc[r][4u * s + 1u], acc[r][4u * s + 2u], acc[r][4u * s + 3u]);
             C[({{OFFSET_C}} + c0 + row * N + col) / 4u] = fromQuad(q);
           }
@@ -261,7 +296,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       } else {
         for (var c = 0u; c < COLS; c++) {
           let col = blockColumn(col0, c);
-          if (col < N) { C[{{OFFSET_C}} + c0 + row * N + col] = CElement(acc[r][c]); }
+          if (unitColumn(col0, c) < UNITS) { C[{{OFFSET_C}} + c0 + row * N + col] = CElement(acc[r][c]); }
         }
       }
     }
@@ -279,12 +314,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let row = row0 + e / COLS;
       let c = e % COLS;
       let col = blockColumn(col0, c);
-      if (row < M && col < N) {
+      if (row < M && unitColumn(col0, c) < UNITS) {
         let i = c0 + row * N + col;
         let v = epilogue(loadC({{OFFSET_C}} + i), b, row, col);
         storeC({{OFFSET_C}} + i, v);
         {{ALSO_STORE}}
       }
+    }
+  }
+  // The stores, likewise in a loop that is not unrolled, over the block's (row, j).
+  if (HAS_STORES) {
+    let units = select(ROWS * UNIT_COLS, 0u, arrayLength(&C) == 0u);
+    for (var e = 0u; e < units; e++) {
+      let row = row0 + e / UNIT_COLS;
+      let j = unitColumn(col0, e % UNIT_COLS);
+      if (row < M && j < UNITS) { stores(b, row, j); }
     }
   }
 }

@@ -10,6 +10,7 @@ import { formatAval } from '../../src/tensor.ts'
 import { bindingCount, type ScheduleItem } from '../kernel.ts'
 import { analyse } from './analyse.ts'
 import { fuseEpilogues } from './epilogues.ts'
+import { fuseStores } from './stores.ts'
 import { emitKernel } from './inline.ts'
 import { emitCond, emitWhile } from './branches.ts'
 import { emitLoop } from './loops.ts'
@@ -46,6 +47,7 @@ export function lowerProgram(state: Lowering, program: Program, binding: BodyBin
   const outputs = bindOutputs(scope, binding)
   const { kernels, inlineVars } = scope
   fuseEpilogues(state.b, kernels, inlineVars, state.buffers, options.maxBuffers)
+  fuseStores(state.b, kernels, inlineVars, state.buffers, options.maxBuffers)
   const schedule = kernels.map((k, i): ScheduleItem => {
     if (k.kind === 'loop') return { loop: k.loop }
     if (k.kind === 'cond') return { cond: k.cond }

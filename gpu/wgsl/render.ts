@@ -12,6 +12,7 @@
 import {
   ACC_SLOT,
   type Expr,
+  outputsOf,
   type Kernel,
   type LogicalBuffer,
   type MapKernel,
@@ -51,7 +52,10 @@ interface Slot {
 export type Start = { readonly fixed: number } | { readonly aligned: boolean }
 export type Starts = (position: number) => Start
 
-/** Positions of a kernel's buffers, in the step uniform (and in Dispatch.offsets): inputs, output, second output. */
+/**
+ * Positions of a kernel's buffers, in the step uniform (and in Dispatch.offsets): inputs, output, second output,
+ * a matmul's further outputs.
+ */
 const positioned = (kernel: Kernel) => [...kernel.inputs, ...outputsOf(kernel)]
 /** Without knowing the dispatches: views and carries start where the step uniform says, other buffers at 0. */
 export const startsOf = (kernel: Kernel, buffers: readonly LogicalBuffer[]): Starts => {
@@ -63,7 +67,6 @@ export const startsOf = (kernel: Kernel, buffers: readonly LogicalBuffer[]): Sta
 }
 const slotsOf = (kernel: Kernel, buffers: readonly LogicalBuffer[], starts: Starts): Slot[] =>
   kernel.inputs.map((id, p) => ({ type: buffers[id].type, position: p, start: starts(p) }))
-const outputsOf = (kernel: Kernel) => (kernel.also === undefined ? [kernel.output] : [kernel.output, kernel.also])
 const usesStep = (kernel: Kernel, starts: Starts) => positioned(kernel).some((_, p) => 'aligned' in starts(p))
 /** The vec4s of a kernel's step uniform: one u32 per position. */
 export const stepVectors = (kernel: Kernel) => Math.ceil(positioned(kernel).length / 4)
@@ -348,7 +351,8 @@ const BIN: Record<string, string> = { add: '+', sub: '-', mul: '*', div: '/', mo
 /**
  * Renders expressions to WGSL, naming every node used more than once. Loads
  * read `in<slot>`; in an epilogue, a load from ACC_SLOT is the producer's
- * result, `acc`.
+ * result, `acc` (or what `acc` renders from the load's offset: a matmul's
+ * stores read the product at other columns).
  */
 class Emitter {
   readonly lines: string[] = []
@@ -357,6 +361,7 @@ class Emitter {
     private readonly uses: Map<number, number>,
     private readonly slots: readonly Slot[],
     private indent: string,
+    private readonly acc: (offset: Expr) => string = () => 'acc',
   ) {}
   expr(e: Expr): string {
     const named = this.names.get(e.id)
@@ -409,7 +414,7 @@ class Emitter {
       case 'lit':
         return literal(e.value, e.t)
       case 'load': {
-        if (e.slot === ACC_SLOT) return 'acc'
+        if (e.slot === ACC_SLOT) return this.acc(e.offset)
         const { type, position, start } = this.slots[e.slot]
         const raw = `in${e.slot}[${sliceStart(position, start, 'i')}${this.expr(e.offset)}]`
         return type === 'bool' ? `(${raw} != 0i)` : raw
@@ -677,6 +682,71 @@ function renderReduce(kernel: ReduceKernel, buffers: readonly LogicalBuffer[], s
 
 const sizeOfShape = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 1)
 
+/** A matmul's extra inputs, inputs[2…], bound from 3 on (after A, B, C), and the helpers their expressions use. */
+const extraInputBindings = (kernel: MatmulKernel, buffers: readonly LogicalBuffer[]): string =>
+  kernel.inputs
+    .slice(2)
+    .map(
+      (id, j) => `@group(0) @binding(${3 + j}) var<storage, read> in${2 + j}: array<${storageType(buffers[id].type)}>;`,
+    )
+    .join('\n')
+
+/**
+ * A matmul's stores (MatmulKernel.stores): the bindings of their outputs and
+ * the body of `stores(b, row, j)`, which computes every store's values at
+ * (row, j) of the block (sr = the row through the batch, sj = j; a load from
+ * ACC_SLOT at g is `product(b, row, j, g)`) and writes them, value s of a
+ * store at (sr, s·u + j) of its output. The kernel's extra inputs are declared
+ * here when it has no epilogue.
+ */
+function renderStores(
+  kernel: MatmulKernel,
+  buffers: readonly LogicalBuffer[],
+  starts: Starts,
+): { bindings: string; body: string } | undefined {
+  const stores = kernel.stores ?? []
+  if (stores.length === 0) return undefined
+  const units = kernel.n / (kernel.groups ?? 1)
+  const positions = outputsOf(kernel)
+  const positionOf = (id: number) => kernel.inputs.length + positions.indexOf(id)
+  const bindings = stores.flatMap((st) =>
+    (st.also === undefined ? [st.output] : [st.output, st.also]).map((id) => {
+      if (buffers[id].type !== 'f32')
+        throw new Error(`renderKernel: a matmul's store writes f32, got ${buffers[id].type}`)
+      return `@group(0) @binding(${positionOf(id)}) var<storage, read_write> w${positionOf(id)}: array<f32>;`
+    }),
+  )
+  const product = (offset: Expr) => {
+    if (offset.k !== 'lit') throw new Error('renderKernel: a store reads the product at a constant column block')
+    return `product(b, row, j, ${offset.value}u)`
+  }
+  const emitter = new Emitter(
+    countUses(stores.flatMap((st) => st.values)),
+    slotsOf(kernel, buffers, starts),
+    '  ',
+    product,
+  )
+  const writes: string[] = []
+  for (const st of stores)
+    st.values.forEach((v, sIndex) => {
+      const value = emitter.expr(v)
+      const flat = `u32(sr) * ${st.spread * units}u + ${sIndex * units}u + j`
+      for (const id of st.also === undefined ? [st.output] : [st.output, st.also]) {
+        const p = positionOf(id)
+        writes.push(`  w${p}[${sliceStart(p, starts(p), 'u')}${flat}] = ${value};`)
+      }
+    })
+  const declared = kernel.epilogue === undefined ? [extraInputBindings(kernel, buffers), PRELUDE] : []
+  const body = [
+    keepInputs(kernel, '  ', 2),
+    '  let sr = i32(b * M + row);',
+    '  let sj = i32(j);',
+    ...emitter.lines,
+    ...writes,
+  ]
+  return { bindings: [...bindings, ...declared].join('\n'), body: body.join('\n').trim() }
+}
+
 /**
  * The epilogue of a matmul: the fused map's value at (batch b, row, col). Its
  * extra inputs are the kernel's inputs[2…], bound from 3 on (after A, B, C).
@@ -688,11 +758,7 @@ function renderEpilogue(
 ): { bindings: string; body: string } | undefined {
   if (kernel.epilogue === undefined) return undefined
   const { value, shape } = kernel.epilogue
-  const bindings = kernel.inputs
-    .slice(2)
-    .map(
-      (id, j) => `@group(0) @binding(${3 + j}) var<storage, read> in${2 + j}: array<${storageType(buffers[id].type)}>;`,
-    )
+  const bindings = [extraInputBindings(kernel, buffers)]
   const emitter = new Emitter(countUses([value]), slotsOf(kernel, buffers, starts), '  ')
   const result = emitter.expr(value)
   const r = shape.length
@@ -755,6 +821,8 @@ function renderKernelSource(kernel: Kernel, buffers: readonly LogicalBuffer[], s
           also: fixed(kernel.inputs.length + 1),
         },
         epilogue: renderEpilogue(kernel, buffers, starts),
+        groups: kernel.groups,
+        stores: renderStores(kernel, buffers, starts),
         // A, B, C, then the epilogue's inputs, then ALSO: the uniform comes after them.
         also:
           kernel.also === undefined
@@ -762,7 +830,7 @@ function renderKernelSource(kernel: Kernel, buffers: readonly LogicalBuffer[], s
             : { binding: 1 + kernel.inputs.length, slice: moving(kernel.inputs.length + 1) },
         step: stepped
           ? {
-              binding: 1 + kernel.inputs.length + (kernel.also === undefined ? 0 : 1),
+              binding: kernel.inputs.length + outputsOf(kernel).length,
               vectors: stepVectors(kernel),
               a: moving(0),
               b: moving(1),

@@ -6,13 +6,18 @@
  * step's kernels (a product's epilogue), where outside the loop it is a
  * pass of its own over all the steps. The stacked values it reads become xs
  * of the loop (their runs of T steps), what it broadcasts over the steps
- * becomes consts. At most MAX_STEPWISE_LEAVES stacked values per xs.
+ * becomes consts. At most MAX_STEPWISE_LEAVES stacked values per xs. It
+ * sees through slices of any axes: the gate activations that an LSTM's
+ * backward loop reads are elementwise work on column blocks of the stacked
+ * pre-activations, and are computed in the loop from each step's row of
+ * them.
  *
  * Preserves: every output's value, exactly: step t of the fused xs is the
  * same elementwise primitives applied to the same elements (an elementwise
  * function commutes with taking step t; a slice from step s is read at step
- * t + s; a value broadcast over the steps is the same at every step). Scans
- * with scans in their bodies are left as they are.
+ * t + s, and its other axes are sliced within the step as they were; a
+ * value broadcast over the steps is the same at every step). Scans with
+ * scans in their bodies are left as they are.
  */
 import * as lax from '../core/lax.ts'
 import { isElementwise, type Params } from '../core/primitive.ts'
@@ -28,6 +33,10 @@ export const fuseIdentities = {
   /** The step of a value that step t of its slice from step `start` reads: t + start. */
   throughSlice(t: number, start: number): number {
     return t + start
+  },
+  /** What a slice keeps of one step: the same run of each axis after the steps' axis. */
+  withinStep(starts: readonly number[], limits: readonly number[]): { starts: number[]; limits: number[] } {
+    return { starts: starts.slice(1), limits: limits.slice(1) }
   },
 }
 
@@ -80,8 +89,7 @@ function stepwiseOf(producer: ReadonlyMap<Var, Eqn>, a: Atom, length: number): S
       work++
       return e.inputs.every((y) => visit(y, offset))
     }
-    const run = e?.prim === 'slice' ? leadingRun(e) : null
-    if (run !== null) return visit((e as Eqn).inputs[0], fuseIdentities.throughSlice(offset, run))
+    if (e?.prim === 'slice') return visit(e.inputs[0], fuseIdentities.throughSlice(offset, firstStep(e)))
     if (e?.prim === 'broadcast' && overSteps(e)) {
       fixed.add(broadcastSource(producer, e))
       return true
@@ -93,13 +101,17 @@ function stepwiseOf(producer: ReadonlyMap<Var, Eqn>, a: Atom, length: number): S
   return visit(a, 0) && work > 0 && stacked.length <= MAX_STEPWISE_LEAVES ? { stacked, fixed: [...fixed] } : null
 }
 
-/** Where a slice keeps all but the leading axis whole: the first step it keeps; else null. */
-function leadingRun(e: Eqn): number | null {
+/** The first step a slice keeps. */
+const firstStep = (e: Eqn): number => (e.params as Params<'slice'>).starts[0]
+
+/** One step of a slice, from the same step of what it slices: its other axes sliced as the slice slices them. */
+function sliceWithinStep(e: Eqn, step: Tensor): Tensor {
   const { starts, limits } = e.params as Params<'slice'>
-  const shape = e.inputs[0].aval.shape
-  return starts.every((s, i) => i === 0 || s === 0) && limits.every((l, i) => i === 0 || l === shape[i])
-    ? starts[0]
-    : null
+  const whole =
+    starts.every((s, i) => i === 0 || s === 0) && limits.every((l, i) => i === 0 || l === e.inputs[0].aval.shape[i])
+  if (whole) return step
+  const within = fuseIdentities.withinStep(starts, limits)
+  return lax.slice(step, within.starts, within.limits)
 }
 
 /** What a broadcast that only adds leading axes broadcasts: through such broadcasts of broadcasts, the first input. */
@@ -170,7 +182,7 @@ function fusedScan(
         leaf >= 0
           ? leafIn[leaf]
           : e?.prim === 'slice'
-            ? value(e.inputs[0], fuseIdentities.throughSlice(offset, leadingRun(e) as number))
+            ? sliceWithinStep(e, value(e.inputs[0], fuseIdentities.throughSlice(offset, firstStep(e))))
             : e?.prim === 'broadcast'
               ? broadcastStep(broadcastSource(producer, e), a.aval.shape.slice(1))
               : bind(

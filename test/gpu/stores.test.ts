@@ -1,0 +1,140 @@
+/**
+ * A matmul's stores (gpu/lower/stores.ts): an LSTM step is one kernel each
+ * way, its gate maps computed by the product's invocations, with the
+ * interpreter's values; a GRU's backward step loses its maps to its second
+ * product; and a planted wrong block or spread is caught.
+ */
+import { describe, expect, it } from 'vitest'
+import { cpuBackend, jit, makeProgram, ops, random, tree, type Tensor } from '../../src/index.ts'
+import { bptt, gru, lstm, type AnyCell } from '../../src/recurrent/index.ts'
+import { optimize } from '../../src/passes/index.ts'
+import type { Program } from '../../src/ir/index.ts'
+import { lower } from '../../gpu/lower/index.ts'
+import { WebGpuExecutable } from '../../gpu/executable.ts'
+import { renderKernel } from '../../gpu/wgsl/render.ts'
+import { ACC_SLOT, ExprBuilder, type Expr, type LoweredProgram, type MatmulKernel } from '../../gpu/kernel.ts'
+import { expectClose, ofLargest } from '../lib/close.ts'
+import { gpu } from './setup.ts'
+
+const backend = gpu.backend
+/** Stores bind more buffers than adapters with few storage buffers per stage allow: there the maps stay apart. */
+const roomy = (backend?.context.limits.maxStorageBuffersPerShaderStage ?? 0) >= 16
+
+const loss = (y: Tensor, t: Tensor) => ops.mean(ops.square(ops.sub(y, t))) as Tensor<[]>
+
+/** The BPTT gradient of a cell's sequence loss, its arguments (parameters moved off their init), and its Program. */
+function sequence(cell: AnyCell, batch: number, steps: number) {
+  const keys = random.split(random.key(5), 3)
+  const params = tree.treeMap(cell.init(random.key(4)) as tree.Tree, (p) =>
+    ops.add(p, ops.mul(random.normal(keys[0], p.shape as number[]), 0.2)),
+  )
+  const args = [
+    params,
+    cell.initialState(batch),
+    random.normal(keys[1], [steps, batch, cell.inputSize]),
+    random.normal(keys[2], [steps, batch, cell.outputSize]),
+  ] as const
+  const f = (p: unknown, h: unknown, x: Tensor, t: Tensor) => bptt(cell, loss)(p as never, h as never, x as never, t)
+  return { f, args, program: makeProgram(f)(...args) }
+}
+
+/** The program lowered as the WebGPU backend lowers it. */
+const lowered = (program: Program) => {
+  const moved = optimize(program, { loopMotion: true, splitK: true })
+  return { moved, lowered: lower(moved, { maxBuffers: backend!.context.limits.maxStorageBuffersPerShaderStage }) }
+}
+
+/** The kernels of each loop's step, in the order the loops run. */
+const loopBodies = (l: LoweredProgram) =>
+  l.loops.map((loop) => loop.body.map((item) => ('kernel' in item ? l.kernels[item.kernel] : null)))
+
+describe.skipIf(backend === null)(`matmul stores on ${backend?.name ?? 'no adapter'}`, () => {
+  for (const [hidden, what] of [
+    [8, 'four columns of each gate at a time, read as vec4s'],
+    [5, 'a hidden size that is no multiple of 4'],
+  ] as const)
+    it(`LSTM BPTT, H = ${hidden} (${what}): one kernel per step each way, the interpreter's gradient`, async () => {
+      const { f, args, program } = sequence(lstm(3, hidden), 4, 6)
+      const bodies = loopBodies(lowered(program).lowered)
+      expect(bodies.length).toBe(2)
+      if (roomy) {
+        const [forward, backward] = bodies.map((b) => {
+          expect(b.length).toBe(1)
+          return b[0] as MatmulKernel
+        })
+        // Forward: h·Wh [B, 4H] with the four gate blocks taken together; c′ and h′ [B, H] stored from them.
+        expect(forward.kind).toBe('matmul')
+        expect(forward.groups).toBe(4)
+        expect(forward.stores?.map((s) => s.spread)).toEqual([1, 1])
+        // Backward: dz·Whᵀ [B, H]; dc [B, H] and the four gate blocks of dz [B, 4H] stored from each element.
+        expect(backward.kind).toBe('matmul')
+        expect(backward.stores?.map((s) => s.spread)).toEqual([1, 4])
+      }
+      const [want] = tree.flatten(await jit(f, { backend: cpuBackend() })(...args))
+      const [got] = tree.flatten(await jit(f, { backend: backend! })(...args))
+      for (const [i, w] of want.entries())
+        expectClose(await got[i].data(), await w.data(), ofLargest(1e-4), `gradient leaf ${i}`)
+    })
+
+  it("GRU BPTT: the backward step's maps become stores of its products; the interpreter's gradient", async () => {
+    const { f, args, program } = sequence(gru(3, 8), 4, 6)
+    const [forward, backward] = loopBodies(lowered(program).lowered)
+    // Two products a step each way (the candidate's product reads the reset gate), and a map that does not fit.
+    expect(forward.length).toBe(2)
+    if (roomy) expect(backward.length).toBeLessThanOrEqual(3)
+    const [want] = tree.flatten(await jit(f, { backend: cpuBackend() })(...args))
+    const [got] = tree.flatten(await jit(f, { backend: backend! })(...args))
+    for (const [i, w] of want.entries())
+      expectClose(await got[i].data(), await w.data(), ofLargest(1e-4), `gradient leaf ${i}`)
+  })
+
+  /** The LSTM gradient from a lowered program that `plant` edits, against the interpreter: whether they differ. */
+  async function plantedDiffers(plant: (k: MatmulKernel, b: ExprBuilder) => MatmulKernel): Promise<boolean> {
+    const { f, args, program } = sequence(lstm(3, 8), 4, 6)
+    const { moved, lowered: l } = lowered(program)
+    const b = new ExprBuilder()
+    const planted: LoweredProgram = {
+      ...l,
+      kernels: l.kernels.map((k) => (k.kind === 'matmul' && k.stores !== undefined ? plant(k, b) : k)),
+    }
+    const compiled = planted.kernels.map((k, i) => ({
+      ...renderKernel(k, planted.buffers),
+      label: `#${i} (${k.kind})`,
+    }))
+    const exe = new WebGpuExecutable(moved, planted, compiled, backend!.context, backend!.pool)
+    const got = await exe.run(tree.flatten(args)[0])
+    const [want] = tree.flatten(await jit(f, { backend: cpuBackend() })(...args))
+    for (const [i, w] of want.entries()) {
+      const [x, y] = [await got[i].data(), await w.data()]
+      if (x.some((v, j) => !(Math.abs(v - y[j]) <= 1e-3))) return true
+    }
+    return false
+  }
+
+  /** `e` with every load of the product's block g read from block g ⊕ 1 (gates i↔f, g↔o). */
+  const swapBlocks = (b: ExprBuilder, e: Expr) =>
+    b.rewrite(e, {
+      load: (slot, offset, t) =>
+        slot === ACC_SLOT && offset.k === 'lit'
+          ? b.load(slot, b.lit(offset.value ^ 1, 'i32'), t)
+          : b.load(slot, offset, t),
+    })
+
+  it.skipIf(!roomy)(
+    'the comparison catches a planted bug: gate blocks read swapped, a spread store written shifted',
+    async () => {
+      expect(await plantedDiffers((k) => k)).toBe(false)
+      const swapped = (k: MatmulKernel, b: ExprBuilder) =>
+        (k.groups ?? 1) > 1
+          ? { ...k, stores: k.stores?.map((s) => ({ ...s, values: s.values.map((v) => swapBlocks(b, v)) })) }
+          : k
+      expect(await plantedDiffers(swapped)).toBe(true)
+      // The gate gradients' blocks written one block along (the last block's values in the first).
+      const shifted = (k: MatmulKernel) => ({
+        ...k,
+        stores: k.stores?.map((s) => (s.spread > 1 ? { ...s, values: [...s.values.slice(1), s.values[0]] } : s)),
+      })
+      expect(await plantedDiffers(shifted)).toBe(true)
+    },
+  )
+})
