@@ -25,7 +25,7 @@ if (!Object.hasOwn(TRAININGS, workload))
 
 const describe = (k: Kernel): string =>
   k.kind === 'matmul'
-    ? `matmul ${k.batch > 1 ? `${k.batch}×` : ''}${k.m}×${k.n}×${k.k}${k.transA ? ' Aᵀ' : ''}${k.transB ? ' Bᵀ' : ''}${k.epilogue ? ' + epilogue' : ''}`
+    ? `matmul ${k.batch > 1 ? `${k.batch}×` : ''}${k.m}×${k.n}×${k.k}${k.transA ? ' Aᵀ' : ''}${k.transB ? ' Bᵀ' : ''}${k.epilogue ? ' + epilogue' : ''}${k.stores ? ` + ${k.stores.length} store${k.stores.length > 1 ? 's' : ''}` : ''}`
     : k.kind === 'reduce'
       ? `${k.op} [${k.reduced}] into [${k.shape}]${k.epilogue ? ' + epilogue' : ''}`
       : `map [${k.shape}]`
@@ -48,7 +48,8 @@ const costs = await exe.kernelCosts(training.inputs(), rounds)
 console.log(`kernel costs (25th percentiles of ${rounds} interleaved calls each way, whole − without it):`)
 for (const c of costs) {
   const k = exe.lowered.kernels[c.kernel]
-  const flops = k.kind === 'matmul' ? 2 * k.batch * k.m * k.n * k.k : 0
+  // Every dispatch of the kernel (a loop's, one per step) does the product's work.
+  const flops = k.kind === 'matmul' ? 2 * k.batch * k.m * k.n * k.k * c.dispatches : 0
   const rate = flops > 0 && c.ms > 0 ? `  ${(flops / (c.ms / 1e3) / 1e9).toFixed(1)} GFLOP/s` : ''
   const per = c.dispatches > 1 ? ` (${((c.ms / c.dispatches) * 1000).toFixed(0)} µs × ${c.dispatches})` : ''
   console.log(

@@ -243,6 +243,14 @@ describe('renderMatmul without a device', () => {
     expect(chooseMatmulTile(shape(1, 784, 256, 128))).toEqual({ rows: 8, cols: 8, workgroup: [8, 4] })
     expect(chooseMatmulTile(shape(1, 128, 256, 784))).toEqual({ rows: 16, cols: 16, workgroup: [8, 4] })
     expect(chooseMatmulTile(shape(1, 512, 512, 512)).rows).toBe(16)
+    // Narrow products of many outputs (a convolution's windows times its kernel, and the windows' gradient): 8×8.
+    expect(chooseMatmulTile(shape(1, 25088, 32, 144))).toEqual({ rows: 8, cols: 8, workgroup: [4, 8] })
+    expect(chooseMatmulTile(shape(1, 25088, 144, 32))).toEqual({ rows: 8, cols: 8, workgroup: [8, 4] })
+    expect(chooseMatmulTile(shape(1, 2048, 32, 1024))).toEqual({ rows: 8, cols: 8, workgroup: [4, 8] })
+    // Wide ones over a short k keep 16×16 above 2²⁶ multiply-adds.
+    expect(chooseMatmulTile(shape(1, 8192, 1024, 32)).rows).toBe(16)
+    // Rows that no block fits without padding (a 3×3 kernel's 9 taps): one block of all of them, near 8×8.
+    expect(chooseMatmulTile(shape(16, 9, 16, 6272))).toEqual({ rows: 9, cols: 4, workgroup: [4, 1] })
     const t = chooseMatmulTile(shape(1, 1, 1, 1))
     expect(t.rows * t.workgroup[1] * t.cols * t.workgroup[0]).toBe(1)
     for (const [m, n] of [
