@@ -139,6 +139,33 @@ export class ExprBuilder {
       this.lit(0, 'i32'),
     )
   }
+  /** `e` with each of its children replaced by `child` of it, built (hash-consed) in this builder. */
+  withChildren(e: Expr, child: (x: Expr) => Expr): Expr {
+    switch (e.k) {
+      case 'idx':
+        return this.idx(e.name)
+      case 'lit':
+        return this.lit(e.value, e.t)
+      case 'load':
+        return this.load(e.slot, child(e.offset), e.t)
+      case 'un':
+        return this.un(e.op, child(e.a))
+      case 'bin':
+        return this.bin(e.op, child(e.a), child(e.b))
+      case 'cmp':
+        return this.cmp(e.op, child(e.a), child(e.b))
+      case 'sel':
+        return this.sel(child(e.c), child(e.a), child(e.b), e.lazy)
+      case 'cast':
+        return this.cast(child(e.a), e.t)
+      case 'rand': {
+        const [k0, k1, c0, c1, w] = e.args.map(child)
+        return this.rand([k0, k1, c0, c1, w], e.t as 'i32' | 'f32')
+      }
+      default:
+        return e satisfies never
+    }
+  }
   /**
    * `e` rebuilt bottom-up with its index variables and loads replaced:
    * `idx(name)` gives the new expression for an index (undefined keeps it),
@@ -157,40 +184,17 @@ export class ExprBuilder {
     const go = (x: Expr) => this.rewrite(x, replace, memo)
     let out: Expr
     switch (e.k) {
-      // Indices and literals are interned here too, so that an expression of another builder is rebuilt whole.
+      // Indices and literals (in withChildren) are interned here too: an expression of another builder is rebuilt whole.
       case 'idx':
         out = replace.idx?.(e.name) ?? this.idx(e.name)
-        break
-      case 'lit':
-        out = this.lit(e.value, e.t)
         break
       case 'load': {
         const offset = go(e.offset)
         out = replace.load ? replace.load(e.slot, offset, e.t) : this.load(e.slot, offset, e.t)
         break
       }
-      case 'un':
-        out = this.un(e.op, go(e.a))
-        break
-      case 'bin':
-        out = this.bin(e.op, go(e.a), go(e.b))
-        break
-      case 'cmp':
-        out = this.cmp(e.op, go(e.a), go(e.b))
-        break
-      case 'sel':
-        out = this.sel(go(e.c), go(e.a), go(e.b), e.lazy)
-        break
-      case 'cast':
-        out = this.cast(go(e.a), e.t)
-        break
-      case 'rand': {
-        const [k0, k1, c0, c1, w] = e.args.map(go)
-        out = this.rand([k0, k1, c0, c1, w], e.t as 'i32' | 'f32')
-        break
-      }
       default:
-        return e satisfies never
+        out = this.withChildren(e, go)
     }
     memo.set(e.id, out)
     return out

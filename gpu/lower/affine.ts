@@ -125,45 +125,11 @@ export function foldIndices(b: ExprBuilder, e: Expr, ranges: IndexRanges): Expr 
     const known = rebuilt.get(x.id)
     if (known !== undefined) return known
     let out: Expr
-    switch (x.k) {
-      case 'idx':
-      case 'lit':
-        out = x
-        break
-      case 'load':
-        out = b.load(x.slot, fold(x.offset), x.t)
-        break
-      case 'un':
-        out = b.un(x.op, fold(x.a))
-        break
-      case 'bin':
-        out = b.bin(x.op, fold(x.a), fold(x.b))
-        break
-      case 'cmp': {
-        const decided =
-          x.a.t === 'i32' && x.b.t === 'i32'
-            ? (() => {
-                const r = range(combine(form(x.a), form(x.b), -1))
-                return r === undefined ? undefined : decide(x.op, r[0], r[1])
-              })()
-            : undefined
-        out = decided === undefined ? b.cmp(x.op, fold(x.a), fold(x.b)) : b.lit(decided ? 1 : 0, 'bool')
-        break
-      }
-      case 'sel':
-        out = b.sel(fold(x.c), fold(x.a), fold(x.b), x.lazy)
-        break
-      case 'cast':
-        out = b.cast(fold(x.a), x.t)
-        break
-      case 'rand': {
-        const [k0, k1, c0, c1, w] = x.args.map((a) => fold(a))
-        out = b.rand([k0, k1, c0, c1, w], x.t as 'i32' | 'f32')
-        break
-      }
-      default:
-        return x satisfies never
-    }
+    if (x.k === 'cmp' && x.a.t === 'i32' && x.b.t === 'i32') {
+      const r = range(combine(form(x.a), form(x.b), -1))
+      const decided = r === undefined ? undefined : decide(x.op, r[0], r[1])
+      out = decided === undefined ? b.cmp(x.op, fold(x.a), fold(x.b)) : b.lit(decided ? 1 : 0, 'bool')
+    } else out = b.withChildren(x, (y) => fold(y))
     rebuilt.set(x.id, out)
     return out
   }
