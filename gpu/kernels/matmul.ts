@@ -328,7 +328,9 @@ const LONG_K = 512
  * multiply-adds over a short k take blocks of at most 8×8, which compile
  * two to three times faster on a cold cache.
  */
-export function chooseMatmulTile(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k' | 'groups'>): MatmulTile {
+export function chooseMatmulTile(
+  spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k' | 'groups'> & { readonly transB?: boolean },
+): MatmulTile {
   const groups = spec.groups ?? 1
   // With column blocks taken together the tile is chosen over one block's columns (n below), and an invocation
   // takes its columns in every block: at least 4 of each (for vec4 reads of B), about `cap` columns in all.
@@ -359,7 +361,11 @@ export function chooseMatmulTile(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k
     return shape()
   }
   let tile = shape()
-  if (count(tile) < MIN_WORKGROUPS && k >= LONG_K && tile.workgroup[0] === 8)
+  // Not where B is read along k (stored transposed): there the blocks shrink as below. Measured (best of 5, GFLOP/s,
+  // 16×16 in 8×1 against 8×8 in 8×4): 32×256×1024 with Bᵀ (an LSTM step's backward product) 16.3 against 21.0,
+  // 64×256×1024 19.9 against 22.1, 128×128×1600 15.8 against 23.9, 32×128×1600 9.7 against 11.1; with Aᵀ,
+  // 32×128×1600 12.5 against at most 10.4 for the others.
+  if (count(tile) < MIN_WORKGROUPS && k >= LONG_K && tile.workgroup[0] === 8 && spec.transB !== true)
     return { rows, cols: cols * groups, workgroup: [8, 1] }
   // Blocks shrink to 8×8 first, then the workgroups lose rows of invocations, then the blocks shrink to 4.
   while (count(tile) < MIN_WORKGROUPS) {

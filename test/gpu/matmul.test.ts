@@ -238,6 +238,8 @@ describe('renderMatmul without a device', () => {
     expect(chooseMatmulTile(shape(1, 32, 128, 128))).toEqual({ rows: 8, cols: 8, workgroup: [8, 2] })
     expect(chooseMatmulTile(shape(1, 16, 128, 128))).toEqual({ rows: 8, cols: 8, workgroup: [8, 1] })
     expect(chooseMatmulTile(shape(1, 128, 128, 1600))).toEqual({ rows: 16, cols: 16, workgroup: [8, 1] })
+    // Not with B stored transposed (an LSTM step's backward product h·Whᵀ): the blocks shrink instead.
+    expect(chooseMatmulTile(shape(1, 32, 256, 1024, false, true))).toEqual({ rows: 8, cols: 8, workgroup: [8, 4] })
     // Under 2²⁶ multiply-adds over a short k, 8×8 blocks: they compile in a fraction of the time, and run as fast
     // there (the MLP step's weight gradient 784×256×128); over a long k (its first layer, k = 784) 16×16 still.
     expect(chooseMatmulTile(shape(1, 784, 256, 128))).toEqual({ rows: 8, cols: 8, workgroup: [8, 4] })
