@@ -42,6 +42,13 @@ export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads 
   const toDispose: Array<{ dispose(): void }> = []
   let lastLoss: number | undefined
   const arr = (data: Float32Array, shape: number[]): Arr => np.array(data).reshape(shape)
+  /** Softmax cross-entropy of the rows of `logits` against one-hot `targets`, the mean over its `rows` rows. */
+  const crossEntropy = (logits: Arr, targets: Arr, rows: number): Arr =>
+    nn
+      .logSoftmax(logits, -1)
+      .mul(targets)
+      .sum()
+      .mul(-1 / rows)
   /**
    * One SGD step of `loss` (lr) as one (jitted) call: value and gradient, then w − lr·g for every parameter. The
    * returned function runs it on the parameters it keeps and the data, whose references it passes on each call.
@@ -106,12 +113,7 @@ export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads 
         const h1 = nn.relu(np.matmul(x, p.w1).add(p.b1))
         const h2 = nn.relu(np.matmul(h1, p.w2).add(p.b2))
         const logits = np.matmul(h2, p.w3).add(p.b3)
-        // softmax cross-entropy, mean over the batch
-        return nn
-          .logSoftmax(logits, -1)
-          .mul(y)
-          .sum()
-          .mul(-1 / batch)
+        return crossEntropy(logits, y, batch)
       }
       return sgdSteps(loss, params, [x, y], lr)
     },
@@ -171,12 +173,7 @@ export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads 
         }
         tree.dispose([e, h, c, p.wx, p.wh, p.b])
         const logits = np.matmul(np.concatenate(hs, 0), p.wo).add(p.bo)
-        // softmax cross-entropy, mean over steps and batch
-        return nn
-          .logSoftmax(logits, -1)
-          .mul(targets)
-          .sum()
-          .mul(-1 / (steps * batch))
+        return crossEntropy(logits, targets, steps * batch)
       }
       return sgdSteps(loss, params, [inputs, targets], lr)
     },
@@ -210,11 +207,7 @@ export async function createJaxjsPeer(backend: JaxjsBackend): Promise<Workloads 
         const h2 = pool(nn.relu(lax.conv(h1, p.k2, [1, 1], 'SAME').add(p.b2)))
         const h3 = nn.relu(np.matmul(h2.reshape([batch, flat]), p.w3).add(p.b3))
         const logits = np.matmul(h3, p.w4).add(p.b4)
-        return nn
-          .logSoftmax(logits, -1)
-          .mul(y)
-          .sum()
-          .mul(-1 / batch)
+        return crossEntropy(logits, y, batch)
       }
       return sgdSteps(loss, params, [x, y], lr)
     },
