@@ -99,8 +99,8 @@ function withStore(
   const values: Expr[] = []
   for (let s = 0; s < spread; s++) {
     const index = reshapeIndex(b, [sr, b.bin('add', sj, b.lit(s * units, 'i32'))], [rows, width], k.shape)
-    const at = b.rewrite(k.value, { idx: (name) => index[Number(name.slice(1))] })
-    const value = b.rewrite(canonical(at), {
+    const atElement = b.rewrite(k.value, { idx: (name) => index[Number(name.slice(1))] })
+    const value = b.rewrite(canonical(atElement), {
       load: (slot, offset, t) => {
         const id = k.inputs[slot]
         if (id === kernel.output) {

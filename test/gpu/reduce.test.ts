@@ -15,13 +15,11 @@
  */
 import { describe, expect, it } from 'vitest'
 import { jit, makeProgram, ops, random, tensor, type Tensor } from '../../src/index.ts'
-import { WebGpuExecutable } from '../../gpu/executable.ts'
 import type { Kernel, LoweredProgram, ReduceKernel } from '../../gpu/kernel.ts'
 import { chooseReduction, type ReductionStrategy } from '../../gpu/kernels/reduce.ts'
 import { lower } from '../../gpu/lower/index.ts'
-import { renderKernel } from '../../gpu/wgsl/render.ts'
 import { expectClose, type Closeness } from '../lib/close.ts'
-import { gpu } from './setup.ts'
+import { executableOf, gpu } from './setup.ts'
 
 const backend = gpu.backend
 
@@ -67,16 +65,7 @@ async function compile(
     maxBuffers: context.limits.maxStorageBuffersPerShaderStage,
     reduction: options.reduction,
   })
-  const compiled = lowered.kernels.map((k, i) => {
-    const rendered = renderKernel(k, lowered.buffers)
-    return {
-      ...rendered,
-      code: options.patch ? options.patch(rendered.code) : rendered.code,
-      label: `#${i} (${k.kind})`,
-    }
-  })
-  const exe = new WebGpuExecutable(program, lowered, compiled, context, backend!.pool)
-  const outputs = await exe.run(inputs)
+  const outputs = await executableOf(program, lowered, options.patch).run(inputs)
   return { lowered, values: await Promise.all(outputs.map((t) => t.data())) }
 }
 

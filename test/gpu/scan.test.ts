@@ -31,11 +31,9 @@ import {
 } from '../../src/index.ts'
 import { bptt, elman, gru, lstm, rtrl, type AnyCell } from '../../src/recurrent/index.ts'
 import { lower } from '../../gpu/lower/index.ts'
-import { WebGpuExecutable } from '../../gpu/executable.ts'
-import { renderKernel } from '../../gpu/wgsl/render.ts'
 import type { LoweredProgram } from '../../gpu/kernel.ts'
 import { expectClose, ofLargest } from '../lib/close.ts'
-import { gpu } from './setup.ts'
+import { executableOf, gpu } from './setup.ts'
 
 const backend = gpu.backend
 
@@ -280,11 +278,7 @@ describe.skipIf(backend === null)('a scan runs as one loop in one submission', (
     const f = (w: Tensor, h: Tensor, xs: Tensor) => scan(tanhCell(w), h, xs)
     const program = makeProgram(f)(...args)
     const lowered = plant(lower(program, { maxBuffers: backend!.context.limits.maxStorageBuffersPerShaderStage }))
-    const compiled = lowered.kernels.map((k, i) => ({
-      ...renderKernel(k, lowered.buffers),
-      label: `#${i} (${k.kind})`,
-    }))
-    const outs = await new WebGpuExecutable(program, lowered, compiled, backend!.context, backend!.pool).run(args)
+    const outs = await executableOf(program, lowered).run(args)
     const want = f(...args)
     const wants = [want[0], want[1]]
     for (const [i, o] of outs.entries()) {
@@ -332,15 +326,7 @@ describe.skipIf(backend === null)('a scan runs as one loop in one submission', (
     const program = makeProgram(f)(...args)
     const run = async (plant: (l: LoweredProgram) => LoweredProgram) => {
       const lowered = plant(lower(program, { maxBuffers: backend!.context.limits.maxStorageBuffersPerShaderStage }))
-      const compiled = lowered.kernels.map((k, i) => ({
-        ...renderKernel(k, lowered.buffers),
-        label: `#${i} (${k.kind})`,
-      }))
-      return Promise.all(
-        (await new WebGpuExecutable(program, lowered, compiled, backend!.context, backend!.pool).run(args)).map((t) =>
-          t.data(),
-        ),
-      )
+      return Promise.all((await executableOf(program, lowered).run(args)).map((t) => t.data()))
     }
     const want = await Promise.all(f(...args).map((t) => t.data()))
     const differs = (got: ArrayLike<number>[]) =>

@@ -5,6 +5,10 @@
  * ADJOINT_WEBGPU_BACKEND picks the Dawn backend (e.g. vulkan for SwiftShader).
  */
 import { webgpuBackend, type WebGpuBackend } from '../../gpu/index.ts'
+import { WebGpuExecutable } from '../../gpu/executable.ts'
+import type { LoweredProgram } from '../../gpu/kernel.ts'
+import { renderKernel } from '../../gpu/wgsl/render.ts'
+import type { Program } from '../../src/ir/index.ts'
 
 export const gpu: { backend: WebGpuBackend | null; reason: string } = { backend: null, reason: '' }
 try {
@@ -13,4 +17,21 @@ try {
   gpu.reason = (e as Error).message
   if (process.env.CI) throw new Error(`CI needs a WebGPU adapter for the GPU tests and found none: ${gpu.reason}`)
   console.warn(`GPU tests skipped: ${gpu.reason}`)
+}
+
+/**
+ * The executable of a lowered program as the suites plant bugs in it: each kernel rendered from the (edited)
+ * lowering, its source passed through `patch` if given, labelled as the backend labels it.
+ */
+export function executableOf(
+  program: Program,
+  lowered: LoweredProgram,
+  patch: (code: string) => string = (code) => code,
+): WebGpuExecutable {
+  const backend = gpu.backend as WebGpuBackend
+  const compiled = lowered.kernels.map((k, i) => {
+    const rendered = renderKernel(k, lowered.buffers)
+    return { ...rendered, code: patch(rendered.code), label: `#${i} (${k.kind})` }
+  })
+  return new WebGpuExecutable(program, lowered, compiled, backend.context, backend.pool)
 }

@@ -10,11 +10,9 @@ import { bptt, gru, lstm, type AnyCell } from '../../src/recurrent/index.ts'
 import { optimize } from '../../src/passes/index.ts'
 import type { Program } from '../../src/ir/index.ts'
 import { lower } from '../../gpu/lower/index.ts'
-import { WebGpuExecutable } from '../../gpu/executable.ts'
-import { renderKernel } from '../../gpu/wgsl/render.ts'
 import { ACC_SLOT, ExprBuilder, type Expr, type LoweredProgram, type MatmulKernel } from '../../gpu/kernel.ts'
 import { expectClose, ofLargest } from '../lib/close.ts'
-import { gpu } from './setup.ts'
+import { executableOf, gpu } from './setup.ts'
 
 const backend = gpu.backend
 /** Stores bind more buffers than adapters with few storage buffers per stage allow: there the maps stay apart. */
@@ -97,12 +95,7 @@ describe.skipIf(backend === null)(`matmul stores on ${backend?.name ?? 'no adapt
       ...l,
       kernels: l.kernels.map((k) => (k.kind === 'matmul' && k.stores !== undefined ? plant(k, b) : k)),
     }
-    const compiled = planted.kernels.map((k, i) => ({
-      ...renderKernel(k, planted.buffers),
-      label: `#${i} (${k.kind})`,
-    }))
-    const exe = new WebGpuExecutable(moved, planted, compiled, backend!.context, backend!.pool)
-    const got = await exe.run(tree.flatten(args)[0])
+    const got = await executableOf(moved, planted).run(tree.flatten(args)[0])
     const [want] = tree.flatten(await jit(f, { backend: cpuBackend() })(...args))
     for (const [i, w] of want.entries()) {
       const [x, y] = [await got[i].data(), await w.data()]
