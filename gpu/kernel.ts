@@ -222,7 +222,10 @@ export interface LogicalBuffer {
   readonly of?: number
   /** For a view: where its slice 0 starts in `of`, in elements (default 0; a scan over a slice of a stacked buffer). */
   readonly offset?: number
-  /** For a view: the loop whose step t it is (`of` may itself be a view, of an enclosing loop's step). */
+  /**
+   * For a view: the loop whose step t it is (`of` may itself be a view, of an enclosing loop's step); none for a
+   * block of a concatenation placed in its output (gpu/lower/concats.ts), at `offset` in `of`.
+   */
   readonly loop?: number
 }
 

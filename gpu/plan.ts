@@ -25,8 +25,9 @@ export interface Dispatch {
   /** The kernel's further outputs (a matmul's stores, with their second outputs), resolved likewise. */
   readonly more?: readonly number[]
   /**
-   * Inside a loop: where each of the kernel's [...inputs, ...outputsOf(kernel)] starts in the buffer it is bound
-   * to, in elements (a view's slice at this step, through the steps of the loops around it).
+   * Inside a loop, or where it binds a view: where each of the kernel's [...inputs, ...outputsOf(kernel)] starts
+   * in the buffer it is bound to, in elements (a view's slice at this step, through the steps of the loops around
+   * it; a concatenation's block in place, at its place in the whole).
    */
   readonly offsets?: readonly number[]
   /**
@@ -46,17 +47,22 @@ export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
     bound: ReadonlyMap<number, number>,
     steps: ReadonlyMap<number, number>,
   ) => {
-    const resolve = (id: number): { buffer: number; offset: number } => {
+    // `viewed`: through a view (its start is the dispatch's, not 0).
+    const resolve = (id: number): { buffer: number; offset: number; viewed: boolean } => {
       let offset = 0
+      let viewed = false
       for (;;) {
         const b = lowered.buffers[id]
         const carried = bound.get(id)
         if (carried !== undefined) id = carried
         else if (b.role === 'alias') id = b.of as number
         else if (b.role === 'view') {
-          offset += (b.offset ?? 0) + (steps.get(b.loop as number) as number) * b.size
+          // A view outside loops (a block of a concatenation in place) is its one slice.
+          const step = b.loop === undefined ? 0 : (steps.get(b.loop) as number)
+          offset += (b.offset ?? 0) + step * b.size
           id = b.of as number
-        } else return { buffer: id, offset }
+          viewed = true
+        } else return { buffer: id, offset, viewed }
       }
     }
     for (const item of items) {
@@ -66,14 +72,14 @@ export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
         const written = outputsOf(k).map(resolve)
         const [output, also] = [written[0], k.also === undefined ? undefined : written[1]]
         const more = written.slice(k.also === undefined ? 1 : 2)
-        const inLoop = steps.size > 0
+        const placed = steps.size > 0 || [...inputs, ...written].some((r) => r.viewed)
         out.push({
           kernel: item.kernel,
           inputs: inputs.map((r) => r.buffer),
           output: output.buffer,
           also: also?.buffer,
           ...(more.length === 0 ? {} : { more: more.map((r) => r.buffer) }),
-          offsets: inLoop ? [...inputs, ...written].map((r) => r.offset) : undefined,
+          offsets: placed ? [...inputs, ...written].map((r) => r.offset) : undefined,
         })
         continue
       }

@@ -7,8 +7,10 @@
  * The stages: analyse.ts finds the roots, inline.ts builds each root's
  * kernel through the per-primitive rules (rules.ts), reductions.ts splits
  * reductions, loops.ts lowers scans with their bodies, outputs.ts binds the
- * outputs, epilogues.ts fuses elementwise kernels into their producers, and
- * program.ts runs them over one Program. Here: the attempts, each making more
+ * outputs, epilogues.ts fuses elementwise kernels into their producers,
+ * stores.ts makes the maps that read a product further outputs of its
+ * kernel, concats.ts writes concatenations in place, and program.ts runs
+ * them over one Program. Here: the attempts, each making more
  * values roots until no kernel binds more buffers than the adapter allows.
  */
 import { type Program, innerPrograms } from '../../src/ir/index.ts'

@@ -300,8 +300,9 @@ function renderStores(
     if (offset.k !== 'lit') throw new Error('renderKernel: a store reads the product at a constant column block')
     return `product(b, row, j, ${offset.value}u)`
   }
+  // A store with a second output writes each value twice: counted twice, it is computed once, as a `let`.
   const emitter = new Emitter(
-    countUses(stores.flatMap((st) => st.values)),
+    countUses(stores.flatMap((st) => (st.also === undefined ? st.values : [...st.values, ...st.values]))),
     slotsOf(kernel, buffers, starts),
     '  ',
     product,
