@@ -195,6 +195,15 @@ const cases: Case[] = [
     name: 'long k with a 16×16 block: 64×64×1024',
     spec: { ...shape(1, 64, 64, 1024), tile: { rows: 16, cols: 16, workgroup: [4, 4] } },
   },
+  // The blocks of huge products (HUGE_PRODUCT), over a long k.
+  {
+    name: 'long k with a 32×16 block, Aᵀ: 128×64×2000',
+    spec: { ...shape(1, 128, 64, 2000, true, false), tile: { rows: 32, cols: 16, workgroup: [4, 4] } },
+  },
+  {
+    name: 'long k with a 16×32 block: 64×128×2000',
+    spec: { ...shape(1, 64, 128, 2000), tile: { rows: 16, cols: 32, workgroup: [4, 4] } },
+  },
   {
     name: 'long k, f32 loads, Aᵀ: 32×48×1000',
     spec: { ...shape(1, 32, 48, 1000, true, false), tile: { rows: 16, cols: 16, workgroup: [2, 2], vectorize: false } },
@@ -232,8 +241,15 @@ describe('renderMatmul without a device', () => {
     expect(() => renderMatmul(shape(1, 0, 1, 1))).toThrow(/m must be/)
     expect(() => renderMatmul(shape(1, 2.5, 1, 1))).toThrow(/m must be/)
   })
-  it('chooses 16×16 blocks in 8×4 workgroups for large problems, smaller ones for small problems', () => {
-    expect(chooseMatmulTile(shape(1, 1024, 1024, 1024))).toEqual({ rows: 16, cols: 16, workgroup: [8, 4] })
+  it('chooses 16×16 blocks in 8×4 workgroups for large problems, wider for huge ones, smaller for small ones', () => {
+    expect(chooseMatmulTile(shape(1, 512, 512, 512))).toEqual({ rows: 16, cols: 16, workgroup: [8, 4] })
+    // From 2²⁸ multiply-adds, 32 along one side: the columns, or the rows where A is stored transposed.
+    expect(chooseMatmulTile(shape(1, 1024, 1024, 1024))).toEqual({ rows: 16, cols: 32, workgroup: [8, 4] })
+    expect(chooseMatmulTile(shape(1, 256, 1024, 1984, true))).toEqual({ rows: 32, cols: 16, workgroup: [8, 4] })
+    // Not where the wider block would pad more than a quarter, or leave too few workgroups.
+    expect(chooseMatmulTile(shape(1, 1024, 1000, 1024, true)).rows).toBe(32)
+    expect(chooseMatmulTile(shape(1, 16, 1024 * 1024, 16)).cols).toBe(32)
+    expect(chooseMatmulTile(shape(1, 4096, 48, 4096))).toMatchObject({ rows: 16, cols: 16 })
     // Few outputs: 8×8 blocks in fewer rows of invocations over a short k, big blocks in one row over a long one.
     expect(chooseMatmulTile(shape(1, 32, 128, 128))).toEqual({ rows: 8, cols: 8, workgroup: [8, 2] })
     expect(chooseMatmulTile(shape(1, 16, 128, 128))).toEqual({ rows: 8, cols: 8, workgroup: [8, 1] })
