@@ -24,6 +24,8 @@ const lowered = (program: Program) => {
 }
 /** The blocks placed in their outputs: views that no loop steps through. */
 const placed = (l: LoweredProgram) => l.buffers.filter((b) => b.role === 'view' && b.loop === undefined)
+/** The role of buffer `id`. */
+const roleOf = (l: LoweredProgram, id: number) => l.buffers[id].role
 /** Map kernels that write a buffer of `size` elements (a concatenation's copy, where it stays one). */
 const copiesOf = (l: LoweredProgram, size: number) =>
   l.kernels.filter((k) => k.kind === 'map' && l.buffers[k.output].size === size)
@@ -105,6 +107,22 @@ describe.skipIf(backend === null)(`concatenations in place on ${backend?.name ??
       if (f === chained) expect(copiesOf(l, 64).length).toBe(1)
       await matchesInterpreter(f, args)
     }
+  })
+
+  it("in place when the concatenation is the program's output; a copy when a block is one too", async () => {
+    const args = inputs([4, 8], [8, 8], [2, 8])
+    const returned = (a: Tensor, b: Tensor, c: Tensor) => ops.concat([ops.matmul(a, b), ops.matmul(c, b)], 0)
+    const both = (a: Tensor, b: Tensor, c: Tensor) => {
+      const u = ops.matmul(a, b)
+      return [ops.concat([u, ops.matmul(c, b)], 0), u]
+    }
+    const [whole, block] = [returned, both].map((f) => lowered(makeProgram(f)(...args)).lowered)
+    expect(placed(whole).map((b) => roleOf(whole, b.of as number))).toEqual(['output', 'output'])
+    expect(copiesOf(whole, 48)).toEqual([])
+    expect(placed(block)).toEqual([])
+    expect(copiesOf(block, 48).length).toBe(1)
+    await matchesInterpreter(returned, args)
+    await matchesInterpreter(both, args)
   })
 
   it('the comparison catches a planted bug: two blocks placed in each other’s places', async () => {
