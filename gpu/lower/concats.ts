@@ -17,7 +17,7 @@
 import type { Eqn } from '../../src/ir/index.ts'
 import { sizeOf } from '../../src/tensor.ts'
 import { type Kernel, outputsOf } from '../kernel.ts'
-import { addRecord, type Scope } from './state.ts'
+import { addRecord, isKernel, type Scope, writerOf } from './state.ts'
 
 /** Places each of `eqns` (concatenations among the scope's roots) in place where it can; the rest stay copies. */
 export function placeConcats(scope: Scope, eqns: readonly Eqn<'concat'>[]): void {
@@ -34,11 +34,6 @@ export function placeConcats(scope: Scope, eqns: readonly Eqn<'concat'>[]): void
     while (buffers[id].role === 'view' || buffers[id].role === 'alias') id = buffers[id].of as number
     return id
   }
-  // The top-level kernel that writes `id` and can store it a second time (it has no second output yet), or −1.
-  const writerOf = (id: number) =>
-    kernels.findIndex(
-      (k) => k.kind !== 'loop' && k.kind !== 'cond' && k.kind !== 'while' && k.output === id && k.also === undefined,
-    )
   for (const e of eqns) {
     const [v] = e.outputs
     if (sizeOf(v.aval.shape.slice(0, e.params.axis)) !== 1) continue
@@ -59,7 +54,7 @@ export function placeConcats(scope: Scope, eqns: readonly Eqn<'concat'>[]): void
     const inits = new Set(
       state.loops.flatMap((l) => l.carries.map((c) => c.init)).filter((id) => group.has(id) && id !== out),
     )
-    if ([...inits].some((id) => writerOf(id) < 0)) continue
+    if ([...inits].some((id) => writerOf(kernels, id) < 0)) continue
     // What a buffer id may be bound to at some dispatch: a loop body's carry, to its init, result or spare.
     const bound = new Map<number, number[]>()
     for (const c of state.loops.flatMap((l) => l.carries)) {
@@ -68,13 +63,13 @@ export function placeConcats(scope: Scope, eqns: readonly Eqn<'concat'>[]): void
     }
     const touches = (ids: readonly number[]) =>
       ids.some((id) => (bound.get(id) ?? [id]).some((b) => group.has(rootOf(b))))
-    const clash = [...state.kernels, ...kernels].some((k, i) => {
-      if (k.kind === 'loop' || k.kind === 'cond' || k.kind === 'while' || i === state.kernels.length + at) return false
-      return touches(k.inputs) && touches(outputsOf(k))
-    })
+    const copier = kernels[at]
+    const clash = [...state.kernels, ...kernels].some(
+      (k) => isKernel(k) && k !== copier && touches(k.inputs) && touches(outputsOf(k)),
+    )
     if (clash) continue
     for (const init of inits) {
-      const w = writerOf(init)
+      const w = writerOf(kernels, init)
       const copy = addRecord(state, { size: buffers[init].size, type: buffers[init].type, role: 'temp' })
       kernels[w] = { ...(kernels[w] as Kernel), also: copy }
       state.loops.forEach((l, i) => {

@@ -9,7 +9,7 @@ import { type Atom, Var } from '../../src/ir/index.ts'
 import { formatAval, sizeOf } from '../../src/tensor.ts'
 import type { Kernel } from '../kernel.ts'
 import { copyOf } from './inline.ts'
-import { addRecord, type BodyBinding, type Scope, scalarType } from './state.ts'
+import { addRecord, type BodyBinding, type Scope, scalarType, writerOf } from './state.ts'
 
 /** The buffers that hold the scope's Program's outputs, in order (a loop body's bound as `binding` says). */
 export function bindOutputs(scope: Scope, binding: BodyBinding | null): number[] {
@@ -20,17 +20,7 @@ export function bindOutputs(scope: Scope, binding: BodyBinding | null): number[]
   const outputBuffer = (a: Atom, i: number): number => {
     const { sameAs, ...record } = binding === null ? { role: 'output' as const, index: i } : binding.output(i)
     // The kernel that writes the earlier output stores this one too (where it has no second output yet).
-    const writer =
-      sameAs === undefined
-        ? -1
-        : kernels.findIndex(
-            (k) =>
-              k.output === outputs[sameAs] &&
-              k.kind !== 'loop' &&
-              k.kind !== 'cond' &&
-              k.kind !== 'while' &&
-              k.also === undefined,
-          )
+    const writer = sameAs === undefined ? -1 : writerOf(kernels, outputs[sameAs])
     if (writer >= 0) {
       const also = addRecord(state, {
         size: sizeOf(a.aval.shape),

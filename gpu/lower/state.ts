@@ -103,6 +103,13 @@ export interface WhileEntry {
 }
 export type Entry = Kernel | LoopEntry | CondEntry | WhileEntry
 
+/** Whether an entry is a kernel (not a loop, cond or whileLoop). */
+export const isKernel = (e: Entry): e is Kernel => e.kind !== 'loop' && e.kind !== 'cond' && e.kind !== 'while'
+
+/** The kernel among `entries` that writes `id` and can store it a second time (it has no second output yet), or −1. */
+export const writerOf = (entries: readonly Entry[], id: number): number =>
+  entries.findIndex((e) => isKernel(e) && e.output === id && e.also === undefined)
+
 /** A Program's schedule and the buffers that hold its outputs. */
 export interface Lowered {
   readonly schedule: ScheduleItem[]
