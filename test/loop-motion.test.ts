@@ -328,16 +328,15 @@ describe('what stays in the loop', () => {
         (q) => q.prim === 'matmul' || ['mul', 'sub', 'add', 'broadcast', 'transpose'].includes(q.prim),
       ),
     ).toBe(true)
-    // Outside the loops: x·Wx over all T·B rows, and each weight gradient as products over runs of the steps where
-    // neither factor is a concatenation: δ is the loop's T − 1 steps and the first step before it, and the states
-    // that multiply it are the zero init and then h₀ … h_{T−2}, so the init's product is not computed.
+    // Outside the loops: x·Wx over all T·B rows, and each weight gradient as one product over the steps. δ is the
+    // loop's T − 1 steps and the first step before it, a concatenation that other equations read whole too, so that it
+    // is written out anyway and each product reads it as one factor; the states that multiply δ are the zero init and
+    // then h₀ … h_{T−2}, so the init's product is not computed.
     const outside = moved.eqns.filter((e) => e.prim === 'matmul').map((e) => e.inputs[0].aval.shape)
     expect(outside).toContainEqual([T * B, I])
-    expect(outside).toContainEqual([I, (T - 1) * B])
-    expect(outside).toContainEqual([I, B])
-    expect(outside).toContainEqual([H, (T - 2) * B])
-    expect(outside).toContainEqual([H, B])
-    expect(outside).toHaveLength(5)
+    expect(outside).toContainEqual([I, T * B])
+    expect(outside).toContainEqual([H, (T - 1) * B])
+    expect(outside).toHaveLength(3)
     expect(moved.eqns.filter((e) => e.prim === 'concat')).toHaveLength(1)
     // Before: three products in the backward body (the state's cotangent and two weight gradients).
     expect(bodyOf(scans(program)[1]).eqns.filter((q) => q.prim === 'matmul')).toHaveLength(3)
@@ -350,6 +349,24 @@ describe('what stays in the loop', () => {
       moved.eqns.filter((e) => e.outputs.includes(a as never) && e.prim === 'slice'),
     )
     expect(loops[0].outputs).toContain(states.inputs[0])
+  })
+
+  it("an LSTM's forward loop stacks its pre-activations x·W + b + h·Wh, which the sunk part reads instead of their terms", () => {
+    const pr = { kind: 'lstm', I: 2, H: 3, B: 2, T: 4, final: false, seed: 3 } as const
+    const { program, leaves } = bpttProgram(pr)
+    const moved = moveLoopInvariants(program)
+    expect(gap(program, moved, leaves)).toBeLessThan(1e-12)
+    const forward = scans(moved).find((e) => !(e.params as { reverse: boolean }).reverse) as Program['eqns'][number]
+    const body = bodyOf(forward)
+    const numCarry = (forward.params as { numCarry: number }).numCarry
+    const producer = (v: unknown) => body.eqns.find((e) => e.outputs.includes(v as never))?.prim
+    // Its ys: the states, and the pre-activations [B, 4H] (a sum, where h·Wh alone was stacked before), no product.
+    const ys = body.outputs.slice(numCarry)
+    expect(ys.filter((y) => y.aval.shape.join() === [pr.B, 4 * pr.H].join()).map(producer)).toEqual(['add'])
+    expect(ys.map(producer)).not.toContain('matmul')
+    // After the loop, nothing adds over all the steps' [T, B, 4H] gates: x·W + b + h·Wh is read as stacked.
+    const gates = [pr.T, pr.B, 4 * pr.H].join()
+    expect(moved.eqns.filter((e) => e.prim === 'add' && e.outputs[0].aval.shape.join() === gates)).toHaveLength(0)
   })
 
   it('a scan that has nothing to move is left as it is', () => {

@@ -6,6 +6,9 @@
  * the loop returns as ys. What is computed already is not computed again:
  * the outgoing carries and the products of the loop (stacked by it as ys),
  * a rotated loop's D, and the hoisted values; the rest of a step is, batched.
+ * Where a value the loop computes anyway (an LSTM's pre-activations
+ * x·W + b + h·Wh) stacks no more elements than what it is computed from (h·Wh),
+ * the loop stacks it instead, and it is not computed again.
  *
  * Preserves: every output's value, exactly: step t of a sunk value is the
  * same primitives on the same values as in the loop, the incoming carries
@@ -15,7 +18,7 @@ import * as lax from '../core/lax.ts'
 import { isHeavy } from '../core/primitive.ts'
 import { deadCodeElimination } from '../core/dce.ts'
 import { Program, Var, type Atom, type Eqn } from '../ir/program.ts'
-import type { Tensor } from '../tensor.ts'
+import { sizeOf, type Tensor } from '../tensor.ts'
 import { termOutputs, type Accumulator, type TermOutputs } from './accumulate.ts'
 import type { Hoisting } from './hoist.ts'
 import type { Rotation } from './rotate.ts'
@@ -71,9 +74,6 @@ export function sinking(
   hoist: Hoisting,
   rotation: Rotation | null,
 ): Sinking | null {
-  const consts = body.inputs.slice(0, nC)
-  const carryIn = body.inputs.slice(nC, nC + nK)
-  const xs = body.inputs.slice(nC + nK)
   const outs = body.outputs
   const candidates = new Map<Var, Source>()
   kept.forEach((k) => {
@@ -86,6 +86,50 @@ export function sinking(
   for (const v of rotation?.D ?? []) if (producer.has(v)) candidates.set(v, { kind: 'loop', v })
   hoist.invariantVars.forEach((v, i) => candidates.set(v, { kind: 'invariant', i }))
   hoist.varyingVars.forEach((v, i) => candidates.set(v, { kind: 'varying', i }))
+  const frame: Frame = { body, nC, nK, producer, kept, sums }
+  const split = (given: ReadonlyMap<Var, Source>) => sunkPart(frame, given)
+  let best = split(candidates)
+  if (best === null || rotation !== null) return best
+  // A value the loop computes anyway is stacked in place of what it is computed from, where that stacks no more
+  // bytes: the sunk part then reads it instead of recomputing it (an LSTM's pre-activations x·W + b + h·Wh, stacked
+  // in place of h·Wh, are one read per gate after the loop where they were three).
+  for (const e of [...hoist.loop.eqns].reverse()) {
+    const v = e.outputs[0]
+    if (e.outputs.length !== 1 || isHeavy(e.prim) || candidates.has(v) || !producer.has(v) || !best.sunkReads.has(v))
+      continue
+    const tried = new Map(candidates).set(v, { kind: 'loop', v })
+    const next = split(tried)
+    if (next === null || stackedElements(next.loopYs) > stackedElements(best.loopYs)) continue
+    if (next.sunk !== null && best.sunk !== null && next.sunk.eqns.length >= best.sunk.eqns.length) continue
+    candidates.set(v, { kind: 'loop', v })
+    best = next
+  }
+  return best
+}
+
+/** Elements a step of these ys stacks, all together. */
+const stackedElements = (ys: readonly Var[]): number => ys.reduce((n, v) => n + sizeOf(v.aval.shape), 0)
+
+/** A sunk part, and what it reads. */
+type SunkPart = Sinking & { readonly sunkReads: ReadonlySet<Atom> }
+
+/** The scan body and what of it stays in the loop, as `sinking` takes them. */
+interface Frame {
+  readonly body: Program
+  readonly nC: number
+  readonly nK: number
+  readonly producer: ReadonlyMap<Var, Eqn>
+  readonly kept: readonly number[]
+  readonly sums: readonly Accumulator[]
+}
+
+/** The sunk part with `candidates` the values it may read as computed already (see `sinking`). */
+function sunkPart(frame: Frame, candidates: ReadonlyMap<Var, Source>): SunkPart | null {
+  const { body, nC, nK, producer, kept, sums } = frame
+  const consts = body.inputs.slice(0, nC)
+  const carryIn = body.inputs.slice(nC, nC + nK)
+  const xs = body.inputs.slice(nC + nK)
+  const outs = body.outputs
   const cut = new Set([...candidates.keys()].map((v) => producer.get(v) as Eqn))
   const sunkOutputs: Atom[] = [...outs.slice(nK)]
   const terms = termOutputs(sums, producer, cut, sunkOutputs)
@@ -117,7 +161,7 @@ export function sinking(
   ])
   if (kept.some((k, j) => needsIn[j] && !(outs[k] instanceof Var))) return null
   const sunkInputs = read.map((v) => candidates.get(v) as Source)
-  return { sunk, needsIn, sunkInputs, loopYs, termOutputs: terms }
+  return { sunk, needsIn, sunkInputs, loopYs, termOutputs: terms, sunkReads }
 }
 
 /**

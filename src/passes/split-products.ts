@@ -38,9 +38,10 @@ type Block = { readonly v: Atom | null; readonly rows: number }
 
 /**
  * The rows of `a` ([R, N], or the [..., N] value a reshape to [R, N] reads) as the blocks of concatenations along
- * its leading axis; one block where it is none.
+ * its leading axis; one block where it is none, or where it is a concatenation that something else reads too (it is
+ * written out anyway, and one product over it is one pass where its blocks would be one each).
  */
-function blocksOf(producer: ReadonlyMap<Var, Eqn>, a: Atom): Block[] {
+function blocksOf(producer: ReadonlyMap<Var, Eqn>, uses: ReadonlyMap<Atom, number>, a: Atom): Block[] {
   const rows = sizeOf(a.aval.shape.slice(0, -1))
   const e = a instanceof Var ? producer.get(a) : undefined
   if (
@@ -48,9 +49,9 @@ function blocksOf(producer: ReadonlyMap<Var, Eqn>, a: Atom): Block[] {
     e.inputs[0].aval.shape.length >= 2 &&
     e.inputs[0].aval.shape.at(-1) === a.aval.shape.at(-1)
   )
-    return blocksOf(producer, e.inputs[0])
-  if (e?.prim === 'concat' && (e.params as Params<'concat'>).axis === 0)
-    return e.inputs.flatMap((x) => blocksOf(producer, x))
+    return blocksOf(producer, uses, e.inputs[0])
+  if (e?.prim === 'concat' && (e.params as Params<'concat'>).axis === 0 && (uses.get(a) ?? 0) <= 1)
+    return e.inputs.flatMap((x) => blocksOf(producer, uses, x))
   if (e?.prim === 'broadcast' && e.inputs[0] instanceof Literal && isKnownZero(e.inputs[0].value))
     return [{ v: null, rows }]
   return [{ v: a, rows }]
@@ -64,14 +65,16 @@ function blocksOf(producer: ReadonlyMap<Var, Eqn>, a: Atom): Block[] {
  */
 export function splitProducts(program: Program): Program {
   const producer = producersOf(program)
+  const uses = new Map<Atom, number>()
+  for (const x of [...program.eqns.flatMap((e) => e.inputs), ...program.outputs]) uses.set(x, (uses.get(x) ?? 0) + 1)
   const splits = new Map<Eqn, { a: Block[]; b: Block[]; runs: [number, number][] }>()
   for (const e of program.eqns) {
     if (e.prim !== 'matmul' || e.inputs.some((x) => x.aval.shape.length !== 2)) continue
     const [x, y] = e.inputs
     const t = x instanceof Var ? producer.get(x) : undefined
     if (t?.prim !== 'transpose' || (t.params as Params<'transpose'>).perm[0] !== 1) continue
-    const a = blocksOf(producer, t.inputs[0])
-    const b = blocksOf(producer, y)
+    const a = blocksOf(producer, uses, t.inputs[0])
+    const b = blocksOf(producer, uses, y)
     if (a.length === 1 && b.length === 1) continue
     const runs = splitIdentities.runs(
       a.map((q) => q.rows),
