@@ -94,11 +94,39 @@ function stepwiseOf(producer: ReadonlyMap<Var, Eqn>, a: Atom, length: number): S
       fixed.add(broadcastSource(producer, e))
       return true
     }
+    const undone = e === undefined ? null : roundTrip(producer, e)
+    if (undone !== null) return visit(undone, offset)
+    if (e !== undefined && isLookup(e)) {
+      work++
+      fixed.add(e.inputs[0])
+      return visit(e.inputs[1], offset)
+    }
     if (x.aval.shape.length === 0 || x.aval.shape[0] < offset + length) return false
     if (!stacked.some((l) => l.v === x && l.offset === offset)) stacked.push({ v: x, offset })
     return true
   }
   return visit(a, 0) && work > 0 && stacked.length <= MAX_STEPWISE_LEAVES ? { stacked, fixed: [...fixed] } : null
+}
+
+/**
+ * Whether `e` gathers rows of a table by indices whose leading axis is the steps' (an embedding lookup): step t is the
+ * rows that step t of the indices names. The table must be the same at every step: a value, not a stacked one.
+ */
+function isLookup(e: Eqn): boolean {
+  if (e.prim !== 'gather') return false
+  const { axis, batchDims } = e.params as Params<'gather'>
+  const [table, indices] = e.inputs
+  return axis === 0 && batchDims === 0 && table instanceof Var && indices.aval.shape.length >= 1
+}
+
+/** What a reshape of a reshape gives back unchanged (a product's rows [T·B, N] reshaped to [T, B, N] again), else null. */
+function roundTrip(producer: ReadonlyMap<Var, Eqn>, e: Eqn): Atom | null {
+  const x = e.inputs[0]
+  const inner = e.prim === 'reshape' && x instanceof Var ? producer.get(x) : undefined
+  if (inner?.prim !== 'reshape') return null
+  const y = inner.inputs[0]
+  const shape = e.outputs[0].aval.shape
+  return y.aval.shape.length === shape.length && y.aval.shape.every((d, i) => d === shape[i]) ? y : null
 }
 
 /** The first step a slice keeps. */
@@ -178,18 +206,27 @@ function fusedScan(
       if (seen !== undefined) return seen
       const leaf = stacked.findIndex((l) => l.v === a && l.offset === offset)
       const e = producer.get(a)
+      const undone = e === undefined ? null : roundTrip(producer, e)
       const y =
         leaf >= 0
           ? leafIn[leaf]
-          : e?.prim === 'slice'
-            ? sliceWithinStep(e, value(e.inputs[0], fuseIdentities.throughSlice(offset, firstStep(e))))
-            : e?.prim === 'broadcast'
-              ? broadcastStep(broadcastSource(producer, e), a.aval.shape.slice(1))
-              : bind(
-                  (e as Eqn).prim,
-                  (e as Eqn).inputs.map((b) => value(b, offset)),
-                  (e as Eqn).params,
-                )[0]
+          : undone !== null
+            ? value(undone, offset)
+            : e?.prim === 'slice'
+              ? sliceWithinStep(e, value(e.inputs[0], fuseIdentities.throughSlice(offset, firstStep(e))))
+              : e?.prim === 'broadcast'
+                ? broadcastStep(broadcastSource(producer, e), a.aval.shape.slice(1))
+                : e !== undefined && isLookup(e)
+                  ? bind(
+                      'gather',
+                      [fixedIn[fixed.indexOf(e.inputs[0] as Var)], value(e.inputs[1], offset)],
+                      e.params,
+                    )[0]
+                  : bind(
+                      (e as Eqn).prim,
+                      (e as Eqn).inputs.map((b) => value(b, offset)),
+                      (e as Eqn).params,
+                    )[0]
       if (!memo.has(a)) memo.set(a, new Map())
       ;(memo.get(a) as Map<number, Tensor>).set(offset, y)
       return y

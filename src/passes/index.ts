@@ -7,7 +7,7 @@
  *  - simplify.ts: zero folding of staged derivative bodies (scan's rules);
  *  - loop-motion.ts: loops that keep only their recurrence, the driver of
  *    accumulate.ts, hoist.ts, rotate.ts, sink.ts (one rewrite per scan),
- *    fuse-inputs.ts and split-products.ts;
+ *    gather-products.ts, fuse-inputs.ts and split-products.ts;
  *  - split-k.ts: long contractions of few outputs as partial products and their sum;
  *  - shared.ts: what several passes use.
  *
@@ -19,6 +19,7 @@ import type { Program } from '../ir/program.ts'
 import { accumulateIdentities } from './accumulate.ts'
 import { commonSubexpressions, cseIdentities } from './cse.ts'
 import { fuseIdentities } from './fuse-inputs.ts'
+import { gatherProductIdentities } from './gather-products.ts'
 import { hoistIdentities } from './hoist.ts'
 import { moveLoopInvariants, type LoopMotionOptions } from './loop-motion.ts'
 import { rotateIdentities } from './rotate.ts'
@@ -29,6 +30,7 @@ import { splitKIdentities, splitLongContractions } from './split-k.ts'
 
 export { commonSubexpressions } from './cse.ts'
 export { splitLongContractions } from './split-k.ts'
+export { gatherProducts } from './gather-products.ts'
 export { foldZeros } from './simplify.ts'
 export { moveLoopInvariants, type LoopMotionOptions } from './loop-motion.ts'
 export { fuseStepwiseInputs } from './fuse-inputs.ts'
@@ -69,6 +71,7 @@ export const identities = {
   fuseInputs: fuseIdentities,
   splitProducts: splitIdentities,
   splitK: splitKIdentities,
+  gatherProducts: gatherProductIdentities,
   cse: cseIdentities,
   foldZeros: foldIdentities,
 }

@@ -13,7 +13,10 @@
  *    feeding a product carries that work's result instead;
  *  - sink (sink.ts): the ys and the sums' terms are computed after the loop
  *    from the stacked carries (the frame of the rewrite: always on).
- * Then, over the whole Program, two passes of their own:
+ * Then, over the whole Program, passes of their own:
+ *  - gather products (gather-products.ts): a product of rows looked up in a
+ *    smaller table (x·W hoisted from an embedding's loop) is the lookup of
+ *    the table's product, which the loop can then read row by row;
  *  - fuse inputs (fuse-inputs.ts): xs that are elementwise work on stacked
  *    values are computed in the loop from those values' slices;
  *  - split products (split-products.ts): a product over the steps whose
@@ -28,13 +31,15 @@
  * Preserves: every output's value, up to floating-point reassociation of
  * sums: the sums over the steps (accumulate), regrouped additions
  * (hoist), a product's contraction split into runs (split products); see
- * each stage's header. Sinking, rotation and fused inputs are exact.
+ * each stage's header. Sinking, rotation, gather products and fused inputs
+ * are exact.
  */
 import { bind } from '../core/trace.ts'
 import { Program, closeProgram, type Eqn, type Var } from '../ir/program.ts'
 import type { Tensor } from '../tensor.ts'
 import { accumulators, finalSum, type Accumulator } from './accumulate.ts'
 import { fuseStepwiseInputs } from './fuse-inputs.ts'
+import { gatherProducts } from './gather-products.ts'
 import { hoistedPrograms, hoistedValues, hoisting, reassociate, type Hoisting } from './hoist.ts'
 import { rotate, rotated, type Rotation } from './rotate.ts'
 import { producersOf, restage, type ScanParams } from './shared.ts'
@@ -49,6 +54,8 @@ export interface LoopMotionOptions {
   readonly hoist?: boolean
   /** A loop whose carries enter through elementwise work that feeds a product carries that work's result. */
   readonly rotate?: boolean
+  /** Products of rows gathered from a smaller table are gathers of the table's product. */
+  readonly gatherProducts?: boolean
   /** Xs that are elementwise work on stacked values are computed in the loop. */
   readonly fuseInputs?: boolean
   /** Products over the steps of concatenations are sums of products over runs. */
@@ -59,7 +66,15 @@ type Stages = Required<LoopMotionOptions>
 
 /** The Program with each top-level scan rewritten; the same Program when no scan changes. */
 export function moveLoopInvariants(program: Program, options: LoopMotionOptions = {}): Program {
-  const on: Stages = { accumulate: true, hoist: true, rotate: true, fuseInputs: true, splitProducts: true, ...options }
+  const on: Stages = {
+    accumulate: true,
+    hoist: true,
+    rotate: true,
+    gatherProducts: true,
+    fuseInputs: true,
+    splitProducts: true,
+    ...options,
+  }
   const plans = new Map<Eqn, Plan>()
   for (const e of program.eqns) {
     const p = e.prim === 'scan' ? plan(e as Eqn<'scan'>, on) : null
@@ -90,7 +105,8 @@ export function moveLoopInvariants(program: Program, options: LoopMotionOptions 
             body: closed.program,
           })
         })
-  const fused = on.fuseInputs ? fuseStepwiseInputs(moved) : moved
+  const gathered = on.gatherProducts ? gatherProducts(moved) : moved
+  const fused = on.fuseInputs ? fuseStepwiseInputs(gathered) : gathered
   return on.splitProducts ? splitProducts(fused) : fused
 }
 

@@ -5,7 +5,8 @@
  * product; and a planted wrong block or spread is caught.
  */
 import { describe, expect, it } from 'vitest'
-import { cpuBackend, jit, makeProgram, ops, random, tree, type Tensor } from '../../src/index.ts'
+import { cpuBackend, grad, jit, makeProgram, ops, random, scan, tensor, tree, type Tensor } from '../../src/index.ts'
+import * as lax from '../../src/core/lax.ts'
 import { bptt, gru, lstm, type AnyCell } from '../../src/recurrent/index.ts'
 import { optimize } from '../../src/passes/index.ts'
 import type { Program } from '../../src/ir/index.ts'
@@ -82,6 +83,40 @@ describe.skipIf(backend === null)(`matmul stores on ${backend?.name ?? 'no adapt
     if (roomy) expect(backward.length).toBeLessThanOrEqual(3)
     const [want] = tree.flatten(await jit(f, { backend: cpuBackend() })(...args))
     const [got] = tree.flatten(await jit(f, { backend: backend! })(...args))
+    for (const [i, w] of want.entries())
+      expectClose(await got[i].data(), await w.data(), ofLargest(1e-4), `gradient leaf ${i}`)
+  })
+
+  it("an embedding's LSTM: each step looks its rows of table·Wx up in its product's epilogue, indices out of range clamped as the interpreter clamps them", async () => {
+    const [V, E, H, T, B] = [5, 3, 8, 6, 4]
+    const cell = lstm(E, H)
+    const keys = random.split(random.key(7), 3)
+    const params = { table: random.normal(keys[0], [V, E]), cell: cell.init(keys[1]) }
+    // Indices from −2 to V + 1: the first two and the last two of each run are out of range.
+    const ids = tensor(
+      Array.from({ length: T * B }, (_, i) => (i % (V + 4)) - 2),
+      { shape: [T, B], dtype: 'i32' },
+    )
+    const targets = random.normal(keys[2], [T, B, H])
+    type S = { h: Tensor; c: Tensor }
+    const f = (p: typeof params, i: Tensor, t: Tensor) =>
+      grad((q: typeof params) => {
+        const [, hs] = scan(
+          (s: S, x: Tensor) => cell.step(q.cell as never, s as never, x as never) as unknown as [S, Tensor],
+          cell.initialState(B) as S,
+          lax.gather(q.table, i, 0),
+        )
+        return loss(hs, t)
+      })(p)
+    const program = makeProgram(f)(params, ids, targets)
+    const { lowered: l } = lowered(program)
+    // No kernel writes x·Wx over all T·B lookups: the product is the table's, [V, 4H].
+    const products = l.kernels.flatMap((k) => (k.kind === 'matmul' ? [[k.m, k.n, k.k].join('×')] : []))
+    expect(products).toContain([V, 4 * H, E].join('×'))
+    expect(products).not.toContain([T * B, 4 * H, E].join('×'))
+    if (roomy) expect(loopBodies(l)[0].length).toBe(1)
+    const [want] = tree.flatten(await jit(f, { backend: cpuBackend() })(params, ids, targets))
+    const [got] = tree.flatten(await jit(f, { backend: backend! })(params, ids, targets))
     for (const [i, w] of want.entries())
       expectClose(await got[i].data(), await w.data(), ofLargest(1e-4), `gradient leaf ${i}`)
   })
