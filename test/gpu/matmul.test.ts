@@ -261,6 +261,14 @@ describe('renderMatmul without a device', () => {
     expect(chooseMatmulTile(shape(1, 784, 256, 128))).toEqual({ rows: 8, cols: 8, workgroup: [8, 4] })
     expect(chooseMatmulTile(shape(1, 128, 256, 784))).toEqual({ rows: 16, cols: 16, workgroup: [8, 4] })
     expect(chooseMatmulTile(shape(1, 512, 512, 512)).rows).toBe(16)
+    // Except a recurrent step's product of column blocks taken together (an LSTM step's four gates, run at every
+    // step): 16×16, four columns of each block.
+    expect(chooseMatmulTile({ ...shape(1, 32, 1024, 256), groups: 4 })).toEqual({
+      rows: 16,
+      cols: 16,
+      workgroup: [8, 2],
+    })
+    expect(chooseMatmulTile(shape(1, 32, 1024, 256))).toMatchObject({ rows: 8, cols: 8 })
     // Narrow products of many outputs (a convolution's windows times its kernel, and the windows' gradient): 8×8.
     expect(chooseMatmulTile(shape(1, 25088, 32, 144))).toEqual({ rows: 8, cols: 8, workgroup: [4, 8] })
     expect(chooseMatmulTile(shape(1, 25088, 144, 32))).toEqual({ rows: 8, cols: 8, workgroup: [8, 4] })
