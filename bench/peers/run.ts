@@ -4,6 +4,7 @@
  *
  *   npx tsx bench/peers/run.ts [--json] [--only tfjs-webgpu,jaxjs-wasm,...]
  *                              [--workloads matmul,mlp,rnn,rbm,vae,gan,cnn,lstm] [--budget 20] [--timeout 150] [--cold]
+ *                              [--rounds 1]
  *
  * Without --workloads every workload runs. A peer that has no implementation
  * of a workload (the optional rbmStep, vaeStep, ganStep, cnnStep, lstmStep
@@ -18,6 +19,12 @@
  * child also counts, per measured call, compute dispatches and queue
  * submissions (navigator.ts wraps GPUComputePassEncoder.dispatchWorkgroups and
  * GPUQueue.submit) and reports the median count.
+ *
+ * With --rounds N every (peer, workload) pair runs N times, round by round,
+ * the peers' order rotated by one each round, and each row gives the median
+ * of the rounds' figures, with every round's figure in its note: on a shared
+ * machine whose speed drifts for minutes at a time, a ratio from one round
+ * can hang on which system ran in a slow spell.
  *
  * Each child is a fresh process, so its first call is a cold start: the row
  * "ms, first call" is that call's time (tracing, compiling and building GPU
@@ -294,6 +301,22 @@ function arg(args: string[], name: string): string | undefined {
   return eq?.slice(name.length + 1)
 }
 
+/**
+ * One row per (workload, system, backend, unit) over the rounds: the median of the rounds' figures, and a note that
+ * gives each round's, in order (a round without a figure keeps its note).
+ */
+function medianRows(byRound: readonly (readonly Row[])[]): Row[] {
+  const key = (r: Row) => [r.workload, r.system, r.backend, r.unit].join('\u0000')
+  const groups = new Map<string, Row[]>()
+  for (const rows of byRound) for (const r of rows) groups.set(key(r), [...(groups.get(key(r)) ?? []), r])
+  return [...groups.values()].map((rs) => {
+    const values = rs.flatMap((r) => (r.value === null ? [] : [r.value]))
+    if (values.length === 0) return rs[0]
+    const each = rs.map((r) => (r.value === null ? `none (${r.note})` : fmt(r.value, r.unit))).join(', ')
+    return { ...rs[0], value: median(values), note: `median of ${rs.length} rounds: ${each}` }
+  })
+}
+
 async function parent(args: string[]): Promise<void> {
   const json = args.includes('--json')
   const only = arg(args, '--only')?.split(',').filter(Boolean)
@@ -309,42 +332,41 @@ async function parent(args: string[]): Promise<void> {
       if (!PEERS.some((p) => p.id === id))
         throw new Error(`unknown peer ${id}; known: ${PEERS.map((p) => p.id).join(', ')}`)
 
+  const rounds = Number(arg(args, '--rounds') ?? 1)
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error(`--rounds takes a whole number of at least 1, got ${rounds}`)
   const log = (s: string) => process.stderr.write(`${s}\n`)
   const out = (s: string) => (json ? process.stderr : process.stdout).write(`${s}\n`)
-  const rows: Row[] = []
-  const reports: PeerReport[] = []
-  for (const spec of peers) {
-    const report: PeerReport = { id: spec.id, losses: {}, notes: [] }
-    reports.push(report)
-    let unavailable: string | undefined
-    for (const workload of workloads) {
-      let newRows: Row[]
-      if (unavailable) {
-        newRows = [
-          {
-            workload,
-            system: spec.system,
-            backend: spec.backend,
-            value: null,
-            unit: rate(workload, 1).unit,
-            note: unavailable,
-          },
-        ]
-      } else {
-        log(`… ${spec.id} ${workload}`)
+  const reports: PeerReport[] = peers.map((spec) => ({ id: spec.id, losses: {}, notes: [] }))
+  const unavailable = new Map<string, string>()
+  // Each round runs every workload on every peer, the peers in an order rotated by one each round, so that a slow
+  // spell of a shared machine falls on different systems in different rounds.
+  const byRound: Row[][] = []
+  for (let round = 0; round < rounds; round++) {
+    const rows: Row[] = []
+    byRound.push(rows)
+    for (const workload of workloads)
+      for (let j = 0; j < peers.length; j++) {
+        const p = (j + round) % peers.length
+        const spec = peers[p]
+        const skipped = unavailable.get(spec.id)
+        if (skipped !== undefined) {
+          const unit = rate(workload, 1).unit
+          rows.push({ workload, system: spec.system, backend: spec.backend, value: null, unit, note: skipped })
+          continue
+        }
+        log(`… ${spec.id} ${workload}${rounds > 1 ? ` (round ${round + 1} of ${rounds})` : ''}`)
         const o = await runChild(spec.id, workload, budgetS, timeoutS, cold)
-        newRows = rowsFor(spec, workload, o, timeoutS, report)
-        if (newRows[0].note?.startsWith('unavailable')) unavailable = newRows[0].note
+        const newRows = rowsFor(spec, workload, o, timeoutS, reports[p])
+        if (newRows[0].note?.startsWith('unavailable')) unavailable.set(spec.id, newRows[0].note)
+        rows.push(...newRows)
       }
-      for (const r of newRows) {
-        rows.push(r)
-        if (json) process.stdout.write(`${JSON.stringify(r)}\n`)
-        else
-          log(
-            `  ${r.workload} ${r.system} ${r.backend}: ${fmt(r.value, r.unit)} ${r.unit}${r.note ? ` (${r.note})` : ''}`,
-          )
-      }
-    }
+  }
+  const rows = rounds === 1 ? byRound[0] : medianRows(byRound)
+  for (const r of rows) {
+    if (json) process.stdout.write(`${JSON.stringify(r)}\n`)
+    else
+      log(`  ${r.workload} ${r.system} ${r.backend}: ${fmt(r.value, r.unit)} ${r.unit}${r.note ? ` (${r.note})` : ''}`)
   }
   out('')
   out(table(rows))
