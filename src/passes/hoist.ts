@@ -7,9 +7,10 @@
  * transpose, such as the Whᵀ that a backward step's product reads) is
  * computed once, as a new const. A device that reads a product's operand
  * transposed more slowly than as stored (llvmpipe: 32×256×1024 at 20–22
- * GFLOP/s with Bᵀ against 25.8–27.7 without) then reads it as stored. Sums are first regrouped so that the terms
- * no carry feeds are added first, ((a + b) + c → (a + c) + b with a, c
- * free of the carries), so that a + c (x·W + bias) can leave too.
+ * GFLOP/s with Bᵀ against 25.8–27.7 without) then reads it as stored.
+ * Sums are first regrouped so that the terms no carry feeds are added
+ * first, ((a + b) + c → (a + c) + b with a, c free of the carries), so
+ * that a + c (x·W + bias) can leave too.
  *
  * Preserves: every output's value, exactly where no sum is regrouped: a
  * hoisted value is the same primitives on the same values, computed once

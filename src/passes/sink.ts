@@ -91,7 +91,7 @@ export function sinking(
   let best = split(candidates)
   if (best === null || rotation !== null) return best
   // A value the loop computes anyway is stacked in place of what it is computed from, where that stacks no more
-  // bytes: the sunk part then reads it instead of recomputing it (an LSTM's pre-activations x·W + b + h·Wh, stacked
+  // elements: the sunk part then reads it instead of recomputing it (an LSTM's pre-activations x·W + b + h·Wh, stacked
   // in place of h·Wh, are one read per gate after the loop where they were three).
   for (const e of [...hoist.loop.eqns].reverse()) {
     const v = e.outputs[0]
