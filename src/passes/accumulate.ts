@@ -18,7 +18,7 @@
 import * as lax from '../core/lax.ts'
 import { Var, type Atom, type Eqn, type Program } from '../ir/program.ts'
 import { isKnownZero, type Tensor } from '../tensor.ts'
-import { producersOf } from './shared.ts'
+import { producersOf, readsOf } from './shared.ts'
 
 /** The identity the accumulation rests on, as a table so that the law suite can plant a wrong one. */
 export const accumulateIdentities = {
@@ -53,8 +53,7 @@ export function accumulators(body: Program, nC: number, nK: number): { sums: Acc
   const carryIn = body.inputs.slice(nC, nC + nK)
   const outs = body.outputs
   const producer = producersOf(body)
-  const reads = new Map<Atom, number>()
-  for (const a of [...body.eqns.flatMap((e) => e.inputs), ...outs]) reads.set(a, (reads.get(a) ?? 0) + 1)
+  const reads = readsOf(body.eqns, outs)
   const sums: Accumulator[] = []
   carryIn.forEach((c, k) => {
     const o = outs[k]

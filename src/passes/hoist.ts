@@ -22,7 +22,7 @@ import { deadCodeElimination } from '../core/dce.ts'
 import { evalProgram } from '../core/interpret.ts'
 import { Program, Var, type Atom, type Eqn } from '../ir/program.ts'
 import type { Tensor } from '../tensor.ts'
-import { everyStep, flowsFrom, unique } from './shared.ts'
+import { everyStep, flowsFrom, readsOf, unique } from './shared.ts'
 
 /** The identity the hoisting rests on, as a table so that the law suite can plant a wrong one. */
 export const hoistIdentities = {
@@ -149,8 +149,7 @@ export function reassociate(body: Program, carries: readonly Var[]): Program {
     changed = false
     const dependent = flowsFrom(eqns, carries)
     const free = (a: Atom) => !(a instanceof Var && dependent.has(a))
-    const uses = new Map<Atom, number>()
-    for (const a of [...eqns.flatMap((e) => e.inputs), ...body.outputs]) uses.set(a, (uses.get(a) ?? 0) + 1)
+    const uses = readsOf(eqns, body.outputs)
     for (const [at, e] of eqns.entries()) {
       if (e.prim !== 'add' || free(e.outputs[0])) continue
       const inner = e.inputs.find(

@@ -66,6 +66,13 @@ export function flowsFrom(eqns: readonly Eqn[], from: readonly Var[]): Set<Var> 
 
 export const unique = <T>(xs: readonly T[]): T[] => [...new Set(xs)]
 
+/** How many times `eqns` and `outputs` read each atom (an equation reading one twice counts twice). */
+export function readsOf(eqns: readonly Eqn[], outputs: readonly Atom[]): Map<Atom, number> {
+  const reads = new Map<Atom, number>()
+  for (const a of [...eqns.flatMap((e) => e.inputs), ...outputs]) reads.set(a, (reads.get(a) ?? 0) + 1)
+  return reads
+}
+
 /** Steps from … to − 1 of a stacked [T, ...] value. */
 export const steps = (x: Tensor, from: number, to: number): Tensor =>
   lax.slice(

@@ -18,7 +18,7 @@ import * as lax from '../core/lax.ts'
 import type { Params } from '../core/primitive.ts'
 import { Literal, Var, type Atom, type Eqn, type Program } from '../ir/program.ts'
 import { isKnownZero, sizeOf, zerosLike, type Tensor } from '../tensor.ts'
-import { producersOf, restage, steps, unique } from './shared.ts'
+import { producersOf, readsOf, restage, steps, unique } from './shared.ts'
 
 /** The identity the split rests on, as a table so that the law suite can plant a wrong one. */
 export const splitIdentities = {
@@ -65,8 +65,7 @@ function blocksOf(producer: ReadonlyMap<Var, Eqn>, uses: ReadonlyMap<Atom, numbe
  */
 export function splitProducts(program: Program): Program {
   const producer = producersOf(program)
-  const uses = new Map<Atom, number>()
-  for (const x of [...program.eqns.flatMap((e) => e.inputs), ...program.outputs]) uses.set(x, (uses.get(x) ?? 0) + 1)
+  const uses = readsOf(program.eqns, program.outputs)
   const splits = new Map<Eqn, { a: Block[]; b: Block[]; runs: [number, number][] }>()
   for (const e of program.eqns) {
     if (e.prim !== 'matmul' || e.inputs.some((x) => x.aval.shape.length !== 2)) continue
