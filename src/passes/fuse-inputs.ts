@@ -197,36 +197,31 @@ function fusedScan(
     const keptIn = take(kept.length)
     const leafIn = take(leaves.length)
     // One step of a fused xs: its equations on the leaves' slices, each value once per offset.
+    const fixedValue = (x: Var) => fixedIn[fixed.indexOf(x)]
     const broadcastStep = (x: Atom, shape: readonly number[]) =>
-      lax.broadcast(x instanceof Var ? fixedIn[fixed.indexOf(x)] : x.value, shape)
+      lax.broadcast(x instanceof Var ? fixedValue(x) : x.value, shape)
+    const computed = (a: Var, offset: number): Tensor => {
+      const leaf = stacked.findIndex((l) => l.v === a && l.offset === offset)
+      if (leaf >= 0) return leafIn[leaf]
+      const e = producer.get(a) as Eqn
+      const undone = roundTrip(producer, e)
+      if (undone !== null) return value(undone, offset)
+      if (e.prim === 'slice')
+        return sliceWithinStep(e, value(e.inputs[0], fuseIdentities.throughSlice(offset, firstStep(e))))
+      if (e.prim === 'broadcast') return broadcastStep(broadcastSource(producer, e), a.aval.shape.slice(1))
+      if (isLookup(e)) return bind('gather', [fixedValue(e.inputs[0] as Var), value(e.inputs[1], offset)], e.params)[0]
+      return bind(
+        e.prim,
+        e.inputs.map((b) => value(b, offset)),
+        e.params,
+      )[0]
+    }
     const memo = new Map<Var, Map<number, Tensor>>()
     const value = (a: Atom, offset: number): Tensor => {
       if (a instanceof Literal) return a.value
       const seen = memo.get(a)?.get(offset)
       if (seen !== undefined) return seen
-      const leaf = stacked.findIndex((l) => l.v === a && l.offset === offset)
-      const e = producer.get(a)
-      const undone = e === undefined ? null : roundTrip(producer, e)
-      const y =
-        leaf >= 0
-          ? leafIn[leaf]
-          : undone !== null
-            ? value(undone, offset)
-            : e?.prim === 'slice'
-              ? sliceWithinStep(e, value(e.inputs[0], fuseIdentities.throughSlice(offset, firstStep(e))))
-              : e?.prim === 'broadcast'
-                ? broadcastStep(broadcastSource(producer, e), a.aval.shape.slice(1))
-                : e !== undefined && isLookup(e)
-                  ? bind(
-                      'gather',
-                      [fixedIn[fixed.indexOf(e.inputs[0] as Var)], value(e.inputs[1], offset)],
-                      e.params,
-                    )[0]
-                  : bind(
-                      (e as Eqn).prim,
-                      (e as Eqn).inputs.map((b) => value(b, offset)),
-                      (e as Eqn).params,
-                    )[0]
+      const y = computed(a, offset)
       if (!memo.has(a)) memo.set(a, new Map())
       ;(memo.get(a) as Map<number, Tensor>).set(offset, y)
       return y
