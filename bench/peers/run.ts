@@ -337,6 +337,12 @@ async function parent(args: string[]): Promise<void> {
     throw new Error(`--rounds takes a whole number of at least 1, got ${rounds}`)
   const log = (s: string) => process.stderr.write(`${s}\n`)
   const out = (s: string) => (json ? process.stderr : process.stdout).write(`${s}\n`)
+  // A row is written as soon as it is known (one round), or as the rounds' median once all have run.
+  const emit = (r: Row) => {
+    if (json) process.stdout.write(`${JSON.stringify(r)}\n`)
+    else
+      log(`  ${r.workload} ${r.system} ${r.backend}: ${fmt(r.value, r.unit)} ${r.unit}${r.note ? ` (${r.note})` : ''}`)
+  }
   const reports: PeerReport[] = peers.map((spec) => ({ id: spec.id, losses: {}, notes: [] }))
   const unavailable = new Map<string, string>()
   // Each round runs every workload on every peer, the peers in an order rotated by one each round, so that a slow
@@ -350,24 +356,22 @@ async function parent(args: string[]): Promise<void> {
         const p = (j + round) % peers.length
         const spec = peers[p]
         const skipped = unavailable.get(spec.id)
+        let newRows: Row[]
         if (skipped !== undefined) {
           const unit = rate(workload, 1).unit
-          rows.push({ workload, system: spec.system, backend: spec.backend, value: null, unit, note: skipped })
-          continue
+          newRows = [{ workload, system: spec.system, backend: spec.backend, value: null, unit, note: skipped }]
+        } else {
+          log(`… ${spec.id} ${workload}${rounds > 1 ? ` (round ${round + 1} of ${rounds})` : ''}`)
+          const o = await runChild(spec.id, workload, budgetS, timeoutS, cold)
+          newRows = rowsFor(spec, workload, o, timeoutS, reports[p])
+          if (newRows[0].note?.startsWith('unavailable')) unavailable.set(spec.id, newRows[0].note)
         }
-        log(`… ${spec.id} ${workload}${rounds > 1 ? ` (round ${round + 1} of ${rounds})` : ''}`)
-        const o = await runChild(spec.id, workload, budgetS, timeoutS, cold)
-        const newRows = rowsFor(spec, workload, o, timeoutS, reports[p])
-        if (newRows[0].note?.startsWith('unavailable')) unavailable.set(spec.id, newRows[0].note)
         rows.push(...newRows)
+        if (rounds === 1) newRows.forEach(emit)
       }
   }
   const rows = rounds === 1 ? byRound[0] : medianRows(byRound)
-  for (const r of rows) {
-    if (json) process.stdout.write(`${JSON.stringify(r)}\n`)
-    else
-      log(`  ${r.workload} ${r.system} ${r.backend}: ${fmt(r.value, r.unit)} ${r.unit}${r.note ? ` (${r.note})` : ''}`)
-  }
+  if (rounds > 1) rows.forEach(emit)
   out('')
   out(table(rows))
   out('')
