@@ -6,6 +6,7 @@
  * used twice is computed once by the renderer. Index arithmetic is i32.
  */
 import type { CompareOp, UnaryPrimitive } from '../src/core/index.ts'
+import type { OperandWindow } from './kernels/matmul.ts'
 
 export type ScalarType = 'f32' | 'i32' | 'bool'
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min' | 'mod'
@@ -331,6 +332,12 @@ export interface MatmulKernel extends KernelBase {
   /** Where A and B start in their buffers, in elements (an operand that is a run of a stored value's leading axis). */
   readonly startA: number
   readonly startB: number
+  /**
+   * An operand read through a window from its start (a convolution's windows of its input): transA and
+   * batchStrideA then say nothing; likewise B.
+   */
+  readonly windowA?: OperandWindow
+  readonly windowB?: OperandWindow
   /**
    * Over the product's shape [..., m, n] with batch entries flattened into
    * `batch`; its extra inputs are inputs[2…].

@@ -69,6 +69,20 @@ export interface MatmulTile {
   vectorize?: boolean
 }
 
+/** One digit of an index: how many values it takes, and the stride between them in the buffer, in elements. */
+export type Digit = readonly [size: number, stride: number]
+
+/**
+ * An operand read through strides: element (b, i, k) of op(A) (or (b, k, j) of op(B)) is at the operand's start
+ * plus, for each of b, i (or j) and k written in its digits (outermost first, sizes multiplying to batch, m or n
+ * and k), each digit times its stride. A convolution's windows of its padded input, read in place.
+ */
+export interface OperandWindow {
+  readonly batch: readonly Digit[]
+  readonly mn: readonly Digit[]
+  readonly k: readonly Digit[]
+}
+
 export interface MatmulSpec {
   /** C[b] = op(A[b]) · op(B[b]); C is [batch, m, n] row-major. */
   batch: number
@@ -83,6 +97,9 @@ export interface MatmulSpec {
   batchStrideA?: number
   /** Elements between consecutive batch entries of B; 0 broadcasts B. Default k*n. */
   batchStrideB?: number
+  /** A read through a window (transA and batchStrideA then say nothing); likewise B. */
+  windowA?: OperandWindow
+  windowB?: OperandWindow
   /** Variant selection; default chosen by `chooseMatmulTile`. */
   tile?: MatmulTile
   /**
@@ -158,17 +175,26 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   const startB = spec.start?.b ?? 0
   checkSize('start.a', startA, 0)
   checkSize('start.b', startB, 0)
-  if (
-    startA + (batch - 1) * strideA + m * k > 2 ** 32 ||
-    startB + (batch - 1) * strideB + k * n > 2 ** 32 ||
-    batch * m * n > 2 ** 32
-  )
+  const { windowA, windowB } = spec
+  if (windowA !== undefined) checkWindow('windowA', windowA, batch, m, k)
+  if (windowB !== undefined) checkWindow('windowB', windowB, batch, n, k)
+  const extentA = windowA === undefined ? (batch - 1) * strideA + m * k : extentOf(windowA)
+  const extentB = windowB === undefined ? (batch - 1) * strideB + k * n : extentOf(windowB)
+  if (startA + extentA > 2 ** 32 || startB + extentB > 2 ** 32 || batch * m * n > 2 ** 32)
     throw new RangeError('renderMatmul: operands too large for u32 indexing')
   const groups = spec.groups ?? 1
   checkSize('groups', groups, 1)
   if (n % groups !== 0) throw new RangeError(`renderMatmul: ${groups} column blocks do not divide n = ${n}`)
   const units = n / groups
-  const tile = spec.tile ?? chooseMatmulTile({ ...spec, groups })
+  // (A window tells the tile which way its operand lies by where its stride-1 digit is.)
+  const tile =
+    spec.tile ??
+    chooseMatmulTile({
+      ...spec,
+      groups,
+      transA: windowA === undefined ? transA : innerStride(windowA.k) !== 1,
+      transB: windowB === undefined ? transB : innerStride(windowB.k) === 1,
+    })
   const R = tile.rows
   const Cn = tile.cols
   if (Cn % groups !== 0)
@@ -189,21 +215,29 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   const step = spec.step
   const aligned = (s: StepSlice | undefined, start: number) => start % 4 === 0 && (s === undefined || s.aligned)
   const readA: Read =
-    !vectorize || strideA % 4 !== 0 || !aligned(step?.a, startA)
+    !vectorize || !aligned(step?.a, startA)
       ? 'SCALAR'
-      : !transA && k % 4 === 0
-        ? 'ALONG_K'
-        : transA && m % 4 === 0 && R % 4 === 0
-          ? 'ALONG_MN'
-          : 'SCALAR'
+      : windowA !== undefined
+        ? windowRead(windowA, R % 4 === 0)
+        : strideA % 4 !== 0
+          ? 'SCALAR'
+          : !transA && k % 4 === 0
+            ? 'ALONG_K'
+            : transA && m % 4 === 0 && R % 4 === 0
+              ? 'ALONG_MN'
+              : 'SCALAR'
   const readB: Read =
-    !vectorize || strideB % 4 !== 0 || !aligned(step?.b, startB)
+    !vectorize || !aligned(step?.b, startB)
       ? 'SCALAR'
-      : transB && k % 4 === 0
-        ? 'ALONG_K'
-        : !transB && units % 4 === 0 && unitCols % 4 === 0
-          ? 'ALONG_MN'
-          : 'SCALAR'
+      : windowB !== undefined
+        ? windowRead(windowB, units % 4 === 0 && unitCols % 4 === 0)
+        : strideB % 4 !== 0
+          ? 'SCALAR'
+          : transB && k % 4 === 0
+            ? 'ALONG_K'
+            : !transB && units % 4 === 0 && unitCols % 4 === 0
+              ? 'ALONG_MN'
+              : 'SCALAR'
 
   // Dispatch: x = column tiles, y = row tiles, z = batch; when one of them is
   // over the per-dimension limit, the same workgroup numbering wraps.
@@ -263,8 +297,16 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
       step === undefined
         ? ''
         : `@group(0) @binding(${step.binding}) var<uniform> step: array<vec4<u32>, ${step.vectors}>;`,
-    OFFSET_A: offset(step?.a, startA),
-    OFFSET_B: offset(step?.b, startB),
+    A_OFFSET:
+      windowA === undefined
+        ? `return ${offset(step?.a, startA)} + b * STRIDE_A + row * select(K, 1u, TRANS_A);`
+        : `return ${offset(step?.a, startA)} + ${digits('b', windowA.batch)} + ${digits('row', windowA.mn)};`,
+    A_STEP: windowA === undefined ? 'return k * A_K_STEP;' : `return ${digits('k', windowA.k)};`,
+    B_OFFSET:
+      windowB === undefined
+        ? `return ${offset(step?.b, startB)} + b * STRIDE_B + col * select(1u, K, TRANS_B);`
+        : `return ${offset(step?.b, startB)} + ${digits('b', windowB.batch)} + ${digits('col', windowB.mn)};`,
+    B_STEP: windowB === undefined ? 'return k * B_K_STEP;' : `return ${digits('k', windowB.k)};`,
     OFFSET_C: offset(step?.c, spec.start?.c ?? 0),
     ALSO_DECLARATION:
       spec.also === undefined
@@ -272,11 +314,64 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
         : `@group(0) @binding(${spec.also.binding}) var<storage, read_write> ALSO: array<f32>;`,
     ALSO_STORE: spec.also === undefined ? '' : `ALSO[${offset(spec.also.slice, spec.start?.also ?? 0)} + i] = v;`,
   })
+  const operand = (name: string, window: OperandWindow | undefined, trans: boolean) =>
+    window !== undefined ? `${name} (a window)` : trans ? `${name}ᵀ` : name
   const summary =
-    `// C[b] = ${transA ? 'Aᵀ' : 'A'}[b] · ${transB ? 'Bᵀ' : 'B'}[b]; ` +
+    `// C[b] = ${operand('A', windowA, transA)}[b] · ${operand('B', windowB, transB)}[b]; ` +
     `${R}×${Cn} block of C per invocation${groups > 1 ? ` (${unitCols} columns of each of ${groups} blocks)` : ''}, ` +
     `workgroup ${wx}×${wy}; A ${readA}, B ${readB}.`
   return { code: `${summary}\n${code}`, workgroups, entryPoint: 'main' }
+}
+
+/** The stride of a window's innermost digit (0 where it has none). */
+const innerStride = (digits: readonly Digit[]) => digits[digits.length - 1]?.[1] ?? 0
+
+/**
+ * How a window is read: vec4s along k or along m (n), where that axis's innermost digit has stride 1 and a
+ * multiple of 4 values and every other stride is a multiple of 4 (so the four lie in one run and start aligned).
+ */
+function windowRead(w: OperandWindow, mnAllowed: boolean): Read {
+  const all = [...w.batch, ...w.mn, ...w.k]
+  const quads = (digits: readonly Digit[]) => {
+    const inner = digits[digits.length - 1]
+    return (
+      inner !== undefined && inner[1] === 1 && inner[0] % 4 === 0 && all.every((d) => d === inner || d[1] % 4 === 0)
+    )
+  }
+  return quads(w.k) ? 'ALONG_K' : mnAllowed && quads(w.mn) ? 'ALONG_MN' : 'SCALAR'
+}
+
+/** The largest element a window reads, plus one. */
+const extentOf = (w: OperandWindow) =>
+  [...w.batch, ...w.mn, ...w.k].reduce((e, [size, stride]) => e + (size - 1) * stride, 1)
+
+function checkWindow(name: string, w: OperandWindow, batch: number, mn: number, k: number): void {
+  const sizes = (digits: readonly Digit[]) => digits.reduce((p, [size]) => p * size, 1)
+  for (const [size, stride] of [...w.batch, ...w.mn, ...w.k])
+    if (!Number.isInteger(size) || size < 1 || !Number.isInteger(stride) || stride < 0)
+      throw new RangeError(`renderMatmul: ${name} has a digit of size ${size} and stride ${stride}`)
+  if (sizes(w.batch) !== batch || sizes(w.mn) !== mn || sizes(w.k) !== k)
+    throw new RangeError(
+      `renderMatmul: ${name}'s digits take ${sizes(w.batch)}, ${sizes(w.mn)} and ${sizes(w.k)} values, ` +
+        `expected ${batch}, ${mn} and ${k}`,
+    )
+}
+
+/**
+ * A u32 WGSL expression of the offset of index `x` (below the product of the sizes) written in `digits`: each
+ * digit's value times its stride.
+ */
+function digits(x: string, ds: readonly Digit[]): string {
+  const terms: string[] = []
+  let inner = 1
+  for (let i = ds.length - 1; i >= 0; i--) {
+    const [size, stride] = ds[i]
+    const quotient = inner === 1 ? x : `${x} / ${inner}u`
+    const value = i === 0 ? quotient : `(${quotient}) % ${size}u`
+    if (stride !== 0) terms.unshift(stride === 1 ? `(${value})` : `(${value}) * ${stride}u`)
+    inner *= size
+  }
+  return terms.length === 0 ? '0u' : terms.join(' + ')
 }
 
 /** Where an operand starts, in the template's u32 element indices. */

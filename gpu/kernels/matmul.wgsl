@@ -24,9 +24,11 @@
 //   {{ALSO_DECLARATION}}         a second output ALSO, laid out as C (or nothing)
 //   {{ALSO_STORE}}               the statement storing v at element i of ALSO (or nothing)
 //   {{STEP_DECLARATION}}         inside a loop: the uniform that holds where buffers start
-//   {{OFFSET_A}} {{OFFSET_B}}    where A, B and C start (u32 expressions: a constant for an
-//   {{OFFSET_C}}                 operand that is part of a larger buffer, plus the step
-//                                uniform's entry for one that is one step's slice)
+//   {{OFFSET_C}}                 where C starts (a u32 expression: a constant for an output
+//                                that is part of a larger buffer, plus the step uniform's
+//                                entry for one that is one step's slice)
+//   {{A_OFFSET}} {{A_STEP}}      the bodies of offsetA and stepA (see Windows below), and
+//   {{B_OFFSET}} {{B_STEP}}      likewise for B: where A and B start enter there
 //
 // Tiling. Each invocation computes a ROWS × COLS block of C with one
 // accumulator per element in registers, reading A and B straight from storage
@@ -59,6 +61,12 @@
 // states from the four gate blocks of one product, or the four gate blocks
 // of its gradient from one element of the product before it. With
 // GROUPS = 1 the block is as above.
+//
+// Windows. A is read only through offsetA(b, row), where row `row` of op(A)
+// in batch entry b starts, and stepA(k), how far step k is from there (in
+// elements); likewise B. For a stored matrix they are its strides; for a
+// window (a convolution's windows of its padded input, read in place) each
+// of b, row and k is a number whose digits have strides of their own.
 //
 // Workgroups are numbered x + GROUPS_X · (y + GROUPS_Y · z) over column
 // tiles, row tiles and the batch; the grid is [TILES_X, TILES_Y, BATCH]
@@ -138,6 +146,19 @@ const HAS_EPILOGUE = {{HAS_EPILOGUE}};
 {{ALSO_DECLARATION}}
 {{STEP_DECLARATION}}
 
+fn offsetA(b: u32, row: u32) -> u32 {
+  {{A_OFFSET}}
+}
+fn stepA(k: u32) -> u32 {
+  {{A_STEP}}
+}
+fn offsetB(b: u32, col: u32) -> u32 {
+  {{B_OFFSET}}
+}
+fn stepB(k: u32) -> u32 {
+  {{B_STEP}}
+}
+
 const HAS_STORES = {{HAS_STORES}};
 {{STORE_DECLARATIONS}}
 
@@ -178,14 +199,14 @@ fn stores(b: u32, row: u32, j: u32) {
 fn quadsOfA(base: array<u32, ROWS>, k: u32) -> array<vec4<f32>, ROWS> {
   var quad: array<vec4<f32>, ROWS>;
   if (A_READ == ALONG_K) {
-    for (var r = 0u; r < ROWS; r++) { quad[r] = vec4<f32>(A[base[r] + k / 4u]); }
+    for (var r = 0u; r < ROWS; r++) { quad[r] = vec4<f32>(A[base[r] + stepA(k) / 4u]); }
   }
   return quad;
 }
 fn quadsOfB(base: array<u32, COLS>, k: u32) -> array<vec4<f32>, COLS> {
   var quad: array<vec4<f32>, COLS>;
   if (B_READ == ALONG_K) {
-    for (var c = 0u; c < COLS; c++) { quad[c] = vec4<f32>(B[base[c] + k / 4u]); }
+    for (var c = 0u; c < COLS; c++) { quad[c] = vec4<f32>(B[base[c] + stepB(k) / 4u]); }
   }
   return quad;
 }
@@ -198,11 +219,11 @@ fn columnOfA(base: array<u32, ROWS>, k: u32, quad: array<vec4<f32>, ROWS>, j: u3
     for (var r = 0u; r < ROWS; r++) { a[r] = quad[r][j]; }
   } else if (A_READ == ALONG_MN) {
     for (var s = 0u; s < ROWS / 4u; s++) {
-      let x = vec4<f32>(A[base[s] + k * (M / 4u)]);
+      let x = vec4<f32>(A[base[s] + stepA(k) / 4u]);
       for (var i = 0u; i < 4u; i++) { a[4u * s + i] = x[i]; }
     }
   } else {
-    for (var r = 0u; r < ROWS; r++) { a[r] = vec4<f32>(A[base[r] + k * A_K_STEP]).x; }
+    for (var r = 0u; r < ROWS; r++) { a[r] = vec4<f32>(A[base[r] + stepA(k)]).x; }
   }
   return a;
 }
@@ -214,11 +235,11 @@ fn rowOfB(base: array<u32, COLS>, k: u32, quad: array<vec4<f32>, COLS>, j: u32) 
     for (var c = 0u; c < COLS; c++) { b[c] = quad[c][j]; }
   } else if (B_READ == ALONG_MN) {
     for (var s = 0u; s < COLS / 4u; s++) {
-      let y = vec4<f32>(B[base[s] + k * (N / 4u)]);
+      let y = vec4<f32>(B[base[s] + stepB(k) / 4u]);
       for (var i = 0u; i < 4u; i++) { b[4u * s + i] = y[i]; }
     }
   } else {
-    for (var c = 0u; c < COLS; c++) { b[c] = vec4<f32>(B[base[c] + k * B_K_STEP]).x; }
+    for (var c = 0u; c < COLS; c++) { b[c] = vec4<f32>(B[base[c] + stepB(k)]).x; }
   }
   return b;
 }
@@ -236,21 +257,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
   // Load bases (element indices of the arrays as declared) from clamped rows and
   // columns; ALONG_MN reads one base per group of four rows or columns.
-  let batchA = {{OFFSET_A}} + b * STRIDE_A;
-  let batchB = {{OFFSET_B}} + b * STRIDE_B;
   var baseA: array<u32, ROWS>;
   for (var r = 0u; r < ROWS; r++) {
     let row = min(row0 + r, M - 1u);
-    if (A_READ == ALONG_K) { baseA[r] = (batchA + row * K) / 4u; }
-    else if (A_READ == ALONG_MN) { baseA[r] = (batchA + min(row0 + 4u * r, LAST_ROW_QUAD)) / 4u; }
-    else { baseA[r] = batchA + row * select(K, 1u, TRANS_A); }
+    if (A_READ == ALONG_K) { baseA[r] = offsetA(b, row) / 4u; }
+    else if (A_READ == ALONG_MN) { baseA[r] = offsetA(b, min(row0 + 4u * r, LAST_ROW_QUAD)) / 4u; }
+    else { baseA[r] = offsetA(b, row); }
   }
   var baseB: array<u32, COLS>;
   for (var c = 0u; c < COLS; c++) {
     let col = min(blockColumn(col0, c), N - 1u);
-    if (B_READ == ALONG_K) { baseB[c] = (batchB + col * K) / 4u; }
-    else if (B_READ == ALONG_MN) { baseB[c] = (batchB + min(blockColumn(col0, 4u * c), LAST_COL_QUAD)) / 4u; }
-    else { baseB[c] = batchB + col * select(1u, K, TRANS_B); }
+    if (B_READ == ALONG_K) { baseB[c] = offsetB(b, col) / 4u; }
+    else if (B_READ == ALONG_MN) { baseB[c] = offsetB(b, min(blockColumn(col0, 4u * c), LAST_COL_QUAD)) / 4u; }
+    else { baseB[c] = offsetB(b, col); }
   }
 
   var acc: array<array<f32, COLS>, ROWS>;

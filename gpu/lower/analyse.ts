@@ -7,8 +7,9 @@
  * is inlined into the kernels that read it. Matmul operands and loop
  * operands must be buffers: a run of a buffer's leading axis, a reshape (same
  * row-major order), a transpose of the last two axes or a broadcast over batch
- * axes is read in place through the matmul's strides and offsets, and
- * anything else is made a root. The analysis of a Program is kept across
+ * axes is read in place through the matmul's strides and offsets, a
+ * rearrangement of a smaller value (a convolution's windows, windows.ts)
+ * through the strides of its digits, and anything else is made a root. The analysis of a Program is kept across
  * attempts at lowering it, and its roots may grow between them.
  */
 import { UnsupportedProgramError, isHeavy, type Params } from '../../src/core/index.ts'
@@ -16,6 +17,7 @@ import { type Atom, type Eqn, type Program, Var } from '../../src/ir/index.ts'
 import { sizeOf } from '../../src/tensor.ts'
 import { loweringOf } from './rules.ts'
 import type { Analysis, MatmulOperand } from './state.ts'
+import { normalDigits, windowOf } from './windows.ts'
 
 /** Whether a transpose's permutation swaps the last two axes and keeps the others. */
 const swapsLastTwo = (perm: readonly number[]): boolean =>
@@ -68,6 +70,19 @@ export function analyse(program: Program): Analysis {
       ? null
       : { source: inner.source, from: inner.from + slice.from * sizeOf(slice.source.aval.shape.slice(1)) }
   }
+  // An operand that rearranges a smaller value (a convolution's windows of its padded input) is read through a
+  // window of that value, where writing the operand out would take more elements than its source holds.
+  const windowOperand = (a: Atom): MatmulOperand | null => {
+    const w = windowOf(a, producer, materialized)
+    const r = a.aval.shape.length
+    if (w === null || r < 2 || sizeOf(w.source.aval.shape) >= sizeOf(a.aval.shape)) return null
+    const window = {
+      batch: normalDigits(w.axes.slice(0, r - 2).flat()),
+      rows: normalDigits(w.axes[r - 2]),
+      cols: normalDigits(w.axes[r - 1]),
+    }
+    return { source: w.source, from: w.from, trans: false, broadcastBatch: false, window }
+  }
   const matmulOperand = (a: Atom): MatmulOperand | null => {
     if (!(a instanceof Var)) return null
     const direct = run(a)
@@ -92,7 +107,8 @@ export function analyse(program: Program): Analysis {
       )
         return { ...inner, broadcastBatch: true }
     }
-    return null
+    const window = windowOperand(a)
+    return window !== null && materialized(window.source) ? window : null
   }
   // An operand that is none of those becomes a buffer; for a reshape, its source does, so that other readers of
   // the source (e.g. the bias gradient beside a weight gradient) read that buffer instead of recomputing it, and so
@@ -114,6 +130,11 @@ export function analyse(program: Program): Analysis {
     if (e.prim === 'matmul')
       for (const a of e.inputs) {
         if (!(a instanceof Var) || matmulOperand(a) !== null) continue
+        const window = windowOperand(a)
+        if (window !== null) {
+          roots.add(window.source)
+          continue
+        }
         const from = producer.get(a)
         const transposed = from?.prim === 'transpose' && swapsLastTwo((from.params as Params<'transpose'>).perm)
         const inner = transposed ? sourceOf((from as Eqn).inputs[0]) : null

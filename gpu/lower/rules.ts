@@ -283,6 +283,8 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
         startB: B.from,
         batchStrideA: A.broadcastBatch ? 0 : m * k,
         batchStrideB: B.broadcastBatch ? 0 : k * n,
+        windowA: A.window && { batch: A.window.batch, mn: A.window.rows, k: A.window.cols },
+        windowB: B.window && { batch: B.window.batch, mn: B.window.cols, k: B.window.rows },
       }
     },
   },

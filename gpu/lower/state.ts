@@ -19,6 +19,7 @@ import type {
   ScheduleItem,
   WhileLoop,
 } from '../kernel.ts'
+import type { Digit } from '../kernels/matmul.ts'
 import type { ReductionStrategy } from '../kernels/reduce.ts'
 
 export interface LowerOptions {
@@ -35,6 +36,15 @@ export interface MatmulOperand {
   readonly from: number
   readonly trans: boolean
   readonly broadcastBatch: boolean
+  /**
+   * Read through strides instead, from `from` on (trans and broadcastBatch then say nothing): the digits of the
+   * batch, of the matrix's rows and of its columns (windows.ts).
+   */
+  readonly window?: {
+    readonly batch: readonly Digit[]
+    readonly rows: readonly Digit[]
+    readonly cols: readonly Digit[]
+  }
 }
 
 /** What the lowering knows of one Program (the top level, or a loop body): kept across attempts, roots may grow. */

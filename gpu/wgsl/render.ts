@@ -395,6 +395,8 @@ function renderKernelSource(kernel: Kernel, buffers: readonly LogicalBuffer[], s
         transB: kernel.transB,
         batchStrideA: kernel.batchStrideA,
         batchStrideB: kernel.batchStrideB,
+        windowA: kernel.windowA,
+        windowB: kernel.windowB,
         start: {
           a: kernel.startA + fixed(0),
           b: kernel.startB + fixed(1),

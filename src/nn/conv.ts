@@ -5,8 +5,9 @@
  * windows are those strided slices stacked, then contracted with the kernel
  * by one matmul. Gradients then follow from the rules of those primitives
  * (the transpose of a slice is a pad), and the WebGPU compiler needs no
- * convolution kernel of its own: the structural ops fuse into the kernels
- * that read them.
+ * convolution kernel of its own: its products read the windows in place,
+ * through the strides of the padded input (gpu/lower/windows.ts), and the
+ * other structural ops fuse into the kernels that read them.
  *
  * Sizes (Deep Learning, COMP613 Advanced Topics in Machine Learning (lecture
  * notes), "Image Recognition with Convolutional Networks"): a window of R taps

@@ -11,7 +11,14 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { createContext } from '../../gpu/device.ts'
-import { chooseMatmulTile, renderMatmul, type MatmulSpec, type MatmulTile } from '../../gpu/kernels/matmul.ts'
+import {
+  chooseMatmulTile,
+  renderMatmul,
+  type Digit,
+  type MatmulSpec,
+  type MatmulTile,
+  type OperandWindow,
+} from '../../gpu/kernels/matmul.ts'
 import { firstFar } from '../lib/close.ts'
 
 interface Context {
@@ -55,8 +62,32 @@ interface Case {
   spec: MatmulSpec
 }
 
+/** Where index x, written in a window's digits (outermost first), is: each digit times its stride. */
+function place(x: number, digits: readonly Digit[]): number {
+  let at = 0
+  for (let i = digits.length - 1; i >= 0; i--) {
+    const [size, stride] = digits[i]
+    at += (x % size) * stride
+    x = Math.floor(x / size)
+  }
+  return at
+}
+const through = (w: OperandWindow, t: number, mn: number, l: number) =>
+  place(t, w.batch) + place(mn, w.mn) + place(l, w.k)
+
+/** Elements an operand's buffer needs: its stored matrices, or every element its window reads. */
+function lengthOf(spec: MatmulSpec, side: 'A' | 'B'): number {
+  const { batch, m, n, k } = spec
+  const w = side === 'A' ? spec.windowA : spec.windowB
+  if (w !== undefined)
+    return 1 + [...w.batch, ...w.mn, ...w.k].reduce((e, [size, stride]) => e + (size - 1) * stride, 0)
+  return side === 'A'
+    ? (batch - 1) * (spec.batchStrideA ?? m * k) + m * k
+    : (batch - 1) * (spec.batchStrideB ?? k * n) + k * n
+}
+
 function reference(spec: MatmulSpec, a: Float32Array, b: Float32Array, bias: Float32Array | null): Float64Array {
-  const { batch, m, n, k, transA, transB } = spec
+  const { batch, m, n, k, transA, transB, windowA, windowB } = spec
   const sA = spec.batchStrideA ?? m * k
   const sB = spec.batchStrideB ?? k * n
   const c = new Float64Array(batch * m * n)
@@ -65,8 +96,8 @@ function reference(spec: MatmulSpec, a: Float32Array, b: Float32Array, bias: Flo
       for (let j = 0; j < n; j++) {
         let acc = 0
         for (let l = 0; l < k; l++) {
-          const x = a[t * sA + (transA ? l * m + i : i * k + l)]
-          const y = b[t * sB + (transB ? j * k + l : l * n + j)]
+          const x = a[windowA ? through(windowA, t, i, l) : t * sA + (transA ? l * m + i : i * k + l)]
+          const y = b[windowB ? through(windowB, t, j, l) : t * sB + (transB ? j * k + l : l * n + j)]
           acc += x * y
         }
         c[(t * m + i) * n + j] = bias ? Math.max(acc + bias[j], 0) : acc
@@ -82,10 +113,8 @@ const RELU_BIAS = {
 async function run(ctx: Context, spec: MatmulSpec): Promise<{ actual: Float32Array; expected: Float64Array }> {
   const { device } = ctx
   const { batch, m, n, k } = spec
-  const lenA = (batch - 1) * (spec.batchStrideA ?? m * k) + m * k
-  const lenB = (batch - 1) * (spec.batchStrideB ?? k * n) + k * n
-  const a = values(lenA, 1 + m * 31 + k)
-  const b = values(lenB, 7 + n * 17 + k)
+  const a = values(lengthOf(spec, 'A'), 1 + m * 31 + k)
+  const b = values(lengthOf(spec, 'B'), 7 + n * 17 + k)
   const bias = spec.epilogue ? values(n, 99) : null
   const input = (data: Float32Array) => {
     const buffer = device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true })
@@ -209,11 +238,61 @@ const cases: Case[] = [
     spec: { ...shape(1, 32, 48, 1000, true, false), tile: { rows: 16, cols: 16, workgroup: [2, 2], vectorize: false } },
   },
   { name: 'batch 70000 (linear workgroup numbering)', spec: shape(70000, 1, 1, 2) },
+  // Windows (a convolution's windows of its padded input, read in place), in each read mode.
+  ...windowCases(),
   {
     name: 'n = 66000 with 1×1 tiles (linear workgroup numbering)',
     spec: { ...shape(1, 2, 66000, 1), tile: { rows: 1, cols: 1, workgroup: [1, 1] } },
   },
 ]
+
+/**
+ * Products that read an operand through a window of a padded image [2, 6, 6, c]: the 3×3 windows of its 4×4
+ * positions, as A (rows: the positions, k: the taps), as Aᵀ (rows: the taps) and as B; batches that split the
+ * images, and a batch that reads the same window for each of its entries (stride 0).
+ */
+function windowCases(): Case[] {
+  const image = (c: number) => ({
+    positions: [
+      [2, 36 * c],
+      [4, 6 * c],
+      [4, c],
+    ] as Digit[],
+    taps: [
+      [3, 6 * c],
+      [3, c],
+      [c, 1],
+    ] as Digit[],
+  })
+  const conv = (c: number, tile?: MatmulTile): Case => {
+    const { positions, taps } = image(c)
+    const spec = { ...shape(1, 32, 8, 9 * c), windowA: { batch: [], mn: positions, k: taps }, tile }
+    return { name: `A a window, c = ${c}${tile === undefined ? '' : `, ${tile.rows}×${tile.cols} blocks`}`, spec }
+  }
+  const c4 = image(4)
+  return [
+    conv(1),
+    conv(4),
+    conv(4, wide),
+    conv(3, small),
+    {
+      name: 'A a window read as rows (taps × positions), split into 2 batches',
+      spec: {
+        ...shape(2, 36, 8, 16),
+        windowA: { batch: [[2, 144]], mn: c4.taps, k: c4.positions.slice(1) },
+        tile: { rows: 4, cols: 4, workgroup: [2, 4] },
+      },
+    },
+    {
+      name: 'B a window (taps × filters), the same for 3 batches',
+      spec: { ...shape(3, 5, 36, 32), windowB: { batch: [[3, 0]], mn: c4.taps, k: c4.positions }, tile: wide },
+    },
+    {
+      name: 'B a window along k, f32 loads',
+      spec: { ...shape(1, 6, 32, 36), windowB: { batch: [], mn: c4.positions, k: c4.taps }, tile: small },
+    },
+  ]
+}
 
 describe.skipIf(context === null)(
   `renderMatmul on ${context?.description ?? `no adapter (skipped: ${reason})`}`,
@@ -236,6 +315,48 @@ describe('renderMatmul without a device', () => {
       shape(5, 4096, 4096, 8),
     ])
       for (const d of renderMatmul(spec).workgroups) expect(d).toBeLessThanOrEqual(65535)
+  })
+  it('reads a window in vec4s only where its stride-1 digit and every other stride allow', () => {
+    const summary = (spec: MatmulSpec) => renderMatmul(spec).code.split('\n')[0]
+    const taps = (c: number): Digit[] => [
+      [3, 6 * c],
+      [3, c],
+      [c, 1],
+    ]
+    const positions = (c: number): Digit[] => [
+      [2, 36 * c],
+      [4, 6 * c],
+      [4, c],
+    ]
+    const a = (c: number) => ({ ...shape(1, 32, 8, 9 * c), windowA: { batch: [], mn: positions(c), k: taps(c) } })
+    expect(summary(a(4))).toMatch(/A ALONG_K/)
+    expect(summary(a(1))).toMatch(/A SCALAR/)
+    // Four channels at a stride of 6 (not a multiple of 4): one f32 at a time.
+    expect(
+      summary({
+        ...a(4),
+        windowA: {
+          ...a(4).windowA,
+          k: [
+            [3, 24],
+            [3, 6],
+            [4, 1],
+          ] as Digit[],
+        },
+      }),
+    ).toMatch(/A SCALAR/)
+    expect(
+      summary({
+        ...shape(1, 36, 8, 32),
+        windowA: { batch: [], mn: taps(4), k: positions(4) },
+        tile: { rows: 4, cols: 4, workgroup: [2, 2] },
+      }),
+    ).toMatch(/A ALONG_MN/)
+  })
+  it('rejects a window whose digits do not match the sizes', () => {
+    const spec = { ...shape(1, 32, 8, 36), windowA: { batch: [], mn: [[32, 4]] as Digit[], k: [[9, 1]] as Digit[] } }
+    expect(() => renderMatmul(spec)).toThrow(/windowA's digits take 1, 32 and 9 values, expected 1, 32 and 36/)
+    expect(() => renderMatmul({ ...spec, windowA: { ...spec.windowA, k: [[36, -1]] } })).toThrow(/stride -1/)
   })
   it('rejects sizes that are not positive integers', () => {
     expect(() => renderMatmul(shape(1, 0, 1, 1))).toThrow(/m must be/)
