@@ -25,6 +25,9 @@ const swapsLastTwo = (perm: readonly number[]): boolean =>
     i < perm.length - 2 ? p === i : p === (i === perm.length - 2 ? perm.length - 1 : perm.length - 2),
   )
 
+/** Loads an element of a value takes, from which it is stored rather than computed again for each repeat. */
+const REPEATED_LOADS = 4
+
 export function analyse(program: Program): Analysis {
   for (const e of program.eqns)
     if (loweringOf(e).kind === 'unsupported')
@@ -151,5 +154,39 @@ export function analyse(program: Program): Analysis {
         roots.add(run === null ? a : (stored(run.source) ?? run.source))
       })
     }
+  // A value read through a broadcast that repeats each of its elements, where computing one element takes several
+  // loads, is stored once rather than computed again for every repeat: a convolution's input gradient, added back
+  // from its windows (nine loads a 3×3 kernel), then spread over the 2×2 pooling window that it flows back through.
+  const loads = new Map<Var, number>()
+  const loadsOf = (a: Atom): number => {
+    if (!(a instanceof Var)) return 0
+    if (materialized(a)) return 1
+    const known = loads.get(a)
+    if (known !== undefined) return known
+    const parts = (producer.get(a) as Eqn).inputs.map(loadsOf)
+    // (A concatenation's element reads one of its parts.)
+    const n = (producer.get(a) as Eqn).prim === 'concat' ? Math.max(...parts) : parts.reduce((x, y) => x + y, 0)
+    loads.set(a, n)
+    return n
+  }
+  for (const e of program.eqns) {
+    let [x] = e.inputs
+    if (
+      e.prim === 'broadcast' &&
+      x instanceof Var &&
+      !materialized(x) &&
+      sizeOf(e.outputs[0].aval.shape) >= 2 * sizeOf(x.aval.shape) &&
+      loadsOf(x) >= REPEATED_LOADS
+    ) {
+      // (The value before any reshape, so that its other readers read the same buffer.)
+      for (let from = producer.get(x); from?.prim === 'reshape'; from = producer.get(x)) {
+        const [inner] = from.inputs
+        if (!(inner instanceof Var) || materialized(inner)) break
+        x = inner
+      }
+      roots.add(x)
+      loads.clear()
+    }
+  }
   return { producer, roots, matmulOperand, stored, leadingSlice }
 }

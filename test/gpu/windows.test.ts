@@ -8,11 +8,13 @@
  * as nn.conv2d builds them (stride and dilation included), are a window of
  * the padded input; the WebGPU lowering of a convolution's training step
  * then writes no buffer of them. A window with one stride planted wrong is
- * caught by the same comparison.
+ * caught by the same comparison. The gradient that then flows back through
+ * a pooling, an element of nine loads repeated over the pooling window, is
+ * stored once rather than computed for every repeat (analyse.ts).
  */
 import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { grad, makeProgram, ops, random, runProgram, tensor, type Tensor } from '../../src/index.ts'
+import { grad, jit, makeProgram, ops, random, runProgram, tensor, type Tensor } from '../../src/index.ts'
 import * as lax from '../../src/core/lax.ts'
 import { conv2d } from '../../src/nn/conv.ts'
 import { Program, type Eqn, Var } from '../../src/ir/index.ts'
@@ -20,6 +22,9 @@ import { optimize } from '../../src/passes/index.ts'
 import { sizeOf } from '../../src/tensor.ts'
 import { lower } from '../../gpu/lower/index.ts'
 import { normalDigits, windowOf, type Window } from '../../gpu/lower/windows.ts'
+import type { WebGpuBackend } from '../../gpu/index.ts'
+import { expectClose, ofLargest } from '../lib/close.ts'
+import { gpu } from './setup.ts'
 
 /** The elements a window reads from its source's values, in the window's row-major order. */
 function read(w: Window, source: ArrayLike<number>): (number | undefined)[] {
@@ -232,5 +237,41 @@ describe('windowOf', () => {
     const windows = 2 * 7 * 6 * 27
     const sizes = lowered.buffers.map((b) => b.size)
     expect(Math.max(...sizes), `buffer sizes ${sizes}`).toBeLessThan(windows)
+  })
+})
+
+describe('a value read through a broadcast that repeats it', () => {
+  const x = random.normal(random.key(3), [2, 6, 6, 3]) as Tensor
+  /** Each element spread over a 2×2 block, as a pooling's gradient spreads its input's. */
+  const spread = (v: Tensor) => lax.broadcast(lax.reshape(v, [2, 6, 1, 6, 1, 3]), [2, 6, 2, 6, 2, 3])
+  /** Nine shifted copies of x added up: an element takes nine loads, as a 3×3 convolution's input gradient does. */
+  const nine = (v: Tensor) => {
+    const padded = lax.pad(v, [0, 1, 1, 0], [0, 1, 1, 0])
+    let sum: Tensor | null = null
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) {
+        const part = lax.slice(padded, [0, i, j, 0], [2, i + 6, j + 6, 3])
+        sum = sum === null ? part : ops.add(sum, part)
+      }
+    return sum as Tensor
+  }
+  const kernels = (f: (v: Tensor) => Tensor) => lower(makeProgram(f)(x), { maxBuffers: 8 }).kernels
+
+  it('is stored once where an element takes several loads, and inlined where it takes one', () => {
+    const stored = kernels((v) => spread(nine(v)))
+    expect(stored.map((k) => [k.kind, k.kind === 'map' ? k.shape : []])).toEqual([
+      ['map', [2, 6, 6, 3]],
+      ['map', [2, 6, 2, 6, 2, 3]],
+    ])
+    expect(kernels((v) => spread(ops.neg(v))).length).toBe(1)
+  })
+
+  it.skipIf(gpu.backend === null)('gives the interpreter’s values', async () => {
+    const f = (v: Tensor) => ops.mul(spread(nine(v)), 0.5)
+    expectClose(
+      await (await jit(f, { backend: gpu.backend as WebGpuBackend })(x)).data(),
+      f(x).dataSync(),
+      ofLargest(1e-6),
+    )
   })
 })
