@@ -7,10 +7,12 @@
  * is inlined into the kernels that read it. Matmul operands and loop
  * operands must be buffers: a run of a buffer's leading axis, a reshape (same
  * row-major order), a transpose of the last two axes or a broadcast over batch
- * axes is read in place through the matmul's strides and offsets, a
- * rearrangement of a smaller value (a convolution's windows, windows.ts)
- * through the strides of its digits, and anything else is made a root. The analysis of a Program is kept across
- * attempts at lowering it, and its roots may grow between them.
+ * axes is read in place through the matmul's strides and offsets, any other
+ * rearrangement of a stored value (a convolution's windows, windows.ts)
+ * through the strides of its digits, and anything else is made a root (or,
+ * where it rearranges a smaller value, that value is). The analysis of a
+ * Program is kept across attempts at lowering it, and its roots may grow
+ * between them.
  */
 import { UnsupportedProgramError, isHeavy, type Params } from '../../src/core/index.ts'
 import { type Atom, type Eqn, type Program, Var } from '../../src/ir/index.ts'
@@ -73,12 +75,12 @@ export function analyse(program: Program): Analysis {
       ? null
       : { source: inner.source, from: inner.from + slice.from * sizeOf(slice.source.aval.shape.slice(1)) }
   }
-  // An operand that rearranges a smaller value (a convolution's windows of its padded input) is read through a
-  // window of that value, where writing the operand out would take more elements than its source holds.
+  // An operand read through a window of the value it rearranges (windows.ts). That value is stored for it where it
+  // is smaller than the operand (a convolution's windows of its padded input), and a stored one is read in place.
   const windowOperand = (a: Atom): MatmulOperand | null => {
     const w = windowOf(a, producer, materialized)
     const r = a.aval.shape.length
-    if (w === null || r < 2 || sizeOf(w.source.aval.shape) >= sizeOf(a.aval.shape)) return null
+    if (w === null || r < 2) return null
     const window = {
       batch: normalDigits(w.axes.slice(0, r - 2).flat()),
       rows: normalDigits(w.axes[r - 2]),
@@ -113,6 +115,7 @@ export function analyse(program: Program): Analysis {
     const window = windowOperand(a)
     return window !== null && materialized(window.source) ? window : null
   }
+  const smaller = (w: MatmulOperand, a: Atom) => sizeOf(w.source.aval.shape) < sizeOf(a.aval.shape)
   // An operand that is none of those becomes a buffer; for a reshape, its source does, so that other readers of
   // the source (e.g. the bias gradient beside a weight gradient) read that buffer instead of recomputing it, and so
   // does the source of a run of the leading axis that is at least half of it (read in place from the run's start);
@@ -134,7 +137,7 @@ export function analyse(program: Program): Analysis {
       for (const a of e.inputs) {
         if (!(a instanceof Var) || matmulOperand(a) !== null) continue
         const window = windowOperand(a)
-        if (window !== null) {
+        if (window !== null && smaller(window, a)) {
           roots.add(window.source)
           continue
         }

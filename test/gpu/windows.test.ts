@@ -10,7 +10,8 @@
  * then writes no buffer of them. A window with one stride planted wrong is
  * caught by the same comparison. The gradient that then flows back through
  * a pooling, an element of nine loads repeated over the pooling window, is
- * stored once rather than computed for every repeat (analyse.ts).
+ * stored once rather than computed for every repeat (analyse.ts). A product
+ * of an input with its axes moved reads the input in place, without a copy.
  */
 import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -273,5 +274,30 @@ describe('a value read through a broadcast that repeats it', () => {
       f(x).dataSync(),
       ofLargest(1e-6),
     )
+  })
+})
+
+describe('a product of a rearranged input', () => {
+  const x = random.normal(random.key(6), [4, 3, 8]) as Tensor
+  const y = random.normal(random.key(7), [3, 8, 5]) as Tensor
+  // The batch axis of x's [4, 3, 8] moved to the front: x's rows of one batch entry are 24 elements apart.
+  const f = (u: Tensor, v: Tensor) => ops.matmul(lax.transpose(u, [1, 0, 2]), v)
+
+  it('reads it in place through a window, with no copy', () => {
+    const { kernels } = lower(makeProgram(f)(x, y), { maxBuffers: 8 })
+    expect(kernels.length).toBe(1)
+    expect(kernels[0]).toMatchObject({
+      kind: 'matmul',
+      windowA: {
+        batch: [[3, 8]],
+        mn: [[4, 24]],
+        k: [[8, 1]],
+      },
+    })
+  })
+
+  it.skipIf(gpu.backend === null)('gives the interpreter’s values', async () => {
+    const got = await (await jit(f, { backend: gpu.backend as WebGpuBackend })(x, y)).data()
+    expectClose(got, f(x, y).dataSync(), ofLargest(1e-5))
   })
 })
