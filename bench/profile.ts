@@ -25,7 +25,7 @@ if (!Object.hasOwn(TRAININGS, workload))
 
 const describe = (k: Kernel): string =>
   k.kind === 'matmul'
-    ? `matmul ${k.batch > 1 ? `${k.batch}×` : ''}${k.m}×${k.n}×${k.k}${k.transA ? ' Aᵀ' : ''}${k.transB ? ' Bᵀ' : ''}${k.epilogue ? ' + epilogue' : ''}${k.stores ? ` + ${k.stores.length} store${k.stores.length > 1 ? 's' : ''}` : ''}`
+    ? `matmul ${k.batch > 1 ? `${k.batch}×` : ''}${k.m}×${k.n}×${k.k}${k.windowA ? ' A a window' : k.transA ? ' Aᵀ' : ''}${k.windowB ? ' B a window' : k.transB ? ' Bᵀ' : ''}${k.epilogue ? ' + epilogue' : ''}${k.stores ? ` + ${k.stores.length} store${k.stores.length > 1 ? 's' : ''}` : ''}`
     : k.kind === 'reduce'
       ? `${k.op} [${k.reduced}] into [${k.shape}]${k.epilogue ? ' + epilogue' : ''}`
       : `map [${k.shape}]`
