@@ -472,17 +472,17 @@ export function chooseMatmulTile(
     cols = BLOCKS.find((b) => b * m <= 64 && b <= n && fits(n, b)) ?? 1
     return shape()
   }
-  // Few columns read as vec4s of B (not stored transposed), over more than a short k: blocks of 16 rows and 4
-  // columns, a row of invocations across the columns (only that row where the product is batched). Measured on llvmpipe (scratch sweep of tiles, interleaved,
+  // Few columns over more than a short k: blocks of 16 rows and 4 columns, a row of invocations across the columns
+  // (only that row where the product is batched). Measured on llvmpipe (scratch sweep of tiles, interleaved,
   // best of 4 submissions of 3 dispatches, GFLOP/s, two sweeps): the CNN's second convolution, its windows
   // 25088×32×144, 16×4 in 8×4 workgroups 18.0, 10.8 against 8×8 in 4×8 15.6, 9.7; its kernel gradient after
   // split-K, 16×144×32×1568 with the windows as Aᵀ, 16×4 in 8×1 17.7, 12.1 against 16×16 in 2×9 11.2, 9.1 (in
-  // 8×2 14.0). Unbatched, 2048×32×1024: 16×4 in 8×4 17.8 against 8×8 in 4×8 16.3 (in 8×1 11.0).
+  // 8×2 14.0). Unbatched, 2048×32×1024: 16×4 in 8×4 17.8, 19.6 against 8×8 in 4×8 16.3, 17.6 (in 8×1 11.0); with
+  // B stored transposed (an LSTM's input gradient through its input weights) 19.9 against 17.0.
   if (
     groups === 1 &&
     n <= NARROW &&
     n >= 4 &&
-    spec.transB !== true &&
     k > NARROW &&
     (spec.m * spec.n >= MANY_OUTPUTS || (batch > 1 && k >= LONG_K)) &&
     fits(m, 16)

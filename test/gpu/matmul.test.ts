@@ -391,14 +391,14 @@ describe('renderMatmul without a device', () => {
     })
     expect(chooseMatmulTile(shape(1, 32, 1024, 256))).toMatchObject({ rows: 8, cols: 8 })
     // Narrow products of many outputs (a convolution's windows times its kernel, and the windows' gradient): 8×8,
-    // or 16×4 across a row of invocations where B is read as vec4s of columns over more than a short k; likewise a
+    // or 16×4 across a row of invocations where there are few columns over more than a short k; likewise a
     // convolution's kernel gradient after split-K, with one row of invocations over its long k.
     expect(chooseMatmulTile(shape(1, 25088, 32, 144))).toEqual({ rows: 16, cols: 4, workgroup: [8, 4] })
     expect(chooseMatmulTile(shape(16, 144, 32, 1568, true))).toEqual({ rows: 16, cols: 4, workgroup: [8, 1] })
     expect(chooseMatmulTile(shape(1, 100352, 16, 9))).toEqual({ rows: 8, cols: 8, workgroup: [2, 16] })
     expect(chooseMatmulTile(shape(1, 25088, 144, 32))).toEqual({ rows: 8, cols: 8, workgroup: [8, 4] })
     expect(chooseMatmulTile(shape(1, 2048, 32, 1024))).toEqual({ rows: 16, cols: 4, workgroup: [8, 4] })
-    expect(chooseMatmulTile(shape(1, 2048, 32, 1024, false, true))).toEqual({ rows: 8, cols: 8, workgroup: [4, 8] })
+    expect(chooseMatmulTile(shape(1, 2048, 32, 1024, false, true))).toEqual({ rows: 16, cols: 4, workgroup: [8, 4] })
     // Wide ones over a short k keep 16×16 above 2²⁶ multiply-adds.
     expect(chooseMatmulTile(shape(1, 8192, 1024, 32)).rows).toBe(16)
     // Rows that no block fits without padding (a 3×3 kernel's 9 taps): one block of all of them, near 8×8.
