@@ -72,6 +72,9 @@ export interface MatmulTile {
 /** One digit of an index: how many values it takes, and the stride between them in the buffer, in elements. */
 export type Digit = readonly [size: number, stride: number]
 
+/** How many values digits take together: the product of their sizes. */
+export const sizeOfDigits = (digits: readonly Digit[]) => digits.reduce((p, [size]) => p * size, 1)
+
 /**
  * An operand read through strides: element (b, i, k) of op(A) (or (b, k, j) of op(B)) is at the operand's start
  * plus, for each of b, i (or j) and k written in its digits (outermost first, sizes multiplying to batch, m or n
@@ -346,13 +349,13 @@ const extentOf = (w: OperandWindow) =>
   [...w.batch, ...w.mn, ...w.k].reduce((e, [size, stride]) => e + (size - 1) * stride, 1)
 
 function checkWindow(name: string, w: OperandWindow, batch: number, mn: number, k: number): void {
-  const sizes = (digits: readonly Digit[]) => digits.reduce((p, [size]) => p * size, 1)
   for (const [size, stride] of [...w.batch, ...w.mn, ...w.k])
     if (!Number.isInteger(size) || size < 1 || !Number.isInteger(stride) || stride < 0)
       throw new RangeError(`renderMatmul: ${name} has a digit of size ${size} and stride ${stride}`)
-  if (sizes(w.batch) !== batch || sizes(w.mn) !== mn || sizes(w.k) !== k)
+  const sizes = [w.batch, w.mn, w.k].map(sizeOfDigits)
+  if (sizes[0] !== batch || sizes[1] !== mn || sizes[2] !== k)
     throw new RangeError(
-      `renderMatmul: ${name}'s digits take ${sizes(w.batch)}, ${sizes(w.mn)} and ${sizes(w.k)} values, ` +
+      `renderMatmul: ${name}'s digits take ${sizes[0]}, ${sizes[1]} and ${sizes[2]} values, ` +
         `expected ${batch}, ${mn} and ${k}`,
     )
 }

@@ -166,9 +166,10 @@ export function analyse(program: Program): Analysis {
     if (materialized(a)) return 1
     const known = loads.get(a)
     if (known !== undefined) return known
-    const parts = (producer.get(a) as Eqn).inputs.map(loadsOf)
+    const e = producer.get(a) as Eqn
+    const parts = e.inputs.map(loadsOf)
     // (A concatenation's element reads one of its parts.)
-    const n = (producer.get(a) as Eqn).prim === 'concat' ? Math.max(...parts) : parts.reduce((x, y) => x + y, 0)
+    const n = e.prim === 'concat' ? Math.max(...parts) : parts.reduce((x, y) => x + y, 0)
     loads.set(a, n)
     return n
   }

@@ -15,7 +15,8 @@
  */
 import type { Params } from '../../src/core/index.ts'
 import { type Atom, type Eqn, Var } from '../../src/ir/index.ts'
-import type { Digit } from '../kernels/matmul.ts'
+import { stridesOf } from '../../src/shape/index.ts'
+import { type Digit, sizeOfDigits } from '../kernels/matmul.ts'
 
 /** A value read from `source`'s buffer: each axis's digits, outermost first, and where element 0 is. */
 export interface Window {
@@ -39,18 +40,11 @@ export function normalDigits(digits: readonly Digit[]): Digit[] {
   return out
 }
 
-const sizeOfDigits = (digits: readonly Digit[]) => digits.reduce((p, [s]) => p * s, 1)
-
 /** The window of a stored value: row-major strides, one digit per axis. */
 function stored(source: Var): Window {
   const shape = source.aval.shape
-  let stride = 1
-  const axes: Digit[][] = []
-  for (let i = shape.length - 1; i >= 0; i--) {
-    axes.unshift([[shape[i], stride]])
-    stride *= shape[i]
-  }
-  return { source, from: 0, axes }
+  const strides = stridesOf(shape)
+  return { source, from: 0, axes: shape.map((size, i) => [[size, strides[i]] as Digit]) }
 }
 
 /** The same elements in another shape: the digits, in row-major order, regrouped (split where an axis ends inside one). */
