@@ -20,6 +20,7 @@ import {
   type OperandWindow,
 } from '../../gpu/kernels/matmul.ts'
 import { firstFar } from '../lib/close.ts'
+import { place } from '../lib/digits.ts'
 
 interface Context {
   device: GPUDevice
@@ -62,16 +63,6 @@ interface Case {
   spec: MatmulSpec
 }
 
-/** Where index x, written in a window's digits (outermost first), is: each digit times its stride. */
-function place(x: number, digits: readonly Digit[]): number {
-  let at = 0
-  for (let i = digits.length - 1; i >= 0; i--) {
-    const [size, stride] = digits[i]
-    at += (x % size) * stride
-    x = Math.floor(x / size)
-  }
-  return at
-}
 const through = (w: OperandWindow, t: number, mn: number, l: number) =>
   place(t, w.batch) + place(mn, w.mn) + place(l, w.k)
 

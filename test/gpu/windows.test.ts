@@ -25,6 +25,7 @@ import { lower } from '../../gpu/lower/index.ts'
 import { normalDigits, windowOf, type Window } from '../../gpu/lower/windows.ts'
 import type { WebGpuBackend } from '../../gpu/index.ts'
 import { expectClose, ofLargest } from '../lib/close.ts'
+import { place } from '../lib/digits.ts'
 import { gpu } from './setup.ts'
 
 /** The elements a window reads from its source's values, in the window's row-major order. */
@@ -35,13 +36,8 @@ function read(w: Window, source: ArrayLike<number>): (number | undefined)[] {
     let at = w.from
     let rest = i
     for (let a = shape.length - 1; a >= 0; a--) {
-      let x = rest % shape[a]
+      at += place(rest % shape[a], w.axes[a])
       rest = Math.floor(rest / shape[a])
-      const digits = w.axes[a]
-      for (let d = digits.length - 1; d >= 0; d--) {
-        at += (x % digits[d][0]) * digits[d][1]
-        x = Math.floor(x / digits[d][0])
-      }
     }
     out.push(at >= 0 && at < source.length ? source[at] : undefined)
   }
