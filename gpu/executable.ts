@@ -11,7 +11,7 @@ import type { Program } from '../src/ir/index.ts'
 import { concrete, formatAval, sameShape, sizeOf, type Tensor } from '../src/tensor.ts'
 import { type GpuContext, submit } from './device.ts'
 import { Gates } from './gates.ts'
-import type { LoweredProgram } from './kernel.ts'
+import { inputBindings, type LoweredProgram } from './kernel.ts'
 import { CHECKPOINT_EVERY, CallRecord, RecentCalls } from './lineage.ts'
 import { dispatchesOf, planBuffers, type BufferPlan, type Dispatch, writtenBy } from './plan.ts'
 import type { BufferPool } from './pool.ts'
@@ -166,10 +166,12 @@ export class WebGpuExecutable implements Executable {
   ): GPUBindGroup {
     const kernel = this.lowered.kernels[d.kernel]
     // A matmul binds A, B, C, then its epilogue's inputs; other kernels their inputs, then the output; then the
-    // second output if there is one, and a matmul's further outputs; in a loop, then the step.
+    // second output if there is one, and a matmul's further outputs; in a loop, then the step. Inputs of one
+    // buffer share the binding of the first (inputBindings).
     const [output, ...others] = writtenBy(d)
-    const order =
-      kernel.kind === 'matmul' ? [d.inputs[0], d.inputs[1], output, ...d.inputs.slice(2)] : [...d.inputs, output]
+    const { index } = inputBindings(kernel, this.lowered.buffers)
+    const inputs = d.inputs.filter((_, slot) => index[slot] >= 0)
+    const order = kernel.kind === 'matmul' ? [inputs[0], inputs[1], output, ...inputs.slice(2)] : [...inputs, output]
     order.push(...others)
     const entries: GPUBindGroupEntry[] = order.map((id, binding) => ({
       binding,

@@ -251,9 +251,54 @@ export const outputsOf = (k: KernelBase & { readonly stores?: readonly EpilogueS
   ...(k.stores ?? []).flatMap((s) => (s.also === undefined ? [s.output] : [s.output, s.also])),
 ]
 
-/** Storage buffers a kernel binds: its inputs and every buffer it writes. */
-export const bindingCount = (k: KernelBase & { readonly stores?: readonly EpilogueStore[] }): number =>
-  k.inputs.length + outputsOf(k).length
+/**
+ * How a kernel's inputs are bound. Inputs that are the same buffer at every dispatch share one binding: the same
+ * logical buffer read twice, or two views of one stacked buffer (a recurrent step's states at t and t − 1), which
+ * differ only in where they start (the step uniform's entry for each input's position, as before). A buffer is
+ * followed through views and aliases to the one they are bound through; two inputs that reach the same one are
+ * bound to the same buffer at every step (gpu/plan.ts resolves each id the same way at a dispatch). A matmul's A
+ * and B (slots 0 and 1) keep bindings of their own: they are declared as vec4s where they are read four at a time.
+ */
+export interface InputBindings {
+  /** For each input slot, the slot whose binding it reads: itself where it has a binding of its own. */
+  readonly reads: readonly number[]
+  /** For each input slot with a binding of its own, how many such slots come before it; −1 for the others. */
+  readonly index: readonly number[]
+  /** The bindings the inputs take. */
+  readonly count: number
+}
+
+type Bound = KernelBase & { readonly kind?: string; readonly stores?: readonly EpilogueStore[] }
+
+export function inputBindings(k: Bound, buffers: readonly LogicalBuffer[]): InputBindings {
+  const root = (id: number) => {
+    let b = buffers[id]
+    while ((b.role === 'view' || b.role === 'alias') && b.of !== undefined) b = buffers[b.of]
+    return b.id
+  }
+  const own = k.kind === 'matmul' ? 2 : 0
+  const first = new Map<number, number>()
+  const reads: number[] = []
+  const index: number[] = []
+  let count = 0
+  k.inputs.forEach((id, slot) => {
+    const key = root(id)
+    const earlier = slot < own ? undefined : first.get(key)
+    if (earlier !== undefined && buffers[k.inputs[earlier]].type === buffers[id].type) {
+      reads.push(earlier)
+      index.push(-1)
+      return
+    }
+    if (slot >= own && !first.has(key)) first.set(key, slot)
+    reads.push(slot)
+    index.push(count++)
+  })
+  return { reads, index, count }
+}
+
+/** Storage buffers a kernel binds: its inputs (those of one buffer once) and every buffer it writes. */
+export const bindingCount = (k: Bound, buffers: readonly LogicalBuffer[]): number =>
+  inputBindings(k, buffers).count + outputsOf(k).length
 
 /** out[o] = value(o) for every index o of `shape`. */
 export interface MapKernel extends KernelBase {

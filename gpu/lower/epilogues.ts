@@ -73,7 +73,7 @@ export function fuseEpilogues(
         idx: index && ((name) => index[Number(name.slice(1))]),
         load: (s, offset, t) => (s === slot ? b.load(ACC_SLOT, b.lit(0, 'i32'), t) : b.load(slotOf(s), offset, t)),
       })
-      if (bindingCount({ inputs, output: k.output, also: k.also }) > maxBuffers) continue
+      if (bindingCount({ kind: producer.kind, inputs, output: k.output, also: k.also }, buffers) > maxBuffers) continue
       const shape = producer.kind === 'reduce' ? producer.shape : k.shape
       kernels[i] = { ...producer, inputs, output: k.output, also: k.also, epilogue: { value, shape } }
       kernels.splice(at, 1)

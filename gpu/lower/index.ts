@@ -54,7 +54,7 @@ export function lower(called: Program, options: LowerOptions): LoweredProgram {
     const { analysis, kernel, candidate } = state.over
     if (candidate === undefined || attempt > eqnCount(program))
       throw new Error(
-        `lowering: a kernel needs ${bindingCount(kernel)} storage buffers, ` +
+        `lowering: a kernel needs ${bindingCount(kernel, state.buffers)} storage buffers, ` +
           `more than the adapter's ${options.maxBuffers}`,
       )
     analysis.roots.add(candidate)

@@ -59,7 +59,7 @@ export function lowerProgram(state: Lowering, program: Program, binding: BodyBin
     if (k.kind === 'loop') return { loop: k.loop }
     if (k.kind === 'cond') return { cond: k.cond }
     if (k.kind === 'while') return { while: k.loop }
-    if (bindingCount(k) > options.maxBuffers && state.over === null)
+    if (bindingCount(k, state.buffers) > options.maxBuffers && state.over === null)
       state.over = { analysis, kernel: k, candidate: inlineVars[i] }
     return { kernel: state.kernels.push(k) - 1 }
   })

@@ -42,7 +42,7 @@ export function fuseStores(
     while (p + 1 < kernels.length) {
       const next = kernels[p + 1]
       const grown = next.kind === 'map' ? withStore(b, fused, next, buffers) : null
-      if (grown === null || bindingCount(grown) > maxBuffers) break
+      if (grown === null || bindingCount(grown, buffers) > maxBuffers) break
       fused = grown
       kernels.splice(p + 1, 1)
       inlineVars.splice(p + 1, 1)

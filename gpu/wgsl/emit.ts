@@ -9,11 +9,15 @@ import { ACC_SLOT, type Expr, type ScalarType } from '../kernel.ts'
 import type { RenderedKernel } from './render.ts'
 import { REDUCE_ANGLE_WGSL } from './angle.ts'
 
-/** A kernel's input slot as the renderer sees it: its element type and where it starts at this step. */
+/**
+ * A kernel's input slot as the renderer sees it: its element type, where it starts at this step, and the binding it
+ * is read through (`in` and the slot that declares it: slots of one buffer share a binding).
+ */
 export interface Slot {
   readonly type: ScalarType
   readonly position: number
   readonly start: Start
+  readonly binding: string
 }
 
 /**
@@ -360,8 +364,8 @@ export class Emitter {
         return literal(e.value, e.t)
       case 'load': {
         if (e.slot === ACC_SLOT) return this.acc(e.offset)
-        const { type, position, start } = this.slots[e.slot]
-        const raw = `in${e.slot}[${sliceStart(position, start, 'i')}${this.expr(e.offset)}]`
+        const { type, position, start, binding } = this.slots[e.slot]
+        const raw = `${binding}[${sliceStart(position, start, 'i')}${this.expr(e.offset)}]`
         return type === 'bool' ? `(${raw} != 0i)` : raw
       }
       case 'un':

@@ -11,6 +11,7 @@
  */
 import {
   type Expr,
+  inputBindings,
   outputsOf,
   type Kernel,
   type LogicalBuffer,
@@ -62,8 +63,21 @@ export const startsOf = (kernel: Kernel, buffers: readonly LogicalBuffer[]): Sta
     return role === 'view' || role === 'carry' ? { aligned: false } : { fixed: 0 }
   }
 }
-const slotsOf = (kernel: Kernel, buffers: readonly LogicalBuffer[], starts: Starts): Slot[] =>
-  kernel.inputs.map((id, p) => ({ type: buffers[id].type, position: p, start: starts(p) }))
+const slotsOf = (kernel: Kernel, buffers: readonly LogicalBuffer[], starts: Starts): Slot[] => {
+  const { reads } = inputBindings(kernel, buffers)
+  return kernel.inputs.map((id, p) => ({
+    type: buffers[id].type,
+    position: p,
+    start: starts(p),
+    binding: `in${reads[p]}`,
+  }))
+}
+/**
+ * The binding of the buffer at `position` (of [...inputs, ...outputsOf(kernel)]) that the kernel writes: after the
+ * inputs' bindings (a matmul's C comes before its inputs from slot 2 on, at 2, and is not asked for here).
+ */
+const outputBinding = (kernel: Kernel, buffers: readonly LogicalBuffer[], position: number) =>
+  inputBindings(kernel, buffers).count + position - kernel.inputs.length
 const usesStep = (kernel: Kernel, starts: Starts) => positioned(kernel).some((_, p) => 'aligned' in starts(p))
 /** The vec4s of a kernel's step uniform: one u32 per position. */
 export const stepVectors = (kernel: Kernel) => Math.ceil(positioned(kernel).length / 4)
@@ -83,26 +97,37 @@ function stores(kernel: Kernel, starts: Starts, flat: string, value: string, ind
  * load (a gather from a broadcast reads no index): WebGPU rejects a bind
  * group entry the shader does not use.
  */
-const keepInputs = (kernel: Kernel, indent: string, from = 0): string =>
-  kernel.inputs
-    .slice(from)
-    .map((_, i) => `${indent}_ = &in${from + i};`)
-    .join('\n')
+const keepInputs = (kernel: Kernel, buffers: readonly LogicalBuffer[], indent: string, from = 0): string => {
+  const { index } = inputBindings(kernel, buffers)
+  return kernel.inputs.flatMap((_, i) => (i >= from && index[i] >= 0 ? [`${indent}_ = &in${i};`] : [])).join('\n')
+}
+
+/** The declarations of the input slots from `from` on that have bindings of their own, the first at `first`. */
+const inputDeclarations = (kernel: Kernel, buffers: readonly LogicalBuffer[], from: number, first: number) => {
+  const { index } = inputBindings(kernel, buffers)
+  return kernel.inputs.flatMap((id, i) =>
+    i >= from && index[i] >= 0
+      ? [
+          `@group(0) @binding(${first + index[i] - index[from]}) var<storage, read> in${i}: ` +
+            `array<${storageType(buffers[id].type)}>;`,
+        ]
+      : [],
+  )
+}
 
 function bindings(kernel: Kernel, buffers: readonly LogicalBuffer[], starts: Starts): string {
-  const lines = kernel.inputs.map(
-    (id, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(buffers[id].type)}>;`,
-  )
+  const lines = inputDeclarations(kernel, buffers, 0, 0)
+  const at = (position: number) => outputBinding(kernel, buffers, position)
   lines.push(
-    `@group(0) @binding(${kernel.inputs.length}) var<storage, read_write> out: ` +
+    `@group(0) @binding(${at(kernel.inputs.length)}) var<storage, read_write> out: ` +
       `array<${storageType(buffers[kernel.output].type)}>;`,
   )
   if (kernel.also !== undefined)
     lines.push(
-      `@group(0) @binding(${kernel.inputs.length + 1}) var<storage, read_write> also: ` +
+      `@group(0) @binding(${at(kernel.inputs.length + 1)}) var<storage, read_write> also: ` +
         `array<${storageType(buffers[kernel.also].type)}>;`,
     )
-  if (usesStep(kernel, starts)) lines.push(stepDeclaration(outputsOf(kernel).length + kernel.inputs.length, kernel))
+  if (usesStep(kernel, starts)) lines.push(stepDeclaration(at(kernel.inputs.length + outputsOf(kernel).length), kernel))
   return lines.join('\n')
 }
 
@@ -140,7 +165,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   let flat = gid.x + gid.y * groups.x * ${WORKGROUP}u;
   if (flat >= ${total}u) { return; }
   let f = i32(flat);
-${keepInputs(kernel, '  ')}
+${keepInputs(kernel, buffers, '  ')}
 ${unflatten('o', 'f', kernel.shape, '  ').join('\n')}`
 
 const store = (t: ScalarType, v: string) => (t === 'bool' ? `select(0i, 1i, ${v})` : v)
@@ -244,7 +269,7 @@ function renderWorkgroupReduce(
     COUNT: sizeOfShape(kernel.reduced),
     WORKGROUP: workgroup,
     GROUPS_X: workgroups[0],
-    OUTPUT_INDEX: [keepInputs(kernel, '  '), ...unflatten('o', 'f', kernel.shape, '  ')].join('\n'),
+    OUTPUT_INDEX: [keepInputs(kernel, buffers, '  '), ...unflatten('o', 'f', kernel.shape, '  ')].join('\n'),
     REDUCED_INDEX: unflatten('r', 'r', kernel.reduced, '  ').join('\n'),
     TERM: [...term.lines, `  let term = ${termValue};`].join('\n'),
     INIT: init,
@@ -264,12 +289,7 @@ const sizeOfShape = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 
 
 /** A matmul's extra inputs, inputs[2…], bound from 3 on (after A, B, C), and the helpers their expressions use. */
 const extraInputBindings = (kernel: MatmulKernel, buffers: readonly LogicalBuffer[]): string =>
-  kernel.inputs
-    .slice(2)
-    .map(
-      (id, j) => `@group(0) @binding(${3 + j}) var<storage, read> in${2 + j}: array<${storageType(buffers[id].type)}>;`,
-    )
-    .join('\n')
+  kernel.inputs.length > 2 ? inputDeclarations(kernel, buffers, 2, 3).join('\n') : ''
 
 /**
  * A matmul's stores (MatmulKernel.stores): the bindings of their outputs and
@@ -293,7 +313,8 @@ function renderStores(
     (st.also === undefined ? [st.output] : [st.output, st.also]).map((id) => {
       if (buffers[id].type !== 'f32')
         throw new Error(`renderKernel: a matmul's store writes f32, got ${buffers[id].type}`)
-      return `@group(0) @binding(${positionOf(id)}) var<storage, read_write> w${positionOf(id)}: array<f32>;`
+      const p = positionOf(id)
+      return `@group(0) @binding(${outputBinding(kernel, buffers, p)}) var<storage, read_write> w${p}: array<f32>;`
     }),
   )
   const product = (offset: Expr) => {
@@ -319,7 +340,7 @@ function renderStores(
     })
   const declared = kernel.epilogue === undefined ? [extraInputBindings(kernel, buffers), PRELUDE] : []
   const body = [
-    keepInputs(kernel, '  ', 2),
+    keepInputs(kernel, buffers, '  ', 2),
     '  let sr = i32(b * M + row);',
     '  let sj = i32(j);',
     ...emitter.lines,
@@ -353,7 +374,7 @@ function renderEpilogue(
         `  let o${r - 1} = i32(col);`,
       ]
     : [`  let f = i32((b * ${kernel.m}u + row) * ${kernel.n}u + col);`, ...unflatten('o', 'f', shape, '  ')]
-  const body = [keepInputs(kernel, '  ', 2), ...index, ...emitter.lines, `  return ${result};`]
+  const body = [keepInputs(kernel, buffers, '  ', 2), ...index, ...emitter.lines, `  return ${result};`]
   return { bindings: `${bindings.join('\n')}\n${PRELUDE}`, body: body.join('\n').trim() }
 }
 
@@ -410,10 +431,13 @@ function renderKernelSource(kernel: Kernel, buffers: readonly LogicalBuffer[], s
         also:
           kernel.also === undefined
             ? undefined
-            : { binding: 1 + kernel.inputs.length, slice: moving(kernel.inputs.length + 1) },
+            : {
+                binding: outputBinding(kernel, buffers, kernel.inputs.length + 1),
+                slice: moving(kernel.inputs.length + 1),
+              },
         step: stepped
           ? {
-              binding: kernel.inputs.length + outputsOf(kernel).length,
+              binding: outputBinding(kernel, buffers, kernel.inputs.length + outputsOf(kernel).length),
               vectors: stepVectors(kernel),
               a: moving(0),
               b: moving(1),

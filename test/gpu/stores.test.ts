@@ -2,7 +2,9 @@
  * A matmul's stores (gpu/lower/stores.ts): an LSTM step is one kernel each
  * way, its gate maps computed by the product's invocations, with the
  * interpreter's values; a GRU's backward step loses its maps to its second
- * product; and a planted wrong block or spread is caught.
+ * product; inputs of one buffer (a step's states at t and t − 1) share a
+ * binding, so that a GRU's backward step for 12 storage buffers takes one
+ * kernel fewer; and a planted wrong block or spread is caught.
  */
 import { describe, expect, it } from 'vitest'
 import { cpuBackend, grad, jit, makeProgram, ops, random, scan, tensor, tree, type Tensor } from '../../src/index.ts'
@@ -11,7 +13,17 @@ import { bptt, gru, lstm, type AnyCell } from '../../src/recurrent/index.ts'
 import { optimize } from '../../src/passes/index.ts'
 import type { Program } from '../../src/ir/index.ts'
 import { lower } from '../../gpu/lower/index.ts'
-import { ACC_SLOT, ExprBuilder, type Expr, type LoweredProgram, type MatmulKernel } from '../../gpu/kernel.ts'
+import {
+  ACC_SLOT,
+  bindingCount,
+  ExprBuilder,
+  type Expr,
+  inputBindings,
+  type Kernel,
+  type LoweredProgram,
+  type MatmulKernel,
+} from '../../gpu/kernel.ts'
+import { renderKernel } from '../../gpu/wgsl/render.ts'
 import { expectClose, ofLargest } from '../lib/close.ts'
 import { executableOf, gpu } from './setup.ts'
 
@@ -83,6 +95,30 @@ describe.skipIf(backend === null)(`matmul stores on ${backend?.name ?? 'no adapt
     if (roomy) expect(backward.length).toBeLessThanOrEqual(3)
     const [want] = tree.flatten(await jit(f, { backend: cpuBackend() })(...args))
     const [got] = tree.flatten(await jit(f, { backend: backend! })(...args))
+    for (const [i, w] of want.entries())
+      expectClose(await got[i].data(), await w.data(), ofLargest(1e-4), `gradient leaf ${i}`)
+  })
+
+  it("inputs of one buffer share a binding: a GRU's backward step for 12 storage buffers is four kernels, not five, with the interpreter's gradient", async () => {
+    const { f, args, program } = sequence(gru(3, 8), 4, 6)
+    const moved = optimize(program, { loopMotion: true, splitK: true })
+    const l = lower(moved, { maxBuffers: 12 })
+    // Its second product reads the stacked states at two steps (views of one buffer), bound once each: one of
+    // its maps then fits in it, where without sharing it needs 13 bindings and runs on its own (five kernels).
+    const [, backward] = loopBodies(l)
+    expect(backward.length).toBe(4)
+    const shared = backward.filter((k) => {
+      const { reads } = inputBindings(k as Kernel, l.buffers)
+      return reads.some((r, slot) => r !== slot)
+    })
+    expect(shared.length).toBeGreaterThan(0)
+    for (const k of l.kernels) {
+      const declared = renderKernel(k, l.buffers).code.match(/var<storage/g)?.length ?? 0
+      expect(declared).toBe(bindingCount(k, l.buffers))
+      expect(declared).toBeLessThanOrEqual(12)
+    }
+    const got = await executableOf(moved, l).run(tree.flatten(args)[0])
+    const [want] = tree.flatten(await jit(f, { backend: cpuBackend() })(...args))
     for (const [i, w] of want.entries())
       expectClose(await got[i].data(), await w.data(), ofLargest(1e-4), `gradient leaf ${i}`)
   })
