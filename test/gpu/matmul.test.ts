@@ -386,7 +386,8 @@ describe('renderMatmul without a device', () => {
     // convolution's kernel gradient after split-K, with one row of invocations over its long k.
     expect(chooseMatmulTile(shape(1, 25088, 32, 144))).toEqual({ rows: 16, cols: 4, workgroup: [8, 4] })
     expect(chooseMatmulTile(shape(16, 144, 32, 1568, true))).toEqual({ rows: 16, cols: 4, workgroup: [8, 1] })
-    expect(chooseMatmulTile(shape(1, 100352, 16, 9))).toEqual({ rows: 8, cols: 8, workgroup: [2, 16] })
+    // Over a short k (one input channel's nine taps), every column in an invocation, 8 rows of 32 invocations.
+    expect(chooseMatmulTile(shape(1, 100352, 16, 9))).toEqual({ rows: 8, cols: 16, workgroup: [1, 32] })
     expect(chooseMatmulTile(shape(1, 25088, 144, 32))).toEqual({ rows: 8, cols: 8, workgroup: [8, 4] })
     expect(chooseMatmulTile(shape(1, 2048, 32, 1024))).toEqual({ rows: 16, cols: 4, workgroup: [8, 4] })
     expect(chooseMatmulTile(shape(1, 2048, 32, 1024, false, true))).toEqual({ rows: 16, cols: 4, workgroup: [8, 4] })
