@@ -388,7 +388,9 @@ describe('renderMatmul without a device', () => {
     expect(chooseMatmulTile(shape(16, 144, 32, 1568, true))).toEqual({ rows: 16, cols: 4, workgroup: [8, 1] })
     // Over a short k (one input channel's nine taps), every column in an invocation, 8 rows of 32 invocations.
     expect(chooseMatmulTile(shape(1, 100352, 16, 9))).toEqual({ rows: 8, cols: 16, workgroup: [1, 32] })
-    expect(chooseMatmulTile(shape(1, 25088, 144, 32))).toEqual({ rows: 8, cols: 8, workgroup: [8, 4] })
+    // 144 columns as three tiles of 6 invocations of 8 columns, none past n; 76 as two of 5 (80), not of 8 (128).
+    expect(chooseMatmulTile(shape(1, 2048, 76, 256))).toEqual({ rows: 8, cols: 8, workgroup: [5, 6] })
+    expect(chooseMatmulTile(shape(1, 25088, 144, 32))).toEqual({ rows: 8, cols: 8, workgroup: [6, 5] })
     expect(chooseMatmulTile(shape(1, 2048, 32, 1024))).toEqual({ rows: 16, cols: 4, workgroup: [8, 4] })
     expect(chooseMatmulTile(shape(1, 2048, 32, 1024, false, true))).toEqual({ rows: 16, cols: 4, workgroup: [8, 4] })
     // Wide ones over a short k keep 16×16 above 2²⁶ multiply-adds.
