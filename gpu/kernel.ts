@@ -228,6 +228,12 @@ export interface LogicalBuffer {
    * block of a concatenation placed in its output (gpu/lower/concats.ts), at `offset` in `of`.
    */
   readonly loop?: number
+  /**
+   * For a view that a loop body writes as a y and that is also one of its carries (the kernel that computes the
+   * carry stores it twice): the body's buffer of that carry's value at the step before (its read). Where the kernel
+   * does not read that, the carry lives in the ys in place (gpu/lower/loops.ts).
+   */
+  readonly inPlaceOf?: number
 }
 
 interface KernelBase {
@@ -296,9 +302,34 @@ export function inputBindings(k: Bound, buffers: readonly LogicalBuffer[]): Inpu
   return { reads, index, count }
 }
 
-/** Storage buffers a kernel binds: its inputs (those of one buffer once) and every buffer it writes. */
+/** Whether a kernel reads buffer `id`, directly or through views and aliases of it. */
+export function reads(k: KernelBase, id: number, buffers: readonly LogicalBuffer[]): boolean {
+  return k.inputs.some((input) => {
+    for (let b = buffers[input]; ; b = buffers[b.of as number]) {
+      if (b.id === id) return true
+      if ((b.role !== 'view' && b.role !== 'alias') || b.of === undefined) return false
+    }
+  })
+}
+
+/**
+ * Whether the second output `also` of a kernel's output holds it in place of a loop's carry: a y view that is also
+ * a carry, where the kernel does not read that carry's value at the step before (LogicalBuffer.inPlaceOf). The
+ * kernel then writes the y alone, and the carry is read from the ys (gpu/lower/loops.ts).
+ */
+export const holdsInPlace = (k: KernelBase, also: number | undefined, buffers: readonly LogicalBuffer[]): boolean => {
+  const before = also === undefined ? undefined : buffers[also].inPlaceOf
+  return before !== undefined && !reads(k, before, buffers)
+}
+
+/**
+ * Storage buffers a kernel binds: its inputs (those of one buffer once) and every buffer it writes, a carry that
+ * its y holds in place (holdsInPlace) once.
+ */
 export const bindingCount = (k: Bound, buffers: readonly LogicalBuffer[]): number =>
-  inputBindings(k, buffers).count + outputsOf(k).length
+  inputBindings(k, buffers).count +
+  outputsOf(k).length -
+  [k.also, ...(k.stores ?? []).map((s) => s.also)].filter((also) => holdsInPlace(k, also, buffers)).length
 
 /** out[o] = value(o) for every index o of `shape`. */
 export interface MapKernel extends KernelBase {
@@ -423,6 +454,12 @@ export interface Loop {
     readonly init: number
     readonly result: number
     readonly spare: number
+    /**
+     * Where the carry lives in the ys in place: `y`, the view its kernel writes at each step, and `before`, a view
+     * of the same ys at the step before, which the carry is read from after the first step. Then `write` is
+     * bound to `y`, and `result` is a view of the ys' last slice.
+     */
+    readonly inPlace?: { readonly y: number; readonly before: number }
   }[]
 }
 

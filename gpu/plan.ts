@@ -128,6 +128,12 @@ export function dispatchesOf(lowered: LoweredProgram): Dispatch[] {
         for (const c of loop.carries) {
           const written = (at: number) => ((loop.length - 1 - at) % 2 === 0 ? c.result : c.spare)
           // The init may be a carry of an enclosing loop: `resolve` follows `bound` to its buffer at this step.
+          if (c.inPlace !== undefined) {
+            // In the ys (gpu/lower/loops.ts): written as this step's slice, read from the step before's.
+            binding.set(c.read, s === 0 ? c.init : c.inPlace.before)
+            binding.set(c.write, c.inPlace.y)
+            continue
+          }
           binding.set(c.read, s === 0 ? c.init : written(s - 1))
           binding.set(c.write, written(s))
         }

@@ -3,12 +3,16 @@
  * run at every step inside the call's one submission, so a step costs its
  * dispatches and no copies: the xs are read and the ys written through views
  * of the stacked buffers (one step's slice each), and each carry alternates
- * between its result buffer and a spare.
+ * between its result buffer and a spare. A carry that the body also returns
+ * as a y lives in the ys instead, where the kernel that computes it does not
+ * read its value at the step before: the kernel writes the y alone (one
+ * output, not two), the next step reads the carry from the ys' slice before
+ * its own, and the loop's result is the last slice.
  */
 import { UnsupportedProgramError } from '../../src/core/index.ts'
 import type { Eqn } from '../../src/ir/index.ts'
 import { sizeOf } from '../../src/tensor.ts'
-import type { Loop } from '../kernel.ts'
+import { holdsInPlace, type Kernel, type Loop, type ScheduleItem } from '../kernel.ts'
 import { copyOf } from './inline.ts'
 import { addBuffer, addRecord, type Scope, scalarType } from './state.ts'
 
@@ -49,16 +53,68 @@ export function emitLoop(scope: Scope, eqn: Eqn<'scan'>): void {
   }
   const inner = scope.lowerBody(body, {
     inputs: bodyInputs,
-    output: (i) => (i < nK ? { role: 'carry' } : { role: 'view', of: results[i], loop, sameAs: sameAs(i) }),
+    output: (i) => {
+      if (i < nK) return { role: 'carry' }
+      const k = sameAs(i)
+      return {
+        role: 'view',
+        of: results[i],
+        loop,
+        sameAs: k,
+        inPlaceOf: k === undefined ? undefined : bodyInputs[nC + k],
+      }
+    },
   })
-  const carries = results.slice(0, nK).map((result, k) => ({
-    read: bodyInputs[nC + k],
-    write: inner.outputs[k],
-    init: operands[nC + k],
-    result,
-    spare: addRecord(state, { size: buffers[result].size, type: buffers[result].type, role: 'temp' }),
-  }))
+  const carries = results.slice(0, nK).map((result, k) => {
+    const carry = {
+      read: bodyInputs[nC + k],
+      write: inner.outputs[k],
+      init: operands[nC + k],
+      result,
+      spare: addRecord(state, { size: buffers[result].size, type: buffers[result].type, role: 'temp' }),
+    }
+    const y = inner.outputs.findIndex((id, i) => i >= nK && sameAs(i) === k && buffers[id].inPlaceOf === carry.read)
+    return y < 0 ? carry : { ...carry, ...inPlace(scope, inner.schedule, carry.write, inner.outputs[y], result, eqn) }
+  })
   state.loops[loop] = { length, reverse, body: inner.schedule, carries }
   kernels.push({ kind: 'loop', loop, inputs: operands, output: -1 })
   inlineVars.push(undefined)
+}
+
+/**
+ * The carry written as `write` held in place by its y view `y`, if the kernel of the body that stores both holds it
+ * (holdsInPlace): that kernel, or its store, then writes `y` alone; the carry is read, after the first step, from a
+ * view of the ys at the step before; and the loop's result for it becomes a view of the ys' last slice.
+ */
+function inPlace(
+  scope: Scope,
+  schedule: readonly ScheduleItem[],
+  write: number,
+  y: number,
+  result: number,
+  eqn: Eqn<'scan'>,
+): { inPlace: { y: number; before: number } } | undefined {
+  const { state } = scope
+  const { buffers } = state
+  for (const item of schedule) {
+    if (!('kernel' in item)) continue
+    const k = state.kernels[item.kernel]
+    let held: Kernel | undefined
+    if (k.output === write && k.also === y && holdsInPlace(k, y, buffers)) held = { ...k, output: y, also: undefined }
+    const at = k.kind === 'matmul' ? (k.stores ?? []).findIndex((s) => s.output === write && s.also === y) : -1
+    if (k.kind === 'matmul' && at >= 0 && holdsInPlace(k, y, buffers)) {
+      const stores = (k.stores ?? []).map((s, i) => (i === at ? { output: y, spread: s.spread, values: s.values } : s))
+      held = { ...k, stores }
+    }
+    if (held === undefined) continue
+    state.kernels[item.kernel] = held
+    const { size, type, of, offset = 0, loop } = buffers[y]
+    const { length, reverse } = eqn.params
+    // The step before is the slice after, in a loop that runs backwards; so is the last step's.
+    const before = addRecord(state, { size, type, role: 'view', of, offset: offset + (reverse ? size : -size), loop })
+    const last = offset + (reverse ? 0 : (length - 1) * size)
+    buffers[result] = { ...buffers[result], role: 'view', of, offset: last, loop: undefined }
+    return { inPlace: { y, before } }
+  }
+  return undefined
 }

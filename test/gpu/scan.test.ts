@@ -3,7 +3,8 @@
  *
  *  - compiled = interpreted (f32) for loops of every shape the rules make:
  *    forwards and reversed, odd and even lengths (a carry alternates between
- *    two buffers), carries that pass through, swap or are also ys, consts
+ *    two buffers), carries that pass through, swap or are also ys (held in
+ *    the ys in place where their kernel does not read them), consts
  *    read as xs too, integer carries, and the programs of grad (BPTT), vmap
  *    and rtrl on Elman, LSTM and GRU cells;
  *  - one submission per call, and the kernels do not grow with T;
@@ -115,6 +116,50 @@ describe.skipIf(backend === null)(`scan compiled = interpreted on ${backend?.nam
         const body = lowered.loops[0].body.map((item) => lowered.kernels[(item as { kernel: number }).kernel])
         expect(body.map((k) => k.kind)).toEqual(['matmul'])
         expect(lowered.buffers[body[0].also as number].role).toBe('view')
+      }
+  })
+
+  it('a carry that is also a y, computed without reading the carry before, lives in the ys: one output, the slice before read', async () => {
+    // a′ = 2b + x and b′ = a + x/2: neither kernel reads its own carry's value before, so each carry is held by its ys.
+    const swap = (reverse: boolean) => (a: Tensor, b: Tensor, xs: Tensor) =>
+      scan(
+        (c: { a: Tensor; b: Tensor }, x: Tensor) => {
+          const next = { a: ops.add(ops.mul(c.b, 2), x), b: ops.add(c.a, ops.mul(x, 0.5)) }
+          return [next, next] as const
+        },
+        { a, b },
+        xs,
+        { reverse },
+      )
+    const outputs = (l: LoweredProgram) => l.loops[0].body.map((item) => l.kernels[(item as { kernel: number }).kernel])
+    for (const reverse of [false, true])
+      for (const T of [1, 2, 5]) {
+        const args: [Tensor, Tensor, Tensor] = [normal(3, [6]), normal(4, [6]), normal(5, [T, 6])]
+        await agree(swap(reverse), args, 1e-5, `T = ${T}${reverse ? ', reversed' : ''}`)
+        const program = makeProgram(swap(reverse))(...args)
+        const lowered = lower(program, { maxBuffers: 8 })
+        expect(lowered.loops[0].carries.map((c) => c.inPlace !== undefined)).toEqual([true, true])
+        // Each writes its slice of the ys alone: no second output.
+        expect(outputs(lowered).map((k) => k.also)).toEqual(outputs(lowered).map(() => undefined))
+        // Planted: the carry read from the slice being written (the step before's offset moved on by one step).
+        const planted: LoweredProgram = {
+          ...lowered,
+          buffers: lowered.buffers.map((b) => {
+            const c = lowered.loops[0].carries.find((k) => k.inPlace?.before === b.id)
+            return c === undefined ? b : { ...b, offset: (b.offset ?? 0) + (reverse ? -b.size : b.size) }
+          }),
+        }
+        const want = tree.flatten(swap(reverse)(...args))[0]
+        const differs = async (l: LoweredProgram) => {
+          const got = await executableOf(program, l).run(args)
+          for (const [i, w] of want.entries()) {
+            const [x, y] = [await got[i].data(), await w.data()]
+            if (x.some((v, j) => !(Math.abs(v - y[j]) <= 1e-4))) return true
+          }
+          return false
+        }
+        expect(await differs(lowered)).toBe(false)
+        if (T > 1) expect(await differs(planted)).toBe(true)
       }
   })
 
