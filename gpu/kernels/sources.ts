@@ -11,6 +11,8 @@ export const MATMUL_WGSL = `// GEMM: C[b] = op(A[b]) · op(B[b]) in f32, one sha
 //   {{TRANS_A}} {{TRANS_B}}      true: A stored [batch, K, M], B stored [batch, N, K]
 //   {{ROWS}} {{COLS}}            the register block of C that one invocation computes
 //   {{WX}} {{WY}}                invocations per workgroup along columns and rows
+//   {{WB}}                       batch entries per workgroup, each with its own WX × WY invocations
+//   {{BATCH_TILES}}              workgroups along the batch: BATCH / WB, rounded up
 //   {{TILES_X}} {{TILES_Y}}      workgroup tiles of C along columns and rows
 //   {{GROUPS_X}} {{GROUPS_Y}}    the dispatch grid's x and y extents
 //   {{A_READ}} {{B_READ}}        SCALAR, ALONG_K or ALONG_MN (see below)
@@ -73,9 +75,9 @@ export const MATMUL_WGSL = `// GEMM: C[b] = op(A[b]) · op(B[b]) in f32, one sha
 // of b, row and k is a number whose digits have strides of their own.
 //
 // Workgroups are numbered x + GROUPS_X · (y + GROUPS_Y · z) over column
-// tiles, row tiles and the batch; the grid is [TILES_X, TILES_Y, BATCH]
-// unless one of these is over 65535 per dimension, in which case the same
-// numbering wraps.
+// tiles, row tiles and the batch (WB entries to a workgroup); the grid is
+// [TILES_X, TILES_Y, BATCH_TILES] unless one of these is over 65535 per
+// dimension, in which case the same numbering wraps.
 //
 // Why no shared-memory tiles: on llvmpipe (Mesa through Dawn's GL ES backend)
 // a workgroup runs on one CPU thread, eight invocations at a time in the
@@ -103,6 +105,8 @@ const UNITS = N / GROUPS;
 const UNIT_COLS = COLS / GROUPS;
 const WX = {{WX}}u;
 const WY = {{WY}}u;
+const WB = {{WB}}u;
+const BATCH_TILES = {{BATCH_TILES}}u;
 const TILES_X = {{TILES_X}}u;
 const TILES_Y = {{TILES_Y}}u;
 const GROUPS_X = {{GROUPS_X}}u;
@@ -248,18 +252,20 @@ fn rowOfB(base: array<u32, COLS>, k: u32, quad: array<vec4<f32>, COLS>, j: u32) 
   return b;
 }
 
-@compute @workgroup_size(WX * WY, 1, 1)
+@compute @workgroup_size(WX * WY * WB, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  // The workgroup is one row of WX · WY invocations, WX along the columns of C and WY along its rows: llvmpipe
-  // runs a workgroup's invocations eight at a time along x only, so that a workgroup [WX, WY] with WX < 8
-  // leaves lanes idle (measured: 100352×16×9, 8×8 blocks in 2×16, 3.9 against 8.2 GFLOP/s as 32 along x).
+  // The workgroup is one row of WX · WY · WB invocations, WX along the columns of C, WY along its rows and WB
+  // along the batch: llvmpipe runs a workgroup's invocations eight at a time along x only, so that a workgroup
+  // [WX, WY] with WX < 8 leaves lanes idle (measured: 100352×16×9, 8×8 blocks in 2×16, 3.9 against 8.2 GFLOP/s
+  // as 32 along x), and so does a workgroup of fewer than 8 invocations, unless it takes several batch entries.
   let lx = lid.x % WX;
-  let ly = lid.x / WX;
+  let ly = (lid.x / WX) % WY;
   let flat = wid.x + GROUPS_X * (wid.y + GROUPS_Y * wid.z);
-  if (flat >= TILES_X * TILES_Y * BATCH) { return; }
+  if (flat >= TILES_X * TILES_Y * BATCH_TILES) { return; }
   let tileCol = flat % TILES_X;
   let tileRow = (flat / TILES_X) % TILES_Y;
-  let b = flat / (TILES_X * TILES_Y);
+  let b = flat / (TILES_X * TILES_Y) * WB + select(0u, lid.x / (WX * WY), WB > 1u);
+  if (b >= BATCH) { return; }
   // Rows row0 + r; columns blockColumn(col0, c).
   let row0 = (tileRow * WY + ly) * ROWS;
   let col0 = tileCol * WX * UNIT_COLS + lx * COL_GROUP;

@@ -229,6 +229,20 @@ const cases: Case[] = [
     spec: { ...shape(1, 32, 48, 1000, true, false), tile: { rows: 16, cols: 16, workgroup: [2, 2], vectorize: false } },
   },
   { name: 'batch 70000 (linear workgroup numbering)', spec: shape(70000, 1, 1, 2) },
+  // Several batch entries to a workgroup, the last workgroup's entries past the batch idle.
+  {
+    name: '5×9×16×40, Aᵀ, 2 batch entries a workgroup',
+    spec: { ...shape(5, 9, 16, 40, true, false), tile: { rows: 9, cols: 16, workgroup: [1, 1], batches: 2 } },
+  },
+  {
+    name: '11×6×12×7, 4 batch entries a workgroup of 2×3 invocations, with an epilogue',
+    spec: {
+      ...shape(11, 6, 12, 7),
+      epilogue: RELU_BIAS,
+      tile: { rows: 3, cols: 2, workgroup: [2, 3], batches: 4 },
+    },
+  },
+  { name: 'the default tile of 19×9×16×24, Aᵀ (batch entries a workgroup)', spec: shape(19, 9, 16, 24, true, false) },
   // Windows (a convolution's windows of its padded input, read in place), in each read mode.
   ...windowCases(),
   {
@@ -349,9 +363,14 @@ describe('renderMatmul without a device', () => {
     expect(() => renderMatmul(spec)).toThrow(/windowA's digits take 1, 32 and 9 values, expected 1, 32 and 36/)
     expect(() => renderMatmul({ ...spec, windowA: { ...spec.windowA, k: [[36, -1]] } })).toThrow(/stride -1/)
   })
-  it('rejects sizes that are not positive integers', () => {
+  it('rejects sizes that are not positive integers, and workgroups of more than 256 invocations', () => {
     expect(() => renderMatmul(shape(1, 0, 1, 1))).toThrow(/m must be/)
     expect(() => renderMatmul(shape(1, 2.5, 1, 1))).toThrow(/m must be/)
+    const tile = { rows: 4, cols: 4, workgroup: [8, 8] as [number, number] }
+    expect(() => renderMatmul({ ...shape(8, 4, 4, 4), tile: { ...tile, batches: 0 } })).toThrow(/tile.batches must be/)
+    expect(() => renderMatmul({ ...shape(8, 4, 4, 4), tile: { ...tile, batches: 8 } })).toThrow(
+      /a workgroup of 8×8×8 invocations is over 256/,
+    )
   })
   it('chooses 16×16 blocks in 8×4 workgroups for large problems, wider for huge ones, smaller for small ones', () => {
     expect(chooseMatmulTile(shape(1, 512, 512, 512))).toEqual({ rows: 16, cols: 16, workgroup: [8, 4] })
@@ -395,8 +414,9 @@ describe('renderMatmul without a device', () => {
     expect(chooseMatmulTile(shape(1, 2048, 32, 1024, false, true))).toEqual({ rows: 16, cols: 4, workgroup: [8, 4] })
     // Wide ones over a short k keep 16×16 above 2²⁶ multiply-adds.
     expect(chooseMatmulTile(shape(1, 8192, 1024, 32)).rows).toBe(16)
-    // Rows that no block fits without padding (a 3×3 kernel's 9 taps): one block of all of them, near 8×8.
-    expect(chooseMatmulTile(shape(16, 9, 16, 6272))).toEqual({ rows: 9, cols: 4, workgroup: [4, 1] })
+    // Rows that no block fits without padding (a 3×3 kernel's 9 taps): one block of all of them; batched, every
+    // column too, eight batch entries to a workgroup.
+    expect(chooseMatmulTile(shape(16, 9, 16, 6272))).toEqual({ rows: 9, cols: 16, workgroup: [1, 1], batches: 8 })
     const t = chooseMatmulTile(shape(1, 1, 1, 1))
     expect(t.rows * t.workgroup[1] * t.cols * t.workgroup[0]).toBe(1)
     for (const [m, n] of [
