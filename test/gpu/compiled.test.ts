@@ -1,11 +1,14 @@
 /**
  * Law: compiled (WebGPU) = interpreted (CPU), in f32, for every primitive of
  * the spec table (values, and cotangents where differentiable) and for the
- * gradient programs of a few networks.
+ * gradient programs of a few networks, and maps and reductions large enough
+ * that an invocation takes several elements.
  */
 import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { grad, jit, ops, random, tensor, vjp, type Primitive, type Tensor } from '../../src/index.ts'
+import { grad, jit, makeProgram, ops, random, tensor, vjp, type Primitive, type Tensor } from '../../src/index.ts'
+import { lower } from '../../gpu/lower/index.ts'
+import { elementsPerInvocation, renderKernel } from '../../gpu/wgsl/render.ts'
 import { arb, specs } from '../../laws/index.ts'
 import { expectClose, ofLargest, type Closeness } from '../lib/close.ts'
 import { gpu } from './setup.ts'
@@ -125,6 +128,30 @@ describe.skipIf(backend === null)('gradient programs of networks, compiled', () 
     const loss = (t: Tensor, i: Tensor) => ops.sum(ops.square(ops.take(t, i as Tensor<[number, number], 'i32'>)))
     const got = await jit(grad(loss), { backend: backend! })(table, ids)
     expectClose(await got.data(), grad(loss)(table, ids).dataSync(), tolerance(1e-6), 'embedding gradient')
+  })
+  it('large maps and reductions: several elements an invocation, the last invocations short of a whole run', async () => {
+    // 70,005 and 140,010 elements, and 70,001 sums and maxima of three: above 2¹⁶, no multiple of the span.
+    const x = random.normal(key[7], [3, 23335])
+    const w = random.normal(key[6], [70001, 3])
+    const f = (a: Tensor, b: Tensor) => {
+      const y = ops.concat([ops.tanh(ops.mul(a, 1.5)), ops.neg(ops.transpose(ops.transpose(a, [1, 0]), [1, 0]))], 0)
+      return [ops.mul(y, 2), ops.sum(ops.exp(b), [1]), ops.max(ops.sin(b), [1])] as const
+    }
+    const want = f(x, w)
+    const got = await jit(f, { backend: backend! })(x, w)
+    // (sin: WGSL allows an absolute error of 2⁻¹¹, and SwiftShader uses it.)
+    for (const [i, g] of got.entries())
+      expectClose(await g.data(), want[i].dataSync(), tolerance(i === 2 ? 2 ** -11 : 1e-5), `output ${i}`)
+    const program = makeProgram(f)(x, w)
+    const lowered = lower(program, { maxBuffers: 8 })
+    const looped = lowered.kernels.filter(
+      (k) =>
+        k.kind !== 'matmul' &&
+        renderKernel(k, lowered.buffers).code.includes('let each = select(16u, 0u, arrayLength(&out) == 0u);'),
+    )
+    expect(looped.length).toBeGreaterThanOrEqual(2)
+    expect(elementsPerInvocation(70001)).toBe(16)
+    expect(elementsPerInvocation(1000)).toBe(1)
   })
   it('structure: concat, pad, slice, transpose, batched matmul', async () => {
     const a = random.normal(key[6], [2, 3, 4])
