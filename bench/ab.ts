@@ -4,7 +4,7 @@
  * machine (on a shared VM the time of a step drifts by tens of percent
  * between runs, far more than many changes are worth).
  *
- *   npx tsx bench/ab.ts --base /path/to/other/checkout [--workload lstm|mlp|cnn|rnn] [--calls 15]
+ *   npx tsx bench/ab.ts --base /path/to/other/checkout [--workload lstm|mlp|cnn|rnn|gru] [--calls 15]
  *
  * Each side builds its step from its own `bench/peers/adjoint.ts` and
  * `gpu/`, warms up with three calls, then the two alternate; the report is
@@ -16,7 +16,13 @@ const option = (name: string): string | undefined => {
   const at = process.argv.indexOf(name)
   return at >= 0 ? process.argv[at + 1] : undefined
 }
-const TRAININGS = { lstm: 'lstmTraining', mlp: 'mlpTraining', cnn: 'cnnTraining', rnn: 'rnnTraining' } as const
+const TRAININGS = {
+  lstm: 'lstmTraining',
+  mlp: 'mlpTraining',
+  cnn: 'cnnTraining',
+  rnn: 'rnnTraining',
+  gru: 'gruTraining',
+} as const
 const workload = option('--workload') ?? 'lstm'
 if (!Object.hasOwn(TRAININGS, workload))
   throw new Error(`--workload takes one of ${Object.keys(TRAININGS).join(', ')}, got ${workload}`)
