@@ -440,7 +440,9 @@ export type Kernel = MapKernel | ReduceKernel | MatmulKernel
  * a uniform where each of its buffers starts at this step: a view's slice t
  * (T − 1 − s when reversed) of the buffer it views, itself a view where the
  * loop is inside another loop's body. A carry that is also a y is stored
- * twice by the kernel that computes it (`also`), so no step copies it.
+ * twice by the kernel that computes it (`also`), so no step copies it; or,
+ * where that kernel does not read the carry's value before, it lives in the
+ * ys (`inPlace`): written once, as the y, and read from the slice before.
  */
 export interface Loop {
   readonly length: number

@@ -3,7 +3,8 @@
  * call hands each result back as a tensor of its own. A root computed by a
  * kernel is relabelled; an input, constant or literal is copied. A loop
  * body's outputs are its carries and views of its ys, and a y that is also a
- * carry is stored twice by the kernel that computes it (no step copies it).
+ * carry is stored twice by the kernel that computes it (no step copies it;
+ * gpu/lower/loops.ts may then keep the carry in the ys, stored once).
  */
 import { type Atom, Var } from '../../src/ir/index.ts'
 import { formatAval, sizeOf } from '../../src/tensor.ts'
