@@ -335,26 +335,46 @@ export async function cnnTraining(backend: Backend) {
  */
 export async function lstmTraining(backend: Backend) {
   const d = lstmData()
+  const { embed, hidden } = LSTM
+  return characterTraining(backend, lstm(embed, hidden), {
+    wx: tensor(d.wx, { shape: [embed, 4 * hidden] }),
+    wh: tensor(d.wh, { shape: [hidden, 4 * hidden] }),
+    b: tensor(d.b, { shape: [4 * hidden] }),
+  })
+}
+
+/**
+ * The LSTM benchmark's character-level model with a GRU cell in place of the LSTM (its weights from the cell's
+ * init): adjoint only, for `bench/ab.ts` and `bench/profile.ts` (the peers have no GRU step here).
+ */
+export async function gruTraining(backend: Backend) {
+  const cell = gru(LSTM.embed, LSTM.hidden)
+  return characterTraining(backend, cell, cell.init(random.key(1)) as { wx: Tensor; wh: Tensor; b: Tensor })
+}
+
+/** The character-level model of `lstmTraining` around a recurrent cell whose weights are wx, wh and b. */
+async function characterTraining(
+  backend: Backend,
+  cell: { step(p: never, s: never, x: never): readonly unknown[]; initialState(batch: number): unknown },
+  weights: { wx: Tensor; wh: Tensor; b: Tensor },
+) {
+  const d = lstmData()
   const { vocab, embed, hidden, steps, batch, lr } = LSTM
   type P = { table: Tensor; wx: Tensor; wh: Tensor; b: Tensor; wo: Tensor; bo: Tensor }
   let p: P = {
     table: tensor(d.table, { shape: [vocab, embed] }),
-    wx: tensor(d.wx, { shape: [embed, 4 * hidden] }),
-    wh: tensor(d.wh, { shape: [hidden, 4 * hidden] }),
-    b: tensor(d.b, { shape: [4 * hidden] }),
+    ...weights,
     wo: tensor(d.wo, { shape: [hidden, vocab] }),
     bo: tensor(d.bo, { shape: [vocab] }),
   }
-  const cell = lstm(embed, hidden)
-  type S = { h: Tensor; c: Tensor }
   const loss = (q: P, inputs: Tensor, targets: Tensor) => {
     const e = ops.take(q.table, inputs as Tensor<[number, number], 'i32'>, 0) // [steps, batch, embed]
     const [, hs] = scan(
-      (s: S, x: Tensor) => {
+      (s: unknown, x: Tensor) => {
         const [next, y] = cell.step({ wx: q.wx, wh: q.wh, b: q.b } as never, s as never, x as never)
-        return [next as S, y as Tensor] as const
+        return [next, y as Tensor] as const
       },
-      cell.initialState(batch) as S,
+      cell.initialState(batch),
       e,
     )
     const logits = ops.add(ops.matmul(ops.reshape(hs, [steps * batch, hidden]), q.wo), q.bo)
@@ -380,54 +400,6 @@ export async function lstmTraining(backend: Backend) {
     },
     compiled: () => step.compiled(p, inputs, targets),
     /** The step's arguments as the compiled program takes them (its leaves). */
-    inputs: () => tree.flatten([p, inputs, targets])[0] as Tensor[],
-  }
-}
-
-/**
- * The LSTM benchmark's character-level model with a GRU cell in place of the LSTM (its weights from the cell's
- * init): adjoint only, for `bench/ab.ts` and `bench/profile.ts` (the peers have no GRU step here).
- */
-export async function gruTraining(backend: Backend) {
-  const d = lstmData()
-  const { vocab, embed, hidden, steps, batch, lr } = LSTM
-  const cell = gru(embed, hidden)
-  type P = { table: Tensor; wx: Tensor; wh: Tensor; b: Tensor; wo: Tensor; bo: Tensor }
-  let p: P = {
-    table: tensor(d.table, { shape: [vocab, embed] }),
-    ...(cell.init(random.key(1)) as { wx: Tensor; wh: Tensor; b: Tensor }),
-    wo: tensor(d.wo, { shape: [hidden, vocab] }),
-    bo: tensor(d.bo, { shape: [vocab] }),
-  }
-  const loss = (q: P, inputs: Tensor, targets: Tensor) => {
-    const e = ops.take(q.table, inputs as Tensor<[number, number], 'i32'>, 0) // [steps, batch, embed]
-    const [, hs] = scan(
-      (h: Tensor, x: Tensor) =>
-        cell.step({ wx: q.wx, wh: q.wh, b: q.b } as never, h as never, x as never) as unknown as [Tensor, Tensor],
-      cell.initialState(batch) as Tensor,
-      e,
-    )
-    const logits = ops.add(ops.matmul(ops.reshape(hs, [steps * batch, hidden]), q.wo), q.bo)
-    return nn.sparseSoftmaxCrossEntropy(logits as never, ops.reshape(targets, [steps * batch]) as never) as Tensor
-  }
-  const step = jit(
-    (q: P, inputs: Tensor, targets: Tensor) => {
-      const [value, g] = valueAndGrad(loss)(q, inputs, targets)
-      return [sgd(q, g, lr), value] as const
-    },
-    { backend, donateArgnums: [0] },
-  )
-  const [inputs, targets] = await jit(
-    (ids: Tensor) => [ops.slice(ids, [0, 0], [steps, batch]), ops.slice(ids, [1, 0], [steps, batch])],
-    { backend },
-  )(tensor(d.ids, { shape: [steps + 1, batch], dtype: 'i32' }))
-  return {
-    async run(): Promise<number> {
-      const [next, l] = await step(p, inputs, targets)
-      p = next
-      return (await l.data())[0]
-    },
-    compiled: () => step.compiled(p, inputs, targets),
     inputs: () => tree.flatten([p, inputs, targets])[0] as Tensor[],
   }
 }
