@@ -161,6 +161,23 @@ describe.skipIf(backend === null)(`scan compiled = interpreted on ${backend?.nam
         expect(await differs(lowered)).toBe(false)
         if (T > 1) expect(await differs(planted)).toBe(true)
       }
+    // Inside a scan body: the inner loop's ys are a slice of the outer loop's, and so are the carries it holds.
+    for (const reverse of [false, true]) {
+      const nested = (a: Tensor, b: Tensor, rows: Tensor) =>
+        scan(
+          (c: { a: Tensor; b: Tensor }, row: Tensor) => {
+            const [end, ys] = swap(reverse)(c.a, c.b, row)
+            return [{ a: ops.mul(end.a, 0.5), b: end.b }, ys] as const
+          },
+          { a, b },
+          rows,
+          { reverse: !reverse },
+        )
+      const args: [Tensor, Tensor, Tensor] = [normal(3, [6]), normal(4, [6]), normal(5, [3, 4, 6])]
+      await agree(nested, args, 1e-5, `nested${reverse ? ', the inner reversed' : ''}`)
+      const inner = lower(makeProgram(nested)(...args), { maxBuffers: 8 }).loops.find((l) => l.length === 4)
+      expect(inner?.carries.every((c) => c.inPlace !== undefined)).toBe(true)
+    }
   })
 
   it("xs that are a run of a computed value's leading axis are read in place (a view from the run's start)", async () => {
