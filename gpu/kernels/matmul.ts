@@ -166,6 +166,21 @@ function checkSize(name: string, v: number, min: number): void {
  */
 type Read = 'SCALAR' | 'ALONG_K' | 'ALONG_MN'
 
+/** The tile a product is rendered with: its own, or the one `chooseMatmulTile` picks for its shape. */
+export function matmulTile(spec: MatmulSpec): MatmulTile {
+  const { windowA, windowB } = spec
+  // (A window tells the tile which way its operand lies by where its stride-1 digit is.)
+  return (
+    spec.tile ??
+    chooseMatmulTile({
+      ...spec,
+      groups: spec.groups ?? 1,
+      transA: windowA === undefined ? spec.transA : innerStride(windowA.k) !== 1,
+      transB: windowB === undefined ? spec.transB : innerStride(windowB.k) === 1,
+    })
+  )
+}
+
 export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   const { batch, m, n, k, transA, transB } = spec
   checkSize('batch', batch, 1)
@@ -191,15 +206,7 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   checkSize('groups', groups, 1)
   if (n % groups !== 0) throw new RangeError(`renderMatmul: ${groups} column blocks do not divide n = ${n}`)
   const units = n / groups
-  // (A window tells the tile which way its operand lies by where its stride-1 digit is.)
-  const tile =
-    spec.tile ??
-    chooseMatmulTile({
-      ...spec,
-      groups,
-      transA: windowA === undefined ? transA : innerStride(windowA.k) !== 1,
-      transB: windowB === undefined ? transB : innerStride(windowB.k) === 1,
-    })
+  const tile = matmulTile(spec)
   const R = tile.rows
   const Cn = tile.cols
   if (Cn % groups !== 0)
@@ -405,8 +412,8 @@ const SMALL_PRODUCT = 2 ** 26
 
 /**
  * Products with at most this many columns, or this many steps of k, take blocks of at most 8×8 (k short of
- * LONG_K): a convolution's product of its windows with a narrow kernel. Measured on llvmpipe (scratch sweep of
- * tiles, best of 5 submissions of 3 dispatches, GFLOP/s; 1024³ with the default tile 22.5): 25088×32×144 16×16
+ * LONG_K): a convolution's product of its windows with a narrow kernel. Measured on llvmpipe (sweeps of tiles,
+ * best of 5 submissions of 3 dispatches, GFLOP/s; 1024³ with the default tile 22.5): 25088×32×144 16×16
  * in 2×16 workgroups 10.7 against 8×8 in 4×8 14.7; 25088×144×32 with Bᵀ 16×16 in 8×4 10.0 against 8×8 in 8×4
  * 14.6.
  */
@@ -416,8 +423,8 @@ const MANY_OUTPUTS = 65536
 
 /**
  * From this many multiply-adds, blocks are 32 along one side: the rows where A is stored transposed (read as vec4s
- * of four rows), else the columns. Measured on llvmpipe (scratch sweep of tiles, best of 5 submissions of 3
- * dispatches, GFLOP/s, two sweeps): 256×1024×1984 with Aᵀ (an LSTM's recurrent weight gradient over 62 steps)
+ * of four rows), else the columns. Measured on llvmpipe (sweeps of tiles, best of 5 submissions of 3 dispatches,
+ * GFLOP/s, two sweeps): 256×1024×1984 with Aᵀ (an LSTM's recurrent weight gradient over 62 steps)
  * 16×16 22.1, 23.2 against 32×16 31.0, 29.6 and 16×32 29.1, 28.3; 1024³ 16×16 27.1, 26.3 against 16×32 29.4,
  * 28.4 (32×16 25.7). A 32×16 block compiles in 118 ms against 90 for 16×16 on a cold cache.
  */
@@ -502,13 +509,13 @@ export function chooseMatmulTile(
     return shape()
   }
   // Few columns over a short k (a convolution over one input channel: 9 taps): each invocation takes every column,
-  // in blocks of 8 rows, 32 invocations along the rows. Measured on llvmpipe (scratch sweep of tiles, interleaved,
+  // in blocks of 8 rows, 32 invocations along the rows. Measured on llvmpipe (bench/tiles.ts, interleaved,
   // best of 7 submissions of 3 dispatches, GFLOP/s, two sweeps): 100352×16×9 with A a window, 8×16 in 1×32 10.6,
   // 10.0 against 8×8 in 2×16 8.3, 7.6 (and 4.1 before the template's workgroups lay their invocations along x).
   if (groups === 1 && k <= 16 && n >= 4 && BLOCKS.includes(n) && spec.m * spec.n >= MANY_OUTPUTS && fits(m, 8))
     return { rows: 8, cols: n, workgroup: [1, WORKGROUP_INVOCATIONS] }
   // Few columns over more than a short k: blocks of 16 rows and 4 columns, a row of invocations across the columns
-  // (only that row where the product is batched). Measured on llvmpipe (scratch sweep of tiles, interleaved,
+  // (only that row where the product is batched). Measured on llvmpipe (bench/tiles.ts, interleaved,
   // best of 4 submissions of 3 dispatches, GFLOP/s, two sweeps): the CNN's second convolution, its windows
   // 25088×32×144, 16×4 in 8×4 workgroups 18.0, 10.8 against 8×8 in 4×8 15.6, 9.7; its kernel gradient after
   // split-K, 16×144×32×1568 with the windows as Aᵀ, 16×4 in 8×1 17.7, 12.1 against 16×16 in 2×9 11.2, 9.1 (in
