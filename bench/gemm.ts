@@ -12,6 +12,7 @@
  * Mesa llvmpipe; `vulkan` with SwiftShader's ICD).
  */
 import { createContext } from '../gpu/device.ts'
+import { prepareKernel } from './dispatch.ts'
 import { chooseMatmulTile, renderMatmul, type MatmulSpec, type MatmulTile } from '../gpu/kernels/matmul.ts'
 
 const args = process.argv.slice(2)
@@ -116,29 +117,8 @@ interface Prepared {
 async function prepare(variant: Variant): Promise<Prepared> {
   const kernel = variant.render()
   const t0 = performance.now()
-  device.pushErrorScope('validation')
-  const module = device.createShaderModule({ code: kernel.code })
-  const pipeline = device.createComputePipeline({
-    layout: 'auto',
-    compute: { module, entryPoint: kernel.entryPoint ?? 'main' },
-  })
-  const error = await device.popErrorScope()
-  if (error) throw new Error(`${variant.name}: ${error.message}`)
-  const bindGroup = device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [A, B, C].map((buffer, binding) => ({ binding, resource: { buffer } })),
-  })
-  const submit = async (dispatches: number) => {
-    const encoder = device.createCommandEncoder()
-    const pass = encoder.beginComputePass()
-    pass.setPipeline(pipeline)
-    pass.setBindGroup(0, bindGroup)
-    for (let i = 0; i < dispatches; i++) pass.dispatchWorkgroups(...kernel.workgroups)
-    pass.end()
-    device.queue.submit([encoder.finish()])
-    await device.queue.onSubmittedWorkDone()
-  }
-  await submit(1) // warm-up, which includes the driver's compilation
+  // (Its warm-up submission includes the driver's compilation.)
+  const submit = await prepareKernel(device, kernel, [A, B, C], variant.name)
   return { variant, compileMs: performance.now() - t0, submit, times: [] }
 }
 

@@ -20,6 +20,7 @@
  * pass makes 16).
  */
 import { createContext } from '../gpu/device.ts'
+import { prepareKernel } from './dispatch.ts'
 import { matmulTile, renderMatmul, type MatmulSpec, type MatmulTile } from '../gpu/kernels/matmul.ts'
 
 const option = (name: string): string | undefined => {
@@ -154,27 +155,7 @@ const [A, B, C] = [filled(1 << 22), filled(1 << 22), filled(1 << 22)]
 
 const timed: { label: string; flops: number; submit: (dispatches: number) => Promise<void>; ms: number[] }[] = []
 for (const { name, spec, tile, chosen } of runs) {
-  const kernel = renderMatmul({ ...spec, tile })
-  device.pushErrorScope('validation')
-  const module = device.createShaderModule({ code: kernel.code })
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: kernel.entryPoint } })
-  const error = await device.popErrorScope()
-  if (error) throw new Error(`${name}, ${label(tile)}: ${error.message}`)
-  const group = device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [A, B, C].map((buffer, binding) => ({ binding, resource: { buffer } })),
-  })
-  const submit = async (dispatches: number) => {
-    const encoder = device.createCommandEncoder()
-    const pass = encoder.beginComputePass()
-    pass.setPipeline(pipeline)
-    pass.setBindGroup(0, group)
-    for (let i = 0; i < dispatches; i++) pass.dispatchWorkgroups(...kernel.workgroups)
-    pass.end()
-    device.queue.submit([encoder.finish()])
-    await device.queue.onSubmittedWorkDone()
-  }
-  await submit(1)
+  const submit = await prepareKernel(device, renderMatmul({ ...spec, tile }), [A, B, C], `${name}, ${label(tile)}`)
   const flops = 2 * spec.batch * spec.m * spec.n * spec.k
   const what = `${name} ${spec.batch > 1 ? `${spec.batch}×` : ''}${spec.m}×${spec.n}×${spec.k}`
   timed.push({ label: `${what}, ${label(tile)}${chosen ? ' (chosen)' : ''}`, flops, submit, ms: [] })
