@@ -276,12 +276,16 @@ export interface InputBindings {
 
 type Bound = KernelBase & { readonly kind?: string; readonly stores?: readonly EpilogueStore[] }
 
-export function inputBindings(k: Bound, buffers: readonly LogicalBuffer[]): InputBindings {
-  const root = (id: number) => {
-    let b = buffers[id]
-    while ((b.role === 'view' || b.role === 'alias') && b.of !== undefined) b = buffers[b.of]
-    return b.id
+/** A buffer, then the buffers it is bound through: each view's or alias's `of`, to one that is neither. */
+function* boundThrough(id: number, buffers: readonly LogicalBuffer[]): Generator<number> {
+  for (let b = buffers[id]; ; b = buffers[b.of]) {
+    yield b.id
+    if ((b.role !== 'view' && b.role !== 'alias') || b.of === undefined) return
   }
+}
+
+export function inputBindings(k: Bound, buffers: readonly LogicalBuffer[]): InputBindings {
+  const root = (id: number) => [...boundThrough(id, buffers)].at(-1) as number
   const own = k.kind === 'matmul' ? 2 : 0
   const first = new Map<number, number>()
   const reads: number[] = []
@@ -304,12 +308,7 @@ export function inputBindings(k: Bound, buffers: readonly LogicalBuffer[]): Inpu
 
 /** Whether a kernel reads buffer `id`, directly or through views and aliases of it. */
 export function reads(k: KernelBase, id: number, buffers: readonly LogicalBuffer[]): boolean {
-  return k.inputs.some((input) => {
-    for (let b = buffers[input]; ; b = buffers[b.of as number]) {
-      if (b.id === id) return true
-      if ((b.role !== 'view' && b.role !== 'alias') || b.of === undefined) return false
-    }
-  })
+  return k.inputs.some((input) => [...boundThrough(input, buffers)].includes(id))
 }
 
 /**

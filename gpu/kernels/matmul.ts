@@ -509,13 +509,13 @@ export function chooseMatmulTile(
     return shape()
   }
   // Few columns over a short k (a convolution over one input channel: 9 taps): each invocation takes every column,
-  // in blocks of 8 rows, 32 invocations along the rows. Measured on llvmpipe (bench/tiles.ts, interleaved,
+  // in blocks of 8 rows, 32 invocations along the rows. Measured on llvmpipe (sweeps of tiles, interleaved,
   // best of 7 submissions of 3 dispatches, GFLOP/s, two sweeps): 100352×16×9 with A a window, 8×16 in 1×32 10.6,
   // 10.0 against 8×8 in 2×16 8.3, 7.6 (and 4.1 before the template's workgroups lay their invocations along x).
   if (groups === 1 && k <= 16 && n >= 4 && BLOCKS.includes(n) && spec.m * spec.n >= MANY_OUTPUTS && fits(m, 8))
     return { rows: 8, cols: n, workgroup: [1, WORKGROUP_INVOCATIONS] }
   // Few columns over more than a short k: blocks of 16 rows and 4 columns, a row of invocations across the columns
-  // (only that row where the product is batched). Measured on llvmpipe (bench/tiles.ts, interleaved,
+  // (only that row where the product is batched). Measured on llvmpipe (sweeps of tiles, interleaved,
   // best of 4 submissions of 3 dispatches, GFLOP/s, two sweeps): the CNN's second convolution, its windows
   // 25088×32×144, 16×4 in 8×4 workgroups 18.0, 10.8 against 8×8 in 4×8 15.6, 9.7; its kernel gradient after
   // split-K, 16×144×32×1568 with the windows as Aᵀ, 16×4 in 8×1 17.7, 12.1 against 16×16 in 2×9 11.2, 9.1 (in
