@@ -2,9 +2,10 @@
  * A matmul's stores (gpu/lower/stores.ts): an LSTM step is one kernel each
  * way, its gate maps computed by the product's invocations, with the
  * interpreter's values; a GRU's step is its two products each way, the
- * backward step's maps stored by its second; inputs of one buffer (a step's states at t and t − 1) share a
- * binding, so that a GRU's backward step for 12 storage buffers takes one
- * kernel fewer; and a planted wrong block or spread is caught.
+ * backward step's maps stored by its second; inputs of one buffer (a step's
+ * states at t and t − 1) share a binding, so that a GRU's backward step for
+ * 12 storage buffers takes one kernel fewer; and a planted wrong block or
+ * spread is caught.
  */
 import { describe, expect, it } from 'vitest'
 import { cpuBackend, grad, jit, makeProgram, ops, random, scan, tensor, tree, type Tensor } from '../../src/index.ts'
@@ -49,10 +50,10 @@ function sequence(cell: AnyCell, batch: number, steps: number) {
   return { f, args, program: makeProgram(f)(...args) }
 }
 
-/** The program lowered as the WebGPU backend lowers it. */
-const lowered = (program: Program) => {
+/** The program lowered as the WebGPU backend lowers it (for the adapter's storage buffers, unless given). */
+const lowered = (program: Program, maxBuffers = backend!.context.limits.maxStorageBuffersPerShaderStage) => {
   const moved = optimize(program, { loopMotion: true, splitK: true })
-  return { moved, lowered: lower(moved, { maxBuffers: backend!.context.limits.maxStorageBuffersPerShaderStage }) }
+  return { moved, lowered: lower(moved, { maxBuffers }) }
 }
 
 /** The kernels of each loop's step, in the order the loops run. */
@@ -107,8 +108,7 @@ describe.skipIf(backend === null)(`matmul stores on ${backend?.name ?? 'no adapt
 
   it("inputs of one buffer share a binding: a GRU's backward step for 12 storage buffers is four kernels, not five, with the interpreter's gradient", async () => {
     const { f, args, program } = sequence(gru(3, 8), 4, 6)
-    const moved = optimize(program, { loopMotion: true, splitK: true })
-    const l = lower(moved, { maxBuffers: 12 })
+    const { moved, lowered: l } = lowered(program, 12)
     // Its second product reads the stacked states at two steps (views of one buffer), bound once each: one of
     // its maps then fits in it, where without sharing it needs 13 bindings and runs on its own (five kernels).
     const [, backward] = loopBodies(l)
