@@ -6,18 +6,21 @@
  * and the median submission. Operands hold fixed values; the products' values
  * are not checked here (test/gpu/matmul.test.ts does that for every mode).
  *
- *   npx tsx bench/tiles.ts [--shape all|conv1|conv1-kernel|conv2|conv2-kernel|windows-gradient|dense|…|gemm]
+ *   npx tsx bench/tiles.ts [--shape all|conv1|conv1-kernel|conv1-nhwc|…|gemm, or names joined by commas]
  *                          [--reps 9] [--parts 16] [--tiles '[{"rows":16,"cols":16,"workgroup":[1,16]}]']
  *
  * With --shape all (the default) every shape runs with its chosen tile, the
  * GEMM among them, and each line also gives its best as a share of the
  * GEMM's best in the same rounds.
  * The shapes are the CNN step's products (batch 128, 28×28, 3×3 kernels, 16
- * and 32 channels, the windows read in place from the padded inputs; the
- * kernel gradients after split-K; the dense layer's three), the LSTM step's
- * recurrent product, and the 1024³ GEMM. `--parts` splits the first
- * convolution's kernel gradient into that many partial products (the split-K
- * pass makes 16).
+ * and 32 channels, the windows read in place: the first convolution's from
+ * its one-channel input's horizontal taps, the second's from its padded
+ * input; the kernel gradients after split-K; the dense layer's three), the
+ * LSTM step's recurrent product, and the 1024³ GEMM. `conv1-nhwc` and
+ * `conv1-nhwc-kernel` read the first convolution's windows from its padded
+ * input instead, as the step did before (nn/conv.ts, planarWindows).
+ * `--parts` splits the first convolution's kernel gradient into that many
+ * partial products (the split-K pass makes 16).
  */
 import { createContext } from '../gpu/device.ts'
 import { prepareKernel } from './dispatch.ts'
@@ -33,9 +36,45 @@ const parts = Number(option('--parts') ?? 16)
 if (![1, 2, 4, 8, 16, 32, 64, 128].includes(parts))
   throw new Error(`--parts takes a power of two that divides the batch of 128 images, got ${option('--parts')}`)
 
-// A padded image of the first convolution is 30×30 with one channel; of the second, 16×16 with 16.
+// The first convolution's taps of an image are [30, 3, 28] (padded rows, taps of a row, output columns); its padded
+// image, 30×30 with one channel; the second's padded image, 16×16 with 16 channels.
 const SHAPES: Record<string, MatmulSpec> = {
   conv1: {
+    batch: 1,
+    m: 100352,
+    n: 16,
+    k: 9,
+    transA: false,
+    transB: false,
+    windowA: {
+      batch: [[1, 0]],
+      mn: [
+        [128, 2520],
+        [28, 84],
+        [28, 1],
+      ],
+      k: [[9, 28]],
+    },
+  },
+  'conv1-kernel': {
+    batch: parts,
+    m: 9,
+    n: 16,
+    k: 100352 / parts,
+    transA: true,
+    transB: false,
+    batchStrideB: (100352 / parts) * 16,
+    windowA: {
+      batch: [[parts, (128 / parts) * 2520]],
+      mn: [[9, 28]],
+      k: [
+        [128 / parts, 2520],
+        [28, 84],
+        [28, 1],
+      ],
+    },
+  },
+  'conv1-nhwc': {
     batch: 1,
     m: 100352,
     n: 16,
@@ -55,7 +94,8 @@ const SHAPES: Record<string, MatmulSpec> = {
       ],
     },
   },
-  'conv1-kernel': {
+
+  'conv1-nhwc-kernel': {
     batch: parts,
     m: 9,
     n: 16,
@@ -76,6 +116,7 @@ const SHAPES: Record<string, MatmulSpec> = {
       ],
     },
   },
+
   conv2: {
     batch: 1,
     m: 25088,
@@ -127,13 +168,15 @@ const SHAPES: Record<string, MatmulSpec> = {
   gemm: { batch: 1, m: 1024, n: 1024, k: 1024, transA: false, transB: false },
 }
 const shape = option('--shape') ?? 'all'
-if (shape !== 'all' && !Object.hasOwn(SHAPES, shape))
-  throw new Error(`--shape takes all or one of ${Object.keys(SHAPES).join(', ')}, got ${shape}`)
+const names = shape === 'all' ? Object.keys(SHAPES) : shape.split(',')
+for (const name of names)
+  if (!Object.hasOwn(SHAPES, name))
+    throw new Error(`--shape takes all or names among ${Object.keys(SHAPES).join(', ')}, got ${shape}`)
 const given = JSON.parse(option('--tiles') ?? '[]') as MatmulTile[]
 if (!Array.isArray(given)) throw new Error('--tiles takes a JSON array of tiles')
-if (shape === 'all' && given.length > 0) throw new Error('--tiles goes with one --shape')
+if (names.length > 1 && given.length > 0) throw new Error('--tiles goes with one --shape')
 // Every shape with its chosen tile (the GEMM among them, as the measure), or one shape with the tiles given too.
-const runs = (shape === 'all' ? Object.keys(SHAPES) : [shape]).flatMap((name) => {
+const runs = names.flatMap((name) => {
   const spec = SHAPES[name]
   const chosen = matmulTile(spec)
   return [chosen, ...given].map((tile) => ({ name, spec, tile, chosen: tile === chosen }))

@@ -83,6 +83,17 @@ describe('conv2d against TensorFlow.js', () => {
     { label: 'dilation 2, SAME', x: [2, 8, 8, 2], w: [3, 3, 2, 3], stride: 1, dilation: 2, padding: 'SAME' },
     { label: 'dilation 3, VALID', x: [1, 10, 9, 3], w: [2, 3, 3, 2], stride: 1, dilation: 3, padding: 'VALID' },
     { label: 'explicit padding 1, stride 2', x: [2, 7, 7, 2], w: [3, 3, 2, 2], stride: 2, dilation: 1, padding: 1 },
+    // One and three channels with 8 output columns: windows read from the input's horizontal taps (planarWindows).
+    { label: '3×3 SAME, one channel', x: [2, 8, 8, 1], w: [3, 3, 1, 4], stride: 1, dilation: 1, padding: 'SAME' },
+    {
+      label: '5×3 kernel, stride 2, SAME, 3 channels',
+      x: [2, 9, 16, 3],
+      w: [5, 3, 3, 2],
+      stride: 2,
+      dilation: 1,
+      padding: 'SAME',
+    },
+    { label: '3×3 VALID, one channel', x: [1, 6, 10, 1], w: [3, 3, 1, 3], stride: 1, dilation: 1, padding: 'VALID' },
   ]
   for (const c of cases) {
     it(`${c.label}: values and gradients`, () => {

@@ -22,6 +22,7 @@ import { Program, type Eqn, Var } from '../../src/ir/index.ts'
 import { optimize } from '../../src/passes/index.ts'
 import { sizeOf } from '../../src/tensor.ts'
 import { lower } from '../../gpu/lower/index.ts'
+import { renderKernel } from '../../gpu/wgsl/render.ts'
 import { normalDigits, windowOf, type Window } from '../../gpu/lower/windows.ts'
 import type { WebGpuBackend } from '../../gpu/index.ts'
 import { expectClose, ofLargest } from '../lib/close.ts'
@@ -213,6 +214,40 @@ describe('windowOf', () => {
         [9, 1],
       ],
     ])
+  })
+
+  it("reads a one-channel input's windows from its horizontal taps, four output positions to a vec4", async () => {
+    const one = random.normal(random.key(4), [2, 7, 8, 1], { dtype: 'f64' }) as Tensor
+    const narrow = random.normal(random.key(5), [3, 3, 1, 4], { dtype: 'f64' }) as Tensor
+    const program = makeProgram((x: Tensor, w: Tensor) => conv2d(x, w, { padding: 'SAME' }))(one, narrow)
+    const product = program.eqns.find((e) => e.prim === 'matmul') as Eqn
+    const { w, value, source } = await windowed(program, [one, narrow], product.inputs[0] as Var)
+    expect(read(w, source)).toEqual(value)
+    // The taps [2, 9, 3, 1, 8] (padded rows, horizontal taps, channels, output columns): rows of 24, images of 216.
+    expect(w.source.aval.shape).toEqual([2, 9, 3, 1, 8])
+    expect(w.axes.map((digits) => normalDigits(digits))).toEqual([
+      [
+        [2, 216],
+        [7, 24],
+        [8, 1],
+      ],
+      // (Tap row a and tap column e at 24a + 8e: one digit of nine taps, 8 apart.)
+      [[9, 8]],
+    ])
+    const step = optimize(
+      makeProgram(grad((k: Tensor, x: Tensor) => ops.sum(ops.square(conv2d(x, k, { padding: 'SAME' })))))(
+        lax.convert(narrow, 'f32'),
+        lax.convert(one, 'f32'),
+      ),
+      { loopMotion: true, splitK: true },
+    )
+    const lowered = lower(step, { maxBuffers: 8 })
+    const summaries = lowered.kernels
+      .filter((k) => k.kind === 'matmul' && k.windowA !== undefined)
+      .map((k) => renderKernel(k, lowered.buffers).code.split('\n')[0])
+    // The forward product reads four output positions at a time; the kernel's gradient, four steps of its k.
+    expect(summaries.some((s) => / A ALONG_MN/.test(s))).toBe(true)
+    expect(summaries.some((s) => / A ALONG_K/.test(s))).toBe(true)
   })
 
   it('catches a window with one stride planted wrong', async () => {
