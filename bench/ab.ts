@@ -4,7 +4,7 @@
  * machine (on a shared VM the time of a step drifts by tens of percent
  * between runs, far more than many changes are worth).
  *
- *   npx tsx bench/ab.ts --base /path/to/other/checkout [--workload lstm|mlp|cnn|rnn|gru] [--calls 15]
+ *   npx tsx bench/ab.ts --base /path/to/other/checkout [--workload lstm|mlp|cnn|rnn|gru|gru-after] [--calls 15]
  *
  * Each side builds its step from its own `bench/peers/adjoint.ts` and
  * `gpu/`, warms up with three calls, then the two alternate; the report is
@@ -22,6 +22,7 @@ const TRAININGS = {
   cnn: 'cnnTraining',
   rnn: 'rnnTraining',
   gru: 'gruTraining',
+  'gru-after': 'gruResetAfterTraining',
 } as const
 const workload = option('--workload') ?? 'lstm'
 if (!Object.hasOwn(TRAININGS, workload))

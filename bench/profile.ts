@@ -5,11 +5,18 @@
  * (`WebGpuExecutable.kernelCosts`; those calls' results are discarded). A
  * product's line also gives its GFLOP/s at that cost.
  *
- *   npx tsx bench/profile.ts [--workload rnn|mlp|cnn|lstm|gru] [--rounds 12]
+ *   npx tsx bench/profile.ts [--workload rnn|mlp|cnn|lstm|gru|gru-after] [--rounds 12]
  */
 import { webgpuBackend, type WebGpuExecutable } from '../gpu/index.ts'
 import type { Kernel } from '../gpu/kernel.ts'
-import { cnnTraining, gruTraining, lstmTraining, mlpTraining, rnnTraining } from './peers/adjoint.ts'
+import {
+  cnnTraining,
+  gruResetAfterTraining,
+  gruTraining,
+  lstmTraining,
+  mlpTraining,
+  rnnTraining,
+} from './peers/adjoint.ts'
 
 const option = (name: string): string | undefined => {
   const at = process.argv.indexOf(name)
@@ -18,7 +25,14 @@ const option = (name: string): string | undefined => {
 const rounds = Number(option('--rounds') ?? 12)
 if (!Number.isInteger(rounds) || rounds < 1)
   throw new Error(`--rounds takes a whole number of at least 1, got ${option('--rounds')}`)
-const TRAININGS = { rnn: rnnTraining, mlp: mlpTraining, cnn: cnnTraining, lstm: lstmTraining, gru: gruTraining }
+const TRAININGS = {
+  rnn: rnnTraining,
+  mlp: mlpTraining,
+  cnn: cnnTraining,
+  lstm: lstmTraining,
+  gru: gruTraining,
+  'gru-after': gruResetAfterTraining,
+}
 const workload = option('--workload') ?? 'rnn'
 if (!Object.hasOwn(TRAININGS, workload))
   throw new Error(`--workload takes one of ${Object.keys(TRAININGS).join(', ')}, got ${workload}`)

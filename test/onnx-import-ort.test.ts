@@ -9,7 +9,8 @@
  * with ONNX Runtime.
  */
 import { describe, expect, it } from 'vitest'
-import { grad, jvp, ops, random, tensor, vmap, type Tensor } from '../src/index.ts'
+import { grad, jvp, ops, random, scan, tensor, vmap, type Tensor } from '../src/index.ts'
+import { gru } from '../src/recurrent/index.ts'
 import { loadOnnxRuntime } from '../src/onnx/backend.ts'
 import { type ImportedModel, importModel } from '../src/onnx/import.ts'
 import {
@@ -483,6 +484,63 @@ describe.skipIf(ort === null)('imported models = ONNX Runtime on the same bytes'
 
   it('LSTM (bidirectional, peepholes, initial state), GRU (linear_before_reset; reverse), RNN', async () => {
     await expectSameAsOrt(recurrentNet, [normal([T, B, I]), normal([2, B, H], 0.5), normal([2, B, H], 0.5)])
+  })
+
+  it("gru(I, H, { resetAfter: true }) = ONNX Runtime's GRU with linear_before_reset (its gates z, r, h; u = 1 − z)", async () => {
+    const draw = (dims: number[]) => Float32Array.from(normal(dims, 0.5).dataSync())
+    const [w, r, b] = [draw([3 * H, I]), draw([3 * H, H]), draw([6 * H])]
+    const gruNet = build(
+      'gru',
+      [nodeProto('GRU', ['x', 'w', 'r', 'b'], ['y'], [attr.int('hidden_size', H), attr.int('linear_before_reset', 1)])],
+      [f32('x', [T, B, I])],
+      [f32('y', [T, 1, B, H])],
+      [
+        tensorProto('w', FLOAT, [1, 3 * H, I], w),
+        tensorProto('r', FLOAT, [1, 3 * H, H], r),
+        tensorProto('b', FLOAT, [1, 6 * H], b),
+      ],
+    )
+    // ONNX's block k of W is [H, I] (rows k·H…); ours are the columns of wx [I, 3H] in the order r, u, candidate,
+    // u's the negation of z's. The bias of r and u is Wb + Rb; the candidate's is Wbh, and Rbh is bh.
+    const order = [1, 0, 2]
+    const sign = [1, -1, 1]
+    const transposed = (m: Float32Array, cols: number) =>
+      tensor(
+        Array.from({ length: cols * 3 * H }, (_, e) => {
+          const [i, j] = [Math.floor(e / (3 * H)), e % (3 * H)]
+          const k = Math.floor(j / H)
+          return sign[k] * m[(order[k] * H + (j % H)) * cols + i]
+        }),
+        { shape: [cols, 3 * H] },
+      )
+    const bias = Array.from({ length: 3 * H }, (_, j) => {
+      const k = Math.floor(j / H)
+      const at = order[k] * H + (j % H)
+      return sign[k] * (b[at] + (k < 2 ? b[3 * H + at] : 0))
+    })
+    const params = {
+      wx: transposed(w, I),
+      wh: transposed(r, H),
+      b: tensor(bias),
+      bh: tensor(Array.from(b.slice(5 * H))),
+    }
+    const cell = gru(I, H, { resetAfter: true })
+    const x = normal([T, B, I])
+    const [, ys] = scan(
+      (h: Tensor, xt: Tensor) => cell.step(params as never, h as never, xt as never),
+      cell.initialState(B) as Tensor,
+      x,
+    )
+    const [want] = await onOrt(gruNet, [x])
+    expectClose(ys.dataSync(), want, ofLargest(2e-5), 'reset after')
+    // The cell that resets before its product, with the same weights, differs.
+    const before = gru(I, H)
+    const [, other] = scan(
+      (h: Tensor, xt: Tensor) => before.step(params as never, h as never, xt as never),
+      before.initialState(B) as Tensor,
+      x,
+    )
+    expect(firstFar(other.dataSync(), want, ofLargest(2e-5))).toBeDefined()
   })
 
   it('a model with its LSTM gates swapped differs from ONNX Runtime (the comparison catches a wrong gate order)', async () => {

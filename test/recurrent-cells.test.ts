@@ -53,19 +53,20 @@ const lstmByHand = (p: Record<string, ArrayLike<number>>, H: number, h: number[]
   return { h: cNext.map((cj, j) => o[j] * Math.tanh(cj)), c: cNext }
 }
 
-const gruByHand = (p: Record<string, ArrayLike<number>>, H: number, h: number[], x: number[]) => {
+/** With resetAfter, the reset scales the candidate's recurrent product plus its bias bh instead of h. */
+const gruByHand = (p: Record<string, ArrayLike<number>>, H: number, h: number[], x: number[], resetAfter = false) => {
   const zx = plus(times(x, p.wx, 3 * H), Array.from(p.b))
   const wh = (k: number) => Array.from({ length: H * H }, (_, e) => p.wh[Math.floor(e / H) * 3 * H + k * H + (e % H)])
   const r = plus(zx.slice(0, H), times(h, wh(0), H)).map(sigmoid)
   const u = plus(zx.slice(H, 2 * H), times(h, wh(1), H)).map(sigmoid)
-  const candidate = plus(
-    zx.slice(2 * H),
-    times(
-      h.map((v, j) => r[j] * v),
-      wh(2),
-      H,
-    ),
-  ).map(Math.tanh)
+  const recurrent = resetAfter
+    ? plus(times(h, wh(2), H), Array.from(p.bh)).map((v, j) => r[j] * v)
+    : times(
+        h.map((v, j) => r[j] * v),
+        wh(2),
+        H,
+      )
+  const candidate = plus(zx.slice(2 * H), recurrent).map(Math.tanh)
   return h.map((v, j) => u[j] * candidate[j] + (1 - u[j]) * v)
 }
 
@@ -152,6 +153,30 @@ describe('each step is the formula of Martins, Deep Learning: A Shallow Tutorial
       }),
       runs(2),
     )
+  })
+
+  it('GRU, reset after: h̃ = tanh(x·Wxc + bc + r⊙(h·Whc + bh)), its parameters checked', () => {
+    assertProperty(
+      fc.property(stepCases, ({ I, H, lead, seed }) => {
+        const cell = gru(I, H, { dtype: 'f64', resetAfter: true })
+        const { params, state, x } = drawn(cell, seed, lead)
+        const [h] = cell.step(params as never, state as never, x as never)
+        const p = values(params)
+        const expected = rowsOf(x).map((xr, r) => gruByHand(p, H, rowsOf(state as Tensor)[r], xr, true))
+        expectTreesClose(ops.tensor(expected.flat(), { shape: [...lead, H], dtype: 'f64' }), h, exact)
+        // The same weights without bh are the reset-before cell's, which it does not compute.
+        if (H > 1) {
+          const before = gruByHand(p, H, rowsOf(state as Tensor)[0], rowsOf(x)[0])
+          expect(before).not.toEqual(expected[0])
+        }
+      }),
+      runs(2),
+    )
+    const cell = gru(2, 3, { resetAfter: true })
+    expect(Object.keys(cell.init(random.key(1))).sort()).toEqual(['b', 'bh', 'wh', 'wx'])
+    const { bh: _, ...without } = cell.init(random.key(1))
+    expect(() => cell.step(without as never, cell.initialState() as never, ops.zeros([2]) as never)).toThrow(/bh/)
+    expect(() => gru(2, 3, { resetAfter: 'yes' as never })).toThrow('gru: resetAfter must be true or false, got yes')
   })
 
   it('stacked: each cell reads the one before, states and parameters one per cell', () => {

@@ -16,6 +16,8 @@ import {
   rtrl,
   stacked,
   type ElmanParams,
+  type GruParams,
+  type GruResetAfterParams,
   type StateOf,
 } from '../src/recurrent/index.ts'
 
@@ -36,6 +38,10 @@ describe('cells', () => {
     expectTypeOf(h1).toEqualTypeOf<Tensor<[5]>>()
     expectTypeOf(gru(3, 4).initialState(16)).toEqualTypeOf<Tensor<[16, 4]>>()
     expectTypeOf(elman(3, 5).init).returns.toEqualTypeOf<ElmanParams<3, 5>>()
+    expectTypeOf(gru(3, 4).init).returns.toEqualTypeOf<GruParams<3, 4>>()
+    // Reset after the product: the candidate's recurrent bias bh [H] too.
+    expectTypeOf(gru(3, 4, { resetAfter: true }).init).returns.toEqualTypeOf<GruResetAfterParams<3, 4>>()
+    expectTypeOf(gru(3, 4, { resetAfter: true }).init(null as never).bh).toEqualTypeOf<Tensor<[4]>>()
   })
 
   it('rejects an input of the wrong size', () => {

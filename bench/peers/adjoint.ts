@@ -46,8 +46,8 @@ import {
 } from './measure.ts'
 import { installNavigatorShim, readGpuCounters } from './navigator.ts'
 
-const sgd = <P extends Record<string, Tensor>>(p: P, g: P, lr: number): P =>
-  tree.treeMap2(p, g, (a, d) => ops.sub(a, ops.mul(d, lr)))
+const sgd = <P extends tree.Tree>(p: P, g: P, lr: number): P =>
+  tree.treeMap2(p, g, (a, d) => ops.sub(a, ops.mul(d, lr))) as P
 
 /**
  * The MLP workload as adjoint code: one jitted call per step (forward,
@@ -349,21 +349,27 @@ export async function lstmTraining(backend: Backend) {
  */
 export async function gruTraining(backend: Backend) {
   const cell = gru(LSTM.embed, LSTM.hidden)
-  return characterTraining(backend, cell, cell.init(random.key(1)) as { wx: Tensor; wh: Tensor; b: Tensor })
+  return characterTraining(backend, cell, cell.init(random.key(1)))
 }
 
-/** The character-level model of `lstmTraining` around a recurrent cell whose weights are wx, wh and b. */
+/** `gruTraining` with the GRU that resets after its product (`gru(…, { resetAfter: true })`). */
+export async function gruResetAfterTraining(backend: Backend) {
+  const cell = gru(LSTM.embed, LSTM.hidden, { resetAfter: true })
+  return characterTraining(backend, cell, cell.init(random.key(1)))
+}
+
+/** The character-level model of `lstmTraining` around a recurrent cell with these weights. */
 async function characterTraining(
   backend: Backend,
   cell: { step(p: never, s: never, x: never): readonly unknown[]; initialState(batch: number): unknown },
-  weights: { wx: Tensor; wh: Tensor; b: Tensor },
+  weights: Readonly<Record<string, Tensor>>,
 ) {
   const d = lstmData()
   const { vocab, embed, hidden, steps, batch, lr } = LSTM
-  type P = { table: Tensor; wx: Tensor; wh: Tensor; b: Tensor; wo: Tensor; bo: Tensor }
+  type P = { table: Tensor; cell: Readonly<Record<string, Tensor>>; wo: Tensor; bo: Tensor }
   let p: P = {
     table: tensor(d.table, { shape: [vocab, embed] }),
-    ...weights,
+    cell: weights,
     wo: tensor(d.wo, { shape: [hidden, vocab] }),
     bo: tensor(d.bo, { shape: [vocab] }),
   }
@@ -371,7 +377,7 @@ async function characterTraining(
     const e = ops.take(q.table, inputs as Tensor<[number, number], 'i32'>, 0) // [steps, batch, embed]
     const [, hs] = scan(
       (s: unknown, x: Tensor) => {
-        const [next, y] = cell.step({ wx: q.wx, wh: q.wh, b: q.b } as never, s as never, x as never)
+        const [next, y] = cell.step(q.cell as never, s as never, x as never)
         return [next, y as Tensor] as const
       },
       cell.initialState(batch),

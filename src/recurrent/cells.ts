@@ -358,23 +358,52 @@ export type GruParams<I extends number, H extends number> = {
   readonly wh: Tensor<[H, number]>
   readonly b: Tensor<[number]>
 }
+/** The parameters of a GRU cell that resets after its product: those of `GruParams` and the candidate's recurrent bias. */
+export type GruResetAfterParams<I extends number, H extends number> = GruParams<I, H> & {
+  readonly bh: Tensor<[H]>
+}
+
+/** Options of `gru`. */
+export interface GruOptions extends CellOptions {
+  /**
+   * Apply the reset gate to the candidate's recurrent product rather than to h before it (default false):
+   * h̃ = tanh(x·Wx + b + r ⊙ (h·Wh + bh)), the GRU of Cho et al.'s first version, as Keras's `reset_after`,
+   * ONNX's `linear_before_reset` and cuDNN compute it, with a recurrent bias bh [H] of the candidate's
+   * own. All three gates then come from one product h·Wh [B, 3H], so that a compiled step is one
+   * kernel each way (the reset before the product needs two: the candidate's product reads r ⊙ h).
+   */
+  readonly resetAfter?: boolean
+}
 
 /**
  * The GRU (Cho et al. 2014; Martins, "Gated Recurrent Units"): reset r,
  * update u and candidate in the column blocks of wx [I, 3H], wh [H, 3H],
- * b [3H]; the reset gate scales h
- * before the candidate's product; h′ = u⊙h̃ + (1 − u)⊙h, y = h′.
+ * b [3H]; the reset gate scales h before the candidate's product
+ * (h̃ = tanh(x·Wx + b + (r ⊙ h)·Wh), in the candidate's blocks), or with
+ * `resetAfter` its result (see `GruOptions`); h′ = u⊙h̃ + (1 − u)⊙h, y = h′.
  */
 export function gru<const I extends number, const H extends number>(
   inputSize: I,
   hiddenSize: H,
-  options: CellOptions = {},
-): Cell<I, H, GruParams<I, H>, H> {
-  const name = `gru(${inputSize} → ${hiddenSize})`
+  options: GruOptions & { readonly resetAfter: true },
+): Cell<I, H, GruResetAfterParams<I, H>, H>
+export function gru<const I extends number, const H extends number>(
+  inputSize: I,
+  hiddenSize: H,
+  options?: GruOptions,
+): Cell<I, H, GruParams<I, H>, H>
+export function gru(
+  inputSize: number,
+  hiddenSize: number,
+  options: GruOptions = {},
+): Cell<number, number, any, number> {
+  const after = options.resetAfter ?? false
+  if (typeof after !== 'boolean') throw new Error(`gru: resetAfter must be true or false, got ${String(after)}`)
+  const name = `gru(${inputSize} → ${hiddenSize}${after ? ', reset after' : ''})`
   checkSize(name, 'the input size', inputSize)
   checkSize(name, 'the hidden size', hiddenSize)
   const H = hiddenSize
-  const shapes = { wx: [inputSize, 3 * H], wh: [H, 3 * H], b: [3 * H] }
+  const shapes = { wx: [inputSize, 3 * H], wh: [H, 3 * H], b: [3 * H], ...(after ? { bh: [H] } : {}) }
   return defineCell({
     name,
     inputSize,
@@ -383,17 +412,20 @@ export function gru<const I extends number, const H extends number>(
     dtype: options.dtype ?? 'f32',
     init(key) {
       const { wx, wh, dtype } = gateWeights(key, inputSize, H, 3, options)
-      return { wx, wh, b: ops.zeros([3 * H], dtype) }
+      const b = ops.zeros([3 * H], dtype)
+      return after ? { wx, wh, b, bh: ops.zeros([H], dtype) } : { wx, wh, b }
     },
     step(p, h: Tensor, x) {
       checkWeights(name, p, shapes)
       const zx = ops.add(product(x, p.wx), untyped(p.b))
-      const zh = product(h, columns(p.wh, 0, 2 * H))
+      // One product for all three blocks where the reset comes after it; else the first two blocks', r ⊙ h's later.
+      const zh = product(h, after ? p.wh : columns(p.wh, 0, 2 * H))
       const r = ops.sigmoid(ops.add(untyped(block(zx, 0, H)), untyped(block(zh, 0, H))))
       const u = ops.sigmoid(ops.add(untyped(block(zx, 1, H)), untyped(block(zh, 1, H))))
-      const candidate = ops.tanh(
-        ops.add(untyped(block(zx, 2, H)), product(ops.mul(r, untyped(h)), columns(p.wh, 2 * H, H))),
-      )
+      const recurrent = after
+        ? ops.mul(r, ops.add(untyped(block(zh, 2, H)), untyped(p.bh)))
+        : product(ops.mul(r, untyped(h)), columns(p.wh, 2 * H, H))
+      const candidate = ops.tanh(ops.add(untyped(block(zx, 2, H)), recurrent))
       const next = ops.add(ops.mul(u, candidate), ops.mul(ops.sub(1, u), untyped(h)))
       return [next, next]
     },

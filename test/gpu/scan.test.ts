@@ -216,6 +216,7 @@ describe.skipIf(backend === null)(`scan compiled = interpreted on ${backend?.nam
     ['elman', elman(3, 5)],
     ['lstm', lstm(3, 5)],
     ['gru', gru(3, 5)],
+    ['gru, reset after', gru(3, 5, { resetAfter: true }) as unknown as AnyCell],
   ]
   for (const [name, cell] of cells) {
     it(`bptt of ${name} (a sequence loss), and vmap of the cell over a batch axis`, async () => {

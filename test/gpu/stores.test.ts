@@ -2,7 +2,8 @@
  * A matmul's stores (gpu/lower/stores.ts): an LSTM step is one kernel each
  * way, its gate maps computed by the product's invocations, with the
  * interpreter's values; a GRU's step is its two products each way, the
- * backward step's maps stored by its second; inputs of one buffer (a step's
+ * backward step's maps stored by its second, and one kernel each way where
+ * the reset comes after the product; inputs of one buffer (a step's
  * states at t and t − 1) share a binding, so that a GRU's backward step for
  * 12 storage buffers takes one kernel fewer; and a planted wrong block or
  * spread is caught.
@@ -99,6 +100,26 @@ describe.skipIf(backend === null)(`matmul stores on ${backend?.name ?? 'no adapt
     if (roomy) {
       expect(backward.length).toBe(2)
       expect(bindingCount(backward[1] as Kernel, l.buffers)).toBe(15)
+    }
+    const [want] = tree.flatten(await jit(f, { backend: cpuBackend() })(...args))
+    const [got] = tree.flatten(await jit(f, { backend: backend! })(...args))
+    for (const [i, w] of want.entries())
+      expectClose(await got[i].data(), await w.data(), ofLargest(1e-4), `gradient leaf ${i}`)
+  })
+
+  it("GRU BPTT, reset after the product: one kernel per step each way, as the LSTM's; the interpreter's gradient", async () => {
+    const { f, args, program } = sequence(gru(3, 8, { resetAfter: true }), 4, 6)
+    const bodies = loopBodies(lowered(program).lowered)
+    expect(bodies.length).toBe(2)
+    if (roomy) {
+      const [forward, backward] = bodies.map((b) => {
+        expect(b.length).toBe(1)
+        return b[0] as MatmulKernel
+      })
+      // Forward: h·Wh [B, 3H], the three gate blocks taken together, h′ stored from them. Backward: dz·Whᵀ
+      // [B, H]; the three blocks of dz stored from each element.
+      expect(forward.groups).toBe(3)
+      expect(backward.stores?.some((store) => store.spread === 3)).toBe(true)
     }
     const [want] = tree.flatten(await jit(f, { backend: cpuBackend() })(...args))
     const [got] = tree.flatten(await jit(f, { backend: backend! })(...args))

@@ -1,10 +1,10 @@
 /** The random cells the recurrence suites draw from, in f64. */
 import { elman, gru, lstm, stacked, type AnyCell } from '../../src/recurrent/index.ts'
 
-export type Kind = 'elman' | 'lstm' | 'gru' | 'stacked'
-export const kinds: readonly Kind[] = ['elman', 'lstm', 'gru', 'stacked']
+export type Kind = 'elman' | 'lstm' | 'gru' | 'gru-after' | 'stacked'
+export const kinds: readonly Kind[] = ['elman', 'lstm', 'gru', 'gru-after', 'stacked']
 
-/** A cell of `kind` with I inputs and H units ('stacked': an LSTM under an Elman cell). */
+/** A cell of `kind` with I inputs and H units ('gru-after': reset after the product; 'stacked': an LSTM under an Elman cell). */
 export function makeCell(kind: Kind, I: number, H: number): AnyCell {
   const o = { dtype: 'f64' } as const
   switch (kind) {
@@ -14,6 +14,8 @@ export function makeCell(kind: Kind, I: number, H: number): AnyCell {
       return lstm(I, H, o)
     case 'gru':
       return gru(I, H, o)
+    case 'gru-after':
+      return gru(I, H, { ...o, resetAfter: true }) as unknown as AnyCell
     case 'stacked':
       return stacked(lstm(I, H, o), elman(H, H, o)) as unknown as AnyCell
     default:
