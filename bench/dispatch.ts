@@ -1,7 +1,8 @@
 /**
  * One compute kernel made ready to time, for the benchmarks that time kernels
  * alone (gemm.ts, tiles.ts): its pipeline compiled (a validation error thrown
- * with `what` in front), its buffers bound in order from binding 0, and a
+ * with `what` in front), its buffers bound in order from binding 0 (a
+ * product's B bound as a uniform, its bytes only), and a
  * function that submits it `dispatches` times in one pass and resolves when
  * the queue is done. One warm-up submission runs first, which on llvmpipe
  * includes the driver's compilation.
@@ -12,6 +13,8 @@ export async function prepareKernel(
     readonly code: string
     readonly entryPoint?: string
     readonly workgroups: readonly [number, number, number]
+    /** Binding 1 is a uniform of this many bytes from its buffer's start (a product's B, RenderedMatmul.uniformB). */
+    readonly uniformB?: number
   },
   buffers: readonly GPUBuffer[],
   what: string,
@@ -26,7 +29,10 @@ export async function prepareKernel(
   if (error) throw new Error(`${what}: ${error.message}`)
   const group = device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
-    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    entries: buffers.map((buffer, binding) => ({
+      binding,
+      resource: binding === 1 && kernel.uniformB !== undefined ? { buffer, size: kernel.uniformB } : { buffer },
+    })),
   })
   const submit = async (dispatches: number) => {
     const encoder = device.createCommandEncoder()

@@ -165,6 +165,7 @@ const SHAPES: Record<string, MatmulSpec> = {
   'dense-input-gradient': { batch: 1, m: 128, n: 1568, k: 128, transA: false, transB: true },
   'dense-kernel': { batch: 1, m: 1568, n: 128, k: 128, transA: true, transB: false },
   'lstm-step': { batch: 1, m: 32, n: 1024, k: 256, transA: false, transB: false, groups: 4 },
+  'lstm-step-gradient': { batch: 1, m: 32, n: 256, k: 1024, transA: false, transB: false },
   gemm: { batch: 1, m: 1024, n: 1024, k: 1024, transA: false, transB: false },
 }
 const shape = option('--shape') ?? 'all'
@@ -185,7 +186,8 @@ const label = (t: MatmulTile) =>
   `${t.rows}×${t.cols} in ${t.workgroup.join('×')}${t.batches ? `, ${t.batches} entries` : ''}${t.vectorize === false ? ', f32' : ''}`
 
 const { device, description } = await createContext({ backend: process.env.ADJOINT_WEBGPU_BACKEND ?? 'opengles' })
-const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST
+// (UNIFORM as the library's buffers have it: a small B is bound as a uniform where every invocation reads it alike.)
+const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST
 const filled = (elements: number) => {
   const buffer = device.createBuffer({ size: Math.ceil(elements / 4) * 16, usage })
   const data = new Float32Array(elements)
@@ -198,7 +200,12 @@ const [A, B, C] = [filled(1 << 22), filled(1 << 22), filled(1 << 22)]
 
 const timed: { label: string; flops: number; submit: (dispatches: number) => Promise<void>; ms: number[] }[] = []
 for (const { name, spec, tile, chosen } of runs) {
-  const submit = await prepareKernel(device, renderMatmul({ ...spec, tile }), [A, B, C], `${name}, ${label(tile)}`)
+  const submit = await prepareKernel(
+    device,
+    renderMatmul({ ...spec, tile, uniformB: true }),
+    [A, B, C],
+    `${name}, ${label(tile)}`,
+  )
   const flops = 2 * spec.batch * spec.m * spec.n * spec.k
   const what = `${name} ${spec.batch > 1 ? `${spec.batch}×` : ''}${spec.m}×${spec.n}×${spec.k}`
   timed.push({ label: `${what}, ${label(tile)}${chosen ? ' (chosen)' : ''}`, flops, submit, ms: [] })

@@ -173,9 +173,14 @@ export class WebGpuExecutable implements Executable {
     const inputs = d.inputs.filter((_, slot) => index[slot] >= 0)
     const order = kernel.kind === 'matmul' ? [inputs[0], inputs[1], output, ...inputs.slice(2)] : [...inputs, output]
     order.push(...others)
+    // A matmul's B bound as a uniform takes the bytes its declaration reads, not the whole (pooled) buffer.
+    const uniformB = this.compiled[d.kernel].uniformB
     const entries: GPUBindGroupEntry[] = order.map((id, binding) => ({
       binding,
-      resource: { buffer: bound.get(id) as GPUBuffer },
+      resource:
+        binding === 1 && uniformB !== undefined
+          ? { buffer: bound.get(id) as GPUBuffer, offset: 0, size: uniformB }
+          : { buffer: bound.get(id) as GPUBuffer },
     }))
     if (entry >= 0)
       entries.push({

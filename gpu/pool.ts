@@ -4,7 +4,8 @@
  * loop that donates its old parameters reaches a steady state after one step.
  * `bytesInUse` is what the tests watch for leaks.
  */
-export const STORAGE_USAGE = 0x80 | 0x04 | 0x08 // STORAGE | COPY_SRC | COPY_DST
+// (UNIFORM too: a small operand of a product may be bound as a uniform, kernels/matmul.ts.)
+export const STORAGE_USAGE = 0x80 | 0x40 | 0x04 | 0x08 // STORAGE | UNIFORM | COPY_SRC | COPY_DST
 
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>()

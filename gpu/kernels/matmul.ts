@@ -135,6 +135,12 @@ export interface MatmulSpec {
   start?: { a?: number; b?: number; c?: number; also?: number }
   /** A second output laid out as C, at this binding (and where it starts, if it is one step's slice). */
   also?: { binding: number; slice?: StepSlice }
+  /**
+   * May B be bound as a uniform (default false)? It is where its buffer has UNIFORM usage and no other input
+   * shares its binding; the product takes it where B is small (`UNIFORM_B_BYTES`), read as vec4s from a fixed
+   * start, and every invocation of a workgroup reads the same elements of it (`RenderedMatmul.uniformB`).
+   */
+  uniformB?: boolean
 }
 
 /**
@@ -150,7 +156,15 @@ export interface RenderedMatmul {
   code: string
   workgroups: [number, number, number]
   entryPoint: string
+  /** Where B is bound as a uniform: the bytes to bind from its buffer's start (a multiple of 16). */
+  uniformB?: number
 }
+
+/**
+ * The largest B bound as a uniform: WebGPU's default maxUniformBufferBindingSize in compatibility mode (16 KiB;
+ * 64 KiB in core).
+ */
+export const UNIFORM_B_BYTES = 16384
 
 /** WebGPU's limit on workgroups per dispatch dimension. */
 export const MAX_WORKGROUPS_PER_DIMENSION = 65535
@@ -274,6 +288,17 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
     workgroups = [x, y, z]
   }
 
+  // B as a uniform: every invocation of a workgroup reads the same elements of B (one invocation across the
+  // columns, one batch entry a workgroup), from a start that does not move with a loop's steps, as vec4s.
+  const uniformBytes = Math.ceil((startB + extentB) / 4) * 16
+  const uniformB =
+    spec.uniformB === true &&
+    wx === 1 &&
+    wb === 1 &&
+    windowB === undefined &&
+    step?.b === undefined &&
+    readB !== 'SCALAR' &&
+    uniformBytes <= UNIFORM_B_BYTES
   const element = (read: Read) => (read === 'SCALAR' ? 'f32' : 'vec4<f32>')
   // C four columns at a time: the columns of an invocation come in groups of four, and
   // every group starts at a multiple of 4 (N, and where C starts at every step). Storing a whole block
@@ -328,6 +353,9 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
         ? `return ${offset(step?.b, startB)} + b * STRIDE_B + col * select(1u, K, TRANS_B);`
         : `return ${offset(step?.b, startB)} + ${digits('b', windowB.batch)} + ${digits('col', windowB.mn)};`,
     B_STEP: windowB === undefined ? 'return k * B_K_STEP;' : `return ${digits('k', windowB.k)};`,
+    B_DECLARATION: uniformB
+      ? `@group(0) @binding(1) var<uniform> B: array<vec4<f32>, ${uniformBytes / 16}>;`
+      : '@group(0) @binding(1) var<storage, read> B: array<BElement>;',
     OFFSET_C: offset(step?.c, spec.start?.c ?? 0),
     ALSO_DECLARATION:
       spec.also === undefined
@@ -340,8 +368,13 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   const summary =
     `// C[b] = ${operand('A', windowA, transA)}[b] · ${operand('B', windowB, transB)}[b]; ` +
     `${R}×${Cn} block of C per invocation${groups > 1 ? ` (${unitCols} columns of each of ${groups} blocks)` : ''}, ` +
-    `workgroup ${wx}×${wy}; A ${readA}, B ${readB}.`
-  return { code: `${summary}\n${code}`, workgroups, entryPoint: 'main' }
+    `workgroup ${wx}×${wy}; A ${readA}, B ${readB}${uniformB ? ' (a uniform)' : ''}.`
+  return {
+    code: `${summary}\n${code}`,
+    workgroups,
+    entryPoint: 'main',
+    ...(uniformB ? { uniformB: uniformBytes } : {}),
+  }
 }
 
 /** The stride of a window's innermost digit (0 where it has none). */

@@ -48,6 +48,8 @@ export interface RenderedKernel {
   readonly workgroups: readonly [number, number, number]
   /** It binds the step uniform after its storage buffers. */
   readonly usesStep?: boolean
+  /** A matmul's B is bound as a uniform: the bytes to bind from its buffer's start (RenderedMatmul.uniformB). */
+  readonly uniformB?: number
 }
 
 /**
@@ -452,6 +454,8 @@ function renderKernelSource(kernel: Kernel, buffers: readonly LogicalBuffer[], s
           also: fixed(kernel.inputs.length + 1),
         },
         epilogue: renderEpilogue(kernel, buffers, starts),
+        // Every buffer has UNIFORM usage (pool.ts), and B's binding is its own (inputBindings).
+        uniformB: true,
         groups: kernel.groups,
         stores: renderStores(kernel, buffers, starts),
         // A, B, C, then the epilogue's inputs, then ALSO: the uniform comes after them.

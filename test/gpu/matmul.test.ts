@@ -107,8 +107,13 @@ async function run(ctx: Context, spec: MatmulSpec): Promise<{ actual: Float32Arr
   const a = values(lengthOf(spec, 'A'), 1 + m * 31 + k)
   const b = values(lengthOf(spec, 'B'), 7 + n * 17 + k)
   const bias = spec.epilogue ? values(n, 99) : null
+  // (Sizes rounded up to 16 bytes and UNIFORM usage, as the library's buffers have: B may be bound as a uniform.)
   const input = (data: Float32Array) => {
-    const buffer = device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true })
+    const buffer = device.createBuffer({
+      size: Math.ceil(data.byteLength / 16) * 16,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM,
+      mappedAtCreation: true,
+    })
     new Float32Array(buffer.getMappedRange()).set(data)
     buffer.unmap()
     return buffer
@@ -126,7 +131,7 @@ async function run(ctx: Context, spec: MatmulSpec): Promise<{ actual: Float32Arr
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: kernel.entryPoint } })
   const entries = [bufA, bufB, bufC, ...(bufBias ? [bufBias] : [])].map((buffer, binding) => ({
     binding,
-    resource: { buffer },
+    resource: binding === 1 && kernel.uniformB !== undefined ? { buffer, size: kernel.uniformB } : { buffer },
   }))
   const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries })
   const encoder = device.createCommandEncoder()
@@ -299,6 +304,34 @@ function windowCases(): Case[] {
   ]
 }
 
+/** One invocation across the columns: every invocation of a workgroup reads the same elements of B. */
+const oneAcross: MatmulTile = { rows: 8, cols: 16, workgroup: [1, 32] }
+/** Products whose small B may be bound as a uniform (`uniformB`). */
+const uniformCases: { name: string; spec: MatmulSpec }[] = (
+  [
+    // The first convolution's shape, smaller: its windows of a one-channel input's taps, and its kernel.
+    {
+      name: 'a window of taps times a 9×16 kernel',
+      spec: {
+        ...shape(1, 2 * 8 * 8, 16, 9),
+        windowA: {
+          batch: [],
+          mn: [
+            [2, 240],
+            [8, 24],
+            [8, 1],
+          ],
+          k: [[9, 8]],
+        },
+        tile: oneAcross,
+      },
+    },
+    { name: 'B stored transposed, read along k', spec: { ...shape(1, 40, 8, 12, false, true), tile: oneAcross } },
+    { name: 'a batch of 3, one entry a workgroup', spec: { ...shape(3, 24, 8, 5), tile: oneAcross } },
+    { name: 'with an epilogue', spec: { ...shape(1, 33, 16, 7), tile: oneAcross, epilogue: RELU_BIAS } },
+  ] satisfies { name: string; spec: MatmulSpec }[]
+).map(({ name, spec }) => ({ name, spec: { ...spec, uniformB: true } }))
+
 describe.skipIf(context === null)(
   `renderMatmul on ${context?.description ?? `no adapter (skipped: ${reason})`}`,
   () => {
@@ -309,6 +342,12 @@ describe.skipIf(context === null)(
         expectProduct(spec, actual, expected)
       })
     }
+    for (const { name, spec } of uniformCases)
+      it(`B bound as a uniform: ${name}`, async () => {
+        expect(renderMatmul(spec).uniformB).toBeGreaterThan(0)
+        const { actual, expected } = await run(context as Context, spec)
+        expectProduct(spec, actual, expected)
+      })
   },
 )
 
@@ -357,6 +396,20 @@ describe('renderMatmul without a device', () => {
         tile: { rows: 4, cols: 4, workgroup: [2, 2] },
       }),
     ).toMatch(/A ALONG_MN/)
+  })
+  it('binds B as a uniform only where every invocation reads the same elements of a small B, as vec4s from a fixed start', () => {
+    const uniform = (spec: MatmulSpec) => renderMatmul({ ...spec, uniformB: true })
+    for (const { spec } of uniformCases) expect(renderMatmul(spec).code.split('\n')[0]).toMatch(/B \w+ \(a uniform\)/)
+    const spec = { ...shape(1, 64, 16, 9), tile: oneAcross }
+    expect(uniform(spec).uniformB).toBe(576)
+    expect(renderMatmul(spec).uniformB).toBeUndefined()
+    // Two invocations across the columns, several batch entries a workgroup, a B over 16 KiB, f32 reads.
+    expect(uniform({ ...spec, tile: { rows: 8, cols: 8, workgroup: [2, 16] } }).uniformB).toBeUndefined()
+    expect(
+      uniform({ ...shape(4, 8, 16, 9), tile: { ...oneAcross, workgroup: [1, 1], batches: 4 } }).uniformB,
+    ).toBeUndefined()
+    expect(uniform({ ...shape(1, 64, 16, 257), tile: oneAcross }).uniformB).toBeUndefined()
+    expect(uniform({ ...spec, tile: { ...oneAcross, vectorize: false } }).uniformB).toBeUndefined()
   })
   it('rejects a window whose digits do not match the sizes', () => {
     const spec = { ...shape(1, 32, 8, 36), windowA: { batch: [], mn: [[32, 4]] as Digit[], k: [[9, 1]] as Digit[] } }
