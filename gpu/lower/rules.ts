@@ -300,7 +300,9 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
   },
   scatterAdd: {
     kind: 'kernel',
-    // Each output element sums the updates whose index names it, so an update out of range is dropped.
+    // Each output element sums the updates whose index names it, so an update out of range is dropped. The
+    // select is lazy (an if): an update is loaded only where its index names the element, once in V for a
+    // table of V rows (an embedding's gradient), where a select would load every update for every element.
     kernel: (
       { b, inputs: [x, idx, upd], type, index: o, expr, reads, output, shape, reduction },
       { axis, batchDims: k },
@@ -308,7 +310,7 @@ export const loweringRules: { readonly [P in Primitive]: LoweringRule<P> } = {
       const r = idx.aval.shape.slice(k).map((_, i) => b.idx(`r${i}`))
       const init = expr(x, o)
       const hit = b.cmp('eq', b.cast(expr(idx, [...o.slice(0, k), ...r]), 'i32'), o[axis])
-      const body = b.sel(hit, expr(upd, [...o.slice(0, axis), ...r, ...o.slice(axis + 1)]), b.lit(0, type))
+      const body = b.sel(hit, expr(upd, [...o.slice(0, axis), ...r, ...o.slice(axis + 1)]), b.lit(0, type), true)
       const reduced = idx.aval.shape.slice(k)
       return reduction({ kind: 'reduce', op: 'sum', inputs: reads, output, shape, reduced, init, body })
     },

@@ -3,7 +3,8 @@
  * one block, and an element of a pad reads its operand or is 0, so the
  * kernels evaluate only that block's (or the operand's) expression, in an
  * if/else, where WGSL's select would evaluate every arm. The values are the
- * CPU interpreter's, NaN and ±∞ in the arms not taken included.
+ * CPU interpreter's, NaN and ±∞ in the arms not taken included. A
+ * scatter-add loads an update only where its index names the element.
  */
 import { describe, expect, it } from 'vitest'
 import type { MapKernel } from '../../gpu/kernel.ts'
@@ -81,5 +82,40 @@ describe('lazy selects', () => {
         else expect(String(g), `${i}`).toBe(String(want[i]))
       })
     }
+  })
+
+  describe('a scatter-add', () => {
+    // Updates into 4 rows of a table, the update at 2 a NaN: only the rows its index names may see it.
+    const table = tensor([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+      [7, 8],
+    ])
+    const ids = tensor([3, 0, 3, 1], { dtype: 'i32' })
+    const updates = tensor([
+      [1, 1],
+      [2, 2],
+      [Number.NaN, 3],
+      [4, 4],
+    ])
+    const scatter = (a: Tensor, i: Tensor, u: Tensor) => ops.scatterAdd(a, i as never, u)
+
+    it('loads an update only where its index names the element, in an if', () => {
+      const lowered = lower(makeProgram(scatter)(table, ids, updates), { maxBuffers: 8 })
+      expect(lowered.kernels).toHaveLength(1)
+      const code = renderKernel(lowered.kernels[0], lowered.buffers).code
+      // The updates (the third input) are read inside the arm, none outside it.
+      expect(code).toMatch(/if \([^\n]*\) \{\s*b\d+ = in2\[/)
+      expect(code).toMatch(/\} else \{\s*b\d+ = 0f;/)
+      expect(code.match(/in2\[/g)?.length).toBe(1)
+    })
+
+    it.skipIf(gpu.backend === null)('gives the interpreter’s values, the NaN in its own row only', async () => {
+      const want = Array.from(scatter(table, ids, updates).dataSync())
+      const got = Array.from(await (await jit(scatter, { backend: gpu.backend! })(table, ids, updates)).data())
+      expect(got.map(String)).toEqual(want.map(String))
+      expect(want.filter(Number.isNaN).length).toBe(1)
+    })
   })
 })
