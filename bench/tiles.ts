@@ -16,9 +16,11 @@
  * and 32 channels, the windows read in place: the first convolution's from
  * its one-channel input's horizontal taps, the second's from its padded
  * input; the kernel gradients after split-K; the dense layer's three), the
- * LSTM step's recurrent product, and the 1024³ GEMM. `conv1-nhwc` and
+ * LSTM step's recurrent products (forward, and backward through Whᵀ stored
+ * transposed before the loop), and the 1024³ GEMM. `conv1-nhwc` and
  * `conv1-nhwc-kernel` read the first convolution's windows from its padded
- * input instead, as the step did before (nn/conv.ts, planarWindows).
+ * input instead, as the step did before (nn/conv.ts, planarWindows). A B
+ * that the library would bind as a uniform is bound so here too.
  * `--parts` splits the first convolution's kernel gradient into that many
  * partial products (the split-K pass makes 16).
  */
