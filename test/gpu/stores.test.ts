@@ -9,7 +9,19 @@
  * spread is caught.
  */
 import { describe, expect, it } from 'vitest'
-import { cpuBackend, grad, jit, makeProgram, ops, random, scan, tensor, tree, type Tensor } from '../../src/index.ts'
+import {
+  cpuBackend,
+  grad,
+  jit,
+  makeProgram,
+  ops,
+  random,
+  scan,
+  tensor,
+  tree,
+  type Backend,
+  type Tensor,
+} from '../../src/index.ts'
 import * as lax from '../../src/core/lax.ts'
 import { bptt, gru, lstm, type AnyCell } from '../../src/recurrent/index.ts'
 import { optimize } from '../../src/passes/index.ts'
@@ -57,6 +69,15 @@ const lowered = (program: Program, maxBuffers = backend!.context.limits.maxStora
   return { moved, lowered: lower(moved, { maxBuffers }) }
 }
 
+/** f's values on the device, leaf by leaf, within 1e-4 of the largest of the interpreter's. */
+async function agreesWithInterpreter(f: (...a: any[]) => unknown, args: readonly unknown[]): Promise<void> {
+  const on = (b: Backend) => jit(f as (...a: any[]) => tree.Tree, { backend: b })(...args) as Promise<tree.Tree>
+  const [want] = tree.flatten(await on(cpuBackend()))
+  const [got] = tree.flatten(await on(backend!))
+  for (const [i, w] of want.entries())
+    expectClose(await (got[i] as Tensor).data(), await (w as Tensor).data(), ofLargest(1e-4), `gradient leaf ${i}`)
+}
+
 /** The kernels of each loop's step, in the order the loops run. */
 const loopBodies = (l: LoweredProgram) =>
   l.loops.map((loop) => loop.body.map((item) => ('kernel' in item ? l.kernels[item.kernel] : null)))
@@ -83,10 +104,7 @@ describe.skipIf(backend === null)(`matmul stores on ${backend?.name ?? 'no adapt
         expect(backward.kind).toBe('matmul')
         expect(backward.stores?.map((s) => s.spread)).toEqual([1, 4])
       }
-      const [want] = tree.flatten(await jit(f, { backend: cpuBackend() })(...args))
-      const [got] = tree.flatten(await jit(f, { backend: backend! })(...args))
-      for (const [i, w] of want.entries())
-        expectClose(await got[i].data(), await w.data(), ofLargest(1e-4), `gradient leaf ${i}`)
+      await agreesWithInterpreter(f, args)
     })
 
   it("GRU BPTT: two kernels a step each way, the backward step's maps stores of its products; the interpreter's gradient", async () => {
@@ -101,10 +119,7 @@ describe.skipIf(backend === null)(`matmul stores on ${backend?.name ?? 'no adapt
       expect(backward.length).toBe(2)
       expect(bindingCount(backward[1] as Kernel, l.buffers)).toBe(15)
     }
-    const [want] = tree.flatten(await jit(f, { backend: cpuBackend() })(...args))
-    const [got] = tree.flatten(await jit(f, { backend: backend! })(...args))
-    for (const [i, w] of want.entries())
-      expectClose(await got[i].data(), await w.data(), ofLargest(1e-4), `gradient leaf ${i}`)
+    await agreesWithInterpreter(f, args)
   })
 
   it("GRU BPTT, reset after the product: one kernel per step each way, as the LSTM's; the interpreter's gradient", async () => {
@@ -121,10 +136,7 @@ describe.skipIf(backend === null)(`matmul stores on ${backend?.name ?? 'no adapt
       expect(forward.groups).toBe(3)
       expect(backward.stores?.some((store) => store.spread === 3)).toBe(true)
     }
-    const [want] = tree.flatten(await jit(f, { backend: cpuBackend() })(...args))
-    const [got] = tree.flatten(await jit(f, { backend: backend! })(...args))
-    for (const [i, w] of want.entries())
-      expectClose(await got[i].data(), await w.data(), ofLargest(1e-4), `gradient leaf ${i}`)
+    await agreesWithInterpreter(f, args)
   })
 
   it("inputs of one buffer share a binding: a GRU's backward step for 12 storage buffers is four kernels, not five, with the interpreter's gradient", async () => {
@@ -178,10 +190,7 @@ describe.skipIf(backend === null)(`matmul stores on ${backend?.name ?? 'no adapt
     expect(products).toContain([V, 4 * H, E].join('×'))
     expect(products).not.toContain([T * B, 4 * H, E].join('×'))
     if (roomy) expect(loopBodies(l)[0].length).toBe(1)
-    const [want] = tree.flatten(await jit(f, { backend: cpuBackend() })(params, ids, targets))
-    const [got] = tree.flatten(await jit(f, { backend: backend! })(params, ids, targets))
-    for (const [i, w] of want.entries())
-      expectClose(await got[i].data(), await w.data(), ofLargest(1e-4), `gradient leaf ${i}`)
+    await agreesWithInterpreter(f, [params, ids, targets])
   })
 
   /** The LSTM gradient from a lowered program that `plant` edits, against the interpreter: whether they differ. */
