@@ -136,9 +136,9 @@ export interface MatmulSpec {
   /** A second output laid out as C, at this binding (and where it starts, if it is one step's slice). */
   also?: { binding: number; slice?: StepSlice }
   /**
-   * May B be bound as a uniform (default false)? It is where its buffer has UNIFORM usage and no other input
-   * shares its binding; the product takes it where B is small (`UNIFORM_B_BYTES`), read as vec4s from a fixed
-   * start, and every invocation of a workgroup reads the same elements of it (`RenderedMatmul.uniformB`).
+   * B may be bound as a uniform (default false): the caller's buffer for it has UNIFORM usage, and no other
+   * input shares its binding. The product binds it so where B is at most `UNIFORM_B_BYTES`, read as vec4s from
+   * a fixed start, and every invocation of a workgroup reads the same elements of it (`RenderedMatmul.uniformB`).
    */
   uniformB?: boolean
 }

@@ -248,8 +248,9 @@ export function windows(x: Tensor, [ah, aw]: readonly [WindowAxis, WindowAxis]):
  * 3-wide kernel) and reads the windows from in place: along the output positions, four consecutive ones are
  * adjacent in it, where in x's own layout with fewer than four channels (or a count not a multiple of four) no
  * four consecutive values of a window's row or column are aligned. Measured on llvmpipe, the MNIST CNN's first
- * convolution (one channel, 100352×16×9) ran at 12–13 GFLOP/s against 10.5–11 read from the padded input, and
- * its kernel gradient at 21.9 against 19.1 (`npx tsx bench/tiles.ts --shape conv1,conv1-rows,conv1-kernel,…`).
+ * convolution (one channel, 100352×16×9) ran at 12–13 GFLOP/s against 10.5–11.6 read from the padded input, and
+ * its kernel gradient at 20.3–22.7 against 19.1–21.3
+ * (`npx tsx bench/tiles.ts --shape conv1,conv1-nhwc,conv1-kernel,conv1-nhwc-kernel`).
  */
 function planarWindows(x: Tensor, [ah, aw]: readonly [WindowAxis, WindowAxis]): Tensor {
   const across = ops.pad(untyped(x), [
