@@ -78,6 +78,13 @@ async function agreesWithInterpreter(f: (...a: any[]) => unknown, args: readonly
     expectClose(await (got[i] as Tensor).data(), await (w as Tensor).data(), ofLargest(1e-4), `gradient leaf ${i}`)
 }
 
+/** Each loop's one kernel, where every loop's step is one kernel (asserted). */
+const onlyKernels = (bodies: readonly (readonly (Kernel | null)[])[]) =>
+  bodies.map((b) => {
+    expect(b.length).toBe(1)
+    return b[0] as MatmulKernel
+  })
+
 /** The kernels of each loop's step, in the order the loops run. */
 const loopBodies = (l: LoweredProgram) =>
   l.loops.map((loop) => loop.body.map((item) => ('kernel' in item ? l.kernels[item.kernel] : null)))
@@ -92,10 +99,7 @@ describe.skipIf(backend === null)(`matmul stores on ${backend?.name ?? 'no adapt
       const bodies = loopBodies(lowered(program).lowered)
       expect(bodies.length).toBe(2)
       if (roomy) {
-        const [forward, backward] = bodies.map((b) => {
-          expect(b.length).toBe(1)
-          return b[0] as MatmulKernel
-        })
+        const [forward, backward] = onlyKernels(bodies)
         // Forward: h·Wh [B, 4H] with the four gate blocks taken together; c′ and h′ [B, H] stored from them.
         expect(forward.kind).toBe('matmul')
         expect(forward.groups).toBe(4)
@@ -127,10 +131,7 @@ describe.skipIf(backend === null)(`matmul stores on ${backend?.name ?? 'no adapt
     const bodies = loopBodies(lowered(program).lowered)
     expect(bodies.length).toBe(2)
     if (roomy) {
-      const [forward, backward] = bodies.map((b) => {
-        expect(b.length).toBe(1)
-        return b[0] as MatmulKernel
-      })
+      const [forward, backward] = onlyKernels(bodies)
       // Forward: h·Wh [B, 3H], the three gate blocks taken together, h′ stored from them. Backward: dz·Whᵀ
       // [B, H]; the three blocks of dz stored from each element.
       expect(forward.groups).toBe(3)
