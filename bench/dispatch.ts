@@ -7,6 +7,8 @@
  * the queue is done. One warm-up submission runs first, which on llvmpipe
  * includes the driver's compilation.
  */
+import { bufferBinding } from '../gpu/kernels/matmul.ts'
+
 export async function prepareKernel(
   device: GPUDevice,
   kernel: {
@@ -31,7 +33,7 @@ export async function prepareKernel(
     layout: pipeline.getBindGroupLayout(0),
     entries: buffers.map((buffer, binding) => ({
       binding,
-      resource: binding === 1 && kernel.uniformB !== undefined ? { buffer, size: kernel.uniformB } : { buffer },
+      resource: bufferBinding(kernel, binding, buffer),
     })),
   })
   const submit = async (dispatches: number) => {

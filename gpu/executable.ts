@@ -12,6 +12,7 @@ import { concrete, formatAval, sameShape, sizeOf, type Tensor } from '../src/ten
 import { type GpuContext, submit } from './device.ts'
 import { Gates } from './gates.ts'
 import { inputBindings, type LoweredProgram } from './kernel.ts'
+import { bufferBinding } from './kernels/matmul.ts'
 import { CHECKPOINT_EVERY, CallRecord, RecentCalls } from './lineage.ts'
 import { dispatchesOf, planBuffers, type BufferPlan, type Dispatch, writtenBy } from './plan.ts'
 import type { BufferPool } from './pool.ts'
@@ -173,14 +174,10 @@ export class WebGpuExecutable implements Executable {
     const inputs = d.inputs.filter((_, slot) => index[slot] >= 0)
     const order = kernel.kind === 'matmul' ? [inputs[0], inputs[1], output, ...inputs.slice(2)] : [...inputs, output]
     order.push(...others)
-    // A matmul's B bound as a uniform takes the bytes its declaration reads, not the whole (pooled) buffer.
-    const uniformB = this.compiled[d.kernel].uniformB
+    // (A matmul's B bound as a uniform takes the bytes its declaration reads, not the whole pooled buffer.)
     const entries: GPUBindGroupEntry[] = order.map((id, binding) => ({
       binding,
-      resource:
-        binding === 1 && uniformB !== undefined
-          ? { buffer: bound.get(id) as GPUBuffer, offset: 0, size: uniformB }
-          : { buffer: bound.get(id) as GPUBuffer },
+      resource: bufferBinding(this.compiled[d.kernel], binding, bound.get(id) as GPUBuffer),
     }))
     if (entry >= 0)
       entries.push({

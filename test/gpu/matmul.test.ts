@@ -12,6 +12,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { createContext } from '../../gpu/device.ts'
 import {
+  bufferBinding,
   chooseMatmulTile,
   renderMatmul,
   type Digit,
@@ -131,7 +132,7 @@ async function run(ctx: Context, spec: MatmulSpec): Promise<{ actual: Float32Arr
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: kernel.entryPoint } })
   const entries = [bufA, bufB, bufC, ...(bufBias ? [bufBias] : [])].map((buffer, binding) => ({
     binding,
-    resource: binding === 1 && kernel.uniformB !== undefined ? { buffer, size: kernel.uniformB } : { buffer },
+    resource: bufferBinding(kernel, binding, buffer),
   }))
   const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries })
   const encoder = device.createCommandEncoder()
