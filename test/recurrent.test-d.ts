@@ -48,6 +48,11 @@ describe('cells', () => {
     const cell = elman(4, 5)
     // @ts-expect-error the cell takes 4 features, x has 3
     cell.step(cell.init(null as never), cell.initialState(2), ops.zeros([2, 3]))
+    const after = gru(3, 4, { resetAfter: true })
+    // @ts-expect-error the cell takes 3 features, x has 2
+    after.step(after.init(null as never), after.initialState(2), ops.zeros([2, 2]))
+    // @ts-expect-error the reset-before cell's parameters have no bh, which the reset-after cell reads
+    after.step(gru(3, 4).init(null as never), after.initialState(2), ops.zeros([2, 3]))
   })
 
   it('stacked chains the sizes: its input is the first cell’s, its output the last’s, its state a tuple', () => {
