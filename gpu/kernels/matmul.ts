@@ -166,12 +166,16 @@ export interface RenderedMatmul {
  */
 export const UNIFORM_B_BYTES = 16384
 
-/** The resource of a kernel's binding `binding`: a product's B bound as a uniform (binding 1) takes its bytes only. */
-export const bufferBinding = (
+/**
+ * The resource of a kernel's binding `binding`: a product's B bound as a uniform (binding 1) takes its bytes only.
+ * (Generic in the buffer, so that the package's declarations name no WebGPU type: see test/package.test.ts.)
+ */
+export const bufferBinding = <Buffer>(
   kernel: { readonly uniformB?: number },
   binding: number,
-  buffer: GPUBuffer,
-): GPUBufferBinding => (binding === 1 && kernel.uniformB !== undefined ? { buffer, size: kernel.uniformB } : { buffer })
+  buffer: Buffer,
+): { buffer: Buffer; size?: number } =>
+  binding === 1 && kernel.uniformB !== undefined ? { buffer, size: kernel.uniformB } : { buffer }
 
 /** WebGPU's limit on workgroups per dispatch dimension. */
 export const MAX_WORKGROUPS_PER_DIMENSION = 65535
