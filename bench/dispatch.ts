@@ -2,7 +2,7 @@
  * One compute kernel made ready to time, for the benchmarks that time kernels
  * alone (gemm.ts, tiles.ts): its pipeline compiled (a validation error thrown
  * with `what` in front), its buffers bound in order from binding 0 (a
- * product's B bound as a uniform, its bytes only), and a
+ * product's A or B bound as a uniform, its bytes only), and a
  * function that submits it `dispatches` times in one pass and resolves when
  * the queue is done. One warm-up submission runs first, which on llvmpipe
  * includes the driver's compilation.
@@ -17,6 +17,8 @@ export async function prepareKernel(
     readonly workgroups: readonly [number, number, number]
     /** Binding 1 is a uniform of this many bytes from its buffer's start (a product's B, RenderedMatmul.uniformB). */
     readonly uniformB?: number
+    /** Likewise binding 0 (a product's A). */
+    readonly uniformA?: number
   },
   buffers: readonly GPUBuffer[],
   what: string,

@@ -17,10 +17,11 @@
  * its one-channel input's horizontal taps, the second's from its padded
  * input; the kernel gradients after split-K; the dense layer's three), the
  * LSTM step's recurrent products (forward, and backward through Whᵀ stored
- * transposed before the loop), and the 1024³ GEMM. `conv1-nhwc` and
+ * transposed before the loop) and its vocabulary's three (`vocab`: the logits
+ * of every step, 2048×76×256, and its gradients), and the 1024³ GEMM. `conv1-nhwc` and
  * `conv1-nhwc-kernel` read the first convolution's windows from its padded
  * input instead, as the step did before (nn/conv.ts, planarWindows). A B
- * that the library would bind as a uniform is bound so here too.
+ * that the library would bind as a uniform is bound so here too, and so is an A.
  * `--parts` splits the first convolution's kernel gradient into that many
  * partial products (the split-K pass makes 16).
  */
@@ -168,6 +169,9 @@ const SHAPES: Record<string, MatmulSpec> = {
   'dense-kernel': { batch: 1, m: 1568, n: 128, k: 128, transA: true, transB: false },
   'lstm-step': { batch: 1, m: 32, n: 1024, k: 256, transA: false, transB: false, groups: 4 },
   'lstm-step-gradient': { batch: 1, m: 32, n: 256, k: 1024, transA: false, transB: false },
+  vocab: { batch: 1, m: 2048, n: 76, k: 256, transA: false, transB: false },
+  'vocab-input-gradient': { batch: 1, m: 2048, n: 256, k: 76, transA: false, transB: true },
+  'vocab-kernel': { batch: 1, m: 256, n: 76, k: 2048, transA: true, transB: false },
   gemm: { batch: 1, m: 1024, n: 1024, k: 1024, transA: false, transB: false },
 }
 const shape = option('--shape') ?? 'all'
@@ -178,17 +182,22 @@ for (const name of names)
 const given = JSON.parse(option('--tiles') ?? '[]') as MatmulTile[]
 if (!Array.isArray(given)) throw new Error('--tiles takes a JSON array of tiles')
 if (names.length > 1 && given.length > 0) throw new Error('--tiles goes with one --shape')
-// Every shape with its chosen tile (the GEMM among them, as the measure), or one shape with the tiles given too.
-const runs = names.flatMap((name) => {
-  const spec = SHAPES[name]
-  const chosen = matmulTile(spec)
-  return [chosen, ...given].map((tile) => ({ name, spec, tile, chosen: tile === chosen }))
-})
 const label = (t: MatmulTile) =>
   `${t.rows}×${t.cols} in ${t.workgroup.join('×')}${t.batches ? `, ${t.batches} entries` : ''}${t.vectorize === false ? ', f32' : ''}`
 
 const { device, description } = await createContext({ backend: process.env.ADJOINT_WEBGPU_BACKEND ?? 'opengles' })
-// (UNIFORM as the library's buffers have it: a small B is bound as a uniform where every invocation reads it alike.)
+// Every shape with its chosen tile (the GEMM among them, as the measure), or one shape with the tiles given too; A
+// and B bound as uniforms where the library would bind them so (its buffers have UNIFORM usage, as these do).
+const runs = names.flatMap((name) => {
+  const spec: MatmulSpec = {
+    ...SHAPES[name],
+    uniformA: true,
+    uniformB: true,
+    uniformBytes: device.limits.maxUniformBufferBindingSize,
+  }
+  const chosen = matmulTile(spec)
+  return [chosen, ...given].map((tile) => ({ name, spec, tile, chosen: tile === chosen }))
+})
 const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST
 const filled = (elements: number) => {
   const buffer = device.createBuffer({ size: Math.ceil(elements / 4) * 16, usage })
@@ -202,12 +211,7 @@ const [A, B, C] = [filled(1 << 22), filled(1 << 22), filled(1 << 22)]
 
 const timed: { label: string; flops: number; submit: (dispatches: number) => Promise<void>; ms: number[] }[] = []
 for (const { name, spec, tile, chosen } of runs) {
-  const submit = await prepareKernel(
-    device,
-    renderMatmul({ ...spec, tile, uniformB: true }),
-    [A, B, C],
-    `${name}, ${label(tile)}`,
-  )
+  const submit = await prepareKernel(device, renderMatmul({ ...spec, tile }), [A, B, C], `${name}, ${label(tile)}`)
   const flops = 2 * spec.batch * spec.m * spec.n * spec.k
   const what = `${name} ${spec.batch > 1 ? `${spec.batch}×` : ''}${spec.m}×${spec.n}×${spec.k}`
   timed.push({ label: `${what}, ${label(tile)}${chosen ? ' (chosen)' : ''}`, flops, submit, ms: [] })

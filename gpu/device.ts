@@ -52,6 +52,7 @@ const LIMITS: readonly (keyof GPUSupportedLimits)[] = [
   'maxBufferSize',
   'maxComputeWorkgroupsPerDimension',
   'maxBindingsPerBindGroup',
+  'maxUniformBufferBindingSize',
 ]
 
 /** Whether a Vulkan loader is installed (Linux): without one Dawn's default backend only prints a warning and fails. */

@@ -10,9 +10,9 @@ import { formatAval, sizeOf } from '../src/tensor.ts'
 import { createContext, type DeviceOptions, type GpuContext } from './device.ts'
 import { WebGpuExecutable } from './executable.ts'
 import { lower } from './lower/index.ts'
-import { dispatchesOf, type Dispatch } from './plan.ts'
+import { dispatchesOf, startsFrom } from './plan.ts'
 import { BufferPool } from './pool.ts'
-import { renderKernel, type Starts } from './wgsl/render.ts'
+import { renderKernel } from './wgsl/render.ts'
 
 /** The WebGPU backend: a device context and a buffer pool, compiling Programs to WGSL kernels. */
 export interface WebGpuBackend extends Backend {
@@ -47,27 +47,12 @@ export async function webgpuBackend(options: DeviceOptions = {}): Promise<WebGpu
       const dispatches = dispatchesOf(lowered)
       const starts = startsFrom(dispatches, lowered.kernels.length)
       const compiled = lowered.kernels.map((k, i) => ({
-        ...renderKernel(k, lowered.buffers, starts[i]),
+        ...renderKernel(k, lowered.buffers, starts[i], { uniformBytes: context.limits.maxUniformBufferBindingSize }),
         label: `#${i} (${k.kind})`,
       }))
       return new WebGpuExecutable(moved, lowered, compiled, context, pool, dispatches)
     },
   }
-}
-
-/**
- * Where each kernel's buffers start, from its dispatches: at one element at all of them (a carry, which is bound
- * to whole buffers in a loop that no loop encloses, at 0), or where each dispatch says (a view's slice of its
- * step), aligned if at a multiple of 4 at every one.
- */
-function startsFrom(dispatches: readonly Dispatch[], kernels: number): Starts[] {
-  const seen: Set<number>[][] = Array.from({ length: kernels }, () => [])
-  for (const d of dispatches) d.offsets?.forEach((at, p) => (seen[d.kernel][p] ??= new Set()).add(at))
-  return seen.map((positions) => (p) => {
-    const at = positions[p]
-    if (at === undefined) return { fixed: 0 }
-    return at.size === 1 ? { fixed: [...at][0] } : { aligned: [...at].every((x) => x % 4 === 0) }
-  })
 }
 
 export { DeviceTensor } from './tensor.ts'

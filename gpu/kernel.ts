@@ -323,7 +323,7 @@ export const holdsInPlace = (k: KernelBase, also: number | undefined, buffers: r
 
 /**
  * Storage buffers a kernel binds: its inputs (those of one buffer once) and every buffer it writes, a carry that
- * its y holds in place (holdsInPlace) once.
+ * its y holds in place (holdsInPlace) once. (At most: a product may bind its A or B as a uniform instead.)
  */
 export const bindingCount = (k: Bound, buffers: readonly LogicalBuffer[]): number =>
   inputBindings(k, buffers).count +

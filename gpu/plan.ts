@@ -14,6 +14,7 @@
  */
 import type { GateKind } from './gates.ts'
 import { type LoweredProgram, outputsOf, type ScheduleItem } from './kernel.ts'
+import type { Starts } from './wgsl/render.ts'
 
 export interface Dispatch {
   readonly kernel: number
@@ -196,4 +197,19 @@ export function planBuffers(
     freeAfter[best] = lastUse.get(id) as number
   }
   return { slotOf, slotBytes, unsharedBytes }
+}
+
+/**
+ * Where each kernel's buffers start, from its dispatches: at one element at all of them (a carry, which is bound
+ * to whole buffers in a loop that no loop encloses, at 0), or where each dispatch says (a view's slice of its
+ * step), aligned if at a multiple of 4 at every one.
+ */
+export function startsFrom(dispatches: readonly Dispatch[], kernels: number): Starts[] {
+  const seen: Set<number>[][] = Array.from({ length: kernels }, () => [])
+  for (const d of dispatches) d.offsets?.forEach((at, p) => (seen[d.kernel][p] ??= new Set()).add(at))
+  return seen.map((positions) => (p) => {
+    const at = positions[p]
+    if (at === undefined) return { fixed: 0 }
+    return at.size === 1 ? { fixed: [...at][0] } : { aligned: [...at].every((x) => x % 4 === 0) }
+  })
 }

@@ -137,10 +137,18 @@ export interface MatmulSpec {
   also?: { binding: number; slice?: StepSlice }
   /**
    * B may be bound as a uniform (default false): the caller's buffer for it has UNIFORM usage, and no other
-   * input shares its binding. The product binds it so where B is at most `UNIFORM_B_BYTES`, read as vec4s from
+   * input shares its binding. The product binds it so where B is within `uniformBytes`, read as vec4s from
    * a fixed start, and every invocation of a workgroup reads the same elements of it (`RenderedMatmul.uniformB`).
    */
   uniformB?: boolean
+  /**
+   * Likewise A (binding 0), where every invocation of a workgroup reads the same rows of it: one invocation across
+   * the rows. Where the tile is not given and A is small enough, the chosen tile then keeps one invocation across the
+   * rows (`matmulTile`).
+   */
+  uniformA?: boolean
+  /** The largest operand bound as a uniform, in bytes: the device's maxUniformBufferBindingSize (default `UNIFORM_BYTES`). */
+  uniformBytes?: number
 }
 
 /**
@@ -158,24 +166,33 @@ export interface RenderedMatmul {
   entryPoint: string
   /** Where B is bound as a uniform: the bytes to bind from its buffer's start (a multiple of 16). */
   uniformB?: number
+  /** Likewise A. */
+  uniformA?: number
 }
 
 /**
- * The largest B bound as a uniform: WebGPU's default maxUniformBufferBindingSize in compatibility mode (16 KiB;
- * 64 KiB in core).
+ * The largest operand bound as a uniform where the device's limit is not given: WebGPU's default
+ * maxUniformBufferBindingSize in compatibility mode (16 KiB; 64 KiB in core, and llvmpipe's adapter offers 64 KiB
+ * in compatibility mode too).
  */
-export const UNIFORM_B_BYTES = 16384
+export const UNIFORM_BYTES = 16384
+
+/** The bytes of an operand bound as a uniform from its buffer's start: through its last element, in whole vec4s. */
+const uniformSize = (start: number, extent: number) => Math.ceil((start + extent) / 4) * 16
 
 /**
- * The resource of a kernel's binding `binding`: a product's B bound as a uniform (binding 1) takes its bytes only.
- * (Generic in the buffer, so that the package's declarations name no WebGPU type: see test/package.test.ts.)
+ * The resource of a kernel's binding `binding`: a product's A or B bound as a uniform (binding 0 or 1) takes its
+ * bytes only. (Generic in the buffer, so that the package's declarations name no WebGPU type: see
+ * test/package.test.ts.)
  */
 export const bufferBinding = <Buffer>(
-  kernel: { readonly uniformB?: number },
+  kernel: { readonly uniformA?: number; readonly uniformB?: number },
   binding: number,
   buffer: Buffer,
-): { buffer: Buffer; size?: number } =>
-  binding === 1 && kernel.uniformB !== undefined ? { buffer, size: kernel.uniformB } : { buffer }
+): { buffer: Buffer; size?: number } => {
+  const size = binding === 0 ? kernel.uniformA : binding === 1 ? kernel.uniformB : undefined
+  return size === undefined ? { buffer } : { buffer, size }
+}
 
 /** WebGPU's limit on workgroups per dispatch dimension. */
 export const MAX_WORKGROUPS_PER_DIMENSION = 65535
@@ -191,19 +208,39 @@ function checkSize(name: string, v: number, min: number): void {
  */
 type Read = 'SCALAR' | 'ALONG_K' | 'ALONG_MN'
 
-/** The tile a product is rendered with: its own, or the one `chooseMatmulTile` picks for its shape. */
+/**
+ * The tile a product is rendered with: its own, or the one `chooseMatmulTile` picks for its shape. Where A may be
+ * bound as a uniform (`MatmulSpec.uniformA`: A as stored, read along k as vec4s from a fixed start, within the
+ * device's limit) and the chosen tile fills a SIMD batch's lanes along the columns, the tile keeps one invocation
+ * across the rows, so that A is a uniform. Measured on llvmpipe (an LSTM step's product h·Wh, 32×1024×256 in four
+ * gate blocks, best of 9 submissions of 16 dispatches, GFLOP/s, in a slow spell): 16×16 blocks in 8×2 with A in
+ * storage 14.2, in 8×1 15.3, in 8×1 with A a uniform 18.1; without gate blocks 15.3, 15.3 and 19.7.
+ */
 export function matmulTile(spec: MatmulSpec): MatmulTile {
+  if (spec.tile !== undefined) return spec.tile
   const { windowA, windowB } = spec
   // (A window tells the tile which way its operand lies by where its stride-1 digit is.)
-  return (
-    spec.tile ??
-    chooseMatmulTile({
-      ...spec,
-      groups: spec.groups ?? 1,
-      transA: windowA === undefined ? spec.transA : innerStride(windowA.k) !== 1,
-      transB: windowB === undefined ? spec.transB : innerStride(windowB.k) === 1,
-    })
-  )
+  const chosen = chooseMatmulTile({
+    ...spec,
+    groups: spec.groups ?? 1,
+    transA: windowA === undefined ? spec.transA : innerStride(windowA.k) !== 1,
+    transB: windowB === undefined ? spec.transB : innerStride(windowB.k) === 1,
+  })
+  const [wx, wy] = chosen.workgroup
+  const startA = spec.start?.a ?? 0
+  const strideA = spec.batchStrideA ?? spec.m * spec.k
+  const uniformA =
+    spec.uniformA === true &&
+    windowA === undefined &&
+    spec.step?.a === undefined &&
+    !spec.transA &&
+    spec.k % 4 === 0 &&
+    strideA % 4 === 0 &&
+    startA % 4 === 0 &&
+    chosen.vectorize !== false &&
+    (chosen.batches ?? 1) === 1 &&
+    uniformSize(startA, (spec.batch - 1) * strideA + spec.m * spec.k) <= (spec.uniformBytes ?? UNIFORM_BYTES)
+  return uniformA && wy > 1 && wx >= 8 ? { ...chosen, workgroup: [wx, 1] } : chosen
 }
 
 export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
@@ -300,8 +337,10 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   }
 
   // B as a uniform: every invocation of a workgroup reads the same elements of B (one invocation across the
-  // columns, one batch entry a workgroup), from a start that does not move with a loop's steps, as vec4s.
-  const uniformBytes = Math.ceil((startB + extentB) / 4) * 16
+  // columns, one batch entry a workgroup), from a start that does not move with a loop's steps, as vec4s. Likewise A,
+  // with one invocation across the rows.
+  const limit = spec.uniformBytes ?? UNIFORM_BYTES
+  const uniformBytes = uniformSize(startB, extentB)
   const uniformB =
     spec.uniformB === true &&
     wx === 1 &&
@@ -309,7 +348,16 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
     windowB === undefined &&
     step?.b === undefined &&
     readB !== 'SCALAR' &&
-    uniformBytes <= UNIFORM_B_BYTES
+    uniformBytes <= limit
+  const uniformABytes = uniformSize(startA, extentA)
+  const uniformA =
+    spec.uniformA === true &&
+    wy === 1 &&
+    wb === 1 &&
+    windowA === undefined &&
+    step?.a === undefined &&
+    readA !== 'SCALAR' &&
+    uniformABytes <= limit
   const element = (read: Read) => (read === 'SCALAR' ? 'f32' : 'vec4<f32>')
   // C four columns at a time: the columns of an invocation come in groups of four, and
   // every group starts at a multiple of 4 (N, and where C starts at every step). Storing a whole block
@@ -364,6 +412,9 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
         ? `return ${offset(step?.b, startB)} + b * STRIDE_B + col * select(1u, K, TRANS_B);`
         : `return ${offset(step?.b, startB)} + ${digits('b', windowB.batch)} + ${digits('col', windowB.mn)};`,
     B_STEP: windowB === undefined ? 'return k * B_K_STEP;' : `return ${digits('k', windowB.k)};`,
+    A_DECLARATION: uniformA
+      ? `@group(0) @binding(0) var<uniform> A: array<vec4<f32>, ${uniformABytes / 16}>;`
+      : '@group(0) @binding(0) var<storage, read> A: array<AElement>;',
     B_DECLARATION: uniformB
       ? `@group(0) @binding(1) var<uniform> B: array<vec4<f32>, ${uniformBytes / 16}>;`
       : '@group(0) @binding(1) var<storage, read> B: array<BElement>;',
@@ -379,11 +430,12 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   const summary =
     `// C[b] = ${operand('A', windowA, transA)}[b] · ${operand('B', windowB, transB)}[b]; ` +
     `${R}×${Cn} block of C per invocation${groups > 1 ? ` (${unitCols} columns of each of ${groups} blocks)` : ''}, ` +
-    `workgroup ${wx}×${wy}; A ${readA}, B ${readB}${uniformB ? ' (a uniform)' : ''}.`
+    `workgroup ${wx}×${wy}; A ${readA}${uniformA ? ' (a uniform)' : ''}, B ${readB}${uniformB ? ' (a uniform)' : ''}.`
   return {
     code: `${summary}\n${code}`,
     workgroups,
     entryPoint: 'main',
+    ...(uniformA ? { uniformA: uniformABytes } : {}),
     ...(uniformB ? { uniformB: uniformBytes } : {}),
   }
 }

@@ -50,6 +50,13 @@ export interface RenderedKernel {
   readonly usesStep?: boolean
   /** A matmul's B is bound as a uniform: the bytes to bind from its buffer's start (RenderedMatmul.uniformB). */
   readonly uniformB?: number
+  /** Likewise its A. */
+  readonly uniformA?: number
+}
+
+/** What a kernel is rendered for: the largest operand the device binds as a uniform (default `UNIFORM_BYTES`). */
+export interface RenderOptions {
+  readonly uniformBytes?: number
 }
 
 /**
@@ -415,11 +422,17 @@ export function renderKernel(
   kernel: Kernel,
   buffers: readonly LogicalBuffer[],
   starts: Starts = startsOf(kernel, buffers),
+  options: RenderOptions = {},
 ): RenderedKernel {
-  return withHelpers(renderKernelSource(kernel, buffers, starts))
+  return withHelpers(renderKernelSource(kernel, buffers, starts, options))
 }
 
-function renderKernelSource(kernel: Kernel, buffers: readonly LogicalBuffer[], starts: Starts): RenderedKernel {
+function renderKernelSource(
+  kernel: Kernel,
+  buffers: readonly LogicalBuffer[],
+  starts: Starts,
+  options: RenderOptions,
+): RenderedKernel {
   switch (kernel.kind) {
     case 'map':
       return renderMap(kernel, buffers, starts)
@@ -454,8 +467,10 @@ function renderKernelSource(kernel: Kernel, buffers: readonly LogicalBuffer[], s
           also: fixed(kernel.inputs.length + 1),
         },
         epilogue: renderEpilogue(kernel, buffers, starts),
-        // Every buffer has UNIFORM usage (pool.ts), and B's binding is its own (inputBindings).
+        // Every buffer has UNIFORM usage (pool.ts), and A's and B's bindings are their own (inputBindings).
+        uniformA: true,
         uniformB: true,
+        uniformBytes: options.uniformBytes,
         groups: kernel.groups,
         stores: renderStores(kernel, buffers, starts),
         // A, B, C, then the epilogue's inputs, then ALSO: the uniform comes after them.

@@ -14,6 +14,7 @@ import { createContext } from '../../gpu/device.ts'
 import {
   bufferBinding,
   chooseMatmulTile,
+  matmulTile,
   renderMatmul,
   type Digit,
   type MatmulSpec,
@@ -333,6 +334,22 @@ const uniformCases: { name: string; spec: MatmulSpec }[] = (
   ] satisfies { name: string; spec: MatmulSpec }[]
 ).map(({ name, spec }) => ({ name, spec: { ...spec, uniformB: true } }))
 
+/** One invocation across the rows: every invocation of a workgroup reads the same rows of A. */
+const oneDown: MatmulTile = { rows: 8, cols: 8, workgroup: [8, 1] }
+/** Products whose small A may be bound as a uniform (`uniformA`), within the device's limit. */
+const uniformACases: { name: string; spec: MatmulSpec }[] = (
+  [
+    // A recurrent step's product h·W in four gate blocks, its A 32 KiB: over compatibility mode's default 16 KiB.
+    { name: 'h·W in four gate blocks, the tile chosen', spec: { ...shape(1, 32, 1024, 256), groups: 4 } },
+    { name: 'B stored transposed, read along k', spec: { ...shape(1, 20, 16, 12, false, true), tile: oneDown } },
+    { name: 'a batch of 3, one entry a workgroup', spec: { ...shape(3, 12, 16, 8), tile: oneDown } },
+    { name: 'with an epilogue', spec: { ...shape(1, 17, 24, 8), tile: oneDown, epilogue: RELU_BIAS } },
+  ] satisfies { name: string; spec: MatmulSpec }[]
+).map(({ name, spec }) => ({
+  name,
+  spec: { ...spec, uniformA: true, uniformBytes: context?.device.limits.maxUniformBufferBindingSize },
+}))
+
 describe.skipIf(context === null)(
   `renderMatmul on ${context?.description ?? `no adapter (skipped: ${reason})`}`,
   () => {
@@ -346,6 +363,13 @@ describe.skipIf(context === null)(
     for (const { name, spec } of uniformCases)
       it(`B bound as a uniform: ${name}`, async () => {
         expect(renderMatmul(spec).uniformB).toBeGreaterThan(0)
+        const { actual, expected } = await run(context as Context, spec)
+        expectProduct(spec, actual, expected)
+      })
+    for (const { name, spec } of uniformACases)
+      it(`A bound as a uniform: ${name}`, async () => {
+        // (The library asks for the adapter's limit: 64 KiB on llvmpipe and SwiftShader.)
+        expect(renderMatmul(spec).uniformA).toBeGreaterThan(0)
         const { actual, expected } = await run(context as Context, spec)
         expectProduct(spec, actual, expected)
       })
@@ -411,6 +435,46 @@ describe('renderMatmul without a device', () => {
     ).toBeUndefined()
     expect(uniform({ ...shape(1, 64, 16, 257), tile: oneAcross }).uniformB).toBeUndefined()
     expect(uniform({ ...spec, tile: { ...oneAcross, vectorize: false } }).uniformB).toBeUndefined()
+  })
+  it('binds A as a uniform only where every invocation reads the same rows of a small A, as vec4s from a fixed start', () => {
+    const uniform = (spec: MatmulSpec) => renderMatmul({ ...spec, uniformA: true })
+    const spec = { ...shape(1, 16, 64, 8), tile: oneDown }
+    expect(uniform(spec).uniformA).toBe(512)
+    expect(uniform(spec).code.split('\n')[0]).toMatch(/A ALONG_K \(a uniform\)/)
+    expect(renderMatmul(spec).uniformA).toBeUndefined()
+    // A starting inside its buffer binds through its last element.
+    expect(uniform({ ...spec, start: { a: 12 } }).uniformA).toBe(560)
+    // Two invocations across the rows, several batch entries a workgroup, A stored transposed and read one f32 at
+    // a time, f32 reads, a start that moves with a loop's steps, a window, an A over the limit.
+    expect(uniform({ ...spec, tile: { ...oneDown, workgroup: [8, 2] } }).uniformA).toBeUndefined()
+    expect(uniform({ ...shape(4, 16, 8, 8), tile: { ...oneDown, workgroup: [1, 1], batches: 4 } }).uniformA).toBe(
+      undefined,
+    )
+    expect(uniform({ ...shape(1, 16, 64, 8, true), tile: { rows: 1, cols: 8, workgroup: [8, 1] } }).uniformA).toBe(
+      undefined,
+    )
+    expect(uniform({ ...spec, tile: { ...oneDown, vectorize: false } }).uniformA).toBeUndefined()
+    const step = { binding: 3, vectors: 1, a: { at: 'step[0][0]', aligned: true } }
+    expect(uniform({ ...spec, step }).uniformA).toBeUndefined()
+    expect(uniform({ ...spec, windowA: { batch: [], mn: [[16, 8]], k: [[8, 1]] } }).uniformA).toBeUndefined()
+    expect(uniform({ ...spec, m: 1024 }).uniformA).toBeUndefined()
+    expect(uniform({ ...spec, m: 1024, uniformBytes: 65536 }).uniformA).toBe(32768)
+  })
+  it('keeps one invocation across the rows where A may be a uniform and the lanes stay full', () => {
+    const step = { ...shape(1, 32, 1024, 256), groups: 4 }
+    expect(matmulTile(step).workgroup).toEqual([8, 2])
+    // Over compatibility mode's default 16 KiB, so only where the device's limit is given.
+    expect(matmulTile({ ...step, uniformA: true }).workgroup).toEqual([8, 2])
+    expect(matmulTile({ ...step, uniformA: true, uniformBytes: 65536 })).toEqual({
+      ...matmulTile(step),
+      workgroup: [8, 1],
+    })
+    expect(renderMatmul({ ...step, uniformA: true, uniformBytes: 65536 }).uniformA).toBe(32768)
+    // A given tile is kept; A stored transposed keeps the chosen tile.
+    expect(matmulTile({ ...step, uniformA: true, uniformBytes: 65536, tile: oneDown })).toBe(oneDown)
+    expect(matmulTile({ ...step, transA: true, uniformA: true, uniformBytes: 65536 }).workgroup).toEqual(
+      matmulTile({ ...step, transA: true }).workgroup,
+    )
   })
   it('rejects a window whose digits do not match the sizes', () => {
     const spec = { ...shape(1, 32, 8, 36), windowA: { batch: [], mn: [[32, 4]] as Digit[], k: [[9, 1]] as Digit[] } }

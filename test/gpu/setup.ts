@@ -7,6 +7,7 @@
 import { webgpuBackend, type WebGpuBackend } from '../../gpu/index.ts'
 import { WebGpuExecutable } from '../../gpu/executable.ts'
 import type { LoweredProgram } from '../../gpu/kernel.ts'
+import { dispatchesOf, startsFrom } from '../../gpu/plan.ts'
 import { renderKernel } from '../../gpu/wgsl/render.ts'
 import type { Program } from '../../src/ir/index.ts'
 
@@ -29,8 +30,11 @@ export function executableOf(
   patch: (code: string) => string = (code) => code,
 ): WebGpuExecutable {
   const backend = gpu.backend as WebGpuBackend
+  // (Rendered as the backend renders them: where their buffers start at each dispatch, for the device's uniforms.)
+  const starts = startsFrom(dispatchesOf(lowered), lowered.kernels.length)
+  const uniformBytes = backend.context.limits.maxUniformBufferBindingSize
   const compiled = lowered.kernels.map((k, i) => {
-    const rendered = renderKernel(k, lowered.buffers)
+    const rendered = renderKernel(k, lowered.buffers, starts[i], { uniformBytes })
     return { ...rendered, code: patch(rendered.code), label: `#${i} (${k.kind})` }
   })
   return new WebGpuExecutable(program, lowered, compiled, backend.context, backend.pool)
