@@ -177,6 +177,9 @@ export interface RenderedMatmul {
  */
 export const UNIFORM_BYTES = 16384
 
+/** Whether blocks of `block` cover `size` with at most a quarter more. */
+const fits = (size: number, block: number) => Math.ceil(size / block) * block <= 1.25 * size
+
 /** The bytes of an operand bound as a uniform from its buffer's start: through its last element, in whole vec4s. */
 const uniformSize = (start: number, extent: number) => Math.ceil((start + extent) / 4) * 16
 
@@ -209,7 +212,13 @@ function checkSize(name: string, v: number, min: number): void {
 type Read = 'SCALAR' | 'ALONG_K' | 'ALONG_MN'
 
 /**
- * The tile a product is rendered with: its own, or the one `chooseMatmulTile` picks for its shape. Where A may be
+ * The tile a product is rendered with: its own, or the one `chooseMatmulTile` picks for its shape. Where B may be
+ * bound as a uniform (`MatmulSpec.uniformB`: B as stored, read along the columns as vec4s from a fixed start, within
+ * the device's limit) and has at most 32 columns, over many outputs, one invocation takes all of them (blocks of 8
+ * rows, 32 invocations along the rows), so that B is a uniform. Measured on llvmpipe (the CNN's second convolution,
+ * 25088×32×144 with A a window, and the same product with 8 and 16 columns from a plain A, best of 9 submissions of
+ * 3 dispatches, GFLOP/s): 16×4 blocks in 8×4 19.3, 8×32 in 1×32 with B a uniform 29.1; 8 columns 16.2 against 19.0,
+ * 16 columns 16.9 against 22.7 (in a slower spell). Where A may be
  * bound as a uniform (`MatmulSpec.uniformA`: A as stored, read along k as vec4s from a fixed start, within the
  * device's limit) and the chosen tile fills a SIMD batch's lanes along the columns, the tile keeps one invocation
  * across the rows, so that A is a uniform. Measured on llvmpipe (an LSTM step's product h·Wh, 32×1024×256 in four
@@ -226,20 +235,35 @@ export function matmulTile(spec: MatmulSpec): MatmulTile {
     transA: windowA === undefined ? spec.transA : innerStride(windowA.k) !== 1,
     transB: windowB === undefined ? spec.transB : innerStride(windowB.k) === 1,
   })
+  const { batch, m, n, k } = spec
+  const limit = spec.uniformBytes ?? UNIFORM_BYTES
+  const startB = spec.start?.b ?? 0
+  const strideB = spec.batchStrideB ?? k * n
+  const uniformB =
+    spec.uniformB === true &&
+    windowB === undefined &&
+    spec.step?.b === undefined &&
+    !spec.transB &&
+    n % 4 === 0 &&
+    strideB % 4 === 0 &&
+    startB % 4 === 0 &&
+    uniformSize(startB, (batch - 1) * strideB + k * n) <= limit
+  if (uniformB && (spec.groups ?? 1) === 1 && n >= 4 && n <= 32 && m * n >= MANY_OUTPUTS && fits(m, 8))
+    return { rows: 8, cols: n, workgroup: [1, WORKGROUP_INVOCATIONS] }
   const [wx, wy] = chosen.workgroup
   const startA = spec.start?.a ?? 0
-  const strideA = spec.batchStrideA ?? spec.m * spec.k
+  const strideA = spec.batchStrideA ?? m * k
   const uniformA =
     spec.uniformA === true &&
     windowA === undefined &&
     spec.step?.a === undefined &&
     !spec.transA &&
-    spec.k % 4 === 0 &&
+    k % 4 === 0 &&
     strideA % 4 === 0 &&
     startA % 4 === 0 &&
     chosen.vectorize !== false &&
     (chosen.batches ?? 1) === 1 &&
-    uniformSize(startA, (spec.batch - 1) * strideA + spec.m * spec.k) <= (spec.uniformBytes ?? UNIFORM_BYTES)
+    uniformSize(startA, (batch - 1) * strideA + m * k) <= limit
   return uniformA && wy > 1 && wx >= 8 ? { ...chosen, workgroup: [wx, 1] } : chosen
 }
 
@@ -560,7 +584,6 @@ export function chooseMatmulTile(
   // takes its columns in every block: at least 4 of each (for vec4 reads of B), about `cap` columns in all.
   const { batch, m, k } = spec
   const n = spec.n / groups
-  const fits = (size: number, block: number) => Math.ceil(size / block) * block <= 1.25 * size
   const narrow = spec.m * spec.n >= MANY_OUTPUTS && (spec.n <= NARROW || (k <= NARROW && spec.n < 8 * NARROW))
   // Column blocks taken together are a recurrent step's product, run at every step: its compile time buys T
   // dispatches, and its blocks are not capped for a small product. Measured on the LSTM benchmark's step

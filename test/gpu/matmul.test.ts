@@ -331,6 +331,8 @@ const uniformCases: { name: string; spec: MatmulSpec }[] = (
     { name: 'B stored transposed, read along k', spec: { ...shape(1, 40, 8, 12, false, true), tile: oneAcross } },
     { name: 'a batch of 3, one entry a workgroup', spec: { ...shape(3, 24, 8, 5), tile: oneAcross } },
     { name: 'with an epilogue', spec: { ...shape(1, 33, 16, 7), tile: oneAcross, epilogue: RELU_BIAS } },
+    // Many outputs in 32 columns: every column in one invocation (matmulTile), as the CNN's second convolution.
+    { name: 'many rows of 32 columns, the tile chosen', spec: shape(1, 2056, 32, 20) },
   ] satisfies { name: string; spec: MatmulSpec }[]
 ).map(({ name, spec }) => ({ name, spec: { ...spec, uniformB: true } }))
 
@@ -460,7 +462,7 @@ describe('renderMatmul without a device', () => {
     expect(uniform({ ...spec, m: 1024 }).uniformA).toBeUndefined()
     expect(uniform({ ...spec, m: 1024, uniformBytes: 65536 }).uniformA).toBe(32768)
   })
-  it('keeps one invocation across the rows where A may be a uniform and the lanes stay full', () => {
+  it('keeps one invocation across the rows where A may be a uniform and the lanes stay full, and across the columns where B may be', () => {
     const step = { ...shape(1, 32, 1024, 256), groups: 4 }
     expect(matmulTile(step).workgroup).toEqual([8, 2])
     // Over compatibility mode's default 16 KiB, so only where the device's limit is given.
@@ -470,6 +472,23 @@ describe('renderMatmul without a device', () => {
       workgroup: [8, 1],
     })
     expect(renderMatmul({ ...step, uniformA: true, uniformBytes: 65536 }).uniformA).toBe(32768)
+    // Many rows of at most 32 columns: one invocation across the columns, where B may be a uniform (B as stored,
+    // within the limit).
+    const wide = shape(1, 25088, 32, 144)
+    const across = { rows: 8, cols: 32, workgroup: [1, 32] }
+    expect(matmulTile(wide).workgroup[0]).toBeGreaterThan(1)
+    expect(matmulTile({ ...wide, uniformB: true, uniformBytes: 65536 })).toEqual(across)
+    expect(renderMatmul({ ...wide, uniformB: true, uniformBytes: 65536 }).uniformB).toBe(144 * 32 * 4)
+    expect(matmulTile({ ...wide, uniformB: true })).toEqual(matmulTile(wide))
+    expect(matmulTile({ ...wide, transB: true, uniformB: true, uniformBytes: 65536 })).toEqual(
+      matmulTile({ ...wide, transB: true }),
+    )
+    expect(matmulTile({ ...shape(1, 25088, 36, 144), uniformB: true, uniformBytes: 65536 })).toEqual(
+      matmulTile(shape(1, 25088, 36, 144)),
+    )
+    expect(matmulTile({ ...shape(1, 1024, 32, 144), uniformB: true, uniformBytes: 65536 })).toEqual(
+      matmulTile(shape(1, 1024, 32, 144)),
+    )
     // A given tile is kept; A stored transposed keeps the chosen tile.
     expect(matmulTile({ ...step, uniformA: true, uniformBytes: 65536, tile: oneDown })).toBe(oneDown)
     expect(matmulTile({ ...step, transA: true, uniformA: true, uniformBytes: 65536 }).workgroup).toEqual(
