@@ -50,8 +50,8 @@ const model = seq2seq({ symbols: SYMBOLS, maxLength: MAX_LENGTH, embed: 8, encod
 // machine without a GPU, 300 steps end to end (compile included, cold shader
 // cache):
 // - ONNX Runtime: 5.3 s (10 ms a step);
-// - WebGPU on llvmpipe: 51 s (its scans included, 922 dispatches in one submission);
-// - the interpreter: 71 s.
+// - WebGPU on llvmpipe: 39–46 s (its scans included, 922 dispatches in one submission);
+// - the interpreter: 71–74 s.
 const backend = await defaultBackend()
 const keys = random.split(random.key(2015), 3)
 const [initKey, trainKey, testKey] = keys
