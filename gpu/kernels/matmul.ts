@@ -212,6 +212,29 @@ function checkSize(name: string, v: number, min: number): void {
 type Read = 'SCALAR' | 'ALONG_K' | 'ALONG_MN'
 
 /**
+ * Whether a tile could bind the operand as a uniform, whatever the tile: asked for (`MatmulSpec.uniformA`/`uniformB`),
+ * as stored (no window, no transpose), from a fixed start, in vec4s along its rows, within the limit. `renderMatmul`
+ * decides for the tile it has.
+ */
+function mayBeUniform(spec: MatmulSpec, operand: 'a' | 'b'): boolean {
+  const a = operand === 'a'
+  const { batch, m, n, k } = spec
+  const size = a ? m * k : k * n
+  const start = spec.start?.[operand] ?? 0
+  const stride = (a ? spec.batchStrideA : spec.batchStrideB) ?? size
+  return (
+    (a ? spec.uniformA : spec.uniformB) === true &&
+    (a ? spec.windowA : spec.windowB) === undefined &&
+    spec.step?.[operand] === undefined &&
+    !(a ? spec.transA : spec.transB) &&
+    (a ? k : n) % 4 === 0 &&
+    stride % 4 === 0 &&
+    start % 4 === 0 &&
+    uniformSize(start, (batch - 1) * stride + size) <= (spec.uniformBytes ?? UNIFORM_BYTES)
+  )
+}
+
+/**
  * The tile a product is rendered with: its own, or the one `chooseMatmulTile` picks for its shape. Where B may be
  * bound as a uniform (`MatmulSpec.uniformB`: B as stored, read along the columns as vec4s from a fixed start, within
  * the device's limit) and has at most 32 columns, over many outputs, one invocation takes all of them (blocks of 8
@@ -235,35 +258,11 @@ export function matmulTile(spec: MatmulSpec): MatmulTile {
     transA: windowA === undefined ? spec.transA : innerStride(windowA.k) !== 1,
     transB: windowB === undefined ? spec.transB : innerStride(windowB.k) === 1,
   })
-  const { batch, m, n, k } = spec
-  const limit = spec.uniformBytes ?? UNIFORM_BYTES
-  const startB = spec.start?.b ?? 0
-  const strideB = spec.batchStrideB ?? k * n
-  const uniformB =
-    spec.uniformB === true &&
-    windowB === undefined &&
-    spec.step?.b === undefined &&
-    !spec.transB &&
-    n % 4 === 0 &&
-    strideB % 4 === 0 &&
-    startB % 4 === 0 &&
-    uniformSize(startB, (batch - 1) * strideB + k * n) <= limit
-  if (uniformB && (spec.groups ?? 1) === 1 && n >= 4 && n <= 32 && m * n >= MANY_OUTPUTS && fits(m, 8))
+  const { m, n } = spec
+  if (mayBeUniform(spec, 'b') && (spec.groups ?? 1) === 1 && n >= 4 && n <= 32 && m * n >= MANY_OUTPUTS && fits(m, 8))
     return { rows: 8, cols: n, workgroup: [1, WORKGROUP_INVOCATIONS] }
   const [wx, wy] = chosen.workgroup
-  const startA = spec.start?.a ?? 0
-  const strideA = spec.batchStrideA ?? m * k
-  const uniformA =
-    spec.uniformA === true &&
-    windowA === undefined &&
-    spec.step?.a === undefined &&
-    !spec.transA &&
-    k % 4 === 0 &&
-    strideA % 4 === 0 &&
-    startA % 4 === 0 &&
-    chosen.vectorize !== false &&
-    (chosen.batches ?? 1) === 1 &&
-    uniformSize(startA, (batch - 1) * strideA + m * k) <= limit
+  const uniformA = mayBeUniform(spec, 'a') && chosen.vectorize !== false && (chosen.batches ?? 1) === 1
   return uniformA && wy > 1 && wx >= 8 ? { ...chosen, workgroup: [wx, 1] } : chosen
 }
 
