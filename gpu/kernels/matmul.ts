@@ -363,24 +363,25 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   // columns, one batch entry a workgroup), from a start that does not move with a loop's steps, as vec4s. Likewise A,
   // with one invocation across the rows.
   const limit = spec.uniformBytes ?? UNIFORM_BYTES
+  const binds = (
+    asked: boolean | undefined,
+    across: number,
+    window: unknown,
+    moves: unknown,
+    read: Read,
+    bytes: number,
+  ) =>
+    asked === true &&
+    across === 1 &&
+    wb === 1 &&
+    window === undefined &&
+    moves === undefined &&
+    read !== 'SCALAR' &&
+    bytes <= limit
   const uniformBytes = uniformSize(startB, extentB)
-  const uniformB =
-    spec.uniformB === true &&
-    wx === 1 &&
-    wb === 1 &&
-    windowB === undefined &&
-    step?.b === undefined &&
-    readB !== 'SCALAR' &&
-    uniformBytes <= limit
+  const uniformB = binds(spec.uniformB, wx, windowB, step?.b, readB, uniformBytes)
   const uniformABytes = uniformSize(startA, extentA)
-  const uniformA =
-    spec.uniformA === true &&
-    wy === 1 &&
-    wb === 1 &&
-    windowA === undefined &&
-    step?.a === undefined &&
-    readA !== 'SCALAR' &&
-    uniformABytes <= limit
+  const uniformA = binds(spec.uniformA, wy, windowA, step?.a, readA, uniformABytes)
   const element = (read: Read) => (read === 'SCALAR' ? 'f32' : 'vec4<f32>')
   // C four columns at a time: the columns of an invocation come in groups of four, and
   // every group starts at a multiple of 4 (N, and where C starts at every step). Storing a whole block
