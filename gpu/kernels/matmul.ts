@@ -363,11 +363,11 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
   // columns, one batch entry a workgroup), from a start that does not move with a loop's steps, as vec4s. Likewise A,
   // with one invocation across the rows.
   const limit = spec.uniformBytes ?? UNIFORM_BYTES
-  const binds = (
+  const bindsUniform = (
     asked: boolean | undefined,
     across: number,
-    window: unknown,
-    moves: unknown,
+    window: OperandWindow | undefined,
+    moves: StepSlice | undefined,
     read: Read,
     bytes: number,
   ) =>
@@ -379,9 +379,9 @@ export function renderMatmul(spec: MatmulSpec): RenderedMatmul {
     read !== 'SCALAR' &&
     bytes <= limit
   const uniformBytes = uniformSize(startB, extentB)
-  const uniformB = binds(spec.uniformB, wx, windowB, step?.b, readB, uniformBytes)
+  const uniformB = bindsUniform(spec.uniformB, wx, windowB, step?.b, readB, uniformBytes)
   const uniformABytes = uniformSize(startA, extentA)
-  const uniformA = binds(spec.uniformA, wy, windowA, step?.a, readA, uniformABytes)
+  const uniformA = bindsUniform(spec.uniformA, wy, windowA, step?.a, readA, uniformABytes)
   const element = (read: Read) => (read === 'SCALAR' ? 'f32' : 'vec4<f32>')
   // C four columns at a time: the columns of an invocation come in groups of four, and
   // every group starts at a multiple of 4 (N, and where C starts at every step). Storing a whole block
